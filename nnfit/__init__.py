@@ -1,0 +1,21 @@
+"""nnfit: experiments that show how well feed-forward networks approximate functions.
+
+The engine can be used without the command line::
+
+    import numpy as np
+    from nnfit import Network, TrainSettings, train
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(256, 1))
+    y = np.sin(2 * np.pi * X)
+    net = Network.create([1, 32, 1], activation="tanh", rng=rng)
+    result = train(net, X, y, settings=TrainSettings(epochs=500), rng=rng)
+    g = net.predict(X)
+"""
+
+from nnfit.network import Network
+from nnfit.train import History, TrainResult, TrainSettings, train
+
+__version__ = "0.1.0"
+
+__all__ = ["History", "Network", "TrainResult", "TrainSettings", "__version__", "train"]

@@ -1,0 +1,76 @@
+"""Every activation's hand-written derivative against dual numbers and finite differences."""
+
+import numpy as np
+import pytest
+
+from nnfit import activations as acts
+from nnfit.autodiff import derivative
+
+# kinks: where the left and right derivatives differ, the subgradient is a convention
+KINKED = {"relu", "leaky_relu", "selu"}
+Z = np.concatenate([np.linspace(-8.0, 8.0, 161), [-30.0, -1e-3, 0.0, 1e-3, 30.0, 300.0]])
+
+
+@pytest.mark.parametrize("name", list(acts.ACTIVATIONS))
+def test_derivative_matches_dual_numbers(name):
+    f, df = acts.ACTIVATIONS[name]
+    z = Z[Z != 0.0] if name in KINKED else Z
+    hand = df(z, f(z))
+    assert np.allclose(hand, derivative(f, z), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", list(acts.ACTIVATIONS))
+def test_derivative_matches_finite_differences(name):
+    f, df = acts.ACTIVATIONS[name]
+    z = np.linspace(-6.0, 6.0, 121) + 0.0137  # stays off the kink at 0
+    h = 1e-6
+    fd = (f(z + h) - f(z - h)) / (2 * h)
+    assert np.max(np.abs(df(z, f(z)) - fd)) < 1e-7
+
+
+@pytest.mark.parametrize("name", sorted(KINKED))
+def test_kink_subgradient_lies_between_one_sided_derivatives(name):
+    f, df = acts.ACTIVATIONS[name]
+    zero = np.zeros(1)
+    left, right = derivative(f, np.array([-1e-12]))[0], derivative(f, np.array([1e-12]))[0]
+    value = df(zero, f(zero))[0]
+    assert min(left, right) - 1e-9 <= value <= max(left, right) + 1e-9
+    assert derivative(f, zero)[0] == value  # dual numbers follow the same convention
+
+
+@pytest.mark.parametrize("name", list(acts.ACTIVATIONS))
+def test_large_inputs_stay_finite_and_keep_dtype(name):
+    f, df = acts.ACTIVATIONS[name]
+    z = np.array([-700.0, -50.0, 50.0, 700.0], dtype=np.float32)
+    with np.errstate(over="ignore") if name == "square" else np.errstate():
+        a = f(z)
+        d = df(z, a)
+    assert a.dtype == np.float32 and d.dtype == np.float32
+    if name != "square":
+        assert np.all(np.isfinite(a)) and np.all(np.isfinite(d))
+
+
+def test_known_values():
+    z = np.array([-1.0, 0.0, 2.0])
+    assert np.allclose(acts.sigmoid(z), 1 / (1 + np.exp(-z)))
+    assert np.allclose(acts.relu(z), [0, 0, 2])
+    assert np.allclose(acts.leaky_relu(z, slope=0.1), [-0.1, 0, 2])
+    assert np.allclose(acts.elu(z), [np.exp(-1) - 1, 0, 2])
+    assert np.allclose(acts.softplus(z), np.log1p(np.exp(z)))
+    assert np.allclose(acts.silu(z), z / (1 + np.exp(-z)))
+    assert acts.gelu(np.array([1.0]))[0] == pytest.approx(0.8413447460685429)
+    assert np.allclose(acts.square(z), z * z)
+
+
+def test_parameters_are_bound_and_checked():
+    f, df = acts.get("leaky_relu", slope=0.2)
+    z = np.array([-2.0, 3.0])
+    assert np.allclose(f(z), [-0.4, 3.0])
+    assert np.allclose(df(z, f(z)), [0.2, 1.0])
+    assert np.allclose(derivative(f, z), [0.2, 1.0])
+    f, _ = acts.get("elu", alpha=2.0)
+    assert f(np.array([-np.inf]))[0] == -2.0
+    with pytest.raises(KeyError, match="slope"):
+        acts.get("tanh", slope=1.0)
+    with pytest.raises(KeyError, match="allowed"):
+        acts.get("tanhh")
