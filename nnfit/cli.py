@@ -1,2 +1,321 @@
-def main():
+"""The ``nnfit`` command: parse, call the library, print.
+
+Library errors become one clean line at this edge (exit 2 for bad input); a traceback
+is shown only with ``--debug``. Heavy modules are imported inside the commands so that
+``nnfit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Experiments that show how well neural networks approximate functions.",
+)
+_state = {"debug": False}
+
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 3, 130
+
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override KEY=VALUE (dotted key, YAML value); repeatable."),
+]
+OutOpt = Annotated[Path, typer.Option("--out", help="Results root folder.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")]
+
+
+class _Interrupted(KeyboardInterrupt):
     pass
+
+
+def _on_sigterm(signum, frame):
+    raise _Interrupted()
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT):
+    from nnfit.console import err
+
+    for line in message.splitlines()[:3]:
+        err.print(f"[red]error:[/red] {line}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guard(fn):
+    """Turn the library's bad-input errors into one line and exit 2."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from nnfit.config import ConfigError
+        from nnfit.data import DataError
+        from nnfit.expr import ExprError
+        from nnfit.results import ResultsError
+
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, DataError, ExprError, ResultsError) as exc:
+            if _state["debug"]:
+                raise
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            if _state["debug"]:
+                raise
+            from nnfit.console import err
+
+            err.print("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False):
+    _state["debug"] = debug
+
+
+# ---------------------------------------------------------------------------- run
+
+
+@app.command()
+@_guard
+def run(
+    file: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
+    set_: SetOpt = None,
+    out: OutOpt = Path("results"),
+    quiet: QuietOpt = False,
+):
+    """Train one network and write its results folder."""
+    from nnfit import config, data, experiment, plots, results
+    from nnfit.console import LiveProgress, err, run_summary
+    from nnfit.console import out as con
+
+    exp = config.load(file, set_ or [])
+    ds = data.build(exp)
+    run_dir = Path(out) / exp.name / exp.run_id()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        with LiveProgress(exp.name, exp.training.epochs, quiet) as progress:
+            rec = experiment.execute(exp, callback=progress, data=ds)
+        warnings = results.write_run(rec, run_dir, plot=lambda d: plots.write_all(d, exp, rec, ds))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    for w in warnings:
+        err.print(f"warning: {w}")
+    if not quiet:
+        con.print(run_summary(rec, run_dir))
+    con.print(f"results: {run_dir}")
+    if rec.status == "interrupted":
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if rec.status != "ok":
+        if rec.error:
+            err.print(f"run failed: {rec.error}")
+            if _state["debug"] and rec.traceback:
+                err.print(rec.traceback)
+        raise typer.Exit(EXIT_FAILED)
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.")]):
+    """Check experiment files without training: one line per problem."""
+    from nnfit import config
+    from nnfit.console import err
+    from nnfit.console import out as con
+
+    bad = 0
+    for f in files:
+        try:
+            exp = config.load(f)
+        except config.ConfigError as exc:
+            bad += 1
+            for line in exc.problems:
+                err.print(line, soft_wrap=True, markup=False)
+            continue
+        con.print(
+            f"{f}: ok ({'-'.join(map(str, exp.sizes()))}, {exp.training.optimizer.name}, "
+            f"{exp.training.epochs} epochs)",
+            markup=False,
+        )
+    if bad:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+@_guard
+def gradcheck(
+    file: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
+    set_: SetOpt = None,
+    points: Annotated[int, typer.Option(help="Training points used.")] = 32,
+):
+    """Check backprop on the file's network against finite differences and dual numbers."""
+    import numpy as np
+
+    from nnfit import config, data, experiment
+    from nnfit.console import out as con
+    from nnfit.gradcheck import check_network
+
+    exp = config.load(file, set_ or [])
+    ds = data.build(exp)
+    net = experiment.build_network(exp)
+    n = min(points, len(ds.X_train))
+    X, y = ds.X_train[:n], ds.scaler.forward(ds.y_train[:n])
+    t = exp.training
+    checks = check_network(net, X, y, t.loss, t.l1, t.l2, rng=np.random.default_rng(0), max_fd=200)
+    tol = 1e-6 if t.dtype == "float64" else 1e-3
+    con.print(gradcheck_title(exp, n, tol))
+    from nnfit.console import gradcheck_table
+
+    con.print(gradcheck_table(checks, f"{exp.name}: backprop against two references"))
+    worst = max(c.worst for c in checks)
+    verdict = "ok" if worst < tol else "FAILED"
+    con.print(f"largest relative error {worst:.2e} (tolerance {tol:.0e}): {verdict}")
+    if worst >= tol:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def gradcheck_title(exp, n, tol) -> str:
+    return (
+        f"{'-'.join(map(str, exp.sizes()))} network, {n} points, loss {exp.training.loss}, "
+        f"l1 {exp.training.l1}, l2 {exp.training.l2}, {exp.training.dtype}"
+    )
+
+
+@app.command()
+def targets():
+    """List the built-in targets with dimension and formula."""
+    from rich.table import Table
+
+    from nnfit.console import out as con
+    from nnfit.targets import TARGETS
+
+    t = Table(title="built-in targets (target: {name: NAME})")
+    for col in ("name", "dim", "formula"):
+        t.add_column(col)
+    for tg in TARGETS.values():
+        dim = str(tg.dim) if tg.dim is not None else f"any (default {tg.default_dim})"
+        t.add_row(tg.name, dim, tg.formula)
+    con.print(t)
+
+
+@app.command()
+def schema():
+    """Print the JSON Schema of the experiment file (for editor completion)."""
+    from nnfit import config
+
+    typer.echo(json.dumps(config.schema(), indent=2))
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+def _points(xs: list[str], dim: int):
+    import numpy as np
+
+    rows = []
+    for item in xs:
+        try:
+            vals = [float(v) for v in item.split(",") if v.strip()]
+        except ValueError:
+            _fail(f"--x {item}: expected numbers separated by commas")
+        if dim == 1:
+            rows += [[v] for v in vals]
+        elif len(vals) != dim:
+            _fail(f"--x {item}: the model takes {dim} coordinates per point, got {len(vals)}")
+        else:
+            rows.append(vals)
+    return np.asarray(rows, dtype=float).reshape(-1, dim)
+
+
+def _read_csv(path: Path, dim: int):
+    import numpy as np
+
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        _fail(f"{path}: cannot read: {exc.strerror}")
+    rows = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split(",")
+        try:
+            vals = [float(p) for p in parts]
+        except ValueError:
+            if i == 1:
+                continue  # a header
+            _fail(f"{path}:{i}: not a row of numbers: {line[:60]!r}")
+        if len(vals) < dim:
+            _fail(f"{path}:{i}: need {dim} columns, got {len(vals)}")
+        rows.append(vals[:dim])
+    return np.asarray(rows, dtype=float).reshape(-1, dim)
+
+
+@app.command()
+@_guard
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (holding model.npz).")],
+    x: Annotated[list[str] | None, typer.Option("--x", help="A point, e.g. 0.1,0.2.")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="CSV of input points.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write CSV here.")] = None,
+):
+    """Evaluate a saved model at points given with --x or in a CSV file."""
+    import numpy as np
+
+    from nnfit import results
+
+    net, meta = results.load_model(run_dir)
+    dim = meta["sizes"][0]
+    if not x and csv is None:
+        _fail("give points with --x or --csv")
+    X = _points(x, dim) if x else _read_csv(csv, dim)
+    g = results.predict(net, meta, X)
+    header = ",".join([f"x{i}" for i in range(dim)] + ["g"])
+    lines = [header] + [",".join(repr(float(v)) for v in row) for row in np.column_stack([X, g])]
+    text = "\n".join(lines) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        results.atomic_write(out, text.encode())
+        typer.echo(f"wrote {len(g)} predictions to {out}")
+
+
+@app.command()
+@_guard
+def report(
+    directory: Annotated[Path, typer.Argument(help="Folder to search for runs.")] = Path("results"),
+    csv: Annotated[bool, typer.Option("--csv", help="CSV to stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON to stdout.")] = False,
+):
+    """Table of the runs (and sweeps) under a folder."""
+    from nnfit import report as rep
+
+    if not Path(directory).is_dir():
+        _fail(f"{directory}: no such folder")
+    rows = rep.collect(directory)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif csv:
+        sys.stdout.write(rep.to_csv(rows))
+    else:
+        from nnfit.console import out as con
+
+        con.print(rep.table(rows, directory))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,511 @@
+"""The experiment file: YAML in, a validated, frozen :class:`Experiment` out.
+
+Validation happens once, here; everything downstream trusts its input. Every problem
+becomes a :class:`ConfigError` whose lines read ``FILE:LINE: key.path: what is wrong
+(allowed …, got …)``. Line numbers come from the YAML node marks; YAML aliases are
+refused (so an alias bomb cannot expand), and allowed names come from the engine's
+registries, so adding an activation or optimizer needs no change here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from nnfit.activations import ACTIVATIONS
+from nnfit.activations import PARAMS as ACT_PARAMS
+from nnfit.expr import ExprError, compile_expr
+from nnfit.losses import LOSSES
+from nnfit.network import INIT_PARAMS, INITIALIZERS
+from nnfit.optimizers import OPTIMIZERS
+from nnfit.schedules import PARAMS as SCHEDULE_PARAMS
+from nnfit.targets import TARGETS
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 20_000
+MAX_PARAMS = 20_000_000  # a network larger than this is refused before allocation
+MAX_DIM = 64
+
+
+class ConfigError(ValueError):
+    """Bad input: each entry of ``problems`` is one printable line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _lit(names):
+    return Literal[tuple(names)]
+
+
+ActivationName = _lit(ACTIVATIONS)
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$", max_length=100)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class _Named(BaseModel):
+    """``{name: ..., <params>}``: the params allowed depend on the name."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    _params: dict[str, dict] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data):
+        # the resolved config lists every parameter, defaults included
+        if isinstance(data, dict):
+            name = data.get("name", cls.model_fields["name"].default)
+            defaults = cls._params.default.get(name) if isinstance(name, str) else None
+            if defaults:
+                data = {**defaults, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _check_params(self):
+        allowed = self._params[self.name]  # type: ignore[attr-defined]
+        fixed = [k for k in type(self).model_fields if k != "name"]
+        for key, value in (self.model_extra or {}).items():
+            if key not in allowed:
+                names = [*fixed, *allowed]
+                near = difflib.get_close_matches(key, names, n=1)
+                hint = f"did you mean {near[0]!r}? " if near else ""
+                raise ValueError(
+                    f"{self.name} takes no parameter {key!r}"  # type: ignore[attr-defined]
+                    f" ({hint}allowed: {', '.join(names) or 'none'})"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{key} must be a number, got {value!r}")
+            if value < 0:
+                raise ValueError(f"{key} must be >= 0, got {value!r}")
+        return self
+
+    def params(self) -> dict[str, float]:
+        return dict(self.model_extra or {})
+
+
+class ActivationConfig(_Named):
+    name: ActivationName
+    _params = {n: ACT_PARAMS.get(n, {}) for n in ACTIVATIONS}
+
+    @model_validator(mode="after")
+    def _slope(self):
+        slope = self.params().get("slope")
+        if slope is not None and not 0 <= slope < 1:
+            raise ValueError(f"leaky_relu slope must be in [0, 1), got {slope}")
+        return self
+
+
+class InitConfig(_Named):
+    name: _lit(INITIALIZERS)
+    _params = {n: INIT_PARAMS.get(n, {}) for n in INITIALIZERS}
+
+
+class OptimizerConfig(_Named):
+    name: _lit(OPTIMIZERS) = "adam"
+    lr: Annotated[float, Field(gt=0, le=1e6)] | None = None
+    _params = {n: cls.defaults for n, cls in OPTIMIZERS.items()}
+
+    @model_validator(mode="after")
+    def _default_lr(self):
+        if self.lr is None:
+            object.__setattr__(self, "lr", OPTIMIZERS[self.name].default_lr)
+        return self
+
+
+class ScheduleConfig(_Named):
+    name: _lit(SCHEDULE_PARAMS) = "constant"
+    _params = SCHEDULE_PARAMS
+
+
+Activation = ActivationName | ActivationConfig
+
+
+class TargetConfig(_Strict):
+    expr: Annotated[str, Field(max_length=2000)] | None = None
+    name: _lit(TARGETS) | None = None
+    dim: Annotated[int, Field(ge=1, le=MAX_DIM)] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.expr is None) == (self.name is None):
+            raise ValueError("give exactly one of target.expr or target.name")
+        if self.name is not None:
+            t = TARGETS[self.name]
+            if self.dim is None:
+                object.__setattr__(self, "dim", t.default_dim)
+            elif t.dim is not None and self.dim != t.dim:
+                raise ValueError(f"target {self.name} is {t.dim}-dimensional, got dim {self.dim}")
+        elif self.dim is None:
+            object.__setattr__(self, "dim", 1)
+        if self.expr is not None:
+            try:
+                compile_expr(self.expr, self.dim)
+            except ExprError as exc:
+                raise ValueError(f"target.expr: {exc}") from None
+        return self
+
+
+class DataConfig(_Strict):
+    n_train: Annotated[int, Field(ge=1, le=10_000_000)] = 1024
+    n_val: Annotated[int, Field(ge=0, le=10_000_000)] = 256
+    n_test: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    sampling: Literal["uniform", "grid", "sobol"] = "uniform"
+    noise: Annotated[float, Field(ge=0, le=1e6)] = 0.0
+    scale_y: Literal["standard", "minmax", "none"] = "standard"
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+
+
+class ModelConfig(_Strict):
+    hidden: list[Annotated[int, Field(ge=1, le=1_000_000)]] = Field(
+        default_factory=lambda: [64], max_length=1000
+    )
+    activation: Activation | list[Activation] = "tanh"
+    output: Activation = "identity"
+    init: _lit(INITIALIZERS) | InitConfig = "glorot"
+    bias: Annotated[float, Field(ge=-1e6, le=1e6)] = 0.0
+
+    @model_validator(mode="after")
+    def _activation_list(self):
+        if isinstance(self.activation, list) and len(self.activation) != len(self.hidden):
+            raise ValueError(
+                f"activation list needs one entry per hidden layer ({len(self.hidden)}), "
+                f"got {len(self.activation)}"
+            )
+        return self
+
+
+class EarlyStoppingConfig(_Strict):
+    patience: Annotated[int, Field(ge=1)] = 100
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+    monitor: Literal["val", "train"] = "val"
+
+
+class TrainingConfig(_Strict):
+    loss: _lit(LOSSES) = "mse"
+    optimizer: OptimizerConfig = Field(default_factory=lambda: OptimizerConfig(lr=1e-3))
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    batch_size: Annotated[int, Field(ge=1)] | Literal["full"] = 32
+    epochs: Annotated[int, Field(ge=0, le=10_000_000)] = 2000
+    l1: Annotated[float, Field(ge=0, le=1e6)] = 0.0
+    l2: Annotated[float, Field(ge=0, le=1e6)] = 0.0
+    clip_norm: Annotated[float, Field(gt=0)] | None = None
+    early_stopping: EarlyStoppingConfig | None = Field(default_factory=EarlyStoppingConfig)
+    epsilon: Annotated[float, Field(gt=0)] | None = None
+    dtype: Literal["float64", "float32"] = "float64"
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+
+    @field_validator("optimizer", mode="before")
+    @classmethod
+    def _optimizer_string(cls, v):
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_string(cls, v):
+        return {"name": v} if isinstance(v, str) else v
+
+
+class SweepConfig(_Strict):
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+
+
+class Experiment(_Strict):
+    name: Name = "experiment"
+    target: TargetConfig
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    sweep: SweepConfig | None = None
+
+    @model_validator(mode="after")
+    def _resolve(self):
+        dim = self.target.dim
+        if self.data.n_test is None:
+            n_test = 40_000 if dim == 2 else 10_000
+            object.__setattr__(self.data, "n_test", n_test)
+        sizes = [dim, *self.model.hidden, 1]
+        n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
+        if n_params > MAX_PARAMS:
+            raise ValueError(
+                f"model.hidden {self.model.hidden} gives {n_params:,} parameters "
+                f"(at most {MAX_PARAMS:,})"
+            )
+        return self
+
+    # ---------------------------------------------------------------- derived views
+    def run_config(self) -> dict:
+        """The resolved config of one run: every default filled, without ``sweep``."""
+        return self.model_dump(mode="json", exclude={"sweep"})
+
+    def config_hash(self) -> str:
+        blob = json.dumps(self.run_config(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def run_id(self) -> str:
+        hidden = "x".join(str(h) for h in self.model.hidden) or "0"
+        return f"w{hidden}-s{self.training.seed}-{self.config_hash()[:8]}"
+
+    def sizes(self) -> list[int]:
+        return [self.target.dim, *self.model.hidden, 1]
+
+
+# ------------------------------------------------------------------------ YAML with lines
+
+
+class _Located:
+    """Plain data from a YAML node tree, with the line of every key path."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.lines: dict[tuple, int] = {}
+        self.count = 0
+
+    def build(self, node, loader, path=(), seen=None):
+        seen = set() if seen is None else seen
+        if id(node) in seen:
+            raise ConfigError(
+                [
+                    f"{self.source}:{node.start_mark.line + 1}: YAML aliases "
+                    "(*name) are not supported; write the value out"
+                ]
+            )
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise ConfigError([f"{self.source}: more than {MAX_NODES} YAML nodes"])
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            seen = seen | {id(node)}
+            out = {}
+            for k, v in node.value:
+                key = loader.construct_object(k) if isinstance(k, yaml.ScalarNode) else None
+                if not isinstance(key, str | int | float | bool) or key is None:
+                    raise ConfigError(
+                        [f"{self.source}:{k.start_mark.line + 1}: keys must be plain names"]
+                    )
+                key = str(key)
+                if key in out:
+                    where = ".".join(map(str, (*path, key)))
+                    raise ConfigError(
+                        [f"{self.source}:{k.start_mark.line + 1}: {where}: key given twice"]
+                    )
+                out[key] = self.build(v, loader, (*path, key), seen)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            seen = seen | {id(node)}
+            return [self.build(v, loader, (*path, i), seen) for i, v in enumerate(node.value)]
+        return loader.construct_object(node)
+
+    def line(self, loc) -> int | None:
+        loc = tuple(loc)
+        while loc:
+            if loc in self.lines:
+                return self.lines[loc]
+            loc = loc[:-1]
+        return self.lines.get(())
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, _Located]:
+    loc = _Located(source)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError([f"{source}: the file is empty (a mapping with target: is needed)"])
+        return loc.build(node, loader), loc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError([f"{source}{line}: YAML syntax error: {exc.problem or exc}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{source}: YAML error: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{source}: YAML nested too deeply"]) from None
+    finally:
+        loader.dispose()
+
+
+def read_text(path: str | Path) -> str:
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError([f"{p}: no such file"])
+    if p.is_dir():
+        raise ConfigError([f"{p}: is a directory, not an experiment file"])
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError([f"{p}: file is {size:,} bytes (at most {MAX_FILE_BYTES:,})"])
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{p}: cannot read: {exc.strerror}"]) from None
+    if b"\x00" in raw:
+        raise ConfigError([f"{p}: binary file, not YAML"])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([f"{p}: not UTF-8 text"]) from None
+
+
+# ------------------------------------------------------------------------ overrides
+
+
+def _set_path(data: dict, dotted: str, value, source: str):
+    keys = dotted.split(".")
+    if not all(re.fullmatch(r"[A-Za-z0-9_]+", k) for k in keys):
+        raise ConfigError([f"--set {dotted}: not a dotted key path like training.optimizer.lr"])
+    node = data
+    for k in keys[:-1]:
+        nxt = node.get(k)
+        if nxt is None:
+            nxt = node[k] = {}
+        if isinstance(nxt, str) and k in ("optimizer", "schedule", "init", "activation"):
+            nxt = node[k] = {"name": nxt}
+        if not isinstance(nxt, dict):
+            raise ConfigError([f"--set {dotted}: {k} is not a mapping in {source}"])
+        node = nxt
+    node[keys[-1]] = value
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """``key.path=value`` with the value parsed as YAML."""
+    if "=" not in item:
+        raise ConfigError([f"--set {item}: expected KEY=VALUE, e.g. training.optimizer.lr=0.01"])
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError([f"--set {key}: value {raw!r} is not valid YAML"]) from None
+    return key.strip(), value
+
+
+def apply_overrides(data: dict, overrides, source: str, loc: _Located | None = None) -> dict:
+    for item in overrides or ():
+        key, value = parse_set(item) if isinstance(item, str) else item
+        _set_path(data, key, value, source)
+        if loc is not None:
+            loc.lines[tuple(key.split("."))] = "--set"
+    return data
+
+
+# ------------------------------------------------------------------------ errors
+
+
+def _fields_at(loc) -> list[str]:
+    """The keys allowed at a location, for 'did you mean' hints."""
+    model: Any = Experiment
+    for part in loc:
+        if isinstance(part, int) or not hasattr(model, "model_fields"):
+            return []
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        candidates = [a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")]
+        if not candidates:
+            return []
+        model = candidates[0]
+    return list(getattr(model, "model_fields", {}))
+
+
+def _clean_loc(loc) -> tuple:
+    # pydantic adds union branch names ("function-after[...]", "literal[...]", "list[...]")
+    return tuple(p for p in loc if isinstance(p, int) or not re.search(r"[\[\]]", str(p)))
+
+
+def _describe(err: dict) -> str:
+    t, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
+    if t == "extra_forbidden":
+        return "unknown key"
+    if t == "literal_error":
+        expected = ctx.get("expected", "")
+        near = difflib.get_close_matches(str(got), re.findall(r"'([^']*)'", expected), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        return f"{hint}allowed {expected}, got {got!r}"
+    if t == "missing":
+        return "required key is missing"
+    if t == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    msg = err["msg"]
+    return f"{msg[0].lower()}{msg[1:]}, got {got!r}"
+
+
+def format_errors(exc: ValidationError, source: str, loc: _Located | None) -> list[str]:
+    out, seen = [], set()
+    for err in exc.errors():
+        path = _clean_loc(err["loc"])
+        key = ".".join(map(str, path)) or "(top level)"
+        line = loc.line(path) if loc is not None else None
+        where = (
+            f"{source}:{line}"
+            if isinstance(line, int)
+            else ("--set" if line == "--set" else source)
+        )
+        text = _describe(err)
+        if err["type"] == "extra_forbidden":
+            allowed = _fields_at(path[:-1])
+            near = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            text = f"unknown key ({hint}allowed: {', '.join(allowed)})"
+        msg = f"{where}: {key}: {text}"
+        # a union reports one error per branch: keep the most specific per key
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(msg)
+    return out
+
+
+# ------------------------------------------------------------------------ entry points
+
+
+def from_dict(data: Any, source: str = "<config>", loc: _Located | None = None) -> Experiment:
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise ConfigError(
+            [f"{source}: expected a mapping of keys (target:, model:, …), got {kind}"]
+        )
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc, source, loc)) from None
+
+
+def load(path: str | Path, overrides=()) -> Experiment:
+    """Read, override and validate an experiment file.
+
+    ``overrides`` are ``"key.path=value"`` strings (value parsed as YAML). The default
+    ``name`` is the file's stem.
+    """
+    source = str(path)
+    data, loc = parse_yaml(read_text(path), source)
+    if isinstance(data, dict) and "name" not in data:
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(path).stem) or "experiment"
+        data["name"] = stem
+    if isinstance(data, dict):
+        apply_overrides(data, overrides, source, loc)
+    return from_dict(data, source, loc)
+
+
+def dump_yaml(exp: Experiment) -> str:
+    return yaml.safe_dump(exp.run_config(), sort_keys=False)
+
+
+def schema() -> dict:
+    return Experiment.model_json_schema()

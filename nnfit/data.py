@@ -1,0 +1,134 @@
+"""Data sets for one experiment: sampled points, targets, noise and output scaling.
+
+Training and validation points are drawn from the data seed, so a sweep over the
+training seed sees one data set. The test set is dense and noise-free: a grid for
+d ≤ 2, Sobol points beyond. Targets are scaled (``scale_y``) only for training;
+every reported error is in F's own units.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnfit.expr import compile_expr
+from nnfit.targets import TARGETS
+
+Array = np.ndarray
+
+
+class DataError(ValueError):
+    """The target cannot be evaluated on the sampled points."""
+
+
+def target_function(target) -> Callable[[Array], Array]:
+    """F for a validated ``TargetConfig``: X (n, d) -> (n,)."""
+    if target.expr is not None:
+        return compile_expr(target.expr, target.dim)
+    return TARGETS[target.name].fn
+
+
+def grid(n: int, d: int) -> Array:
+    """A regular grid on [0,1]^d with m = max(2, round(n^(1/d))) points per axis."""
+    m = max(2, round(n ** (1.0 / d)))
+    axes = np.meshgrid(*[np.linspace(0.0, 1.0, m)] * d, indexing="ij")
+    return np.stack([a.ravel() for a in axes], axis=1)
+
+
+def sample(n: int, d: int, method: str, rng: np.random.Generator) -> Array:
+    if n == 0:
+        return np.empty((0, d))
+    if method == "uniform":
+        return rng.uniform(size=(n, d))
+    if method == "grid":
+        return grid(n, d)
+    if method == "sobol":
+        from scipy.stats import qmc
+
+        # draw the next power of two (Sobol's balance needs it) and keep the first n
+        m = max(0, math.ceil(math.log2(n)))
+        return qmc.Sobol(d, scramble=True, seed=rng).random_base2(m)[:n]
+    raise ValueError(f"unknown sampling {method!r}")
+
+
+def dense_points(n: int, d: int) -> Array:
+    """Dense evaluation set: a grid for d ≤ 2, scrambled Sobol points (seed 0) beyond."""
+    if d <= 2:
+        return grid(n, d)
+    return sample(n, d, "sobol", np.random.default_rng(0))
+
+
+def evaluate(F, X: Array, what: str) -> Array:
+    """F(X), refusing values that are not finite with the first offending point."""
+    with np.errstate(all="ignore"):
+        y = np.asarray(F(X), dtype=float).reshape(len(X))
+    bad = ~np.isfinite(y)
+    if bad.any():
+        i = int(np.argmax(bad))
+        point = ", ".join(f"{v:.6g}" for v in X[i])
+        raise DataError(f"target is not finite at the {what} point ({point}): F = {y[i]}")
+    return y
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """y_scaled = (y − shift) / scale."""
+
+    kind: str
+    shift: float
+    scale: float
+
+    @classmethod
+    def fit(cls, kind: str, y: Array) -> Scaler:
+        if kind == "standard":
+            shift, scale = float(np.mean(y)), float(np.std(y))
+        elif kind == "minmax":
+            shift, scale = float(np.min(y)), float(np.max(y) - np.min(y))
+        else:
+            shift, scale = 0.0, 1.0
+        return cls(kind, shift, scale if scale > 0 else 1.0)
+
+    def forward(self, y: Array) -> Array:
+        return (y - self.shift) / self.scale
+
+    def inverse(self, g: Array) -> Array:
+        return g * self.scale + self.shift
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "shift": self.shift, "scale": self.scale}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Points and targets in F's units; ``F_*`` are noise-free, ``y_*`` what is trained on."""
+
+    X_train: Array
+    y_train: Array
+    F_train: Array
+    X_val: Array
+    y_val: Array
+    F_val: Array
+    X_test: Array
+    F_test: Array
+    scaler: Scaler
+
+
+def build(exp) -> Dataset:
+    """The data of a validated :class:`~nnfit.config.Experiment`."""
+    cfg, d = exp.data, exp.target.dim
+    F = target_function(exp.target)
+    rng = np.random.default_rng(cfg.seed)
+    X_train = sample(cfg.n_train, d, cfg.sampling, rng)
+    X_val = sample(cfg.n_val, d, "uniform", rng)  # independent of the training design
+    X_test = dense_points(cfg.n_test, d)
+    F_train = evaluate(F, X_train, "training")
+    F_val = evaluate(F, X_val, "validation")
+    F_test = evaluate(F, X_test, "test")
+    noise = cfg.noise
+    y_train = F_train + noise * rng.standard_normal(len(F_train)) if noise else F_train
+    y_val = F_val + noise * rng.standard_normal(len(F_val)) if noise else F_val
+    scaler = Scaler.fit(cfg.scale_y, y_train)
+    return Dataset(X_train, y_train, F_train, X_val, y_val, F_val, X_test, F_test, scaler)

@@ -1,0 +1,47 @@
+"""Errors of an approximation g against the target F, in F's own units.
+
+``max_abs`` on the dense test set estimates the sup-norm ‖g − F‖_∞ of the universal
+approximation theorem; ``rmse`` is the L2 error of Barron's rate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+Array = np.ndarray
+
+NAMES = ("mse", "rmse", "mae", "max_abs", "rel_l2", "r2")
+
+
+def errors(g: Array, F: Array) -> dict[str, float]:
+    """mse, rmse, mae, max_abs, rel_l2 = ‖g − F‖₂/‖F‖₂ and r2 = 1 − SSE/SST.
+
+    Empty inputs give NaN for every entry (a run with no validation set).
+    """
+    g = np.asarray(g, dtype=float).ravel()
+    F = np.asarray(F, dtype=float).ravel()
+    if g.size == 0:
+        return dict.fromkeys(NAMES, math.nan)
+    r = g - F
+    sse = float(r @ r)
+    mse = sse / r.size
+    norm_f = math.sqrt(float(F @ F))
+    sst = float(((F - F.mean()) ** 2).sum())
+    return {
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "mae": float(np.mean(np.abs(r))),
+        "max_abs": float(np.max(np.abs(r))),
+        "rel_l2": math.sqrt(sse) / norm_f if norm_f > 0 else math.nan,
+        "r2": 1.0 - sse / sst if sst > 0 else math.nan,
+    }
+
+
+def first_below(values, threshold: float) -> int | None:
+    """Index of the first value below ``threshold``, or None."""
+    for i, v in enumerate(values):
+        if v < threshold:
+            return i
+    return None
