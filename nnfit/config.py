@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 import re
 from pathlib import Path
@@ -242,7 +243,7 @@ class Experiment(_Strict):
             n_test = 40_000 if dim == 2 else 10_000
             object.__setattr__(self.data, "n_test", n_test)
         sizes = [dim, *self.model.hidden, 1]
-        n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
+        n_params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
         if n_params > MAX_PARAMS:
             raise ValueError(
                 f"model.hidden {self.model.hidden} gives {n_params:,} parameters "

@@ -8,14 +8,16 @@ few seconds when output goes to a file or pipe.
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# rich falls back to 80 columns when not on a terminal; tables in logs want more
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
 def fmt(v, spec=".3e") -> str:

@@ -1,0 +1,25 @@
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def write(tmp_path):
+    """Write a YAML experiment file (dedented) and return its path."""
+
+    def _write(text: str, name: str = "exp.yaml") -> Path:
+        p = tmp_path / name
+        p.write_text(textwrap.dedent(text))
+        return p
+
+    return _write
+
+
+TINY = """
+name: tiny
+target: {expr: sin(2*pi*x), dim: 1}
+data: {n_train: 64, n_val: 16, n_test: 200}
+model: {hidden: [8], activation: tanh}
+training: {epochs: 20, batch_size: 16, optimizer: {name: adam, lr: 0.01}}
+"""

@@ -1,0 +1,29 @@
+import math
+
+import numpy as np
+import pytest
+
+from nnfit.metrics import errors, first_below
+
+
+def test_errors_by_hand():
+    F = np.array([1.0, 2.0, 3.0, 4.0])
+    g = np.array([1.0, 2.5, 2.0, 4.0])
+    m = errors(g, F)
+    assert m["mse"] == pytest.approx((0.25 + 1.0) / 4)
+    assert m["rmse"] == pytest.approx(math.sqrt(1.25 / 4))
+    assert m["mae"] == pytest.approx(1.5 / 4)
+    assert m["max_abs"] == 1.0
+    assert m["rel_l2"] == pytest.approx(math.sqrt(1.25) / math.sqrt(30))
+    assert m["r2"] == pytest.approx(1 - 1.25 / 5.0)
+
+
+def test_empty_and_constant_targets():
+    assert all(math.isnan(v) for v in errors(np.array([]), np.array([])).values())
+    m = errors(np.array([1.0, 1.0]), np.zeros(2))
+    assert math.isnan(m["rel_l2"]) and math.isnan(m["r2"]) and m["max_abs"] == 1.0
+
+
+def test_first_below():
+    assert first_below([3, 2, 0.5, 0.1], 1.0) == 2
+    assert first_below([3, 2], 1.0) is None
