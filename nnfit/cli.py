@@ -85,6 +85,16 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 # ---------------------------------------------------------------------------- run
 
 
+def _build_data(exp, file):
+    from nnfit import data
+
+    try:
+        return data.build(exp)
+    except data.DataError as exc:
+        key = "target.expr" if exp.target.expr is not None else "target.name"
+        raise data.DataError(f"{file}: {key}: {exc}") from None
+
+
 @app.command()
 @_guard
 def run(
@@ -94,12 +104,12 @@ def run(
     quiet: QuietOpt = False,
 ):
     """Train one network and write its results folder."""
-    from nnfit import config, data, experiment, plots, results
+    from nnfit import config, experiment, plots, results
     from nnfit.console import LiveProgress, err, run_summary
     from nnfit.console import out as con
 
     exp = config.load(file, set_ or [])
-    ds = data.build(exp)
+    ds = _build_data(exp, file)
     run_dir = Path(out) / exp.name / exp.run_id()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -161,12 +171,12 @@ def gradcheck(
     """Check backprop on the file's network against finite differences and dual numbers."""
     import numpy as np
 
-    from nnfit import config, data, experiment
+    from nnfit import config, experiment
     from nnfit.console import out as con
     from nnfit.gradcheck import check_network
 
     exp = config.load(file, set_ or [])
-    ds = data.build(exp)
+    ds = _build_data(exp, file)
     net = experiment.build_network(exp)
     n = min(points, len(ds.X_train))
     X, y = ds.X_train[:n], ds.scaler.forward(ds.y_train[:n])

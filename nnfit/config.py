@@ -278,22 +278,24 @@ class _Located:
         self.source = source
         self.lines: dict[tuple, int] = {}
         self.count = 0
+        self.seen: set[int] = set()
 
-    def build(self, node, loader, path=(), seen=None):
-        seen = set() if seen is None else seen
-        if id(node) in seen:
+    def build(self, node, loader, path=()):
+        # an alias makes the composer hand out the same node again: refuse it before
+        # anything is expanded, so "billion laughs" files cost nothing
+        if id(node) in self.seen:
             raise ConfigError(
                 [
                     f"{self.source}:{node.start_mark.line + 1}: YAML aliases "
                     "(*name) are not supported; write the value out"
                 ]
             )
+        self.seen.add(id(node))
         self.count += 1
         if self.count > MAX_NODES:
             raise ConfigError([f"{self.source}: more than {MAX_NODES} YAML nodes"])
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
-            seen = seen | {id(node)}
             out = {}
             for k, v in node.value:
                 key = loader.construct_object(k) if isinstance(k, yaml.ScalarNode) else None
@@ -307,11 +309,10 @@ class _Located:
                     raise ConfigError(
                         [f"{self.source}:{k.start_mark.line + 1}: {where}: key given twice"]
                     )
-                out[key] = self.build(v, loader, (*path, key), seen)
+                out[key] = self.build(v, loader, (*path, key))
             return out
         if isinstance(node, yaml.SequenceNode):
-            seen = seen | {id(node)}
-            return [self.build(v, loader, (*path, i), seen) for i, v in enumerate(node.value)]
+            return [self.build(v, loader, (*path, i)) for i, v in enumerate(node.value)]
         return loader.construct_object(node)
 
     def line(self, loc) -> int | None:
@@ -430,13 +431,27 @@ def _clean_loc(loc) -> tuple:
     return tuple(p for p in loc if isinstance(p, int) or not re.search(r"[\[\]]", str(p)))
 
 
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}…{text[-3:]}"
+
+
+def _rank(err: dict) -> float:
+    """Lower is more telling, for the branches of a union that all failed."""
+    if err["type"].endswith("_type"):
+        return 2.0
+    if err["type"] == "literal_error" and not isinstance(err.get("input"), str):
+        return 1.0
+    return 0.0
+
+
 def _describe(err: dict) -> str:
-    t, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
+    t, ctx, got = err["type"], err.get("ctx") or {}, _Short(err.get("input"))
     if t == "extra_forbidden":
         return "unknown key"
     if t == "literal_error":
         expected = ctx.get("expected", "")
-        near = difflib.get_close_matches(str(got), re.findall(r"'([^']*)'", expected), n=1)
+        near = difflib.get_close_matches(str(got.value), re.findall(r"'([^']*)'", expected), n=1)
         hint = f"did you mean {near[0]!r}? " if near else ""
         return f"{hint}allowed {expected}, got {got!r}"
     if t == "missing":
@@ -447,9 +462,26 @@ def _describe(err: dict) -> str:
     return f"{msg[0].lower()}{msg[1:]}, got {got!r}"
 
 
+class _Short:
+    """Formats like its value's repr, cut short: a 200,000-character formula is not echoed."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self):
+        return _short(self.value)
+
+    def __str__(self):
+        return _short(self.value)
+
+
 def format_errors(exc: ValidationError, source: str, loc: _Located | None) -> list[str]:
     out, seen = [], set()
-    for err in exc.errors():
+    # keep the file's order of keys; within a key, the most telling branch first
+    errs = exc.errors()
+    order = {_clean_loc(e["loc"]): i for i, e in reversed(list(enumerate(errs)))}
+    errs = sorted(errs, key=lambda e: (order[_clean_loc(e["loc"])], _rank(e)))
+    for err in errs:
         path = _clean_loc(err["loc"])
         key = ".".join(map(str, path)) or "(top level)"
         line = loc.line(path) if loc is not None else None

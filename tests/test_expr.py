@@ -94,18 +94,20 @@ def test_never_executes_and_only_raises_its_error(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.recursive(
-    st.sampled_from(["x", "pi", "2", "0.5"]),
-    lambda inner: st.one_of(
-        st.tuples(inner, st.sampled_from("+-*/"), inner).map(lambda t: f"({t[0]}{t[1]}{t[2]})"),
-        st.tuples(st.sampled_from(["sin", "exp", "tanh", "abs"]), inner).map(
-            lambda t: f"{t[0]}({t[1]})"),
-    ),
-    max_leaves=20,
-))
+@given(
+    st.recursive(
+        st.sampled_from(["x", "pi", "2", "0.5"]),
+        lambda inner: st.one_of(
+            st.tuples(inner, st.sampled_from("+-*/"), inner).map(lambda t: f"({t[0]}{t[1]}{t[2]})"),
+            st.tuples(st.sampled_from(["sin", "exp", "tanh", "abs"]), inner).map(
+                lambda t: f"{t[0]}({t[1]})"
+            ),
+        ),
+        max_leaves=20,
+    )
+)
 def test_generated_formulas_match_numpy(text):
-    env = {"x": X1[:, 0], "pi": np.pi, "sin": np.sin, "exp": np.exp, "tanh": np.tanh,
-           "abs": np.abs}
+    env = {"x": X1[:, 0], "pi": np.pi, "sin": np.sin, "exp": np.exp, "tanh": np.tanh, "abs": np.abs}
     with np.errstate(all="ignore"):
         expect = np.broadcast_to(eval(text, {"__builtins__": {}}, env), (11,))  # reference only
     got = compile_expr(text, 1)(X1)

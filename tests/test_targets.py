@@ -6,8 +6,12 @@ from nnfit.targets import TARGETS, franke_np
 
 def test_franke_known_values():
     # F(0, 0) by hand from the four exponentials
-    expect = (0.75 * np.exp(-1 - 1) + 0.75 * np.exp(-1 / 49 - 0.1)
-              + 0.5 * np.exp(-49 / 4 - 9 / 4) - 0.2 * np.exp(-16 - 49))
+    expect = (
+        0.75 * np.exp(-1 - 1)
+        + 0.75 * np.exp(-1 / 49 - 0.1)
+        + 0.5 * np.exp(-49 / 4 - 9 / 4)
+        - 0.2 * np.exp(-16 - 49)
+    )
     assert franke_np(0.0, 0.0) == pytest.approx(expect, rel=1e-14)
     assert franke_np(2 / 9, 2 / 9) == pytest.approx(1.2, abs=0.05)  # the main peak
 

@@ -1,0 +1,387 @@
+"""Every command through typer's CliRunner: successes, failures, exit codes, files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from conftest import TINY
+from typer.testing import CliRunner
+
+from nnfit import config, experiment, results
+from nnfit.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def only_run(out):
+    runs = results.find_runs(out)
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_run_writes_every_file(write, tmp_path):
+    out = tmp_path / "res"
+    r = invoke("run", write(TINY), "--out", out, "--quiet")
+    assert r.exit_code == 0, r.output
+    run_dir = only_run(out)
+    assert run_dir.parent.name == "tiny" and run_dir.name.startswith("w8-s0-")
+    assert f"results: {run_dir}" in r.stdout.replace("\n", "")
+    names = {p.name for p in run_dir.iterdir()}
+    assert names == {
+        "config.yaml",
+        "metrics.json",
+        "history.csv",
+        "model.npz",
+        "data.npz",
+        "fit.png",
+        "loss.png",
+        "gradients.png",
+    }
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["status"] == "ok" and m["epochs"] == 20 and m["steps"] == 20 * 4
+    assert m["n_params"] == 8 + 8 + 8 + 1
+    assert set(m["test"]) == {"mse", "rmse", "mae", "max_abs", "rel_l2", "r2"}
+    assert m["config_hash"].startswith(run_dir.name[-8:])
+    assert set(m["versions"]) == {"nnfit", "numpy", "python"}
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert cfg["training"]["optimizer"]["beta2"] == 0.999
+    head = (run_dir / "history.csv").read_text().splitlines()
+    assert head[0] == "epoch,train_loss,val_loss,lr,grad_norm_0,grad_norm_1,wall_s"
+    assert len(head) == 1 + 21
+    with np.load(run_dir / "model.npz") as z:
+        assert set(z.files) == {"W0", "b0", "W1", "b1", "meta"} and z["W0"].shape == (1, 8)
+        assert json.loads(str(z["meta"]))["scale_y"]["kind"] == "standard"
+    with np.load(run_dir / "data.npz") as z:
+        assert z["X_train"].shape == (64, 1) and z["y_val"].shape == (16,)
+
+
+def test_same_config_same_weights_and_metrics(write, tmp_path):
+    p = write(TINY)
+    first = experiment.execute(config.load(p))
+    second = experiment.execute(config.load(p))
+    for k in first.model:
+        if k != "meta":
+            assert np.array_equal(first.model[k], second.model[k])
+    assert first.metrics == second.metrics
+
+
+def test_predict_matches_the_in_memory_model(write, tmp_path):
+    p = write(TINY)
+    out = tmp_path / "res"
+    assert invoke("run", p, "--out", out, "--quiet").exit_code == 0
+    rec = experiment.execute(config.load(p))
+    net, meta = results.load_model(only_run(out))
+    X = np.array([[0.1], [0.25], [0.9]])
+    from nnfit.data import Scaler
+
+    sc = Scaler(**{k: v for k, v in rec.model["meta"]["scale_y"].items()})
+    mem = net.predict(X)[:, 0]
+    assert np.array_equal(
+        experiment.predict_unscaled(
+            type(net).from_arrays(
+                rec.model["meta"],
+                [(rec.model["W0"], rec.model["b0"]), (rec.model["W1"], rec.model["b1"])],
+            ),
+            sc,
+            X,
+        ),
+        mem * meta["scale_y"]["scale"] + meta["scale_y"]["shift"],
+    )
+    r = invoke("predict", only_run(out), "--x", "0.1,0.25,0.9")
+    assert r.exit_code == 0, r.output
+    rows = [line.split(",") for line in r.stdout.strip().splitlines()]
+    assert rows[0] == ["x0", "g"]
+    got = np.array([float(row[1]) for row in rows[1:]])
+    assert np.array_equal(got, results.predict(net, meta, X))
+    csv_in = tmp_path / "in.csv"
+    csv_in.write_text("x\n0.1\n0.25\n0.9\n")
+    r = invoke("predict", only_run(out), "--csv", csv_in, "--out", tmp_path / "pred.csv")
+    assert r.exit_code == 0
+    assert (tmp_path / "pred.csv").read_text() == "\n".join(",".join(rw) for rw in rows) + "\n"
+
+
+def test_predict_bad_input(write, tmp_path):
+    out = tmp_path / "res"
+    invoke("run", write(TINY), "--out", out, "--quiet")
+    assert invoke("predict", tmp_path).exit_code == 2  # not a run folder
+    r = invoke("predict", only_run(out), "--x", "a,b")
+    assert r.exit_code == 2 and "expected numbers" in r.stderr
+    assert invoke("predict", only_run(out)).exit_code == 2
+
+
+def test_a_linear_model_fits_a_linear_target_exactly(write, tmp_path):
+    p = write("""
+        name: line
+        target: {expr: 2*x - 1}
+        data: {n_train: 50, n_val: 0, n_test: 1000, scale_y: none}
+        model: {hidden: []}
+        training: {optimizer: {name: gd, lr: 0.5}, epochs: 3000, early_stopping: null}
+    """)
+    r = invoke("run", p, "--out", tmp_path / "res", "--quiet")
+    assert r.exit_code == 0, r.output
+    m = results.read_metrics(only_run(tmp_path / "res"))
+    assert m["test"]["max_abs"] < 1e-9 and m["test"]["r2"] == pytest.approx(1.0)
+    with np.load(only_run(tmp_path / "res") / "model.npz") as z:
+        assert z["W0"][0, 0] == pytest.approx(2.0) and z["b0"][0] == pytest.approx(-1.0)
+
+
+def test_epsilon_records_the_first_epoch_it_is_met(write, tmp_path):
+    p = write(
+        TINY.replace("sin(2*pi*x)", "x**2").replace(
+            "epochs: 20", "epochs: 300, early_stopping: null"
+        )
+    )
+    plain = experiment.execute(config.load(p))
+    final = plain.metrics["test"]["max_abs"]
+    eps = 1.5 * final
+    rec = experiment.execute(config.load(p, [f"training.epsilon={eps}"]))
+    assert rec.metrics_json()["epsilon"] == eps
+    assert 0 < rec.epsilon_reached_epoch <= rec.epochs
+    # stopping the same run at the recorded epoch meets the goal; one epoch earlier does not
+    at = experiment.execute(config.load(p, [f"training.epochs={rec.epsilon_reached_epoch}"]))
+    before = experiment.execute(
+        config.load(p, [f"training.epochs={rec.epsilon_reached_epoch - 1}"])
+    )
+    assert at.metrics["test"]["max_abs"] < eps <= before.metrics["test"]["max_abs"]
+
+
+def test_a_diverging_run_exits_3_with_finite_weights(write, tmp_path):
+    p = write(
+        TINY.replace("{name: adam, lr: 0.01}", "{name: sgd, lr: 1000.0}").replace(
+            "activation: tanh", "activation: relu"
+        )
+    )
+    r = invoke("run", p, "--out", tmp_path / "res", "--quiet")
+    assert r.exit_code == 3
+    run_dir = only_run(tmp_path / "res")
+    m = results.read_metrics(run_dir)
+    assert m["status"] == "diverged" and m["stop_reason"] == "diverged"
+    with np.load(run_dir / "model.npz") as z:
+        assert all(np.all(np.isfinite(z[k])) for k in z.files if k != "meta")
+
+
+def test_set_overrides_from_the_command_line(write, tmp_path):
+    r = invoke(
+        "run",
+        write(TINY),
+        "--out",
+        tmp_path / "r",
+        "--quiet",
+        "--set",
+        "model.hidden=[3,2]",
+        "--set",
+        "training.epochs=2",
+    )
+    assert r.exit_code == 0, r.output
+    run_dir = only_run(tmp_path / "r")
+    assert run_dir.name.startswith("w3x2-s0-")
+    assert results.read_metrics(run_dir)["epochs"] == 2
+
+
+def test_progress_lines_when_not_a_terminal(write, tmp_path):
+    r = invoke("run", write(TINY), "--out", tmp_path / "r")
+    assert r.exit_code == 0
+    assert "tiny: epoch 20/20" in r.stdout and "rmse" in r.stdout
+
+
+def test_validate(write, tmp_path):
+    good = write(TINY, "good.yaml")
+    bad = write("target: {expr: x}\nmodel: {hiden: [3]}\ntraining: {epochs: -1}\n", "bad.yaml")
+    r = invoke("validate", good)
+    assert r.exit_code == 0 and "good.yaml: ok" in r.stdout
+    r = invoke("validate", good, bad)
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 2 and "bad.yaml:2: model.hiden" in lines[0]
+    assert "bad.yaml:3: training.epochs" in lines[1]
+
+
+def test_gradcheck_passes_and_fails(write, monkeypatch):
+    p = write(
+        TINY.replace("hidden: [8]", "hidden: [6, 5]").replace(
+            "activation: tanh", "activation: [sigmoid, softplus]"
+        )
+    )
+    r = invoke("gradcheck", p, "--set", "training.l2=0.01")
+    assert r.exit_code == 0, r.output
+    assert "ok" in r.stdout and r.stdout.count("×") == 3
+    from nnfit import activations
+
+    monkeypatch.setitem(
+        activations.ACTIVATIONS, "sigmoid", (activations.sigmoid, lambda z, a: a)
+    )  # a wrong derivative
+    r = invoke("gradcheck", p)
+    assert r.exit_code == 3 and "FAILED" in r.stdout
+    assert invoke("gradcheck", p.parent / "missing.yaml").exit_code == 2
+
+
+def test_targets_schema_and_module_entry_point():
+    r = invoke("targets")
+    assert r.exit_code == 0 and "franke" in r.stdout and "runge" in r.stdout
+    r = invoke("schema")
+    s = json.loads(r.stdout)
+    assert r.exit_code == 0 and "target" in s["properties"] and s["required"] == ["target"]
+    p = subprocess.run(
+        [sys.executable, "-m", "nnfit", "--help"], capture_output=True, text=True, check=False
+    )
+    assert p.returncode == 0 and "gradcheck" in p.stdout
+
+
+def test_report(write, tmp_path):
+    out = tmp_path / "res"
+    invoke("run", write(TINY), "--out", out, "--quiet")
+    r = invoke("report", out)
+    assert r.exit_code == 0 and "tiny" in r.stdout
+    rows = json.loads(invoke("report", out, "--json").stdout)
+    assert len(rows) == 1 and rows[0]["status"] == "ok" and rows[0]["test_rmse"] > 0
+    csv = invoke("report", out, "--csv").stdout.splitlines()
+    assert csv[0].startswith("kind,path,name,status") and len(csv) == 2
+    assert invoke("report", tmp_path / "nope").exit_code == 2
+
+
+# ------------------------------------------------------------------------- bad input
+
+BASE = "target: {expr: sin(2*pi*x)}\ntraining: {epochs: 2}\n"
+
+BAD_FILES = {
+    "yaml syntax": ("target: [unclosed\n", "YAML syntax error"),
+    "empty": ("", "empty"),
+    "list at top": ("- a\n- b\n", "expected a mapping"),
+    "scalar at top": ("hello\n", "expected a mapping"),
+    "no target": ("name: x\n", "target: required key is missing"),
+    "unknown top key": ("targt: {expr: x}\n", "unknown key"),
+    "unknown nested key": (BASE + "model: {hiden: [3]}\n", "did you mean 'hidden'"),
+    "unknown early stopping key": (
+        BASE.replace("{epochs: 2}", "{early_stopping: {patiense: 3}}"),
+        "did you mean 'patience'",
+    ),
+    "misspelt optimizer param": (
+        BASE.replace("{epochs: 2}", "{optimizer: {name: sgd, lrr: 1}}"),
+        "did you mean 'lr'",
+    ),
+    "epochs wrong type": (BASE.replace("2}", "many}"), "training.epochs"),
+    "epochs negative": (BASE.replace("2}", "-5}"), "training.epochs"),
+    "negative width": (BASE + "model: {hidden: [-4]}\n", "model.hidden.0"),
+    "zero width": (BASE + "model: {hidden: [0]}\n", "model.hidden.0"),
+    "hidden not a list": (BASE + "model: {hidden: wide}\n", "model.hidden"),
+    "lr negative": (BASE.replace("{epochs: 2}", "{optimizer: {name: adam, lr: -1}}"), "lr"),
+    "lr zero": (BASE.replace("{epochs: 2}", "{optimizer: {name: adam, lr: 0}}"), "lr"),
+    "l2 negative": (BASE.replace("{epochs: 2}", "{l2: -0.1}"), "training.l2"),
+    "l1 a string": (BASE.replace("{epochs: 2}", "{l1: lots}"), "training.l1"),
+    "n_train zero": (BASE + "data: {n_train: 0}\n", "data.n_train"),
+    "noise negative": (BASE + "data: {noise: -1}\n", "data.noise"),
+    "batch zero": (BASE.replace("{epochs: 2}", "{batch_size: 0}"), "training.batch_size"),
+    "batch half": (BASE.replace("{epochs: 2}", "{batch_size: half}"), "training.batch_size"),
+    "clip negative": (BASE.replace("{epochs: 2}", "{clip_norm: -1}"), "training.clip_norm"),
+    "epsilon zero": (BASE.replace("{epochs: 2}", "{epsilon: 0}"), "training.epsilon"),
+    "patience zero": (BASE.replace("{epochs: 2}", "{early_stopping: {patience: 0}}"), "patience"),
+    "unknown activation": (BASE + "model: {activation: tanhh}\n", "did you mean 'tanh'"),
+    "unknown output": (BASE + "model: {output: softmax}\n", "model.output"),
+    "unknown loss": (BASE.replace("{epochs: 2}", "{loss: mse2}"), "did you mean 'mse'"),
+    "unknown optimizer": (BASE.replace("{epochs: 2}", "{optimizer: adamm}"), "did you mean 'adam'"),
+    "unknown schedule": (BASE.replace("{epochs: 2}", "{schedule: cosin}"), "did you mean 'cosine'"),
+    "unknown init": (BASE + "model: {init: xavier}\n", "model.init"),
+    "unknown sampling": (BASE + "data: {sampling: latin}\n", "data.sampling"),
+    "unknown scale": (BASE + "data: {scale_y: log}\n", "data.scale_y"),
+    "unknown dtype": (BASE.replace("{epochs: 2}", "{dtype: float16}"), "training.dtype"),
+    "unknown target": ("target: {name: frankee}\n", "did you mean 'franke'"),
+    "activation list length": (
+        BASE + "model: {hidden: [4, 4], activation: [tanh]}\n",
+        "one entry per hidden layer",
+    ),
+    "leaky slope too big": (
+        BASE + "model: {activation: {name: leaky_relu, slope: 2}}\n",
+        "slope must be in [0, 1)",
+    ),
+    "activation param unknown": (
+        BASE + "model: {activation: {name: tanh, slope: 2}}\n",
+        "tanh takes no parameter 'slope'",
+    ),
+    "both expr and name": ("target: {expr: x, name: sine}\n", "exactly one"),
+    "neither expr nor name": ("target: {dim: 2}\n", "exactly one"),
+    "dim mismatch": ("target: {name: franke, dim: 3}\n", "2-dimensional"),
+    "dim too large": ("target: {expr: x0, dim: 1000}\n", "target.dim"),
+    "import in formula": (
+        "target: {expr: \"__import__('os').system('echo hacked')\"}\n",
+        "may be called",
+    ),
+    "attribute in formula": ("target: {expr: x.__class__}\n", "attribute access"),
+    "unknown name in formula": ("target: {expr: sin(2*pi*t)}\n", "unknown name 't'"),
+    "lambda in formula": ("target: {expr: 'lambda: 1'}\n", "Lambda"),
+    "string in formula": ("target: {expr: \"'a'\"}\n", "only numbers"),
+    "deeply nested formula": (
+        "target: {expr: '" + "(" * 5000 + "x" + ")" * 5000 + "'}\n",
+        "at most 2000 characters",
+    ),
+    "nested formula": ("target: {expr: '" + "(" * 80 + "x" + ")" * 80 + "'}\n", "nested deeper"),
+    "huge formula": (
+        "target: {expr: '" + "+".join(["x"] * 200_000) + "'}\n",
+        "at most 2000 characters",
+    ),
+    "infinite formula": ("target: {expr: 9**9**9}\n", "not finite"),
+    "log of negative": ("target: {expr: log(x-1)}\n", "not finite at the training point"),
+    "name with slash": ("name: ../evil\n" + BASE, "name"),
+    "name with separator": ("name: a/b\n" + BASE, "name"),
+    "duplicate key": (BASE + "training: {epochs: 3}\n", "given twice"),
+    "alias bomb": (
+        "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\ntarget: {expr: x}\n",
+        "aliases",
+    ),
+    "absurd size": (BASE + "model: {hidden: [100000, 100000, 100000]}\n", "parameters"),
+    "binary": (b"\x00\x01\x02target", "binary"),
+    "not utf-8": (b"target: {expr: \xff}\n", "UTF-8"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_files_exit_2_with_one_short_message(case, tmp_path):
+    text, expect = BAD_FILES[case]
+    p = tmp_path / "bad.yaml"
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    out = tmp_path / "res"
+    r = invoke("run", p, "--out", out, "--quiet")
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output
+    lines = r.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 3, r.stderr
+    assert str(p) in lines[0] or "--set" in lines[0]
+    assert expect in r.stderr, r.stderr
+    assert not out.exists()  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["--set", "training.epochz=1"], "did you mean 'epochs'"),
+        (["--set", "training.epochs=-1"], "--set: training.epochs"),
+        (["--set", "training.epochs"], "expected KEY=VALUE"),
+        (["--set", "model.hidden=[1,"], "not valid YAML"),
+        (["--set", "a..b=1"], "not a dotted key path"),
+        (["--set", "target.expr.x=1"], "not a mapping"),
+    ],
+)
+def test_bad_overrides(write, tmp_path, args, expect):
+    r = invoke("run", write(TINY), "--out", tmp_path / "res", "--quiet", *args)
+    assert r.exit_code == 2 and expect in r.stderr, r.output
+    assert not (tmp_path / "res").exists()
+
+
+@pytest.mark.parametrize("target", ["missing.yaml", "."])
+def test_missing_paths_and_directories(tmp_path, target):
+    r = invoke("run", tmp_path / target if target != "." else tmp_path)
+    assert r.exit_code == 2 and ("no such file" in r.stderr or "directory" in r.stderr)
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("target: {expr: x}\nmodel: {hiden: 1}\n")
+    r = runner.invoke(app, ["--debug", "run", str(p)])
+    assert r.exit_code != 0 and isinstance(r.exception, config.ConfigError)

@@ -1,0 +1,132 @@
+"""Config loading: defaults, overrides, hashing, and one clear line per problem."""
+
+import json
+
+import pytest
+
+from nnfit import config
+from nnfit.activations import ACTIVATIONS
+from nnfit.optimizers import OPTIMIZERS
+
+
+def test_defaults_are_filled_and_only_target_is_required(write):
+    e = config.load(write("target: {expr: x**2}\n", "my exp.yaml"))
+    rc = e.run_config()
+    assert rc["name"] == "my_exp"
+    assert rc["data"] == {
+        "n_train": 1024,
+        "n_val": 256,
+        "n_test": 10000,
+        "sampling": "uniform",
+        "noise": 0.0,
+        "scale_y": "standard",
+        "seed": 0,
+    }
+    assert rc["model"]["hidden"] == [64] and rc["model"]["init"] == "glorot"
+    opt = rc["training"]["optimizer"]
+    assert opt == {"name": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    assert rc["training"]["early_stopping"] == {"patience": 100, "min_delta": 0.0, "monitor": "val"}
+    assert "sweep" not in rc
+    with pytest.raises(config.ConfigError, match="target: required key is missing"):
+        config.load(write("name: x\n"))
+
+
+def test_two_dimensional_targets_get_a_200_by_200_test_grid():
+    e = config.from_dict({"target": {"name": "franke"}})
+    assert e.target.dim == 2 and e.data.n_test == 40_000
+
+
+def test_overrides_are_parsed_as_yaml_and_change_the_hash(write):
+    p = write("target: {expr: x}\ntraining: {optimizer: sgd}\n")
+    base = config.load(p)
+    e = config.load(
+        p,
+        [
+            "training.optimizer.lr=0.5",
+            "model.hidden=[3, 4]",
+            "training.optimizer.name=momentum",
+            "training.optimizer.momentum=0.8",
+            "training.schedule=cosine",
+        ],
+    )
+    assert e.training.optimizer.lr == 0.5 and e.model.hidden == [3, 4]
+    assert e.training.optimizer.name == "momentum"
+    assert e.training.optimizer.params() == {"momentum": 0.8}
+    assert e.training.schedule.name == "cosine"
+    assert e.config_hash() != base.config_hash()
+    assert e.run_id().startswith("w3x4-s0-") and len(e.run_id().split("-")[-1]) == 8
+
+
+def test_the_hash_is_stable_and_independent_of_spelling(write):
+    a = config.load(write("target: {expr: x}\nmodel: {hidden: [8]}\n", "a.yaml"))
+    b = config.load(
+        write(
+            "name: a\nmodel:\n  hidden:\n    - 8\ntarget:\n  expr: x\n"
+            "training: {optimizer: {name: adam, lr: 0.001}}\n",
+            "b.yaml",
+        )
+    )
+    assert a.config_hash() == b.config_hash()
+    assert a.config_hash() == config.from_dict(a.run_config()).config_hash()
+
+
+def test_registries_reach_the_schema():
+    s = json.dumps(config.schema())
+    for name in list(ACTIVATIONS) + list(OPTIMIZERS):
+        assert f'"{name}"' in s
+
+
+def test_per_layer_activations_and_parameters(write):
+    e = config.load(
+        write("""
+        target: {name: sine}
+        model:
+          hidden: [4, 4, 4]
+          activation: [relu, {name: leaky_relu, slope: 0.2}, {name: elu}]
+          init: {name: normal, std: 0.5}
+    """)
+    )
+    acts = e.model.activation
+    assert acts[0] == "relu" and acts[1].params() == {"slope": 0.2}
+    assert acts[2].params() == {"alpha": 1.0}  # defaults are written out
+    assert e.model.init.params() == {"std": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        (
+            "target: {expr: x}\nmodel: {hiden: [3]}\n",
+            "2: model.hiden: unknown key (did you mean 'hidden'?",
+        ),
+        (
+            "target: {expr: x}\ntraining:\n  optimizer: {name: adam, lrr: 1}\n",
+            "3: training.optimizer: adam takes no parameter 'lrr' (did you mean 'lr'?",
+        ),
+        (
+            "target: {expr: x}\nmodel:\n  activation: tanhh\n",
+            "3: model.activation: did you mean 'tanh'? allowed 'sigmoid'",
+        ),
+        (
+            "target: {expr: x}\nmodel: {hidden: [4, -2]}\n",
+            "2: model.hidden.1: input should be greater than or equal to 1, got -2",
+        ),
+        ("target: {name: franke, dim: 3}\n", "1: target: target franke is 2-dimensional"),
+    ],
+)
+def test_messages_name_file_line_key_allowed_and_given(write, text, expect):
+    p = write(text)
+    with pytest.raises(config.ConfigError) as info:
+        config.load(p)
+    assert str(info.value).startswith(f"{p}:")
+    assert expect in str(info.value)
+
+
+def test_set_errors_point_at_the_override(write):
+    p = write("target: {expr: x}\n")
+    with pytest.raises(config.ConfigError, match=r"^--set: training.epochs: input should be"):
+        config.load(p, ["training.epochs=-1"])
+    with pytest.raises(config.ConfigError, match="expected KEY=VALUE"):
+        config.load(p, ["training.epochs"])
+    with pytest.raises(config.ConfigError, match="not a dotted key path"):
+        config.load(p, ["training..epochs=3"])
