@@ -104,7 +104,7 @@ def run(
     quiet: QuietOpt = False,
 ):
     """Train one network and write its results folder."""
-    from nnfit import config, experiment, plots, results
+    from nnfit import config, experiment, results
     from nnfit.console import LiveProgress, err, run_summary
     from nnfit.console import out as con
 
@@ -115,10 +115,10 @@ def run(
     try:
         with LiveProgress(exp.name, exp.training.epochs, quiet) as progress:
             rec = experiment.execute(exp, callback=progress, data=ds)
-        warnings = results.write_run(rec, run_dir, plot=lambda d: plots.write_all(d, exp, rec, ds))
+        results.write_run(rec, run_dir)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    for w in warnings:
+    for w in rec.warnings:
         err.print(f"warning: {w}")
     if not quiet:
         con.print(run_summary(rec, run_dir))

@@ -44,6 +44,8 @@ class RunRecord:
     data: dict = field(default_factory=dict)  # X_train, y_train, X_val, y_val
     error: str | None = None
     traceback: str | None = None
+    figures: dict = field(default_factory=dict)  # file name -> PNG bytes
+    warnings: list = field(default_factory=list)
 
     def metrics_json(self) -> dict:
         seed = self.config["training"]["seed"]
@@ -129,7 +131,9 @@ def predict_unscaled(net: Network, scaler, X: Array) -> Array:
     return scaler.inverse(net.predict(X).astype(float)[:, 0])
 
 
-def execute(exp: Experiment, callback=None, data: data_mod.Dataset | None = None) -> RunRecord:
+def execute(
+    exp: Experiment, callback=None, data: data_mod.Dataset | None = None, plots: bool = True
+) -> RunRecord:
     """Train one experiment and measure it.
 
     ``callback(info)`` is called after every epoch (see :func:`nnfit.train.train`). Errors
@@ -196,4 +200,8 @@ def execute(exp: Experiment, callback=None, data: data_mod.Dataset | None = None
         "X_val": ds.X_val,
         "y_val": ds.y_val,
     }
+    if plots and rec.model:
+        from nnfit import plots as plots_mod  # matplotlib only where figures are drawn
+
+        rec.figures, rec.warnings = plots_mod.render(exp, rec, ds)
     return rec

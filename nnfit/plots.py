@@ -1,13 +1,12 @@
 """Pictures of one run: the fit, the loss curves, the gradient norms per layer.
 
 Matplotlib runs headless (Agg) and is imported only here, so commands that draw
-nothing start fast. Each figure is written atomically like every other result file.
+nothing start fast. Figures are rendered to PNG bytes; the results module writes them.
 """
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import matplotlib
 
@@ -15,14 +14,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from nnfit.results import atomic_write, load_model, predict
+from nnfit.network import Network
+from nnfit.results import predict
 
 
-def save(fig, path: Path) -> None:
+def png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    return buf.getvalue()
 
 
 def describe(exp) -> str:
@@ -136,19 +136,29 @@ def gradients_figure(exp, history):
     return fig
 
 
-def write_all(run_dir: Path, exp, record, ds) -> list[str]:
-    """fit.png, loss.png and gradients.png; returns warnings."""
-    run_dir = Path(run_dir)
-    warnings = []
-    net, meta = load_model(run_dir)
+def render(exp, record, ds) -> tuple[dict[str, bytes], list[str]]:
+    """fit.png, loss.png and gradients.png as PNG bytes, and warnings for any that failed.
+
+    Rendering happens where the run happened (a worker may have no shared disk); the
+    driver only writes the bytes.
+    """
+    figures: dict[str, bytes] = {}
+    warnings: list[str] = []
+    if not record.model:
+        return figures, warnings
+    meta = record.model["meta"]
+    n = len(meta["sizes"]) - 1
+    net = Network.from_arrays(
+        meta, [(record.model[f"W{l}"], record.model[f"b{l}"]) for l in range(n)]
+    )
     for name, make in (
         ("fit.png", lambda: fit_figure(exp, net, meta, ds)),
         ("loss.png", lambda: loss_figure(exp, record.history)),
         ("gradients.png", lambda: gradients_figure(exp, record.history)),
     ):
         try:
-            save(make(), run_dir / name)
-        except Exception as exc:
+            figures[name] = png(make())
+        except Exception as exc:  # a failing plot is a warning; the metrics survive
             plt.close("all")
             warnings.append(f"{name} not written: {type(exc).__name__}: {exc}")
-    return warnings
+    return figures, warnings

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,16 @@ import yaml
 from nnfit.network import Network
 
 Array = np.ndarray
+
+
+def _umask() -> int:
+    old = os.umask(0)
+    os.umask(old)
+    return old
+
+
+# mkstemp creates files 0600; result files get the permissions of an ordinary open()
+_FILE_MODE = 0o666 & ~_umask()
 
 
 class ResultsError(OSError):
@@ -34,6 +43,7 @@ def atomic_write(path: Path, payload: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            os.fchmod(fd, _FILE_MODE)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
                 fh.flush()
@@ -79,10 +89,9 @@ def history_csv(columns: dict[str, list]) -> bytes:
     return out.getvalue().encode()
 
 
-def write_run(record, run_dir: Path, plot: Callable[[Path], list[str]] | None = None) -> list[str]:
-    """Write every file of a run; return warnings (a failing plot is one, not an error)."""
+def write_run(record, run_dir: Path) -> None:
+    """Write every file of a run (figures from ``record.figures``), metrics.json last."""
     run_dir = Path(run_dir)
-    warnings: list[str] = []
     # a stale metrics.json would mark a half-rewritten folder as done
     (run_dir / "metrics.json").unlink(missing_ok=True)
     atomic_write(run_dir / "config.yaml", yaml.safe_dump(record.config, sort_keys=False).encode())
@@ -94,13 +103,9 @@ def write_run(record, run_dir: Path, plot: Callable[[Path], list[str]] | None = 
         write_npz(run_dir / "model.npz", arrays)
     if record.data:
         write_npz(run_dir / "data.npz", record.data)
-    if plot is not None and record.model:
-        try:
-            warnings += plot(run_dir)
-        except Exception as exc:  # plots are evidence, not the result: keep the metrics
-            warnings.append(f"plots not written: {type(exc).__name__}: {exc}")
+    for name, payload in (record.figures or {}).items():
+        atomic_write(run_dir / name, payload)
     write_json(run_dir / "metrics.json", record.metrics_json())
-    return warnings
 
 
 def read_metrics(run_dir: Path) -> dict | None:

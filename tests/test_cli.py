@@ -385,3 +385,18 @@ def test_debug_shows_the_traceback(tmp_path):
     p.write_text("target: {expr: x}\nmodel: {hiden: 1}\n")
     r = runner.invoke(app, ["--debug", "run", str(p)])
     assert r.exit_code != 0 and isinstance(r.exception, config.ConfigError)
+
+
+def test_a_failing_plot_is_a_warning_and_the_metrics_survive(write, tmp_path, monkeypatch):
+    from nnfit import plots
+
+    def broken(*args):
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(plots, "loss_figure", broken)
+    r = invoke("run", write(TINY), "--out", tmp_path / "res", "--quiet")
+    assert r.exit_code == 0
+    assert "loss.png not written: RuntimeError: no fonts" in r.stderr
+    run_dir = only_run(tmp_path / "res")
+    assert (run_dir / "fit.png").exists() and not (run_dir / "loss.png").exists()
+    assert results.read_metrics(run_dir)["status"] == "ok"
