@@ -133,6 +133,68 @@ def run(
         raise typer.Exit(EXIT_FAILED)
 
 
+# ---------------------------------------------------------------------------- sweep
+
+
+def _widths(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        widths = [int(w) for w in text.split(",") if w.strip()]
+    except ValueError:
+        _fail(f"--widths {text}: expected whole numbers separated by commas, e.g. 1,2,4,8")
+    if not widths or min(widths) < 1:
+        _fail(f"--widths {text}: widths must be positive")
+    return widths
+
+
+@app.command()
+@_guard
+def sweep(
+    file: Annotated[Path, typer.Argument(help="Experiment YAML file (with sweep.grid).")],
+    widths: Annotated[
+        str | None, typer.Option(help="One hidden layer per width (every layer scaled).")
+    ] = None,
+    seeds: Annotated[int | None, typer.Option(min=1, help="Seeds 0..N-1 per point.")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    dask: Annotated[
+        str | None, typer.Option(help="Scheduler address, or 'local' for a LocalCluster.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Skip points already done.")] = False,
+    set_: SetOpt = None,
+    out: OutOpt = Path("results"),
+    quiet: QuietOpt = False,
+):
+    """Run every point of a grid in parallel; write a summary and the error-vs-width plot."""
+    from nnfit import sweep as sw
+    from nnfit.console import SweepProgress, sweep_summary
+    from nnfit.console import out as con
+
+    folder, grid, points = sw.expand(file, set_ or [], _widths(widths), seeds, out)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        with SweepProgress(folder, quiet) as progress:
+            result = sw.run(
+                folder,
+                grid,
+                points,
+                jobs=jobs,
+                dask=dask,
+                resume=resume,
+                on_start=progress.start,
+                on_done=progress.done,
+            )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not quiet:
+        con.print(sweep_summary(result.summary))
+    con.print(f"sweep: {folder}")
+    if result.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if result.n_failed or result.summary["n_missing"]:
+        raise typer.Exit(EXIT_FAILED)
+
+
 # ---------------------------------------------------------------------------- checks
 
 

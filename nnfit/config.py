@@ -526,6 +526,12 @@ def load(path: str | Path, overrides=()) -> Experiment:
     ``overrides`` are ``"key.path=value"`` strings (value parsed as YAML). The default
     ``name`` is the file's stem.
     """
+    data, loc = load_raw(path, overrides)
+    return from_dict(data, str(path), loc)
+
+
+def load_raw(path: str | Path, overrides=()) -> tuple[Any, _Located]:
+    """The file's plain data with ``overrides`` applied, and its line map (not validated)."""
     source = str(path)
     data, loc = parse_yaml(read_text(path), source)
     if isinstance(data, dict) and "name" not in data:
@@ -533,7 +539,7 @@ def load(path: str | Path, overrides=()) -> Experiment:
         data["name"] = stem
     if isinstance(data, dict):
         apply_overrides(data, overrides, source, loc)
-    return from_dict(data, source, loc)
+    return data, loc
 
 
 def dump_yaml(exp: Experiment) -> str:

@@ -124,3 +124,100 @@ def gradcheck_table(checks, title: str) -> Table:
             fmt(c.jvp_error, ".2e"),
         )
     return t
+
+
+class SweepProgress:
+    """Overall progress of a sweep, and one line per finished point."""
+
+    def __init__(self, folder, quiet: bool = False, console: Console = out):
+        self.folder, self.quiet, self.console = folder, quiet, console
+        self.progress: Progress | None = None
+        self.task = None
+        self.n_done = self.n_failed = self.n_todo = 0
+
+    def __enter__(self):
+        if not self.quiet and self.console.is_terminal:
+            self.progress = Progress(
+                TextColumn("[bold]sweep"),
+                BarColumn(),
+                TextColumn("{task.completed:.0f}/{task.total:.0f} done"),
+                TextColumn("{task.fields[failed]} failed"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+                refresh_per_second=4,
+            )
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+        return False
+
+    def start(self, total: int, todo: int) -> None:
+        self.n_todo = todo
+        if self.progress is not None:
+            self.task = self.progress.add_task(
+                "sweep", total=total, completed=total - todo, failed=0
+            )
+        elif not self.quiet:
+            self.console.print(
+                f"sweep: {total} points, {total - todo} already done, {todo} to run → {self.folder}"
+            )
+
+    def done(self, point, metrics: dict, skipped: bool) -> None:
+        if skipped:
+            return
+        self.n_done += 1
+        ok = metrics.get("status") == "ok"
+        self.n_failed += not ok
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1, failed=self.n_failed)
+        if self.quiet:
+            return
+        test = metrics.get("test") or {}
+        what = (
+            f"test rmse {fmt(test.get('rmse'))}  sup {fmt(test.get('max_abs'))}"
+            if ok
+            else f"{metrics.get('status')}: {metrics.get('error') or metrics.get('stop_reason')}"
+        )
+        self.console.print(
+            f"[{self.n_done}/{self.n_todo}] {point.label()}: {what}  "
+            f"({fmt(metrics.get('wall_s'), '.1f')} s)",
+            markup=False,
+        )
+
+
+def sweep_summary(summary: dict) -> Table:
+    from nnfit.rates import describe
+
+    t = Table(
+        title=f"{summary.get('name')} · {summary.get('sweep_id')} · "
+        f"{summary['n_ok']} ok, {summary['n_failed']} failed"
+    )
+    t.add_column("point")
+    t.add_column("params", justify="right")
+    t.add_column("seeds ok", justify="right")
+    for c in ("test rmse (mean ± std)", "sup error (mean)", "train mse (mean)"):
+        t.add_column(c, justify="right")
+    for r in summary["groups"]:
+        rm = r["test_rmse"]
+        label = ", ".join(f"{k}={v}" for k, v in r["point"].items()) or "all"
+        t.add_row(
+            label,
+            str(r["n_params"]),
+            f"{r['n_ok']}/{r['n_ok'] + r['n_failed']}",
+            f"{fmt(rm['mean'])} ± {fmt(rm['std'], '.1e')}",
+            fmt(r["test_max_abs"]["mean"]),
+            fmt(r["train_mse"]["mean"]),
+        )
+    notes = [f"{f['series']}: {describe(f)}" for f in summary.get("slopes", [])]
+    if summary.get("failed"):
+        notes += [
+            f"failed: {f['run']}: {f['status']} {f.get('error') or ''}"
+            for f in summary["failed"][:5]
+        ]
+    t.caption = "\n".join(notes)
+    return t

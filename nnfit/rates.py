@@ -1,0 +1,98 @@
+"""Convergence rates: the slope k of log(error) = a + k·log(width), set beside theory.
+
+Theory gives k = −½ for the RMS error of Barron's bound and k = −2 for the best
+piecewise-linear (ReLU) fit of a smooth 1-D function. A trained network's curve
+usually flattens at large widths, where the optimizer or the data, not the width,
+limits the error; those points are left out of the fit, and the result says which.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+BARRON = -0.5
+PIECEWISE_LINEAR = -2.0
+
+#: a step between widths counts as flat when the error falls more slowly than this slope,
+FLAT_SLOPE = -0.1
+#: or more slowly than this fraction of the slope fitted on the widths before it
+BEND = 0.5
+
+
+def fit_slope(widths, errors_per_width) -> dict:
+    """Fit the log-log slope over the widths where the error still falls.
+
+    Parameters
+    ----------
+    widths : list of numbers
+        Increasing widths (or parameter counts).
+    errors_per_width : list of lists
+        For each width, the errors of its seeds (any number, possibly none).
+
+    Returns
+    -------
+    dict
+        ``slope`` (fit of the mean log error), ``slope_std`` (spread of the per-seed
+        fits), ``intercept``, ``used`` and ``dropped`` widths, ``n_seeds``; ``slope`` is
+        None when fewer than two widths remain.
+    """
+    w = np.asarray(widths, dtype=float)
+    logs = [np.log([e for e in errs if e is not None and e > 0]) for errs in errors_per_width]
+    have = [i for i, lg in enumerate(logs) if lg.size and w[i] > 0]
+    result = {
+        "slope": None,
+        "slope_std": None,
+        "intercept": None,
+        "used": [],
+        "dropped": [],
+        "n_seeds": 0,
+    }
+    if len(have) < 2:
+        result["dropped"] = [float(w[i]) for i in have]
+        return result
+    mean = np.array([logs[i].mean() for i in have])
+    lw = np.log(w[have])
+    last = int(np.argmin(mean))  # past the minimum the curve has flattened or turned up
+    while last > 0:
+        step = (mean[last] - mean[last - 1]) / (lw[last] - lw[last - 1])
+        before = np.polyfit(lw[:last], mean[:last], 1)[0] if last >= 2 else step
+        if step > FLAT_SLOPE or (before < 0 and step > BEND * before):
+            last -= 1
+        else:
+            break
+    keep = list(range(last + 1))
+    result["used"] = [float(w[have[i]]) for i in keep]
+    result["dropped"] = [float(w[have[i]]) for i in range(last + 1, len(have))]
+    if len(keep) < 2:
+        return result
+    k, a = np.polyfit(lw[keep], mean[keep], 1)
+    n_seeds = min(logs[have[i]].size for i in keep)
+    per_seed = []
+    for s in range(n_seeds):
+        ys = [logs[have[i]][s] for i in keep]
+        per_seed.append(np.polyfit(lw[keep], ys, 1)[0])
+    result.update(
+        slope=float(k),
+        intercept=float(a),
+        slope_std=float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None,
+        n_seeds=n_seeds,
+    )
+    return result
+
+
+def describe(fit: dict) -> str:
+    """One phrase: 'slope −0.93 ± 0.05 over widths 1–64 (3 seeds); flat beyond 64'."""
+    if fit.get("slope") is None:
+        return "too few falling points for a slope"
+    used = fit["used"]
+    text = f"slope {fit['slope']:.2f}"
+    if fit.get("slope_std") is not None and math.isfinite(fit["slope_std"]):
+        text += f" ± {fit['slope_std']:.2f}"
+    text += f" over widths {used[0]:g}–{used[-1]:g}"
+    if fit.get("n_seeds"):
+        text += f" ({fit['n_seeds']} seeds)"
+    if fit.get("dropped"):
+        text += f"; flat from {fit['dropped'][0]:g} on, left out"
+    return text

@@ -1,0 +1,50 @@
+"""The slope fit on synthetic errors of known slope."""
+
+import numpy as np
+import pytest
+
+from nnfit.rates import describe, fit_slope
+
+W = [1, 2, 4, 8, 16, 32, 64, 128]
+
+
+def synthetic(k, floor=0.0, seeds=3, noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    return [
+        [(0.5 * w**k + floor) * np.exp(noise * rng.standard_normal()) for _ in range(seeds)]
+        for w in W
+    ]
+
+
+@pytest.mark.parametrize("k", [-0.5, -1.0, -2.0])
+def test_recovers_a_known_slope(k):
+    fit = fit_slope(W, synthetic(k))
+    assert fit["slope"] == pytest.approx(k, abs=0.03)
+    assert fit["used"] == W and fit["dropped"] == [] and fit["n_seeds"] == 3
+    assert 0 < fit["slope_std"] < 0.05
+
+
+def test_flat_tail_is_left_out_and_said():
+    # slope −2 until the error meets a floor of 1e-4 (reached near width 64)
+    fit = fit_slope(W, synthetic(-2.0, floor=1e-4, noise=0.0))
+    assert fit["slope"] == pytest.approx(-2.0, abs=0.15)
+    assert fit["dropped"] == [128.0]
+    assert "flat from 128 on, left out" in describe(fit)
+    errs = synthetic(-1.0, floor=1e-2, noise=0.0)  # the floor bends the curve from 32 on
+    fit = fit_slope(W, errs)
+    naive = np.polyfit(np.log(W), np.log([e[0] for e in errs]), 1)[0]
+    assert fit["dropped"] == [128.0]
+    assert abs(fit["slope"] + 1.0) < abs(naive + 1.0)
+
+
+def test_exact_slope_without_noise_and_missing_seeds():
+    errs = [[w**-1.0] for w in W]
+    errs[3] = []  # a failed width
+    fit = fit_slope(W, errs)
+    assert fit["slope"] == pytest.approx(-1.0, abs=1e-12) and 8.0 not in fit["used"]
+    assert fit["slope_std"] is None
+
+
+def test_too_few_points():
+    fit = fit_slope([1, 2], [[0.1], [0.2]])  # rising: nothing falls
+    assert fit["slope"] is None and "too few" in describe(fit)
