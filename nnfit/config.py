@@ -249,6 +249,24 @@ class Experiment(_Strict):
                 f"model.hidden {self.model.hidden} gives {n_params:,} parameters "
                 f"(at most {MAX_PARAMS:,})"
             )
+        opt = self.training.optimizer
+        if opt.name == "lm":
+            from nnfit.second_order import jacobian_mb
+
+            if self.training.loss != "mse" or self.training.l1:
+                raise ValueError(
+                    "optimizer lm is Gauss–Newton on squared residuals: it needs "
+                    f"loss mse and l1 0 (got loss {self.training.loss}, "
+                    f"l1 {self.training.l1}); use lbfgs otherwise"
+                )
+            need = jacobian_mb(self.data.n_train, n_params)
+            limit = opt.params()["max_jacobian_mb"]
+            if need > limit:
+                raise ValueError(
+                    f"optimizer lm would need {need:,.0f} MiB for the Jacobian of "
+                    f"{self.data.n_train} points × {n_params:,} parameters (limit {limit:,.0f}"
+                    " MiB, training.optimizer.max_jacobian_mb); use lbfgs instead"
+                )
         return self
 
     # ---------------------------------------------------------------- derived views

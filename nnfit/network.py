@@ -311,6 +311,35 @@ class Network:
                 value += float(REGULARIZERS[name][0](w, lam))
         return value
 
+    def jacobian(self, X: Array, out: Array | None = None) -> tuple[Array, Array]:
+        """g(X) and the per-sample Jacobian J[i, :] = ∂g(x_i)/∂θ, by backpropagation.
+
+        Needs a single output. Each layer's block is a_{l−1}[i] ⊗ δ_l[i] (weights) and
+        δ_l[i] (biases), with δ_L = σ_L'(z_L) and δ_{l−1} = (δ_l W_lᵀ) ⊙ σ'(z_{l−1}):
+        backprop without the sum over samples. J has shape (n, n_params), same layout
+        as ``theta``.
+        """
+        if self.sizes[-1] != 1:
+            raise ValueError("the Jacobian is for networks with one output")
+        n = X.shape[0]
+        g = self.forward_train(X).copy()
+        Z, A, _ = self._buffers_for(n)
+        J = np.empty((n, self.n_params), dtype=self.dtype) if out is None else out
+        last = len(Z) - 1
+        delta = np.ones((n, 1), dtype=self.dtype)
+        if not self._identity[last]:
+            delta = self._df[last](Z[last], A[last])
+        for l in range(last, -1, -1):
+            a_prev = X if l == 0 else A[l - 1]
+            (w0, w1), (b0, b1) = self.slices[l]
+            J[:, w0:w1] = (a_prev[:, :, None] * delta[:, None, :]).reshape(n, w1 - w0)
+            J[:, b0:b1] = delta
+            if l:
+                delta = delta @ self.W[l].T
+                if not self._identity[l - 1]:
+                    delta *= self._df[l - 1](Z[l - 1], A[l - 1])
+        return g, J
+
     def layer_grad_norms(self) -> Array:
         """‖(∂C/∂W_l, ∂C/∂b_l)‖₂ per layer, from the current ``grad``."""
         out = np.empty(len(self.W))

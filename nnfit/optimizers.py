@@ -37,6 +37,8 @@ class Optimizer:
     default_lr: ClassVar[float] = 0.01
     #: True when the optimizer is meant for the whole training set at each step
     full_batch: ClassVar[bool] = False
+    #: True for the methods that run their own loop (nnfit.second_order)
+    second_order: ClassVar[bool] = False
 
     def __init__(self, n_params: int, dtype=np.float64, n_weights: int | None = None, **hyper):
         unknown = set(hyper) - set(self.defaults)
@@ -205,8 +207,40 @@ class AdamW(Adam):
         super().step(theta, grad, lr)
 
 
+class SecondOrder(Optimizer):
+    """Full-batch methods that own their loop (:mod:`nnfit.second_order`); listed here so
+    that the one registry names every optimizer and its hyperparameters."""
+
+    full_batch = True
+    second_order: ClassVar[bool] = True
+    default_lr = 1.0  # unused: these methods choose their own step
+
+    def step(self, theta, grad, lr):
+        raise TypeError(f"{self.name} is trained by nnfit.second_order, not step by step")
+
+
+class LBFGS(SecondOrder):
+    """L-BFGS-B (scipy) on the flat parameter vector with backprop's gradient."""
+
+    name = "lbfgs"
+    defaults: ClassVar = {"m": 10, "gtol": 1e-12, "ftol": 1e-15}
+
+
+class LM(SecondOrder):
+    """Levenberg–Marquardt on the residuals, damping adapted as MATLAB's trainlm does."""
+
+    name = "lm"
+    defaults: ClassVar = {
+        "mu": 1e-3,
+        "mu_dec": 0.1,
+        "mu_inc": 10.0,
+        "mu_max": 1e10,
+        "max_jacobian_mb": 1024,
+    }
+
+
 OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.name: cls for cls in (GD, SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam, AdamW)
+    cls.name: cls for cls in (GD, SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam, AdamW, LBFGS, LM)
 }
 
 

@@ -171,6 +171,10 @@ def train(
         X_val = np.ascontiguousarray(X_val, dtype=net.dtype)
         y_val = np.ascontiguousarray(np.reshape(y_val, (len(y_val), -1)), dtype=net.dtype)
 
+    if opt.OPTIMIZERS[s.optimizer].second_order:
+        from nnfit.second_order import METHODS
+
+        return METHODS[s.optimizer](net, X, y, X_val, y_val, s, callback)
     n = len(X)
     optimizer = opt.make(s.optimizer, net.n_params, net.dtype, net.n_weights, **s.optimizer_params)
     full = optimizer.full_batch or s.batch_size is None or s.batch_size >= n

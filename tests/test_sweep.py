@@ -108,7 +108,7 @@ def test_widths_and_seeds_shorthands(write, tmp_path):
             "sweep:\n  grid:\n    model.hidden: [[2], [4]]\n    training.seed: [0, 1]\n", ""
         ).replace("[4]", "[4, 4]")
     )
-    folder, grid, points = sweep.expand(p, [], [1, 3], 2, tmp_path)
+    _folder, grid, points = sweep.expand(p, [], [1, 3], 2, tmp_path)
     assert grid == {"model.hidden": [[1, 1], [3, 3]], "training.seed": [0, 1]}
     assert [pt.exp.model.hidden for pt in points] == [[1, 1], [1, 1], [3, 3], [3, 3]]
     r = invoke("sweep", p, "--out", tmp_path / "r")

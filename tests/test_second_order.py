@@ -1,0 +1,139 @@
+"""L-BFGS and Levenberg–Marquardt: Jacobian, monotone cost, teacher recovery, limits."""
+
+import numpy as np
+import pytest
+
+from nnfit import config
+from nnfit.gradcheck import check_jacobian
+from nnfit.network import Network
+from nnfit.train import TrainSettings, train
+
+
+@pytest.mark.parametrize("act", [["tanh", "relu"], ["sigmoid", "softplus"], ["gelu", "sin"]])
+def test_jacobian_against_finite_differences(act):
+    net = Network.create([2, 5, 4, 1], activation=act, rng=np.random.default_rng(0), bias=0.1)
+    X = np.random.default_rng(1).uniform(size=(9, 2))
+    assert check_jacobian(net, X) < 1e-7
+    g, J = net.jacobian(X)
+    assert J.shape == (9, net.n_params) and np.array_equal(g, net.predict(X))
+
+
+def test_a_wrong_jacobian_is_caught(monkeypatch):
+    net = Network.create([1, 4, 1], rng=np.random.default_rng(0))
+    X = np.random.default_rng(1).uniform(size=(6, 1))
+    orig = Network.jacobian
+
+    def broken(self, X, out=None):
+        g, J = orig(self, X, out)
+        J[:, 0] *= 1.5
+        return g, J
+
+    monkeypatch.setattr(Network, "jacobian", broken)
+    assert check_jacobian(net, X) > 1e-3
+
+
+def teacher_problem(seed=5, n=200):
+    rng = np.random.default_rng(seed)
+    teacher = Network.create([1, 4, 1], activation="tanh", rng=rng, init="normal")
+    X = rng.uniform(size=(n, 1))
+    return teacher, X, teacher.predict(X)
+
+
+def test_lm_recovers_a_teacher_network():
+    rng = np.random.default_rng(6)
+    teacher = Network.create([2, 3, 1], activation="tanh", rng=rng, init="normal", bias=0.3)
+    X = rng.uniform(-1, 1, size=(300, 2))
+    student = Network.create([2, 3, 1], activation="tanh", rng=np.random.default_rng(2))
+    res = train(
+        student,
+        X,
+        teacher.predict(X),
+        settings=TrainSettings(optimizer="lm", epochs=300, patience=None),
+    )
+    Xt = np.random.default_rng(0).uniform(-1, 1, size=(2000, 2))
+    rel = np.linalg.norm(student.predict(Xt) - teacher.predict(Xt)) / np.linalg.norm(
+        teacher.predict(Xt)
+    )
+    # a zero-residual problem: Gauss–Newton converges fast, μ falls, then no step helps
+    assert res.status == "ok" and res.stop_reason == "converged" and res.epochs < 300
+    assert rel < 1e-6
+    mu = res.history.extra["mu"]
+    assert len(mu) == len(res.history) and mu[0] == 1e-3
+
+
+@pytest.mark.parametrize("method", ["lm", "lbfgs"])
+def test_every_accepted_step_lowers_the_cost(method):
+    _, X, y = teacher_problem(seed=3)
+    net = Network.create([1, 6, 1], activation="tanh", rng=np.random.default_rng(0))
+    res = train(
+        net,
+        X,
+        y + 0.01,
+        settings=TrainSettings(optimizer=method, epochs=60, patience=None, l2=1e-4),
+    )
+    costs = res.history.train_loss
+    assert res.epochs == 60 and len(costs) == 61
+    assert all(b <= a for a, b in zip(costs, costs[1:], strict=False))
+    assert costs[-1] < 0.05 * costs[0]
+    # the reported cost is the course's C = ½·mean(r²) + l2·½·ΣW² at the final weights
+    assert costs[-1] == pytest.approx(net.cost(X, y + 0.01, l2=1e-4), rel=1e-9)
+
+
+def test_lbfgs_stops_early_on_validation():
+    _, X, y = teacher_problem(seed=4)
+    Xv = np.random.default_rng(9).uniform(size=(50, 1))
+    net = Network.create([1, 30, 1], activation="tanh", rng=np.random.default_rng(0))
+    res = train(
+        net,
+        X,
+        y + np.random.default_rng(0).normal(0, 0.1, y.shape),
+        Xv,
+        np.sin(Xv),
+        settings=TrainSettings(optimizer="lbfgs", epochs=5000, patience=10),
+    )
+    assert res.stop_reason == "early_stopping" and res.epochs < 5000
+    assert res.epochs - res.best_epoch == 10
+
+
+def test_lm_refuses_a_jacobian_too_large_and_non_squared_losses():
+    base = {"target": {"expr": "x"}, "training": {"optimizer": {"name": "lm"}}}
+    with pytest.raises(config.ConfigError, match="MiB for the Jacobian.*use lbfgs"):
+        config.from_dict({**base, "data": {"n_train": 100000}, "model": {"hidden": [2000]}})
+    with pytest.raises(config.ConfigError, match="needs loss mse"):
+        config.from_dict({**base, "training": {"optimizer": "lm", "loss": "huber"}})
+    e = config.from_dict({**base, "model": {"hidden": [8]}})
+    assert e.training.optimizer.params()["max_jacobian_mb"] == 1024
+
+
+def test_lbfgs_and_lm_run_from_the_cli(write, tmp_path):
+    from typer.testing import CliRunner
+
+    from nnfit import results
+    from nnfit.cli import app
+
+    p = write("""
+        target: {name: runge}
+        data: {n_train: 128, n_val: 32, n_test: 500}
+        model: {hidden: [8]}
+        training: {optimizer: lm, epochs: 100}
+    """)
+    for name in ("lm", "lbfgs"):
+        r = CliRunner().invoke(
+            app,
+            [
+                "run",
+                str(p),
+                "--out",
+                str(tmp_path / name),
+                "--quiet",
+                "--set",
+                f"training.optimizer.name={name}",
+            ],
+        )
+        assert r.exit_code == 0, r.output
+        (run,) = results.find_runs(tmp_path / name)
+        m = results.read_metrics(run)
+        assert m["status"] == "ok" and m["test"]["rmse"] < 0.05
+        assert {"fit.png", "loss.png", "gradients.png"} <= {f.name for f in run.iterdir()}
+    head = (run.parent.parent.parent / "lm").glob("**/history.csv")
+    assert "mu" in next(head).read_text().splitlines()[0]
