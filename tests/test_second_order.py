@@ -1,5 +1,7 @@
 """L-BFGS and Levenberg–Marquardt: Jacobian, monotone cost, teacher recovery, limits."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -73,7 +75,7 @@ def test_every_accepted_step_lowers_the_cost(method):
     )
     costs = res.history.train_loss
     assert res.epochs == 60 and len(costs) == 61
-    assert all(b <= a for a, b in zip(costs, costs[1:], strict=False))
+    assert all(b <= a for a, b in itertools.pairwise(costs))
     assert costs[-1] < 0.05 * costs[0]
     # the reported cost is the course's C = ½·mean(r²) + l2·½·ΣW² at the final weights
     assert costs[-1] == pytest.approx(net.cost(X, y + 0.01, l2=1e-4), rel=1e-9)
@@ -97,7 +99,7 @@ def test_lbfgs_stops_early_on_validation():
 
 def test_lm_refuses_a_jacobian_too_large_and_non_squared_losses():
     base = {"target": {"expr": "x"}, "training": {"optimizer": {"name": "lm"}}}
-    with pytest.raises(config.ConfigError, match="MiB for the Jacobian.*use lbfgs"):
+    with pytest.raises(config.ConfigError, match=r"MiB for the Jacobian.*use lbfgs"):
         config.from_dict({**base, "data": {"n_train": 100000}, "model": {"hidden": [2000]}})
     with pytest.raises(config.ConfigError, match="needs loss mse"):
         config.from_dict({**base, "training": {"optimizer": "lm", "loss": "huber"}})
