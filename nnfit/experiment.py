@@ -15,7 +15,7 @@ import numpy as np
 import nnfit
 from nnfit import data as data_mod
 from nnfit.config import Experiment
-from nnfit.metrics import errors
+from nnfit.metrics import errors, weight_stats
 from nnfit.network import Network
 from nnfit.train import EpochInfo, TrainSettings, train
 
@@ -59,7 +59,7 @@ class RunRecord:
             "steps": self.steps,
             "wall_s": self.wall_s,
             "n_params": self.n_params,
-            **{k: self.metrics.get(k) for k in ("train", "val", "test")},
+            **{k: self.metrics.get(k) for k in ("train", "val", "test", "weights")},
             "epsilon": self.config["training"].get("epsilon"),
             "epsilon_reached_epoch": self.epsilon_reached_epoch,
             "config_hash": self.config_hash,
@@ -184,6 +184,7 @@ def execute(
             "val": errors(predict_unscaled(net, sc, ds.X_val), ds.F_val),
             "test": errors(predict_unscaled(net, sc, ds.X_test), ds.F_test),
         }
+        rec.metrics["weights"] = weight_stats(net.theta[: net.n_weights])
         test = rec.metrics["test"]
         if rec.status == "ok" and not (
             math.isfinite(test["mse"]) and math.isfinite(test["max_abs"])

@@ -45,3 +45,20 @@ def first_below(values, threshold: float) -> int | None:
         if v < threshold:
             return i
     return None
+
+
+def weight_stats(weights: Array, rel: float = 1e-3) -> dict[str, float]:
+    """Size and sparsity of the weights (biases excluded): what L1 and L2 act on.
+
+    ``frac_small`` is the fraction with |w| below ``rel`` times the largest |w|.
+    """
+    w = np.abs(np.asarray(weights, dtype=float).ravel())
+    if w.size == 0:
+        return {"l1": 0.0, "l2": 0.0, "max": 0.0, "frac_small": math.nan}
+    top = float(w.max())
+    return {
+        "l1": float(w.sum()),
+        "l2": float(math.sqrt(float(w @ w))),
+        "max": top,
+        "frac_small": float(np.mean(w < rel * top)) if top > 0 else 1.0,
+    }

@@ -261,7 +261,14 @@ def run(
 
 # ------------------------------------------------------------------------ summary
 
-ERRORS = (("test", "rmse"), ("test", "max_abs"), ("test", "rel_l2"), ("train", "mse"))
+ERRORS = (
+    ("test", "rmse"),
+    ("test", "max_abs"),
+    ("test", "rel_l2"),
+    ("train", "mse"),
+    ("weights", "frac_small"),
+    ("weights", "l1"),
+)
 
 
 def _is_seed(key: str) -> bool:

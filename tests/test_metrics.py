@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from nnfit.metrics import errors, first_below
+from nnfit.metrics import errors, first_below, weight_stats
 
 
 def test_errors_by_hand():
@@ -27,3 +27,11 @@ def test_empty_and_constant_targets():
 def test_first_below():
     assert first_below([3, 2, 0.5, 0.1], 1.0) == 2
     assert first_below([3, 2], 1.0) is None
+
+
+def test_weight_stats_by_hand():
+    w = np.array([[0.5, -2.0], [1e-4, 0.0]])
+    s = weight_stats(w)
+    assert s["l1"] == pytest.approx(2.5001) and s["max"] == 2.0
+    assert s["l2"] == pytest.approx(math.sqrt(0.25 + 4 + 1e-8))
+    assert s["frac_small"] == 0.5  # 1e-4 and 0 are below 1e-3 · 2
