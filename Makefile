@@ -29,3 +29,6 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/second_order.py
+
+reproduce: $(STAMP)
+	$(BIN)/python -m nnfit.study --jobs 2

@@ -344,8 +344,9 @@ class _Located:
 
 def parse_yaml(text: str, source: str) -> tuple[Any, _Located]:
     loc = _Located(source)
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader already refuses control characters
         node = loader.get_single_node()
         if node is None:
             raise ConfigError([f"{source}: the file is empty (a mapping with target: is needed)"])
@@ -355,11 +356,12 @@ def parse_yaml(text: str, source: str) -> tuple[Any, _Located]:
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError([f"{source}{line}: YAML syntax error: {exc.problem or exc}"]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{source}: YAML error: {exc}"]) from None
+        raise ConfigError([f"{source}: YAML error: {str(exc).splitlines()[0]}"]) from None
     except RecursionError:
         raise ConfigError([f"{source}: YAML nested too deeply"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_text(path: str | Path) -> str:

@@ -93,7 +93,10 @@ def write_run(record, run_dir: Path) -> None:
     """Write every file of a run (figures from ``record.figures``), metrics.json last."""
     run_dir = Path(run_dir)
     # a stale metrics.json would mark a half-rewritten folder as done
-    (run_dir / "metrics.json").unlink(missing_ok=True)
+    try:
+        (run_dir / "metrics.json").unlink(missing_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"cannot write {run_dir}: {exc.strerror or exc}") from None
     atomic_write(run_dir / "config.yaml", yaml.safe_dump(record.config, sort_keys=False).encode())
     if record.history:
         atomic_write(run_dir / "history.csv", history_csv(record.history))

@@ -112,6 +112,20 @@ def run_point(cfg: dict):
             )
 
 
+def _watch_parent(parent: int) -> None:
+    """In a worker: exit when the driver is gone (kill -9 leaves no orphans training on)."""
+    import os
+    import threading
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _local(points: list[Point], jobs: int):
     """Yield (point, record) as points finish, on ``jobs`` worker processes."""
     if jobs <= 1:
@@ -119,11 +133,18 @@ def _local(points: list[Point], jobs: int):
             yield p, run_point(p.exp.run_config())
         return
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     # spawn, not fork: the driver runs rich's refresh thread, and forking a threaded
     # process can deadlock the child
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=mp.get_context("spawn"),
+        initializer=_watch_parent,
+        initargs=(os.getpid(),),
+    )
     try:
         futures = {pool.submit(run_point, p.exp.run_config()): p for p in points}
         for fut in as_completed(futures):

@@ -114,6 +114,10 @@ def settings_figure(summary: dict):
 def render(summary: dict) -> dict[str, bytes]:
     if not any(r["n_ok"] for r in summary["groups"]):
         return {}
-    if "model.hidden" in summary["grid"] and len({r["width"] for r in summary["groups"]}) > 1:
+    groups = summary["groups"]
+    widths = {r["width"] for r in groups}
+    depths = {r["depth"] for r in groups}
+    # a width axis only when width is what changes (not depth at equal parameter count)
+    if "model.hidden" in summary["grid"] and len(widths) > 1 and len(depths) == 1:
         return {"error_vs_width.png": png(width_figure(summary))}
     return {"errors.png": png(settings_figure(summary))}

@@ -1,0 +1,272 @@
+"""Faults: signals, kills, concurrent writers, unwritable folders, non-finite numbers,
+and property tests of the config loader. Nothing lost, nothing executed, nothing hung."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import TINY
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from nnfit import config, experiment, results
+from nnfit.cli import app
+
+LONG = TINY.replace("epochs: 20", "epochs: 1000000").replace("name: tiny", "name: long")
+
+
+def nnfit(*args, **kw):
+    return subprocess.Popen(
+        [sys.executable, "-m", "nnfit", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def finish(proc, timeout=120):
+    """Wait for the process and close its pipes; return (code, stdout, stderr)."""
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def wait_for(pred, timeout=30.0):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def finished_runs_are_whole(root: Path):
+    """Every folder with a metrics.json has every file of a run, each readable."""
+    for run in results.find_runs(root):
+        m = json.loads((run / "metrics.json").read_text())
+        assert m["status"] in {"ok", "diverged", "failed", "interrupted"}
+        yaml.safe_load((run / "config.yaml").read_text())
+        if m["status"] != "failed":
+            with np.load(run / "model.npz") as z:
+                assert all(np.all(np.isfinite(z[k])) for k in z.files if k != "meta")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_run_keeps_the_model_and_exits_130(write, tmp_path, sig):
+    out = tmp_path / "res"
+    proc = nnfit("run", write(LONG), "--out", out)
+    line = proc.stdout.readline()  # the first progress line: training has started
+    assert "long: epoch" in line
+    proc.send_signal(sig)
+    code, _, err = finish(proc)
+    assert code == 130, err
+    (run,) = results.find_runs(out)
+    m = results.read_metrics(run)
+    assert m["status"] == "interrupted" and 0 < m["epochs"] < 1000000
+    finished_runs_are_whole(out)
+
+
+SWEEP = """
+name: sw
+target: {name: sine}
+data: {n_train: 64, n_val: 16, n_test: 200}
+model: {hidden: [4], activation: tanh}
+training: {epochs: 300, batch_size: 8, optimizer: {name: adam, lr: 0.01}}
+sweep:
+  grid:
+    model.hidden: [[1], [2], [3], [4], [5], [6], [7], [8]]
+    training.seed: [0, 1, 2, 3]
+"""
+
+
+def test_an_interrupted_sweep_keeps_finished_runs_and_resumes(write, tmp_path):
+    out = tmp_path / "res"
+    p = write(SWEEP)
+    proc = nnfit("sweep", p, "--out", out, "--jobs", "2")
+    assert wait_for(lambda: len(results.find_runs(out)) >= 3)
+    proc.send_signal(signal.SIGTERM)
+    code, _, err = finish(proc)
+    assert code == 130, err
+    finished_runs_are_whole(out)
+    done = {r: (r / "metrics.json").stat().st_mtime_ns for r in results.find_runs(out)}
+    assert 3 <= len(done) < 32
+    (folder,) = (out / "sw").iterdir()
+    assert json.loads((folder / "summary.json").read_text())["interrupted"] is True
+    r = CliRunner().invoke(app, ["sweep", str(p), "--out", str(out), "--resume", "--jobs", "2"])
+    assert r.exit_code == 0, r.output
+    assert f"{len(done)} already done, {32 - len(done)} to run" in r.stdout
+    assert all((run / "metrics.json").stat().st_mtime_ns == t for run, t in done.items())
+    assert len(results.find_runs(out)) == 32
+
+
+def test_kill_9_leaves_nothing_that_reads_as_finished(write, tmp_path):
+    out = tmp_path / "res"
+    proc = nnfit("sweep", write(SWEEP), "--out", out, "--jobs", "2")
+    assert wait_for(lambda: len(results.find_runs(out)) >= 2)
+    proc.kill()
+    finish(proc, timeout=30)  # returns once the workers, holding its pipes, have gone too
+    finished_runs_are_whole(out)
+    leftovers = [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    for tmp in leftovers:  # a half-written temp file never carries a result name
+        assert tmp.name.startswith(".")
+
+
+def test_two_runs_of_one_config_at_once_both_finish(write, tmp_path):
+    p = write(TINY.replace("epochs: 20", "epochs: 300"))
+    out = tmp_path / "res"
+    procs = [nnfit("run", p, "--out", out, "--quiet") for _ in range(2)]
+    assert [finish(pr)[0] for pr in procs] == [0, 0]
+    (run,) = results.find_runs(out)
+    assert results.read_metrics(run)["status"] == "ok"
+    finished_runs_are_whole(out)
+
+
+def test_two_sweeps_into_one_folder_keep_a_whole_summary(write, tmp_path):
+    p = write(SWEEP.replace("epochs: 300", "epochs: 20"))
+    out = tmp_path / "res"
+    procs = [nnfit("sweep", p, "--out", out, "--jobs", "1", "--quiet") for _ in range(2)]
+    assert [finish(pr, 240)[0] for pr in procs] == [0, 0]
+    (folder,) = (out / "sw").iterdir()
+    s = json.loads((folder / "summary.json").read_text())
+    assert s["n_ok"] == 32 and s["n_failed"] == 0
+    finished_runs_are_whole(out)
+
+
+def test_an_unwritable_results_folder_is_one_clear_line(write, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    r = CliRunner().invoke(app, ["run", str(write(TINY)), "--out", str(blocker), "--quiet"])
+    assert r.exit_code == 2
+    assert "cannot write" in r.stderr and str(blocker) in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_full_disk_is_reported_and_nothing_half_written(write, tmp_path, monkeypatch):
+    real = os.fdopen
+
+    class Full:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self.fh.close()
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Full(real(fd, mode)))
+    r = CliRunner().invoke(app, ["run", str(write(TINY)), "--out", str(tmp_path / "r"), "--quiet"])
+    assert r.exit_code == 2 and "No space left on device" in r.stderr
+    assert not list((tmp_path / "r").rglob("*.*")) or not results.find_runs(tmp_path / "r")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_overflow_is_diverged_never_nan_weights(write, tmp_path, dtype):
+    p = write(
+        TINY.replace("{name: adam, lr: 0.01}", "{name: sgd, lr: 1.0e+5}").replace(
+            "activation: tanh", "activation: relu"
+        )
+    )
+    rec = experiment.execute(config.load(p, [f"training.dtype={dtype}"]), plots=False)
+    assert rec.status == "diverged"
+    for k, v in rec.model.items():
+        if k != "meta":
+            assert np.all(np.isfinite(v))
+
+
+def test_jobs_do_not_change_results(write, tmp_path):
+    p = write(SWEEP.replace("epochs: 300", "epochs: 10"))
+    runner = CliRunner()
+    for jobs in ("1", "2"):
+        assert (
+            runner.invoke(
+                app, ["sweep", str(p), "--out", str(tmp_path / jobs), "--jobs", jobs, "--quiet"]
+            ).exit_code
+            == 0
+        )
+    for run in results.find_runs(tmp_path / "1"):
+        twin = tmp_path / "2" / run.relative_to(tmp_path / "1")
+        with np.load(run / "model.npz") as a, np.load(twin / "model.npz") as b:
+            assert all(np.array_equal(a[k], b[k]) for k in a.files)
+        assert results.read_metrics(run)["test"] == results.read_metrics(twin)["test"]
+
+
+# ----------------------------------------------------------------- property tests
+
+KEYS = [
+    "name",
+    "target",
+    "data",
+    "model",
+    "training",
+    "sweep",
+    "expr",
+    "dim",
+    "hidden",
+    "activation",
+    "optimizer",
+    "lr",
+    "epochs",
+    "n_train",
+    "noise",
+    "seed",
+    "l1",
+    "l2",
+    "batch_size",
+    "early_stopping",
+    "patience",
+    "targt",
+    "__class__",
+]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.sampled_from(["tanh", "adam", "sine", "x", "full", "lm", "franke"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(KEYS), values, max_size=6))
+def test_the_loader_accepts_or_raises_its_one_error(data):
+    try:
+        exp = config.from_dict(data, "prop.yaml")
+    except config.ConfigError as exc:
+        assert exc.problems and all(
+            p.startswith(("prop.yaml", "sweep point")) for p in exc.problems
+        )
+        return
+    assert exp.config_hash() == config.from_dict(exp.run_config()).config_hash()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_loads_or_fails_cleanly(tmp_path_factory, text):
+    p = tmp_path_factory.mktemp("y") / "f.yaml"
+    p.write_text(text)
+    t0 = time.monotonic()
+    try:
+        config.load(p)
+    except config.ConfigError:
+        pass
+    assert time.monotonic() - t0 < 2.0
