@@ -13,9 +13,23 @@ The engine can be used without the command line::
     g = net.predict(X)
 """
 
-from nnfit.network import Network
-from nnfit.train import History, TrainResult, TrainSettings, train
-
 __version__ = "0.1.0"
 
 __all__ = ["History", "Network", "TrainResult", "TrainSettings", "__version__", "train"]
+
+_LAZY = {
+    "Network": "nnfit.network",
+    "History": "nnfit.train",
+    "TrainResult": "nnfit.train",
+    "TrainSettings": "nnfit.train",
+    "train": "nnfit.train",
+}
+
+
+def __getattr__(name):
+    # imported on first use, so that `nnfit --help` does not pay for NumPy and SciPy
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'nnfit' has no attribute {name!r}")

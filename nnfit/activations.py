@@ -17,7 +17,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import erf
 
 Array = np.ndarray
 Activation = tuple[Callable[..., Array], Callable[..., Array]]
@@ -88,13 +87,19 @@ def dsoftplus(z, a):
     return sigmoid(z)
 
 
+def _erf(z):
+    from scipy.special import erf  # imported here: scipy.special costs 0.25 s at start-up
+
+    return erf(z)
+
+
 def gelu(z):
     """Exact GELU, z·Φ(z) with Φ the standard normal CDF."""
-    return 0.5 * z * (1.0 + erf(z * _INV_SQRT2))
+    return 0.5 * z * (1.0 + _erf(z * _INV_SQRT2))
 
 
 def dgelu(z, a):
-    phi = 0.5 * (1.0 + erf(z * _INV_SQRT2))
+    phi = 0.5 * (1.0 + _erf(z * _INV_SQRT2))
     return phi + z * _INV_SQRT2PI * np.exp(-0.5 * z * z)
 
 

@@ -170,39 +170,86 @@ def execute(
             rng=np.random.default_rng(exp.training.seed + 1),
             callback=on_epoch,
         )
-        rec.status, rec.stop_reason = res.status, res.stop_reason
-        rec.epochs, rec.best_epoch, rec.steps, rec.wall_s = (
-            res.epochs,
-            res.best_epoch,
-            res.steps,
-            res.wall_s,
-        )
-        rec.history = res.history.columns()
-        rec.epsilon_reached_epoch = reached[0] if reached else None
-        rec.metrics = {
-            "train": errors(predict_unscaled(net, sc, ds.X_train), ds.F_train),
-            "val": errors(predict_unscaled(net, sc, ds.X_val), ds.F_val),
-            "test": errors(predict_unscaled(net, sc, ds.X_test), ds.F_test),
-        }
-        rec.metrics["weights"] = weight_stats(net.theta[: net.n_weights])
-        test = rec.metrics["test"]
-        if rec.status == "ok" and not (
-            math.isfinite(test["mse"]) and math.isfinite(test["max_abs"])
-        ):
-            rec.status = rec.stop_reason = "diverged"
-        rec.model = model_arrays(net, sc)
+        _measure(rec, net, res, ds, reached)
     except Exception as exc:  # a failing point must not stop a sweep
         rec.status, rec.stop_reason = "failed", "error"
         rec.error = f"{type(exc).__name__}: {exc}"
         rec.traceback = traceback.format_exc()
-    rec.data = {
-        "X_train": ds.X_train,
-        "y_train": ds.y_train,
-        "X_val": ds.X_val,
-        "y_val": ds.y_val,
+    _finish(rec, exp, ds, plots)
+    return rec
+
+
+def _measure(rec: RunRecord, net: Network, res, ds, reached=()) -> None:
+    """Fill a record from a finished training: status, history, errors, weights."""
+    sc = ds.scaler
+    rec.status, rec.stop_reason = res.status, res.stop_reason
+    rec.epochs, rec.best_epoch, rec.steps, rec.wall_s = (
+        res.epochs,
+        res.best_epoch,
+        res.steps,
+        res.wall_s,
+    )
+    rec.history = res.history.columns()
+    rec.epsilon_reached_epoch = reached[0] if reached else None
+    rec.metrics = {
+        "train": errors(predict_unscaled(net, sc, ds.X_train), ds.F_train),
+        "val": errors(predict_unscaled(net, sc, ds.X_val), ds.F_val),
+        "test": errors(predict_unscaled(net, sc, ds.X_test), ds.F_test),
+        "weights": weight_stats(net.theta[: net.n_weights]),
     }
+    test = rec.metrics["test"]
+    if rec.status == "ok" and not (math.isfinite(test["mse"]) and math.isfinite(test["max_abs"])):
+        rec.status = rec.stop_reason = "diverged"
+    rec.model = model_arrays(net, sc)
+
+
+def _finish(rec: RunRecord, exp: Experiment, ds, plots: bool) -> None:
+    rec.data = {"X_train": ds.X_train, "y_train": ds.y_train, "X_val": ds.X_val, "y_val": ds.y_val}
     if plots and rec.model:
         from nnfit import plots as plots_mod  # matplotlib only where figures are drawn
 
         rec.figures, rec.warnings = plots_mod.render(exp, rec, ds)
-    return rec
+
+
+def stackable(exp: Experiment) -> bool:
+    """Whether runs of this config that differ only in training.seed can share a stack."""
+    from nnfit.ensemble import supported
+
+    t = exp.training
+    return t.epsilon is None and t.optimizer.name != "adamw" and supported(settings_of(exp))
+
+
+def execute_stack(exps: list[Experiment], plots: bool = True) -> list[RunRecord]:
+    """Train runs that differ only in ``training.seed`` together (:mod:`nnfit.ensemble`).
+
+    Each run ends with the weights, history and metrics it would have alone; ``wall_s``
+    is the stack's time shared equally.
+    """
+    from nnfit.ensemble import train_stack
+
+    ds = data_mod.build(exps[0])
+    recs = [RunRecord(e.name, e.run_id(), e.run_config(), e.config_hash(), "ok", "") for e in exps]
+    try:
+        nets = [build_network(e) for e in exps]
+        sc = ds.scaler
+        results = train_stack(
+            nets,
+            ds.X_train,
+            sc.forward(ds.y_train),
+            ds.X_val,
+            sc.forward(ds.y_val),
+            settings_of(exps[0]),
+            [np.random.default_rng(e.training.seed + 1) for e in exps],
+        )
+        for rec, net, res in zip(recs, nets, results, strict=True):
+            rec.n_params = net.n_params
+            _measure(rec, net, res, ds)
+            rec.wall_s = res.wall_s / len(exps)
+    except Exception as exc:
+        for rec in recs:
+            rec.status, rec.stop_reason = "failed", "error"
+            rec.error = f"{type(exc).__name__}: {exc}"
+            rec.traceback = traceback.format_exc()
+    for rec, e in zip(recs, exps, strict=True):
+        _finish(rec, e, ds, plots)
+    return recs

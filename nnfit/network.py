@@ -342,9 +342,13 @@ class Network:
 
     def layer_grad_norms(self) -> Array:
         """‖(∂C/∂W_l, ∂C/∂b_l)‖₂ per layer, from the current ``grad``."""
+        return self.layer_grad_norms_from(self.grad)
+
+    def layer_grad_norms_from(self, grad: Array) -> Array:
+        """Per-layer norms of a gradient vector laid out like ``theta``."""
         out = np.empty(len(self.W))
         for l, ((w0, w1), (b0, b1)) in enumerate(self.slices):
-            gw, gb = self.grad[w0:w1], self.grad[b0:b1]
+            gw, gb = grad[w0:w1], grad[b0:b1]
             out[l] = math.sqrt(float(gw @ gw) + float(gb @ gb))
         return out
 

@@ -76,43 +76,46 @@ def best(rows, metric="test_rmse"):
 # ------------------------------------------------------------------------ sections
 
 
-def s_cybenko(s, folder, root):
-    out = [f"## 1. One hidden layer of sigmoids (Cybenko 1989)\n\n{figure(folder, root)}\n"]
+def s_cybenko(
+    s,
+    folder,
+    root,
+    title="## 1. One hidden layer of sigmoids (Cybenko 1989)",
+    label="Levenberg–Marquardt",
+):
+    out = [f"{title}\n\n{figure(folder, root)}\n"]
     for target in ("sine", "runge"):
-        for opt, label in (
-            ({"name": "lm"}, "Levenberg–Marquardt"),
-            ({"name": "adam", "lr": 0.01}, "Adam"),
-        ):
-            rows = sorted(
-                rows_where(s, **{"target.name": target, "training.optimizer": opt}),
-                key=lambda r: r["width"],
+        rows = sorted(rows_where(s, **{"target.name": target}), key=lambda r: r["width"])
+        if not rows:
+            continue
+        b = best(rows)
+        series = sweep.series_key(rows[0], s["grid"])
+        wide = rows[-1]
+        gap = (mean(wide, "train_mse") or math.nan) / (mean(wide, "test_rmse") or 1) ** 2
+        out.append(
+            f"**{target}, {label}.** The test RMS error falls from "
+            f"{f3(mean(rows[0], 'test_rmse'))} at width {rows[0]['width']} to "
+            f"{f3(mean(b, 'test_rmse'))} at width {b['width']}; {slope_line(s, series)}. "
+            f"At width {wide['width']} train MSE / test MSE = {f3(gap)}: "
+            + (
+                "train and test agree, so where the curve flattens it is the optimizer "
+                "that stops, not the theorem."
+                if gap > 0.5
+                else "the training error is far below the test error: too few points."
             )
-            if not rows:
-                continue
-            b = best(rows)
-            series = sweep.series_key(rows[0], s["grid"])
-            wide = rows[-1]
-            gap = (mean(wide, "train_mse") or math.nan) / (mean(wide, "test_rmse") or 1) ** 2
-            out.append(
-                f"**{target}, {label}.** The test RMS error falls from "
-                f"{f3(mean(rows[0], 'test_rmse'))} at width {rows[0]['width']} to "
-                f"{f3(mean(b, 'test_rmse'))} at width {b['width']}; {slope_line(s, series)}. "
-                f"At width {wide['width']} train MSE / test MSE = {f3(gap)}: "
-                + (
-                    "train and test agree, so where the curve flattens it is the optimizer "
-                    "that stops, not the theorem."
-                    if gap > 0.5
-                    else "the training error is far below the test error: too few points."
-                )
-                + "\n"
-            )
-            out.append(table(rows, width_columns()) + "\n")
+            + "\n"
+        )
+        out.append(table(rows, width_columns()) + "\n")
     out.append(
         "Reference slopes: −½ (Barron's rate for the RMS error) and −2 (best "
         "piecewise-linear fit of a smooth 1-D function). The theorem promises that "
         "some width reaches any ε; the table shows how far training gets.\n"
     )
     return out
+
+
+def s_cybenko_adam(s, folder, root):
+    return s_cybenko(s, folder, root, "### 1b. The same networks trained by Adam", "Adam")
 
 
 def s_activations(s, folder, root):
@@ -157,14 +160,14 @@ def s_activations(s, folder, root):
 def s_step(s, folder, root):
     rows = sorted(s["groups"], key=lambda r: r["width"])
     sups = [mean(r, "test_max_abs") for r in rows if mean(r, "test_max_abs") is not None]
-    out = [f"## 3. A discontinuous target: the step\n\n{figure(folder, root)}\n"]
+    out = [f"## 3. A discontinuous target: a square wave\n\n{figure(folder, root)}\n"]
     if rows and sups:
         out.append(
             f"The L2 (RMS) error falls from {f3(mean(rows[0], 'test_rmse'))} to "
             f"{f3(mean(best(rows), 'test_rmse'))} ({slope_line(s, 'all')}), but the sup "
-            f"error stays between {f3(min(sups))} and {f3(max(sups))}: no continuous g comes "
-            "within less than half the jump of the step everywhere, so the sup error cannot "
-            "fall below ½ at any width (Cybenko's theorem needs a continuous F).\n"
+            f"error stays between {f3(min(sups))} and {f3(max(sups))}: beside a jump of height "
+            "1 a continuous g is at least ½ from F on one side, so the sup error cannot fall "
+            "below ½ at any width (Cybenko's theorem needs a continuous F).\n"
         )
     out.append(table(rows, width_columns()) + "\n")
     return out
@@ -362,14 +365,14 @@ def s_regularization(s, folder, root):
         b1, b2 = best(l1s), best(l2s)
         sp1 = max(l1s, key=lambda r: mean(r, "weights_frac_small") or 0)
         out.append(
-            f"Without a penalty the network fits the noise: test RMS error "
-            f"{f3(mean(none, 'test_rmse'))}. The best L1 (λ = {b1['point']['training.l1']}) "
+            f"Without a penalty: test RMS error {f3(mean(none, 'test_rmse'))}. "
+            f"The best L1 (λ = {b1['point']['training.l1']}) "
             f"gives {f3(mean(b1, 'test_rmse'))}, the best L2 (λ = "
             f"{b2['point']['training.l2']}) {f3(mean(b2, 'test_rmse'))}. L1 at λ = "
             f"{sp1['point']['training.l1']} leaves "
             f"{f3(100 * (mean(sp1, 'weights_frac_small') or 0))}% of the weights below 10⁻³ "
             f"of the largest, against {f3(100 * (mean(none, 'weights_frac_small') or 0))}% "
-            "without a penalty: L1 selects, L2 only shrinks.\n"
+            "without a penalty: L1 prunes, L2 only shrinks.\n"
         )
     out.append(
         table(
@@ -378,9 +381,9 @@ def s_regularization(s, folder, root):
                 ("l1", lambda r: str(r["point"]["training.l1"])),
                 ("l2", lambda r: str(r["point"]["training.l2"])),
                 ("test RMSE", lambda r: f3(mean(r, "test_rmse"))),
-                ("train MSE (noisy targets' F)", lambda r: f3(mean(r, "train_mse"))),
+                ("train MSE (against F)", lambda r: f3(mean(r, "train_mse"))),
                 ("weights below 10⁻³·max", lambda r: f3(mean(r, "weights_frac_small"))),
-                ("Σ|W|", lambda r: f3(mean(r, "weights_l1"))),
+                ("sum of abs. weights", lambda r: f3(mean(r, "weights_l1"))),
             ],
         )
         + "\n"
@@ -390,6 +393,7 @@ def s_regularization(s, folder, root):
 
 SECTIONS = {
     "1-cybenko": s_cybenko,
+    "1b-cybenko-adam": s_cybenko_adam,
     "2-activations": s_activations,
     "3-step": s_step,
     "4-dimension": s_dimension,

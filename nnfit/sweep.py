@@ -112,6 +112,49 @@ def run_point(cfg: dict):
             )
 
 
+def run_task(cfgs: list[dict]) -> list:
+    """Train a task: one point, or several that differ only in their seed, as a stack."""
+    if len(cfgs) == 1:
+        return [run_point(cfgs[0])]
+    from threadpoolctl import threadpool_limits
+
+    from nnfit.experiment import execute_stack
+
+    exps = [config.from_dict(c) for c in cfgs]
+    with threadpool_limits(limits=1):
+        return execute_stack(exps)
+
+
+def _seedless(p: Point) -> str:
+    cfg = p.exp.run_config()
+    cfg["training"] = {k: v for k, v in cfg["training"].items() if k != "seed"}
+    return json.dumps(cfg, sort_keys=True)
+
+
+def plan(points: list[Point], jobs: int, stack: bool = True) -> list[list[Point]]:
+    """Tasks for the workers: points that differ only in training.seed go together (one
+    stacked ensemble, much cheaper per model), split again while there are fewer tasks
+    than workers."""
+    from nnfit.experiment import stackable
+
+    if not stack:
+        return [[p] for p in points]
+    groups: dict[str, list[Point]] = {}
+    tasks: list[list[Point]] = []
+    for p in points:
+        if stackable(p.exp):
+            groups.setdefault(_seedless(p), []).append(p)
+        else:
+            tasks.append([p])
+    tasks += list(groups.values())
+    while len(tasks) < jobs and any(len(t) > 1 for t in tasks):
+        big = max(tasks, key=len)
+        tasks.remove(big)
+        half = len(big) // 2
+        tasks += [big[:half], big[half:]]
+    return tasks
+
+
 def _watch_parent(parent: int) -> None:
     """In a worker: exit when the driver is gone (kill -9 leaves no orphans training on)."""
     import os
@@ -126,11 +169,15 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _local(points: list[Point], jobs: int):
-    """Yield (point, record) as points finish, on ``jobs`` worker processes."""
+def _cfgs(task: list[Point]) -> list[dict]:
+    return [p.exp.run_config() for p in task]
+
+
+def _local(tasks: list[list[Point]], jobs: int):
+    """Yield (point, record) as tasks finish, on ``jobs`` worker processes."""
     if jobs <= 1:
-        for p in points:
-            yield p, run_point(p.exp.run_config())
+        for task in tasks:
+            yield from zip(task, run_task(_cfgs(task)), strict=True)
         return
     import multiprocessing as mp
 
@@ -146,13 +193,14 @@ def _local(points: list[Point], jobs: int):
         initargs=(os.getpid(),),
     )
     try:
-        futures = {pool.submit(run_point, p.exp.run_config()): p for p in points}
+        futures = {pool.submit(run_task, _cfgs(t)): t for t in tasks}
         for fut in as_completed(futures):
-            p = futures[fut]
+            task = futures[fut]
             try:
-                yield p, fut.result()
+                yield from zip(task, fut.result(), strict=True)
             except Exception as exc:  # a worker that died (memory, signal)
-                yield p, _failed(p, exc)
+                for p in task:
+                    yield p, _failed(p, exc)
     finally:
         _shutdown(pool)
 
@@ -168,7 +216,7 @@ def _shutdown(pool) -> None:
         proc.join(timeout=5)
 
 
-def _dask(points: list[Point], address: str, jobs: int):
+def _dask(tasks: list[list[Point]], address: str, jobs: int):
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -187,13 +235,14 @@ def _dask(points: list[Point], address: str, jobs: int):
         except (OSError, TimeoutError) as exc:
             raise config.ConfigError([f"--dask {address}: cannot connect: {exc}"]) from None
     try:
-        futures = {client.submit(run_point, p.exp.run_config(), pure=False): p for p in points}
+        futures = {client.submit(run_task, _cfgs(t), pure=False): t for t in tasks}
         for fut in as_completed(list(futures)):
-            p = futures[fut]
+            task = futures[fut]
             try:
-                yield p, fut.result()
+                yield from zip(task, fut.result(), strict=True)
             except Exception as exc:
-                yield p, _failed(p, exc)
+                for p in task:
+                    yield p, _failed(p, exc)
     finally:
         client.close()
         if cluster is not None:
@@ -233,6 +282,7 @@ def run(
     jobs: int = 1,
     dask: str | None = None,
     resume: bool = False,
+    stack: bool = True,
     on_start: Callable[[int, int], None] | None = None,
     on_done: Callable[[Point, dict, bool], None] | None = None,
 ) -> SweepResult:
@@ -254,7 +304,8 @@ def run(
     if on_start:
         on_start(len(points), len(todo))
     interrupted = False
-    stream = _dask(todo, dask, jobs) if dask else _local(todo, jobs)
+    tasks = plan(todo, jobs if not dask else max(jobs, 1), stack)
+    stream = _dask(tasks, dask, jobs) if dask else _local(tasks, jobs)
     try:
         for p, rec in stream:
             write_run(rec, p.run_dir)

@@ -1,6 +1,7 @@
 """Faults: signals, kills, concurrent writers, unwritable folders, non-finite numbers,
 and property tests of the config loader. Nothing lost, nothing executed, nothing hung."""
 
+import contextlib
 import json
 import os
 import signal
@@ -265,8 +266,6 @@ def test_any_text_loads_or_fails_cleanly(tmp_path_factory, text):
     p = tmp_path_factory.mktemp("y") / "f.yaml"
     p.write_text(text)
     t0 = time.monotonic()
-    try:
+    with contextlib.suppress(config.ConfigError):
         config.load(p)
-    except config.ConfigError:
-        pass
     assert time.monotonic() - t0 < 2.0
