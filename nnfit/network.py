@@ -214,6 +214,15 @@ class Network:
             W[...] = fn(rng, W.shape[0], W.shape[1], **(params or {}))
             b[...] = bias
 
+    def shadow(self) -> Network:
+        """A network on the same ``theta`` (shared, not copied) with its own ``grad`` and
+        buffers, so that threads can run passes of one network side by side."""
+        other = Network(self.sizes, self.specs, self.dtype)
+        shapes = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
+        other.theta = self.theta
+        other.W, other.b = self._views(self.theta, shapes)
+        return other
+
     def copy(self) -> Network:
         other = Network(self.sizes, self.specs, self.dtype)
         other.theta[...] = self.theta

@@ -186,9 +186,20 @@ def train(
     def val_loss() -> float:
         return net.cost(X_val, y_val, s.loss) if has_val else math.nan
 
+    from nnfit import blocked as blocked_mod
+
+    blocked = (
+        blocked_mod.BlockedGradient(net, X, y) if (full and blocked_mod.worth_it(net, n)) else None
+    )
+
+    def batch_cost(xb, yb) -> float:
+        if blocked is not None:  # the whole batch, in cache-sized blocks over threads
+            return blocked.loss_grad(s.loss, s.l1, s.l2)
+        return net.loss_grad(xb, yb, s.loss, s.l1, s.l2)
+
     hist = History()
     t0 = time.perf_counter()
-    start_cost = net.loss_grad(X, y, s.loss, s.l1, s.l2)
+    start_cost = batch_cost(X, y)
     hist.append(
         0,
         start_cost,
@@ -199,6 +210,8 @@ def train(
     )
     limit = s.divergence_factor * max(start_cost, 1e-300)
     if not math.isfinite(start_cost):
+        if blocked is not None:
+            blocked.close()
         return TrainResult("diverged", "diverged", 0, 0, 0.0, 0, hist)
 
     mon = _Monitor(s.patience, s.min_delta)
@@ -216,7 +229,7 @@ def train(
             total = 0.0
             for i in range(0, n, bs):
                 xb, yb = Xs[i : i + bs], ys[i : i + bs]
-                c = net.loss_grad(xb, yb, s.loss, s.l1, s.l2)
+                c = batch_cost(xb, yb)
                 if not c < limit:  # also catches NaN
                     status = reason = "diverged"
                     break
@@ -251,6 +264,9 @@ def train(
         theta[...] = last_good
         status = reason = "interrupted"
         epoch = hist.epoch[-1]
+    finally:
+        if blocked is not None:
+            blocked.close()
 
     best_epoch = epoch
     if status == "ok" and s.restore_best and s.patience is not None and mon.best_theta is not None:

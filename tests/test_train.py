@@ -203,3 +203,49 @@ def test_every_optimizer_reduces_the_cost(name):
     lr = {"adagrad": 0.05, "sgd": 0.05, "momentum": 0.01, "nesterov": 0.01}.get(name, 0.005)
     res = train(net, X, y, settings=TrainSettings(optimizer=name, lr=lr, epochs=100, patience=None))
     assert res.status == "ok" and net.cost(X, y) < 0.05 * start
+
+
+def test_blocked_full_batch_matches_the_plain_pass_and_any_thread_count():
+    from nnfit.blocked import BlockedGradient
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(3000, 2))
+    y = np.sin(4 * X[:, :1]) + X[:, 1:] ** 2
+    net = Network.create(
+        [2, 64, 32, 1], activation=["sigmoid", "tanh"], rng=np.random.default_rng(1)
+    )
+    plain = net.loss_grad(X, y, "huber", 1e-3, 1e-2)
+    g = net.grad.copy()
+    results = []
+    for threads in (1, 2):
+        b = BlockedGradient(net, X, y, threads=threads, block_rows=100)
+        results.append((b.loss_grad("huber", 1e-3, 1e-2), net.grad.copy()))
+        b.close()
+        assert len(b.blocks) == 30
+    (c1, g1), (c2, g2) = results
+    assert c1 == c2 and np.array_equal(g1, g2)  # the lanes, not the threads, fix the sums
+    assert c1 == pytest.approx(plain, rel=1e-13)
+    np.testing.assert_allclose(g1, g, rtol=1e-11, atol=1e-15 * np.abs(g).max())
+
+
+def test_large_full_batch_training_uses_blocks_and_stays_close_to_plain():
+    import nnfit.blocked as blocked
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(2048, 1))
+    y = np.sin(2 * np.pi * X)
+    s = TrainSettings(optimizer="gd", lr=0.5, epochs=20, patience=None)
+    a = Network.create([1, 512, 1], activation="sigmoid", rng=np.random.default_rng(0))
+    train(a, X, y, settings=s)
+    old = blocked.MIN_ELEMENTS
+    blocked.MIN_ELEMENTS = 1 << 40  # force the plain pass
+    try:
+        b = Network.create([1, 512, 1], activation="sigmoid", rng=np.random.default_rng(0))
+        train(b, X, y, settings=s)
+    finally:
+        blocked.MIN_ELEMENTS = old
+    assert blocked.worth_it(a, len(X))
+    np.testing.assert_allclose(a.theta, b.theta, rtol=1e-12, atol=1e-14)
+    assert not np.array_equal(
+        a.theta, Network.create([1, 512, 1], rng=np.random.default_rng(0)).theta
+    )
