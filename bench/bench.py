@@ -1,164 +1,216 @@
-"""Time one optimizer step of nnfit against other tools, side by side in one run.
+"""``make bench``: nnfit against a bare NumPy loop, scikit-learn and PyTorch, in one run.
 
-Every tool trains the same network from the same initial weights on the same data with
-the same shuffles, each in its own process (so that imports and thread pools do not
-interfere), and reports µs per optimizer step (best of ``--repeat`` runs) and the final
-training MSE (so that speed is never bought with a wrong answer).
+Each (tool, workload) pair runs in its own process (imports and thread pools apart),
+is warmed up once and timed as the best of ``--repeat`` runs; the table gives µs per
+optimizer step, the ratio to the bare NumPy loop and the final training MSE (so speed
+is never bought with a wrong answer). Also measured: float32 against float64, the
+stacked ensemble (W4), sweep throughput with --jobs 2 against --jobs 1, start-up times
+and the peak memory of W3. Writes bench/results.json and bench/results.md.
 
-    python bench/bench.py                      # W1 and W2, nnfit and the bare loop
-    python bench/bench.py --tools nnfit,numpy --workloads W1 --repeat 5
+    python bench/bench.py [--repeat 3] [--tools nnfit,numpy,sklearn,torch] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
+import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from workloads import WORKLOADS, initial_params, make_data, shuffles  # noqa: E402
+from workloads import W4_SEEDS, WORKLOADS  # noqa: E402
 
-# ------------------------------------------------------------------------------ tools
-
-
-def run_nnfit(spec, X, y, params, perms):
-    from nnfit.network import Network
-    from nnfit.optimizers import make
-
-    n_layers = len(params)
-    net = Network(spec["sizes"], [spec["act"]] * (n_layers - 1) + ["identity"])
-    for (W, b), (W0, b0) in zip(net.params(), params, strict=True):
-        W[...] = W0
-        b[...] = b0
-    opt = make(spec["optimizer"], net.n_params, net.dtype, net.n_weights)
-    bs, lr = spec["batch"], spec["lr"]
-    theta, grad = net.theta, net.grad
-    t0 = time.perf_counter()
-    for perm in perms:
-        Xs, ys = X[perm], y[perm]
-        for i in range(0, len(X), bs):
-            net.loss_grad(Xs[i : i + bs], ys[i : i + bs])
-            opt.step(theta, grad, lr)
-    wall = time.perf_counter() - t0
-    return wall, float(np.mean((net.predict(X) - y) ** 2))
+PLAN = [
+    ("W1", ["nnfit", "nnfit-float32", "numpy", "sklearn", "torch"]),
+    ("W2", ["nnfit", "numpy", "sklearn", "torch"]),
+    ("W3", ["nnfit", "numpy", "sklearn", "torch"]),
+    ("W4", ["nnfit-stack", "numpy-seeds"]),
+]
 
 
-def run_numpy(spec, X, y, params, perms):
-    """A bare hand-written loop: per-layer arrays, Adam on each array."""
-    Ws = [W.copy() for W, _ in params]
-    bs_ = [b.copy() for _, b in params]
-    act = spec["act"]
-    ms = [np.zeros_like(p) for p in Ws + bs_]
-    vs = [np.zeros_like(p) for p in Ws + bs_]
-    b1, b2, eps, lr, bs = 0.9, 0.999, 1e-8, spec["lr"], spec["batch"]
-    L = len(Ws)
-    t = 0
-    t0 = time.perf_counter()
-    for perm in perms:
-        Xs, ys = X[perm], y[perm]
-        for i in range(0, len(X), bs):
-            xb, yb = Xs[i : i + bs], ys[i : i + bs]
-            acts = [xb]
-            zs = []
-            for l in range(L):
-                z = acts[-1] @ Ws[l] + bs_[l]
-                zs.append(z)
-                if l < L - 1:
-                    acts.append(np.tanh(z) if act == "tanh" else np.maximum(z, 0))
-            r = zs[-1] - yb
-            _loss = 0.5 * np.mean(r * r)
-            delta = r / len(xb)
-            gWs, gbs = [None] * L, [None] * L
-            for l in range(L - 1, -1, -1):
-                gWs[l] = acts[l].T @ delta
-                gbs[l] = delta.sum(axis=0)
-                if l:
-                    delta = delta @ Ws[l].T
-                    delta *= (1 - acts[l] ** 2) if act == "tanh" else (zs[l - 1] > 0)
-            t += 1
-            c1, c2 = 1 - b1**t, 1 - b2**t
-            for p, g, m, v in zip(Ws + bs_, gWs + gbs, ms, vs, strict=True):
-                m *= b1
-                m += (1 - b1) * g
-                v *= b2
-                v += (1 - b2) * g * g
-                p -= (lr / c1) * m / (np.sqrt(v / c2) + eps)
-    wall = time.perf_counter() - t0
-    a = X
-    for l in range(L):
-        a = a @ Ws[l] + bs_[l]
-        if l < L - 1:
-            a = np.tanh(a) if act == "tanh" else np.maximum(a, 0)
-    return wall, float(np.mean((a - y) ** 2))
-
-
-TOOLS = {"nnfit": run_nnfit, "numpy": run_numpy}
+def steps_of(spec) -> int:
+    return spec["epochs"] * -(-spec["n"] // spec["batch"])
 
 
 def measure(tool: str, workload: str, repeat: int) -> dict:
-    """Run in this process: best of ``repeat`` timed runs after one warm-up."""
-    spec = WORKLOADS[workload]
-    X, y = make_data(spec)
-    params = initial_params(spec)
-    perms = shuffles(len(X), spec["epochs"])
-    steps = spec["epochs"] * -(-len(X) // spec["batch"])
-    TOOLS[tool](spec, X, y, params, perms[:1])  # warm-up: buffers, caches, imports
-    best, mse = float("inf"), None
+    """In a child process: warm up, then the best of ``repeat`` timed runs."""
+    from tools import TOOLS
+
+    spec = dict(WORKLOADS["W1" if workload == "W4" else workload])
+    warm = dict(spec, epochs=1)
+    TOOLS[tool](warm)
+    best, final = float("inf"), None
     for _ in range(repeat):
-        wall, mse = TOOLS[tool](spec, X, y, params, perms)
+        wall, final = TOOLS[tool](spec)
         best = min(best, wall)
     return {
         "tool": tool,
         "workload": workload,
-        "us_per_step": best / steps * 1e6,
-        "steps": steps,
-        "final_mse": mse,
+        "steps": steps_of(spec),
+        "us_per_step": best / steps_of(spec) * 1e6,
+        "final_mse": final,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def child(tool, workload, repeat) -> dict | None:
+    p = subprocess.run(
+        [sys.executable, __file__, "--one", tool, workload, "--repeat", str(repeat)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if p.returncode != 0:
+        print(f"  {tool} {workload} failed: {p.stderr.strip().splitlines()[-1:]}", flush=True)
+        return None
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def sweep_throughput() -> dict:
+    """Wall time of one sweep (16 independent runs) with --jobs 1 and --jobs 2."""
+    text = """
+name: bench-sweep
+target: {name: runge}
+data: {n_train: 1024, n_val: 0, n_test: 2000}
+model: {hidden: [32], activation: tanh}
+training: {optimizer: {name: adam, lr: 0.005}, batch_size: 32, epochs: 150,
+           early_stopping: null}
+sweep:
+  grid:
+    model.hidden: [[8], [12], [16], [24], [32], [40], [48], [64]]
+    training.optimizer.lr: [0.002, 0.005]
+"""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "s.yaml"
+        f.write_text(text)
+        for jobs in (1, 2):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "nnfit",
+                    "sweep",
+                    str(f),
+                    "--jobs",
+                    str(jobs),
+                    "--out",
+                    str(Path(tmp) / f"r{jobs}"),
+                    "--quiet",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            out[f"jobs{jobs}_s"] = time.perf_counter() - t0
+    out["speedup"] = out["jobs1_s"] / out["jobs2_s"]
+    return out
+
+
+def startup() -> dict:
+    def best_of(args, n=5):
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "nnfit", *args], capture_output=True, check=False)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    return {
+        "help_s": best_of(["--help"]),
+        "validate_s": best_of(["validate", str(ROOT / "experiments" / "quick.yaml")]),
     }
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tools", default="nnfit,numpy")
-    ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tools", default="nnfit,numpy,sklearn,torch")
     ap.add_argument("--one", nargs=2, metavar=("TOOL", "WORKLOAD"), help=argparse.SUPPRESS)
-    ap.add_argument("--out", default=str(HERE / "results.json"))
+    ap.add_argument("--skip-sweep", action="store_true")
     args = ap.parse_args(argv)
     if args.one:
         print(json.dumps(measure(*args.one, args.repeat)))
         return
+    allowed = set(args.tools.split(","))
+    have = {t for t in ("sklearn", "torch") if importlib.util.find_spec(t) is not None}
     rows = []
-    for wl in args.workloads.split(","):
-        for tool in args.tools.split(","):
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", tool, wl, "--repeat", str(args.repeat)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    base = {r["workload"]: r["us_per_step"] for r in rows if r["tool"] == "numpy"}
+    for wl, tools in PLAN:
+        for tool in tools:
+            family = tool.split("-")[0]
+            if family not in allowed or (family in ("sklearn", "torch") and family not in have):
+                continue
+            print(f"{wl} {tool} …", flush=True)
+            r = child(tool, wl, args.repeat)
+            if r:
+                rows.append(r)
+    base = {r["workload"]: r["us_per_step"] for r in rows if r["tool"].startswith("numpy")}
+    for r in rows:
+        r["ratio_to_numpy"] = (
+            r["us_per_step"] / base[r["workload"]] if r["workload"] in base else None
+        )
+    extra = {"startup": startup(), "cpu_count": os.cpu_count()}
+    if not args.skip_sweep:
+        extra["sweep"] = sweep_throughput()
+    get = {(r["workload"], r["tool"]): r for r in rows}
+
+    def ratio(a, b):
+        if a in get and b in get:
+            return get[a]["us_per_step"] / get[b]["us_per_step"]
+        return None
+
+    goals = [
+        ("W1 nnfit / bare NumPy ≤ 1.2", ratio(("W1", "nnfit"), ("W1", "numpy")), 1.2),
+        ("W2 nnfit / bare NumPy ≤ 1.1", ratio(("W2", "nnfit"), ("W2", "numpy")), 1.1),
+        ("W1 nnfit / scikit-learn ≤ 0.2", ratio(("W1", "nnfit"), ("W1", "sklearn")), 0.2),
+        ("W1 nnfit / PyTorch ≤ 0.1", ratio(("W1", "nnfit"), ("W1", "torch")), 0.1),
+        ("W3 nnfit / bare NumPy ≤ 0.35", ratio(("W3", "nnfit"), ("W3", "numpy")), 0.35),
+        ("W4 stacked / one at a time ≤ 0.6", ratio(("W4", "nnfit-stack"), ("W1", "nnfit")), 0.6),
+        ("W1 float32 / float64 ≤ 0.8", ratio(("W1", "nnfit-float32"), ("W1", "nnfit")), 0.8),
+        ("sweep --jobs 2 throughput ≥ 1.8×", extra.get("sweep", {}).get("speedup"), -1.8),
+        ("nnfit --help ≤ 0.4 s", extra["startup"]["help_s"], 0.4),
+        ("nnfit validate ≤ 0.8 s", extra["startup"]["validate_s"], 0.8),
+    ]
     lines = [
-        "| workload | tool | µs/step | ratio to bare NumPy | final MSE |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| workload | tool | µs/step | ratio to bare NumPy | final MSE | peak RSS MB |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        ratio = r["us_per_step"] / base[r["workload"]] if r["workload"] in base else float("nan")
-        r["ratio_to_numpy"] = ratio
+        rn = "—" if r["ratio_to_numpy"] is None else f"{r['ratio_to_numpy']:.2f}"
         lines.append(
-            f"| {r['workload']} | {r['tool']} | {r['us_per_step']:.1f} | "
-            f"{ratio:.2f} | {r['final_mse']:.3e} |"
+            f"| {r['workload']} | {r['tool']} | {r['us_per_step']:.1f} | {rn} | "
+            f"{r['final_mse']:.3e} | {r['peak_rss_mb']:.0f} |"
         )
-    Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
-    Path(args.out).with_suffix(".md").write_text("\n".join(lines) + "\n")
+    lines += [
+        "",
+        f"W4 is W1 for {W4_SEEDS} seeds; its µs/step is per model.",
+        "",
+        "| goal | measured | met |",
+        "| --- | ---: | --- |",
+    ]
+    verdicts = []
+    for name, value, limit in goals:
+        if value is None:
+            lines.append(f"| {name} | not measured | — |")
+            continue
+        met = value >= -limit if limit < 0 else value <= limit
+        verdicts.append({"goal": name, "value": value, "met": met})
+        lines.append(f"| {name} | {value:.3g} | {'yes' if met else 'no'} |")
+    (HERE / "results.json").write_text(
+        json.dumps({"rows": rows, "goals": verdicts, **extra}, indent=2) + "\n"
+    )
+    (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -8,6 +8,7 @@ from nnfit.network import Network
 from nnfit.targets import franke_np
 
 WORKLOADS = {
+    # minibatch Adam on a small network: Python overhead per step decides
     "W1": {
         "target": "sine",
         "n": 1024,
@@ -18,6 +19,7 @@ WORKLOADS = {
         "batch": 32,
         "epochs": 20,
     },
+    # minibatch Adam, three hidden layers of 100: the matrix products start to count
     "W2": {
         "target": "franke",
         "n": 4096,
@@ -28,7 +30,20 @@ WORKLOADS = {
         "batch": 64,
         "epochs": 3,
     },
+    # full-batch gradient descent on one wide layer: memory traffic decides
+    "W3": {
+        "target": "sine",
+        "n": 8192,
+        "sizes": [1, 2048, 1],
+        "act": "sigmoid",
+        "optimizer": "gd",
+        "lr": 1e-3,
+        "batch": 8192,
+        "epochs": 10,
+    },
 }
+#: W4 is W1 for this many seeds
+W4_SEEDS = 8
 
 
 def make_data(spec: dict, seed: int = 0):
@@ -47,6 +62,11 @@ def initial_params(spec: dict, seed: int = 0):
     return [(W.copy(), b.copy()) for W, b in net.params()]
 
 
-def shuffles(n: int, epochs: int, seed: int = 1):
-    rng = np.random.default_rng(seed)
+def shuffle_rng(seed: int = 0) -> np.random.Generator:
+    """The generator whose permutation(n) per epoch every tool uses (nnfit's trainer too)."""
+    return np.random.default_rng(1000 + seed)
+
+
+def shuffles(n: int, epochs: int, seed: int = 0):
+    rng = shuffle_rng(seed)
     return [rng.permutation(n) for _ in range(epochs)]

@@ -27,17 +27,18 @@ Array = np.ndarray
 
 
 def _mse(r):
-    return 0.5 * (r * r).mean(axis=(1, 2)), r * (1.0 / r.shape[1])
+    return 0.5 * np.add.reduce(r * r, axis=(1, 2)) / r.shape[1], r * (1.0 / r.shape[1])
 
 
 def _mae(r):
-    return np.abs(r).mean(axis=(1, 2)), np.sign(r) * (1.0 / r.shape[1])
+    return np.add.reduce(np.abs(r), axis=(1, 2)) / r.shape[1], np.sign(r) * (1.0 / r.shape[1])
 
 
 def _huber(r, delta=HUBER_DELTA):
     a = np.abs(r)
     q = np.minimum(a, delta)
-    return (q * (a - 0.5 * q)).mean(axis=(1, 2)), np.clip(r, -delta, delta) * (1.0 / r.shape[1])
+    value = np.add.reduce(q * (a - 0.5 * q), axis=(1, 2)) / r.shape[1]
+    return value, np.clip(r, -delta, delta) * (1.0 / r.shape[1])
 
 
 #: the losses of :data:`nnfit.losses.LOSSES` on stacked residuals (K, n, 1): per-model
@@ -90,7 +91,7 @@ class Stack:
         for l in range(last, -1, -1):
             a_prev = X if l == 0 else A[l - 1]
             self.gW[l][...] = np.matmul(a_prev.transpose(0, 2, 1), delta)
-            np.sum(delta, axis=1, out=self.gb[l])
+            np.add.reduce(delta, axis=1, out=self.gb[l])
             if l:
                 delta = np.matmul(delta, self.W[l].transpose(0, 2, 1))
                 if not self._identity[l - 1]:

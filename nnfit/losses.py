@@ -1,6 +1,7 @@
 """Cost functions and weight penalties: two registries.
 
-``LOSSES[name] = (loss, dloss)``: each is a function of the residual r = g − y (n rows),
+``LOSSES[name] = (loss, dloss)``: each is a function of the residual r = g − y (n rows,
+one output),
 ``loss(r)`` the mean cost over the batch and ``dloss(r) = ∂loss/∂g`` with the 1/n
 included. ``mse`` follows the course's convention C = ½·mean(r²), so ∂C/∂g = r/n.
 
@@ -22,8 +23,12 @@ Array = np.ndarray
 HUBER_DELTA = 1.0
 
 
+# np.add.reduce(..., axis=None) / n rather than .mean(): the same sum without the Python
+# wrapper around ndarray.mean, a microsecond a step on small batches (and Duals take it)
+
+
 def mse(r):
-    return 0.5 * (r * r).mean()
+    return 0.5 * np.add.reduce(r * r, axis=None) / r.shape[0]
 
 
 def dmse(r):
@@ -31,7 +36,7 @@ def dmse(r):
 
 
 def mae(r):
-    return np.abs(r).mean()
+    return np.add.reduce(np.abs(r), axis=None) / r.shape[0]
 
 
 def dmae(r):
@@ -42,7 +47,7 @@ def huber(r, delta=HUBER_DELTA):
     """½r² for |r| ≤ δ, δ(|r| − ½δ) beyond: quadratic near zero, linear in the tails."""
     a = np.abs(r)
     q = np.minimum(a, delta)
-    return (q * (a - 0.5 * q)).mean()
+    return np.add.reduce(q * (a - 0.5 * q), axis=None) / r.shape[0]
 
 
 def dhuber(r, delta=HUBER_DELTA):

@@ -281,7 +281,7 @@ class Network:
         for l in range(last, -1, -1):
             a_prev = X if l == 0 else A[l - 1]
             np.matmul(a_prev.T, delta, out=self.gW[l])
-            np.sum(delta, axis=0, out=self.gb[l])
+            np.add.reduce(delta, axis=0, out=self.gb[l])
             if l:
                 d = D[l - 1]
                 np.matmul(delta, self.W[l].T, out=d)
