@@ -24,7 +24,7 @@ Array = np.ndarray
 #: use blocks when the batch has at least this many rows × units of the widest layer
 MIN_ELEMENTS = 1 << 20
 #: rows per block are chosen so that one block of the widest layer is about this big
-BLOCK_BYTES = 256 * 1024
+BLOCK_BYTES = 1024 * 1024
 #: blocks are dealt to this many lanes, each with its own accumulator, whatever the
 #: number of threads: the sum, and so the weights, do not depend on the machine
 LANES = 2

@@ -40,6 +40,7 @@ MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 20_000
 MAX_PARAMS = 20_000_000  # a network larger than this is refused before allocation
 MAX_DIM = 64
+MAX_MEMORY_MB = 4096  # estimated data, parameter and buffer memory of one run
 
 
 class ConfigError(ValueError):
@@ -249,6 +250,14 @@ class Experiment(_Strict):
                 f"model.hidden {self.model.hidden} gives {n_params:,} parameters "
                 f"(at most {MAX_PARAMS:,})"
             )
+        need = estimate_mb(self, n_params)
+        if need > MAX_MEMORY_MB:
+            raise ValueError(
+                f"this run would need about {need:,.0f} MiB (data {self.data.n_train:,} + "
+                f"{self.data.n_val:,} + {self.data.n_test:,} points in {dim}-D, "
+                f"{n_params:,} parameters; at most {MAX_MEMORY_MB:,} MiB): use fewer points "
+                "or narrower layers"
+            )
         opt = self.training.optimizer
         if opt.name == "lm":
             from nnfit.second_order import jacobian_mb
@@ -284,6 +293,20 @@ class Experiment(_Strict):
 
     def sizes(self) -> list[int]:
         return [self.target.dim, *self.model.hidden, 1]
+
+
+def estimate_mb(exp: Experiment, n_params: int) -> float:
+    """Memory of one run before anything is allocated: the data sets (X, F, y), parameters
+    with gradient and optimizer state, and the per-batch buffers of the widest layer."""
+    d = exp.data
+    points = d.n_train + d.n_val + d.n_test
+    data = points * (exp.target.dim + 3) * 8
+    params = n_params * 8 * 6
+    bs = exp.training.batch_size
+    rows = min(d.n_train if bs == "full" else bs, 8192)  # large full batches go in blocks
+    width = max([1, *exp.model.hidden])
+    buffers = rows * width * 8 * 4 * (len(exp.model.hidden) + 1)
+    return (data + params + buffers) / 2**20
 
 
 # ------------------------------------------------------------------------ YAML with lines

@@ -242,11 +242,14 @@ class Network:
 
     # ------------------------------------------------------------------ evaluation
 
-    def predict(self, X: Array, block: int = 8192) -> Array:
-        """g(X), shape (n, out), in blocks of ``block`` rows to bound memory."""
+    def predict(self, X: Array, block: int | None = None) -> Array:
+        """g(X), shape (n, out), in blocks of rows to bound memory (by default blocks of
+        about 2**21 activations of the widest layer, 16 MB in float64)."""
         X = np.asarray(X, dtype=self.dtype)
         if X.ndim == 1:
             X = X[:, None]
+        if block is None:
+            block = max(256, (1 << 21) // max(self.sizes))
         if X.shape[0] <= block:
             return forward(self.params(), X, self._f)
         return np.concatenate(

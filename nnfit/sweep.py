@@ -152,7 +152,15 @@ def plan(points: list[Point], jobs: int, stack: bool = True) -> list[list[Point]
         tasks.remove(big)
         half = len(big) // 2
         tasks += [big[:half], big[half:]]
-    return tasks
+    # longest first, so that no worker is left with a big task while the others idle
+    return sorted(tasks, key=lambda t: -sum(_cost(p) for p in t))
+
+
+def _cost(p: Point) -> float:
+    """A rough guess of a point's training time: parameters × points × epochs."""
+    e = p.exp
+    n_params = sum((a + 1) * b for a, b in itertools.pairwise(e.sizes()))
+    return float(n_params) * e.data.n_train * max(e.training.epochs, 1)
 
 
 def _watch_parent(parent: int) -> None:

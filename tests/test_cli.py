@@ -336,6 +336,10 @@ BAD_FILES = {
         "aliases",
     ),
     "absurd size": (BASE + "model: {hidden: [100000, 100000, 100000]}\n", "parameters"),
+    "absurd data": (
+        "target: {expr: x0, dim: 60}\ndata: {n_train: 10000000, n_test: 10000000}\n",
+        "MiB",
+    ),
     "binary": (b"\x00\x01\x02target", "binary"),
     "not utf-8": (b"target: {expr: \xff}\n", "UTF-8"),
 }

@@ -1,0 +1,43 @@
+"""Run folders: atomic files, CSV history, reading back."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from nnfit import results
+
+
+def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path):
+    p = tmp_path / "a" / "f.txt"
+    results.atomic_write(p, b"one")
+    results.atomic_write(p, b"two")
+    assert p.read_bytes() == b"two"
+    assert sorted(x.name for x in p.parent.iterdir()) == ["f.txt"]
+    assert oct(p.stat().st_mode & 0o777) != oct(0o600)  # an ordinary file, not mkstemp's 0600
+
+
+def test_json_has_no_nan(tmp_path):
+    results.write_json(
+        tmp_path / "m.json", {"a": math.nan, "b": [1.0, math.inf], "c": np.float64(2.5)}
+    )
+    assert json.loads((tmp_path / "m.json").read_text()) == {"a": None, "b": [1.0, None], "c": 2.5}
+
+
+def test_history_csv_round_trip():
+    text = results.history_csv(
+        {"epoch": [0, 1], "val_loss": [math.nan, 0.25], "grad_norm_0": [1e-300, 3.0]}
+    ).decode()
+    assert text.splitlines() == ["epoch,val_loss,grad_norm_0", "0,,1e-300", "1,0.25,3.0"]
+
+
+def test_reading_missing_or_broken_folders(tmp_path):
+    assert results.read_metrics(tmp_path) is None
+    (tmp_path / "metrics.json").write_text("{not json")
+    assert results.read_metrics(tmp_path) is None
+    with pytest.raises(results.ResultsError, match="no model.npz"):
+        results.load_model(tmp_path)
+    (tmp_path / "model.npz").write_bytes(b"garbage")
+    with pytest.raises(results.ResultsError, match="cannot read model"):
+        results.load_model(tmp_path)
