@@ -36,7 +36,7 @@ def test_reading_missing_or_broken_folders(tmp_path):
     assert results.read_metrics(tmp_path) is None
     (tmp_path / "metrics.json").write_text("{not json")
     assert results.read_metrics(tmp_path) is None
-    with pytest.raises(results.ResultsError, match="no model.npz"):
+    with pytest.raises(results.ResultsError, match=r"no model\.npz"):
         results.load_model(tmp_path)
     (tmp_path / "model.npz").write_bytes(b"garbage")
     with pytest.raises(results.ResultsError, match="cannot read model"):
