@@ -209,14 +209,20 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.
     for f in files:
         try:
             exp = config.load(f)
+            points = None
+            if exp.sweep is not None and exp.sweep.grid:
+                from nnfit import sweep as sw
+
+                points = len(sw.expand(f)[2])  # every grid point must be valid too
         except config.ConfigError as exc:
             bad += 1
             for line in exc.problems:
                 err.print(line, soft_wrap=True, markup=False)
             continue
+        grid = f", sweep of {points} runs" if points else ""
         con.print(
             f"{f}: ok ({'-'.join(map(str, exp.sizes()))}, {exp.training.optimizer.name}, "
-            f"{exp.training.epochs} epochs)",
+            f"{exp.training.epochs} epochs{grid})",
             markup=False,
         )
     if bad:

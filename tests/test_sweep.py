@@ -140,3 +140,12 @@ def test_dask_local_cluster_matches_local_workers(write, tmp_path):
                 assert np.array_equal(x[k], y[k])
         ma, mb = results.read_metrics(run), results.read_metrics(b / run.name)
         assert ma["test"] == mb["test"]
+
+
+def test_validate_checks_every_grid_point(write):
+    good = write(SWEEP, "good.yaml")
+    r = invoke("validate", good)
+    assert r.exit_code == 0 and "sweep of 4 runs" in r.stdout
+    bad = write(SWEEP.replace("[[2], [4]]", "[[2], [0]]"), "bad.yaml")
+    r = invoke("validate", bad)
+    assert r.exit_code == 2 and "sweep point model.hidden=[0]" in r.stderr
