@@ -25,8 +25,9 @@ lint: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
 
+# installs what it compares against: scikit-learn and PyTorch (the bench extra)
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/second_order.py
 
