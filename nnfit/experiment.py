@@ -73,6 +73,19 @@ class RunRecord:
         }
 
 
+def failed_record(exp: Experiment, exc: BaseException) -> RunRecord:
+    """The record of a run that could not be trained (a sweep records it and goes on)."""
+    return RunRecord(
+        exp.name,
+        exp.run_id(),
+        exp.run_config(),
+        exp.config_hash(),
+        "failed",
+        "error",
+        error=f"{type(exc).__name__}: {exc}",
+    )
+
+
 def settings_of(exp: Experiment) -> TrainSettings:
     t = exp.training
     es = t.early_stopping

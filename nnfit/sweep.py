@@ -94,22 +94,14 @@ def run_point(cfg: dict):
     """Train one point (in a worker): BLAS pinned to one thread, every error caught."""
     from threadpoolctl import threadpool_limits
 
-    from nnfit.experiment import RunRecord, execute
+    from nnfit.experiment import execute, failed_record
 
     exp = config.from_dict(cfg)
     with threadpool_limits(limits=1):
         try:
             return execute(exp)
         except Exception as exc:  # e.g. a target not finite at some point of this data set
-            return RunRecord(
-                exp.name,
-                exp.run_id(),
-                exp.run_config(),
-                exp.config_hash(),
-                "failed",
-                "error",
-                error=f"{type(exc).__name__}: {exc}",
-            )
+            return failed_record(exp, exc)
 
 
 def run_task(cfgs: list[dict]) -> list:
@@ -258,18 +250,9 @@ def _dask(tasks: list[list[Point]], address: str, jobs: int):
 
 
 def _failed(p: Point, exc: BaseException):
-    from nnfit.experiment import RunRecord
+    from nnfit.experiment import failed_record
 
-    e = p.exp
-    return RunRecord(
-        e.name,
-        e.run_id(),
-        e.run_config(),
-        e.config_hash(),
-        "failed",
-        "error",
-        error=f"{type(exc).__name__}: {exc}",
-    )
+    return failed_record(p.exp, exc)
 
 
 @dataclass

@@ -8,11 +8,21 @@ the worst seed, the fitted slope in the legend, and the reference slopes n^-1/2
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 
 from nnfit.plots import plt, png
 from nnfit.rates import BARRON, PIECEWISE_LINEAR, describe
+
+
+def pretty(label: str) -> str:
+    """'model.activation="tanh", training.l2=0.001' → 'activation=tanh, l2=0.001'."""
+    return re.sub(r"[\w.]*\.(\w+)=", r"\1=", label).replace('"', "")
+
+
+#: errors below this are drawn at it (an exact fit would squash every other curve)
+FLOOR = 1e-9
 
 
 def _series(summary: dict):
@@ -25,9 +35,11 @@ def _series(summary: dict):
 
 
 def _band(ax, x, rows, metric, color, label, ls="-"):
-    mean = np.array([r[metric]["mean"] if r[metric]["mean"] is not None else np.nan for r in rows])
-    lo = np.array([r[metric]["min"] if r[metric]["min"] is not None else np.nan for r in rows])
-    hi = np.array([r[metric]["max"] if r[metric]["max"] is not None else np.nan for r in rows])
+    def col(q):
+        v = np.array([r[metric][q] if r[metric][q] is not None else np.nan for r in rows])
+        return np.maximum(v, FLOOR)
+
+    mean, lo, hi = col("mean"), col("min"), col("max")
     ax.loglog(x, mean, marker="o", ms=3.5, color=color, ls=ls, label=label)
     ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
     return mean
@@ -61,13 +73,17 @@ def width_figure(summary: dict):
         rows = sorted(rows, key=lambda r: r["width"])
         width = [r["width"] for r in rows]
         fit = fits.get(name, {})
-        label = name if fit.get("slope") is None else f"{name}: k = {fit['slope']:.2f}"
+        label = (
+            pretty(name)
+            if fit.get("slope") is None
+            else (f"{pretty(name)}: k = {fit['slope']:.2f}")
+        )
         y = _band(axes[0], width, rows, "test_rmse", c, label)
         if first:
             _references(axes[0], width, y)
             first = False
-        _band(axes[1], width, rows, "test_max_abs", c, name)
-        _band(axes[2], [r["n_params"] for r in rows], rows, "test_rmse", c, name)
+        _band(axes[1], width, rows, "test_max_abs", c, pretty(name))
+        _band(axes[2], [r["n_params"] for r in rows], rows, "test_rmse", c, pretty(name))
     axes[0].set_title("test RMS error against width")
     axes[1].set_title("sup error (max |g − F| on the test grid)")
     axes[2].set_title("test RMS error against parameter count")
@@ -76,12 +92,13 @@ def width_figure(summary: dict):
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("error (F's units); band: best to worst seed")
     axes[0].legend(fontsize=7)
-    notes = "; ".join(f"{k}: {describe(f)}" for k, f in fits.items())
+    notes = "\n".join(f"{pretty(k)}: {describe(f)}" for k, f in fits.items())
     fig.suptitle(
         f"{summary.get('name', '')} — {summary['n_ok']} runs ok, "
         f"{summary['n_failed']} failed\n{notes}",
         fontsize=9,
-        y=1.04,
+        y=0.98,
+        va="bottom",  # the slope notes grow upward, above the panels
     )
     return fig
 
@@ -89,7 +106,7 @@ def width_figure(summary: dict):
 def settings_figure(summary: dict):
     rows = summary["groups"]
     labels = [
-        ", ".join(f"{k.split('.')[-1]}={json.dumps(v)}" for k, v in r["point"].items()) or "all"
+        pretty(", ".join(f"{k}={json.dumps(v)}" for k, v in r["point"].items())) or "all"
         for r in rows
     ]
     fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows) + 2), 4.5))
