@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from nnfit.expr import ExprError, compile_expr
@@ -109,6 +109,9 @@ def test_never_executes_and_only_raises_its_error(text):
 def test_generated_formulas_match_numpy(text):
     env = {"x": X1[:, 0], "pi": np.pi, "sin": np.sin, "exp": np.exp, "tanh": np.tanh, "abs": np.abs}
     with np.errstate(all="ignore"):
-        expect = np.broadcast_to(eval(text, {"__builtins__": {}}, env), (11,))  # reference only
+        try:  # reference only; Python's own floats raise where NumPy gives inf or nan
+            expect = np.broadcast_to(eval(text, {"__builtins__": {}}, env), (11,))
+        except (ZeroDivisionError, OverflowError):
+            assume(False)
     got = compile_expr(text, 1)(X1)
     assert np.allclose(got, expect, equal_nan=True)
