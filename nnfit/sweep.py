@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnfit import config
+from nnfit import config, workers
 from nnfit.results import read_metrics, write_json, write_run
+from nnfit.workers import plan  # noqa: F401  (part of the sweep API)
 
 
 @dataclass(frozen=True)
@@ -87,174 +88,6 @@ def is_done(point: Point) -> bool:
     return bool(m) and m.get("status") == "ok" and m.get("config_hash") == point.exp.config_hash()
 
 
-# ------------------------------------------------------------------------ execution
-
-
-def run_point(cfg: dict):
-    """Train one point (in a worker): BLAS pinned to one thread, every error caught."""
-    from threadpoolctl import threadpool_limits
-
-    from nnfit.experiment import execute, failed_record
-
-    exp = config.from_dict(cfg)
-    with threadpool_limits(limits=1):
-        try:
-            return execute(exp)
-        except Exception as exc:  # e.g. a target not finite at some point of this data set
-            return failed_record(exp, exc)
-
-
-def run_task(cfgs: list[dict]) -> list:
-    """Train a task: one point, or several that differ only in their seed, as a stack."""
-    if len(cfgs) == 1:
-        return [run_point(cfgs[0])]
-    from threadpoolctl import threadpool_limits
-
-    from nnfit.experiment import execute_stack
-
-    exps = [config.from_dict(c) for c in cfgs]
-    with threadpool_limits(limits=1):
-        return execute_stack(exps)
-
-
-def _seedless(p: Point) -> str:
-    cfg = p.exp.run_config()
-    cfg["training"] = {k: v for k, v in cfg["training"].items() if k != "seed"}
-    return json.dumps(cfg, sort_keys=True)
-
-
-def plan(points: list[Point], jobs: int, stack: bool = True) -> list[list[Point]]:
-    """Tasks for the workers: points that differ only in training.seed go together (one
-    stacked ensemble, much cheaper per model), split again while there are fewer tasks
-    than workers."""
-    from nnfit.experiment import stackable
-
-    if not stack:
-        return [[p] for p in points]
-    groups: dict[str, list[Point]] = {}
-    tasks: list[list[Point]] = []
-    for p in points:
-        if stackable(p.exp):
-            groups.setdefault(_seedless(p), []).append(p)
-        else:
-            tasks.append([p])
-    tasks += list(groups.values())
-    while len(tasks) < jobs and any(len(t) > 1 for t in tasks):
-        big = max(tasks, key=len)
-        tasks.remove(big)
-        half = len(big) // 2
-        tasks += [big[:half], big[half:]]
-    # longest first, so that no worker is left with a big task while the others idle
-    return sorted(tasks, key=lambda t: -sum(_cost(p) for p in t))
-
-
-def _cost(p: Point) -> float:
-    """A rough guess of a point's training time: parameters × points × epochs."""
-    e = p.exp
-    n_params = sum((a + 1) * b for a, b in itertools.pairwise(e.sizes()))
-    return float(n_params) * e.data.n_train * max(e.training.epochs, 1)
-
-
-def _watch_parent(parent: int) -> None:
-    """In a worker: exit when the driver is gone (kill -9 leaves no orphans training on)."""
-    import os
-    import threading
-
-    def watch():
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def _cfgs(task: list[Point]) -> list[dict]:
-    return [p.exp.run_config() for p in task]
-
-
-def _local(tasks: list[list[Point]], jobs: int):
-    """Yield (point, record) as tasks finish, on ``jobs`` worker processes."""
-    if jobs <= 1:
-        for task in tasks:
-            yield from zip(task, run_task(_cfgs(task)), strict=True)
-        return
-    import multiprocessing as mp
-
-    # spawn, not fork: the driver runs rich's refresh thread, and forking a threaded
-    # process can deadlock the child
-    import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    pool = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=mp.get_context("spawn"),
-        initializer=_watch_parent,
-        initargs=(os.getpid(),),
-    )
-    try:
-        futures = {pool.submit(run_task, _cfgs(t)): t for t in tasks}
-        for fut in as_completed(futures):
-            task = futures[fut]
-            try:
-                yield from zip(task, fut.result(), strict=True)
-            except Exception as exc:  # a worker that died (memory, signal)
-                for p in task:
-                    yield p, _failed(p, exc)
-    finally:
-        _shutdown(pool)
-
-
-def _shutdown(pool) -> None:
-    """Cancel what has not started and stop what has (runs in flight are lost, by design)."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
-    for proc in procs:
-        proc.join(timeout=5)
-
-
-def _dask(tasks: list[list[Point]], address: str, jobs: int):
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise config.ConfigError(
-            ["--dask needs the optional extra: pip install 'nnfit[dask]'"]
-        ) from None
-    cluster = None
-    if address == "local":
-        cluster = LocalCluster(
-            n_workers=max(1, jobs), threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(address, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise config.ConfigError([f"--dask {address}: cannot connect: {exc}"]) from None
-    try:
-        futures = {client.submit(run_task, _cfgs(t), pure=False): t for t in tasks}
-        for fut in as_completed(list(futures)):
-            task = futures[fut]
-            try:
-                yield from zip(task, fut.result(), strict=True)
-            except Exception as exc:
-                for p in task:
-                    yield p, _failed(p, exc)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def _failed(p: Point, exc: BaseException):
-    from nnfit.experiment import failed_record
-
-    return failed_record(p.exp, exc)
-
-
 @dataclass
 class SweepResult:
     folder: Path
@@ -295,8 +128,8 @@ def run(
     if on_start:
         on_start(len(points), len(todo))
     interrupted = False
-    tasks = plan(todo, jobs if not dask else max(jobs, 1), stack)
-    stream = _dask(tasks, dask, jobs) if dask else _local(tasks, jobs)
+    tasks = workers.plan(todo, jobs if not dask else max(jobs, 1), stack)
+    stream = workers.dask(tasks, dask, jobs) if dask else workers.local(tasks, jobs)
     try:
         for p, rec in stream:
             write_run(rec, p.run_dir)
