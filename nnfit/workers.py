@@ -83,23 +83,15 @@ def _cost(p: Point) -> float:
     return float(n_params) * e.data.n_train * max(e.training.epochs, 1)
 
 
-def _watch_parent(driver: int) -> None:
-    """In a worker: exit when the driver is gone (kill -9 leaves no orphans training on).
-
-    Forkserver workers are children of the server, not of the driver, so this asks
-    whether the driver's process still exists rather than watching the parent.
-    """
+def _watch_parent(parent: int) -> None:
+    """In a worker: exit when the driver is gone (kill -9 leaves no orphans training on)."""
     import os
     import threading
 
     def watch():
         while True:
             time.sleep(0.5)
-            try:
-                os.kill(driver, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # the pid now belongs to someone else: the driver is gone
+            if os.getppid() != parent:
                 os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
@@ -119,11 +111,9 @@ def local(tasks: list[list[Point]], jobs: int):
     import os
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # forkserver, not fork: the driver runs rich's refresh thread, and forking a threaded
-    # process can deadlock the child. The server imports the engine once, so a worker
-    # starts in milliseconds rather than the second a fresh interpreter needs.
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["nnfit.workers", "nnfit.experiment", "nnfit.plots"])
+    # spawn, not fork: the driver runs rich's refresh thread, and forking a threaded
+    # process can deadlock the child
+    ctx = mp.get_context("spawn")
     pool = ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=ctx,
