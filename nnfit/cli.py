@@ -173,7 +173,7 @@ def sweep(
     folder, grid, points = sw.expand(file, set_ or [], _widths(widths), seeds, out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        with SweepProgress(folder, quiet) as progress:
+        with SweepProgress(folder, quiet, jobs=jobs) as progress:
             result = sw.run(
                 folder,
                 grid,

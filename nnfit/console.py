@@ -129,11 +129,15 @@ def gradcheck_table(checks, title: str) -> Table:
 class SweepProgress:
     """Overall progress of a sweep, and one line per finished point."""
 
-    def __init__(self, folder, quiet: bool = False, console: Console = out):
-        self.folder, self.quiet, self.console = folder, quiet, console
+    def __init__(self, folder, quiet: bool = False, console: Console = out, jobs: int = 1):
+        self.folder, self.quiet, self.console, self.jobs = folder, quiet, console, jobs
         self.progress: Progress | None = None
         self.task = None
         self.n_done = self.n_failed = self.n_todo = 0
+
+    def running(self) -> int:
+        """Points in flight: every worker busy while there is work left."""
+        return min(self.jobs, self.n_todo - self.n_done)
 
     def __enter__(self):
         if not self.quiet and self.console.is_terminal:
@@ -141,6 +145,7 @@ class SweepProgress:
                 TextColumn("[bold]sweep"),
                 BarColumn(),
                 TextColumn("{task.completed:.0f}/{task.total:.0f} done"),
+                TextColumn("{task.fields[running]} running"),
                 TextColumn("{task.fields[failed]} failed"),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
@@ -160,7 +165,7 @@ class SweepProgress:
         self.n_todo = todo
         if self.progress is not None:
             self.task = self.progress.add_task(
-                "sweep", total=total, completed=total - todo, failed=0
+                "sweep", total=total, completed=total - todo, failed=0, running=self.running()
             )
         elif not self.quiet:
             self.console.print(
@@ -174,7 +179,7 @@ class SweepProgress:
         ok = metrics.get("status") == "ok"
         self.n_failed += not ok
         if self.progress is not None:
-            self.progress.update(self.task, advance=1, failed=self.n_failed)
+            self.progress.update(self.task, advance=1, failed=self.n_failed, running=self.running())
         if self.quiet:
             return
         test = metrics.get("test") or {}
@@ -192,6 +197,7 @@ class SweepProgress:
 
 def sweep_summary(summary: dict) -> Table:
     from nnfit.rates import describe
+    from nnfit.sweep import pretty
 
     t = Table(
         title=f"{summary.get('name')} · {summary.get('sweep_id')} · "
@@ -204,7 +210,7 @@ def sweep_summary(summary: dict) -> Table:
         t.add_column(c, justify="right")
     for r in summary["groups"]:
         rm = r["test_rmse"]
-        label = ", ".join(f"{k}={v}" for k, v in r["point"].items()) or "all"
+        label = pretty(", ".join(f"{k}={v}" for k, v in r["point"].items())) or "all"
         t.add_row(
             label,
             str(r["n_params"]),
@@ -213,7 +219,7 @@ def sweep_summary(summary: dict) -> Table:
             fmt(r["test_max_abs"]["mean"]),
             fmt(r["train_mse"]["mean"]),
         )
-    notes = [f"{f['series']}: {describe(f)}" for f in summary.get("slopes", [])]
+    notes = [f"{pretty(f['series'])}: {describe(f)}" for f in summary.get("slopes", [])]
     if summary.get("failed"):
         notes += [
             f"failed: {f['run']}: {f['status']} {f.get('error') or ''}"

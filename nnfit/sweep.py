@@ -14,6 +14,7 @@ import copy
 import hashlib
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -245,6 +246,11 @@ def summarize(points: list[Point], metrics: dict[Path, dict], grid: dict) -> dic
         "failed": failed,
         "slopes": slopes(rows, grid),
     }
+
+
+def pretty(label: str) -> str:
+    """'model.activation="tanh", training.l2=0.001' → 'activation=tanh, l2=0.001'."""
+    return re.sub(r"[\w.]*\.(\w+)=", r"\1=", label).replace('"', "")
 
 
 def series_key(row: dict, grid: dict) -> str:

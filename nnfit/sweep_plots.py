@@ -8,18 +8,12 @@ the worst seed, the fitted slope in the legend, and the reference slopes n^-1/2
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 
 from nnfit.plots import plt, png
 from nnfit.rates import BARRON, PIECEWISE_LINEAR, describe
-
-
-def pretty(label: str) -> str:
-    """'model.activation="tanh", training.l2=0.001' → 'activation=tanh, l2=0.001'."""
-    return re.sub(r"[\w.]*\.(\w+)=", r"\1=", label).replace('"', "")
-
+from nnfit.sweep import pretty
 
 #: errors below this are drawn at it (an exact fit would squash every other curve)
 FLOOR = 1e-9

@@ -404,3 +404,30 @@ def test_a_failing_plot_is_a_warning_and_the_metrics_survive(write, tmp_path, mo
     run_dir = only_run(tmp_path / "res")
     assert (run_dir / "fit.png").exists() and not (run_dir / "loss.png").exists()
     assert results.read_metrics(run_dir)["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["targets", "--bogus"],
+        ["schema", "extra"],
+        ["report", "--bogus"],
+        ["validate"],
+        ["sweep"],
+        ["nonsense"],
+    ],
+)
+def test_usage_errors_exit_2(args):
+    r = invoke(*args)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_sweep_progress_counts_running_points(tmp_path):
+    from nnfit.console import SweepProgress
+
+    p = SweepProgress(tmp_path, quiet=True, jobs=2)
+    p.start(total=5, todo=3)
+    assert p.running() == 2
+    p.done(None, {"status": "ok"}, skipped=False)
+    p.done(None, {"status": "diverged"}, skipped=False)
+    assert p.running() == 1 and p.n_failed == 1
