@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnfit import blocked as blocked_mod
 from nnfit import optimizers as opt
 from nnfit.network import Network
 from nnfit.schedules import SCHEDULES
@@ -185,8 +186,6 @@ def train(
 
     def val_loss() -> float:
         return net.cost(X_val, y_val, s.loss) if has_val else math.nan
-
-    from nnfit import blocked as blocked_mod
 
     blocked = (
         blocked_mod.BlockedGradient(net, X, y) if (full and blocked_mod.worth_it(net, n)) else None
