@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -441,10 +440,6 @@ def load_raw(path: str | Path, overrides=()) -> tuple[Any, Located]:
     if isinstance(data, dict):
         apply_overrides(data, overrides, source, loc)
     return data, loc
-
-
-def dump_yaml(exp: Experiment) -> str:
-    return yaml.safe_dump(exp.run_config(), sort_keys=False)
 
 
 def schema() -> dict:

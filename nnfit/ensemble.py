@@ -112,8 +112,9 @@ class Stack:
 
 
 def supported(settings: TrainSettings) -> bool:
-    """First-order optimizers only (second-order methods own their loop)."""
-    return not opt.OPTIMIZERS[settings.optimizer].second_order
+    """First-order optimizers other than adamw (second-order methods own their loop, and
+    adamw's decay mask is per network)."""
+    return not opt.OPTIMIZERS[settings.optimizer].second_order and settings.optimizer != "adamw"
 
 
 def train_stack(
@@ -138,8 +139,8 @@ def train_stack(
         y_val = np.ascontiguousarray(np.reshape(y_val, (len(y_val), -1)), dtype=dtype)
     n = len(X)
     optimizer = opt.make(s.optimizer, K * stack.P, dtype, None, **s.optimizer_params)
-    if s.optimizer == "adamw":
-        raise ValueError("adamw's decay mask is per network: train adamw one by one")
+    if not supported(s):
+        raise ValueError(f"{s.optimizer} cannot be trained in a stack: train it alone")
     full = optimizer.full_batch or s.batch_size is None or s.batch_size >= n
     bs = n if full else int(s.batch_size)
     lr0 = resolve_lr(s)
@@ -164,7 +165,7 @@ def train_stack(
             float(start[k]),
             vl,
             lr_first,
-            stack.network(k).layer_grad_norms_from(stack.grad[k]),
+            stack.proto.layer_grad_norms_from(stack.grad[k]),
             0.0,
         )
         mons[k].update(vl if monitor_val else float(start[k]), 0, stack.theta[k])
@@ -218,7 +219,7 @@ def train_stack(
                 vl = cost_of(k, X_val, y_val) if has_val else math.nan
                 tl = float(total[k] / n)
                 hists[k].append(
-                    epoch, tl, vl, lr, stack.network(k).layer_grad_norms_from(stack.grad[k]), wall
+                    epoch, tl, vl, lr, stack.proto.layer_grad_norms_from(stack.grad[k]), wall
                 )
                 if mons[k].update(vl if monitor_val else tl, epoch, stack.theta[k]):
                     reason[k] = "early_stopping" if monitor_val else "converged"

@@ -73,16 +73,17 @@ class RunRecord:
         }
 
 
+def _fail(rec: RunRecord, exc: BaseException) -> RunRecord:
+    rec.status, rec.stop_reason = "failed", "error"
+    rec.error = f"{type(exc).__name__}: {exc}"
+    rec.traceback = traceback.format_exc()
+    return rec
+
+
 def failed_record(exp: Experiment, exc: BaseException) -> RunRecord:
     """The record of a run that could not be trained (a sweep records it and goes on)."""
-    return RunRecord(
-        exp.name,
-        exp.run_id(),
-        exp.run_config(),
-        exp.config_hash(),
-        "failed",
-        "error",
-        error=f"{type(exc).__name__}: {exc}",
+    return _fail(
+        RunRecord(exp.name, exp.run_id(), exp.run_config(), exp.config_hash(), "ok", ""), exc
     )
 
 
@@ -162,17 +163,17 @@ def execute(
         eps = exp.training.epsilon
         reached: list[int] = []
 
+        def meets_epsilon(model: Network) -> bool:
+            g = predict_unscaled(model, sc, ds.X_test)
+            return float(np.max(np.abs(g - ds.F_test))) < eps
+
         def on_epoch(info: EpochInfo):
-            if eps is not None and not reached:
-                g = predict_unscaled(info.network, sc, ds.X_test)
-                if float(np.max(np.abs(g - ds.F_test))) < eps:
-                    reached.append(info.epoch)
+            if eps is not None and not reached and meets_epsilon(info.network):
+                reached.append(info.epoch)
             return callback(info) if callback is not None else None
 
-        if eps is not None:
-            g0 = predict_unscaled(net, sc, ds.X_test)
-            if float(np.max(np.abs(g0 - ds.F_test))) < eps:
-                reached.append(0)
+        if eps is not None and meets_epsilon(net):
+            reached.append(0)
         res = train(
             net,
             ds.X_train,
@@ -185,9 +186,7 @@ def execute(
         )
         _measure(rec, net, res, ds, reached)
     except Exception as exc:  # a failing point must not stop a sweep
-        rec.status, rec.stop_reason = "failed", "error"
-        rec.error = f"{type(exc).__name__}: {exc}"
-        rec.traceback = traceback.format_exc()
+        _fail(rec, exc)
     _finish(rec, exp, ds, plots)
     return rec
 
@@ -229,7 +228,7 @@ def stackable(exp: Experiment) -> bool:
     from nnfit.ensemble import supported
 
     t = exp.training
-    return t.epsilon is None and t.optimizer.name != "adamw" and supported(settings_of(exp))
+    return t.epsilon is None and supported(settings_of(exp))
 
 
 def execute_stack(exps: list[Experiment], plots: bool = True) -> list[RunRecord]:
@@ -260,9 +259,7 @@ def execute_stack(exps: list[Experiment], plots: bool = True) -> list[RunRecord]
             rec.wall_s = res.wall_s / len(exps)
     except Exception as exc:
         for rec in recs:
-            rec.status, rec.stop_reason = "failed", "error"
-            rec.error = f"{type(exc).__name__}: {exc}"
-            rec.traceback = traceback.format_exc()
+            _fail(rec, exc)
     for rec, e in zip(recs, exps, strict=True):
         _finish(rec, e, ds, plots)
     return recs

@@ -39,14 +39,6 @@ def errors(g: Array, F: Array) -> dict[str, float]:
     }
 
 
-def first_below(values, threshold: float) -> int | None:
-    """Index of the first value below ``threshold``, or None."""
-    for i, v in enumerate(values):
-        if v < threshold:
-            return i
-    return None
-
-
 def weight_stats(weights: Array, rel: float = 1e-3) -> dict[str, float]:
     """Size and sparsity of the weights (biases excluded): what L1 and L2 act on.
 

@@ -223,11 +223,6 @@ class Network:
         other.W, other.b = self._views(self.theta, shapes)
         return other
 
-    def copy(self) -> Network:
-        other = Network(self.sizes, self.specs, self.dtype)
-        other.theta[...] = self.theta
-        return other
-
     @property
     def n_layers(self) -> int:
         return len(self.W)

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from nnfit.metrics import errors, first_below, weight_stats
+from nnfit.metrics import errors, weight_stats
 
 
 def test_errors_by_hand():
@@ -22,11 +22,6 @@ def test_empty_and_constant_targets():
     assert all(math.isnan(v) for v in errors(np.array([]), np.array([])).values())
     m = errors(np.array([1.0, 1.0]), np.zeros(2))
     assert math.isnan(m["rel_l2"]) and math.isnan(m["r2"]) and m["max_abs"] == 1.0
-
-
-def test_first_below():
-    assert first_below([3, 2, 0.5, 0.1], 1.0) == 2
-    assert first_below([3, 2], 1.0) is None
 
 
 def test_weight_stats_by_hand():
