@@ -32,4 +32,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/second_order.py
 
 reproduce: $(STAMP)
-	$(BIN)/python -m nnfit.study --jobs 2
+	$(BIN)/python -m nnfit.study.report --jobs 2

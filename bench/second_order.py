@@ -21,9 +21,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from nnfit.network import Network  # noqa: E402
-from nnfit.targets import TARGETS  # noqa: E402
-from nnfit.train import TrainSettings, train  # noqa: E402
+from nnfit.engine.loop import TrainSettings, train  # noqa: E402
+from nnfit.engine.network import Network  # noqa: E402
+from nnfit.experiment.targets import TARGETS  # noqa: E402
 
 PROBLEMS = {
     "runge 1-10-1": {"target": "runge", "d": 1, "n": 256, "width": 10},

@@ -22,7 +22,7 @@ def mse(g, y):
 
 
 def _nnfit_net(spec, params, dtype="float64"):
-    from nnfit.network import Network
+    from nnfit.engine.network import Network
 
     n_layers = len(params)
     net = Network(spec["sizes"], [spec["act"]] * (n_layers - 1) + ["identity"], dtype)
@@ -33,7 +33,7 @@ def _nnfit_net(spec, params, dtype="float64"):
 
 
 def _settings(spec):
-    from nnfit.train import TrainSettings
+    from nnfit.engine.loop import TrainSettings
 
     full = spec["batch"] >= spec["n"]
     return TrainSettings(
@@ -47,7 +47,7 @@ def _settings(spec):
 
 def nnfit(spec, dtype="float64"):
     """nnfit's own trainer, with its per-epoch bookkeeping (history, gradient norms)."""
-    from nnfit.train import train
+    from nnfit.engine.loop import train
 
     X, y = make_data(spec)
     net = _nnfit_net(spec, initial_params(spec), dtype)
@@ -61,7 +61,7 @@ def nnfit_float32(spec):
 
 def nnfit_ensemble(spec):
     """W4: W1 for several seeds as one stacked ensemble."""
-    from nnfit.ensemble import train_stack
+    from nnfit.engine.stack import train_stack
 
     X, y = make_data(spec)
     nets = [_nnfit_net(spec, initial_params(spec, seed)) for seed in range(W4_SEEDS)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnfit.network import Network
-from nnfit.targets import franke_np
+from nnfit.engine.network import Network
+from nnfit.experiment.targets import franke_np
 
 WORKLOADS = {
     # minibatch Adam on a small network: Python overhead per step decides

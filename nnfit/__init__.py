@@ -3,7 +3,9 @@
 The engine can be used without the command line::
 
     import numpy as np
-    from nnfit import Network, TrainSettings, train
+    from nnfit import Network
+    from nnfit import TrainSettings
+    from nnfit.engine import loop as train
 
     rng = np.random.default_rng(0)
     X = rng.uniform(size=(256, 1))
@@ -18,11 +20,11 @@ __version__ = "0.1.0"
 __all__ = ["History", "Network", "TrainResult", "TrainSettings", "__version__", "train"]
 
 _LAZY = {
-    "Network": "nnfit.network",
-    "History": "nnfit.train",
-    "TrainResult": "nnfit.train",
-    "TrainSettings": "nnfit.train",
-    "train": "nnfit.train",
+    "Network": "nnfit.engine.network",
+    "History": "nnfit.engine.loop",
+    "TrainResult": "nnfit.engine.loop",
+    "TrainSettings": "nnfit.engine.loop",
+    "train": "nnfit.engine.loop",
 }
 
 

@@ -42,7 +42,7 @@ def _on_sigterm(signum, frame):
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT):
-    from nnfit.console import err
+    from nnfit.display import err
 
     for line in message.splitlines()[:3]:
         err.print(f"[red]error:[/red] {line}", markup=True, soft_wrap=True)
@@ -55,10 +55,10 @@ def _guard(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from nnfit.config import ConfigError
-        from nnfit.data import DataError
-        from nnfit.expr import ExprError
-        from nnfit.results import ResultsError
+        from nnfit.experiment.config import ConfigError
+        from nnfit.experiment.data import DataError
+        from nnfit.experiment.formulas import ExprError
+        from nnfit.experiment.rundir import ResultsError
 
         try:
             return fn(*args, **kwargs)
@@ -69,7 +69,7 @@ def _guard(fn):
         except KeyboardInterrupt:
             if _state["debug"]:
                 raise
-            from nnfit.console import err
+            from nnfit.display import err
 
             err.print("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -86,7 +86,7 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 
 
 def _build_data(exp, file):
-    from nnfit import data
+    from nnfit.experiment import data
 
     try:
         return data.build(exp)
@@ -104,9 +104,11 @@ def run(
     quiet: QuietOpt = False,
 ):
     """Train one network and write its results folder."""
-    from nnfit import config, experiment, results
-    from nnfit.console import LiveProgress, err, run_summary
-    from nnfit.console import out as con
+    from nnfit.display import LiveProgress, err, run_summary
+    from nnfit.display import out as con
+    from nnfit.experiment import config
+    from nnfit.experiment import rundir as results
+    from nnfit.experiment import runner as experiment
 
     exp = config.load(file, set_ or [])
     ds = _build_data(exp, file)
@@ -166,9 +168,9 @@ def sweep(
     quiet: QuietOpt = False,
 ):
     """Run every point of a grid in parallel; write a summary and the error-vs-width plot."""
-    from nnfit import sweep as sw
-    from nnfit.console import SweepProgress, sweep_summary
-    from nnfit.console import out as con
+    from nnfit.display import SweepProgress, sweep_summary
+    from nnfit.display import out as con
+    from nnfit.sweep import grid as sw
 
     folder, grid, points = sw.expand(file, set_ or [], _widths(widths), seeds, out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -201,9 +203,9 @@ def sweep(
 @app.command()
 def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.")]):
     """Check experiment files without training: one line per problem."""
-    from nnfit import config
-    from nnfit.console import err
-    from nnfit.console import out as con
+    from nnfit.display import err
+    from nnfit.display import out as con
+    from nnfit.experiment import config
 
     bad = 0
     for f in files:
@@ -211,7 +213,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.
             exp = config.load(f)
             points = None
             if exp.sweep is not None and exp.sweep.grid:
-                from nnfit import sweep as sw
+                from nnfit.sweep import grid as sw
 
                 points = len(sw.expand(f)[2])  # every grid point must be valid too
         except config.ConfigError as exc:
@@ -239,9 +241,10 @@ def gradcheck(
     """Check backprop on the file's network against finite differences and dual numbers."""
     import numpy as np
 
-    from nnfit import config, experiment
-    from nnfit.console import out as con
-    from nnfit.gradcheck import check_jacobian, check_network
+    from nnfit.display import out as con
+    from nnfit.engine.gradcheck import check_jacobian, check_network
+    from nnfit.experiment import config
+    from nnfit.experiment import runner as experiment
 
     exp = config.load(file, set_ or [])
     ds = _build_data(exp, file)
@@ -252,7 +255,7 @@ def gradcheck(
     checks = check_network(net, X, y, t.loss, t.l1, t.l2, rng=np.random.default_rng(0), max_fd=200)
     tol = 1e-6 if t.dtype == "float64" else 1e-3
     con.print(gradcheck_title(exp, n, tol))
-    from nnfit.console import gradcheck_table
+    from nnfit.display import gradcheck_table
 
     con.print(gradcheck_table(checks, f"{exp.name}: backprop against two references"))
     jac = check_jacobian(net, X, max_params=400)
@@ -276,8 +279,8 @@ def targets():
     """List the built-in targets with dimension and formula."""
     from rich.table import Table
 
-    from nnfit.console import out as con
-    from nnfit.targets import TARGETS
+    from nnfit.display import out as con
+    from nnfit.experiment.targets import TARGETS
 
     t = Table(title="built-in targets (target: {name: NAME})")
     for col in ("name", "dim", "formula"):
@@ -291,7 +294,7 @@ def targets():
 @app.command()
 def schema():
     """Print the JSON Schema of the experiment file (for editor completion)."""
-    from nnfit import config
+    from nnfit.experiment import config
 
     typer.echo(json.dumps(config.schema(), indent=2))
 
@@ -352,7 +355,7 @@ def predict(
     """Evaluate a saved model at points given with --x or in a CSV file."""
     import numpy as np
 
-    from nnfit import results
+    from nnfit.experiment import rundir as results
 
     net, meta = results.load_model(run_dir)
     dim = meta["sizes"][0]
@@ -378,7 +381,7 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="JSON to stdout.")] = False,
 ):
     """Table of the runs (and sweeps) under a folder."""
-    from nnfit import report as rep
+    from nnfit.sweep import catalog as rep
 
     if not Path(directory).is_dir():
         _fail(f"{directory}: no such folder")
@@ -388,7 +391,7 @@ def report(
     elif csv:
         sys.stdout.write(rep.to_csv(rows))
     else:
-        from nnfit.console import out as con
+        from nnfit.display import out as con
 
         con.print(rep.table(rows, directory))
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nnfit import activations as acts
-from nnfit.autodiff import derivative
+from nnfit.engine import activations as acts
+from nnfit.engine.autodiff import derivative
 
 # kinks: where the left and right derivatives differ, the subgradient is a convention
 KINKED = {"relu", "leaky_relu", "selu"}

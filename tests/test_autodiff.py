@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnfit.autodiff import BINARY, UNARY, Dual, derivative, jvp
+from nnfit.engine.autodiff import BINARY, UNARY, Dual, derivative, jvp
 
 X = np.linspace(0.1, 2.0, 7) + 0.013  # off the integers, where floor jumps
 

@@ -10,8 +10,10 @@ import yaml
 from conftest import TINY
 from typer.testing import CliRunner
 
-from nnfit import config, experiment, results
 from nnfit.cli import app
+from nnfit.experiment import config
+from nnfit.experiment import rundir as results
+from nnfit.experiment import runner as experiment
 
 runner = CliRunner()
 
@@ -79,7 +81,7 @@ def test_predict_matches_the_in_memory_model(write, tmp_path):
     rec = experiment.execute(config.load(p))
     net, meta = results.load_model(only_run(out))
     X = np.array([[0.1], [0.25], [0.9]])
-    from nnfit.data import Scaler
+    from nnfit.experiment.data import Scaler
 
     sc = Scaler(**{k: v for k, v in rec.model["meta"]["scale_y"].items()})
     mem = net.predict(X)[:, 0]
@@ -212,7 +214,7 @@ def test_gradcheck_passes_and_fails(write, monkeypatch):
     r = invoke("gradcheck", p, "--set", "training.l2=0.01")
     assert r.exit_code == 0, r.output
     assert "ok" in r.stdout and r.stdout.count("×") == 3
-    from nnfit import activations
+    from nnfit.engine import activations
 
     monkeypatch.setitem(
         activations.ACTIVATIONS, "sigmoid", (activations.sigmoid, lambda z, a: a)
@@ -392,7 +394,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_a_failing_plot_is_a_warning_and_the_metrics_survive(write, tmp_path, monkeypatch):
-    from nnfit import plots
+    from nnfit.experiment import plots
 
     def broken(*args):
         raise RuntimeError("no fonts")
@@ -423,7 +425,7 @@ def test_usage_errors_exit_2(args):
 
 
 def test_sweep_progress_counts_running_points(tmp_path):
-    from nnfit.console import SweepProgress
+    from nnfit.display import SweepProgress
 
     p = SweepProgress(tmp_path, quiet=True, jobs=2)
     p.start(total=5, todo=3)

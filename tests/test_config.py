@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from nnfit import config
-from nnfit.activations import ACTIVATIONS
-from nnfit.optimizers import OPTIMIZERS
+from nnfit.engine.activations import ACTIVATIONS
+from nnfit.engine.optimizers import OPTIMIZERS
+from nnfit.experiment import config
 
 
 def test_defaults_are_filled_and_only_target_is_required(write):

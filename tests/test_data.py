@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from nnfit import config
-from nnfit.data import DataError, Scaler, build, dense_points, grid, sample
+from nnfit.experiment import config
+from nnfit.experiment.data import DataError, Scaler, build, dense_points, grid, sample
 
 
 def exp(**data):

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from nnfit import config, sweep
-from nnfit.ensemble import Stack, train_stack
-from nnfit.network import Network
-from nnfit.train import TrainSettings, train
+from nnfit.engine.loop import TrainSettings, train
+from nnfit.engine.network import Network
+from nnfit.engine.stack import Stack, train_stack
+from nnfit.experiment import config
+from nnfit.sweep import grid as sweep
 
 
 def data(n=128, seed=0):
@@ -120,4 +121,4 @@ def test_sweeps_plan_stacks_and_keep_results(write, tmp_path):
         with np.load(pa.run_dir / "model.npz") as a, np.load(pb.run_dir / "model.npz") as b:
             assert all(np.array_equal(a[k], b[k]) for k in a.files)
     exp = config.from_dict({"target": {"expr": "x"}, "training": {"epsilon": 0.1}})
-    assert not __import__("nnfit.experiment").experiment.stackable(exp)
+    assert not __import__("nnfit.experiment.runner").experiment.runner.stackable(exp)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from nnfit.expr import ExprError, compile_expr
+from nnfit.experiment.formulas import ExprError, compile_expr
 
 X1 = np.linspace(0, 1, 11)[:, None]
 X3 = np.random.default_rng(0).uniform(size=(20, 3))

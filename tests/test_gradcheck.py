@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from nnfit import activations as acts
-from nnfit.gradcheck import check_network
-from nnfit.network import Network
+from nnfit.engine import activations as acts
+from nnfit.engine.gradcheck import check_network
+from nnfit.engine.network import Network
 
 
 def test_a_wrong_activation_derivative_is_caught(monkeypatch):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nnfit.autodiff import jvp
-from nnfit.losses import LOSSES, REGULARIZERS
+from nnfit.engine.autodiff import jvp
+from nnfit.engine.losses import LOSSES, REGULARIZERS
 
 R = np.array([-3.0, -1.0, -0.4, 0.0, 0.25, 0.9, 2.5, 40.0])
 

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from nnfit.metrics import errors, weight_stats
+from nnfit.experiment.metrics import errors, weight_stats
 
 
 def test_errors_by_hand():

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nnfit.gradcheck import check_network, finite_difference_grad
-from nnfit.network import INITIALIZERS, Network
+from nnfit.engine.gradcheck import check_network, finite_difference_grad
+from nnfit.engine.network import INITIALIZERS, Network
 
 
 def data(d=2, n=24, seed=0):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from nnfit.optimizers import OPTIMIZERS, make
+from nnfit.engine.optimizers import OPTIMIZERS, make
 
 G1 = np.array([0.5, -2.0])
 G2 = np.array([-1.0, 4.0])

@@ -2,7 +2,9 @@
 
 import pytest
 
-from nnfit import config, experiment, plots, sweep_plots
+from nnfit.experiment import config, plots
+from nnfit.experiment import runner as experiment
+from nnfit.sweep import plots as sweep_plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -18,7 +20,7 @@ def test_run_figures(target, dim):
         }
     )
     rec = experiment.execute(exp, plots=False)
-    from nnfit.data import build
+    from nnfit.experiment.data import build
 
     figures, warnings = plots.render(exp, rec, build(exp))
     assert warnings == []

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnfit.rates import describe, fit_slope
+from nnfit.sweep.rates import describe, fit_slope
 
 W = [1, 2, 4, 8, 16, 32, 64, 128]
 

@@ -18,8 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from nnfit import config, experiment, results
 from nnfit.cli import app
+from nnfit.experiment import config
+from nnfit.experiment import rundir as results
+from nnfit.experiment import runner as experiment
 
 LONG = TINY.replace("epochs: 20", "epochs: 1000000").replace("name: tiny", "name: long")
 

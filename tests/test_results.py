@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from nnfit import results
+from nnfit.experiment import rundir as results
 
 
 def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path):

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from nnfit.schedules import PARAMS, SCHEDULES
+from nnfit.engine.schedules import PARAMS, SCHEDULES
 
 
 def test_values_by_hand():

@@ -5,10 +5,10 @@ import itertools
 import numpy as np
 import pytest
 
-from nnfit import config
-from nnfit.gradcheck import check_jacobian
-from nnfit.network import Network
-from nnfit.train import TrainSettings, train
+from nnfit.engine.gradcheck import check_jacobian
+from nnfit.engine.loop import TrainSettings, train
+from nnfit.engine.network import Network
+from nnfit.experiment import config
 
 
 @pytest.mark.parametrize("act", [["tanh", "relu"], ["sigmoid", "softplus"], ["gelu", "sin"]])
@@ -110,8 +110,8 @@ def test_lm_refuses_a_jacobian_too_large_and_non_squared_losses():
 def test_lbfgs_and_lm_run_from_the_cli(write, tmp_path):
     from typer.testing import CliRunner
 
-    from nnfit import results
     from nnfit.cli import app
+    from nnfit.experiment import rundir as results
 
     p = write("""
         target: {name: runge}

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from nnfit import study
+from nnfit.study import report as study
 
 DEPTH = """
 name: 5-depth

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nnfit import results, sweep
 from nnfit.cli import app
+from nnfit.experiment import rundir as results
+from nnfit.sweep import grid as sweep
 
 runner = CliRunner()
 

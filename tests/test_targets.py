@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nnfit.targets import TARGETS, franke_np
+from nnfit.experiment.targets import TARGETS, franke_np
 
 
 def test_franke_known_values():

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from nnfit.network import Network
-from nnfit.train import TrainSettings, train
+from nnfit.engine.loop import TrainSettings, train
+from nnfit.engine.network import Network
 
 
 def sine(n=128, seed=0):
@@ -206,7 +206,7 @@ def test_every_optimizer_reduces_the_cost(name):
 
 
 def test_blocked_full_batch_matches_the_plain_pass_and_any_thread_count():
-    from nnfit.blocked import BlockedGradient
+    from nnfit.engine.rowblocks import BlockedGradient
 
     rng = np.random.default_rng(0)
     X = rng.uniform(size=(3000, 2))
@@ -229,7 +229,7 @@ def test_blocked_full_batch_matches_the_plain_pass_and_any_thread_count():
 
 
 def test_large_full_batch_training_uses_blocks_and_stays_close_to_plain():
-    import nnfit.blocked as blocked
+    import nnfit.engine.rowblocks as blocked
 
     rng = np.random.default_rng(0)
     X = rng.uniform(size=(2048, 1))

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnfit.autodiff import Dual
-from nnfit.losses import LOSSES, REGULARIZERS
-from nnfit.network import Network, forward
+from nnfit.engine.autodiff import Dual
+from nnfit.engine.losses import LOSSES, REGULARIZERS
+from nnfit.engine.network import Network, forward
 
 Array = np.ndarray
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnfit.expr import compile_expr
-from nnfit.targets import TARGETS
+from nnfit.experiment.formulas import compile_expr
+from nnfit.experiment.targets import TARGETS
 
 Array = np.ndarray
 

@@ -26,14 +26,15 @@ from pydantic import (
     model_validator,
 )
 
-from nnfit.activations import ACTIVATIONS
-from nnfit.activations import PARAMS as ACT_PARAMS
-from nnfit.expr import ExprError, compile_expr
-from nnfit.losses import LOSSES
-from nnfit.network import INIT_PARAMS, INITIALIZERS
-from nnfit.optimizers import OPTIMIZERS
-from nnfit.schedules import PARAMS as SCHEDULE_PARAMS
-from nnfit.source import (  # noqa: F401  (ConfigError and the reading helpers live on here)
+from nnfit.engine.activations import ACTIVATIONS
+from nnfit.engine.activations import PARAMS as ACT_PARAMS
+from nnfit.engine.losses import LOSSES
+from nnfit.engine.network import INIT_PARAMS, INITIALIZERS
+from nnfit.engine.optimizers import OPTIMIZERS
+from nnfit.engine.schedules import PARAMS as SCHEDULE_PARAMS
+from nnfit.experiment.formulas import ExprError, compile_expr
+from nnfit.experiment.targets import TARGETS
+from nnfit.experiment.yamlfile import (  # noqa: F401  (ConfigError and the reading helpers live on here)
     ConfigError,
     Located,
     apply_overrides,
@@ -41,7 +42,6 @@ from nnfit.source import (  # noqa: F401  (ConfigError and the reading helpers l
     parse_yaml,
     read_text,
 )
-from nnfit.targets import TARGETS
 
 MAX_PARAMS = 20_000_000  # a network larger than this is refused before allocation
 MAX_DIM = 64
@@ -257,7 +257,7 @@ class Experiment(_Strict):
             )
         opt = self.training.optimizer
         if opt.name == "lm":
-            from nnfit.second_order import jacobian_mb
+            from nnfit.engine.second_order import jacobian_mb
 
             if self.training.loss != "mse" or self.training.l1:
                 raise ValueError(

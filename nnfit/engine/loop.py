@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnfit import blocked as blocked_mod
-from nnfit import optimizers as opt
-from nnfit.network import Network
-from nnfit.schedules import SCHEDULES
+from nnfit.engine import optimizers as opt
+from nnfit.engine import rowblocks as blocked_mod
+from nnfit.engine.network import Network
+from nnfit.engine.schedules import SCHEDULES
 
 Array = np.ndarray
 
@@ -173,7 +173,7 @@ def train(
         y_val = np.ascontiguousarray(np.reshape(y_val, (len(y_val), -1)), dtype=net.dtype)
 
     if opt.OPTIMIZERS[s.optimizer].second_order:
-        from nnfit.second_order import METHODS
+        from nnfit.engine.second_order import METHODS
 
         return METHODS[s.optimizer](net, X, y, X_val, y_val, s, callback)
     n = len(X)

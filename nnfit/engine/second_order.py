@@ -19,8 +19,8 @@ import time
 
 import numpy as np
 
-from nnfit.network import Network
-from nnfit.train import EpochInfo, History, TrainResult, TrainSettings, _Monitor
+from nnfit.engine.loop import EpochInfo, History, TrainResult, TrainSettings, _Monitor
+from nnfit.engine.network import Network
 
 Array = np.ndarray
 

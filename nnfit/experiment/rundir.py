@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from nnfit.network import Network
+from nnfit.engine.network import Network
 
 Array = np.ndarray
 

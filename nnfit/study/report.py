@@ -16,9 +16,9 @@ import math
 import time
 from pathlib import Path
 
-from nnfit import sweep
-from nnfit.rates import describe
-from nnfit.results import atomic_write, read_metrics
+from nnfit.experiment.rundir import atomic_write, read_metrics
+from nnfit.sweep import grid as sweep
+from nnfit.sweep.rates import describe
 
 
 def f3(v) -> str:

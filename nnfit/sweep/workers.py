@@ -12,17 +12,17 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-from nnfit import config
+from nnfit.experiment import config
 
 if TYPE_CHECKING:
-    from nnfit.sweep import Point
+    from nnfit.sweep.grid import Point
 
 
 def run_point(cfg: dict):
     """Train one point (in a worker): BLAS pinned to one thread, every error caught."""
     from threadpoolctl import threadpool_limits
 
-    from nnfit.experiment import execute, failed_record
+    from nnfit.experiment.runner import execute, failed_record
 
     exp = config.from_dict(cfg)
     with threadpool_limits(limits=1):
@@ -38,7 +38,7 @@ def run_task(cfgs: list[dict]) -> list:
         return [run_point(cfgs[0])]
     from threadpoolctl import threadpool_limits
 
-    from nnfit.experiment import execute_stack
+    from nnfit.experiment.runner import execute_stack
 
     exps = [config.from_dict(c) for c in cfgs]
     with threadpool_limits(limits=1):
@@ -55,7 +55,7 @@ def plan(points: list[Point], jobs: int, stack: bool = True) -> list[list[Point]
     """Tasks for the workers: points that differ only in training.seed go together (one
     stacked ensemble, much cheaper per model), split again while there are fewer tasks
     than workers."""
-    from nnfit.experiment import stackable
+    from nnfit.experiment.runner import stackable
 
     if not stack:
         return [[p] for p in points]
@@ -178,6 +178,6 @@ def dask(tasks: list[list[Point]], address: str, jobs: int):
 
 
 def _failed(p: Point, exc: BaseException):
-    from nnfit.experiment import failed_record
+    from nnfit.experiment.runner import failed_record
 
     return failed_record(p.exp, exc)

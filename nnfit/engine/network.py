@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnfit import activations as acts
-from nnfit.losses import LOSSES, REGULARIZERS
+from nnfit.engine import activations as acts
+from nnfit.engine.losses import LOSSES, REGULARIZERS
 
 Array = np.ndarray
 

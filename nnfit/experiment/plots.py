@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from nnfit.network import Network
-from nnfit.results import predict
+from nnfit.engine.network import Network
+from nnfit.experiment.rundir import predict
 
 
 def png(fig) -> bytes:
@@ -36,7 +36,7 @@ def describe(exp) -> str:
 
 
 def fit_figure(exp, net, meta, ds):
-    from nnfit.data import target_function
+    from nnfit.experiment.data import target_function
 
     d = exp.target.dim
     F = target_function(exp.target)

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnfit import config, workers
-from nnfit.results import read_metrics, write_json, write_run
-from nnfit.workers import plan  # noqa: F401  (part of the sweep API)
+from nnfit.experiment import config
+from nnfit.experiment.rundir import read_metrics, write_json, write_run
+from nnfit.sweep import workers
+from nnfit.sweep.workers import plan  # noqa: F401  (part of the sweep API)
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ def series_key(row: dict, grid: dict) -> str:
 
 def slopes(rows: list[dict], grid: dict) -> list[dict]:
     """Fitted log-log slope of test RMSE against width, one per curve."""
-    from nnfit.rates import fit_slope
+    from nnfit.sweep.rates import fit_slope
 
     if "model.hidden" not in grid:
         return []
@@ -301,11 +302,11 @@ def write_summary(folder: Path, summary: dict) -> None:
                 *("" if v is None else repr(v) for v in stats),
             ]
         )
-    from nnfit.results import atomic_write
+    from nnfit.experiment.rundir import atomic_write
 
     atomic_write(folder / "summary.csv", buf.getvalue().encode())
     try:
-        from nnfit import sweep_plots
+        from nnfit.sweep import plots as sweep_plots
 
         for name, payload in sweep_plots.render(summary).items():
             atomic_write(folder / name, payload)

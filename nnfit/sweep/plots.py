@@ -11,16 +11,16 @@ import json
 
 import numpy as np
 
-from nnfit.plots import plt, png
-from nnfit.rates import BARRON, PIECEWISE_LINEAR, describe
-from nnfit.sweep import pretty
+from nnfit.experiment.plots import plt, png
+from nnfit.sweep.grid import pretty
+from nnfit.sweep.rates import BARRON, PIECEWISE_LINEAR, describe
 
 #: errors below this are drawn at it (an exact fit would squash every other curve)
 FLOOR = 1e-9
 
 
 def _series(summary: dict):
-    from nnfit.sweep import series_key
+    from nnfit.sweep.grid import series_key
 
     out: dict[str, list[dict]] = {}
     for r in summary["groups"]:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import nnfit
-from nnfit import data as data_mod
-from nnfit.config import Experiment
-from nnfit.metrics import errors, weight_stats
-from nnfit.network import Network
-from nnfit.train import EpochInfo, TrainSettings, train
+from nnfit.engine.loop import EpochInfo, TrainSettings, train
+from nnfit.engine.network import Network
+from nnfit.experiment import data as data_mod
+from nnfit.experiment.config import Experiment
+from nnfit.experiment.metrics import errors, weight_stats
 
 Array = np.ndarray
 
@@ -218,14 +218,14 @@ def _measure(rec: RunRecord, net: Network, res, ds, reached=()) -> None:
 def _finish(rec: RunRecord, exp: Experiment, ds, plots: bool) -> None:
     rec.data = {"X_train": ds.X_train, "y_train": ds.y_train, "X_val": ds.X_val, "y_val": ds.y_val}
     if plots and rec.model:
-        from nnfit import plots as plots_mod  # matplotlib only where figures are drawn
+        from nnfit.experiment import plots as plots_mod  # matplotlib only where figures are drawn
 
         rec.figures, rec.warnings = plots_mod.render(exp, rec, ds)
 
 
 def stackable(exp: Experiment) -> bool:
     """Whether runs of this config that differ only in training.seed can share a stack."""
-    from nnfit.ensemble import supported
+    from nnfit.engine.stack import supported
 
     t = exp.training
     return t.epsilon is None and supported(settings_of(exp))
@@ -237,7 +237,7 @@ def execute_stack(exps: list[Experiment], plots: bool = True) -> list[RunRecord]
     Each run ends with the weights, history and metrics it would have alone; ``wall_s``
     is the stack's time shared equally.
     """
-    from nnfit.ensemble import train_stack
+    from nnfit.engine.stack import train_stack
 
     ds = data_mod.build(exps[0])
     recs = [RunRecord(e.name, e.run_id(), e.run_config(), e.config_hash(), "ok", "") for e in exps]

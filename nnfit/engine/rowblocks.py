@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from nnfit.losses import LOSSES
-from nnfit.network import Network
+from nnfit.engine.losses import LOSSES
+from nnfit.engine.network import Network
 
 Array = np.ndarray
 

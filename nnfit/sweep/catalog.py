@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from nnfit.results import find_runs, read_metrics
+from nnfit.experiment.rundir import find_runs, read_metrics
 
 COLUMNS = [
     "kind",

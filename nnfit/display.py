@@ -196,8 +196,8 @@ class SweepProgress:
 
 
 def sweep_summary(summary: dict) -> Table:
-    from nnfit.rates import describe
-    from nnfit.sweep import pretty
+    from nnfit.sweep.grid import pretty
+    from nnfit.sweep.rates import describe
 
     t = Table(
         title=f"{summary.get('name')} · {summary.get('sweep_id')} · "

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nnfit import optimizers as opt
-from nnfit.losses import HUBER_DELTA, REGULARIZERS
-from nnfit.network import Network
-from nnfit.schedules import SCHEDULES
-from nnfit.train import History, TrainResult, TrainSettings, _Monitor, resolve_lr
+from nnfit.engine import optimizers as opt
+from nnfit.engine.loop import History, TrainResult, TrainSettings, _Monitor, resolve_lr
+from nnfit.engine.losses import HUBER_DELTA, REGULARIZERS
+from nnfit.engine.network import Network
+from nnfit.engine.schedules import SCHEDULES
 
 Array = np.ndarray
 
