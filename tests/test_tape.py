@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from nnfit import activations as acts
-from nnfit import autodiff, tape
-from nnfit.autodiff import BINARY, UNARY, Dual
-from nnfit.losses import HUBER_DELTA, LOSSES
-from nnfit.network import ActivationSpec, Network
+from nnfit.engine import activations as acts
+from nnfit.engine import autodiff, tape
+from nnfit.engine.autodiff import BINARY, UNARY, Dual
+from nnfit.engine.losses import HUBER_DELTA, LOSSES
+from nnfit.engine.network import ActivationSpec, Network
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(size=(20, 2))

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnfit import activations as acts
-from nnfit.autodiff import BINARY, CONSTANT, UNARY
-from nnfit.losses import LOSSES, REGULARIZERS
-from nnfit.network import forward
+from nnfit.engine import activations as acts
+from nnfit.engine.autodiff import BINARY, CONSTANT, UNARY
+from nnfit.engine.losses import LOSSES, REGULARIZERS
+from nnfit.engine.network import forward
 
 Array = np.ndarray
 
