@@ -252,7 +252,8 @@ def gradcheck(
     n = min(points, len(ds.X_train))
     X, y = ds.X_train[:n], ds.scaler.forward(ds.y_train[:n])
     t = exp.training
-    checks = check_network(net, X, y, t.loss, t.l1, t.l2, rng=np.random.default_rng(0), max_fd=200)
+    loss = experiment.settings_of(exp).loss_fn()
+    checks = check_network(net, X, y, loss, t.l1, t.l2, rng=np.random.default_rng(0), max_fd=200)
     tol = 1e-6 if t.dtype == "float64" else 1e-3
     con.print(gradcheck_title(exp, n, tol))
     from nnfit.display import gradcheck_table
@@ -269,7 +270,7 @@ def gradcheck(
 
 def gradcheck_title(exp, n, tol) -> str:
     return (
-        f"{'-'.join(map(str, exp.sizes()))} network, {n} points, loss {exp.training.loss}, "
+        f"{'-'.join(map(str, exp.sizes()))} network, {n} points, loss {exp.training.loss.name}, "
         f"l1 {exp.training.l1}, l2 {exp.training.l2}, {exp.training.dtype}"
     )
 

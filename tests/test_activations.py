@@ -13,7 +13,7 @@ Z = np.concatenate([np.linspace(-8.0, 8.0, 161), [-30.0, -1e-3, 0.0, 1e-3, 30.0,
 
 @pytest.mark.parametrize("name", list(acts.ACTIVATIONS))
 def test_derivative_matches_dual_numbers(name):
-    f, df = acts.ACTIVATIONS[name]
+    f, df = acts.ACTIVATIONS[name].f, acts.ACTIVATIONS[name].df
     z = Z[Z != 0.0] if name in KINKED else Z
     hand = df(z, f(z))
     assert np.allclose(hand, derivative(f, z), rtol=1e-12, atol=1e-14)
@@ -21,7 +21,7 @@ def test_derivative_matches_dual_numbers(name):
 
 @pytest.mark.parametrize("name", list(acts.ACTIVATIONS))
 def test_derivative_matches_finite_differences(name):
-    f, df = acts.ACTIVATIONS[name]
+    f, df = acts.ACTIVATIONS[name].f, acts.ACTIVATIONS[name].df
     z = np.linspace(-6.0, 6.0, 121) + 0.0137  # stays off the kink at 0
     h = 1e-6
     fd = (f(z + h) - f(z - h)) / (2 * h)
@@ -30,7 +30,7 @@ def test_derivative_matches_finite_differences(name):
 
 @pytest.mark.parametrize("name", sorted(KINKED))
 def test_kink_subgradient_lies_between_one_sided_derivatives(name):
-    f, df = acts.ACTIVATIONS[name]
+    f, df = acts.ACTIVATIONS[name].f, acts.ACTIVATIONS[name].df
     zero = np.zeros(1)
     left, right = derivative(f, np.array([-1e-12]))[0], derivative(f, np.array([1e-12]))[0]
     value = df(zero, f(zero))[0]
@@ -40,7 +40,7 @@ def test_kink_subgradient_lies_between_one_sided_derivatives(name):
 
 @pytest.mark.parametrize("name", list(acts.ACTIVATIONS))
 def test_large_inputs_stay_finite_and_keep_dtype(name):
-    f, df = acts.ACTIVATIONS[name]
+    f, df = acts.ACTIVATIONS[name].f, acts.ACTIVATIONS[name].df
     z = np.array([-700.0, -50.0, 50.0, 700.0], dtype=np.float32)
     with np.errstate(over="ignore") if name == "square" else np.errstate():
         a = f(z)
@@ -63,14 +63,34 @@ def test_known_values():
 
 
 def test_parameters_are_bound_and_checked():
-    f, df = acts.get("leaky_relu", slope=0.2)
+    act = acts.get("leaky_relu", slope=0.2)
+    f, df = act.f, act.df
     z = np.array([-2.0, 3.0])
     assert np.allclose(f(z), [-0.4, 3.0])
     assert np.allclose(df(z, f(z)), [0.2, 1.0])
     assert np.allclose(derivative(f, z), [0.2, 1.0])
-    f, _ = acts.get("elu", alpha=2.0)
-    assert f(np.array([-np.inf]))[0] == -2.0
+    assert acts.get("elu", alpha=2.0).f(np.array([-np.inf]))[0] == -2.0
+    with pytest.raises(ValueError, match="slope"):
+        acts.get("leaky_relu", slope=1.0)
+    with pytest.raises(ValueError, match="finite"):
+        acts.get("elu", alpha=float("nan"))
     with pytest.raises(KeyError, match="slope"):
         acts.get("tanh", slope=1.0)
     with pytest.raises(KeyError, match="allowed"):
         acts.get("tanhh")
+
+
+@pytest.mark.parametrize("name", list(acts.ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_in_place_variants_give_the_same_numbers(name, dtype):
+    act = acts.ACTIVATIONS[name]
+    z = np.linspace(-5, 5, 41).astype(dtype).reshape(41, 1)
+    a = act.f(z)
+    out = z.copy() if not act.needs_z else np.empty_like(z)
+    act.forward_(out if not act.needs_z else z, out)
+    np.testing.assert_array_equal(out, a)
+    d = np.cos(z)
+    expect = d * act.df(z, a)
+    # with needs_z False training overwrites z by a: the derivative must come from a alone
+    act.backward_(d, a if not act.needs_z else z, a, np.empty_like(z))
+    np.testing.assert_array_equal(d, expect)

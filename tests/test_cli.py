@@ -84,7 +84,7 @@ def test_predict_matches_the_in_memory_model(write, tmp_path):
     from nnfit.experiment.data import Scaler
 
     sc = Scaler(**{k: v for k, v in rec.model["meta"]["scale_y"].items()})
-    mem = net.predict(X)[:, 0]
+    mem = net.predict(X)[0, :, 0]
     assert np.array_equal(
         experiment.predict_unscaled(
             type(net).from_arrays(
@@ -93,7 +93,7 @@ def test_predict_matches_the_in_memory_model(write, tmp_path):
             ),
             sc,
             X,
-        ),
+        )[0],
         mem * meta["scale_y"]["scale"] + meta["scale_y"]["shift"],
     )
     r = invoke("predict", only_run(out), "--x", "0.1,0.25,0.9")
@@ -124,7 +124,7 @@ def test_a_linear_model_fits_a_linear_target_exactly(write, tmp_path):
         target: {expr: 2*x - 1}
         data: {n_train: 50, n_val: 0, n_test: 1000, scale_y: none}
         model: {hidden: []}
-        training: {optimizer: {name: gd, lr: 0.5}, epochs: 3000, early_stopping: null}
+        training: {optimizer: {name: gd, lr: 0.5}, epochs: 5000, early_stopping: null}
     """)
     r = invoke("run", p, "--out", tmp_path / "res", "--quiet")
     assert r.exit_code == 0, r.output
@@ -214,11 +214,14 @@ def test_gradcheck_passes_and_fails(write, monkeypatch):
     r = invoke("gradcheck", p, "--set", "training.l2=0.01")
     assert r.exit_code == 0, r.output
     assert "ok" in r.stdout and r.stdout.count("×") == 3
+    import dataclasses
+
     from nnfit.engine import activations
 
-    monkeypatch.setitem(
-        activations.ACTIVATIONS, "sigmoid", (activations.sigmoid, lambda z, a: a)
-    )  # a wrong derivative
+    wrong = dataclasses.replace(
+        activations.ACTIVATIONS["sigmoid"], df=lambda z, a: a, fast_backward=None
+    )
+    monkeypatch.setitem(activations.ACTIVATIONS, "sigmoid", wrong)  # a wrong derivative
     r = invoke("gradcheck", p)
     assert r.exit_code == 3 and "FAILED" in r.stdout
     assert invoke("gradcheck", p.parent / "missing.yaml").exit_code == 2
@@ -300,7 +303,7 @@ BAD_FILES = {
     ),
     "leaky slope too big": (
         BASE + "model: {activation: {name: leaky_relu, slope: 2}}\n",
-        "slope must be in [0, 1)",
+        "slope must satisfy 0 ≤ slope < 1",
     ),
     "activation param unknown": (
         BASE + "model: {activation: {name: tanh, slope: 2}}\n",

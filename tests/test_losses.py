@@ -4,17 +4,19 @@ import numpy as np
 import pytest
 
 from nnfit.engine.autodiff import jvp
-from nnfit.engine.losses import LOSSES, REGULARIZERS
+from nnfit.engine.losses import LOSSES, REGULARIZERS, get
 
 R = np.array([-3.0, -1.0, -0.4, 0.0, 0.25, 0.9, 2.5, 40.0])
 
 
 def test_values_by_hand():
     r = np.array([1.0, -3.0])
-    assert LOSSES["mse"][0](r) == pytest.approx(0.5 * (1 + 9) / 2)
-    assert LOSSES["mae"][0](r) == pytest.approx(2.0)
+    assert LOSSES["mse"].value(r) == pytest.approx(0.5 * (1 + 9) / 2)
+    assert LOSSES["mae"].value(r) == pytest.approx(2.0)
     # huber, δ = 1: ½·1² for |r| = 1, 1·(3 − ½) for |r| = 3
-    assert LOSSES["huber"][0](r) == pytest.approx((0.5 + 2.5) / 2)
+    assert LOSSES["huber"].value(r) == pytest.approx((0.5 + 2.5) / 2)
+    # δ = 2: ½·1² and 2·(3 − 1)
+    assert get("huber", delta=2.0).value(r) == pytest.approx((0.5 + 4.0) / 2)
     w = np.array([0.5, -2.0])
     assert REGULARIZERS["l1"][0](w, 0.1) == pytest.approx(0.25)
     assert REGULARIZERS["l2"][0](w, 0.1) == pytest.approx(0.5 * 0.1 * 4.25)
@@ -22,7 +24,7 @@ def test_values_by_hand():
 
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_loss_gradient_against_forward_mode_and_finite_differences(name):
-    loss, dloss = LOSSES[name]
+    loss, dloss = LOSSES[name].value, LOSSES[name].grad
     r = R[R != 0.0].reshape(-1, 1)
     rng = np.random.default_rng(1)
     for _ in range(5):
@@ -47,3 +49,11 @@ def test_penalty_gradient_against_forward_mode(name):
 
 def test_l1_subgradient_is_zero_at_zero():
     assert REGULARIZERS["l1"][1](np.zeros(3), 0.5).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_loss_parameters_are_checked():
+    with pytest.raises(ValueError, match="delta"):
+        get("huber", delta=0.0)
+    with pytest.raises(KeyError, match="delta"):
+        get("mse", delta=1.0)
+    assert LOSSES["mse"].least_squares and not LOSSES["huber"].least_squares

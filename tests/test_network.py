@@ -1,10 +1,14 @@
-"""The network: flat layout, forward pass, whole-network gradients."""
+"""The network: flat block layout, forward passes, whole-network gradients, stacks."""
 
 import numpy as np
 import pytest
 
+from nnfit.engine import losses, passes
 from nnfit.engine.gradcheck import check_network, finite_difference_grad
-from nnfit.engine.network import INITIALIZERS, Network
+from nnfit.engine.initializers import INITIALIZERS
+from nnfit.engine.network import Network, pack, unpack
+
+MSE = losses.get("mse")
 
 
 def data(d=2, n=24, seed=0):
@@ -12,31 +16,36 @@ def data(d=2, n=24, seed=0):
     return rng.uniform(size=(n, d)), rng.normal(size=(n, 1))
 
 
-def test_views_share_the_flat_vectors():
+def test_blocks_share_the_flat_vector():
     net = Network.create([3, 4, 2, 1], rng=np.random.default_rng(0))
-    assert net.n_params == 3 * 4 + 4 * 2 + 2 * 1 + 4 + 2 + 1
+    assert net.n_params == 4 * (3 + 1) + 2 * (4 + 1) + 1 * (2 + 1)
     assert net.n_weights == 3 * 4 + 4 * 2 + 2
-    net.theta[:] = np.arange(net.n_params)
-    assert net.W[0][0, 1] == 1 and net.W[1][0, 0] == 12 and net.b[0][0] == net.n_weights
-    net.W[2][...] = -1
-    assert np.all(net.theta[20:22] == -1)
-    assert net.gW[1].base is not None and np.shares_memory(net.gW[1], net.grad)
+    net.theta[0] = np.arange(net.n_params)
+    # layer 0's block is [W0ᵀ | b0] (4 × 4): row j holds unit j's weights, then its bias
+    assert net.W(0)[0, 0, 1] == 4 and net.b(0)[0, 0] == 3 and net.b(0)[0, 1] == 7
+    assert net.W(1)[0, 0, 0] == 16 and net.b(2)[0, 0] == net.n_params - 1
+    net.W(2)[...] = -1
+    assert np.all(net.theta[0, -3:-1] == -1)
+    assert int(net.weight_mask.sum()) == net.n_weights
+    assert np.array_equal(pack(net.params()), net.theta[0])
+    assert all(
+        np.array_equal(a, b) and np.array_equal(c, e)
+        for (a, c), (b, e) in zip(unpack(net.theta[0], net.sizes), net.params(), strict=True)
+    )
 
 
 def test_forward_matches_the_formula_and_the_training_path():
     X, _ = data()
     net = Network.create(
-        [2, 5, 3, 1],
-        activation=["tanh", "relu"],
-        output="identity",
-        rng=np.random.default_rng(1),
-        bias=0.1,
+        [2, 5, 3, 1], activation=["tanh", "relu"], rng=np.random.default_rng(1), bias=0.1
     )
-    W0, W1, W2 = net.W
-    b0, b1, b2 = net.b
+    (W0, b0), (W1, b1), (W2, b2) = net.params()
     expect = np.maximum(np.tanh(X @ W0 + b0) @ W1 + b1, 0) @ W2 + b2
-    assert np.allclose(net.predict(X), expect, rtol=1e-15)
-    assert np.array_equal(net.forward_train(X), net.predict(X))
+    np.testing.assert_allclose(net.predict(X)[0], expect, rtol=1e-14)
+    data_ = passes.TrainSet(X, np.zeros((len(X), 1)), net.dtype, 1, None)
+    grad = np.zeros_like(net.theta)
+    p = passes.Pass(net, len(X), MSE, grad)
+    np.testing.assert_allclose(p.forward(data_.full_batch()[0]).T, expect, rtol=1e-14)
     # evaluation in blocks (to bound memory on dense test sets) changes nothing
     assert np.array_equal(net.predict(X, block=5), net.predict(X))
 
@@ -58,12 +67,13 @@ def test_whole_network_gradient_with_l1_and_l2(sizes, act, dtype, loss):
     net = Network.create(
         sizes, activation=act, rng=np.random.default_rng(3), dtype=dtype, bias=0.05
     )
-    checks = check_network(net, X, y, loss=loss, l1=1e-3, l2=1e-2)
+    checks = check_network(net, X, y, losses.get(loss), l1=1e-3, l2=1e-2)
     tol = 1e-6 if dtype == "float64" else 1e-4
     assert len(checks) == len(sizes) - 1
     for c in checks:
         assert c.fd_error < tol, c
         assert c.jvp_error < tol, c
+        assert c.tape_error < tol, c
 
 
 def test_gradient_with_a_non_identity_output():
@@ -72,19 +82,21 @@ def test_gradient_with_a_non_identity_output():
     net = Network.create(
         [2, 6, 1], activation="tanh", output="sigmoid", rng=np.random.default_rng(0)
     )
-    assert max(c.worst for c in check_network(net, X, y)) < 1e-6
+    assert max(c.worst for c in check_network(net, X, y, MSE)) < 1e-6
 
 
 def test_penalties_act_on_weights_only():
     X, y = data()
     net = Network.create([2, 3, 1], rng=np.random.default_rng(0), bias=0.5)
-    net.loss_grad(X, y)
-    plain = net.grad.copy()
-    net.loss_grad(X, y, l2=0.1)
-    diff = net.grad - plain
-    assert np.allclose(diff[: net.n_weights], 0.1 * net.theta[: net.n_weights])
-    assert np.all(diff[net.n_weights :] == 0)
-    assert np.allclose(finite_difference_grad(net, X, y, l2=0.1), net.grad, atol=1e-8)
+    _, plain = passes.gradient(net, X, y, MSE)
+    _, with_l2 = passes.gradient(net, X, y, MSE, l2=0.1)
+    diff = (with_l2 - plain)[0]
+    mask = net.weight_mask > 0
+    np.testing.assert_allclose(diff[mask], 0.1 * net.theta[0][mask], rtol=1e-12)
+    assert np.all(diff[~mask] == 0)
+    np.testing.assert_allclose(
+        finite_difference_grad(net, X, y, MSE, l2=0.1), with_l2[0], atol=1e-8
+    )
 
 
 def test_float32_network_computes_in_float32():
@@ -92,9 +104,9 @@ def test_float32_network_computes_in_float32():
     net = Network.create([2, 4, 1], rng=np.random.default_rng(0), dtype="float32")
     net64 = Network.create([2, 4, 1], rng=np.random.default_rng(0), dtype="float64")
     assert net.theta.dtype == np.float32 and net.predict(X).dtype == np.float32
-    assert np.allclose(net.theta, net64.theta.astype(np.float32))
-    net.loss_grad(X.astype(np.float32), y.astype(np.float32))
-    assert net.grad.dtype == np.float32
+    assert np.array_equal(net.theta, net64.theta.astype(np.float32))
+    _, grad = passes.gradient(net, X, y, MSE)
+    assert grad.dtype == np.float32
 
 
 def test_initialisers_have_their_scale():
@@ -106,6 +118,18 @@ def test_initialisers_have_their_scale():
     assert np.max(np.abs(INITIALIZERS["uniform"](rng, 100, 400, limit=0.2))) <= 0.2
 
 
+def test_spread_biases_put_every_first_layer_unit_inside_the_cube():
+    net = Network.create([3, 50, 7, 1], rng=np.random.default_rng(0), bias="spread", init="he")
+    W, b = net.params()[0]
+    # unit j is centred where w_j·x + b_j = 0; along w_j the nearest such point is
+    # c = −b_j w_j / ‖w_j‖², and b_j = −w_j·c_j for some c_j in [0,1]³ means
+    # the hyperplane crosses the cube: min over corners ≤ 0 ≤ max over corners
+    corners = np.array(np.meshgrid([0, 1], [0, 1], [0, 1])).reshape(3, -1).T
+    z = corners @ W + b
+    assert np.all(z.min(axis=0) <= 0) and np.all(z.max(axis=0) >= 0)
+    assert np.all(net.params()[1][1] == 0)  # deeper layers keep zero biases
+
+
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match="one per hidden layer"):
         Network.create([1, 4, 4, 1], activation=["tanh"])
@@ -115,7 +139,7 @@ def test_bad_shapes_are_refused():
         Network.create([1, 2, 1], init="xavier")
 
 
-def test_meta_round_trip():
+def test_meta_round_trip_and_stacks():
     net = Network.create(
         [2, 3, 1], activation={"name": "leaky_relu", "slope": 0.2}, rng=np.random.default_rng(0)
     )
@@ -123,3 +147,7 @@ def test_meta_round_trip():
     X, _ = data()
     assert np.array_equal(again.predict(X), net.predict(X))
     assert again.meta() == net.meta()
+    other = Network.create([2, 3, 1], activation={"name": "leaky_relu", "slope": 0.2})
+    stack = Network.stack([net, other])
+    assert stack.k == 2 and np.array_equal(stack.predict(X)[1], other.predict(X)[0])
+    assert np.array_equal(stack.model(0).theta, net.theta)

@@ -14,7 +14,8 @@ LR = 0.1
 
 
 def run(name, **hyper):
-    opt = make(name, 2, **hyper)
+    opt = make(name, **hyper)
+    opt.setup(2, np.float64, np.ones(2))
     theta = THETA.copy()
     opt.step(theta, G1.copy(), LR)
     first = theta.copy()
@@ -83,7 +84,8 @@ def test_adam_first_step_moves_each_parameter_by_lr():
 
 
 def test_adamw_decays_weights_but_not_biases():
-    opt = make("adamw", 2, n_weights=1, weight_decay=0.5)
+    opt = make("adamw", weight_decay=0.5)
+    opt.setup(2, np.float64, np.array([1.0, 0.0]))  # a weight, then a bias
     theta = THETA.copy()
     for g in (G1, G2):
         opt.step(theta, g.copy(), LR)
@@ -94,7 +96,8 @@ def test_adamw_decays_weights_but_not_biases():
 
 
 def test_state_persists_and_float32_stays_float32():
-    opt = make("adam", 2, dtype=np.float32)
+    opt = make("adam")
+    opt.setup(2, np.float32, np.ones(2, np.float32))
     theta = THETA.astype(np.float32)
     opt.step(theta, G1.astype(np.float32), LR)
     assert theta.dtype == np.float32 and opt.m.dtype == np.float32
@@ -103,9 +106,9 @@ def test_state_persists_and_float32_stays_float32():
 
 def test_unknown_names_and_parameters_are_refused():
     with pytest.raises(KeyError, match="allowed"):
-        make("adamm", 2)
+        make("adamm")
     with pytest.raises(KeyError, match="momentum"):
-        make("adam", 2, momentum=0.9)
+        make("adam", momentum=0.9)
     assert set(OPTIMIZERS) >= {
         "gd",
         "sgd",
@@ -117,3 +120,29 @@ def test_unknown_names_and_parameters_are_refused():
         "adamw",
     }
     assert math.isclose(OPTIMIZERS["adam"].default_lr, 1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "value"),
+    [
+        ("adam", "beta2", 1.0),
+        ("adam", "beta2", float("nan")),
+        ("adam", "eps", 0.0),
+        ("momentum", "momentum", -0.1),
+        ("rmsprop", "rho", float("inf")),
+        ("lm", "mu_dec", 1.5),
+        ("lbfgs", "m", 2.5),
+    ],
+)
+def test_hyperparameters_are_range_checked(name, key, value):
+    with pytest.raises(ValueError, match=key):
+        make(name, **{key: value})
+
+
+def test_every_method_declares_what_it_is():
+    for name, cls in OPTIMIZERS.items():
+        assert cls.name == name
+        assert cls.honours <= {"lr", "schedule", "batch_size", "clip_norm", "l1", "output_every"}
+        assert all(p.default is not None for p in cls.params.values())
+    assert not OPTIMIZERS["lm"].stackable and OPTIMIZERS["lm"].least_squares
+    assert OPTIMIZERS["gd"].full_batch and "batch_size" not in OPTIMIZERS["gd"].honours

@@ -21,4 +21,6 @@ def test_values_by_hand():
 def test_every_schedule_lists_its_parameters():
     assert set(PARAMS) == set(SCHEDULES)
     for name, params in PARAMS.items():
-        SCHEDULES[name](0.1, 3, 10, **params)
+        SCHEDULES[name](0.1, 3, 10, **{k: p.default for k, p in params.items()})
+        for key, p in params.items():
+            assert p.check(key, p.default) == p.default

@@ -6,8 +6,11 @@ import pytest
 from nnfit.engine import activations as acts
 from nnfit.engine import autodiff, tape
 from nnfit.engine.autodiff import BINARY, UNARY, Dual
-from nnfit.engine.losses import HUBER_DELTA, LOSSES
-from nnfit.engine.network import ActivationSpec, Network
+from nnfit.engine.losses import LOSSES, get
+from nnfit.engine.network import ActivationSpec, Network, pack
+from nnfit.engine.passes import gradient
+
+HUBER_DELTA = 1.0
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(size=(20, 2))
@@ -18,7 +21,10 @@ L1, L2 = 0.01, 0.02
 def spec(name):
     """The activation with parameters away from their defaults, so binding them is tested."""
     return ActivationSpec.parse(
-        {"name": name, **{k: 1.5 * v + 0.1 for k, v in acts.PARAMS.get(name, {}).items()}}
+        {
+            "name": name,
+            **{k: 0.5 * p.default + 0.1 for k, p in acts.ACTIVATIONS[name].params.items()},
+        }
     )
 
 
@@ -40,20 +46,19 @@ def rel(a, b):
 @pytest.mark.parametrize("name", list(acts.ACTIVATIONS))
 def test_reverse_mode_equals_backprop(name, loss):
     net = network(name)
-    net.loss_grad(X, Y, loss)
-    assert np.all(net.layer_grad_norms() > 1e-6)  # no layer dead: the data term is tested
+    _, grad = gradient(net, X, Y, get(loss))
+    assert np.all(net.layer_norms(grad) > 1e-6)  # no layer dead: the data term is tested
     # without the penalties too, or their λ·sign(W) would drown a small data gradient
     for l1, l2 in ((0.0, 0.0), (L1, L2)):
-        cost = net.loss_grad(X, Y, loss, l1, l2)
+        cost, grad = gradient(net, X, Y, get(loss), l1, l2)
         value, g = tape.network_grad(net.params(), X, Y, net.functions, loss, l1, l2)
-        assert value == pytest.approx(cost, rel=1e-14)
-        for (w0, w1), (b0, b1) in net.slices:  # per layer, so a small layer is not drowned
-            idx = np.r_[w0:w1, b0:b1]
-            assert rel(g[idx], net.grad[idx]) <= 1e-12
+        assert value == pytest.approx(cost[0], rel=1e-14)
+        for a, b in zip(net.offsets, net.offsets[1:], strict=False):  # per layer
+            assert rel(g[a:b], grad[0, a:b]) <= 1e-12
 
 
 def test_huber_sees_both_of_its_pieces():
-    r = network("tanh").predict(X) - Y
+    r = network("tanh").predict(X)[0] - Y
     assert np.any(np.abs(r) < HUBER_DELTA) and np.any(np.abs(r) > HUBER_DELTA)
 
 
@@ -68,16 +73,16 @@ def test_reverse_mode_equals_forward_mode_along_random_directions(name, loss):
         v = [(rng.standard_normal(W.shape), rng.standard_normal(b.shape)) for W, b in params]
         duals = [(Dual(W, vW), Dual(b, vb)) for (W, b), (vW, vb) in zip(params, v, strict=True)]
         jvp = tape.network_cost(duals, X, Y, net.functions, loss, L1, L2).tangent
-        flat_v = np.concatenate([vW.ravel() for vW, _ in v] + [vb for _, vb in v])
+        flat_v = pack(v)
         assert float(g @ flat_v) == pytest.approx(float(jvp), rel=1e-12)
 
 
 def test_a_wrong_derivative_rule_is_caught(monkeypatch):
     net = network("tanh")
-    net.loss_grad(X, Y, "mse")
+    _, grad = gradient(net, X, Y, get("mse"))
     monkeypatch.setitem(UNARY, np.tanh, lambda x, y: 1.0 - y)
     _, g = tape.network_grad(net.params(), X, Y, net.functions, "mse")
-    assert rel(g, net.grad) > 1e-2
+    assert rel(g, grad[0]) > 1e-2
 
 
 # --------------------------------------------------------------------------- derivative rules
@@ -87,7 +92,8 @@ def test_a_wrong_derivative_rule_is_caught(monkeypatch):
 def test_activation_derivatives_match_the_registry_at_ties_too(name):
     # z = 0 is where relu, leaky_relu, elu and selu take their subgradient
     z = np.concatenate([np.linspace(-3.0, 3.0, 13), [0.0, 0.37, -2.2]])
-    f, df = spec(name).functions()
+    act = spec(name).activation()
+    f, df = act.f, act.df
     _, (g,) = tape.grad(lambda x: f(x).sum(), z)
     # different formulas for one derivative (a + α against α·e^z): a few ulps apart
     np.testing.assert_allclose(g, df(z, f(z)), rtol=1e-14, atol=0)

@@ -1,4 +1,4 @@
-"""The training loop: descent, learning, determinism, stopping rules."""
+"""The training loop: descent, learning, determinism, stopping rules, interrupts."""
 
 import itertools
 import math
@@ -6,8 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from nnfit.engine.loop import TrainSettings, train
+from nnfit.engine import losses, passes
+from nnfit.engine.loop import TrainSettings
 from nnfit.engine.network import Network
+from nnfit.engine.train import train
+
+MSE = losses.get("mse")
 
 
 def sine(n=128, seed=0):
@@ -16,23 +20,33 @@ def sine(n=128, seed=0):
     return X, np.sin(2 * np.pi * X)
 
 
+def settings(lr=None, optimizer="adam", patience=100, monitor="val", min_delta=0.0, **kw):
+    opt = {"name": optimizer, **({"lr": lr} if lr is not None else {})}
+    es = (
+        None
+        if patience is None
+        else {"patience": patience, "min_delta": min_delta, "monitor": monitor}
+    )
+    return TrainSettings(optimizer=opt, early_stopping=es, **kw)
+
+
+def cost(net, X, y, **kw):
+    return float(net.cost(X, y, MSE, **kw)[0])
+
+
 def test_full_batch_gd_lowers_the_cost_every_step():
     X, y = sine()
     net = Network.create([1, 10, 1], activation="tanh", rng=np.random.default_rng(0))
     costs = []
-
-    def record(info):
-        costs.append(info.train_loss)
-
     # full-batch: the epoch's train_loss is the cost before that epoch's single step
     train(
         net,
         X,
         y,
-        settings=TrainSettings(optimizer="gd", lr=0.05, epochs=200, patience=None),
-        callback=record,
+        settings=settings(0.05, "gd", None, epochs=200),
+        callbacks=[lambda ev: costs.append(float(ev.train_loss[0]))],
     )
-    final = net.cost(X, y)
+    final = cost(net, X, y)
     costs.append(final)
     assert len(costs) == 201
     assert all(b < a for a, b in itertools.pairwise(costs))
@@ -43,33 +57,21 @@ def test_a_teacher_network_is_learned():
     rng = np.random.default_rng(5)
     teacher = Network.create([2, 6, 1], activation="tanh", rng=rng, init="normal")
     X = rng.uniform(-1, 1, size=(512, 2))
-    y = teacher.predict(X)
+    y = teacher.predict(X)[0]
     student = Network.create([2, 6, 1], activation="tanh", rng=np.random.default_rng(9))
-    before = student.cost(X, y)
-    res = train(
-        student,
-        X,
-        y,
-        settings=TrainSettings(optimizer="adam", lr=0.01, epochs=400, patience=None),
-        rng=rng,
-    )
-    after = student.cost(X, y)
+    before = cost(student, X, y)
+    [res] = train(student, X, y, settings=settings(0.01, patience=None, epochs=400), rngs=rng)
+    after = cost(student, X, y)
     assert res.status == "ok" and res.epochs == 400
     assert after < 1e-4 * before and after < 1e-4
 
 
-def test_sine_is_fitted_from_the_python_api():
+def test_sine_is_fitted_and_steps_are_counted():
     X, y = sine(256)
     net = Network.create([1, 32, 1], activation="tanh", rng=np.random.default_rng(0))
-    res = train(
-        net,
-        X,
-        y,
-        settings=TrainSettings(lr=0.01, epochs=500, patience=None),
-        rng=np.random.default_rng(0),
-    )
+    [res] = train(net, X, y, settings=settings(0.01, patience=None, epochs=500))
     Xt = np.linspace(0, 1, 1001)[:, None]
-    assert np.max(np.abs(net.predict(Xt) - np.sin(2 * np.pi * Xt))) < 0.05
+    assert np.max(np.abs(net.predict(Xt)[0] - np.sin(2 * np.pi * Xt))) < 0.05
     assert res.steps == 500 * 8
 
 
@@ -77,7 +79,7 @@ def test_sine_is_fitted_from_the_python_api():
 def test_same_seed_same_weights(dtype):
     X, y = sine()
 
-    def once():
+    def once(shuffle_seed):
         net = Network.create(
             [1, 8, 8, 1], activation="relu", rng=np.random.default_rng(3), dtype=dtype
         )
@@ -85,29 +87,21 @@ def test_same_seed_same_weights(dtype):
             net,
             X,
             y,
-            settings=TrainSettings(epochs=30, batch_size=16),
-            rng=np.random.default_rng(4),
+            settings=settings(epochs=30, batch_size=16),
+            rngs=np.random.default_rng(shuffle_seed),
         )
         return net.theta.copy()
 
-    a, b = once(), once()
+    a, b = once(4), once(4)
     assert a.dtype == np.dtype(dtype) and np.array_equal(a, b)
-    net = Network.create([1, 8, 8, 1], activation="relu", rng=np.random.default_rng(3), dtype=dtype)
-    train(net, X, y, settings=TrainSettings(epochs=30, batch_size=16), rng=np.random.default_rng(5))
-    assert not np.array_equal(a, net.theta)
+    assert not np.array_equal(a, once(5))
 
 
 def test_divergence_stops_at_once_and_keeps_finite_weights():
     X, y = sine()
     net = Network.create([1, 16, 1], activation="relu", rng=np.random.default_rng(0))
     seen = []
-    res = train(
-        net,
-        X,
-        y,
-        settings=TrainSettings(optimizer="sgd", lr=50.0, epochs=1000),
-        callback=seen.append,
-    )
+    [res] = train(net, X, y, settings=settings(50.0, "sgd", epochs=1000), callbacks=[seen.append])
     assert res.status == "diverged" and res.stop_reason == "diverged"
     assert res.epochs < 5 and len(seen) == res.epochs
     assert np.all(np.isfinite(net.theta))
@@ -119,22 +113,16 @@ def test_early_stopping_on_validation_restores_the_best_weights():
     Xv, yv = sine(64, seed=1)
     yv = yv + 0.3  # a validation set the model can never fit: its loss soon stops falling
     net = Network.create([1, 16, 1], rng=np.random.default_rng(0))
-    res = train(net, X, y, Xv, yv, settings=TrainSettings(lr=0.01, epochs=2000, patience=20))
+    [res] = train(net, X, y, Xv, yv, settings=settings(0.01, patience=20, epochs=2000))
     assert res.stop_reason == "early_stopping" and res.epochs < 2000
     assert res.epochs - res.best_epoch == 20
-    best = min(res.history.val_loss)
-    assert net.cost(Xv, yv) == pytest.approx(best, rel=1e-12)
+    assert cost(net, Xv, yv) == pytest.approx(min(res.history.val_loss), rel=1e-12)
 
 
 def test_without_validation_training_stops_when_the_cost_stabilises():
     X, y = sine(32)
     net = Network.create([1, 4, 1], rng=np.random.default_rng(0))
-    res = train(
-        net,
-        X,
-        y,
-        settings=TrainSettings(optimizer="gd", lr=0.1, epochs=100000, patience=10, min_delta=1e-6),
-    )
+    [res] = train(net, X, y, settings=settings(0.1, "gd", 10, "train", 1e-6, epochs=100000))
     assert res.stop_reason == "converged" and res.epochs < 100000
 
 
@@ -142,21 +130,21 @@ def test_zero_epochs_returns_the_initial_network_and_a_history_row():
     X, y = sine()
     net = Network.create([1, 4, 1], rng=np.random.default_rng(0))
     start = net.theta.copy()
-    res = train(net, X, y, settings=TrainSettings(epochs=0))
+    [res] = train(net, X, y, settings=settings(epochs=0))
     assert res.epochs == 0 and res.steps == 0 and np.array_equal(net.theta, start)
     assert res.history.epoch == [0]
-    assert res.history.train_loss[0] == pytest.approx(net.cost(X, y))
+    assert res.history.train_loss[0] == pytest.approx(cost(net, X, y), rel=1e-12)
 
 
 def test_callback_can_stop_and_history_has_per_layer_gradients():
     X, y = sine()
     net = Network.create([1, 5, 5, 1], rng=np.random.default_rng(0))
-    res = train(
+    [res] = train(
         net,
         X,
         y,
-        settings=TrainSettings(epochs=100, patience=None),
-        callback=lambda info: info.epoch == 7,
+        settings=settings(patience=None, epochs=100),
+        callbacks=[lambda ev: ev.epoch == 7],
     )
     assert res.stop_reason == "callback" and res.epochs == 7
     cols = res.history.columns()
@@ -165,28 +153,38 @@ def test_callback_can_stop_and_history_has_per_layer_gradients():
     assert len(cols["grad_norm_2"]) == 8
 
 
+def test_ctrl_c_keeps_the_last_finished_epoch():
+    X, y = sine()
+    net = Network.create([1, 8, 1], rng=np.random.default_rng(0))
+    snapshots = []
+
+    def interrupt(ev):
+        snapshots.append(ev.net.theta.copy())
+        if ev.epoch == 3:
+            raise KeyboardInterrupt
+
+    [res] = train(net, X, y, settings=settings(0.01, epochs=50), callbacks=[interrupt])
+    assert res.status == res.stop_reason == "interrupted"
+    assert res.epochs == 3 and np.array_equal(net.theta, snapshots[-1])
+
+
 def test_clip_norm_bounds_every_step():
     X, y = sine()
     net = Network.create([1, 8, 1], rng=np.random.default_rng(0), init="normal")
     before = net.theta.copy()
-    train(
-        net,
-        X,
-        y,
-        settings=TrainSettings(optimizer="gd", lr=1.0, epochs=1, clip_norm=1e-3, patience=None),
-    )
+    train(net, X, y, settings=settings(1.0, "gd", None, epochs=1, clip_norm=1e-3))
     assert np.linalg.norm(net.theta - before) == pytest.approx(1e-3, rel=1e-9)
 
 
 def test_schedule_sets_the_rate_each_epoch():
     X, y = sine()
     net = Network.create([1, 4, 1], rng=np.random.default_rng(0))
-    res = train(
+    [res] = train(
         net,
         X,
         y,
-        settings=TrainSettings(
-            lr=0.1, epochs=4, patience=None, schedule="exponential", schedule_params={"gamma": 0.5}
+        settings=settings(
+            0.1, patience=None, epochs=4, schedule={"name": "exponential", "gamma": 0.5}
         ),
     )
     assert res.history.lr[1:] == pytest.approx([0.1, 0.05, 0.025, 0.0125])
@@ -199,53 +197,62 @@ def test_every_optimizer_reduces_the_cost(name):
     X, _ = sine()
     y = X**2 - 0.3
     net = Network.create([1, 16, 1], rng=np.random.default_rng(0))
-    start = net.cost(X, y)
+    start = cost(net, X, y)
     lr = {"adagrad": 0.05, "sgd": 0.05, "momentum": 0.01, "nesterov": 0.01}.get(name, 0.005)
-    res = train(net, X, y, settings=TrainSettings(optimizer=name, lr=lr, epochs=100, patience=None))
-    assert res.status == "ok" and net.cost(X, y) < 0.05 * start
+    [res] = train(net, X, y, settings=settings(lr, name, None, epochs=100))
+    assert res.status == "ok" and cost(net, X, y) < 0.05 * start
 
 
-def test_blocked_full_batch_matches_the_plain_pass_and_any_thread_count():
-    from nnfit.engine.rowblocks import BlockedGradient
-
+def test_blocked_full_batch_matches_the_plain_pass_and_any_thread_count(monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.uniform(size=(3000, 2))
     y = np.sin(4 * X[:, :1]) + X[:, 1:] ** 2
     net = Network.create(
         [2, 64, 32, 1], activation=["sigmoid", "tanh"], rng=np.random.default_rng(1)
     )
-    plain = net.loss_grad(X, y, "huber", 1e-3, 1e-2)
-    g = net.grad.copy()
+    huber = losses.get("huber", delta=0.3)
+    plain_cost, plain = passes.gradient(net, X, y, huber, 1e-3, 1e-2)
+    monkeypatch.setattr(passes, "MIN_ELEMENTS", 1)
+    monkeypatch.setattr(passes, "BLOCK_BYTES", 100 * 64 * 8)
     results = []
     for threads in (1, 2):
-        b = BlockedGradient(net, X, y, threads=threads, block_rows=100)
-        results.append((b.loss_grad("huber", 1e-3, 1e-2), net.grad.copy()))
-        b.close()
-        assert len(b.blocks) == 30
+        monkeypatch.setattr(passes, "blas_threads", lambda threads=threads: threads)
+        data = passes.TrainSet(X, y, net.dtype, 1, None)
+        grad = np.zeros_like(net.theta)
+        full = passes.FullPass(net, data, huber, grad)
+        assert full.blocked and len(full.blocks) == 30 and full.threads == threads
+        results.append((full.run() + net.add_penalty_grad(grad, 1e-3, 1e-2), grad))
+        full.close()
     (c1, g1), (c2, g2) = results
-    assert c1 == c2 and np.array_equal(g1, g2)  # the lanes, not the threads, fix the sums
-    assert c1 == pytest.approx(plain, rel=1e-13)
-    np.testing.assert_allclose(g1, g, rtol=1e-11, atol=1e-15 * np.abs(g).max())
+    assert np.array_equal(c1, c2) and np.array_equal(g1, g2)  # lanes, not threads, fix sums
+    np.testing.assert_allclose(c1, plain_cost, rtol=1e-13)
+    np.testing.assert_allclose(g1, plain, rtol=1e-11, atol=1e-15 * np.abs(plain).max())
 
 
-def test_large_full_batch_training_uses_blocks_and_stays_close_to_plain():
-    import nnfit.engine.rowblocks as blocked
-
+def test_large_full_batch_training_uses_blocks_and_stays_close_to_plain(monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.uniform(size=(2048, 1))
     y = np.sin(2 * np.pi * X)
-    s = TrainSettings(optimizer="gd", lr=0.5, epochs=20, patience=None)
+    s = settings(0.5, "gd", None, epochs=20)
     a = Network.create([1, 512, 1], activation="sigmoid", rng=np.random.default_rng(0))
+    assert passes.MIN_ELEMENTS <= 2048 * 512  # this one goes in blocks
     train(a, X, y, settings=s)
-    old = blocked.MIN_ELEMENTS
-    blocked.MIN_ELEMENTS = 1 << 40  # force the plain pass
-    try:
-        b = Network.create([1, 512, 1], activation="sigmoid", rng=np.random.default_rng(0))
-        train(b, X, y, settings=s)
-    finally:
-        blocked.MIN_ELEMENTS = old
-    assert blocked.worth_it(a, len(X))
+    monkeypatch.setattr(passes, "MIN_ELEMENTS", 1 << 40)  # force the plain pass
+    b = Network.create([1, 512, 1], activation="sigmoid", rng=np.random.default_rng(0))
+    train(b, X, y, settings=s)
     np.testing.assert_allclose(a.theta, b.theta, rtol=1e-12, atol=1e-14)
-    assert not np.array_equal(
-        a.theta, Network.create([1, 512, 1], rng=np.random.default_rng(0)).theta
-    )
+    start = Network.create([1, 512, 1], activation="sigmoid", rng=np.random.default_rng(0))
+    assert not np.array_equal(a.theta, start.theta)
+
+
+def test_history_rows_and_event_fields():
+    X, y = sine()
+    Xv, yv = sine(32, seed=2)
+    net = Network.create([1, 6, 1], rng=np.random.default_rng(0))
+    events = []
+    [res] = train(net, X, y, Xv, yv, settings=settings(0.01, epochs=5), callbacks=[events.append])
+    ev = events[-1]
+    assert ev.epoch == 5 and ev.epochs == 5 and ev.active.tolist() == [True]
+    assert ev.grad_norm.shape == (1, 2) and ev.val_loss.shape == (1,)
+    assert res.history.epoch == [0, 1, 2, 3, 4, 5]
+    assert res.history.val_loss[-1] == pytest.approx(float(ev.val_loss[0]))

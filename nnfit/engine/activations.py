@@ -1,4 +1,4 @@
-"""Activation functions and their derivatives: one registry, ``name -> (f, df)``.
+"""Activation functions and their derivatives: one registry, ``name -> Activation``.
 
 ``a = f(z)`` maps pre-activations to activations; ``df(z, a)`` returns σ'(z) given both
 z and a = f(z), so that derivatives cheapest in terms of a (tanh: 1 − a², sigmoid:
@@ -6,8 +6,12 @@ a(1 − a)) reuse the forward result. Every ``f`` is written with NumPy ufuncs o
 it also runs on :class:`nnfit.autodiff.Dual` numbers; that is how each hand-written
 ``df`` is checked against an independent derivative.
 
-Some activations take a parameter (``leaky_relu`` its slope, ``elu`` its alpha): the
-defaults live in :data:`PARAMS` and :func:`get` binds other values.
+Some activations take a parameter (``leaky_relu`` its slope, ``elu`` its alpha), declared
+with its range as a :class:`~nnfit.engine.params.Param`; :func:`get` binds values.
+
+Training uses in-place variants where they pay (tanh, sigmoid, relu): ``forward_(z, out)``
+writes f(z) into ``out`` and ``backward_(d, z, a, tmp)`` multiplies ``d`` by σ'(z) in
+place, with the same arithmetic as ``f`` and ``df``, so the numbers are the same.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from nnfit.engine.params import Param, bind
+
 Array = np.ndarray
-Activation = tuple[Callable[..., Array], Callable[..., Array]]
 
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
@@ -137,45 +143,121 @@ def dsquare(z, a):
     return 2.0 * z
 
 
+# ------------------------------------------------------------------ in-place variants
+
+
+def _tanh_(z, out):
+    np.tanh(z, out=out)
+
+
+def _dtanh_(d, z, a, tmp):
+    np.multiply(a, a, out=tmp)
+    np.subtract(1.0, tmp, out=tmp)
+    d *= tmp
+
+
+def _sigmoid_(z, out):
+    np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+
+
+def _dsigmoid_(d, z, a, tmp):
+    np.subtract(1.0, a, out=tmp)
+    tmp *= a
+    d *= tmp
+
+
+def _relu_(z, out):
+    np.maximum(z, 0.0, out=out)
+
+
+def _drelu_(d, z, a, tmp):
+    np.greater(a, 0.0, out=tmp)  # a > 0 exactly where z > 0
+    d *= tmp
+
+
+def _identity_(z, out):
+    if out is not z:
+        out[...] = z
+
+
+def _didentity_(d, z, a, tmp):
+    pass
+
+
+@dataclass(frozen=True)
+class Activation:
+    """a = f(z) and σ'(z) = df(z, a), with declared parameters and in-place variants.
+
+    ``needs_z`` is False when σ' can be computed from a alone, so training may
+    overwrite z with a.
+    """
+
+    f: Callable[..., Array]
+    df: Callable[..., Array]
+    params: dict[str, Param] = field(default_factory=dict)
+    needs_z: bool = True
+    fast_forward: Callable | None = None
+    fast_backward: Callable | None = None
+
+    def forward_(self, z: Array, out: Array) -> None:
+        """out ← f(z); ``out`` may be ``z`` when ``needs_z`` is False."""
+        if self.fast_forward is not None:
+            self.fast_forward(z, out)
+        else:
+            np.copyto(out, self.f(z))
+
+    def backward_(self, d: Array, z: Array, a: Array, tmp: Array) -> None:
+        """d ← d · σ'(z) in place (``tmp`` is scratch of d's shape)."""
+        if self.fast_backward is not None:
+            self.fast_backward(d, z, a, tmp)
+        else:
+            d *= self.df(z, a)
+
+
+_SLOPE = Param(0.01, lo=0.0, hi=1.0, hi_open=True, doc="slope for z < 0")
+_ALPHA = Param(1.0, lo=0.0, lo_open=True, hi=1e3, doc="saturation value −α for z → −∞")
+
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": (sigmoid, dsigmoid),
-    "tanh": (tanh, dtanh),
-    "relu": (relu, drelu),
-    "leaky_relu": (leaky_relu, dleaky_relu),
-    "elu": (elu, delu),
-    "selu": (selu, dselu),
-    "softplus": (softplus, dsoftplus),
-    "gelu": (gelu, dgelu),
-    "silu": (silu, dsilu),
-    "sin": (sin, dsin),
-    "identity": (identity, didentity),
-    "square": (square, dsquare),
+    "sigmoid": Activation(sigmoid, dsigmoid, {}, False, _sigmoid_, _dsigmoid_),
+    "tanh": Activation(tanh, dtanh, {}, False, _tanh_, _dtanh_),
+    "relu": Activation(relu, drelu, {}, False, _relu_, _drelu_),
+    "leaky_relu": Activation(leaky_relu, dleaky_relu, {"slope": _SLOPE}, needs_z=False),
+    "elu": Activation(elu, delu, {"alpha": _ALPHA}, needs_z=False),
+    "selu": Activation(selu, dselu, needs_z=False),
+    "softplus": Activation(softplus, dsoftplus),
+    "gelu": Activation(gelu, dgelu),
+    "silu": Activation(silu, dsilu),
+    "sin": Activation(sin, dsin),
+    "identity": Activation(identity, didentity, {}, False, _identity_, _didentity_),
+    "square": Activation(square, dsquare),
 }
 
-#: Parameters an activation accepts, with their defaults.
-PARAMS: dict[str, dict[str, float]] = {
-    "leaky_relu": {"slope": 0.01},
-    "elu": {"alpha": 1.0},
-}
+#: activations that are polynomials: no width makes them universal (Leshno et al. 1993)
+POLYNOMIAL = frozenset({"identity", "square"})
 
 
 def get(name: str, **params: float) -> Activation:
-    """Return ``(f, df)`` for ``name`` with ``params`` bound.
+    """The activation ``name`` with ``params`` checked and bound.
 
     Raises
     ------
     KeyError
         For an unknown name or a parameter the activation does not take.
+    ValueError
+        For a parameter outside its range.
     """
     if name not in ACTIVATIONS:
         raise KeyError(f"unknown activation {name!r} (allowed: {', '.join(ACTIVATIONS)})")
-    allowed = PARAMS.get(name, {})
-    extra = set(params) - set(allowed)
-    if extra:
-        raise KeyError(
-            f"activation {name!r} takes {sorted(allowed) or 'no parameters'}, got {sorted(extra)}"
-        )
-    f, df = ACTIVATIONS[name]
+    act = ACTIVATIONS[name]
     if not params:
-        return f, df
-    return functools.partial(f, **params), functools.partial(df, **params)
+        bind("activation", name, act.params, {})
+        return act
+    values = bind("activation", name, act.params, params)
+    return replace(
+        act,
+        f=functools.partial(act.f, **values),
+        df=functools.partial(act.df, **values),
+    )

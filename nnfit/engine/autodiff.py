@@ -190,6 +190,12 @@ class Dual:
             self.tangent.mean(axis=axis, keepdims=keepdims),
         )
 
+    def __getitem__(self, index):
+        return Dual(self.value[index], self.tangent[index])
+
+    def reshape(self, *shape):
+        return Dual(self.value.reshape(*shape), self.tangent.reshape(*shape))
+
     @property
     def shape(self):
         return self.value.shape

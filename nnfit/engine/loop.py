@@ -1,25 +1,30 @@
-"""The training loop: epochs of shuffled mini-batches, early stopping, divergence checks.
+"""The training loop's one place for history, early stopping, divergence and callbacks.
 
-:func:`train` is pure in the sense of the engine: arrays and an ``np.random.Generator``
-in, a :class:`TrainResult` out; it never prints or writes files. Progress reaches the
-caller through ``callback(info)``, called once per epoch; returning ``True`` from it
-stops training. Ctrl-C ends training with ``status="interrupted"`` and the weights of
-the last finished epoch.
+Every way of training (first-order mini-batches, Levenberg–Marquardt, L-BFGS through
+SciPy's callback; one model or a stack of K) drives a :class:`Session`: it reports the
+start, each step's cost (so a diverging model stops at once) and each epoch's end. The
+session keeps a :class:`History` per model, stops models whose early-stopping patience
+ran out, whose cost exploded or went non-finite (their last finite weights are kept),
+or that a callback stops; at the end it restores each model's best weights. A model
+that stops rides along in a stack until all have stopped; its numbers are set aside.
+
+Callbacks receive one :class:`EpochEvent` per epoch and may return a stop mask (one bool
+per model, or one bool for all). Nothing here prints or writes files.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
-from nnfit.engine import optimizers as opt
-from nnfit.engine import rowblocks as blocked_mod
+from nnfit.engine import losses as loss_mod
 from nnfit.engine.network import Network
-from nnfit.engine.schedules import SCHEDULES
+from nnfit.engine.params import Param, spec
 
 Array = np.ndarray
 
@@ -28,28 +33,43 @@ Array = np.ndarray
 class TrainSettings:
     """Hyperparameters of one training run (never mutated; learned state lives elsewhere).
 
-    ``batch_size=None`` (or one at least the training-set size) is full-batch training;
-    ``lr=None`` takes the optimizer's default; ``patience=None`` turns early stopping off.
-    Early stopping watches the validation loss when there is a validation set and
-    ``monitor == "val"``, the training cost otherwise ("until the cost stabilizes").
+    Field names are the experiment file's ``training`` keys, so a config section maps
+    onto them as it is. ``optimizer``, ``schedule`` and ``loss`` are a name or
+    ``{name: …, params}``; ``batch_size`` None or "full" is full-batch;
+    ``early_stopping`` None turns it off.
     """
 
-    loss: str = "mse"
-    optimizer: str = "adam"
-    optimizer_params: dict = field(default_factory=dict)
-    lr: float | None = None
-    schedule: str = "constant"
-    schedule_params: dict = field(default_factory=dict)
-    batch_size: int | None = 32
+    loss: str | dict = "mse"
+    optimizer: str | dict = "adam"
+    schedule: str | dict = "constant"
+    batch_size: int | str | None = 32
     epochs: int = 1000
     l1: float = 0.0
     l2: float = 0.0
     clip_norm: float | None = None
-    patience: int | None = 100
-    min_delta: float = 0.0
-    monitor: str = "val"
+    early_stopping: dict | None = field(
+        default_factory=lambda: {"patience": 100, "min_delta": 0.0, "monitor": "val"}
+    )
+    output_layer: str = "trained"
+    output_every: int | None = None
     restore_best: bool = True
     divergence_factor: float = 1e6
+
+    @classmethod
+    def from_config(cls, training: dict) -> TrainSettings:
+        """The settings from a ``training`` section (keys the engine does not use, such
+        as ``seed`` or ``dtype``, are the caller's)."""
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in training.items() if k in names})
+
+    def rows(self, n: int) -> int | None:
+        """The batch size for n training rows; None for the full batch."""
+        bs = self.batch_size
+        return None if bs is None or bs == "full" or int(bs) >= n else int(bs)
+
+    def loss_fn(self) -> loss_mod.Loss:
+        name, params = spec(self.loss)
+        return loss_mod.get(name, **params)
 
 
 @dataclass
@@ -65,14 +85,17 @@ class History:
     extra: dict[str, list[float]] = field(default_factory=dict)
 
     def append(self, epoch, train_loss, val_loss, lr, grad_norm, wall_s, **extra):
-        self.epoch.append(epoch)
-        self.train_loss.append(train_loss)
-        self.val_loss.append(val_loss)
-        self.lr.append(lr)
+        self.epoch.append(int(epoch))
+        self.train_loss.append(float(train_loss))
+        self.val_loss.append(float(val_loss))
+        self.lr.append(float(lr))
         self.grad_norm.append(np.asarray(grad_norm, dtype=float))
-        self.wall_s.append(wall_s)
+        self.wall_s.append(float(wall_s))
         for k, v in extra.items():
-            self.extra.setdefault(k, []).append(v)
+            self.extra.setdefault(k, [math.nan] * (len(self.epoch) - 1)).append(float(v))
+        for col in self.extra.values():
+            if len(col) < len(self.epoch):
+                col.append(math.nan)
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -95,17 +118,18 @@ class History:
 
 
 @dataclass(frozen=True)
-class EpochInfo:
-    """What the progress callback sees after each epoch."""
+class EpochEvent:
+    """What callbacks see after each epoch; arrays have one entry (row) per model."""
 
     epoch: int
     epochs: int
-    train_loss: float
-    val_loss: float
+    train_loss: Array
+    val_loss: Array
     lr: float
     grad_norm: Array
     wall_s: float
-    network: Network
+    net: Network
+    active: Array
 
 
 @dataclass
@@ -119,158 +143,204 @@ class TrainResult:
     history: History
 
 
-class _Monitor:
-    """Early stopping: remembers the best value and weights, counts epochs without gain."""
+class Method:
+    """A way to train: the optimizer table's entries derive from this.
 
-    def __init__(self, patience, min_delta):
-        self.patience, self.min_delta = patience, min_delta
-        self.best, self.best_epoch, self.best_theta, self.wait = math.inf, 0, None, 0
-
-    def update(self, value, epoch, theta) -> bool:
-        """Record ``value``; return True when patience has run out."""
-        if value < self.best - self.min_delta:
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            self.best_theta = theta.copy()
-            return False
-        self.wait += 1
-        return self.patience is not None and self.wait >= self.patience
-
-
-def resolve_lr(settings: TrainSettings) -> float:
-    if settings.lr is not None:
-        return float(settings.lr)
-    return opt.OPTIMIZERS[settings.optimizer].default_lr
-
-
-def train(
-    net: Network,
-    X: Array,
-    y: Array,
-    X_val: Array | None = None,
-    y_val: Array | None = None,
-    settings: TrainSettings | None = None,
-    rng: np.random.Generator | None = None,
-    callback: Callable[[EpochInfo], bool | None] | None = None,
-) -> TrainResult:
-    """Train ``net`` in place on (X, y) and return what happened.
-
-    Parameters
-    ----------
-    X, y : arrays of shape (n, d) and (n, out)
-        Training set, in the units the network sees (any scaling already applied).
-    X_val, y_val : arrays or None
-        Validation set for the val curve and early stopping.
-    rng : np.random.Generator
-        Source of the per-epoch shuffles.
+    Class attributes declare what the method is: its hyperparameters (``params``, with
+    ranges), the training keys it honours (any other key given in a file is refused,
+    never silently ignored), whether it runs on the full batch, whether K models can be
+    trained in one stack, and whether it is Gauss–Newton (needs a least-squares loss).
     """
-    s = settings or TrainSettings()
-    rng = rng if rng is not None else np.random.default_rng(0)
-    X = np.ascontiguousarray(X, dtype=net.dtype)
-    y = np.ascontiguousarray(np.reshape(y, (len(y), -1)), dtype=net.dtype)
-    has_val = X_val is not None and len(X_val) > 0
-    if has_val:
-        X_val = np.ascontiguousarray(X_val, dtype=net.dtype)
-        y_val = np.ascontiguousarray(np.reshape(y_val, (len(y_val), -1)), dtype=net.dtype)
 
-    if opt.OPTIMIZERS[s.optimizer].second_order:
-        from nnfit.engine.second_order import METHODS
+    name: ClassVar[str] = ""
+    params: ClassVar[dict[str, Param]] = {}
+    default_lr: ClassVar[float | None] = 0.01
+    honours: ClassVar[frozenset[str]] = frozenset()
+    full_batch: ClassVar[bool] = False
+    stackable: ClassVar[bool] = True
+    least_squares: ClassVar[bool] = False
+    #: with ``output_layer: lstsq``, re-solves the output layer at every evaluation
+    #: (variable projection) rather than at the start and the end
+    varpro: ClassVar[bool] = False
 
-        return METHODS[s.optimizer](net, X, y, X_val, y_val, s, callback)
-    n = len(X)
-    optimizer = opt.make(s.optimizer, net.n_params, net.dtype, net.n_weights, **s.optimizer_params)
-    full = optimizer.full_batch or s.batch_size is None or s.batch_size >= n
-    bs = n if full else int(s.batch_size)
-    lr0 = resolve_lr(s)
-    sched = SCHEDULES[s.schedule]
-    monitor_val = has_val and s.monitor == "val"
+    def __init__(self, **hyper):
+        from nnfit.engine.params import bind
 
-    def val_loss() -> float:
-        return net.cost(X_val, y_val, s.loss) if has_val else math.nan
+        self.hyper = bind("optimizer", self.name, self.params, hyper)
 
-    blocked = (
-        blocked_mod.BlockedGradient(net, X, y) if (full and blocked_mod.worth_it(net, n)) else None
-    )
+    def run(self, session: Session) -> None:
+        raise NotImplementedError
 
-    def batch_cost(xb, yb) -> float:
-        if blocked is not None:  # the whole batch, in cache-sized blocks over threads
-            return blocked.loss_grad(s.loss, s.l1, s.l2)
-        return net.loss_grad(xb, yb, s.loss, s.l1, s.l2)
 
-    hist = History()
-    start_cost = batch_cost(X, y)
-    hist.append(
-        0,
-        start_cost,
-        val_loss(),
-        sched(lr0, 0, s.epochs, **s.schedule_params),
-        net.layer_grad_norms(),
-        0.0,
-    )
-    limit = s.divergence_factor * max(start_cost, 1e-300)
-    # the clock covers the epochs (with their bookkeeping), not the initial evaluation,
-    # which on a short run with a large training set would dominate
-    t0 = time.perf_counter()
-    if not math.isfinite(start_cost):
-        if blocked is not None:
-            blocked.close()
-        return TrainResult("diverged", "diverged", 0, 0, 0.0, 0, hist)
+Callback = Callable[[EpochEvent], "Array | bool | None"]
 
-    mon = _Monitor(s.patience, s.min_delta)
-    mon.update(hist.val_loss[0] if monitor_val else start_cost, 0, net.theta)
-    last_good = net.theta.copy()
-    theta, grad, clip = net.theta, net.grad, s.clip_norm
-    status, reason, steps, epoch = "ok", "epochs", 0, 0
-    Xs, ys = X, y
-    try:
-        for epoch in range(1, s.epochs + 1):
-            lr = sched(lr0, epoch - 1, s.epochs, **s.schedule_params)
-            if not full:
-                perm = rng.permutation(n)
-                Xs, ys = X[perm], y[perm]
-            total = 0.0
-            for i in range(0, n, bs):
-                xb, yb = Xs[i : i + bs], ys[i : i + bs]
-                c = batch_cost(xb, yb)
-                if not c < limit:  # also catches NaN
-                    status = reason = "diverged"
-                    break
-                total += c * len(xb)
-                if clip is not None:
-                    norm = math.sqrt(float(grad @ grad))
-                    if norm > clip:
-                        grad *= clip / norm
-                optimizer.step(theta, grad, lr)
-                steps += 1
-            if status == "diverged" or not np.isfinite(theta).all():
-                status = reason = "diverged"
-                theta[...] = last_good
-                epoch -= 1
-                break
-            last_good[...] = theta
-            train_loss = total / n
-            vl = val_loss()
-            norms = net.layer_grad_norms()
-            wall = time.perf_counter() - t0
-            hist.append(epoch, train_loss, vl, lr, norms, wall)
-            stop = mon.update(vl if monitor_val else train_loss, epoch, theta)
-            if callback is not None and callback(
-                EpochInfo(epoch, s.epochs, train_loss, vl, lr, norms, wall, net)
-            ):
-                reason = "callback"
-                break
-            if stop:
-                reason = "early_stopping" if monitor_val else "converged"
-                break
-    except KeyboardInterrupt:
-        theta[...] = last_good
-        status = reason = "interrupted"
-        epoch = hist.epoch[-1]
-    finally:
-        if blocked is not None:
-            blocked.close()
 
-    best_epoch = epoch
-    if status == "ok" and s.restore_best and s.patience is not None and mon.best_theta is not None:
-        theta[...] = mon.best_theta
-        best_epoch = mon.best_epoch
-    return TrainResult(status, reason, epoch, steps, time.perf_counter() - t0, best_epoch, hist)
+class Session:
+    """The state of one training of ``net``'s K models: see the module docstring."""
+
+    def __init__(
+        self,
+        net: Network,
+        settings: TrainSettings,
+        val: tuple[Array, Array] | None = None,
+        callbacks: Sequence[Callback] = (),
+    ):
+        s = self.settings = settings
+        self.net, self.k, self.callbacks = net, net.k, list(callbacks)
+        self.loss = settings.loss_fn()
+        self.val = val if val is not None and len(val[0]) else None
+        es = s.early_stopping
+        self.patience = None if es is None else es.get("patience", 100)
+        self.min_delta = 0.0 if es is None else es.get("min_delta", 0.0)
+        self.monitor_val = self.val is not None and (es or {}).get("monitor", "val") == "val"
+        K = self.k
+        self.histories = [History() for _ in range(K)]
+        self.active = np.ones(K, dtype=bool)
+        self.status, self.reason = ["ok"] * K, ["epochs"] * K
+        self.epochs_done = np.zeros(K, dtype=int)
+        self.steps = np.zeros(K, dtype=int)
+        self.best = np.full(K, math.inf)
+        self.best_epoch = np.zeros(K, dtype=int)
+        self.best_theta = net.theta.copy()
+        self.wait = np.zeros(K, dtype=int)
+        self.last_good = net.theta.copy()
+        self.final = net.theta.copy()  # each model's weights when it stopped
+        self.limit = np.full(K, math.inf)
+        self.t0 = time.perf_counter()
+        self.epoch = 0
+
+    # ------------------------------------------------------------------ events
+
+    def val_loss(self) -> Array:
+        if self.val is None:
+            return np.full(self.k, math.nan)
+        return self.net.cost(self.val[0], self.val[1], self.loss)
+
+    def start(self, cost: Array, grad_norm: Array, lr: float, **extra) -> None:
+        """Record epoch 0 (the network before training) from its cost and gradient norms."""
+        cost = np.asarray(cost, dtype=float)
+        vl = self.val_loss()
+        for k in range(self.k):
+            self.histories[k].append(0, cost[k], vl[k], lr, grad_norm[k], 0.0, **extra)
+        self.limit = self.settings.divergence_factor * np.maximum(cost, 1e-300)
+        self._track(vl if self.monitor_val else cost, 0)
+        self.check(cost)
+        # the clock covers the epochs (with their bookkeeping), not the initial
+        # evaluation, which on a short run with a large training set would dominate
+        self.t0 = time.perf_counter()
+
+    def check(self, cost: Array) -> bool:
+        """After a step: stop the models whose cost is not finite or exploded.
+
+        Returns True when no model is left training.
+        """
+        bad = self.active & ~(np.asarray(cost) < self.limit)  # NaN compares False
+        for k in np.flatnonzero(bad):
+            self._stop(k, "diverged", status="diverged")
+        return not self.active.any()
+
+    def end_epoch(self, train_loss: Array, grad_norm: Array, lr: float, **extra) -> bool:
+        """Record an epoch of every active model; True when none is left training."""
+        self.epoch += 1
+        theta = self.net.theta
+        for k in np.flatnonzero(self.active & ~np.isfinite(theta).all(axis=1)):
+            self._stop(k, "diverged", status="diverged")
+        act = self.active.copy()
+        self.last_good[act] = theta[act]
+        self.epochs_done[act] = self.epoch
+        vl = self.val_loss()
+        wall = time.perf_counter() - self.t0
+        train_loss = np.asarray(train_loss, dtype=float)
+        for k in np.flatnonzero(act):
+            self.histories[k].append(
+                self.epoch, train_loss[k], vl[k], lr, grad_norm[k], wall, **extra
+            )
+        patience_out = self._track(vl if self.monitor_val else train_loss, self.epoch)
+        event = EpochEvent(
+            self.epoch,
+            self.settings.epochs,
+            train_loss,
+            vl,
+            lr,
+            grad_norm,
+            wall,
+            self.net,
+            act,
+        )
+        for cb in self.callbacks:
+            stop = cb(event)
+            if stop is not None and stop is not False:
+                for k in np.flatnonzero(act & np.broadcast_to(np.asarray(stop, bool), act.shape)):
+                    if self.active[k]:
+                        self._stop(k, "callback")
+        for k in np.flatnonzero(patience_out & self.active):
+            self._stop(k, "early_stopping" if self.monitor_val else "converged")
+        return not self.active.any()
+
+    def _track(self, value: Array, epoch: int) -> Array:
+        """Early-stopping bookkeeping; returns the models whose patience ran out."""
+        value = np.asarray(value, dtype=float)
+        out = np.zeros(self.k, dtype=bool)
+        for k in np.flatnonzero(self.active):
+            if value[k] < self.best[k] - self.min_delta:
+                self.best[k], self.best_epoch[k], self.wait[k] = value[k], epoch, 0
+                self.best_theta[k] = self.net.theta[k]
+            elif epoch:
+                self.wait[k] += 1
+                out[k] = self.patience is not None and self.wait[k] >= self.patience
+        return out
+
+    def _stop(self, k: int, reason: str, status: str = "ok") -> None:
+        self.active[k] = False
+        self.status[k], self.reason[k] = status, reason
+        self.final[k] = self.last_good[k] if status != "ok" else self.net.theta[k]
+
+    def stop_all(self, reason: str) -> None:
+        """Stop every model still training, e.g. when the method has converged."""
+        for k in np.flatnonzero(self.active):
+            self._stop(k, reason)
+
+    def count_steps(self, n: int = 1) -> None:
+        self.steps[self.active] += n
+
+    def epochs(self):
+        """The epoch numbers still to run (1, 2, …) while any model is active."""
+        while self.epoch < self.settings.epochs and self.active.any():
+            yield self.epoch + 1
+
+    # ------------------------------------------------------------------ the end
+
+    def interrupt(self) -> None:
+        """Ctrl-C: every active model keeps the weights of its last finished epoch."""
+        for k in np.flatnonzero(self.active):
+            self.active[k] = False
+            self.status[k] = self.reason[k] = "interrupted"
+            self.final[k] = self.last_good[k]
+
+    def finish(self) -> list[TrainResult]:
+        """Set each model's final weights (its best when early stopping restores them)."""
+        theta = self.net.theta
+        for k in np.flatnonzero(self.active):  # ran out of epochs
+            self.final[k] = theta[k]
+        self.active[:] = False
+        theta[...] = self.final
+        wall = time.perf_counter() - self.t0
+        out = []
+        for k in range(self.k):
+            best = int(self.epochs_done[k])
+            restore = self.status[k] == "ok" and self.settings.restore_best
+            if restore and self.patience is not None:
+                theta[k] = self.best_theta[k]
+                best = int(self.best_epoch[k])
+            out.append(
+                TrainResult(
+                    self.status[k],
+                    self.reason[k],
+                    int(self.epochs_done[k]),
+                    int(self.steps[k]),
+                    wall,
+                    best,
+                    self.histories[k],
+                )
+            )
+        return out

@@ -1,64 +1,94 @@
 """Cost functions and weight penalties: two registries.
 
-``LOSSES[name] = (loss, dloss)``: each is a function of the residual r = g − y (n rows,
-one output),
-``loss(r)`` the mean cost over the batch and ``dloss(r) = ∂loss/∂g`` with the 1/n
-included. ``mse`` follows the course's convention C = ½·mean(r²), so ∂C/∂g = r/n.
+A loss is a pointwise cost ρ of the residual r = g − y, averaged over the n samples of a
+batch and summed over outputs: C = (1/n)·Σ ρ(r). ``LOSSES[name]`` is a :class:`Loss`
+holding ρ and ρ' (elementwise, so they work on any layout: one network's (n, out)
+residuals, a stack's (K, out, n), or :class:`~nnfit.engine.autodiff.Dual` numbers) and
+its declared parameters. ``mse`` follows the course's convention ρ(r) = ½r², so
+∂C/∂g = r/n.
 
 ``REGULARIZERS[name] = (penalty, dpenalty)`` act on the weights only (never biases), both
 scaled by their strength λ: l1 is λ·Σ|W| and l2 is λ·½·ΣW².
-
-Every ``loss`` and ``penalty`` uses ufuncs and ``.sum``/``.mean`` only, so it runs on
-:class:`nnfit.autodiff.Dual` numbers and its derivative can be checked independently.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from nnfit.engine.params import POSITIVE, Param, bind
+
 Array = np.ndarray
 
-HUBER_DELTA = 1.0
+
+def half_square(r):
+    return 0.5 * (r * r)
 
 
-# np.add.reduce(..., axis=None) / n rather than .mean(): the same sum without the Python
-# wrapper around ndarray.mean, a microsecond a step on small batches (and Duals take it)
+def dhalf_square(r):
+    return r
 
 
-def mse(r):
-    return 0.5 * np.add.reduce(r * r, axis=None) / r.shape[0]
+def absolute(r):
+    return np.abs(r)
 
 
-def dmse(r):
-    return r * (1.0 / r.shape[0])
+def dabsolute(r):
+    return np.sign(r)
 
 
-def mae(r):
-    return np.add.reduce(np.abs(r), axis=None) / r.shape[0]
-
-
-def dmae(r):
-    return np.sign(r) * (1.0 / r.shape[0])
-
-
-def huber(r, delta=HUBER_DELTA):
+def huber(r, delta=1.0):
     """½r² for |r| ≤ δ, δ(|r| − ½δ) beyond: quadratic near zero, linear in the tails."""
     a = np.abs(r)
     q = np.minimum(a, delta)
-    return np.add.reduce(q * (a - 0.5 * q), axis=None) / r.shape[0]
+    return q * (a - 0.5 * q)
 
 
-def dhuber(r, delta=HUBER_DELTA):
-    return np.clip(r, -delta, delta) * (1.0 / r.shape[0])
+def dhuber(r, delta=1.0):
+    return np.clip(r, -delta, delta)
 
 
-LOSSES: dict[str, tuple[Callable, Callable]] = {
-    "mse": (mse, dmse),
-    "mae": (mae, dmae),
-    "huber": (huber, dhuber),
+@dataclass(frozen=True)
+class Loss:
+    """ρ and ρ' elementwise; ``least_squares`` marks ρ = ½r² (Gauss–Newton applies)."""
+
+    rho: Callable[..., Array]
+    drho: Callable[..., Array]
+    params: dict[str, Param] = field(default_factory=dict)
+    least_squares: bool = False
+
+    def value(self, r) -> float:
+        """C = Σρ(r) / n for residuals of shape (n, out) (n the first axis)."""
+        return np.add.reduce(self.rho(r), axis=None) / r.shape[0]
+
+    def grad(self, r) -> Array:
+        """∂C/∂g for residuals of shape (n, out)."""
+        return self.drho(r) * (1.0 / r.shape[0])
+
+
+LOSSES: dict[str, Loss] = {
+    "mse": Loss(half_square, dhalf_square, least_squares=True),
+    "mae": Loss(absolute, dabsolute),
+    "huber": Loss(huber, dhuber, {"delta": Param(1.0, **POSITIVE, doc="where ρ turns linear")}),
 }
+
+
+def get(name: str, **params: float) -> Loss:
+    """The loss ``name`` with ``params`` checked and bound (KeyError, ValueError)."""
+    if name not in LOSSES:
+        raise KeyError(f"unknown loss {name!r} (allowed: {', '.join(LOSSES)})")
+    loss = LOSSES[name]
+    values = bind("loss", name, loss.params, params)
+    if not values:
+        return loss
+    return replace(
+        loss,
+        rho=functools.partial(loss.rho, **values),
+        drho=functools.partial(loss.drho, **values),
+    )
 
 
 def l1(w, lam):

@@ -1,71 +1,37 @@
-"""A feed-forward network whose parameters live in one flat vector.
+"""Feed-forward networks whose parameters live in one flat vector per model.
 
-The network is g(x) = σ_L(… σ_1(x @ W_0 + b_0) … @ W_{L−1} + b_{L−1}) with W_l of shape
-(fan_in, fan_out). ``theta`` holds every weight first, then every bias, so
-``theta[:n_weights]`` is all the weights (what L1/L2 act on) and each ``W[l]``, ``b[l]``
-is a view into it; ``grad`` has the same layout and views. An optimizer therefore
-updates the whole network in a few vectorised calls.
+A :class:`Network` holds K ≥ 1 models of one architecture (a single network is a stack
+of one): ``theta`` has shape (K, P). Model k computes
+
+    g(x) = σ_L(… σ_1(x @ W_0 + b_0) … @ W_{L−1} + b_{L−1}),   W_l of shape (fan_in, fan_out).
+
+In ``theta`` each layer is one block of shape (fan_out, fan_in + 1) holding [W_lᵀ | b_l]:
+with a row of ones under the activations, a layer is a single matrix product with its
+bias folded in (see :mod:`nnfit.engine.passes`). ``W(l)`` and ``b(l)`` are views into
+the blocks; ``weight_mask`` marks the weights (what L1 and L2 act on) against the biases.
 
 Backpropagation, for the cost C with δ_L = ∂C/∂g ⊙ σ_L'(z_L)::
 
-    ∂C/∂W_l = a_{l−1}ᵀ δ_l,   ∂C/∂b_l = Σ_rows δ_l,   δ_{l−1} = (δ_l W_lᵀ) ⊙ σ'_{l−1}(z_{l−1})
+    ∂C/∂[W_lᵀ | b_l] = δ_l [a_{l−1}; 1]ᵀ,   δ_{l−1} = (W_l δ_l) ⊙ σ'_{l−1}(z_{l−1})
 
-Forward and backward write into buffers kept per batch size; there is no Python loop
-over samples. The network holds no random state: initialisation draws from the
-``np.random.Generator`` it is given.
+The network holds no random state: initialisation draws from the generators it is given.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from nnfit.engine import activations as acts
-from nnfit.engine.losses import LOSSES, REGULARIZERS
+from nnfit.engine import initializers as inits
+from nnfit.engine.losses import REGULARIZERS, Loss
+from nnfit.engine.params import bind
 
 Array = np.ndarray
-
-# --------------------------------------------------------------------------- initialisers
-
-
-def glorot(rng, fan_in, fan_out):
-    """Glorot & Bengio (2010) uniform: U(±√(6/(fan_in + fan_out)))."""
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
-
-
-def he(rng, fan_in, fan_out):
-    """He et al. (2015): N(0, 2/fan_in), for ReLU-like units."""
-    return rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
-
-
-def lecun(rng, fan_in, fan_out):
-    """LeCun: N(0, 1/fan_in)."""
-    return rng.normal(0.0, math.sqrt(1.0 / fan_in), size=(fan_in, fan_out))
-
-
-def normal(rng, fan_in, fan_out, std=1.0):
-    return rng.normal(0.0, std, size=(fan_in, fan_out))
-
-
-def uniform(rng, fan_in, fan_out, limit=1.0):
-    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
-
-
-INITIALIZERS: dict[str, Callable[..., Array]] = {
-    "glorot": glorot,
-    "he": he,
-    "lecun": lecun,
-    "normal": normal,
-    "uniform": uniform,
-}
-
-#: Parameters an initialiser accepts, with their defaults.
-INIT_PARAMS: dict[str, dict[str, float]] = {"normal": {"std": 1.0}, "uniform": {"limit": 1.0}}
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -87,21 +53,18 @@ class ActivationSpec:
         name = spec.pop("name")
         return cls(name, tuple(sorted(spec.items())))
 
-    def functions(self):
+    def activation(self) -> acts.Activation:
         return acts.get(self.name, **dict(self.params))
 
     def to_json(self) -> str | dict:
         return {"name": self.name, **dict(self.params)} if self.params else self.name
 
 
-# --------------------------------------------------------------------------- pure forward
-
-
-def forward(params: Sequence[tuple[Array, Array]], X, functions: Sequence[Callable]):
+def forward(params: Sequence[tuple[Array, Array]], X, functions):
     """g(X) for ``params = [(W_0, b_0), …]`` and one activation function per layer.
 
-    Pure and allocating; it runs on :class:`nnfit.autodiff.Dual` arrays too, which is
-    how backpropagation is checked against forward-mode differentiation.
+    Pure and allocating; it runs on :class:`nnfit.engine.autodiff.Dual` and
+    :class:`nnfit.engine.tape.Var` arrays too, which is how backpropagation is checked.
     """
     a = X
     for (W, b), f in zip(params, functions, strict=True):
@@ -109,24 +72,23 @@ def forward(params: Sequence[tuple[Array, Array]], X, functions: Sequence[Callab
     return a
 
 
-# --------------------------------------------------------------------------- the network
-
-
 class Network:
-    """Feed-forward network with flat parameter and gradient vectors.
+    """K models of one architecture with flat parameter vectors ``theta`` (K, P).
 
     Parameters
     ----------
     sizes : list of int
-        ``[d, h_1, …, h_k, 1]``: input dimension, hidden widths, output dimension.
+        ``[d, h_1, …, h_k, out]``: input dimension, hidden widths, output dimension.
     activations : list
-        One activation per hidden layer plus the output's (names or
+        One activation per hidden layer plus the output's (names, ``{name: …}`` or
         :class:`ActivationSpec`).
     dtype : numpy dtype
         float64 or float32, for parameters and every buffer.
+    k : int
+        Number of models.
     """
 
-    def __init__(self, sizes: Sequence[int], activations: Sequence, dtype=np.float64):
+    def __init__(self, sizes: Sequence[int], activations: Sequence, dtype=np.float64, k: int = 1):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must be at least [in, out] of positive ints, got {sizes}")
@@ -134,41 +96,30 @@ class Network:
             raise ValueError(
                 f"need {len(sizes) - 1} activations (one per layer), got {len(activations)}"
             )
-        self.sizes = sizes
-        self.dtype = np.dtype(dtype)
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self.sizes, self.k = sizes, int(k)
+        self.dtype = np.dtype(DTYPES.get(dtype, dtype))
         self.specs = [ActivationSpec.parse(a) for a in activations]
-        fns = [s.functions() for s in self.specs]
-        self._f = [f for f, _ in fns]
-        self._df = [df for _, df in fns]
-        self._identity = [s.name == "identity" for s in self.specs]
-
+        self.activations = [s.activation() for s in self.specs]
         shapes = list(itertools.pairwise(sizes))
+        self.offsets = list(itertools.accumulate([o * (i + 1) for i, o in shapes], initial=0))
+        self.n_params = self.offsets[-1]
         self.n_weights = sum(i * o for i, o in shapes)
-        self.n_params = self.n_weights + sum(o for _, o in shapes)
-        self.theta = np.zeros(self.n_params, dtype=self.dtype)
-        self.grad = np.zeros(self.n_params, dtype=self.dtype)
-        self.W, self.b = self._views(self.theta, shapes)
-        self.gW, self.gb = self._views(self.grad, shapes)
-        # (start, stop) of each layer's weights and biases in the flat vector
-        self.slices = []
-        w_off, b_off = 0, self.n_weights
-        for i, o in shapes:
-            self.slices.append(((w_off, w_off + i * o), (b_off, b_off + o)))
-            w_off += i * o
-            b_off += o
-        self._buffers: dict[int, tuple[list[Array], list[Array], list[Array]]] = {}
+        self.theta = np.zeros((self.k, self.n_params), dtype=self.dtype)
+        self.blocks = self.block_views(self.theta)
+        self.weight_mask = np.ones(self.n_params, dtype=self.dtype)
+        for block in self.block_views(self.weight_mask[None, :]):
+            block[..., -1] = 0.0
 
-    @staticmethod
-    def _views(flat: Array, shapes):
-        Ws, bs = [], []
-        off = 0
-        for i, o in shapes:
-            Ws.append(flat[off : off + i * o].reshape(i, o))
-            off += i * o
-        for _, o in shapes:
-            bs.append(flat[off : off + o])
-            off += o
-        return Ws, bs
+    def block_views(self, flat: Array) -> list[Array]:
+        """Views of a (K, P) array as per-layer blocks (K, fan_out, fan_in + 1)."""
+        return [
+            flat[:, a:b].reshape(flat.shape[0], o, i + 1)
+            for (a, b), (i, o) in zip(
+                itertools.pairwise(self.offsets), itertools.pairwise(self.sizes), strict=True
+            )
+        ]
 
     # ------------------------------------------------------------------ construction
 
@@ -178,17 +129,17 @@ class Network:
         sizes: Sequence[int],
         activation="tanh",
         output="identity",
-        init: str = "glorot",
-        rng: np.random.Generator | None = None,
+        init: str | dict = "glorot",
+        rng: np.random.Generator | Sequence[np.random.Generator] | None = None,
         dtype="float64",
-        init_params: dict | None = None,
-        bias: float = 0.0,
+        bias: float | str = 0.0,
     ) -> Network:
-        """Build and initialise a network.
+        """Build and initialise one network per generator in ``rng``.
 
         ``activation`` is one activation for every hidden layer or a list with one per
-        hidden layer. Weights are drawn in float64 from ``rng`` and then cast, so a
-        float32 network starts from the same numbers rounded.
+        hidden layer; ``init`` a name or ``{name: …, params}``; ``bias`` a number or
+        ``"spread"``. Weights are drawn in float64 and then cast, so a float32 network
+        starts from the same numbers rounded.
         """
         n_hidden = len(sizes) - 2
         if isinstance(activation, str | dict | ActivationSpec):
@@ -200,164 +151,186 @@ class Network:
                     f"activation list needs {n_hidden} entries (one per hidden layer), "
                     f"got {len(hidden)}"
                 )
-        net = cls(sizes, [*hidden, output], dtype=DTYPES.get(dtype, dtype))
-        net.initialize(
-            rng if rng is not None else np.random.default_rng(0), init, init_params, bias
-        )
+        if rng is None:
+            rng = np.random.default_rng(0)
+        rngs = [rng] if isinstance(rng, np.random.Generator) else list(rng)
+        net = cls(sizes, [*hidden, output], dtype=dtype, k=len(rngs))
+        for k, r in enumerate(rngs):
+            net.initialize(k, r, init, bias)
         return net
 
-    def initialize(self, rng: np.random.Generator, init="glorot", params=None, bias=0.0):
-        if init not in INITIALIZERS:
-            raise KeyError(f"unknown init {init!r} (allowed: {', '.join(INITIALIZERS)})")
-        fn = INITIALIZERS[init]
-        for W, b in zip(self.W, self.b, strict=True):
-            W[...] = fn(rng, W.shape[0], W.shape[1], **(params or {}))
-            b[...] = bias
+    def initialize(self, k: int, rng: np.random.Generator, init="glorot", bias=0.0) -> None:
+        """Draw model k's weights with ``init`` and set its biases (a number or "spread")."""
+        name, given = (init, {}) if isinstance(init, str) else _split(init)
+        if name not in inits.INITIALIZERS:
+            raise KeyError(f"unknown init {name!r} (allowed: {', '.join(inits.INITIALIZERS)})")
+        params = bind("init", name, inits.PARAMS[name], given)
+        fn = inits.INITIALIZERS[name]
+        for l, block in enumerate(self.blocks):
+            fan_in, fan_out = self.sizes[l], self.sizes[l + 1]
+            W = fn(rng, fan_in, fan_out, **params)
+            block[k, :, :-1] = W.T
+            if bias == "spread" and l == 0:
+                block[k, :, -1] = inits.spread_bias(W, rng)
+            else:
+                block[k, :, -1] = 0.0 if bias == "spread" else float(bias)
 
-    def shadow(self) -> Network:
-        """A network on the same ``theta`` (shared, not copied) with its own ``grad`` and
-        buffers, so that threads can run passes of one network side by side."""
-        other = Network(self.sizes, self.specs, self.dtype)
-        shapes = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
-        other.theta = self.theta
-        other.W, other.b = self._views(self.theta, shapes)
-        return other
+    @classmethod
+    def stack(cls, nets: Sequence[Network]) -> Network:
+        """One network holding the models of ``nets`` (same shape, activations, dtype)."""
+        first = nets[0]
+        for n in nets:
+            if n.sizes != first.sizes or n.specs != first.specs or n.dtype != first.dtype:
+                raise ValueError("a stack needs networks of one shape, activations and dtype")
+        out = cls(first.sizes, first.specs, first.dtype, k=sum(n.k for n in nets))
+        out.theta[...] = np.concatenate([n.theta for n in nets])
+        return out
+
+    def model(self, k: int) -> Network:
+        """A copy of model k as a network of its own."""
+        out = Network(self.sizes, self.specs, self.dtype)
+        out.theta[0] = self.theta[k]
+        return out
+
+    # ------------------------------------------------------------------ views
 
     @property
     def n_layers(self) -> int:
-        return len(self.W)
+        return len(self.blocks)
+
+    def W(self, l: int) -> Array:
+        """Weights of layer l, (K, fan_in, fan_out), a view."""
+        return self.blocks[l][:, :, :-1].transpose(0, 2, 1)
+
+    def b(self, l: int) -> Array:
+        """Biases of layer l, (K, fan_out), a view."""
+        return self.blocks[l][:, :, -1]
+
+    def params(self, k: int = 0) -> list[tuple[Array, Array]]:
+        """``[(W_0, b_0), …]`` of model k, as views into ``theta``."""
+        return [(self.W(l)[k], self.b(l)[k]) for l in range(self.n_layers)]
 
     @property
     def functions(self):
-        return self._f
-
-    def params(self) -> list[tuple[Array, Array]]:
-        """``[(W_0, b_0), …]`` as views into ``theta``."""
-        return list(zip(self.W, self.b, strict=True))
+        return [a.f for a in self.activations]
 
     # ------------------------------------------------------------------ evaluation
 
     def predict(self, X: Array, block: int | None = None) -> Array:
-        """g(X), shape (n, out), in blocks of rows to bound memory (by default blocks of
-        about 2**21 activations of the widest layer, 16 MB in float64)."""
+        """g(X) of every model, shape (K, n, out); X of shape (n, d).
+
+        Rows go through in blocks (by default about 2**21 activations of the widest
+        layer per model, 16 MB in float64) to bound memory.
+        """
         X = np.asarray(X, dtype=self.dtype)
         if X.ndim == 1:
             X = X[:, None]
         if block is None:
-            block = max(256, (1 << 21) // max(self.sizes))
-        if X.shape[0] <= block:
-            return forward(self.params(), X, self._f)
-        return np.concatenate(
-            [forward(self.params(), X[i : i + block], self._f) for i in range(0, len(X), block)]
+            block = max(256, (1 << 21) // (max(self.sizes) * self.k))
+        return self._through(X, self.n_layers, block)
+
+    def features(self, X: Array, block: int | None = None) -> Array:
+        """The last hidden layer's activations (K, n, width): what the output layer sees
+        (X itself, broadcast to K models, for a linear model)."""
+        X = np.asarray(X, dtype=self.dtype)
+        if block is None:
+            block = max(256, (1 << 21) // (max(self.sizes) * self.k))
+        return np.broadcast_to(
+            self._through(X, self.n_layers - 1, block), (self.k, len(X), self.sizes[-2])
         )
 
-    def _buffers_for(self, n: int):
-        buf = self._buffers.get(n)
-        if buf is None:
-            Z = [np.empty((n, o), dtype=self.dtype) for o in self.sizes[1:]]
-            D = [np.empty((n, o), dtype=self.dtype) for o in self.sizes[1:]]
-            A: list[Array] = [Z[i] for i in range(len(Z))]
-            buf = self._buffers[n] = (Z, A, D)
-        return buf
+    def _through(self, X: Array, layers: int, block: int) -> Array:
+        if layers == 0:
+            return X
+        Ws = [self.W(l) for l in range(layers)]
+        bs = [self.b(l)[:, None, :] for l in range(layers)]
+        fns = self.functions[:layers]
 
-    def forward_train(self, X: Array) -> Array:
-        """g(X), keeping z_l and a_l of every layer in this batch size's buffers."""
-        Z, A, _ = self._buffers_for(X.shape[0])
-        a = X
-        for l in range(len(Z)):
-            z = Z[l]
-            np.matmul(a, self.W[l], out=z)
-            z += self.b[l]
-            a = A[l] = z if self._identity[l] else self._f[l](z)
-        return a
+        def run(x):
+            a = x
+            for W, b, f in zip(Ws, bs, fns, strict=True):
+                z = np.matmul(a, W)
+                z += b
+                a = f(z)
+            return a
 
-    def backward(self, X: Array, dg: Array) -> None:
-        """Fill ``grad`` with ∂C/∂θ given ∂C/∂g for the batch last passed forward."""
-        Z, A, D = self._buffers_for(X.shape[0])
-        last = len(Z) - 1
-        delta = dg if self._identity[last] else dg * self._df[last](Z[last], A[last])
-        for l in range(last, -1, -1):
-            a_prev = X if l == 0 else A[l - 1]
-            np.matmul(a_prev.T, delta, out=self.gW[l])
-            np.add.reduce(delta, axis=0, out=self.gb[l])
-            if l:
-                d = D[l - 1]
-                np.matmul(delta, self.W[l].T, out=d)
-                if not self._identity[l - 1]:
-                    d *= self._df[l - 1](Z[l - 1], A[l - 1])
-                delta = d
+        if X.shape[0] <= block:
+            out = run(X)
+        else:
+            out = np.concatenate([run(X[i : i + block]) for i in range(0, len(X), block)], axis=1)
+        return out
 
-    def loss_grad(self, X, y, loss="mse", l1=0.0, l2=0.0) -> float:
-        """Cost C = loss(g(X), y) + l1·Σ|W| + l2·½ΣW²; fills ``grad`` with ∂C/∂θ."""
-        lossf, dlossf = LOSSES[loss]
-        r = self.forward_train(X) - y
-        value = float(lossf(r))
-        self.backward(X, dlossf(r))
+    def penalty(self, l1: float, l2: float) -> Array:
+        """λ₁·Σ|W| + λ₂·½ΣW² per model, (K,) float64."""
+        value = np.zeros(self.k)
         if l1 or l2:
-            value += self.add_penalty_grad(l1, l2)
+            w = self.theta * self.weight_mask
+            for name, lam in (("l1", l1), ("l2", l2)):
+                if lam:
+                    pen = REGULARIZERS[name][0]
+                    value += [float(pen(w[k], lam)) for k in range(self.k)]
         return value
 
-    def add_penalty_grad(self, l1: float, l2: float) -> float:
-        """Add the weight penalties' gradient to ``grad``; return their value."""
-        w = self.theta[: self.n_weights]
-        gw = self.grad[: self.n_weights]
-        value = 0.0
-        for name, lam in (("l1", l1), ("l2", l2)):
-            if lam:
-                pen, dpen = REGULARIZERS[name]
-                value += float(pen(w, lam))
-                gw += dpen(w, lam)
+    def add_penalty_grad(self, grad: Array, l1: float, l2: float) -> Array:
+        """Add the penalties' gradient to ``grad`` (K, P); return their values (K,)."""
+        value = np.zeros(self.k)
+        if l1 or l2:
+            w = self.theta * self.weight_mask
+            for name, lam in (("l1", l1), ("l2", l2)):
+                if lam:
+                    pen, dpen = REGULARIZERS[name]
+                    grad += dpen(w, lam)  # zero on the biases: w is masked
+                    value += [float(pen(w[k], lam)) for k in range(self.k)]
         return value
 
-    def cost(self, X, y, loss="mse", l1=0.0, l2=0.0) -> float:
-        """The cost without touching ``grad`` (pure forward)."""
-        value = float(LOSSES[loss][0](self.predict(X) - y))
-        w = self.theta[: self.n_weights]
-        for name, lam in (("l1", l1), ("l2", l2)):
-            if lam:
-                value += float(REGULARIZERS[name][0](w, lam))
-        return value
+    def cost(self, X, y, loss: Loss, l1=0.0, l2=0.0) -> Array:
+        """C = Σρ(g − y)/n (+ penalties) per model, (K,) float64, by a pure forward pass."""
+        if len(X) == 0:
+            return np.full(self.k, math.nan)
+        r = self.predict(X) - np.asarray(y, dtype=self.dtype).reshape(len(X), -1)
+        value = np.add.reduce(loss.rho(r).reshape(self.k, -1), axis=1) / len(X)
+        return value.astype(np.float64) + self.penalty(l1, l2)
 
-    def jacobian(self, X: Array, out: Array | None = None) -> tuple[Array, Array]:
-        """g(X) and the per-sample Jacobian J[i, :] = ∂g(x_i)/∂θ, by backpropagation.
+    def layer_norms(self, vec: Array) -> Array:
+        """Per-layer 2-norms of a (K, P) array laid out like ``theta``: (K, L)."""
+        out = np.empty((vec.shape[0], self.n_layers))
+        for l, (a, b) in enumerate(itertools.pairwise(self.offsets)):
+            part = vec[:, a:b].astype(np.float64)
+            out[:, l] = np.sqrt(np.einsum("ij,ij->i", part, part))
+        return out
 
-        Needs a single output. Each layer's block is a_{l−1}[i] ⊗ δ_l[i] (weights) and
-        δ_l[i] (biases), with δ_L = σ_L'(z_L) and δ_{l−1} = (δ_l W_lᵀ) ⊙ σ'(z_{l−1}):
-        backprop without the sum over samples. J has shape (n, n_params), same layout
-        as ``theta``.
+    def jacobian(self, X: Array) -> tuple[Array, Array]:
+        """g(X) and the per-sample Jacobian J[i, :] = ∂g(x_i)/∂θ of model 0, by backprop.
+
+        Needs one output and one model. Layer l's block of J is δ_l[i] ⊗ [a_{l−1}[i]; 1]
+        with δ_L = σ_L'(z_L) and δ_{l−1} = (W_l δ_l) ⊙ σ'(z_{l−1}): backpropagation
+        without the sum over samples. J has shape (n, P), the layout of ``theta``.
         """
-        if self.sizes[-1] != 1:
-            raise ValueError("the Jacobian is for networks with one output")
+        if self.sizes[-1] != 1 or self.k != 1:
+            raise ValueError("the Jacobian is for one model with one output")
+        X = np.asarray(X, dtype=self.dtype)
         n = X.shape[0]
-        g = self.forward_train(X).copy()
-        Z, A, _ = self._buffers_for(n)
-        J = np.empty((n, self.n_params), dtype=self.dtype) if out is None else out
-        last = len(Z) - 1
-        delta = np.ones((n, 1), dtype=self.dtype)
-        if not self._identity[last]:
-            delta = self._df[last](Z[last], A[last])
-        for l in range(last, -1, -1):
-            a_prev = X if l == 0 else A[l - 1]
-            (w0, w1), (b0, b1) = self.slices[l]
-            J[:, w0:w1] = (a_prev[:, :, None] * delta[:, None, :]).reshape(n, w1 - w0)
-            J[:, b0:b1] = delta
+        ones = np.ones((n, 1), dtype=self.dtype)
+        a_list, z_list = [np.hstack([X, ones])], []
+        for l, act in enumerate(self.activations):
+            z = a_list[-1] @ self.blocks[l][0].T
+            z_list.append(z)
+            a = act.f(z)
+            a_list.append(np.hstack([a, ones]) if l < self.n_layers - 1 else a)
+        g = a_list[-1][:, 0].copy()
+        J = np.empty((n, self.n_params), dtype=self.dtype)
+        delta = self.activations[-1].df(z_list[-1], a_list[-1])  # (n, 1)
+        for l in range(self.n_layers - 1, -1, -1):
+            a_prev = a_list[l]  # (n, fan_in + 1)
+            J[:, self.offsets[l] : self.offsets[l + 1]] = (
+                delta[:, :, None] * a_prev[:, None, :]
+            ).reshape(n, -1)
             if l:
-                delta = delta @ self.W[l].T
-                if not self._identity[l - 1]:
-                    delta *= self._df[l - 1](Z[l - 1], A[l - 1])
+                delta = delta @ self.blocks[l][0][:, :-1]
+                delta *= self.activations[l - 1].df(z_list[l - 1], a_list[l][:, :-1])
         return g, J
 
-    def layer_grad_norms(self) -> Array:
-        """‖(∂C/∂W_l, ∂C/∂b_l)‖₂ per layer, from the current ``grad``."""
-        return self.layer_grad_norms_from(self.grad)
-
-    def layer_grad_norms_from(self, grad: Array) -> Array:
-        """Per-layer norms of a gradient vector laid out like ``theta``."""
-        out = np.empty(len(self.W))
-        for l, ((w0, w1), (b0, b1)) in enumerate(self.slices):
-            gw, gb = grad[w0:w1], grad[b0:b1]
-            out[l] = math.sqrt(float(gw @ gw) + float(gb @ gb))
-        return out
+    # ------------------------------------------------------------------ saving
 
     def meta(self) -> dict:
         """What is needed, besides the arrays, to rebuild the network."""
@@ -368,10 +341,44 @@ class Network:
             "dtype": self.dtype.name,
         }
 
+    def arrays(self, k: int = 0) -> dict[str, Array]:
+        """Model k as ``{"W0": (fan_in, fan_out), "b0": (fan_out,), …}`` copies."""
+        out = {}
+        for l, (W, b) in enumerate(self.params(k)):
+            out[f"W{l}"] = np.ascontiguousarray(W)
+            out[f"b{l}"] = b.copy()
+        return out
+
     @classmethod
     def from_arrays(cls, meta: dict, arrays: Sequence[tuple[Array, Array]]) -> Network:
         net = cls(meta["sizes"], [*meta["activations"], meta["output"]], meta["dtype"])
-        for (W, b), (W_src, b_src) in zip(net.params(), arrays, strict=True):
-            W[...] = W_src
-            b[...] = b_src
+        for l, (W_src, b_src) in enumerate(arrays):
+            net.blocks[l][0, :, :-1] = np.asarray(W_src).T
+            net.blocks[l][0, :, -1] = b_src
         return net
+
+
+def unpack(flat, sizes: Sequence[int]) -> list:
+    """``[(W_0, b_0), …]`` from one model's flat vector in the block layout.
+
+    Uses only slicing, ``reshape`` and ``.T``, so ``flat`` may be an array, a
+    :class:`~nnfit.engine.autodiff.Dual` or a :class:`~nnfit.engine.tape.Var`.
+    """
+    out, off = [], 0
+    for i, o in itertools.pairwise(sizes):
+        block = flat[off : off + o * (i + 1)].reshape(o, i + 1)
+        out.append((block[:, :-1].T, block[:, -1]))
+        off += o * (i + 1)
+    return out
+
+
+def pack(pairs) -> Array:
+    """One model's flat vector from ``[(W_0, b_0), …]`` (the inverse of :func:`unpack`)."""
+    return np.concatenate(
+        [np.column_stack([np.asarray(W).T, np.asarray(b)]).ravel() for W, b in pairs]
+    )
+
+
+def _split(spec: dict) -> tuple[str, dict]:
+    spec = dict(spec)
+    return spec.pop("name"), spec

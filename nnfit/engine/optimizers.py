@@ -1,10 +1,13 @@
-"""First-order optimizers over the flat parameter vector: one registry of small classes.
+"""The optimizer table: first-order update rules here, second-order methods beside.
 
-Each optimizer keeps its state (velocities, moment estimates, step count) as explicit
-arrays, and updates the whole network with one ``step(theta, grad, lr)`` call made of a
-few in-place vectorised operations. Hyperparameters other than the learning rate are
-fixed at construction; the learning rate is passed per step so that schedules stay
-outside. The formulas follow PyTorch's definitions, so results can be compared.
+Each first-order optimizer keeps its state (velocities, moment estimates, step count) as
+explicit arrays and updates every model of a stack with one ``step(theta, grad, lr)``
+call made of a few in-place vectorised operations on the flat (K·P) vectors.
+Hyperparameters other than the learning rate are fixed at construction; the learning
+rate is passed per step so that schedules stay outside. The formulas follow PyTorch's
+definitions, so results can be compared. :class:`FirstOrder.run` is the mini-batch
+epoch loop they all share; L-BFGS and Levenberg–Marquardt (:mod:`.second_order`) drive
+the same :class:`~nnfit.engine.loop.Session` their own way.
 
 =========  ===============================================================================
 gd, sgd    θ ← θ − η·g  (gd is run on the full batch by the trainer)
@@ -26,34 +29,38 @@ from typing import ClassVar
 
 import numpy as np
 
+from nnfit.engine import readout
+from nnfit.engine.loop import Method, Session
+from nnfit.engine.params import UNIT_OPEN, Param, spec
+from nnfit.engine.passes import Pass, Problem
+from nnfit.engine.schedules import PARAMS as SCHEDULE_PARAMS
+from nnfit.engine.schedules import SCHEDULES
+from nnfit.engine.second_order import LBFGS, LM
+
 Array = np.ndarray
 
+_EPS = Param(1e-8, lo=0.0, lo_open=True, hi=1.0, doc="added to the denominator")
+_MOMENTUM = Param(0.9, **UNIT_OPEN, doc="decay of the velocity")
 
-class Optimizer:
-    """Base class: ``defaults`` lists the hyperparameters and their default values."""
 
-    name: ClassVar[str] = ""
-    defaults: ClassVar[dict[str, float]] = {}
-    default_lr: ClassVar[float] = 0.01
-    #: True when the optimizer is meant for the whole training set at each step
-    full_batch: ClassVar[bool] = False
-    #: True for the methods that run their own loop (nnfit.second_order)
-    second_order: ClassVar[bool] = False
+class FirstOrder(Method):
+    """A first-order update rule and the mini-batch epochs that apply it.
 
-    def __init__(self, n_params: int, dtype=np.float64, n_weights: int | None = None, **hyper):
-        unknown = set(hyper) - set(self.defaults)
-        if unknown:
-            allowed = ", ".join(self.defaults) or "none"
-            raise KeyError(f"{self.name} takes ({allowed}), got {sorted(unknown)}")
-        self.hyper = {**self.defaults, **hyper}
-        self.n_params = n_params
-        self.n_weights = n_params if n_weights is None else n_weights
-        self.dtype = np.dtype(dtype)
+    ``setup(size, dtype, decay_mask)`` allocates the state for a flat vector of ``size``
+    entries (K models × P); ``step(theta, grad, lr)`` updates it in place.
+    """
+
+    honours = frozenset({"lr", "schedule", "batch_size", "clip_norm", "l1", "output_every"})
+
+    def setup(self, size: int, dtype, decay_mask: Array) -> None:
         self.t = 0
-        self._tmp = np.empty(n_params, dtype=self.dtype)
+        self.dtype = np.dtype(dtype)
+        self.size = size
+        self.decay_mask = decay_mask
+        self._tmp = np.empty(size, dtype=self.dtype)
 
     def _zeros(self) -> Array:
-        return np.zeros(self.n_params, dtype=self.dtype)
+        return np.zeros(self.size, dtype=self.dtype)
 
     def state(self) -> dict[str, Array]:
         """The learned state, for inspection and tests."""
@@ -62,11 +69,60 @@ class Optimizer:
     def step(self, theta: Array, grad: Array, lr: float) -> None:
         raise NotImplementedError
 
+    def run(self, session: Session, problem: Problem) -> None:
+        s, net, data = session.settings, problem.net, problem.data
+        name, sched_params = spec(s.schedule)
+        sched = SCHEDULES[name]
+        from nnfit.engine.params import bind
 
-class GD(Optimizer):
+        sched_params = bind("schedule", name, SCHEDULE_PARAMS[name], sched_params)
+        _, opt = spec(s.optimizer)
+        lr0 = float(opt.get("lr") or self.default_lr)
+        K, P = net.k, net.n_params
+        self.setup(K * P, net.dtype, np.tile(net.weight_mask, K))
+        theta, grad = net.theta.reshape(-1), problem.grad.reshape(-1)
+        lstsq = s.output_layer == "lstsq"
+        if lstsq:
+            readout.solve(net, problem.X, problem.Y, s.l2)
+        problem.begin(session, sched(lr0, 0, s.epochs, **sched_params))
+        passes = (
+            None
+            if data.full
+            else {r: Pass(net, r, problem.loss, problem.grad) for r in data.row_counts()}
+        )
+        for epoch in session.epochs():
+            lr = sched(lr0, epoch - 1, s.epochs, **sched_params)
+            data.shuffle(problem.rngs)
+            total = np.zeros(K)
+            for x, xT, y in data.batches:
+                rows = xT.shape[-2]
+                cost = (
+                    problem.full_cost()
+                    if passes is None
+                    else passes[rows].run(x, xT, y, 1.0 / rows)
+                    + net.add_penalty_grad(problem.grad, s.l1, s.l2)
+                )
+                if session.check(cost):
+                    return
+                total += cost * rows
+                if s.clip_norm is not None:
+                    problem.clip(s.clip_norm)
+                self.step(theta, grad, lr)
+                session.count_steps()
+            extra = {}
+            if lstsq and s.output_every and epoch % s.output_every == 0:
+                readout.solve(net, problem.X, problem.Y, s.l2)
+                total = problem.full_cost() * data.n
+                extra = {"output_solved": 1.0}
+            if session.end_epoch(total / data.n, net.layer_norms(problem.grad), lr, **extra):
+                return
+
+
+class GD(FirstOrder):
     name = "gd"
     full_batch = True
     default_lr = 0.1
+    honours = FirstOrder.honours - {"batch_size"}
 
     def step(self, theta, grad, lr):
         self.t += 1
@@ -74,18 +130,19 @@ class GD(Optimizer):
         theta -= self._tmp
 
 
-class SGD(GD):
+class SGD(FirstOrder):
     name = "sgd"
-    full_batch = False
     default_lr = 0.01
 
+    step = GD.step
 
-class Momentum(Optimizer):
+
+class Momentum(FirstOrder):
     name = "momentum"
-    defaults: ClassVar = {"momentum": 0.9}
+    params: ClassVar = {"momentum": _MOMENTUM}
 
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
+    def setup(self, *args):
+        super().setup(*args)
         self.v = self._zeros()
 
     def state(self):
@@ -114,12 +171,12 @@ class Nesterov(Momentum):
         theta -= tmp
 
 
-class Adagrad(Optimizer):
+class Adagrad(FirstOrder):
     name = "adagrad"
-    defaults: ClassVar = {"eps": 1e-10}
+    params: ClassVar = {"eps": Param(1e-10, lo=0.0, lo_open=True, hi=1.0)}
 
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
+    def setup(self, *args):
+        super().setup(*args)
         self.G = self._zeros()
 
     def state(self):
@@ -137,13 +194,16 @@ class Adagrad(Optimizer):
         theta -= tmp
 
 
-class RMSprop(Optimizer):
+class RMSprop(FirstOrder):
     name = "rmsprop"
-    defaults: ClassVar = {"rho": 0.9, "eps": 1e-8}
+    params: ClassVar = {
+        "rho": Param(0.9, **UNIT_OPEN, doc="decay of the square average"),
+        "eps": _EPS,
+    }
     default_lr = 1e-3
 
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
+    def setup(self, *args):
+        super().setup(*args)
         self.s = self._zeros()
 
     def state(self):
@@ -164,13 +224,17 @@ class RMSprop(Optimizer):
         theta -= tmp
 
 
-class Adam(Optimizer):
+class Adam(FirstOrder):
     name = "adam"
-    defaults: ClassVar = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    params: ClassVar = {
+        "beta1": Param(0.9, **UNIT_OPEN, doc="decay of the first moment"),
+        "beta2": Param(0.999, **UNIT_OPEN, doc="decay of the second moment"),
+        "eps": _EPS,
+    }
     default_lr = 1e-3
 
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
+    def setup(self, *args):
+        super().setup(*args)
         self.m = self._zeros()
         self.v = self._zeros()
 
@@ -199,53 +263,30 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     name = "adamw"
-    defaults: ClassVar = {**Adam.defaults, "weight_decay": 0.01}
+    params: ClassVar = {
+        **Adam.params,
+        "weight_decay": Param(0.01, lo=0.0, hi=1e3, doc="decoupled decay of the weights"),
+    }
+
+    def setup(self, *args):
+        super().setup(*args)
+        self._decay = np.empty(self.size, dtype=self.dtype)
 
     def step(self, theta, grad, lr):
         # decay the weights only; biases are never regularised in nnfit
-        theta[: self.n_weights] *= 1.0 - lr * self.hyper["weight_decay"]
+        np.multiply(self.decay_mask, -lr * self.hyper["weight_decay"], out=self._decay)
+        self._decay += 1.0
+        theta *= self._decay
         super().step(theta, grad, lr)
 
 
-class SecondOrder(Optimizer):
-    """Full-batch methods that own their loop (:mod:`nnfit.second_order`); listed here so
-    that the one registry names every optimizer and its hyperparameters."""
-
-    full_batch = True
-    second_order: ClassVar[bool] = True
-    default_lr = 1.0  # unused: these methods choose their own step
-
-    def step(self, theta, grad, lr):
-        raise TypeError(f"{self.name} is trained by nnfit.second_order, not step by step")
-
-
-class LBFGS(SecondOrder):
-    """L-BFGS-B (scipy) on the flat parameter vector with backprop's gradient."""
-
-    name = "lbfgs"
-    defaults: ClassVar = {"m": 10, "gtol": 1e-12, "ftol": 1e-15}
-
-
-class LM(SecondOrder):
-    """Levenberg–Marquardt on the residuals, damping adapted as MATLAB's trainlm does."""
-
-    name = "lm"
-    defaults: ClassVar = {
-        "mu": 1e-3,
-        "mu_dec": 0.1,
-        "mu_inc": 10.0,
-        "mu_max": 1e10,
-        "max_jacobian_mb": 1024,
-    }
-
-
-OPTIMIZERS: dict[str, type[Optimizer]] = {
+OPTIMIZERS: dict[str, type[Method]] = {
     cls.name: cls for cls in (GD, SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam, AdamW, LBFGS, LM)
 }
 
 
-def make(name: str, n_params: int, dtype=np.float64, n_weights=None, **hyper) -> Optimizer:
-    """Build the optimizer ``name`` for a parameter vector of ``n_params`` entries."""
+def make(name: str, **hyper) -> Method:
+    """The optimizer ``name`` with its hyperparameters checked (KeyError, ValueError)."""
     if name not in OPTIMIZERS:
         raise KeyError(f"unknown optimizer {name!r} (allowed: {', '.join(OPTIMIZERS)})")
-    return OPTIMIZERS[name](n_params, dtype, n_weights, **hyper)
+    return OPTIMIZERS[name](**hyper)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from nnfit.engine.params import POSITIVE, Param
+
 
 def constant(lr0, t, total):
     return lr0
@@ -47,11 +49,16 @@ SCHEDULES: dict[str, Callable[..., float]] = {
     "cosine": cosine,
 }
 
-#: Parameters a schedule accepts, with their defaults.
-PARAMS: dict[str, dict[str, float]] = {
+_GAMMA = Param(0.5, lo=0.0, hi=1.0, lo_open=True, doc="factor per decay")
+
+#: Parameters a schedule accepts, declared with their ranges.
+PARAMS: dict[str, dict[str, Param]] = {
     "constant": {},
-    "step": {"step_size": 100, "gamma": 0.5},
-    "exponential": {"gamma": 0.99},
-    "inverse_time": {"t1": 50.0},
-    "cosine": {"lr_min": 0.0},
+    "step": {
+        "step_size": Param(100, lo=1, hi=1e9, integer=True, doc="epochs between decays"),
+        "gamma": _GAMMA,
+    },
+    "exponential": {"gamma": Param(0.99, lo=0.0, hi=1.0, lo_open=True, doc="factor per epoch")},
+    "inverse_time": {"t1": Param(50.0, **POSITIVE, hi=1e12, doc="epochs to halve the rate")},
+    "cosine": {"lr_min": Param(0.0, lo=0.0, hi=1e6, doc="rate at the last epoch")},
 }

@@ -6,16 +6,16 @@ inputs and, for each input, the vector-Jacobian product x̄ += ȳ·∂y/∂x of 
 Creation order is a topological order, so :meth:`Var.backward` reads the tape once
 backwards, seeding ȳ = 1 at the output, and leaves ∂y/∂x in ``x.grad`` for every Var.
 
-The local derivatives are the ones forward mode uses (:data:`nnfit.autodiff.UNARY` and
+The local derivatives are the ones forward mode uses (:data:`nnfit.engine.autodiff.UNARY` and
 :data:`~nnfit.autodiff.BINARY`, with the same subgradients at ties: relu'(0) = 0,
 maximum follows its second argument). Only the direction of the chain rule differs:
 forward mode multiplies them into a tangent, ẏ = f'(x)·ẋ; reverse mode into an adjoint,
 x̄ = ȳ·f'(x), summed over the axes that broadcasting stretched.
 
-Vars take part in NumPy like :class:`~nnfit.autodiff.Dual`: through ``__array_ufunc__``
+Vars take part in NumPy like :class:`~nnfit.engine.autodiff.Dual`: through ``__array_ufunc__``
 (every rule of the tables, ``@``, ``np.add.reduce``) and ``sum``, ``mean``, ``T``,
 ``reshape`` and indexing. That covers the pure forward pass
-:func:`nnfit.network.forward`, every activation, loss and penalty. Built for checking
+:func:`nnfit.engine.network.forward`, every activation, loss and penalty. Built for checking
 and teaching, not for speed.
 """
 
@@ -24,9 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from nnfit.engine import activations as acts
+from nnfit.engine import losses as loss_mod
 from nnfit.engine.autodiff import BINARY, CONSTANT, UNARY
-from nnfit.engine.losses import LOSSES, REGULARIZERS
-from nnfit.engine.network import forward
+from nnfit.engine.losses import REGULARIZERS
+from nnfit.engine.network import forward, pack
 
 Array = np.ndarray
 
@@ -254,12 +255,13 @@ def grad(f, *arrays) -> tuple[Array, list[Array]]:
 
 
 def network_cost(params, X, y, functions, loss="mse", l1=0.0, l2=0.0):
-    """C = loss(g(X) − y) + Σ_l (l1·Σ|W_l| + l2·½ΣW_l²), g the pure forward pass.
+    """C = Σρ(g(X) − y)/n + Σ_l (l1·Σ|W_l| + l2·½ΣW_l²), g the pure forward pass.
 
-    Written with NumPy operations only, so ``params`` may be arrays, Duals or Vars.
+    Written with NumPy operations only, so ``params`` may be arrays, Duals or Vars;
+    ``loss`` is a name or a :class:`~nnfit.engine.losses.Loss`.
     """
-    lossf = LOSSES[loss][0]
-    c = lossf(forward(params, X, functions) - y)
+    lossf = loss_mod.get(loss) if isinstance(loss, str) else loss
+    c = lossf.value(forward(params, X, functions) - y)
     for name, lam in (("l1", l1), ("l2", l2)):
         if lam:
             for W, _ in params:
@@ -268,7 +270,7 @@ def network_cost(params, X, y, functions, loss="mse", l1=0.0, l2=0.0):
 
 
 def network_grad(params, X, y, functions, loss="mse", l1=0.0, l2=0.0) -> tuple[float, Array]:
-    """C and ∂C/∂θ by reverse mode, θ laid out as ``Network.theta``: weights, then biases.
+    """C and ∂C/∂θ by reverse mode, θ in the layout of one model of ``Network.theta``.
 
     Parameters
     ----------
@@ -285,7 +287,7 @@ def network_grad(params, X, y, functions, loss="mse", l1=0.0, l2=0.0) -> tuple[f
         )
 
     value, grads = grad(cost, *flat)
-    return float(value), np.concatenate([g.ravel() for g in grads[::2] + grads[1::2]])
+    return float(value), pack(list(zip(grads[::2], grads[1::2], strict=True)))
 
 
 # --------------------------------------------------------------------------- worked example

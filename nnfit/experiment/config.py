@@ -27,9 +27,9 @@ from pydantic import (
 )
 
 from nnfit.engine.activations import ACTIVATIONS
-from nnfit.engine.activations import PARAMS as ACT_PARAMS
+from nnfit.engine.initializers import INITIALIZERS
+from nnfit.engine.initializers import PARAMS as INIT_PARAMS
 from nnfit.engine.losses import LOSSES
-from nnfit.engine.network import INIT_PARAMS, INITIALIZERS
 from nnfit.engine.optimizers import OPTIMIZERS
 from nnfit.engine.schedules import PARAMS as SCHEDULE_PARAMS
 from nnfit.experiment.formulas import ExprError, compile_expr
@@ -61,7 +61,11 @@ class _Strict(BaseModel):
 
 
 class _Named(BaseModel):
-    """``{name: ..., <params>}``: the params allowed depend on the name."""
+    """``{name: ..., <params>}``: the params allowed, and their ranges, depend on the name.
+
+    ``_params`` maps each name to its declared :class:`~nnfit.engine.params.Param` s; the
+    resolved config lists every parameter, defaults included.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
     _params: dict[str, dict] = {}
@@ -69,58 +73,81 @@ class _Named(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _fill_defaults(cls, data):
-        # the resolved config lists every parameter, defaults included
         if isinstance(data, dict):
             name = data.get("name", cls.model_fields["name"].default)
-            defaults = cls._params.default.get(name) if isinstance(name, str) else None
-            if defaults:
-                data = {**defaults, **data}
+            declared = cls._params.default.get(name) if isinstance(name, str) else None
+            if declared:
+                data = {**{k: p.default for k, p in declared.items()}, **data}
         return data
 
     @model_validator(mode="after")
     def _check_params(self):
-        allowed = self._params[self.name]  # type: ignore[attr-defined]
+        declared = self._params[self.name]  # type: ignore[attr-defined]
         fixed = [k for k in type(self).model_fields if k != "name"]
         for key, value in (self.model_extra or {}).items():
-            if key not in allowed:
-                names = [*fixed, *allowed]
+            if key not in declared:
+                names = [*fixed, *declared]
                 near = difflib.get_close_matches(key, names, n=1)
                 hint = f"did you mean {near[0]!r}? " if near else ""
                 raise ValueError(
                     f"{self.name} takes no parameter {key!r}"  # type: ignore[attr-defined]
                     f" ({hint}allowed: {', '.join(names) or 'none'})"
                 )
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"{key} must be a number, got {value!r}")
-            if value < 0:
-                raise ValueError(f"{key} must be >= 0, got {value!r}")
+            self.model_extra[key] = declared[key].check(key, value)
         return self
 
     def params(self) -> dict[str, float]:
         return dict(self.model_extra or {})
 
+    def spec(self) -> dict:
+        """``{"name": …, params…}`` as the engine takes it."""
+        return {"name": self.name, **self.params()}
+
+
+def _params_schema(table: dict[str, dict]) -> dict:
+    """JSON Schema properties for every declared parameter, saying which names take it."""
+    props: dict[str, dict] = {}
+    for name, declared in table.items():
+        for key, param in declared.items():
+            entry = props.setdefault(key, {**param.json_schema(), "x-for": []})
+            entry["x-for"].append(name)
+    for entry in props.values():
+        entry["description"] = (
+            f"{entry.pop('description', '')} (for {', '.join(entry.pop('x-for'))})".strip()
+        )
+    return props
+
+
+def _named_schema(table):
+    def extra(schema: dict) -> None:
+        schema.setdefault("properties", {}).update(_params_schema(table))
+
+    return ConfigDict(extra="allow", frozen=True, json_schema_extra=extra)
+
 
 class ActivationConfig(_Named):
+    model_config = _named_schema({n: a.params for n, a in ACTIVATIONS.items()})
     name: ActivationName
-    _params = {n: ACT_PARAMS.get(n, {}) for n in ACTIVATIONS}
-
-    @model_validator(mode="after")
-    def _slope(self):
-        slope = self.params().get("slope")
-        if slope is not None and not 0 <= slope < 1:
-            raise ValueError(f"leaky_relu slope must be in [0, 1), got {slope}")
-        return self
+    _params = {n: a.params for n, a in ACTIVATIONS.items()}
 
 
 class InitConfig(_Named):
+    model_config = _named_schema(INIT_PARAMS)
     name: _lit(INITIALIZERS)
-    _params = {n: INIT_PARAMS.get(n, {}) for n in INITIALIZERS}
+    _params = INIT_PARAMS
+
+
+class LossConfig(_Named):
+    model_config = _named_schema({n: loss.params for n, loss in LOSSES.items()})
+    name: _lit(LOSSES) = "mse"
+    _params = {n: loss.params for n, loss in LOSSES.items()}
 
 
 class OptimizerConfig(_Named):
+    model_config = _named_schema({n: cls.params for n, cls in OPTIMIZERS.items()})
     name: _lit(OPTIMIZERS) = "adam"
-    lr: Annotated[float, Field(gt=0, le=1e6)] | None = None
-    _params = {n: cls.defaults for n, cls in OPTIMIZERS.items()}
+    lr: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    _params = {n: cls.params for n, cls in OPTIMIZERS.items()}
 
     @model_validator(mode="after")
     def _default_lr(self):
@@ -128,8 +155,13 @@ class OptimizerConfig(_Named):
             object.__setattr__(self, "lr", OPTIMIZERS[self.name].default_lr)
         return self
 
+    def spec(self) -> dict:
+        lr = {} if self.lr is None else {"lr": self.lr}
+        return {"name": self.name, **lr, **self.params()}
+
 
 class ScheduleConfig(_Named):
+    model_config = _named_schema(SCHEDULE_PARAMS)
     name: _lit(SCHEDULE_PARAMS) = "constant"
     _params = SCHEDULE_PARAMS
 
@@ -179,7 +211,7 @@ class ModelConfig(_Strict):
     activation: Activation | list[Activation] = "tanh"
     output: Activation = "identity"
     init: _lit(INITIALIZERS) | InitConfig = "glorot"
-    bias: Annotated[float, Field(ge=-1e6, le=1e6)] = 0.0
+    bias: Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)] | Literal["spread"] = 0.0
 
     @model_validator(mode="after")
     def _activation_list(self):
@@ -197,29 +229,61 @@ class EarlyStoppingConfig(_Strict):
     monitor: Literal["val", "train"] = "val"
 
 
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class TrainingConfig(_Strict):
-    loss: _lit(LOSSES) = "mse"
+    loss: LossConfig = Field(default_factory=LossConfig)
     optimizer: OptimizerConfig = Field(default_factory=lambda: OptimizerConfig(lr=1e-3))
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     batch_size: Annotated[int, Field(ge=1)] | Literal["full"] = 32
     epochs: Annotated[int, Field(ge=0, le=10_000_000)] = 2000
-    l1: Annotated[float, Field(ge=0, le=1e6)] = 0.0
-    l2: Annotated[float, Field(ge=0, le=1e6)] = 0.0
-    clip_norm: Annotated[float, Field(gt=0)] | None = None
+    l1: Annotated[Number, Field(ge=0, le=1e6)] = 0.0
+    l2: Annotated[Number, Field(ge=0, le=1e6)] = 0.0
+    clip_norm: Annotated[Number, Field(gt=0)] | None = None
     early_stopping: EarlyStoppingConfig | None = Field(default_factory=EarlyStoppingConfig)
-    epsilon: Annotated[float, Field(gt=0)] | None = None
+    epsilon: Annotated[Number, Field(gt=0)] | None = None
+    output_layer: Literal["trained", "lstsq"] = "trained"
+    output_every: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
     dtype: Literal["float64", "float32"] = "float64"
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
 
-    @field_validator("optimizer", mode="before")
+    @field_validator("optimizer", "schedule", "loss", mode="before")
     @classmethod
-    def _optimizer_string(cls, v):
+    def _name_string(cls, v):
         return {"name": v} if isinstance(v, str) else v
 
-    @field_validator("schedule", mode="before")
-    @classmethod
-    def _schedule_string(cls, v):
-        return {"name": v} if isinstance(v, str) else v
+    @model_validator(mode="after")
+    def _honoured(self):
+        """Every key given must be one the optimizer uses: none is silently ignored."""
+        method = OPTIMIZERS[self.optimizer.name]
+        if method.full_batch and "batch_size" not in self.model_fields_set:
+            object.__setattr__(self, "batch_size", "full")  # what it does: say so
+        inert = {
+            "lr": self.optimizer.lr is None,
+            "schedule": self.schedule.name == "constant",
+            "batch_size": self.batch_size == "full",
+            "clip_norm": self.clip_norm is None,
+            "l1": not self.l1,
+            "output_every": self.output_every is None,
+        }
+        unused = [k for k, free in inert.items() if not free and k not in method.honours]
+        if unused:
+            keys = ", ".join(f"training.{'optimizer.' if k == 'lr' else ''}{k}" for k in unused)
+            uses = ", ".join(sorted(method.honours)) or "none of them"
+            raise ValueError(
+                f"{keys}: not used by optimizer {method.name} (of lr, schedule, batch_size, "
+                f"clip_norm, l1 and output_every it uses {uses}); remove it or pick another "
+                "optimizer"
+            )
+        if method.least_squares and not LOSSES[self.loss.name].least_squares:
+            raise ValueError(
+                f"optimizer {method.name} is Gauss–Newton on squared residuals: it needs loss "
+                f"mse (got {self.loss.name}); use lbfgs otherwise"
+            )
+        if self.output_every is not None and self.output_layer != "lstsq":
+            raise ValueError("training.output_every needs training.output_layer: lstsq")
+        return self
 
 
 class SweepConfig(_Strict):
@@ -255,16 +319,25 @@ class Experiment(_Strict):
                 f"{n_params:,} parameters; at most {MAX_MEMORY_MB:,} MiB): use fewer points "
                 "or narrower layers"
             )
-        opt = self.training.optimizer
+        t = self.training
+        es = t.early_stopping
+        if es is not None and es.monitor == "val" and self.data.n_val == 0:
+            if "monitor" in es.model_fields_set:
+                raise ValueError(
+                    "training.early_stopping.monitor: val needs a validation set "
+                    "(data.n_val is 0); use monitor: train or set data.n_val"
+                )
+            # without a validation set, early stopping watches the training cost: say so
+            object.__setattr__(es, "monitor", "train")
+        if t.output_layer == "lstsq" and _name(self.model.output) != "identity":
+            raise ValueError(
+                "training.output_layer: lstsq needs model.output: identity "
+                f"(got {_name(self.model.output)})"
+            )
+        opt = t.optimizer
         if opt.name == "lm":
             from nnfit.engine.second_order import jacobian_mb
 
-            if self.training.loss != "mse" or self.training.l1:
-                raise ValueError(
-                    "optimizer lm is Gauss–Newton on squared residuals: it needs "
-                    f"loss mse and l1 0 (got loss {self.training.loss}, "
-                    f"l1 {self.training.l1}); use lbfgs otherwise"
-                )
             need = jacobian_mb(self.data.n_train, n_params)
             limit = opt.params()["max_jacobian_mb"]
             if need > limit:
@@ -290,6 +363,10 @@ class Experiment(_Strict):
 
     def sizes(self) -> list[int]:
         return [self.target.dim, *self.model.hidden, 1]
+
+
+def _name(activation) -> str:
+    return activation if isinstance(activation, str) else activation.name
 
 
 def estimate_mb(exp: Experiment, n_params: int) -> float:

@@ -1,9 +1,12 @@
 """Data sets for one experiment: sampled points, targets, noise and output scaling.
 
-Training and validation points are drawn from the data seed, so a sweep over the
-training seed sees one data set. The test set is dense and noise-free: a grid for
-d ≤ 2, Sobol points beyond. Targets are scaled (``scale_y``) only for training;
-every reported error is in F's own units.
+Training and validation points and their noise come from independent streams of
+``numpy.random.SeedSequence(data.seed)``, so a sweep over the training seed sees one
+data set. The test set is dense, noise-free and never shares a point with the training
+or validation set: a cell-centred grid for d ≤ 2, Sobol points from a stream of its own
+(not ``data.seed``) beyond, and any point that coincides with a training or validation
+point is dropped. Targets are scaled (``scale_y``) only for training; every reported
+error is in F's own units.
 """
 
 from __future__ import annotations
@@ -54,11 +57,34 @@ def sample(n: int, d: int, method: str, rng: np.random.Generator) -> Array:
     raise ValueError(f"unknown sampling {method!r}")
 
 
+#: the test set's own stream (entropy, spawn key): fixed, never a data seed's stream
+TEST_STREAM = (0x7E57_5E7, (1 << 20,))
+
+
+def midpoint_grid(n: int, d: int) -> Array:
+    """Cell centres (i + ½)/m of a regular grid with m = max(1, round(n^(1/d))) per axis."""
+    m = max(1, round(n ** (1.0 / d)))
+    u = (np.arange(m) + 0.5) / m
+    axes = np.meshgrid(*[u] * d, indexing="ij")
+    return np.stack([a.ravel() for a in axes], axis=1)
+
+
 def dense_points(n: int, d: int) -> Array:
-    """Dense evaluation set: a grid for d ≤ 2, scrambled Sobol points (seed 0) beyond."""
+    """Dense evaluation set: cell centres for d ≤ 2, scrambled Sobol points beyond."""
     if d <= 2:
-        return grid(n, d)
-    return sample(n, d, "sobol", np.random.default_rng(0))
+        return midpoint_grid(n, d)
+    entropy, key = TEST_STREAM
+    stream = np.random.SeedSequence(entropy, spawn_key=key)
+    return sample(n, d, "sobol", np.random.default_rng(stream))
+
+
+def without(points: Array, *others: Array) -> Array:
+    """``points`` less any row that also appears in one of ``others``."""
+    seen = {row.tobytes() for o in others for row in np.ascontiguousarray(o, dtype=float)}
+    if not seen:
+        return points
+    keep = [row.tobytes() not in seen for row in np.ascontiguousarray(points, dtype=float)]
+    return points[np.asarray(keep, dtype=bool)]
 
 
 def evaluate(F, X: Array, what: str) -> Array:
@@ -120,15 +146,17 @@ def build(exp) -> Dataset:
     """The data of a validated :class:`~nnfit.config.Experiment`."""
     cfg, d = exp.data, exp.target.dim
     F = target_function(exp.target)
-    rng = np.random.default_rng(cfg.seed)
-    X_train = sample(cfg.n_train, d, cfg.sampling, rng)
-    X_val = sample(cfg.n_val, d, "uniform", rng)  # independent of the training design
-    X_test = dense_points(cfg.n_test, d)
+    s_train, s_val, s_noise_train, s_noise_val = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(4)
+    )
+    X_train = sample(cfg.n_train, d, cfg.sampling, s_train)
+    X_val = sample(cfg.n_val, d, "uniform", s_val)  # independent of the training design
+    X_test = without(dense_points(cfg.n_test, d), X_train, X_val)
     F_train = evaluate(F, X_train, "training")
     F_val = evaluate(F, X_val, "validation")
     F_test = evaluate(F, X_test, "test")
     noise = cfg.noise
-    y_train = F_train + noise * rng.standard_normal(len(F_train)) if noise else F_train
-    y_val = F_val + noise * rng.standard_normal(len(F_val)) if noise else F_val
+    y_train = F_train + noise * s_noise_train.standard_normal(len(F_train)) if noise else F_train
+    y_val = F_val + noise * s_noise_val.standard_normal(len(F_val)) if noise else F_val
     scaler = Scaler.fit(cfg.scale_y, y_train)
     return Dataset(X_train, y_train, F_train, X_val, y_val, F_val, X_test, F_test, scaler)

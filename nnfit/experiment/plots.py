@@ -115,7 +115,7 @@ def loss_figure(exp, history):
     if not np.all(np.isnan(val)):
         ax.semilogy(ep, val, label="validation loss")
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{exp.training.loss} (scaled units)")
+    ax.set_ylabel(f"{exp.training.loss.name} (scaled units)")
     ax.set_title(describe(exp), fontsize=9)
     ax.legend()
     ax.grid(alpha=0.3, which="both")

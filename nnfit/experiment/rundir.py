@@ -137,7 +137,7 @@ def load_model(run_dir: Path) -> tuple[Network, dict]:
 def predict(net: Network, meta: dict, X: Array) -> Array:
     """g(X) in F's units (the saved ``scale_y`` undone)."""
     s = meta.get("scale_y", {"shift": 0.0, "scale": 1.0})
-    return net.predict(X).astype(float)[:, 0] * s["scale"] + s["shift"]
+    return net.predict(X).astype(float)[0, :, 0] * s["scale"] + s["shift"]
 
 
 def find_runs(root: Path) -> list[Path]:

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import nnfit
-from nnfit.engine.loop import EpochInfo, TrainSettings, train
+from nnfit.engine.loop import EpochEvent, TrainSettings
 from nnfit.engine.network import Network
+from nnfit.engine.optimizers import OPTIMIZERS
+from nnfit.engine.train import train
 from nnfit.experiment import data as data_mod
 from nnfit.experiment.config import Experiment
 from nnfit.experiment.metrics import errors, weight_stats
@@ -88,61 +90,130 @@ def failed_record(exp: Experiment, exc: BaseException) -> RunRecord:
 
 
 def settings_of(exp: Experiment) -> TrainSettings:
+    """The engine's settings: the ``training`` section as it is, names as specs."""
     t = exp.training
-    es = t.early_stopping
-    return TrainSettings(
-        loss=t.loss,
-        optimizer=t.optimizer.name,
-        optimizer_params=t.optimizer.params(),
-        lr=t.optimizer.lr,
-        schedule=t.schedule.name,
-        schedule_params=t.schedule.params(),
-        batch_size=None if t.batch_size == "full" else t.batch_size,
-        epochs=t.epochs,
-        l1=t.l1,
-        l2=t.l2,
-        clip_norm=t.clip_norm,
-        patience=es.patience if es else None,
-        min_delta=es.min_delta if es else 0.0,
-        monitor=es.monitor if es else "val",
-    )
+    cfg = t.model_dump(mode="json")
+    cfg.update(loss=t.loss.spec(), optimizer=t.optimizer.spec(), schedule=t.schedule.spec())
+    return TrainSettings.from_config(cfg)
+
+
+def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent generators for the initial weights and the shuffles of one seed."""
+    init, shuffle = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(init), np.random.default_rng(shuffle)
 
 
 def _spec(a):
-    return a if isinstance(a, str) else {"name": a.name, **a.params()}
+    return a if isinstance(a, str) else a.spec()
 
 
-def build_network(exp: Experiment) -> Network:
-    m = exp.model
+def build_network(exps: Experiment | list[Experiment]) -> Network:
+    """The initialised network of one experiment, or the stack of several that differ
+    only in their seed (one model each, drawn from each one's own stream)."""
+    exps = exps if isinstance(exps, list) else [exps]
+    m = exps[0].model
     act = (
         [_spec(a) for a in m.activation] if isinstance(m.activation, list) else _spec(m.activation)
     )
-    init, init_params = (
-        (m.init, None) if isinstance(m.init, str) else (m.init.name, m.init.params())
-    )
     return Network.create(
-        exp.sizes(),
+        exps[0].sizes(),
         activation=act,
         output=_spec(m.output),
-        init=init,
-        init_params=init_params,
+        init=_spec(m.init),
         bias=m.bias,
-        rng=np.random.default_rng(exp.training.seed),
-        dtype=exp.training.dtype,
+        rng=[streams(e.training.seed)[0] for e in exps],
+        dtype=exps[0].training.dtype,
     )
 
 
-def model_arrays(net: Network, scaler) -> dict:
-    out: dict = {}
-    for l, (W, b) in enumerate(net.params()):
-        out[f"W{l}"] = W.copy()
-        out[f"b{l}"] = b.copy()
-    out["meta"] = {**net.meta(), "scale_y": scaler.to_json()}
-    return out
+def model_arrays(net: Network, scaler, k: int = 0) -> dict:
+    return {**net.arrays(k), "meta": {**net.meta(), "scale_y": scaler.to_json()}}
 
 
 def predict_unscaled(net: Network, scaler, X: Array) -> Array:
-    return scaler.inverse(net.predict(X).astype(float)[:, 0])
+    """g(X) in F's units for every model, (K, n)."""
+    return scaler.inverse(net.predict(X).astype(float)[:, :, 0])
+
+
+class EpsilonWatch:
+    """Records, per model, the first epoch whose sup error on the test set is below ε.
+
+    The sup over a subsample is a lower bound of the sup over the whole set, so the
+    whole set is evaluated only in epochs where the subsample is already below ε.
+    """
+
+    SAMPLE = 1000
+
+    def __init__(self, eps: float, ds: data_mod.Dataset, k: int):
+        self.eps, self.ds = eps, ds
+        step = max(1, len(ds.X_test) // self.SAMPLE)
+        self.X_sub, self.F_sub = ds.X_test[::step], ds.F_test[::step]
+        self.reached: list[int | None] = [None] * k
+
+    def _below(self, net: Network, X, F) -> Array:
+        g = predict_unscaled(net, self.ds.scaler, X)
+        return np.max(np.abs(g - F), axis=1) < self.eps
+
+    def check(self, net: Network, epoch: int, models) -> None:
+        todo = [k for k in models if self.reached[k] is None]
+        if not todo:
+            return
+        below = self._below(net, self.X_sub, self.F_sub)
+        if not below[todo].any():
+            return
+        full = self._below(net, self.ds.X_test, self.ds.F_test)
+        for k in todo:
+            if full[k]:
+                self.reached[k] = epoch
+
+    def __call__(self, ev: EpochEvent) -> None:
+        self.check(ev.net, ev.epoch, np.flatnonzero(ev.active))
+
+
+def _progress(callback):
+    """Adapt a one-model progress callback (epoch, losses, lr, wall_s) to the event."""
+
+    def on_epoch(ev: EpochEvent):
+        return callback(ModelEpoch(ev, 0)) if callback is not None else None
+
+    return on_epoch
+
+
+@dataclass(frozen=True)
+class ModelEpoch:
+    """One model's view of an epoch event, with plain numbers."""
+
+    event: EpochEvent
+    k: int
+
+    @property
+    def epoch(self) -> int:
+        return self.event.epoch
+
+    @property
+    def epochs(self) -> int:
+        return self.event.epochs
+
+    @property
+    def train_loss(self) -> float:
+        return float(self.event.train_loss[self.k])
+
+    @property
+    def val_loss(self) -> float:
+        return float(self.event.val_loss[self.k])
+
+    @property
+    def lr(self) -> float:
+        return self.event.lr
+
+    @property
+    def wall_s(self) -> float:
+        return self.event.wall_s
+
+
+def stackable(exp: Experiment) -> bool:
+    """Whether runs of this config that differ only in training.seed can share a stack."""
+    return OPTIMIZERS[exp.training.optimizer.name].stackable
 
 
 def execute(
@@ -150,49 +221,61 @@ def execute(
 ) -> RunRecord:
     """Train one experiment and measure it.
 
-    ``callback(info)`` is called after every epoch (see :func:`nnfit.train.train`). Errors
-    while building the data are raised (they are bad input); errors later are caught and
-    returned as ``status="failed"`` so that a sweep can go on.
+    ``callback(info)`` is called after every epoch with the epoch, the train and val loss,
+    the learning rate and the time. Errors while building the data are raised (they are
+    bad input); errors later are caught and returned as ``status="failed"`` so that a
+    sweep can go on.
     """
-    ds = data if data is not None else data_mod.build(exp)
-    rec = RunRecord(exp.name, exp.run_id(), exp.run_config(), exp.config_hash(), "ok", "")
+    return execute_stack([exp], data=data, plots=plots, callback=callback)[0]
+
+
+def execute_stack(
+    exps: list[Experiment],
+    plots: bool = True,
+    data: data_mod.Dataset | None = None,
+    callback=None,
+) -> list[RunRecord]:
+    """Train runs that differ only in ``training.seed`` together, as one stack.
+
+    Each run ends with the weights, history and metrics it would have alone; ``wall_s``
+    is the stack's time shared equally.
+    """
+    ds = data if data is not None else data_mod.build(exps[0])
+    recs = [RunRecord(e.name, e.run_id(), e.run_config(), e.config_hash(), "ok", "") for e in exps]
     try:
-        net = build_network(exp)
-        rec.n_params = net.n_params
+        net = build_network(exps)
         sc = ds.scaler
-        eps = exp.training.epsilon
-        reached: list[int] = []
-
-        def meets_epsilon(model: Network) -> bool:
-            g = predict_unscaled(model, sc, ds.X_test)
-            return float(np.max(np.abs(g - ds.F_test))) < eps
-
-        def on_epoch(info: EpochInfo):
-            if eps is not None and not reached and meets_epsilon(info.network):
-                reached.append(info.epoch)
-            return callback(info) if callback is not None else None
-
-        if eps is not None and meets_epsilon(net):
-            reached.append(0)
-        res = train(
+        watch = None
+        callbacks = [_progress(callback)] if callback is not None else []
+        eps = exps[0].training.epsilon
+        if eps is not None:
+            watch = EpsilonWatch(eps, ds, len(exps))
+            watch.check(net, 0, range(len(exps)))
+            callbacks.insert(0, watch)
+        results = train(
             net,
             ds.X_train,
             sc.forward(ds.y_train),
             ds.X_val,
             sc.forward(ds.y_val),
-            settings=settings_of(exp),
-            rng=np.random.default_rng(exp.training.seed + 1),
-            callback=on_epoch,
+            settings=settings_of(exps[0]),
+            rngs=[streams(e.training.seed)[1] for e in exps],
+            callbacks=callbacks,
         )
-        _measure(rec, net, res, ds, reached)
+        for k, (rec, res) in enumerate(zip(recs, results, strict=True)):
+            rec.n_params = net.n_params
+            _measure(rec, net, k, res, ds, watch.reached[k] if watch else None)
+            rec.wall_s = res.wall_s / len(exps)
     except Exception as exc:  # a failing point must not stop a sweep
-        _fail(rec, exc)
-    _finish(rec, exp, ds, plots)
-    return rec
+        for rec in recs:
+            _fail(rec, exc)
+    for rec, e in zip(recs, exps, strict=True):
+        _finish(rec, e, ds, plots)
+    return recs
 
 
-def _measure(rec: RunRecord, net: Network, res, ds, reached=()) -> None:
-    """Fill a record from a finished training: status, history, errors, weights."""
+def _measure(rec: RunRecord, net: Network, k: int, res, ds, reached: int | None) -> None:
+    """Fill a record from model k's finished training: status, history, errors, weights."""
     sc = ds.scaler
     rec.status, rec.stop_reason = res.status, res.stop_reason
     rec.epochs, rec.best_epoch, rec.steps, rec.wall_s = (
@@ -202,17 +285,18 @@ def _measure(rec: RunRecord, net: Network, res, ds, reached=()) -> None:
         res.wall_s,
     )
     rec.history = res.history.columns()
-    rec.epsilon_reached_epoch = reached[0] if reached else None
+    rec.epsilon_reached_epoch = reached
+    one = net.model(k)
     rec.metrics = {
-        "train": errors(predict_unscaled(net, sc, ds.X_train), ds.F_train),
-        "val": errors(predict_unscaled(net, sc, ds.X_val), ds.F_val),
-        "test": errors(predict_unscaled(net, sc, ds.X_test), ds.F_test),
-        "weights": weight_stats(net.theta[: net.n_weights]),
+        "train": errors(predict_unscaled(one, sc, ds.X_train)[0], ds.F_train),
+        "val": errors(predict_unscaled(one, sc, ds.X_val)[0], ds.F_val),
+        "test": errors(predict_unscaled(one, sc, ds.X_test)[0], ds.F_test),
+        "weights": weight_stats(one.theta[0][one.weight_mask > 0]),
     }
     test = rec.metrics["test"]
     if rec.status == "ok" and not (math.isfinite(test["mse"]) and math.isfinite(test["max_abs"])):
         rec.status = rec.stop_reason = "diverged"
-    rec.model = model_arrays(net, sc)
+    rec.model = model_arrays(one, sc)
 
 
 def _finish(rec: RunRecord, exp: Experiment, ds, plots: bool) -> None:
@@ -221,45 +305,3 @@ def _finish(rec: RunRecord, exp: Experiment, ds, plots: bool) -> None:
         from nnfit.experiment import plots as plots_mod  # matplotlib only where figures are drawn
 
         rec.figures, rec.warnings = plots_mod.render(exp, rec, ds)
-
-
-def stackable(exp: Experiment) -> bool:
-    """Whether runs of this config that differ only in training.seed can share a stack."""
-    from nnfit.engine.stack import supported
-
-    t = exp.training
-    return t.epsilon is None and supported(settings_of(exp))
-
-
-def execute_stack(exps: list[Experiment], plots: bool = True) -> list[RunRecord]:
-    """Train runs that differ only in ``training.seed`` together (:mod:`nnfit.ensemble`).
-
-    Each run ends with the weights, history and metrics it would have alone; ``wall_s``
-    is the stack's time shared equally.
-    """
-    from nnfit.engine.stack import train_stack
-
-    ds = data_mod.build(exps[0])
-    recs = [RunRecord(e.name, e.run_id(), e.run_config(), e.config_hash(), "ok", "") for e in exps]
-    try:
-        nets = [build_network(e) for e in exps]
-        sc = ds.scaler
-        results = train_stack(
-            nets,
-            ds.X_train,
-            sc.forward(ds.y_train),
-            ds.X_val,
-            sc.forward(ds.y_val),
-            settings_of(exps[0]),
-            [np.random.default_rng(e.training.seed + 1) for e in exps],
-        )
-        for rec, net, res in zip(recs, nets, results, strict=True):
-            rec.n_params = net.n_params
-            _measure(rec, net, res, ds)
-            rec.wall_s = res.wall_s / len(exps)
-    except Exception as exc:
-        for rec in recs:
-            _fail(rec, exc)
-    for rec, e in zip(recs, exps, strict=True):
-        _finish(rec, e, ds, plots)
-    return recs

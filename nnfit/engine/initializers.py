@@ -1,0 +1,70 @@
+"""Initial weights and biases: one registry of weight initialisers and the bias rules.
+
+Each initialiser draws W of shape (fan_in, fan_out) from the ``np.random.Generator`` it
+is given, with its declared parameters. Biases are a constant, or ``spread``: each
+first-layer unit j gets b_j = −w_j·c_j with c_j uniform in [0,1]^d, so that its kink
+(ReLU) or centre (sigmoid, tanh) lies inside the domain instead of on the corner x = 0,
+where zero biases put every one of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from nnfit.engine.params import POSITIVE, Param
+
+Array = np.ndarray
+
+
+def glorot(rng, fan_in, fan_out):
+    """Glorot & Bengio (2010) uniform: U(±√(6/(fan_in + fan_out)))."""
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+
+
+def he(rng, fan_in, fan_out):
+    """He et al. (2015): N(0, 2/fan_in), for ReLU-like units."""
+    return rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+
+
+def lecun(rng, fan_in, fan_out):
+    """LeCun: N(0, 1/fan_in)."""
+    return rng.normal(0.0, math.sqrt(1.0 / fan_in), size=(fan_in, fan_out))
+
+
+def normal(rng, fan_in, fan_out, std=1.0):
+    return rng.normal(0.0, std, size=(fan_in, fan_out))
+
+
+def uniform(rng, fan_in, fan_out, limit=1.0):
+    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+
+
+INITIALIZERS: dict[str, Callable[..., Array]] = {
+    "glorot": glorot,
+    "he": he,
+    "lecun": lecun,
+    "normal": normal,
+    "uniform": uniform,
+}
+
+#: Parameters an initialiser accepts, declared with their ranges.
+PARAMS: dict[str, dict[str, Param]] = {
+    "glorot": {},
+    "he": {},
+    "lecun": {},
+    "normal": {"std": Param(1.0, **POSITIVE, hi=1e6, doc="standard deviation")},
+    "uniform": {"limit": Param(1.0, **POSITIVE, hi=1e6, doc="U(−limit, limit)")},
+}
+
+
+def spread_bias(W: Array, rng: np.random.Generator) -> Array:
+    """b_j = −w_j·c_j with c_j ~ U[0,1]^d: unit j is centred at c_j inside the domain.
+
+    ``W`` has shape (d, width); returns b of shape (width,).
+    """
+    centres = rng.uniform(size=W.shape)  # c_j as columns, (d, width)
+    return -np.einsum("ij,ij->j", W, centres)

@@ -1,0 +1,95 @@
+"""Declared hyperparameters: a default, a type and a range, checked in one place.
+
+Every parameter of every registry entry (an activation's slope, a loss's δ, Adam's β₂, a
+schedule's step size, an initialiser's std) is a :class:`Param`. The experiment file's
+validation, its JSON Schema and its error messages all come from these declarations, so
+a value is checked the same way wherever it is given, and NaN, ±inf or a zero step size
+never reach the maths.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Param:
+    """A number with a default and an interval ``lo (<|≤) x (<|≤) hi``.
+
+    ``integer`` parameters take whole numbers only (a float such as 4.0 is accepted
+    and becomes 4). Every parameter must be finite.
+    """
+
+    default: float
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    integer: bool = False
+    doc: str = ""
+
+    def describe(self, name: str = "x") -> str:
+        """The allowed range in words, e.g. ``0 ≤ beta2 < 1``."""
+        kind = "a whole number" if self.integer else "a finite number"
+        if self.lo is None and self.hi is None:
+            return f"{name}: {kind}"
+        left = "" if self.lo is None else f"{self.lo:g} {'<' if self.lo_open else '≤'} "
+        right = "" if self.hi is None else f" {'<' if self.hi_open else '≤'} {self.hi:g}"
+        return f"{left}{name}{right}"
+
+    def check(self, name: str, value) -> float | int:
+        """Return ``value`` as a number, or raise ValueError naming the range."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name} must be a number ({self.describe(name)}), got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite ({self.describe(name)}), got {value!r}")
+        if self.integer:
+            if float(value) != int(value):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+            value = int(value)
+        low_bad = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
+        high_bad = self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi)
+        if low_bad or high_bad:
+            raise ValueError(f"{name} must satisfy {self.describe(name)}, got {value!r}")
+        return value
+
+    def json_schema(self) -> dict:
+        out: dict = {"type": "integer" if self.integer else "number", "default": self.default}
+        if self.lo is not None:
+            out["exclusiveMinimum" if self.lo_open else "minimum"] = self.lo
+        if self.hi is not None:
+            out["exclusiveMaximum" if self.hi_open else "maximum"] = self.hi
+        if self.doc:
+            out["description"] = self.doc
+        return out
+
+
+def bind(family: str, name: str, declared: dict[str, Param], given: dict) -> dict:
+    """Check ``given`` against ``declared`` and fill the defaults.
+
+    Raises
+    ------
+    KeyError
+        For a parameter ``name`` does not take.
+    ValueError
+        For a value outside its declared range.
+    """
+    extra = set(given) - set(declared)
+    if extra:
+        allowed = ", ".join(declared) or "no parameters"
+        raise KeyError(f"{family} {name!r} takes {allowed}; got {', '.join(sorted(extra))}")
+    return {k: p.check(k, given.get(k, p.default)) for k, p in declared.items()}
+
+
+def spec(value) -> tuple[str, dict]:
+    """``"adam"`` or ``{"name": "adam", "lr": 0.01}`` → ``("adam", {"lr": 0.01})``."""
+    if isinstance(value, str):
+        return value, {}
+    value = dict(value)
+    return value.pop("name"), value
+
+
+# common ranges
+POSITIVE = {"lo": 0.0, "lo_open": True}
+UNIT_OPEN = {"lo": 0.0, "hi": 1.0, "hi_open": True}  # 0 ≤ x < 1

@@ -1,0 +1,100 @@
+"""``train``: one call that trains a network's K models with any method of the table.
+
+Arrays and generators in, :class:`~nnfit.engine.loop.TrainResult` per model out; the
+network is updated in place. Progress reaches the caller through callbacks (see
+:mod:`nnfit.engine.loop`); Ctrl-C ends training with ``status="interrupted"`` and the
+weights of the last finished epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from nnfit.engine import readout
+from nnfit.engine.loop import Callback, Session, TrainResult, TrainSettings
+from nnfit.engine.network import Network
+from nnfit.engine.optimizers import make
+from nnfit.engine.params import spec
+from nnfit.engine.passes import Problem, TrainSet
+
+Array = np.ndarray
+
+
+def train(
+    net: Network,
+    X: Array,
+    y: Array,
+    X_val: Array | None = None,
+    y_val: Array | None = None,
+    settings: TrainSettings | None = None,
+    rngs: np.random.Generator | Sequence[np.random.Generator] | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> list[TrainResult]:
+    """Train ``net``'s models in place on (X, y); one result per model.
+
+    Parameters
+    ----------
+    X, y : arrays of shape (n, d) and (n, out)
+        Training set, in the units the network sees (any scaling already applied).
+    X_val, y_val : arrays or None
+        Validation set for the val curve and early stopping.
+    rngs : generator or one per model
+        Sources of each model's per-epoch shuffles.
+    callbacks : callables
+        Called with an :class:`~nnfit.engine.loop.EpochEvent` after every epoch; a true
+        return value (or mask) stops those models.
+    """
+    s = settings or TrainSettings()
+    name, hyper = spec(s.optimizer)
+    hyper.pop("lr", None)
+    method = make(name, **hyper)
+    if net.k > 1 and not method.stackable:
+        raise ValueError(f"{name} trains one model at a time, not a stack of {net.k}")
+    if rngs is None:
+        rngs = [np.random.default_rng(k) for k in range(net.k)]
+    elif isinstance(rngs, np.random.Generator):
+        rngs = [rngs]
+    if len(rngs) != net.k:
+        raise ValueError(f"need one generator per model ({net.k}), got {len(rngs)}")
+    X = np.asarray(X, dtype=net.dtype)
+    rows = None if method.full_batch else s.rows(len(X))
+    data = TrainSet(X, y, net.dtype, net.k, rows)
+    problem = Problem(net, data, s.loss_fn(), s.l1, s.l2, rngs)
+    val = None
+    if X_val is not None and len(X_val):
+        X_val = np.asarray(X_val, dtype=net.dtype)
+        val = (X_val, np.asarray(y_val, dtype=net.dtype).reshape(len(X_val), -1))
+    session = Session(net, s, val, callbacks)
+    try:
+        try:
+            method.run(session, problem)
+        except KeyboardInterrupt:
+            session.interrupt()
+        results = session.finish()
+        if s.output_layer == "lstsq" and not method.varpro and s.epochs > 0:
+            _final_solve(net, problem, session, results)
+    finally:
+        problem.close()
+    return results
+
+
+def _final_solve(net: Network, problem: Problem, session: Session, results) -> None:
+    """First-order training with a least-squares output layer: solve it for the final
+    hidden weights, and log the cost after the solve as a last history row."""
+    before = net.theta.copy()
+    try:
+        readout.solve(net, problem.X, problem.Y, session.settings.l2)
+        cost = problem.full_cost()
+    except KeyboardInterrupt:  # keep the trained weights as they were
+        net.theta[...] = before
+        for res in results:
+            res.status = res.stop_reason = "interrupted"
+        return
+    vl = session.val_loss()
+    norms = net.layer_norms(problem.grad)
+    for k, res in enumerate(results):
+        h = res.history
+        h.append(res.epochs, cost[k], vl[k], math.nan, norms[k], h.wall_s[-1], output_solved=1.0)
