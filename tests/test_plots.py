@@ -6,10 +6,12 @@ have tick labels that do not overlap, titles of at most two lines, a label on ev
 axis and legends off the data.
 """
 
+import functools
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,6 +95,30 @@ def assert_readable(fig):
             assert _overlap(lb, t.get_window_extent(r)) == 0, f"a legend covers {t.get_text()!r}"
 
 
+def test_the_checks_catch_garbled_ticks_long_titles_missing_labels_and_covering_legends():
+    from nnfit.experiment.canvas import new_figure
+
+    def fig_with(**change):
+        fig = new_figure(4, 3)
+        ax = fig.subplots()
+        ax.plot([1, 2, 4], [3, 2, 1], label="data")
+        ax.set(xlabel="x", ylabel="y", xscale="log")
+        for key, value in change.items():
+            value(fig, ax) if key == "do" else ax.set(**{key: value})
+        return fig
+
+    assert_readable(fig_with())
+    garble = {"xticks": [2, 2.2, 2.4], "xticklabels": ["2×10⁰", "2.2×10⁰", "2.4×10⁰"]}
+    for bad, message in (
+        (garble, "tick labels .* overlap"),
+        ({"title": "one\ntwo\nthree"}, "more than two lines"),
+        ({"ylabel": ""}, "no y label"),
+        ({"do": lambda fig, ax: ax.legend(loc="center")}, "legend covers"),
+    ):
+        with pytest.raises(AssertionError, match=message):
+            assert_readable(fig_with(**bad))
+
+
 # ------------------------------------------------------------- synthetic sweeps
 
 
@@ -155,16 +181,22 @@ SWEEPS = {
     "2-width": sweep_summary([2, 3], {None: 0.1}),
     "9-width": sweep_summary(W9, {None: 0.1}, baselines=True),
     "9-width, 3 activations": sweep_summary(W9, {"tanh": 0.1, "relu": 0.2, "sigmoid": 0.3}),
+    "24 widths, crowded ticks": sweep_summary(list(range(1, 25)), {None: 0.1}),
     "8-activation x 4-width": sweep_summary(
         [1, 4, 16, 64], {a: 0.05 * (i + 1) for i, a in enumerate(ACTIVATIONS)}, baselines=True
     ),
 }
 
 
+@functools.cache
+def _figure(name):  # drawing leaves a figure as it was, so tests share them
+    return sweep_plots.figures(SWEEPS[name])
+
+
 @pytest.mark.parametrize("name", list(SWEEPS))
 def test_width_sweeps_draw_error_vs_width_readably(name):
     summary = SWEEPS[name]
-    figs = sweep_plots.figures(summary)
+    figs = _figure(name)
     assert list(figs) == ["error_vs_width.png"]
     fig = figs["error_vs_width.png"]
     assert_readable(fig)
@@ -175,14 +207,14 @@ def test_width_sweeps_draw_error_vs_width_readably(name):
         assert sorted(ax.get_xticks()) == widths  # ticks at the widths run
         texts = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
         assert texts and all(t.replace(",", "").isdigit() for t in texts)
-    assert sweep_plots.render(summary)["error_vs_width.png"].startswith(PNG)
+    assert sweep_plots.png(fig).startswith(PNG)
 
 
 def test_fitted_line_spans_the_widths_it_was_fitted_on():
     summary = SWEEPS["9-width"]
     (fit,) = summary["slopes"]
     assert fit["slope"] == pytest.approx(-1.0, abs=1e-9) and fit["used"] == W9
-    ax = sweep_plots.width_figure(summary).axes[0]
+    ax = _figure("9-width")["error_vs_width.png"].axes[0]
     lines = [ln for ln in ax.lines if ln.get_linestyle() == "--" and len(ln.get_xdata()) == 50]
     x, y = lines[0].get_xdata(), lines[0].get_ydata()
     assert (x.min(), x.max()) == pytest.approx((1, 256))
@@ -192,9 +224,12 @@ def test_fitted_line_spans_the_widths_it_was_fitted_on():
 def test_a_two_point_sweep_has_no_slope_and_says_so():
     summary = SWEEPS["2-width"]
     assert summary["slopes"][0]["slope"] is None
-    fig = sweep_plots.width_figure(summary)
+    fig = _figure("2-width")["error_vs_width.png"]
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert any("test RMS error: too few falling points" in t for t in texts)
+    assert (
+        texts[0]
+        == "test RMS error (mean over seeds): too few falling points for a slope (it needs 3)"
+    )
     assert not any(t.startswith("all") for t in texts)
 
 
@@ -212,7 +247,7 @@ def test_small_errors_are_drawn_as_they_are_and_zero_at_a_labelled_floor():
 
 
 def test_many_settings_become_small_multiples_with_shared_axes():
-    fig = sweep_plots.width_figure(SWEEPS["8-activation x 4-width"])
+    fig = _figure("8-activation x 4-width")["error_vs_width.png"]
     panels = [ax for ax in fig.axes if ax.get_title().split("\n")[0] in ACTIVATIONS]
     assert [ax.get_title().split("\n")[0] for ax in panels] == ACTIVATIONS
     assert all(ax.get_shared_y_axes().joined(panels[0], ax) for ax in panels)
@@ -221,7 +256,7 @@ def test_many_settings_become_small_multiples_with_shared_axes():
 
 
 def test_baselines_are_grey_dashed_with_one_legend_entry_each():
-    fig = sweep_plots.width_figure(SWEEPS["9-width"])
+    fig = _figure("9-width")["error_vs_width.png"]
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     for name in ("Chebyshev series", "piecewise-linear interpolant", "random features"):
         assert sum(t.startswith(name) for t in texts) == 1
@@ -276,13 +311,18 @@ RUNS = {
     "1-D": ("runge", 1, [8]),
     "2-D": ("franke", 2, [8]),
     "5-D": ("sine_product", 5, [8]),
-    "deep": ("sine", 1, [16] * 8),
+    "deep": ("sine", 1, [16] * 8, 30),
 }
+
+
+@functools.cache
+def _case(case):  # drawing does not change a record, so tests share them
+    return _run(*RUNS[case])
 
 
 @pytest.mark.parametrize("case", list(RUNS))
 def test_run_figures_are_readable(case):
-    exp, rec = _run(*RUNS[case])
+    exp, rec = _case(case)
     ds = build(exp)
     for name in plots.FIGURES:
         fig = plots.figure(name, exp, rec, ds)
@@ -290,14 +330,19 @@ def test_run_figures_are_readable(case):
         if name == "fit.png":  # the other figures may cut a long formula short with "…"
             assert TARGETS[exp.target.name].formula.split("  (")[0] in fig.get_suptitle()
         assert fig.get_suptitle().startswith("F(")
-    figures, warnings = plots.render(exp, rec, ds)
+        assert plots.png(fig).startswith(PNG)
+
+
+def test_render_gives_the_png_bytes_of_each_figure():
+    exp, rec = _case("1-D")
+    figures, warnings = plots.render(exp, rec, build(exp))
     assert warnings == []
     assert set(figures) == {"fit.png", "loss.png", "gradients.png"}
     assert all(v.startswith(PNG) and len(v) > 5000 for v in figures.values())
 
 
 def test_five_dimensional_fit_shows_every_coordinate():
-    exp, rec = _run("sine_product", 5, [8])
+    exp, rec = _case("5-D")
     fig = plots.fit_figure(exp, rec, build(exp))
     slices = sorted(ax.get_xlabel().split()[0] for ax in fig.axes if "others" in ax.get_xlabel())
     assert slices == ["x0", "x1", "x2", "x3", "x4"]
@@ -305,7 +350,7 @@ def test_five_dimensional_fit_shows_every_coordinate():
 
 
 def test_deep_gradients_name_layers_by_depth_and_show_the_ratio():
-    exp, rec = _run("sine", 1, [16] * 8, epochs=30)
+    exp, rec = _case("deep")
     fig = plots.gradients_figure(exp, rec)
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert texts[0] == "layer 1 (input side)" and texts[8] == "layer 9 (output)"
@@ -355,6 +400,22 @@ def test_importing_and_drawing_leaves_the_backend_alone():
     )
     env = dict(os.environ, MPLBACKEND="svg")
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip().lower() == "svg"
+
+
+def test_grid_points_in_words():
+    from nnfit.sweep.labels import setting_label
+
+    assert setting_label({"training.optimizer": {"name": "adam", "lr": 0.005}}) == "adam, lr 0.005"
+    assert setting_label({"target.name": "runge", "training.l2": 0.001}) == "runge; l2 0.001"
+    assert setting_label({"model.hidden": [15, 15], "training.seed": 2}) == "hidden 15-15"
+    assert setting_label({"model.hidden": [16] * 8}) == "8 hidden layers of 16"
+    act = {"model.activation": {"name": "leaky_relu", "slope": 0.1}}
+    assert setting_label(act) == "leaky_relu, slope 0.1"

@@ -350,13 +350,24 @@ def gradients_figure(exp, record) -> Figure:
 
 # ------------------------------------------------------------------------- render
 
-FIGURES = {"fit.png": fit_figure, "loss.png": loss_figure, "gradients.png": gradients_figure}
+#: the figures of a run, by file name
+FIGURES = ("fit.png", "loss.png", "gradients.png")
 
 
 def figure(name: str, exp, record, ds) -> Figure:
     """One of :data:`FIGURES` for a finished run (its record holds the model)."""
-    make = FIGURES[name]
-    return make(exp, record, ds) if make is fit_figure else make(exp, record)
+    if name == "fit.png":
+        return fit_figure(exp, record, ds)
+    if name == "loss.png":
+        return loss_figure(exp, record)
+    if name == "gradients.png":
+        return gradients_figure(exp, record)
+    raise KeyError(f"no figure {name!r}; there are {', '.join(FIGURES)}")
+
+
+def figures(exp, record, ds) -> dict[str, Figure]:
+    """Every figure of a finished run, by file name."""
+    return {name: figure(name, exp, record, ds) for name in FIGURES}
 
 
 def render(exp, record, ds) -> tuple[dict[str, bytes], list[str]]:

@@ -26,12 +26,11 @@ from nnfit.experiment.canvas import (
     png,
     zero_floor,
 )
+from nnfit.sweep.labels import setting_label, varied_keys
 from nnfit.sweep.rates import BARRON, PIECEWISE_LINEAR, describe
 
 #: from this many curves on, one small panel per curve (shared axes)
 SMALL_MULTIPLES = 5
-#: grid keys whose values are names that read on their own ("tanh", "adam, lr 0.005")
-NAMED = {"activation", "optimizer", "init", "loss", "schedule", "output", "sampling", "name"}
 #: baseline name → (legend text, marker)
 BASELINES = {
     "chebyshev": ("Chebyshev series", "s"),
@@ -40,41 +39,6 @@ BASELINES = {
 }
 RMSE, SUP = "test_rmse", "test_max_abs"
 GREY = "0.4"
-
-
-# ------------------------------------------------------------------------- labels
-
-
-def value_text(v) -> str:
-    """A grid value in words: {'name': 'adam', 'lr': 0.005} → 'adam, lr 0.005'."""
-    if isinstance(v, dict):
-        head = [value_text(v["name"])] if "name" in v else []
-        return ", ".join(head + [f"{k} {value_text(x)}" for k, x in v.items() if k != "name"])
-    if isinstance(v, list):
-        if len(v) > 3 and len({repr(x) for x in v}) == 1:
-            return f"{len(v)} × {value_text(v[0])}"
-        return "-".join(value_text(x) for x in v)
-    if isinstance(v, float):
-        return f"{v:g}"
-    return "none" if v is None else str(v)
-
-
-def setting_label(point: dict) -> str:
-    """'tanh; l2 0.001': the grid values of a point (seeds left out), names bare."""
-    parts = []
-    for key, v in point.items():
-        if key.endswith(".seed"):
-            continue
-        short = key.rsplit(".", 1)[-1]
-        named = short in NAMED or (isinstance(v, dict) and "name" in v)
-        parts.append(value_text(v) if named else f"{short} {value_text(v)}")
-    return "; ".join(parts)
-
-
-def _varied(summary: dict, skip=("model.hidden",)) -> list[str]:
-    return [
-        k.rsplit(".", 1)[-1] for k in summary["grid"] if not k.endswith(".seed") and k not in skip
-    ]
 
 
 def _stat(rows, metric: str, q: str) -> np.ndarray:
@@ -257,7 +221,7 @@ def width_figure(summary: dict) -> Figure:
         zeros = zeros or bool((_stat(rows, RMSE, "mean") == 0).any())
         zeros = zeros or bool((_stat(rows, SUP, "mean") == 0).any())
         handles.append(Line2D([], [], color=c, marker="o", ms=4))
-        name = _series_name(rows) or f"mean over {_seeds(summary)} seeds; test RMS error"
+        name = _series_name(rows) or "test RMS error (mean over seeds)"
         labels.append(f"{name}: {describe(fits.get(key, {}))}")
     seen[ax_w] += _draw_baselines(ax_w, baselines, False, floor)
     seen[ax_p] += _draw_baselines(ax_p, baselines, True, floor)
@@ -281,7 +245,7 @@ def width_figure(summary: dict) -> Figure:
         summary, baselines, floor, zeros, fitted, refs, "fitted slope (in the curve's colour)"
     )
     fig.legend(handles + more_h, labels + more_l, loc="outside lower center", ncols=2, fontsize=8)
-    varied = _varied(summary)
+    varied = varied_keys(summary)
     _title(
         fig,
         summary,
@@ -363,7 +327,7 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
     labels = ["test RMS error (mean over seeds)", "sup error max |g − F|", *style_l]
     fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
     fig.legend(over_h, over_l, loc="outside right upper", fontsize=8, title="setting")
-    varied = ", ".join(_varied(summary)) or "setting"
+    varied = ", ".join(varied_keys(summary)) or "setting"
     _title(fig, summary, f"error against width, one panel per {varied}")
     finish(fig)
     return fig
@@ -393,12 +357,9 @@ def settings_figure(summary: dict) -> Figure:
         ax.hlines(y + off, lo, hi, color=color, lw=2.5, alpha=0.45)
         ax.plot(mean, y + off, "o", color=color, ms=6)
         seen += [v for v in np.concatenate([lo, hi]) if np.isfinite(v)]
-    for name, _ in baselines.items():
-        by_point = {id(r): (r.get("baselines") or {}).get(name) for r in rows}
-        vals = np.array(
-            [((by_point[id(r)] or {}).get(RMSE) or {}).get("mean", np.nan) for r in rows],
-            dtype=float,
-        )
+    for name in baselines:
+        b = [((r.get("baselines") or {}).get(name) or {}).get(RMSE) or {} for r in rows]
+        vals = np.array([np.nan if s.get("mean") is None else s["mean"] for s in b])
         ax.plot(vals, y + 0.14, BASELINES.get(name, (name, "o"))[1], color=GREY, mfc="white")
     ax.set_xscale("log")
     if seen:
@@ -407,7 +368,7 @@ def settings_figure(summary: dict) -> Figure:
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.grid(alpha=0.3, axis="x")
     ax.set_xlabel("error in F's units (dot: mean over seeds; line: best to worst seed)")
-    ax.set_ylabel("setting: " + (", ".join(_varied(summary, ())) or "all"))
+    ax.set_ylabel("setting: " + (", ".join(varied_keys(summary, ())) or "all"))
     handles = [
         Line2D([], [], color="tab:blue", marker="o", lw=2.5, alpha=0.8),
         Line2D([], [], color="tab:orange", marker="o", lw=2.5, alpha=0.8),
