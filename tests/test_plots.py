@@ -1,56 +1,421 @@
-"""Figures for 1-D, 2-D and higher-dimensional targets are drawn, as PNG bytes."""
+"""Figures read at a glance: checked on the Figure objects after an Agg draw.
 
+Every figure type is drawn for a 2-width, a 9-width and an 8-activation × 4-width sweep,
+a sweep over optimizers and for 1-, 2- and 5-D runs and a deep sigmoid net; each must
+have tick labels that do not overlap, titles of at most two lines, a label on every
+axis and legends off the data.
+"""
+
+import functools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from nnfit.experiment import config, plots
 from nnfit.experiment import runner as experiment
+from nnfit.experiment.data import build
+from nnfit.experiment.targets import TARGETS
+from nnfit.sweep import grid as sweep_grid
 from nnfit.sweep import plots as sweep_plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
+ACTIVATIONS = ["sigmoid", "tanh", "relu", "elu", "softplus", "sin", "identity", "square"]
+
+# ------------------------------------------------------------------- the checks
 
 
-@pytest.mark.parametrize(("target", "dim"), [("sine", 1), ("franke", 2), ("sine_product", 4)])
-def test_run_figures(target, dim):
+def _shown_labels(ax, axis, renderer):
+    box = ax.get_window_extent(renderer)
+    lo, hi = (box.x0, box.x1) if axis.axis_name == "x" else (box.y0, box.y1)
+    out = []
+    for lab in axis.get_ticklabels(which="both"):
+        if not (lab.get_visible() and lab.get_text()):
+            continue
+        b = lab.get_window_extent(renderer)
+        mid = (b.x0 + b.x1) / 2 if axis.axis_name == "x" else (b.y0 + b.y1) / 2
+        if lo - 1 <= mid <= hi + 1:
+            out.append((lab.get_text(), b))
+    return out
+
+
+def _labelled(ax, which):
+    get = ax.get_xlabel if which == "x" else ax.get_ylabel
+    shared = ax.get_shared_x_axes() if which == "x" else ax.get_shared_y_axes()
+    siblings = shared.get_siblings(ax)
+    return any(
+        (s.get_xlabel() if which == "x" else s.get_ylabel()).strip() for s in siblings
+    ) or bool(get().strip())
+
+
+def _overlap(a, b) -> float:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(w, 0) * max(h, 0)
+
+
+def assert_readable(fig):
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    page = fig.bbox
+    titles = [fig.get_suptitle()] + [
+        ax.get_title(loc) for ax in fig.axes for loc in ("left", "center", "right")
+    ]
+    for t in titles:
+        assert t.count("\n") <= 1, f"title of more than two lines: {t!r}"
+    if fig.get_suptitle():
+        sb = fig._suptitle.get_window_extent(r)
+        assert sb.x0 >= page.x0 - 1 and sb.x1 <= page.x1 + 1, "suptitle wider than the figure"
+    for ax in fig.axes:
+        colorbar = hasattr(ax, "_colorbar")
+        for axis in (ax.xaxis, ax.yaxis):
+            shown = _shown_labels(ax, axis, r)
+            for i, (ta, a) in enumerate(shown):
+                for tb, b in shown[i + 1 :]:
+                    assert not a.overlaps(b), f"tick labels {ta!r} and {tb!r} overlap"
+        if colorbar:
+            assert ax.get_ylabel() or ax.get_xlabel(), "colorbar without a label"
+        else:
+            assert _labelled(ax, "x"), f"axes {ax.get_title()!r} has no x label"
+            assert _labelled(ax, "y"), f"axes {ax.get_title()!r} has no y label"
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    words = [ax.title for ax in fig.axes if ax.get_title()]
+    words += [fig._suptitle] if fig.get_suptitle() else []
+    for leg in legends:
+        lb = leg.get_window_extent(r)
+        area = max(lb.width * lb.height, 1)
+        for ax in fig.axes:
+            covered = _overlap(lb, ax.get_window_extent(r)) / area
+            assert covered < 0.02, "a legend covers an axes' data area"
+        for t in words:
+            assert _overlap(lb, t.get_window_extent(r)) == 0, f"a legend covers {t.get_text()!r}"
+
+
+def test_the_checks_catch_garbled_ticks_long_titles_missing_labels_and_covering_legends():
+    from nnfit.experiment.canvas import new_figure
+
+    def fig_with(**change):
+        fig = new_figure(4, 3)
+        ax = fig.subplots()
+        ax.plot([1, 2, 4], [3, 2, 1], label="data")
+        ax.set(xlabel="x", ylabel="y", xscale="log")
+        for key, value in change.items():
+            value(fig, ax) if key == "do" else ax.set(**{key: value})
+        return fig
+
+    assert_readable(fig_with())
+    garble = {"xticks": [2, 2.2, 2.4], "xticklabels": ["2×10⁰", "2.2×10⁰", "2.4×10⁰"]}
+    for bad, message in (
+        (garble, "tick labels .* overlap"),
+        ({"title": "one\ntwo\nthree"}, "more than two lines"),
+        ({"ylabel": ""}, "no y label"),
+        ({"do": lambda fig, ax: ax.legend(loc="center")}, "legend covers"),
+    ):
+        with pytest.raises(AssertionError, match=message):
+            assert_readable(fig_with(**bad))
+
+
+# ------------------------------------------------------------- synthetic sweeps
+
+
+def _stats(v):
+    v = np.asarray(v, dtype=float)
+    return {
+        "mean": float(v.mean()),
+        "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "n": int(v.size),
+    }
+
+
+def sweep_summary(widths, series, key="model.activation", seeds=3, baselines=False, slope=-1.0):
+    """A summary like nnfit.sweep.grid.summarize writes: one row per (setting, width).
+
+    ``series`` maps a grid value (None: the grid has no other key) to an error scale;
+    seed s of width w has test RMSE scale·w^slope·(1 + 0.1·s) and sup error 4× that.
+    """
+    rows = []
+    for value, scale in series.items():
+        for w in widths:
+            errs = [scale * w**slope * (1 + 0.1 * s) for s in range(seeds)]
+            point = {} if value is None else {key: value}
+            point["model.hidden"] = [w]
+            row = {
+                "point": point,
+                "hidden": [w],
+                "width": w,
+                "depth": 1,
+                "n_params": 3 * w + 1,
+                "n_ok": seeds,
+                "n_failed": 0,
+                "test_rmse": _stats(errs),
+                "test_max_abs": _stats([4 * e for e in errs]),
+                "runs": [{"status": "ok", "seed": s, "test_rmse": e} for s, e in enumerate(errs)],
+            }
+            if baselines:
+                row["baselines"] = {
+                    name: {"n_params": 3 * w + 1, "test_rmse": _stats([f * w**-2.0])}
+                    for name, f in (("chebyshev", 0.3), ("pwlinear", 0.1), ("random_features", 1))
+                }
+            rows.append(row)
+    grid = {"model.hidden": [[w] for w in widths], "training.seed": list(range(seeds))}
+    if None not in series:
+        grid = {key: list(series), **grid}
+    return {
+        "name": "demo",
+        "grid": grid,
+        "groups": rows,
+        "n_ok": seeds * len(rows),
+        "n_failed": 0,
+        "slopes": sweep_grid.slopes(rows, grid),
+    }
+
+
+W9 = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+SWEEPS = {
+    "2-width": sweep_summary([2, 3], {None: 0.1}),
+    "9-width": sweep_summary(W9, {None: 0.1}, baselines=True),
+    "9-width, 3 activations": sweep_summary(W9, {"tanh": 0.1, "relu": 0.2, "sigmoid": 0.3}),
+    "24 widths, crowded ticks": sweep_summary(list(range(1, 25)), {None: 0.1}),
+    "8-activation x 4-width": sweep_summary(
+        [1, 4, 16, 64], {a: 0.05 * (i + 1) for i, a in enumerate(ACTIVATIONS)}, baselines=True
+    ),
+}
+
+
+@functools.cache
+def _figure(name):  # drawing leaves a figure as it was, so tests share them
+    return sweep_plots.figures(SWEEPS[name])
+
+
+@pytest.mark.parametrize("name", list(SWEEPS))
+def test_width_sweeps_draw_error_vs_width_readably(name):
+    summary = SWEEPS[name]
+    figs = _figure(name)
+    assert list(figs) == ["error_vs_width.png"]
+    fig = figs["error_vs_width.png"]
+    assert_readable(fig)
+    widths = sorted({r["width"] for r in summary["groups"]})
+    width_axes = [ax for ax in fig.axes if ax.get_xlabel().startswith("width")]
+    assert width_axes
+    for ax in width_axes:
+        assert sorted(ax.get_xticks()) == widths  # ticks at the widths run
+        texts = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert texts and all(t.replace(",", "").isdigit() for t in texts)
+    assert sweep_plots.png(fig).startswith(PNG)
+
+
+def test_fitted_line_spans_the_widths_it_was_fitted_on():
+    summary = SWEEPS["9-width"]
+    (fit,) = summary["slopes"]
+    assert fit["slope"] == pytest.approx(-1.0, abs=1e-9) and fit["used"] == W9
+    ax = _figure("9-width")["error_vs_width.png"].axes[0]
+    lines = [ln for ln in ax.lines if ln.get_linestyle() == "--" and len(ln.get_xdata()) == 50]
+    x, y = lines[0].get_xdata(), lines[0].get_ydata()
+    assert (x.min(), x.max()) == pytest.approx((1, 256))
+    assert y == pytest.approx(np.exp(fit["intercept"]) * x ** fit["slope"])
+
+
+def test_a_two_point_sweep_has_no_slope_and_says_so():
+    summary = SWEEPS["2-width"]
+    assert summary["slopes"][0]["slope"] is None
+    fig = _figure("2-width")["error_vs_width.png"]
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert (
+        texts[0]
+        == "test RMS error (mean over seeds): too few falling points for a slope (it needs 3)"
+    )
+    assert not any(t.startswith("all") for t in texts)
+
+
+def test_small_errors_are_drawn_as_they_are_and_zero_at_a_labelled_floor():
+    summary = sweep_summary([1, 2, 4, 8], {None: 1e-12})
+    summary["groups"][-1]["test_rmse"] = _stats([0.0])
+    fig = sweep_plots.width_figure(summary)
+    ax = fig.axes[0]
+    ys = np.concatenate([ln.get_ydata() for ln in ax.lines if ln.get_marker() == "o"])
+    assert np.isclose(ys, 1.1e-12, rtol=1e-9, atol=0).any()  # not clipped at 1e-9
+    # the least positive value is 2.5e-13 (seed 0 at width 4): zero goes a decade under
+    assert ys.min() == pytest.approx(1e-14, rel=1e-9, abs=0)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "error exactly 0, drawn at 1e-14" in texts
+
+
+def test_many_settings_become_small_multiples_with_shared_axes():
+    fig = _figure("8-activation x 4-width")["error_vs_width.png"]
+    panels = [ax for ax in fig.axes if ax.get_title().split("\n")[0] in ACTIVATIONS]
+    assert [ax.get_title().split("\n")[0] for ax in panels] == ACTIVATIONS
+    assert all(ax.get_shared_y_axes().joined(panels[0], ax) for ax in panels)
+    baseline = [ln for ln in panels[0].lines if ln.get_marker() == "s"]
+    assert len(baseline) == 1 and baseline[0].get_color() == "0.4"
+
+
+def test_baselines_are_grey_dashed_with_one_legend_entry_each():
+    fig = _figure("9-width")["error_vs_width.png"]
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    for name in ("Chebyshev series", "piecewise-linear interpolant", "random features"):
+        assert sum(t.startswith(name) for t in texts) == 1
+    ax_w, _, ax_p = fig.axes
+    for ax in (ax_w, ax_p):
+        grey = [ln for ln in ax.lines if ln.get_color() == "0.4" and ln.get_linestyle() == "--"]
+        assert sorted(ln.get_marker() for ln in grey) == ["D", "^", "s"]
+
+
+def test_settings_read_as_words_on_their_own_rows():
+    opts = [{"name": "gd", "lr": 0.2}, {"name": "adam", "lr": 0.005}, {"name": "lbfgs"}]
+    summary = sweep_summary([32], {json.dumps(o): 0.01 for o in opts}, key="training.optimizer")
+    for r, o in zip(summary["groups"], opts, strict=True):
+        r["point"]["training.optimizer"] = o
+        del r["point"]["model.hidden"]
+    summary["grid"] = {"training.optimizer": opts, "training.seed": [0, 1, 2]}
+    figs = sweep_plots.figures(summary)
+    assert list(figs) == ["errors.png"]
+    fig = figs["errors.png"]
+    assert_readable(fig)
+    ticks = sorted(fig.axes[0].get_yticklabels(), key=lambda t: -t.get_position()[1])
+    assert [t.get_text() for t in ticks] == ["gd, lr 0.2", "adam, lr 0.005", "lbfgs"]
+    assert fig.axes[0].get_ylabel() == "setting: optimizer"
+
+
+def test_sweep_figures_choose_width_or_settings():
+    widths = sweep_summary([1, 2], {"tanh": 0.1})
+    assert list(sweep_plots.render(widths)) == ["error_vs_width.png"]
+    depth = sweep_summary([4, 2], {"tanh": 0.1})
+    depth["groups"][1].update(depth=2, hidden=[2, 2])
+    assert list(sweep_plots.render(depth)) == ["errors.png"]
+    none = dict(widths, groups=[dict(r, n_ok=0) for r in widths["groups"]])
+    assert sweep_plots.render(none) == {}
+
+
+# --------------------------------------------------------------------- one run
+
+
+def _run(target, dim, hidden, epochs=3, **training):
     exp = config.from_dict(
         {
             "target": {"name": target, "dim": dim},
-            "data": {"n_train": 64, "n_val": 16, "n_test": 400},
-            "model": {"hidden": [4]},
-            "training": {"epochs": 3},
+            "data": {"n_train": 64, "n_val": 16, "n_test": 512},
+            "model": {"hidden": hidden, "activation": "sigmoid" if len(hidden) > 4 else "tanh"},
+            "training": {"epochs": epochs, **training},
         }
     )
-    rec = experiment.execute(exp, plots=False)
-    from nnfit.experiment.data import build
+    return exp, experiment.execute(exp, plots=False)
 
+
+RUNS = {
+    "1-D": ("runge", 1, [8]),
+    "2-D": ("franke", 2, [8]),
+    "5-D": ("sine_product", 5, [8]),
+    "deep": ("sine", 1, [16] * 8, 30),
+}
+
+
+@functools.cache
+def _case(case):  # drawing does not change a record, so tests share them
+    return _run(*RUNS[case])
+
+
+@pytest.mark.parametrize("case", list(RUNS))
+def test_run_figures_are_readable(case):
+    exp, rec = _case(case)
+    ds = build(exp)
+    for name in plots.FIGURES:
+        fig = plots.figure(name, exp, rec, ds)
+        assert_readable(fig)
+        if name == "fit.png":  # the other figures may cut a long formula short with "…"
+            assert TARGETS[exp.target.name].formula.split("  (")[0] in fig.get_suptitle()
+        assert fig.get_suptitle().startswith("F(")
+        assert plots.png(fig).startswith(PNG)
+
+
+def test_render_gives_the_png_bytes_of_each_figure():
+    exp, rec = _case("1-D")
     figures, warnings = plots.render(exp, rec, build(exp))
     assert warnings == []
     assert set(figures) == {"fit.png", "loss.png", "gradients.png"}
     assert all(v.startswith(PNG) and len(v) > 5000 for v in figures.values())
 
 
-def test_sweep_figures_choose_width_or_settings():
-    def row(width, depth, act, v):
-        stats = {"mean": v, "std": 0.0, "min": v, "max": v, "n": 1}
-        return {
-            "point": {"model.activation": act, "model.hidden": [width] * depth},
-            "width": width,
-            "depth": depth,
-            "n_params": 3 * width + 1,
-            "n_ok": 1,
-            "n_failed": 0,
-            "test_rmse": stats,
-            "test_max_abs": stats,
-        }
+def test_five_dimensional_fit_shows_every_coordinate():
+    exp, rec = _case("5-D")
+    fig = plots.fit_figure(exp, rec, build(exp))
+    slices = sorted(ax.get_xlabel().split()[0] for ax in fig.axes if "others" in ax.get_xlabel())
+    assert slices == ["x0", "x1", "x2", "x3", "x4"]
+    assert any(ax.get_ylabel() == "network g" for ax in fig.axes)  # predicted against true
 
-    widths = {
-        "grid": {"model.hidden": [[1], [2]], "model.activation": ["tanh"]},
-        "groups": [row(1, 1, "tanh", 0.1), row(2, 1, "tanh", 0.05)],
-        "n_ok": 2,
-        "n_failed": 0,
-        "slopes": [],
-    }
-    assert list(sweep_plots.render(widths)) == ["error_vs_width.png"]
-    depth = dict(widths, groups=[row(4, 1, "tanh", 0.1), row(2, 2, "tanh", 0.05)])
-    assert list(sweep_plots.render(depth)) == ["errors.png"]
-    none = dict(widths, groups=[dict(r, n_ok=0) for r in widths["groups"]])
-    assert sweep_plots.render(none) == {}
+
+def test_deep_gradients_name_layers_by_depth_and_show_the_ratio():
+    exp, rec = _case("deep")
+    fig = plots.gradients_figure(exp, rec)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts[0] == "layer 1 (input side)" and texts[8] == "layer 9 (output)"
+    ratio_ax = fig.axes[1]
+    g = rec.history
+    expected = plots.running_median(g["grad_norm_0"], 1) / plots.running_median(g["grad_norm_8"], 1)
+    assert ratio_ax.get_ylabel() == "layer 1 / layer 9"
+    assert ratio_ax.lines[0].get_ydata()[0] == pytest.approx(expected[0])
+
+
+def test_loss_curves_are_in_fs_units_and_mark_the_restored_epoch():
+    exp, rec = _run(
+        "sine",
+        1,
+        [8],
+        epochs=60,
+        l2=1e-3,
+        early_stopping={"patience": 1000},
+        schedule={"name": "cosine"},
+    )
+    rec.best_epoch = 20  # as if early stopping had restored epoch 20
+    fig = plots.loss_figure(exp, rec)
+    ax = fig.axes[0]
+    scale = rec.model["meta"]["scale_y"]["scale"]
+    train = ax.lines[0]
+    assert train.get_ydata() == pytest.approx(np.asarray(rec.history["train_loss"]) * scale**2)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts[0].startswith("training cost C (incl. L2 0.001 penalty)")
+    assert "validation loss" in texts
+    assert any(t.startswith("epoch 20: lowest validation loss, weights restored") for t in texts)
+    assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_linestyle() == "--"] == [20]
+    assert fig.axes[1].get_ylabel() == "learning rate"  # the cosine schedule moves it
+    exp, rec = _run("sine", 1, [8], epochs=5)
+    texts = [t.get_text() for t in plots.loss_figure(exp, rec).legends[0].get_texts()]
+    assert texts[0].startswith("training loss")
+
+
+def test_importing_and_drawing_leaves_the_backend_alone():
+    code = (
+        "import sys, matplotlib\n"
+        "from nnfit.experiment import plots\n"
+        "from nnfit.sweep import plots as sp\n"
+        "from tests.test_plots import SWEEPS\n"
+        "sp.render(SWEEPS['2-width'])\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
+        "print(matplotlib.get_backend())\n"
+    )
+    env = dict(os.environ, MPLBACKEND="svg")
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip().lower() == "svg"
+
+
+def test_grid_points_in_words():
+    from nnfit.sweep.labels import setting_label
+
+    assert setting_label({"training.optimizer": {"name": "adam", "lr": 0.005}}) == "adam, lr 0.005"
+    assert setting_label({"target.name": "runge", "training.l2": 0.001}) == "runge; l2 0.001"
+    assert setting_label({"model.hidden": [15, 15], "training.seed": 2}) == "hidden 15-15"
+    assert setting_label({"model.hidden": [16] * 8}) == "8 hidden layers of 16"
+    act = {"model.activation": {"name": "leaky_relu", "slope": 0.1}}
+    assert setting_label(act) == "leaky_relu, slope 0.1"

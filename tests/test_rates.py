@@ -48,3 +48,19 @@ def test_exact_slope_without_noise_and_missing_seeds():
 def test_too_few_points():
     fit = fit_slope([1, 2], [[0.1], [0.2]])  # rising: nothing falls
     assert fit["slope"] is None and "too few" in describe(fit)
+
+
+def test_two_falling_points_give_no_slope_three_do():
+    # the printed "slope −21.33 ± 9.04 over widths 1–2" came from a line through two points
+    fit = fit_slope([1, 2], [[0.5, 0.6], [1e-7, 3e-7]])
+    assert fit["slope"] is None and fit["slope_std"] is None
+    assert describe(fit) == "too few falling points for a slope (it needs 3)"
+    fit = fit_slope([1, 2, 4], [[w**-1.5] for w in (1, 2, 4)])
+    assert fit["slope"] == pytest.approx(-1.5, abs=1e-12) and fit["used"] == [1.0, 2.0, 4.0]
+
+
+def test_a_curve_that_flattens_after_two_widths_has_no_slope():
+    errs = [[0.1], [0.01], [0.0099], [0.0098], [0.0099]]  # falls once, then flat
+    fit = fit_slope([1, 2, 4, 8, 16], errs)
+    assert fit["slope"] is None and fit["used"] == [1.0, 2.0]
+    assert fit["dropped"] == [4.0, 8.0, 16.0]

@@ -1,139 +1,373 @@
 """Pictures of one run: the fit, the loss curves, the gradient norms per layer.
 
-Matplotlib runs headless (Agg) and is imported only here, so commands that draw
-nothing start fast. Figures are rendered to PNG bytes; the results module writes them.
+Each ``*_figure`` function returns a :class:`matplotlib.figure.Figure` on its own Agg
+canvas; pyplot's global state and the session's backend are never touched, so a
+notebook calling them keeps its own. :func:`render` turns them into PNG bytes.
 """
 
 from __future__ import annotations
 
-import io
+import math
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from nnfit.engine.network import Network
+from nnfit.experiment.canvas import (
+    clip_line,
+    finish,
+    legend_below,
+    new_figure,
+    png,
+    zero_floor,
+)
 from nnfit.experiment.rundir import predict
 
-
-def png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+# ------------------------------------------------------------------------- titles
 
 
-def describe(exp) -> str:
+def target_text(exp) -> str:
+    """'F(x) = sin(2·π·x)': the formula of a built-in target, or the file's expression."""
+    from nnfit.experiment.targets import TARGETS
+
     t = exp.target
-    target = t.expr if t.expr is not None else t.name
+    args = {1: "x", 2: "x, y"}.get(t.dim, "x")
+    if t.expr is not None:
+        return f"F({args}) = {t.expr}"
+    formula = TARGETS[t.name].formula.replace("any d", f"d = {t.dim}")
+    return f"F({args}) = {formula}"
+
+
+def network_text(exp) -> str:
+    """'network 1-64-1, tanh · adam': architecture, activations and optimizer."""
     m = exp.model
     acts = m.activation if isinstance(m.activation, list) else [m.activation]
-    names = "/".join(a if isinstance(a, str) else a.name for a in acts)
+    names = "/".join(dict.fromkeys(a if isinstance(a, str) else a.name for a in acts))
     arch = "-".join(map(str, exp.sizes()))
-    return f"F = {target}   ·   {arch} {names}, {exp.training.optimizer.name}"
+    return f"network {arch}, {names} · {exp.training.optimizer.name}"
 
 
-def fit_figure(exp, net, meta, ds):
+def describe(exp, width_in: float = 8.0) -> str:
+    """Two title lines: the target's formula, then the network and optimizer."""
+    return f"{clip_line(target_text(exp), width_in)}\n{network_text(exp)}"
+
+
+# ---------------------------------------------------------------------------- fit
+
+
+def _network(record) -> tuple[Network, dict]:
+    meta = record.model["meta"]
+    n = len(meta["sizes"]) - 1
+    layers = [(record.model[f"W{l}"], record.model[f"b{l}"]) for l in range(n)]
+    return Network.from_arrays(meta, layers), meta
+
+
+def fit_figure(exp, record, ds) -> Figure:
+    """F against the network g: a curve (d = 1), heat maps (d = 2), slices (d > 2)."""
     from nnfit.experiment.data import target_function
 
-    d = exp.target.dim
+    net, meta = _network(record)
     F = target_function(exp.target)
+    d = exp.target.dim
+    g_test = predict(net, meta, ds.X_test)
+    rmse = float(np.sqrt(np.mean((g_test - ds.F_test) ** 2)))
+    sup = float(np.max(np.abs(g_test - ds.F_test)))
+    score = f"test RMSE {rmse:.3g}, sup error {sup:.3g}"
     if d == 1:
-        x = np.linspace(0, 1, 2001)[:, None]
-        f, g = F(x), predict(net, meta, x)
-        fig, (ax, ax2) = plt.subplots(
-            2, 1, figsize=(8, 6.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
-        )
-        ax.plot(x[:, 0], f, color="black", lw=1.5, label="target F")
-        ax.plot(x[:, 0], g, color="tab:red", lw=1.2, ls="--", label="network g")
-        n = len(ds.X_train)
-        step = max(1, n // 400)
-        ax.scatter(
-            ds.X_train[::step, 0],
-            ds.y_train[::step],
-            s=6,
-            color="tab:blue",
-            alpha=0.5,
-            label="training points" + (f" (1 in {step})" if step > 1 else ""),
-        )
-        ax.set_ylabel("value")
-        ax.legend(loc="best", fontsize=8)
-        err = np.abs(g - f)
-        ax2.semilogy(x[:, 0], np.maximum(err, 1e-16), color="tab:purple", lw=1)
-        ax2.set_xlabel("x")
-        ax2.set_ylabel("|g − F|")
-        ax2.set_title(f"sup error {err.max():.3g}", fontsize=9)
+        fig = _fit_1d(F, net, meta, ds, score)
     elif d == 2:
-        m = 120
-        u = np.linspace(0, 1, m)
-        xx, yy = np.meshgrid(u, u, indexing="xy")
-        X = np.column_stack([xx.ravel(), yy.ravel()])
-        f, g = F(X).reshape(m, m), predict(net, meta, X).reshape(m, m)
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-        lo, hi = float(min(f.min(), g.min())), float(max(f.max(), g.max()))
-        for ax, z, title in ((axes[0], f, "target F"), (axes[1], g, "network g")):
-            im = ax.imshow(z, origin="lower", extent=(0, 1, 0, 1), vmin=lo, vmax=hi, cmap="viridis")
-            ax.set_title(title)
-            fig.colorbar(im, ax=ax, shrink=0.8)
-        im = axes[2].imshow(np.abs(g - f), origin="lower", extent=(0, 1, 0, 1), cmap="magma")
-        axes[2].set_title(f"|g − F| (max {np.abs(g - f).max():.3g})")
-        fig.colorbar(im, ax=axes[2], shrink=0.8)
-        for ax in axes:
-            ax.set_xlabel("x")
-            ax.set_ylabel("y")
+        fig = _fit_2d(F, net, meta, score)
     else:
-        axes_n = min(d, 4)
-        fig, axes = plt.subplots(1, axes_n + 1, figsize=(3.4 * (axes_n + 1), 3.6))
-        t = np.linspace(0, 1, 401)
-        for i in range(axes_n):
-            X = np.full((len(t), d), 0.5)
-            X[:, i] = t
-            axes[i].plot(t, F(X), color="black", label="F")
-            axes[i].plot(t, predict(net, meta, X), color="tab:red", ls="--", label="g")
-            axes[i].set_xlabel(f"x{i} (others at ½)")
-        axes[0].legend(fontsize=8)
-        Xt = ds.X_test[:2000]
-        ft, gt = ds.F_test[:2000], predict(net, meta, Xt)
-        ax = axes[-1]
-        ax.scatter(ft, gt, s=3, alpha=0.4)
-        lo, hi = float(ft.min()), float(ft.max())
-        ax.plot([lo, hi], [lo, hi], color="black", lw=1)
-        ax.set_xlabel("F (test points)")
-        ax.set_ylabel("g")
-        ax.set_title("predicted against true")
-    fig.suptitle(describe(exp), fontsize=10)
+        fig = _fit_slices(F, net, meta, ds, d, g_test, score)
+    fig.suptitle(describe(exp, fig.get_figwidth()), fontsize=9)
+    finish(fig)
     return fig
 
 
-def loss_figure(exp, history):
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ep = history["epoch"]
-    ax.semilogy(ep, history["train_loss"], label="train cost")
-    val = [v if v == v else np.nan for v in history["val_loss"]]
-    if not np.all(np.isnan(val)):
-        ax.semilogy(ep, val, label="validation loss")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{exp.training.loss.name} (scaled units)")
-    ax.set_title(describe(exp), fontsize=9)
-    ax.legend()
-    ax.grid(alpha=0.3, which="both")
+def _fit_1d(F, net, meta, ds, score) -> Figure:
+    fig = new_figure(8.5, 6.2)
+    ax, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    x = np.linspace(0, 1, 2001)[:, None]
+    f, g = F(x), predict(net, meta, x)
+    ax.plot(x[:, 0], f, color="black", lw=1.5, label="target F")
+    ax.plot(x[:, 0], g, color="tab:red", lw=1.2, ls="--", label="network g")
+    n = len(ds.X_train)
+    step = max(1, n // 400)
+    ax.scatter(
+        ds.X_train[::step, 0],
+        ds.y_train[::step],
+        s=6,
+        color="tab:blue",
+        alpha=0.5,
+        label="training points" + (f" (1 in {step})" if step > 1 else ""),
+    )
+    ax.set_ylabel("F(x) and g(x)")
+    ax.set_title(score, fontsize=9)
+    err = np.abs(g - f)
+    floor = zero_floor(err)
+    ax2.semilogy(x[:, 0], np.maximum(err, floor), color="tab:purple", lw=1, label="|g − F|")
+    ax2.set_xlabel("x")
+    ax2.set_ylabel("|g(x) − F(x)|")
+    handles, labels = ax.get_legend_handles_labels()
+    legend_below(fig, [*handles, ax2.lines[0]], [*labels, "error |g − F| (lower panel)"], 4)
     return fig
 
 
-def gradients_figure(exp, history):
-    fig, ax = plt.subplots(figsize=(7, 4))
-    layers = sorted(k for k in history if k.startswith("grad_norm_"))
-    for k in layers:
-        vals = np.maximum(np.asarray(history[k], dtype=float), 1e-300)
-        ax.semilogy(history["epoch"], vals, label=f"layer {k.rsplit('_', 1)[1]}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("‖∂C/∂(W, b)‖ per layer")
-    ax.set_title("gradient norms (layer 0 is nearest the input)\n" + describe(exp), fontsize=9)
-    ax.legend(fontsize=8, ncol=2)
-    ax.grid(alpha=0.3, which="both")
+def _fit_2d(F, net, meta, score) -> Figure:
+    fig = new_figure(13, 4.6)
+    axes = fig.subplots(1, 3)
+    m = 120
+    u = np.linspace(0, 1, m)
+    xx, yy = np.meshgrid(u, u, indexing="xy")
+    X = np.column_stack([xx.ravel(), yy.ravel()])
+    f, g = F(X).reshape(m, m), predict(net, meta, X).reshape(m, m)
+    lo, hi = float(min(f.min(), g.min())), float(max(f.max(), g.max()))
+    panels = (
+        (f, "target F", "F(x, y)", "viridis", (lo, hi)),
+        (g, "network g", "g(x, y)", "viridis", (lo, hi)),
+        (np.abs(g - f), score, "|g − F|", "magma", (None, None)),
+    )
+    for ax, (z, title, unit, cmap, (vmin, vmax)) in zip(axes, panels, strict=True):
+        im = ax.imshow(z, origin="lower", extent=(0, 1, 0, 1), vmin=vmin, vmax=vmax, cmap=cmap)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        fig.colorbar(im, ax=ax, shrink=0.85).set_label(unit)
     return fig
+
+
+def _fit_slices(F, net, meta, ds, d, g_test, score) -> Figure:
+    """One panel per coordinate (the others at ½), then g against F on test points."""
+    n = d + 1
+    ncols = n if n <= 4 else (3 if n <= 9 else 4)
+    nrows = math.ceil(n / ncols)
+    fig = new_figure(3.3 * ncols, 2.7 * nrows + 1.0)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    t = np.linspace(0, 1, 401)
+    for i in range(d):
+        X = np.full((len(t), d), 0.5)
+        X[:, i] = t
+        ax = axes[i]
+        ax.plot(t, F(X), color="black", lw=1.5, label="target F")
+        ax.plot(t, predict(net, meta, X), color="tab:red", ls="--", label="network g")
+        ax.set_xlabel(f"x{i}  (the others at ½)")
+        ax.set_ylabel("F and g")
+        if i:
+            ax.sharey(axes[0])
+    ax = axes[d]
+    keep = slice(0, 2000)
+    ft, gt = ds.F_test[keep], g_test[keep]
+    ax.scatter(ft, gt, s=3, alpha=0.35, color="tab:blue", label="test points")
+    lo, hi = float(ft.min()), float(ft.max())
+    ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="g = F")
+    ax.set_xlabel(f"F at {len(ft):,} test points")
+    ax.set_ylabel("network g")
+    ax.set_title(score, fontsize=8)
+    for extra in axes[n:]:
+        extra.remove()
+    handles = [*axes[0].lines[:2], ax.collections[0], ax.lines[0]]
+    labels = [
+        "target F",
+        "network g",
+        "test points (g against F)",
+        "g = F (a perfect fit)",
+    ]
+    legend_below(fig, handles, labels, 4)
+    return fig
+
+
+# --------------------------------------------------------------------------- loss
+
+
+def loss_units(exp, record) -> tuple[float, str]:
+    """Factor from the network's scaled units to F's, and the y-axis label.
+
+    Training sees y scaled to (y − shift)/scale, so an mse is ``scale²`` times smaller
+    than in F's units and an mae ``scale`` times; Huber's δ lives in scaled units, so
+    that loss stays in them.
+    """
+    s = (record.model.get("meta", {}) if record.model else {}).get("scale_y") or {}
+    scale, shift = float(s.get("scale", 1.0)), float(s.get("shift", 0.0))
+    loss = exp.training.loss.name
+    if loss == "mse":
+        return scale**2, "½·mean (g − y)²  [F's units²]"
+    if loss == "mae":
+        return scale, "mean |g − y|  [F's units]"
+    return 1.0, f"{loss} loss of y scaled to (y − {shift:.3g}) / {scale:.3g}"
+
+
+def _penalty(exp) -> str:
+    t = exp.training
+    parts = [f"{k.upper()} {v:g}" for k, v in (("l1", t.l1), ("l2", t.l2)) if v]
+    return " + ".join(parts)
+
+
+#: why training stopped, in words (``RunRecord.stop_reason``)
+STOPS = {
+    "epochs": "ran to the epoch limit",
+    "early_stopping": "early stopping: the validation loss stopped improving",
+    "converged": "converged: the training cost stopped improving",
+    "diverged": "diverged: the last finite weights were kept",
+    "interrupted": "interrupted (Ctrl-C)",
+    "callback": "stopped by the caller",
+}
+
+
+def loss_figure(exp, record) -> Figure:
+    """Training and validation loss per epoch, the kept epoch marked, the lr if it moves."""
+    h = record.history
+    ep = np.asarray(h["epoch"], dtype=float)
+    lr = np.asarray(h.get("lr", []), dtype=float)
+    moves = lr.size > 1 and np.all(np.isfinite(lr)) and np.ptp(lr) > 1e-12 * np.abs(lr).max()
+    fig = new_figure(8.5, 5.8 if moves else 4.8)
+    if moves:
+        ax, ax_lr = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    else:
+        ax, ax_lr = fig.subplots(1, 1), None
+    factor, ylabel = loss_units(exp, record)
+    penalty = _penalty(exp)
+    train = np.asarray(h["train_loss"], dtype=float) * factor
+    train_label = (
+        f"training cost C (incl. {penalty} penalty)" if penalty else "training loss"
+    ) + ", mean over the epoch's batches"
+    ax.semilogy(ep, train, color="tab:blue", label=train_label)
+    val = np.asarray([v if v is not None else np.nan for v in h["val_loss"]], dtype=float)
+    has_val = bool(np.isfinite(val).any())
+    if has_val:
+        ax.semilogy(ep, val * factor, color="tab:orange", label="validation loss")
+    best = getattr(record, "best_epoch", None)
+    if best is not None and ep.size and best < ep[-1]:
+        watched = "validation loss" if has_val else "training cost"
+        ax.axvline(
+            best,
+            color="tab:green",
+            ls="--",
+            lw=1.2,
+            label=f"epoch {best:,}: lowest {watched}, weights restored",
+        )
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    stop = getattr(record, "stop_reason", "") or ""
+    epochs = int(ep[-1]) if ep.size else 0
+    ax.set_title(f"{epochs:,} epochs; {STOPS.get(stop, stop)}", fontsize=9)
+    if ax_lr is not None:
+        ax_lr.plot(ep, lr, color="tab:gray")
+        if lr.min() > 0 and 30 < lr.max() / lr.min() < 1e4:  # a decay, not a fall to 0
+            ax_lr.set_yscale("log")
+        ax_lr.set_ylabel("learning rate")
+        ax_lr.set_xlabel("epoch")
+        ax_lr.grid(alpha=0.3)
+    else:
+        ax.set_xlabel("epoch")
+    handles, labels = ax.get_legend_handles_labels()
+    legend_below(fig, handles, labels, 2)
+    fig.suptitle(describe(exp, fig.get_figwidth()), fontsize=9)
+    finish(fig)
+    return fig
+
+
+# ---------------------------------------------------------------------- gradients
+
+
+def running_median(values, window: int):
+    """Centred running median of log10(values) over ``window`` epochs, as values again.
+
+    Non-positive entries (a dead layer) are ignored; the window shrinks at the ends.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    v = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lg = np.where(v > 0, np.log10(v), np.nan)
+    if window <= 1 or v.size < 3:
+        return 10**lg
+    half = window // 2
+    padded = np.concatenate([np.full(half, np.nan), lg, np.full(half, np.nan)])
+    win = sliding_window_view(padded, 2 * half + 1)
+    out = np.full(v.size, np.nan)
+    ok = np.isfinite(win).any(axis=1)
+    out[ok] = np.nanmedian(win[ok], axis=1)
+    return 10**out
+
+
+def gradients_figure(exp, record) -> Figure:
+    """Gradient norm of each layer per epoch, smoothed, and the first-to-last ratio."""
+    h = record.history
+    ep = np.asarray(h["epoch"], dtype=float)
+    keys = sorted((k for k in h if k.startswith("grad_norm_")), key=lambda k: int(k[10:]))
+    L = len(keys)
+    window = max(1, round(ep.size / 25))
+    fig = new_figure(9.5, 6.2 if L > 1 else 4.6)
+    if L > 1:
+        ax, ax_r = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
+    else:
+        ax, ax_r = fig.subplots(1, 1), None
+    cmap = colormaps["viridis"]
+    smooth = []
+    for l, k in enumerate(keys):
+        c = cmap(0.85 * l / max(1, L - 1))
+        raw = np.asarray(h[k], dtype=float)
+        ax.plot(ep, np.where(raw > 0, raw, np.nan), color=c, lw=0.6, alpha=0.25)
+        s = running_median(raw, window)
+        smooth.append(s)
+        name = f"layer {l + 1}" + (
+            " (input side)" if l == 0 and L > 1 else " (output)" if l == L - 1 else ""
+        )
+        ax.plot(ep, s, color=c, lw=1.8, label=name)
+    ax.set_yscale("log")
+    ax.set_ylabel("‖∂C/∂(W, b)‖ of the layer")
+    ax.grid(alpha=0.3)
+    how = f"running median over {window} epochs" if window > 1 else "per epoch"
+    ax.set_title(f"dark: {how}; light: each epoch", fontsize=9)
+    handles, labels = ax.get_legend_handles_labels()
+    if ax_r is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = smooth[0] / smooth[-1]
+        ax_r.plot(ep, ratio, color="black", lw=1.5)
+        ax_r.axhline(1.0, color="tab:gray", ls=":", lw=1)
+        ax_r.set_yscale("log")
+        ax_r.set_ylabel(f"layer 1 / layer {L}")
+        ax_r.set_xlabel("epoch")
+        ax_r.grid(alpha=0.3)
+        end = ratio[np.isfinite(ratio)]
+        note = f"{end[0]:.2g} at the start, {end[-1]:.2g} at the end" if end.size else "—"
+        ax_r.set_title(
+            f"‖∇ layer 1‖ / ‖∇ layer {L}‖: {note}  (≪ 1: gradients vanish toward the input)",
+            fontsize=9,
+        )
+        handles.append(Line2D([], [], color="tab:gray", ls=":"))
+        labels.append("ratio 1 (lower panel)")
+    else:
+        ax.set_xlabel("epoch")
+    # beside the upper panel, so it reads top to bottom from the input to the output layer
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    fig.suptitle(describe(exp, fig.get_figwidth()), fontsize=9)
+    finish(fig)
+    return fig
+
+
+# ------------------------------------------------------------------------- render
+
+#: the figures of a run, by file name
+FIGURES = ("fit.png", "loss.png", "gradients.png")
+
+
+def figure(name: str, exp, record, ds) -> Figure:
+    """One of :data:`FIGURES` for a finished run (its record holds the model)."""
+    if name == "fit.png":
+        return fit_figure(exp, record, ds)
+    if name == "loss.png":
+        return loss_figure(exp, record)
+    if name == "gradients.png":
+        return gradients_figure(exp, record)
+    raise KeyError(f"no figure {name!r}; there are {', '.join(FIGURES)}")
+
+
+def figures(exp, record, ds) -> dict[str, Figure]:
+    """Every figure of a finished run, by file name."""
+    return {name: figure(name, exp, record, ds) for name in FIGURES}
 
 
 def render(exp, record, ds) -> tuple[dict[str, bytes], list[str]]:
@@ -142,23 +376,13 @@ def render(exp, record, ds) -> tuple[dict[str, bytes], list[str]]:
     Rendering happens where the run happened (a worker may have no shared disk); the
     driver only writes the bytes.
     """
-    figures: dict[str, bytes] = {}
+    out: dict[str, bytes] = {}
     warnings: list[str] = []
     if not record.model:
-        return figures, warnings
-    meta = record.model["meta"]
-    n = len(meta["sizes"]) - 1
-    net = Network.from_arrays(
-        meta, [(record.model[f"W{l}"], record.model[f"b{l}"]) for l in range(n)]
-    )
-    for name, make in (
-        ("fit.png", lambda: fit_figure(exp, net, meta, ds)),
-        ("loss.png", lambda: loss_figure(exp, record.history)),
-        ("gradients.png", lambda: gradients_figure(exp, record.history)),
-    ):
+        return out, warnings
+    for name in FIGURES:
         try:
-            figures[name] = png(make())
+            out[name] = png(figure(name, exp, record, ds))
         except Exception as exc:  # a failing plot is a warning; the metrics survive
-            plt.close("all")
             warnings.append(f"{name} not written: {type(exc).__name__}: {exc}")
-    return figures, warnings
+    return out, warnings

@@ -1,134 +1,400 @@
-"""The picture of a sweep: error against width (and parameter count), or per setting.
+"""The pictures of a sweep: error against width (and parameter count), or per setting.
 
-Log-log axes, one curve per setting of the other grid keys, a band from the best to
-the worst seed, the fitted slope in the legend, and the reference slopes n^-1/2
-(Barron, RMS error) and n^-2 (piecewise-linear fit of a smooth 1-D function).
+``error_vs_width.png`` when the grid varies the width at a fixed depth: log-log axes
+ticked at the widths run, one curve per setting of the other grid keys (one small panel
+each from five settings on), a band from the best to the worst seed, the fitted slope
+drawn over the widths it was fitted on, the reference slopes n^-1/2 (Barron, RMS
+error) and n^-2 (piecewise-linear fit of a smooth 1-D F), and grey dashed baselines
+when the summary has them. ``errors.png`` otherwise: one row per setting.
 """
 
 from __future__ import annotations
 
-import json
+import math
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from nnfit.experiment.plots import plt, png
-from nnfit.sweep.grid import pretty
+from nnfit.experiment.canvas import (
+    clip_line,
+    finish,
+    log_ticks_at,
+    new_figure,
+    png,
+    zero_floor,
+)
+from nnfit.sweep.labels import setting_label, varied_keys
 from nnfit.sweep.rates import BARRON, PIECEWISE_LINEAR, describe
 
-#: errors below this are drawn at it (an exact fit would squash every other curve)
-FLOOR = 1e-9
+#: from this many curves on, one small panel per curve (shared axes)
+SMALL_MULTIPLES = 5
+#: baseline name → (legend text, marker)
+BASELINES = {
+    "chebyshev": ("Chebyshev series", "s"),
+    "pwlinear": ("piecewise-linear interpolant", "^"),
+    "random_features": ("random features + least squares", "D"),
+}
+RMSE, SUP = "test_rmse", "test_max_abs"
+GREY = "0.4"
 
 
-def _series(summary: dict):
-    from nnfit.sweep.grid import series_key
+def _stat(rows, metric: str, q: str) -> np.ndarray:
+    vals = [(r.get(metric) or {}).get(q) for r in rows]
+    return np.array([np.nan if v is None else v for v in vals], dtype=float)
+
+
+def _seeds(summary: dict) -> int:
+    return max([(r.get(RMSE) or {}).get("n") or 0 for r in summary["groups"]] or [0])
+
+
+def _floor(summary: dict) -> float:
+    values = [
+        s.get(q)
+        for r in summary["groups"]
+        for s in [r.get(RMSE) or {}, r.get(SUP) or {}]
+        + [b.get(RMSE) or {} for b in (r.get("baselines") or {}).values()]
+        for q in ("mean", "min", "max")
+    ]
+    return zero_floor(values)
+
+
+# ---------------------------------------------------------------- drawing pieces
+
+
+def _curve(ax, x, rows, metric, color, floor, label=None) -> list[float]:
+    """Mean over seeds with markers and a band from the best to the worst seed.
+
+    Exact zeros are drawn at ``floor`` with a downward triangle. Returns the values drawn.
+    """
+    x = np.asarray(x, dtype=float)
+    mean, lo, hi = (_stat(rows, metric, q) for q in ("mean", "min", "max"))
+
+    def lift(a):
+        return np.where(a == 0, floor, a)
+
+    ax.plot(x, lift(mean), marker="o", ms=3.5, color=color, lw=1.4, label=label)
+    ax.fill_between(x, lift(lo), lift(hi), color=color, alpha=0.18, lw=0)
+    zero = mean == 0
+    if zero.any():
+        ax.plot(x[zero], np.full(zero.sum(), floor), "v", color=color, ms=7)
+    drawn = np.concatenate([lift(mean), lift(lo), lift(hi)])
+    return drawn[np.isfinite(drawn)].tolist()
+
+
+def _fit_line(ax, fit: dict | None, color) -> list[float]:
+    """log(error) = intercept + slope·log(width), over the widths the fit used."""
+    if not fit or fit.get("slope") is None or not fit.get("used"):
+        return []
+    w = np.geomspace(min(fit["used"]), max(fit["used"]), 50)
+    y = np.exp(fit["intercept"]) * w ** fit["slope"]
+    ax.plot(w, y, color=color, ls="--", lw=1.8, alpha=0.9)
+    return [float(y.min()), float(y.max())]
+
+
+def _references(ax, x, y) -> bool:
+    """n^-1/2 and n^-2 from the first measured point over the widths run (the y-limits
+    stay the data's); False when there is no span to draw them over."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(y) & (y > 0) & (x > 0)
+    if not ok.any() or x.max() <= x[ok][0]:
+        return False
+    x0, y0 = x[ok][0], y[ok][0]
+    xs = np.geomspace(x0, x.max(), 50)
+    ax.plot(xs, y0 * (xs / x0) ** BARRON, color=GREY, ls=":", lw=1.3)
+    ax.plot(xs, y0 * (xs / x0) ** PIECEWISE_LINEAR, color=GREY, ls="-.", lw=1.1)
+    return True
+
+
+def _baselines(summary: dict) -> dict[str, list[tuple[float, int, dict]]]:
+    """Baseline name → [(network width, baseline parameters, test RMSE stats)] by width."""
+    out: dict[str, dict[float, tuple]] = {}
+    for r in summary["groups"]:
+        for name, b in (r.get("baselines") or {}).items():
+            out.setdefault(name, {}).setdefault(r["width"], (r["width"], b["n_params"], b))
+    return {k: sorted(v.values(), key=lambda t: t[0]) for k, v in out.items()}
+
+
+def _draw_baselines(ax, baselines, by_params: bool, floor) -> list[float]:
+    drawn: list[float] = []
+    for name, pts in baselines.items():
+        x = [p[1] if by_params else p[0] for p in pts]
+        y = np.array([(p[2].get(RMSE) or {}).get("mean") for p in pts], dtype=float)
+        y = np.where(y == 0, floor, y)
+        marker = BASELINES.get(name, (name, "o"))[1]
+        ax.plot(x, y, color=GREY, ls="--", lw=1, marker=marker, ms=4, mfc="white")
+        drawn += y[np.isfinite(y)].tolist()
+    return drawn
+
+
+def _style_entries(summary, baselines, floor, zeros, fitted, refs, fit_text) -> tuple:
+    """Legend entries for what is not a curve of its own: band, fit, references, zeros."""
+    k = _seeds(summary)
+    handles = [Patch(color="tab:gray", alpha=0.3)]
+    labels = [f"band: best to worst of {k} seeds" if k > 1 else "one seed per point"]
+    if fitted:
+        handles.append(Line2D([], [], color="black", ls="--", lw=1.8))
+        labels.append(fit_text)
+    if refs:
+        handles += [
+            Line2D([], [], color=GREY, ls=":", lw=1.3),
+            Line2D([], [], color=GREY, ls="-.", lw=1.1),
+        ]
+        labels += [
+            r"reference $\propto n^{-1/2}$ (Barron, RMS error)",
+            r"reference $\propto n^{-2}$ (piecewise-linear fit)",
+        ]
+    for name in baselines:
+        text, marker = BASELINES.get(name, (name, "o"))
+        handles.append(Line2D([], [], color=GREY, ls="--", marker=marker, mfc="white"))
+        labels.append(f"{text} (same parameter count)")
+    if zeros:
+        handles.append(Line2D([], [], color="tab:gray", marker="v", ls="none", ms=7))
+        labels.append(f"error exactly 0, drawn at {floor:.0e}")
+    return handles, labels
+
+
+def _limits(ax, values) -> None:
+    v = np.asarray([x for x in values if x > 0 and math.isfinite(x)])
+    if v.size:
+        ax.set_ylim(v.min() / 1.6, v.max() * 1.6)
+
+
+# -------------------------------------------------------------- error vs width
+
+
+def _series(summary: dict) -> dict[str, list[dict]]:
+    from nnfit.sweep.grid import series_key  # grid draws through this module: import late
 
     out: dict[str, list[dict]] = {}
     for r in summary["groups"]:
         out.setdefault(series_key(r, summary["grid"]), []).append(r)
-    return {k: sorted(v, key=lambda r: r["n_params"]) for k, v in out.items()}
+    return {k: sorted(v, key=lambda r: r["width"]) for k, v in out.items()}
 
 
-def _band(ax, x, rows, metric, color, label, ls="-"):
-    def col(q):
-        v = np.array([r[metric][q] if r[metric][q] is not None else np.nan for r in rows])
-        return np.maximum(v, FLOOR)
-
-    mean, lo, hi = col("mean"), col("min"), col("max")
-    ax.loglog(x, mean, marker="o", ms=3.5, color=color, ls=ls, label=label)
-    ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
-    return mean
+def _series_name(rows) -> str:
+    """The curve's setting ('tanh'); empty when the grid varies the width alone."""
+    return setting_label({k: v for k, v in rows[0]["point"].items() if k != "model.hidden"})
 
 
-def _references(ax, x, y):
-    ok = np.isfinite(y) & (np.asarray(x) > 0)
-    if not ok.any():
-        return
-    x0, y0 = np.asarray(x, dtype=float)[ok][0], y[ok][0]
-    xs = np.geomspace(x0, max(np.asarray(x, dtype=float)[ok].max(), x0 * 2), 50)
-    ax.loglog(xs, y0 * (xs / x0) ** BARRON, color="grey", ls=":", lw=1, label="n^-1/2 (Barron)")
-    ax.loglog(
-        xs,
-        y0 * (xs / x0) ** PIECEWISE_LINEAR,
-        color="grey",
-        ls="--",
-        lw=1,
-        label="n^-2 (piecewise linear)",
+def by_width(summary: dict) -> bool:
+    """Whether the sweep varies the width at a fixed depth within each curve."""
+    if "model.hidden" not in summary["grid"]:
+        return False
+    series = _series(summary).values()
+    return all(len({r["depth"] for r in rows}) == 1 for rows in series) and any(
+        len({r["width"] for r in rows}) > 1 for rows in series
     )
 
 
-def width_figure(summary: dict):
+def _title(fig, summary, what: str) -> None:
+    line = f"{summary.get('name', 'sweep')}: {what}"
+    line += f"  ({summary['n_ok']} runs ok, {summary['n_failed']} failed)"
+    fig.suptitle(clip_line(line, fig.get_figwidth()), fontsize=10)
+
+
+def width_figure(summary: dict) -> Figure:
+    """Error against width: one axis per error when few curves, else one panel per curve."""
     series = _series(summary)
+    if len(series) >= SMALL_MULTIPLES:
+        return _small_multiples(summary, series)
     fits = {f["series"]: f for f in summary.get("slopes", [])}
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    first = True
-    for i, (name, rows) in enumerate(series.items()):
+    floor, baselines = _floor(summary), _baselines(summary)
+    fig = new_figure(14.5, 5.6)
+    ax_w, ax_s, ax_p = fig.subplots(1, 3)
+    colors = colormaps["tab10"].colors
+    handles, labels, seen = [], [], {ax_w: [], ax_s: [], ax_p: []}
+    widths, params, zeros, refs = set(), set(), False, False
+    for i, (key, rows) in enumerate(series.items()):
         c = colors[i % len(colors)]
-        rows = sorted(rows, key=lambda r: r["width"])
-        width = [r["width"] for r in rows]
-        fit = fits.get(name, {})
-        label = (
-            pretty(name)
-            if fit.get("slope") is None
-            else (f"{pretty(name)}: k = {fit['slope']:.2f}")
-        )
-        y = _band(axes[0], width, rows, "test_rmse", c, label)
-        if first:
-            _references(axes[0], width, y)
-            first = False
-        _band(axes[1], width, rows, "test_max_abs", c, pretty(name))
-        _band(axes[2], [r["n_params"] for r in rows], rows, "test_rmse", c, pretty(name))
-    axes[0].set_title("test RMS error against width")
-    axes[1].set_title("sup error (max |g − F| on the test grid)")
-    axes[2].set_title("test RMS error against parameter count")
-    for ax, xl in zip(axes, ("width (units per hidden layer)", "width", "parameters"), strict=True):
-        ax.set_xlabel(xl)
-        ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("error (F's units); band: best to worst seed")
-    axes[0].legend(fontsize=7)
-    notes = "\n".join(f"{pretty(k)}: {describe(f)}" for k, f in fits.items())
-    fig.suptitle(
-        f"{summary.get('name', '')} — {summary['n_ok']} runs ok, "
-        f"{summary['n_failed']} failed\n{notes}",
-        fontsize=9,
-        y=0.98,
-        va="bottom",  # the slope notes grow upward, above the panels
+        w = [r["width"] for r in rows]
+        n = [r["n_params"] for r in rows]
+        widths.update(w)
+        params.update(n)
+        seen[ax_w] += _curve(ax_w, w, rows, RMSE, c, floor) + _fit_line(ax_w, fits.get(key), c)
+        seen[ax_s] += _curve(ax_s, w, rows, SUP, c, floor)
+        seen[ax_p] += _curve(ax_p, n, rows, RMSE, c, floor)
+        if i == 0:
+            refs = _references(ax_w, w, _stat(rows, RMSE, "mean"))
+        zeros = zeros or bool((_stat(rows, RMSE, "mean") == 0).any())
+        zeros = zeros or bool((_stat(rows, SUP, "mean") == 0).any())
+        handles.append(Line2D([], [], color=c, marker="o", ms=4))
+        name = _series_name(rows) or "test RMS error (mean over seeds)"
+        labels.append(f"{name}: {describe(fits.get(key, {}))}")
+    seen[ax_w] += _draw_baselines(ax_w, baselines, False, floor)
+    seen[ax_p] += _draw_baselines(ax_p, baselines, True, floor)
+    params.update(p[1] for pts in baselines.values() for p in pts)
+    for ax in (ax_w, ax_s, ax_p):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        _limits(ax, seen[ax])
+    log_ticks_at(ax_w.xaxis, widths)
+    log_ticks_at(ax_s.xaxis, widths)
+    log_ticks_at(ax_p.xaxis, params)
+    ax_w.set(xlabel="width (units per hidden layer)", ylabel="test RMS error (F's units)")
+    ax_s.set(xlabel="width (units per hidden layer)", ylabel="sup error max |g − F| (F's units)")
+    ax_p.set(xlabel="parameters (weights and biases)", ylabel="test RMS error (F's units)")
+    ax_w.set_title("test RMS error against width", fontsize=10)
+    ax_s.set_title("sup error on the test set against width", fontsize=10)
+    ax_p.set_title("test RMS error against parameter count", fontsize=10)
+    fitted = any(f.get("slope") is not None for f in fits.values())
+    more_h, more_l = _style_entries(
+        summary, baselines, floor, zeros, fitted, refs, "fitted slope (in the curve's colour)"
     )
+    fig.legend(handles + more_h, labels + more_l, loc="outside lower center", ncols=2, fontsize=8)
+    varied = varied_keys(summary)
+    _title(
+        fig,
+        summary,
+        "error against width" + (f", one curve per {', '.join(varied)}" if varied else ""),
+    )
+    finish(fig)
     return fig
 
 
-def settings_figure(summary: dict):
+def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
+    """One panel per curve (RMS and sup error, shared axes), then all curves by parameters."""
+    fits = {f["series"]: f for f in summary.get("slopes", [])}
+    floor, baselines = _floor(summary), _baselines(summary)
+    n = len(series)
+    ncols = 3 if n + 1 <= 9 else 4
+    nrows = math.ceil((n + 1) / ncols)
+    fig = new_figure(3.6 * ncols + 2.4, 2.8 * nrows + 1.6)
+    cells = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    panels, overview = cells[:n], cells[n]
+    for extra in cells[n + 1 :]:
+        extra.remove()
+    # blue and orange mean RMS and sup error in the panels: the overview's colours skip them
+    colors = colormaps["tab10"].colors[2:] if n <= 8 else colormaps["tab20"].colors[4:]
+    seen: list[float] = []
+    widths, params, zeros, refs = set(), set(), False, False
+    over_h, over_l, over_seen = [], [], []
+    for i, (ax, (key, rows)) in enumerate(zip(panels, series.items(), strict=True)):
+        if i:
+            ax.sharex(panels[0])
+            ax.sharey(panels[0])
+        w = [r["width"] for r in rows]
+        widths.update(w)
+        seen += _curve(ax, w, rows, RMSE, "tab:blue", floor)
+        seen += _curve(ax, w, rows, SUP, "tab:orange", floor)
+        seen += _fit_line(ax, fits.get(key), "black")
+        seen += _draw_baselines(ax, baselines, False, floor)
+        refs = _references(ax, w, _stat(rows, RMSE, "mean")) or refs
+        zeros = zeros or any((_stat(rows, m, "mean") == 0).any() for m in (RMSE, SUP))
+        fit = fits.get(key, {})
+        note = describe(fit).split(" (")[0].split(";")[0] if fit else "no slope"
+        name = _series_name(rows)
+        c = colors[i % len(colors)]
+        ax.set_title(f"{name}\n{note}", fontsize=8, color=c)
+        p = [r["n_params"] for r in rows]
+        params.update(p)
+        over_seen += _curve(overview, p, rows, RMSE, c, floor)
+        over_h.append(Line2D([], [], color=c, marker="o", ms=4))
+        over_l.append(name)
+    for ax in (*panels, overview):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    _limits(panels[0], seen)
+    _limits(overview, over_seen)
+    log_ticks_at(panels[0].xaxis, widths)
+    log_ticks_at(overview.xaxis, params)
+    for i, ax in enumerate(panels):
+        below = i + ncols < n  # another panel of the same x axis sits under this one
+        ax.tick_params(labelbottom=not below, labelleft=i % ncols == 0)
+        if not below:
+            ax.set_xlabel("width", fontsize=9)
+        if i % ncols == 0:
+            ax.set_ylabel("error (F's units)", fontsize=9)
+    # its own y axis on the right, so the panels' columns stay evenly spaced
+    overview.yaxis.tick_right()
+    overview.yaxis.set_label_position("right")
+    overview.set_xlabel("parameters", fontsize=9)
+    overview.set_ylabel("test RMS error", fontsize=9)
+    overview.set_title("all settings: test RMS error\nagainst parameter count", fontsize=8)
+    fitted = any(f.get("slope") is not None for f in fits.values())
+    style_h, style_l = _style_entries(
+        summary, baselines, floor, zeros, fitted, refs, "fitted slope of the RMS error"
+    )
+    handles = [
+        Line2D([], [], color="tab:blue", marker="o", ms=4),
+        Line2D([], [], color="tab:orange", marker="o", ms=4),
+        *style_h,
+    ]
+    labels = ["test RMS error (mean over seeds)", "sup error max |g − F|", *style_l]
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+    fig.legend(over_h, over_l, loc="outside right upper", fontsize=8, title="setting")
+    varied = ", ".join(varied_keys(summary)) or "setting"
+    _title(fig, summary, f"error against width, one panel per {varied}")
+    finish(fig)
+    return fig
+
+
+# ------------------------------------------------------------------ per setting
+
+
+def settings_figure(summary: dict) -> Figure:
+    """Each setting on its own row: mean and best-to-worst seed of both errors, log scale."""
     rows = summary["groups"]
+    params = "model.hidden" in summary["grid"]
     labels = [
-        pretty(", ".join(f"{k}={json.dumps(v)}" for k, v in r["point"].items())) or "all"
+        (setting_label(r["point"]) or "all")
+        + (f"  ({r['n_params']:,} parameters)" if params else "")
+        + ("  — every run failed" if not r["n_ok"] else "")
         for r in rows
     ]
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows) + 2), 4.5))
-    x = np.arange(len(rows))
-    for off, metric, name in (
-        (-0.2, "test_rmse", "test RMS error"),
-        (0.2, "test_max_abs", "sup error"),
-    ):
-        mean = [r[metric]["mean"] or np.nan for r in rows]
-        lo = [(r[metric]["mean"] or np.nan) - (r[metric]["min"] or np.nan) for r in rows]
-        hi = [(r[metric]["max"] or np.nan) - (r[metric]["mean"] or np.nan) for r in rows]
-        ax.bar(x + off, mean, width=0.4, yerr=[lo, hi], capsize=3, label=name)
-    ax.set_yscale("log")
-    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("error (F's units); bars: best to worst seed")
-    ax.legend()
-    ax.set_title(summary.get("name", ""))
-    ax.grid(alpha=0.3, axis="y", which="both")
+    floor, baselines = _floor(summary), _baselines(summary)
+    fig = new_figure(10, 1.9 + 0.42 * len(rows))
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1].astype(float)  # the grid's first setting on top
+    seen: list[float] = []
+    for off, metric, color in ((0.14, RMSE, "tab:blue"), (-0.14, SUP, "tab:orange")):
+        mean, lo, hi = (_stat(rows, metric, q) for q in ("mean", "min", "max"))
+        mean, lo, hi = (np.where(a == 0, floor, a) for a in (mean, lo, hi))
+        ax.hlines(y + off, lo, hi, color=color, lw=2.5, alpha=0.45)
+        ax.plot(mean, y + off, "o", color=color, ms=6)
+        seen += [v for v in np.concatenate([lo, hi]) if np.isfinite(v)]
+    for name in baselines:
+        b = [((r.get("baselines") or {}).get(name) or {}).get(RMSE) or {} for r in rows]
+        vals = np.array([np.nan if s.get("mean") is None else s["mean"] for s in b])
+        ax.plot(vals, y + 0.14, BASELINES.get(name, (name, "o"))[1], color=GREY, mfc="white")
+    ax.set_xscale("log")
+    if seen:
+        ax.set_xlim(min(seen) / 2, max(seen) * 2)
+    ax.set_yticks(y, labels, fontsize=9)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.grid(alpha=0.3, axis="x")
+    ax.set_xlabel("error in F's units (dot: mean over seeds; line: best to worst seed)")
+    ax.set_ylabel("setting: " + (", ".join(varied_keys(summary, ())) or "all"))
+    handles = [
+        Line2D([], [], color="tab:blue", marker="o", lw=2.5, alpha=0.8),
+        Line2D([], [], color="tab:orange", marker="o", lw=2.5, alpha=0.8),
+    ]
+    texts = ["test RMS error", "sup error max |g − F| on the test set"]
+    for name in baselines:
+        text, marker = BASELINES.get(name, (name, "o"))
+        handles.append(Line2D([], [], color=GREY, marker=marker, mfc="white", ls="none"))
+        texts.append(f"{text}, test RMS error (same parameter count)")
+    fig.legend(handles, texts, loc="outside lower center", ncols=2, fontsize=8)
+    _title(fig, summary, "test errors per setting")
+    finish(fig)
     return fig
+
+
+# ----------------------------------------------------------------------- render
+
+
+def figures(summary: dict) -> dict[str, Figure]:
+    """The sweep's figure by file name (none when no run finished)."""
+    if not any(r["n_ok"] for r in summary["groups"]):
+        return {}
+    if by_width(summary):
+        return {"error_vs_width.png": width_figure(summary)}
+    return {"errors.png": settings_figure(summary)}
 
 
 def render(summary: dict) -> dict[str, bytes]:
-    if not any(r["n_ok"] for r in summary["groups"]):
-        return {}
-    groups = summary["groups"]
-    widths = {r["width"] for r in groups}
-    depths = {r["depth"] for r in groups}
-    # a width axis only when width is what changes (not depth at equal parameter count)
-    if "model.hidden" in summary["grid"] and len(widths) > 1 and len(depths) == 1:
-        return {"error_vs_width.png": png(width_figure(summary))}
-    return {"errors.png": png(settings_figure(summary))}
+    return {name: png(fig) for name, fig in figures(summary).items()}

@@ -19,6 +19,8 @@ PIECEWISE_LINEAR = -2.0
 FLAT_SLOPE = -0.1
 #: or more slowly than this fraction of the slope fitted on the widths before it
 BEND = 0.5
+#: a slope needs this many widths on the falling stretch (two points always fit a line)
+MIN_POINTS = 3
 
 
 def fit_slope(widths, errors_per_width) -> dict:
@@ -49,7 +51,7 @@ def fit_slope(widths, errors_per_width) -> dict:
         "dropped": [],
         "n_seeds": 0,
     }
-    if len(have) < 2:
+    if len(have) < MIN_POINTS:
         result["dropped"] = [float(w[i]) for i in have]
         return result
     mean = np.array([logs[i].mean() for i in have])
@@ -65,7 +67,7 @@ def fit_slope(widths, errors_per_width) -> dict:
     keep = list(range(last + 1))
     result["used"] = [float(w[have[i]]) for i in keep]
     result["dropped"] = [float(w[have[i]]) for i in range(last + 1, len(have))]
-    if len(keep) < 2:
+    if len(keep) < MIN_POINTS:
         return result
     k, a = np.polyfit(lw[keep], mean[keep], 1)
     n_seeds = min(logs[have[i]].size for i in keep)
@@ -85,7 +87,7 @@ def fit_slope(widths, errors_per_width) -> dict:
 def describe(fit: dict) -> str:
     """One phrase: 'slope −0.93 ± 0.05 over widths 1–64 (3 seeds); flat beyond 64'."""
     if fit.get("slope") is None:
-        return "too few falling points for a slope"
+        return f"too few falling points for a slope (it needs {MIN_POINTS})"
     used = fit["used"]
     text = f"slope {fit['slope']:.2f}"
     if fit.get("slope_std") is not None and math.isfinite(fit["slope_std"]):

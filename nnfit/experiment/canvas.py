@@ -1,0 +1,132 @@
+"""Figure toolkit shared by the run and sweep pictures: figures on their own Agg canvas
+(never pyplot, never ``matplotlib.use``), PNG bytes, tick labels that do not collide.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
+
+DPI = 110
+#: characters per inch of a 9-point title (DejaVu Sans averages about 0.55 em a glyph)
+CHARS_PER_INCH = 72 / (9 * 0.55)
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A figure with constrained layout on its own Agg canvas (no pyplot)."""
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def png(fig: Figure) -> bytes:
+    """PNG bytes of a figure :func:`finish` has laid out (its layout is kept, not redone)."""
+    engine = fig.get_layout_engine()
+    fig.set_layout_engine("none")  # the constrained layout is most of a draw's time
+    try:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI)
+    finally:
+        fig.set_layout_engine(engine)
+    return buf.getvalue()
+
+
+def _in_view(axis, label, box) -> bool:
+    """Whether a tick label sits along the axes (labels of ticks out of view are not drawn)."""
+    ab = axis.axes.get_window_extent()
+    mid = (box.x0 + box.x1) / 2 if axis.axis_name == "x" else (box.y0 + box.y1) / 2
+    lo, hi = (ab.x0, ab.x1) if axis.axis_name == "x" else (ab.y0, ab.y1)
+    return label.get_visible() and bool(label.get_text()) and lo - 1 <= mid <= hi + 1
+
+
+def finish(fig: Figure) -> Figure:
+    """Lay the figure out once, then cut titles that overrun and thin crowded tick labels."""
+    fig.draw_without_rendering()  # lays out and places every text; rasterizes nothing
+    renderer = fig.canvas.get_renderer()
+    _fit_titles(fig, renderer)
+    _thin_tick_labels(fig, renderer)
+    return fig
+
+
+def _fit_titles(fig: Figure, renderer) -> None:
+    """Shorten (with '…') each line of a title wider than its figure or axes."""
+    texts = [(fig._suptitle, fig.bbox)] if fig._suptitle is not None else []
+    texts += [(ax.title, ax.get_window_extent(renderer)) for ax in fig.axes]
+    for text, box in texts:
+        room = box.width if text is not fig._suptitle else fig.bbox.width - 4
+        width = text.get_window_extent(renderer).width
+        if not text.get_text() or width <= room:
+            continue
+        lines = text.get_text().split("\n")
+        longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+        keep = int(len(lines[longest]) * room / width) - 1
+        while keep > 1:
+            lines[longest] = lines[longest][:keep].rstrip() + "…"
+            text.set_text("\n".join(lines))
+            if text.get_window_extent(renderer).width <= room:
+                break
+            keep -= 2
+
+
+def _thin_tick_labels(fig: Figure, renderer, pad: float = 3.0) -> None:
+    """Blank the tick labels that would overlap a neighbour; the tick marks stay.
+
+    Per axis, major labels go first (the two ends, then from low to high values), then
+    minor ones, each kept only if it stands ``pad`` pixels clear of every label kept.
+    """
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            kept: list = []
+            for minor in (False, True):
+                locs = axis.get_minorticklocs() if minor else axis.get_majorticklocs()
+                labels = axis.get_ticklabels(minor=minor)
+                if len(labels) != len(locs):
+                    continue
+                boxes = [lab.get_window_extent(renderer) for lab in labels]
+                shown = [i for i, lab in enumerate(labels) if _in_view(axis, lab, boxes[i])]
+                order = shown[:1] + shown[-1:] + shown[1:-1] if len(shown) > 1 else shown
+                keep = set()
+                for i in order:
+                    if not any(boxes[i].padded(pad).overlaps(b) for b in kept):
+                        keep.add(i)
+                        kept.append(boxes[i])
+                if len(keep) == len(shown):
+                    continue
+                lo, hi = sorted(axis.get_view_interval())
+                pairs = [
+                    (x, lab.get_text() if i in keep else "")
+                    for i, (x, lab) in enumerate(zip(locs, labels, strict=True))
+                    if lo <= x <= hi
+                ]
+                axis.set_ticks([x for x, _ in pairs], [t for _, t in pairs], minor=minor)
+
+
+def log_ticks_at(axis, values) -> None:
+    """Ticks of a log axis at the given values, labelled as plain numbers, no minor ticks."""
+    values = sorted({float(v) for v in values if v and v > 0})
+    axis.set_ticks(values, [f"{v:,.0f}" if v >= 1 else f"{v:g}" for v in values])
+    axis.set_minor_locator(NullLocator())
+
+
+def clip_line(text: str, width_in: float) -> str:
+    """Cut a title line to what fits in the figure's width."""
+    n = int(width_in * CHARS_PER_INCH)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def legend_below(fig: Figure, handles, labels, ncols: int | None = None) -> None:
+    if handles:
+        ncols = ncols or min(len(handles), 3)
+        fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=8)
+
+
+def zero_floor(values) -> float:
+    """Where an exactly-zero error is drawn on a log axis: the power of ten a decade or
+    more under the least positive value (1e-16 when none is positive)."""
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    pos = v[np.isfinite(v) & (v > 0)]
+    return 10.0 ** (np.floor(np.log10(pos.min())) - 1) if pos.size else 1e-16
