@@ -467,10 +467,11 @@ def format_errors(exc: ValidationError, source: str, loc: Located | None) -> lis
 
 
 def _override_message(blamed: list[Override], path, key: str, text: str, kind: str) -> str:
+    last = blamed[-1]  # of several, the one applied last is the most specific
+    if last.what:  # a sweep-grid entry: its own line, then which point
+        where = last.key_where if kind == "extra_forbidden" and last.key_where else last.where
+        return f"{where}: {last.what}: {key}: {text}"
     first = blamed[0]
-    if first.what:  # a sweep-grid entry: its own line, then which point
-        where = first.key_where if kind == "extra_forbidden" and first.key_where else first.where
-        return f"{where}: {first.what}: {key}: {text}"
     if len(blamed) == 1 and path == first.path:
         return f"{first.where}: {text}"
     return f"{', '.join(o.where for o in blamed)}: {key}: {text}"

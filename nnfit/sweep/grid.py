@@ -23,6 +23,7 @@ from typing import Any
 
 from nnfit.experiment import config
 from nnfit.experiment.rundir import read_metrics, write_json, write_run
+from nnfit.experiment.yamlfile import Located, Override, key_problem, set_path
 from nnfit.sweep import workers
 from nnfit.sweep.workers import plan  # noqa: F401  (part of the sweep API)
 
@@ -53,8 +54,65 @@ def sweep_id(base: dict, grid: dict) -> str:
     return "sweep-" + hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
+@dataclass(frozen=True)
+class _Origin:
+    """Where a grid key and its values were written: a file's lines, or a CLI flag."""
+
+    key: str  # "exp.yaml:9" or "--widths"
+    values: tuple[str, ...]  # one per value
+
+    @staticmethod
+    def of(key: str, n: int, source: str, loc: Located, flags: dict) -> _Origin:
+        if key in flags:
+            return _Origin(flags[key], (flags[key],) * n)
+        at = ("sweep", "grid", key)
+        line = loc.lines.get(at)
+        key_where = f"{source}:{line}" if line else source
+        values = tuple(
+            f"{source}:{loc.lines[(*at, i)]}" if (*at, i) in loc.lines else key_where
+            for i in range(n)
+        )
+        return _Origin(key_where, values)
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _check_grid(grid: dict, origins: dict[str, _Origin]) -> None:
+    """Every key a dotted path, every list non-empty, no value listed twice."""
+    for key, values in grid.items():
+        o = origins[key]
+        problem = key_problem(key)
+        if problem:
+            raise config.ConfigError(
+                [f"{o.key}: sweep.grid: {problem}; write a dotted key like training.optimizer.lr"]
+            )
+        if not isinstance(values, list) or not values:
+            raise config.ConfigError(
+                [f"{o.key}: sweep.grid.{key}: needs a non-empty list of values"]
+            )
+        first: dict[str, int] = {}
+        for i, v in enumerate(values):
+            j = first.setdefault(_canonical(v), i)
+            if j == i:
+                continue
+            if o.key.startswith("--widths"):
+                raise config.ConfigError([f"{o.key}: width {v[0]} is given twice"])
+            raise config.ConfigError(
+                [
+                    f"{o.values[i]}: sweep.grid.{key}: {json.dumps(v)} is listed twice "
+                    f"(values {j + 1} and {i + 1}); list each value once"
+                ]
+            )
+
+
 def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("results")):
-    """Validate the file and every grid point; return (sweep folder, grid, points)."""
+    """Validate the file and every grid point; return (sweep folder, grid, points).
+
+    An error in a grid entry names the entry's own line in the file (or the CLI flag that
+    gave it); two grid points that resolve to the same run are an error, not a rerun.
+    """
     source = str(path)
     data, loc = config.load_raw(path, overrides)
     base = config.from_dict(data, source, loc)  # the base itself must be valid
@@ -64,30 +122,66 @@ def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("r
         raise config.ConfigError(
             [f"{source}: nothing to sweep: add sweep.grid to the file, or --widths/--seeds"]
         )
-    for key, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise config.ConfigError(
-                [f"{source}: sweep.grid.{key}: needs a non-empty list of values"]
-            )
+    flags = {}
+    if widths:
+        flags["model.hidden"] = f"--widths {','.join(map(str, widths))}"
+    if seeds:
+        flags["training.seed"] = f"--seeds {seeds}"
+    origins = {k: _Origin.of(k, len(v), source, loc, flags) for k, v in grid.items()}
+    _check_grid(grid, origins)
     folder = Path(out_root) / base.name / sweep_id(base.run_config(), grid)
-    points = []
+    base_data = copy.deepcopy(data)
+    base_data.pop("sweep", None)
+    points: list[Point] = []
+    seen: dict[str, Point] = {}
     keys = list(grid)
-    for combo in itertools.product(*(grid[k] for k in keys)):
-        point_data = copy.deepcopy(data)
-        point_data.pop("sweep", None)
-        config.apply_overrides(point_data, list(zip(keys, combo, strict=True)), source)
+    for index in itertools.product(*(range(len(grid[k])) for k in keys)):
+        combo = [grid[k][i] for k, i in zip(keys, index, strict=True)]
         label = ", ".join(f"{k}={json.dumps(v)}" for k, v in zip(keys, combo, strict=True))
-        try:
-            exp = config.from_dict(point_data, source, loc)
-        except config.ConfigError as exc:
-            raise config.ConfigError([f"sweep point {label}: {p}" for p in exc.problems]) from None
-        points.append(Point(tuple(zip(keys, combo, strict=True)), exp, folder / exp.run_id()))
+        point_data = copy.deepcopy(base_data)
+        point_loc = Located(source)
+        point_loc.lines, point_loc.baseline = loc.lines, base_data
+        for k, i, v in zip(keys, index, combo, strict=True):
+            o = origins[k]
+            set_path(point_data, k, v, f"{o.key}: sweep.grid.{k}")
+            point_loc.overrides.append(
+                Override(tuple(k.split(".")), o.values[i], f"sweep point {label}", o.key)
+            )
+        exp = config.from_dict(point_data, source, point_loc)
+        p = Point(tuple(zip(keys, combo, strict=True)), exp, folder / exp.run_id())
+        twin = seen.setdefault(exp.config_hash(), p)
+        if twin is not p:
+            raise config.ConfigError([_duplicate(twin, p, origins, grid)])
+        points.append(p)
     return folder, grid, points
 
 
+def _duplicate(a: Point, b: Point, origins: dict[str, _Origin], grid: dict) -> str:
+    """Two grid points that resolve to one config (4 and 4.0, or a value the default has)."""
+    diff = [(k, va, vb) for (k, va), (_, vb) in zip(a.values, b.values, strict=True) if va != vb]
+    if not diff:  # equal values that json writes differently, e.g. 4 and 4.0
+        diff = [
+            (k, va, vb)
+            for (k, va), (_, vb) in zip(a.values, b.values, strict=True)
+            if _canonical(va) != _canonical(vb)
+        ]
+    k, va, vb = diff[0]
+    where = origins[k].values[[_canonical(v) for v in grid[k]].index(_canonical(vb))]
+    return (
+        f"{where}: sweep.grid.{k}: {json.dumps(va)} and {json.dumps(vb)} give the same run "
+        "(the same resolved config); list each value once"
+    )
+
+
 def is_done(point: Point) -> bool:
+    """Whether the point's folder holds a finished ok run of exactly this config."""
     m = read_metrics(point.run_dir)
-    return bool(m) and m.get("status") == "ok" and m.get("config_hash") == point.exp.config_hash()
+    return (
+        isinstance(m, dict)
+        and m.get("status") == "ok"
+        and m.get("config_hash") == point.exp.config_hash()
+        and all((point.run_dir / f).is_file() for f in ("config.yaml", "model.npz"))
+    )
 
 
 @dataclass
@@ -100,6 +194,10 @@ class SweepResult:
     def n_failed(self) -> int:
         return self.summary["n_failed"]
 
+    @property
+    def n_finished(self) -> int:
+        return self.summary["n_ok"] + self.summary["n_failed"]
+
 
 def run(
     folder: Path,
@@ -107,43 +205,54 @@ def run(
     points: list[Point],
     jobs: int = 1,
     dask: str | None = None,
-    resume: bool = False,
+    resume: bool = True,
     stack: bool = True,
     on_start: Callable[[int, int], None] | None = None,
     on_done: Callable[[Point, dict, bool], None] | None = None,
 ) -> SweepResult:
     """Run every point not already done; write each run, then the summary and plot.
 
+    With ``resume`` (the default) a point whose folder holds a finished ok run of the
+    same config is reused; without it every point is trained again.
     ``on_done(point, metrics, skipped)`` is called for each point as it finishes.
-    Ctrl-C stops the sweep: finished runs are kept and the summary covers them.
+    Ctrl-C stops the sweep: finished runs are kept, runs in flight are dropped, and the
+    summary covers what finished.
     """
     t0 = time.perf_counter()
     done: dict[Path, dict] = {}
-    todo = []
-    for p in points:
-        if resume and is_done(p):
-            done[p.run_dir] = read_metrics(p.run_dir)
-            if on_done:
-                on_done(p, done[p.run_dir], True)
-        else:
-            todo.append(p)
-    if on_start:
-        on_start(len(points), len(todo))
+    n_reused = 0
     interrupted = False
-    tasks = workers.plan(todo, jobs if not dask else max(jobs, 1), stack)
-    stream = workers.dask(tasks, dask, jobs) if dask else workers.local(tasks, jobs)
     try:
-        for p, rec in stream:
-            write_run(rec, p.run_dir)
-            done[p.run_dir] = rec.metrics_json()
-            if on_done:
-                on_done(p, done[p.run_dir], False)
+        todo = []
+        for p in points:
+            if resume and is_done(p):
+                done[p.run_dir] = read_metrics(p.run_dir)
+                n_reused += 1
+                if on_done:
+                    on_done(p, done[p.run_dir], True)
+            else:
+                todo.append(p)
+        if on_start:
+            on_start(len(points), len(todo))
+        tasks = workers.plan(todo, jobs if not dask else max(jobs, 1), stack)
+        stream = workers.dask(tasks, dask, jobs) if dask else workers.local(tasks, jobs)
+        try:
+            for p, rec in stream:
+                if rec.status == "interrupted":
+                    # training caught Ctrl-C (this process, or a worker in the same
+                    # terminal): the sweep stops, and the unfinished run is not kept
+                    interrupted = True
+                    break
+                write_run(rec, p.run_dir)
+                done[p.run_dir] = rec.metrics_json()
+                if on_done:
+                    on_done(p, done[p.run_dir], False)
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
     except KeyboardInterrupt:
         interrupted = True
-    finally:
-        close = getattr(stream, "close", None)
-        if close:
-            close()
     summary = summarize(points, done, grid)
     summary.update(
         name=points[0].exp.name,
@@ -152,6 +261,7 @@ def run(
         jobs=jobs,
         backend=f"dask:{dask}" if dask else "local",
         interrupted=interrupted,
+        n_reused=n_reused,
     )
     write_summary(folder, summary)
     return SweepResult(folder, summary, interrupted)
@@ -205,8 +315,10 @@ def summarize(points: list[Point], metrics: dict[Path, dict], grid: dict) -> dic
                 "depth": len(p.exp.model.hidden),
                 "n_params": sum((a + 1) * b for a, b in itertools.pairwise(p.exp.sizes())),
                 "runs": [],
+                "n_runs": 0,
             },
         )
+        g["n_runs"] += 1
         if m is None:
             continue
         g["runs"].append(
