@@ -113,11 +113,12 @@ def run(
     quiet: QuietOpt = False,
 ):
     """Train one network and write its results folder."""
-    from nnfit.display import LiveProgress, err, run_summary
+    from nnfit.display import LiveProgress, err
     from nnfit.display import out as con
     from nnfit.experiment import config
     from nnfit.experiment import rundir as results
     from nnfit.experiment import runner as experiment
+    from nnfit.tables import run_summary
 
     exp = config.load(file, set_ or [])
     ds = _build_data(exp, file)
@@ -189,9 +190,10 @@ def sweep(
     Points whose run folder already holds a finished ok run of the same config are kept
     (so an interrupted sweep continues where it stopped); --rerun trains them again.
     """
-    from nnfit.display import SweepProgress, err, sweep_summary
+    from nnfit.display import SweepProgress, err
     from nnfit.display import out as con
     from nnfit.sweep import grid as sw
+    from nnfit.tables import sweep_summary
 
     if resume and rerun:
         _fail("--resume and --rerun contradict each other: give one")
@@ -283,7 +285,7 @@ def gradcheck(
     checks = check_network(net, X, y, t.loss, t.l1, t.l2, rng=np.random.default_rng(0), max_fd=200)
     tol = 1e-6 if t.dtype == "float64" else 1e-3
     con.print(gradcheck_title(exp, n, tol))
-    from nnfit.display import gradcheck_table
+    from nnfit.tables import gradcheck_table
 
     con.print(gradcheck_table(checks, f"{exp.name}: backprop against two references"))
     jac = check_jacobian(net, X, max_params=400)
@@ -453,7 +455,7 @@ def report(
         sys.stdout.write(rep.to_csv(rows, differs))
     else:
         from nnfit.display import out as con
-        from nnfit.display import report_table
+        from nnfit.tables import report_table
 
         con.print(report_table(rows, directory, differs, con.width))
 

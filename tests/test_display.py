@@ -1,4 +1,5 @@
-"""The terminal at a given width: the progress bar, the ETA, and tables of full numbers."""
+"""The terminal at a given width: the progress bar, the ETA, and tables of full numbers
+(nnfit.display and nnfit.tables)."""
 
 import re
 from io import StringIO
@@ -7,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
-from nnfit.display import LiveProgress, SweepProgress, fmt, report_table, sweep_summary
+from nnfit.display import LiveProgress, SweepProgress, fmt
+from nnfit.tables import report_table, sweep_summary
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -63,6 +65,7 @@ def test_the_sweep_progress_fits_and_counts(width):
     text = ANSI.sub("", con.file.getvalue())
     assert "sweep: 32 points, 2 already done, 30 to run → results/sw" in text
     assert "(finished runs are reused; --rerun trains them again)" in text
+    assert "[bold]" not in text  # lines printed under the bar do not unstyle it
     line = last_frame(con)
     assert len(line) <= width and "…" not in line, line
     assert "12/32" in line and "ETA 0:00:20" in line, line
