@@ -188,7 +188,13 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
     cols = [
         Col(
             "run",
-            [x if isinstance(x, str) else indent + os.path.basename(x["path"]) for x in lines],
+            [
+                x
+                if isinstance(x, str)
+                else indent + os.path.basename(x["path"].strip("."))
+                or os.path.basename(os.path.abspath(root))
+                for x in lines
+            ],
             justify="left",
         ),
         Col("status", cells(lambda r: str(r.get("status"))), justify="left", keep=1),

@@ -60,14 +60,6 @@ class Located:
         self.overrides: list[Override] = []
         self.baseline: Any = None  # the data before the overrides, to tell their errors apart
 
-    def derive(self) -> Located:
-        """A copy with the same lines and overrides, to add more overrides to."""
-        other = Located(self.source)
-        other.lines = dict(self.lines)
-        other.overrides = list(self.overrides)
-        other.baseline = self.baseline
-        return other
-
     def build(self, node, loader, path=()):
         # an alias makes the composer hand out the same node again: refuse it before
         # anything is expanded, so "billion laughs" files cost nothing

@@ -4,8 +4,9 @@ The grid is the product of the dotted keys under ``sweep.grid`` (plus the CLI's
 ``--widths`` and ``--seeds``). Every point is validated before anything runs. Points
 run in local worker processes (BLAS pinned to one thread each) or on Dask; workers
 return :class:`~nnfit.experiment.RunRecord` objects and only this process writes
-files, so a killed sweep loses at most the runs in flight and ``--resume`` redoes
-only what is missing.
+files, so a killed sweep loses at most the runs in flight. Running the same sweep
+again reuses every finished run of the same config and trains only what is missing.
+Grid keys and values keep the file lines they were written on, for the error messages.
 """
 
 from __future__ import annotations
