@@ -30,7 +30,12 @@ SetOpt = Annotated[
     typer.Option("--set", help="Override KEY=VALUE (dotted key, YAML value); repeatable."),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="Results root folder.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Hide the live progress; the final summary table still prints."
+    ),
+]
 
 
 class _Interrupted(KeyboardInterrupt):
@@ -42,10 +47,12 @@ def _on_sigterm(signum, frame):
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT):
+    from rich.markup import escape
+
     from nnfit.display import err
 
     for line in message.splitlines()[:3]:
-        err.print(f"[red]error:[/red] {line}", markup=True, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(line)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -80,6 +87,8 @@ def _guard(fn):
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False):
     _state["debug"] = debug
+    if "nnfit.display" in sys.modules:  # imported by an earlier command in this process
+        sys.modules["nnfit.display"].fit_consoles()
 
 
 # ---------------------------------------------------------------------------- run
@@ -104,11 +113,12 @@ def run(
     quiet: QuietOpt = False,
 ):
     """Train one network and write its results folder."""
-    from nnfit.display import LiveProgress, err, run_summary
+    from nnfit.display import LiveProgress, err
     from nnfit.display import out as con
     from nnfit.experiment import config
     from nnfit.experiment import rundir as results
     from nnfit.experiment import runner as experiment
+    from nnfit.tables import run_summary
 
     exp = config.load(file, set_ or [])
     ds = _build_data(exp, file)
@@ -122,9 +132,8 @@ def run(
         signal.signal(signal.SIGTERM, previous)
     for w in rec.warnings:
         err.print(f"warning: {w}")
-    if not quiet:
-        con.print(run_summary(rec, run_dir))
-    con.print(f"results: {run_dir}")
+    con.print(run_summary(rec, run_dir))
+    con.print(f"results: {run_dir}", soft_wrap=True, markup=False)
     if rec.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
     if rec.status != "ok":
@@ -162,16 +171,32 @@ def sweep(
     dask: Annotated[
         str | None, typer.Option(help="Scheduler address, or 'local' for a LocalCluster.")
     ] = None,
-    resume: Annotated[bool, typer.Option(help="Skip points already done.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Keep the finished runs of an earlier sweep of the same config (the default).",
+        ),
+    ] = False,
+    rerun: Annotated[
+        bool, typer.Option("--rerun", help="Train every point again, finished or not.")
+    ] = False,
     set_: SetOpt = None,
     out: OutOpt = Path("results"),
     quiet: QuietOpt = False,
 ):
-    """Run every point of a grid in parallel; write a summary and the error-vs-width plot."""
-    from nnfit.display import SweepProgress, sweep_summary
+    """Run every point of a grid in parallel; write a summary and the error-vs-width plot.
+
+    Points whose run folder already holds a finished ok run of the same config are kept
+    (so an interrupted sweep continues where it stopped); --rerun trains them again.
+    """
+    from nnfit.display import SweepProgress, err
     from nnfit.display import out as con
     from nnfit.sweep import grid as sw
+    from nnfit.tables import sweep_summary
 
+    if resume and rerun:
+        _fail("--resume and --rerun contradict each other: give one")
     folder, grid, points = sw.expand(file, set_ or [], _widths(widths), seeds, out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -182,16 +207,21 @@ def sweep(
                 points,
                 jobs=jobs,
                 dask=dask,
-                resume=resume,
+                resume=not rerun,
                 on_start=progress.start,
                 on_done=progress.done,
             )
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if not quiet:
-        con.print(sweep_summary(result.summary))
-    con.print(f"sweep: {folder}")
+    con.print(sweep_summary(result.summary))
+    con.print(f"sweep: {folder}", soft_wrap=True, markup=False)
     if result.interrupted:
+        again = "rerun without --rerun" if rerun else "rerun with the same command"
+        err.print(
+            f"interrupted: {result.n_finished} of {len(points)} runs finished; {again} to continue",
+            markup=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(EXIT_INTERRUPTED)
     if result.n_failed or result.summary["n_missing"]:
         raise typer.Exit(EXIT_FAILED)
@@ -256,7 +286,7 @@ def gradcheck(
     checks = check_network(net, X, y, loss, t.l1, t.l2, rng=np.random.default_rng(0), max_fd=200)
     tol = 1e-6 if t.dtype == "float64" else 1e-3
     con.print(gradcheck_title(exp, n, tol))
-    from nnfit.display import gradcheck_table
+    from nnfit.tables import gradcheck_table
 
     con.print(gradcheck_table(checks, f"{exp.name}: backprop against two references"))
     jac = check_jacobian(net, X, max_params=400)
@@ -304,6 +334,7 @@ def schema():
 
 
 def _points(xs: list[str], dim: int):
+    """One point per --x: ``--x 0.1,0.2`` is one point in 2-D; repeat --x for more."""
     import numpy as np
 
     rows = []
@@ -312,13 +343,30 @@ def _points(xs: list[str], dim: int):
             vals = [float(v) for v in item.split(",") if v.strip()]
         except ValueError:
             _fail(f"--x {item}: expected numbers separated by commas")
-        if dim == 1:
-            rows += [[v] for v in vals]
-        elif len(vals) != dim:
-            _fail(f"--x {item}: the model takes {dim} coordinates per point, got {len(vals)}")
-        else:
-            rows.append(vals)
+        if len(vals) != dim:
+            what = "coordinate" if dim == 1 else "coordinates"
+            more = "; give one point per --x, e.g. --x 0.1 --x 0.25" if dim == 1 else ""
+            _fail(f"--x {item}: the model takes {dim} {what} per point, got {len(vals)}{more}")
+        if not all(np.isfinite(vals)):
+            _fail(f"--x {item}: coordinates must be finite numbers")
+        rows.append(vals)
     return np.asarray(rows, dtype=float).reshape(-1, dim)
+
+
+def _outside_note(X, dim: int) -> str | None:
+    """A warning when points lie outside [0, 1]^d, where every model here was trained."""
+    import numpy as np
+
+    outside = np.any((X < 0) | (X > 1), axis=1)
+    n = int(outside.sum())
+    if not n:
+        return None
+    cube = "[0, 1]" if dim == 1 else f"[0, 1]^{dim}"
+    first = ", ".join(f"{v:g}" for v in X[np.argmax(outside)])
+    return (
+        f"warning: {n} of {len(X)} points lie outside {cube}, where the model was trained "
+        f"(first: {first}); its values there are extrapolation"
+    )
 
 
 def _read_csv(path: Path, dim: int):
@@ -349,11 +397,17 @@ def _read_csv(path: Path, dim: int):
 @_guard
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (holding model.npz).")],
-    x: Annotated[list[str] | None, typer.Option("--x", help="A point, e.g. 0.1,0.2.")] = None,
+    x: Annotated[
+        list[str] | None,
+        typer.Option("--x", help="One point, e.g. --x 0.1,0.2 in 2-D; repeat for more."),
+    ] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="CSV of input points.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write CSV here.")] = None,
 ):
-    """Evaluate a saved model at points given with --x or in a CSV file."""
+    """Evaluate a saved model at points given with --x or in a CSV file.
+
+    Points outside [0, 1]^d, where the model was trained, are evaluated with a warning.
+    """
     import numpy as np
 
     from nnfit.experiment import rundir as results
@@ -363,6 +417,11 @@ def predict(
     if not x and csv is None:
         _fail("give points with --x or --csv")
     X = _points(x, dim) if x else _read_csv(csv, dim)
+    note = _outside_note(X, dim)
+    if note:
+        from nnfit.display import err
+
+        err.print(note, markup=False, soft_wrap=True)
     g = results.predict(net, meta, X)
     header = ",".join([f"x{i}" for i in range(dim)] + ["g"])
     lines = [header] + [",".join(repr(float(v)) for v in row) for row in np.column_stack([X, g])]
@@ -381,20 +440,25 @@ def report(
     csv: Annotated[bool, typer.Option("--csv", help="CSV to stdout.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON to stdout.")] = False,
 ):
-    """Table of the runs (and sweeps) under a folder."""
+    """Table of the runs (and sweeps) under a folder.
+
+    Besides the errors, a column for every config key whose value differs between the
+    runs listed; columns that do not fit the terminal are named below the table.
+    """
     from nnfit.sweep import catalog as rep
 
     if not Path(directory).is_dir():
         _fail(f"{directory}: no such folder")
-    rows = rep.collect(directory)
+    rows, differs = rep.collect(directory)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     elif csv:
-        sys.stdout.write(rep.to_csv(rows))
+        sys.stdout.write(rep.to_csv(rows, differs))
     else:
         from nnfit.display import out as con
+        from nnfit.tables import report_table
 
-        con.print(rep.table(rows, directory))
+        con.print(report_table(rows, directory, differs, con.width))
 
 
 def main() -> None:

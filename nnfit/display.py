@@ -3,21 +3,49 @@
 The engine reports each epoch through a callback; :class:`LiveProgress` turns those calls
 into a progress bar refreshed a few times a second on a terminal, or a plain line every
 few seconds when output goes to a file or pipe.
+
+A progress line is laid out for the console's width: it drops its less useful fields
+before the bar. The summary tables are in :mod:`nnfit.tables`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import sys
 import time
+from collections.abc import Callable
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column
 
-# rich falls back to 80 columns when not on a terminal; tables in logs want more
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+
+def _width(stream) -> int | None:
+    # rich falls back to 80 columns when not on a terminal; logs want more unless the
+    # user says otherwise (COLUMNS=80 nnfit report … | less)
+    if stream.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else 160
+
+
+out = Console(highlight=False, width=_width(sys.stdout))
+err = Console(stderr=True, highlight=False, width=_width(sys.stderr))
+
+
+def fit_consoles() -> None:
+    """Re-read the output width (for a process that runs several commands)."""
+    for console, stream in ((out, sys.stdout), (err, sys.stderr)):
+        with contextlib.suppress(AttributeError, ValueError):  # a stream without isatty
+            console.width = _width(stream)
 
 
 def fmt(v, spec=".3e") -> str:
@@ -26,8 +54,99 @@ def fmt(v, spec=".3e") -> str:
     return format(v, spec)
 
 
+# ------------------------------------------------------------------------ progress
+
+MIN_BAR = 10
+_TIME = 8  # "10:00:00"
+
+
+class _FittedProgress(Progress):
+    """A Progress whose columns are chosen for the console's width at every refresh."""
+
+    def __init__(self, layout: Callable[[int], list], console: Console, **kwargs):
+        self._layout, self._console = layout, console
+        super().__init__(*layout(console.width), console=console, **kwargs)
+
+    def get_renderables(self):
+        self.columns = tuple(self._layout(self._console.width))
+        yield self.make_tasks_table(self.tasks)
+
+
+MAX_BAR = 40
+
+
+def _column(col):
+    # a TextColumn parses its own markup: a plain string would follow the markup setting
+    # of whatever print call happens to refresh the display
+    if isinstance(col, str):
+        return TextColumn(col, table_column=Column(no_wrap=True))
+    return col
+
+
+def _pick(width: int, layouts: list[list]) -> list:
+    """The first layout whose text fits beside a bar of at least MIN_BAR cells; the bar
+    takes what is left, up to MAX_BAR."""
+    for layout in layouts:
+        room = width - sum(w for w, _ in layout if w is not None) - (len(layout) - 1)
+        if room >= MIN_BAR or layout is layouts[-1]:
+            bar = BarColumn(bar_width=max(min(room, MAX_BAR), 1))
+            return [_column(col) if w is not None else bar for w, col in layout]
+    raise AssertionError  # the last layout is always taken
+
+
+def run_layout(label: str, epochs: int) -> Callable[[int], list]:
+    """Progress columns of one run, richest first: (width, column), None for the bar."""
+    n = len(str(max(epochs, 1)))
+    name = label if len(label) <= 16 else label[:15] + "…"
+    epoch = f"epoch {{task.completed:>{n}.0f}}/{{task.total:.0f}}"
+    count = f"{{task.completed:>{n}.0f}}/{{task.total:.0f}}"
+    losses = "train {task.fields[train]}  val {task.fields[val]}"
+    eta = [(3, "ETA"), (_TIME, TimeRemainingColumn())]
+    head = [(len(name), f"[bold]{name}"), (None, None)]
+    layouts = [
+        [
+            *head,
+            (7 + 2 * n, epoch),
+            (30, losses),
+            (11, "lr {task.fields[lr]}"),
+            (_TIME, TimeElapsedColumn()),
+            *eta,
+        ],
+        [*head, (7 + 2 * n, epoch), (30, losses), *eta],
+        [(None, None), (7 + 2 * n, epoch), (30, losses), *eta],  # the name is in the summary
+        [*head, (1 + 2 * n, count), (15, "train {task.fields[train]}"), *eta],
+        [(None, None), (1 + 2 * n, count), *eta],
+    ]
+    return lambda width: _pick(width, layouts)
+
+
+def sweep_layout(total: int) -> Callable[[int], list]:
+    n = len(str(max(total, 1)))
+    eta = [(3, "ETA"), (_TIME, TimeRemainingColumn())]
+    done = (6 + 2 * n, "{task.completed:.0f}/{task.total:.0f} done")
+    running = (n + 8, "{task.fields[running]} running")
+    failed = (n + 7, "{task.fields[failed]} failed")
+    layouts = [
+        [
+            (5, "[bold]sweep"),
+            (None, None),
+            done,
+            running,
+            failed,
+            (_TIME, TimeElapsedColumn()),
+            *eta,
+        ],
+        [(5, "[bold]sweep"), (None, None), done, failed, *eta],
+        [(None, None), (1 + 2 * n, "{task.completed:.0f}/{task.total:.0f}"), *eta],
+    ]
+    return lambda width: _pick(width, layouts)
+
+
 class LiveProgress:
-    """Callback for :func:`nnfit.train.train`: shows epoch, losses, lr and ETA."""
+    """Callback for training: shows epoch, losses, lr and ETA.
+
+    ``clock`` replaces the time source of the bar (for tests of its rendering).
+    """
 
     def __init__(
         self,
@@ -36,29 +155,25 @@ class LiveProgress:
         quiet: bool = False,
         console: Console = out,
         plain_every: float = 5.0,
+        clock: Callable[[], float] | None = None,
     ):
         self.label, self.epochs, self.quiet = label, epochs, quiet
         self.console = console
         self.plain_every = plain_every
+        self.clock = clock
         self._last_plain = 0.0
         self.progress: Progress | None = None
         self.task = None
 
     def __enter__(self):
         if not self.quiet and self.console.is_terminal:
-            self.progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TextColumn("epoch {task.completed:>6.0f}/{task.total:.0f}"),
-                TextColumn(
-                    "train {task.fields[train]}  val {task.fields[val]}  lr {task.fields[lr]}"
-                ),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+            extra = {"get_time": self.clock} if self.clock else {}
+            self.progress = _FittedProgress(
+                run_layout(self.label, self.epochs),
                 console=self.console,
                 refresh_per_second=4,
                 transient=False,
+                **extra,
             )
             self.progress.__enter__()
             self.task = self.progress.add_task(
@@ -88,49 +203,24 @@ class LiveProgress:
             self._last_plain = now
             self.console.print(
                 f"{self.label}: epoch {info.epoch}/{info.epochs}  train {fmt(info.train_loss)}"
-                f"  val {fmt(info.val_loss)}  lr {fmt(info.lr, '.2e')}  {info.wall_s:.1f}s"
+                f"  val {fmt(info.val_loss)}  lr {fmt(info.lr, '.2e')}  {info.wall_s:.1f}s",
+                markup=False,
             )
-
-
-def run_summary(record, run_dir) -> Table:
-    t = Table(title=f"{record.name} · {record.run_id} · {record.status} ({record.stop_reason})")
-    t.add_column("set")
-    for col in ("rmse", "max_abs", "mae", "rel_l2", "r2"):
-        t.add_column(col, justify="right")
-    for part in ("train", "val", "test"):
-        m = (record.metrics or {}).get(part) or {}
-        t.add_row(
-            part,
-            *(fmt(m.get(c)) for c in ("rmse", "max_abs", "mae", "rel_l2")),
-            fmt(m.get("r2"), ".4f"),
-        )
-    t.caption = (
-        f"{record.epochs} epochs, {record.steps} steps, {record.wall_s:.2f} s, "
-        f"{record.n_params} parameters → {run_dir}"
-    )
-    return t
-
-
-def gradcheck_table(checks, title: str) -> Table:
-    t = Table(title=title)
-    for col in ("layer", "W shape", "‖grad‖", "finite diff. rel. error", "dual-number rel. error"):
-        t.add_column(col, justify="right")
-    for c in checks:
-        t.add_row(
-            str(c.layer),
-            f"{c.shape[0]}×{c.shape[1]}",
-            fmt(c.grad_norm),
-            fmt(c.fd_error, ".2e"),
-            fmt(c.jvp_error, ".2e"),
-        )
-    return t
 
 
 class SweepProgress:
     """Overall progress of a sweep, and one line per finished point."""
 
-    def __init__(self, folder, quiet: bool = False, console: Console = out, jobs: int = 1):
+    def __init__(
+        self,
+        folder,
+        quiet: bool = False,
+        console: Console = out,
+        jobs: int = 1,
+        clock: Callable[[], float] | None = None,
+    ):
         self.folder, self.quiet, self.console, self.jobs = folder, quiet, console, jobs
+        self.clock = clock
         self.progress: Progress | None = None
         self.task = None
         self.n_done = self.n_failed = self.n_todo = 0
@@ -140,20 +230,6 @@ class SweepProgress:
         return min(self.jobs, self.n_todo - self.n_done)
 
     def __enter__(self):
-        if not self.quiet and self.console.is_terminal:
-            self.progress = Progress(
-                TextColumn("[bold]sweep"),
-                BarColumn(),
-                TextColumn("{task.completed:.0f}/{task.total:.0f} done"),
-                TextColumn("{task.fields[running]} running"),
-                TextColumn("{task.fields[failed]} failed"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=self.console,
-                refresh_per_second=4,
-            )
-            self.progress.__enter__()
         return self
 
     def __exit__(self, *exc):
@@ -163,13 +239,23 @@ class SweepProgress:
 
     def start(self, total: int, todo: int) -> None:
         self.n_todo = todo
-        if self.progress is not None:
-            self.task = self.progress.add_task(
-                "sweep", total=total, completed=total - todo, failed=0, running=self.running()
+        if self.quiet:
+            return
+        reused = total - todo
+        note = " (finished runs are reused; --rerun trains them again)" if reused else ""
+        self.console.print(
+            f"sweep: {total} points, {reused} already done, {todo} to run → {self.folder}{note}",
+            markup=False,
+            soft_wrap=True,
+        )
+        if self.console.is_terminal:
+            extra = {"get_time": self.clock} if self.clock else {}
+            self.progress = _FittedProgress(
+                sweep_layout(total), console=self.console, refresh_per_second=4, **extra
             )
-        elif not self.quiet:
-            self.console.print(
-                f"sweep: {total} points, {total - todo} already done, {todo} to run → {self.folder}"
+            self.progress.__enter__()
+            self.task = self.progress.add_task(
+                "sweep", total=total, completed=reused, failed=0, running=self.running()
             )
 
     def done(self, point, metrics: dict, skipped: bool) -> None:
@@ -193,37 +279,3 @@ class SweepProgress:
             f"({fmt(metrics.get('wall_s'), '.1f')} s)",
             markup=False,
         )
-
-
-def sweep_summary(summary: dict) -> Table:
-    from nnfit.sweep.grid import pretty
-    from nnfit.sweep.rates import describe
-
-    t = Table(
-        title=f"{summary.get('name')} · {summary.get('sweep_id')} · "
-        f"{summary['n_ok']} ok, {summary['n_failed']} failed"
-    )
-    t.add_column("point")
-    t.add_column("params", justify="right")
-    t.add_column("seeds ok", justify="right")
-    for c in ("test rmse (mean ± std)", "sup error (mean)", "train mse (mean)"):
-        t.add_column(c, justify="right")
-    for r in summary["groups"]:
-        rm = r["test_rmse"]
-        label = pretty(", ".join(f"{k}={v}" for k, v in r["point"].items())) or "all"
-        t.add_row(
-            label,
-            str(r["n_params"]),
-            f"{r['n_ok']}/{r['n_ok'] + r['n_failed']}",
-            f"{fmt(rm['mean'])} ± {fmt(rm['std'], '.1e')}",
-            fmt(r["test_max_abs"]["mean"]),
-            fmt(r["train_mse"]["mean"]),
-        )
-    notes = [f"{pretty(f['series'])}: {describe(f)}" for f in summary.get("slopes", [])]
-    if summary.get("failed"):
-        notes += [
-            f"failed: {f['run']}: {f['status']} {f.get('error') or ''}"
-            for f in summary["failed"][:5]
-        ]
-    t.caption = "\n".join(notes)
-    return t

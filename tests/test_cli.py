@@ -22,6 +22,13 @@ def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
+def help_text(*cmd) -> str:
+    """A command's --help as one line (typer draws it in a box, wrapped)."""
+    import re
+
+    return re.sub(r"[\s│]+", " ", invoke(*cmd, "--help").stdout)
+
+
 def only_run(out):
     runs = results.find_runs(out)
     assert len(runs) == 1
@@ -33,7 +40,7 @@ def test_run_writes_every_file(write, tmp_path):
     r = invoke("run", write(TINY), "--out", out, "--quiet")
     assert r.exit_code == 0, r.output
     run_dir = only_run(out)
-    assert run_dir.parent.name == "tiny" and run_dir.name.startswith("w8-s0-")
+    assert run_dir.parent.name == "tiny" and run_dir.name.startswith("w8-tanh-adam-s0-")
     assert f"results: {run_dir}" in r.stdout.replace("\n", "")
     names = {p.name for p in run_dir.iterdir()}
     assert names == {
@@ -96,7 +103,7 @@ def test_predict_matches_the_in_memory_model(write, tmp_path):
         )[0],
         mem * meta["scale_y"]["scale"] + meta["scale_y"]["shift"],
     )
-    r = invoke("predict", only_run(out), "--x", "0.1,0.25,0.9")
+    r = invoke("predict", only_run(out), "--x", "0.1", "--x", "0.25", "--x", "0.9")
     assert r.exit_code == 0, r.output
     rows = [line.split(",") for line in r.stdout.strip().splitlines()]
     assert rows[0] == ["x0", "g"]
@@ -183,7 +190,7 @@ def test_set_overrides_from_the_command_line(write, tmp_path):
     )
     assert r.exit_code == 0, r.output
     run_dir = only_run(tmp_path / "r")
-    assert run_dir.name.startswith("w3x2-s0-")
+    assert run_dir.name.startswith("w3x2-tanh-adam-s0-")
     assert results.read_metrics(run_dir)["epochs"] == 2
 
 
@@ -315,7 +322,7 @@ BAD_FILES = {
     "dim too large": ("target: {expr: x0, dim: 1000}\n", "target.dim"),
     "import in formula": (
         "target: {expr: \"__import__('os').system('echo hacked')\"}\n",
-        "may be called",
+        "attribute access",
     ),
     "attribute in formula": ("target: {expr: x.__class__}\n", "attribute access"),
     "unknown name in formula": ("target: {expr: sin(2*pi*t)}\n", "unknown name 't'"),
@@ -370,11 +377,11 @@ def test_bad_files_exit_2_with_one_short_message(case, tmp_path):
     ("args", "expect"),
     [
         (["--set", "training.epochz=1"], "did you mean 'epochs'"),
-        (["--set", "training.epochs=-1"], "--set: training.epochs"),
+        (["--set", "training.epochs=-1"], "--set training.epochs: input should be"),
         (["--set", "training.epochs"], "expected KEY=VALUE"),
         (["--set", "model.hidden=[1,"], "not valid YAML"),
-        (["--set", "a..b=1"], "not a dotted key path"),
-        (["--set", "target.expr.x=1"], "not a mapping"),
+        (["--set", "a..b=1"], "--set a..b: 'a..b' has an empty part"),
+        (["--set", "target.expr.x=1"], "--set target.expr.x: target.expr is a value"),
     ],
 )
 def test_bad_overrides(write, tmp_path, args, expect):
@@ -436,3 +443,89 @@ def test_sweep_progress_counts_running_points(tmp_path):
     p.done(None, {"status": "ok"}, skipped=False)
     p.done(None, {"status": "diverged"}, skipped=False)
     assert p.running() == 1 and p.n_failed == 1
+
+
+# ------------------------------------------------------------------------- terminal
+
+
+def test_quiet_hides_the_progress_but_not_the_summary(write, tmp_path):
+    r = invoke("run", write(TINY), "--out", tmp_path / "res", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "epoch 20/20" not in r.stdout  # the live progress
+    lines = r.stdout.splitlines()
+    test_row = next(line for line in lines if line.strip("│ ").startswith("test"))
+    m = results.read_metrics(only_run(tmp_path / "res"))
+    assert f"{m['test']['rmse']:.3e}" in test_row and f"{m['test']['max_abs']:.3e}" in test_row
+    assert "Hide the live progress; the final summary table still prints." in help_text("run")
+
+
+TINY_2D = TINY.replace("dim: 1", "dim: 2").replace("sin(2*pi*x)", "x*y")
+
+
+def test_predict_takes_one_point_per_x(write, tmp_path):
+    out = tmp_path / "res"
+    assert invoke("run", write(TINY), "--out", out / "a", "--quiet").exit_code == 0
+    one = only_run(out / "a")
+    r = invoke("predict", one, "--x", "0.1,0.25")
+    assert r.exit_code == 2
+    assert (
+        "--x 0.1,0.25: the model takes 1 coordinate per point, got 2; give one point per --x, "
+        "e.g. --x 0.1 --x 0.25" in r.stderr
+    )
+    assert invoke("run", write(TINY_2D, "two.yaml"), "--out", out / "b", "--quiet").exit_code == 0
+    two = only_run(out / "b")
+    r = invoke("predict", two, "--x", "0.1,0.2", "--x", "0.3,0.4")
+    assert r.exit_code == 0, r.output
+    rows = r.stdout.strip().splitlines()
+    assert rows[0] == "x0,x1,g" and [row.split(",")[:2] for row in rows[1:]] == [
+        ["0.1", "0.2"],
+        ["0.3", "0.4"],
+    ]
+    r = invoke("predict", two, "--x", "0.1")
+    assert r.exit_code == 2 and "the model takes 2 coordinates per point, got 1" in r.stderr
+    assert "One point, e.g. --x 0.1,0.2 in 2-D; repeat for more." in help_text("predict")
+
+
+def test_predict_outside_the_unit_cube_warns_and_still_answers(write, tmp_path):
+    out = tmp_path / "res"
+    invoke("run", write(TINY), "--out", out, "--quiet")
+    run_dir = only_run(out)
+    r = invoke("predict", run_dir, "--x", "0.5", "--x", "1.5")
+    assert r.exit_code == 0, r.output
+    assert r.stderr.strip() == (
+        "warning: 1 of 2 points lie outside [0, 1], where the model was trained (first: 1.5); "
+        "its values there are extrapolation"
+    )
+    net, meta = results.load_model(run_dir)
+    got = [float(line.split(",")[1]) for line in r.stdout.strip().splitlines()[1:]]
+    assert got == list(results.predict(net, meta, np.array([[0.5], [1.5]])))
+    r = invoke("predict", run_dir, "--x", "0.5")
+    assert r.exit_code == 0 and r.stderr == ""
+    r = invoke("predict", run_dir, "--x", "nan")
+    assert r.exit_code == 2 and "--x nan: coordinates must be finite numbers" in r.stderr
+
+
+def test_report_at_80_columns_shows_whole_numbers_and_what_differs(write, tmp_path):
+    out = tmp_path / "res"
+    for act in ("tanh", "relu"):
+        p = write(TINY.replace("activation: tanh", f"activation: {act}"), f"{act}.yaml")
+        assert invoke("run", p, "--out", out, "--quiet").exit_code == 0
+    r = runner.invoke(app, ["report", str(out)], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in r.stdout
+    header = next(line for line in lines if line.startswith("run "))
+    assert header.split()[:7] == ["run", "status", "test", "rmse", "sup", "error", "activation"]
+    for row in json.loads(invoke("report", out, "--json").stdout):
+        name = row["path"].split("/")[-1]
+        line = next(line for line in lines if name in line)
+        act = row["config"]["model.activation"]
+        assert name.startswith(f"w8-{act}-adam-s0-")
+        assert line.split()[1:5] == [
+            "ok",
+            f"{row['test_rmse']:.3e}",
+            f"{row['test_max_abs']:.3e}",
+            act,
+        ]
+    csv = invoke("report", out, "--csv").stdout.splitlines()
+    assert csv[0].endswith(",wall_s,model.activation") and csv[1].endswith((",relu", ",tanh"))

@@ -54,7 +54,7 @@ def test_overrides_are_parsed_as_yaml_and_change_the_hash(write):
     assert e.training.optimizer.params() == {"momentum": 0.8}
     assert e.training.schedule.name == "cosine"
     assert e.config_hash() != base.config_hash()
-    assert e.run_id().startswith("w3x4-s0-") and len(e.run_id().split("-")[-1]) == 8
+    assert e.run_id() == f"w3x4-tanh-momentum-s0-{e.config_hash()[:8]}"
 
 
 def test_the_hash_is_stable_and_independent_of_spelling(write):
@@ -122,11 +122,116 @@ def test_messages_name_file_line_key_allowed_and_given(write, text, expect):
     assert expect in str(info.value)
 
 
-def test_set_errors_point_at_the_override(write):
-    p = write("target: {expr: x}\n")
-    with pytest.raises(config.ConfigError, match=r"^--set: training.epochs: input should be"):
-        config.load(p, ["training.epochs=-1"])
-    with pytest.raises(config.ConfigError, match="expected KEY=VALUE"):
-        config.load(p, ["training.epochs"])
-    with pytest.raises(config.ConfigError, match="not a dotted key path"):
-        config.load(p, ["training..epochs=3"])
+@pytest.mark.parametrize(
+    ("hidden", "activation", "seed", "label"),
+    [
+        ([16], "tanh", 0, "w16-tanh-adam-s0"),
+        ([8, 4], ["relu", "tanh"], 3, "w8x4-relu.tanh-adam-s3"),
+        ([], "tanh", 0, "w0-tanh-adam-s0"),
+        ([64] * 10, "relu", 1, "w64d10-relu-adam-s1"),
+        (
+            [4, 4],
+            [{"name": "leaky_relu", "slope": 0.1}, "leaky_relu"],
+            0,
+            "w4x4-leaky_relu-adam-s0",
+        ),
+    ],
+)
+def test_run_ids_say_width_activation_optimizer_and_seed(hidden, activation, seed, label):
+    e = config.from_dict(
+        {
+            "target": {"expr": "x"},
+            "model": {"hidden": hidden, "activation": activation},
+            "training": {"seed": seed},
+        }
+    )
+    assert e.run_id() == f"{label}-{e.config_hash()[:8]}"
+    assert len(e.run_id()) <= 60
+
+
+def test_runs_that_differ_in_activation_differ_in_name():
+    a, b = (
+        config.from_dict({"target": {"expr": "x"}, "model": {"activation": n}})
+        for n in ("tanh", "relu")
+    )
+    assert a.run_id().rsplit("-", 1)[0] == "w64-tanh-adam-s0"
+    assert b.run_id().rsplit("-", 1)[0] == "w64-relu-adam-s0"
+
+
+QUICK = """\
+# a comment first, so that the mapping starts on line 2
+name: quick
+target:
+  expr: sin(2*pi*x)
+model: {hidden: [8]}
+training:
+  optimizer: {name: adam, lr: 0.01}
+  epochs: 5
+"""
+
+
+@pytest.mark.parametrize(
+    ("sets", "expect"),
+    [
+        (
+            ["training.epochs=-1"],
+            "--set training.epochs: input should be greater than or equal to 0, got -1",
+        ),
+        (
+            ["trainng.epochs=5"],
+            "--set trainng.epochs: trainng: unknown key (did you mean 'training'?",
+        ),
+        (
+            ["training.optimiser.lr=0.01"],
+            "--set training.optimiser.lr: training.optimiser: unknown key "
+            "(did you mean 'optimizer'?",
+        ),
+        (
+            ["training.optimizer.lrr=1"],
+            "--set training.optimizer.lrr: training.optimizer: adam takes no parameter 'lrr'",
+        ),
+        (["model.activation=tanhh"], "--set model.activation: did you mean 'tanh'?"),
+        (["target.expr=x^2"], "--set target.expr: use ** for powers"),
+        (
+            ["model.hidden=[4, 4]", "model.activation=[tanh]"],
+            "--set model.hidden, --set model.activation: model: activation list needs one entry",
+        ),
+        (["target.expr.x=1"], "--set target.expr.x: target.expr is a value ('sin(2*pi*x)')"),
+        (["a..b=1"], "--set a..b: 'a..b' has an empty part"),
+        (["training.epochs"], "--set training.epochs: expected KEY=VALUE"),
+    ],
+)
+def test_set_errors_name_the_override_not_a_line_of_the_file(write, sets, expect):
+    p = write(QUICK, "quick.yaml")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(p, sets)
+    (line,) = info.value.problems
+    assert line.startswith(expect), line
+    assert "quick.yaml" not in line
+
+
+def test_a_file_error_keeps_its_line_beside_an_unrelated_override(write):
+    p = write(QUICK.replace("epochs: 5", "epochs: -5"), "quick.yaml")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(p, ["training.optimizer.lr=0.5"])
+    assert info.value.problems == [
+        f"{p}:8: training.epochs: input should be greater than or equal to 0, got -5"
+    ]
+    with pytest.raises(config.ConfigError) as info:  # the override replaces the bad value
+        config.load(p, ["training.epochs=-2"])
+    assert info.value.problems[0].startswith("--set training.epochs: ")
+
+
+def test_a_formula_error_is_reported_once_at_the_formula(write):
+    p = write("name: f\ntarget:\n  expr: np.sin(2*np.pi*x)\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(p)
+    assert info.value.problems == [
+        f"{p}:3: target.expr: write sin(...) without np. (functions are called by name) (column 1)"
+    ]
+
+
+def test_unknown_keys_point_at_the_key_not_the_value_below_it(write):
+    p = write("target: {expr: x}\nmodel:\n  hiden:\n    - 3\n")
+    with pytest.raises(config.ConfigError, match=r":3: model.hiden: unknown key"):
+        config.load(p)

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from nnfit.cli import app
 from nnfit.experiment import rundir as results
 from nnfit.sweep import grid as sweep
+from nnfit.sweep import workers
 
 runner = CliRunner()
 
@@ -41,11 +42,11 @@ def test_two_jobs_write_every_run_and_the_summary(write, tmp_path):
     folder = sweep_dir(out)
     assert folder.name.startswith("sweep-") and len(folder.name) == len("sweep-") + 8
     runs = results.find_runs(folder)
-    assert sorted(p.name.split("-")[0] + p.name.split("-")[1] for p in runs) == [
-        "w2s0",
-        "w2s1",
-        "w4s0",
-        "w4s1",
+    assert sorted(p.name.rsplit("-", 1)[0] for p in runs) == [
+        "w2-tanh-adam-s0",
+        "w2-tanh-adam-s1",
+        "w4-tanh-adam-s0",
+        "w4-tanh-adam-s1",
     ]
     assert {"summary.csv", "summary.json", "error_vs_width.png"} <= {
         p.name for p in folder.iterdir()
@@ -75,12 +76,13 @@ def test_resume_skips_finished_points_and_redoes_the_rest(write, tmp_path):
     runs = results.find_runs(folder)
     stamps = {r: (r / "metrics.json").stat().st_mtime_ns for r in runs}
     (runs[0] / "metrics.json").unlink()  # as if killed before it finished
+    (runs[1] / "model.npz").unlink()  # a run that lost a file is not finished either
     r = invoke("sweep", p, "--out", out, "--jobs", "1", "--resume")
     assert r.exit_code == 0, r.output
-    assert "4 points, 3 already done, 1 to run" in r.stdout
-    for run in runs[1:]:
+    assert "4 points, 2 already done, 2 to run" in r.stdout
+    for run in runs[2:]:
         assert (run / "metrics.json").stat().st_mtime_ns == stamps[run]
-    assert results.read_metrics(runs[0])["status"] == "ok"
+    assert results.read_metrics(runs[0])["status"] == "ok" and (runs[1] / "model.npz").is_file()
 
 
 def test_a_diverging_point_is_isolated(write, tmp_path):
@@ -150,3 +152,167 @@ def test_validate_checks_every_grid_point(write):
     bad = write(SWEEP.replace("[[2], [4]]", "[[2], [0]]"), "bad.yaml")
     r = invoke("validate", bad)
     assert r.exit_code == 2 and "sweep point model.hidden=[0]" in r.stderr
+
+
+def test_rerunning_a_finished_sweep_reuses_its_runs_unless_told_to_rerun(write, tmp_path):
+    p, out = write(SWEEP), tmp_path / "res"
+    assert invoke("sweep", p, "--out", out, "--jobs", "1", "--quiet").exit_code == 0
+    runs = results.find_runs(sweep_dir(out))
+    stamps = {r: (r / "metrics.json").stat().st_mtime_ns for r in runs}
+    for flag in ([], ["--resume"]):  # reuse is the default; --resume says the same
+        r = invoke("sweep", p, "--out", out, "--jobs", "1", *flag)
+        assert r.exit_code == 0, r.output
+        assert "sweep: 4 points, 4 already done, 0 to run" in r.stdout
+        assert "(finished runs are reused; --rerun trains them again)" in r.stdout
+        assert "sw · " in r.stdout and "4 ok, 0 failed (4 reused)" in r.stdout
+        assert {r: (r / "metrics.json").stat().st_mtime_ns for r in runs} == stamps
+    r = invoke("sweep", p, "--out", out, "--jobs", "1", "--rerun")
+    assert r.exit_code == 0, r.output
+    assert "sweep: 4 points, 0 already done, 4 to run" in r.stdout and "reused" not in r.stdout
+    assert all((run / "metrics.json").stat().st_mtime_ns != stamps[run] for run in runs)
+    r = invoke("sweep", p, "--out", out, "--resume", "--rerun")
+    assert r.exit_code == 2 and "--resume and --rerun contradict each other" in r.stderr
+
+
+def _interrupt_second_task(monkeypatch, how):
+    """Ctrl-C during the second task: raised in the driver, or caught inside training."""
+    real, calls = workers.run_task, []
+
+    def run_task(cfgs):
+        calls.append(cfgs)
+        if len(calls) < 2:
+            return real(cfgs)
+        if how == "raise":
+            raise KeyboardInterrupt
+        recs = real([{**c, "training": {**c["training"], "epochs": 1}} for c in cfgs])
+        for rec in recs:
+            rec.status = rec.stop_reason = "interrupted"
+        return recs
+
+    monkeypatch.setattr(workers, "run_task", run_task)
+
+
+@pytest.mark.parametrize(
+    ("how", "flags", "hint"),
+    [
+        ("raise", [], "rerun with the same command to continue"),
+        ("caught in training", ["--rerun"], "rerun without --rerun to continue"),
+    ],
+)
+def test_an_interrupted_sweep_counts_what_finished_and_says_how_to_go_on(
+    write, tmp_path, monkeypatch, how, flags, hint
+):
+    p, out = write(SWEEP), tmp_path / "res"
+    _interrupt_second_task(monkeypatch, how)
+    r = invoke("sweep", p, "--out", out, "--jobs", "1", *flags)
+    assert r.exit_code == 130, r.output
+    assert r.stderr.strip() == f"interrupted: 2 of 4 runs finished; {hint}"
+    assert "2 ok, 0 failed, 2 not run" in r.stdout
+    table = [line.split() for line in r.stdout.splitlines() if line.startswith("hidden=")]
+    assert sorted(row[1] for row in table) == ["0/2", "2/2"]
+    assert len(results.find_runs(out)) == 2  # nothing half-trained is kept
+    s = json.loads((sweep_dir(out) / "summary.json").read_text())
+    assert (s["interrupted"], s["n_ok"], s["n_failed"], s["n_missing"]) == (True, 2, 0, 2)
+    monkeypatch.undo()
+    r = invoke("sweep", p, "--out", out, "--jobs", "1")
+    assert r.exit_code == 0 and "4 points, 2 already done, 2 to run" in r.stdout
+
+
+def test_runs_of_a_sweep_over_activations_say_which_in_their_names(write, tmp_path):
+    text = SWEEP.replace("training.seed: [0, 1]", "model.activation: [tanh, relu]")
+    _folder, _grid, points = sweep.expand(write(text), [], None, None, tmp_path)
+    names = [pt.run_dir.name.rsplit("-", 1)[0] for pt in points]
+    assert names == ["w2-tanh-adam-s0", "w2-relu-adam-s0", "w4-tanh-adam-s0", "w4-relu-adam-s0"]
+
+
+GRID = """\
+name: sw
+target: {name: sine}
+data: {n_train: 64, n_val: 16, n_test: 300}
+model: {hidden: [4], activation: tanh}
+training: {epochs: 15, batch_size: 16, optimizer: {name: adam, lr: 0.01}}
+sweep:
+  grid:
+    model.hidden:
+      - [2]
+      - [4]
+    training.seed: [0, 1]
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expect"),
+    [
+        (
+            "- [4]",
+            "- [-4]",
+            ":10: sweep point model.hidden=[-4], training.seed=0: model.hidden.0: "
+            "input should be greater than or equal to 1, got -4",
+        ),
+        (
+            "training.seed: [0, 1]",
+            "training.epochs: [3, x]",
+            ':11: sweep point model.hidden=[2], training.epochs="x": training.epochs: '
+            "input should be a valid integer",
+        ),
+        (
+            "training.seed: [0, 1]",
+            "training.sead: [0, 1]",
+            ":11: sweep point model.hidden=[2], training.sead=0: training.sead: "
+            "unknown key (did you mean 'seed'?",
+        ),
+        (
+            "model.hidden:",
+            "a..b:",
+            ":8: sweep.grid: 'a..b' has an empty part (two dots, or a dot at an end); "
+            "write a dotted key like training.optimizer.lr",
+        ),
+        ("model.hidden:", '"model.hidden ":', ":8: sweep.grid: 'model.hidden ' has a space in it"),
+        (
+            "training.seed: [0, 1]",
+            "target.name.x: [1]",
+            ":11: sweep.grid.target.name.x: target.name is a value ('sine'), "
+            "not a section with keys under it",
+        ),
+        (
+            "training.seed: [0, 1]",
+            "training.seed: [0, 0]",
+            ":11: sweep.grid.training.seed: 0 is listed twice (values 1 and 2); "
+            "list each value once",
+        ),
+        (
+            "- [4]",
+            "- [2]",
+            ":10: sweep.grid.model.hidden: [2] is listed twice (values 1 and 2); "
+            "list each value once",
+        ),
+        (
+            "training.seed: [0, 1]",
+            "training.batch_size: [4, 4.0]",
+            ":11: sweep.grid.training.batch_size: 4 and 4.0 give the same run "
+            "(the same resolved config); list each value once",
+        ),
+        (
+            "training.seed: [0, 1]",
+            "training.optimizer.lr: [0.01, 1.0e-2]",
+            ":11: sweep.grid.training.optimizer.lr: 0.01 is listed twice",
+        ),
+    ],
+)
+def test_a_bad_grid_entry_is_reported_at_its_own_line(write, tmp_path, old, new, expect):
+    assert old in GRID
+    p = write(GRID.replace(old, new))
+    r = invoke("validate", p)
+    assert r.exit_code == 2
+    assert r.stderr.strip().splitlines()[0].startswith(f"{p}{expect}"), r.stderr
+    r = invoke("sweep", p, "--out", tmp_path / "res")
+    assert r.exit_code == 2 and expect in r.stderr and "--set" not in r.stderr
+    assert not (tmp_path / "res").exists()
+
+
+def test_an_override_of_a_sweep_names_the_override(write, tmp_path):
+    r = invoke("sweep", write(GRID), "--out", tmp_path / "res", "--set", "training.epochs=-1")
+    assert r.exit_code == 2
+    assert "error: --set training.epochs: input should be greater than or equal to 0" in r.stderr
+    r = invoke("sweep", write(GRID), "--out", tmp_path / "res", "--widths", "2,2")
+    assert r.exit_code == 2 and "--widths 2,2: width 2 is given twice" in r.stderr

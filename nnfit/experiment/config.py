@@ -9,6 +9,7 @@ registries, so adding an activation or optimizer needs no change here.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import itertools
@@ -37,6 +38,7 @@ from nnfit.experiment.targets import TARGETS
 from nnfit.experiment.yamlfile import (  # noqa: F401  (ConfigError and the reading helpers live on here)
     ConfigError,
     Located,
+    Override,
     apply_overrides,
     parse_set,
     parse_yaml,
@@ -46,6 +48,14 @@ from nnfit.experiment.yamlfile import (  # noqa: F401  (ConfigError and the read
 MAX_PARAMS = 20_000_000  # a network larger than this is refused before allocation
 MAX_DIM = 64
 MAX_MEMORY_MB = 4096  # estimated data, parameter and buffer memory of one run
+
+
+class _AtKey(ValueError):
+    """A check of a whole section whose error belongs to one key of it (reported there)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
 
 
 def _lit(names):
@@ -190,7 +200,7 @@ class TargetConfig(_Strict):
             try:
                 compile_expr(self.expr, self.dim)
             except ExprError as exc:
-                raise ValueError(f"target.expr: {exc}") from None
+                raise _AtKey("expr", str(exc)) from None
         return self
 
 
@@ -358,8 +368,25 @@ class Experiment(_Strict):
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def run_id(self) -> str:
-        hidden = "x".join(str(h) for h in self.model.hidden) or "0"
-        return f"w{hidden}-s{self.training.seed}-{self.config_hash()[:8]}"
+        """A readable label and 8 hex of the config hash, e.g. ``w16-tanh-adam-s0-3fa2c1d8``.
+
+        The label says width, activation, optimizer and seed, so that the runs of a sweep
+        over any of them can be told apart by name; the hash keeps names unique.
+        """
+        hidden = self.model.hidden
+        widths = "x".join(map(str, hidden)) or "0"
+        if len(widths) > 12:
+            widths = f"{max(hidden)}d{len(hidden)}"  # e.g. 64d10: 10 layers, widest 64
+        acts = (
+            self.model.activation
+            if isinstance(self.model.activation, list)
+            else [self.model.activation]
+        )
+        names = [a if isinstance(a, str) else a.name for a in acts]
+        act = ".".join(dict.fromkeys(names)) or "linear"  # unique, in layer order
+        label = f"w{widths}-{act}-{self.training.optimizer.name}-s{self.training.seed}"
+        label = re.sub(r"[^A-Za-z0-9._-]", "_", label)[:50].rstrip("-._")
+        return f"{label}-{self.config_hash()[:8]}"
 
     def sizes(self) -> list[int]:
         return [self.target.dim, *self.model.hidden, 1]
@@ -452,34 +479,79 @@ class _Short:
         return _short(self.value)
 
 
+def _path_and_text(err: dict) -> tuple[tuple, str]:
+    path, cause = _clean_loc(err["loc"]), (err.get("ctx") or {}).get("error")
+    if isinstance(cause, _AtKey):
+        path = (*path, cause.key)
+    return path, _describe(err)
+
+
+def _baseline_problems(loc: Located) -> set | None:
+    """The (key path, text) problems of the data before its overrides, or None if unknown."""
+    if not isinstance(loc.baseline, dict):
+        return None
+    try:
+        Experiment.model_validate(loc.baseline)
+    except ValidationError as exc:
+        return {_path_and_text(e) for e in exc.errors()}
+    return set()
+
+
+def _blame(path: tuple, text: str, loc: Located | None, baseline) -> list[Override]:
+    """The overrides an error comes from: the one that set the value at ``path`` (or
+    above it), else those set below ``path`` if the problem is new with them."""
+    if loc is None or not loc.overrides:
+        return []
+    direct = [o for o in loc.overrides if path[: len(o.path)] == o.path]
+    if direct:
+        return direct[-1:]  # the last one applied set the value
+    below = [o for o in loc.overrides if o.path[: len(path)] == path]
+    if below and (baseline is None or (path, text) not in baseline):
+        return below
+    return []
+
+
 def format_errors(exc: ValidationError, source: str, loc: Located | None) -> list[str]:
     out, seen = [], set()
     # keep the file's order of keys; within a key, the most telling branch first
     errs = exc.errors()
     order = {_clean_loc(e["loc"]): i for i, e in reversed(list(enumerate(errs)))}
     errs = sorted(errs, key=lambda e: (order[_clean_loc(e["loc"])], _rank(e)))
+    baseline: set | None = None
+    baseline_done = False
     for err in errs:
-        path = _clean_loc(err["loc"])
+        path, text = _path_and_text(err)
         key = ".".join(map(str, path)) or "(top level)"
-        line = loc.line(path) if loc is not None else None
-        where = (
-            f"{source}:{line}"
-            if isinstance(line, int)
-            else ("--set" if line == "--set" else source)
-        )
-        text = _describe(err)
+        # a union reports one error per branch: keep the most specific per key
+        if key in seen:
+            continue
+        seen.add(key)
         if err["type"] == "extra_forbidden":
             allowed = _fields_at(path[:-1])
             near = difflib.get_close_matches(str(path[-1]), allowed, n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
             text = f"unknown key ({hint}allowed: {', '.join(allowed)})"
-        msg = f"{where}: {key}: {text}"
-        # a union reports one error per branch: keep the most specific per key
-        if key in seen:
+        if loc is not None and loc.overrides and not baseline_done:
+            baseline, baseline_done = _baseline_problems(loc), True
+        blamed = _blame(path, _describe(err), loc, baseline)
+        if blamed:
+            out.append(_override_message(blamed, path, key, text, err["type"]))
             continue
-        seen.add(key)
-        out.append(msg)
+        line = loc.line(path) if loc is not None else None
+        where = f"{source}:{line}" if isinstance(line, int) else source
+        out.append(f"{where}: {key}: {text}")
     return out
+
+
+def _override_message(blamed: list[Override], path, key: str, text: str, kind: str) -> str:
+    last = blamed[-1]  # of several, the one applied last is the most specific
+    if last.what:  # a sweep-grid entry: its own line, then which point
+        where = last.key_where if kind == "extra_forbidden" and last.key_where else last.where
+        return f"{where}: {last.what}: {key}: {text}"
+    first = blamed[0]
+    if len(blamed) == 1 and path == first.path:
+        return f"{first.where}: {text}"
+    return f"{', '.join(o.where for o in blamed)}: {key}: {text}"
 
 
 # ------------------------------------------------------------------------ entry points
@@ -514,7 +586,8 @@ def load_raw(path: str | Path, overrides=()) -> tuple[Any, Located]:
     if isinstance(data, dict) and "name" not in data:
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(path).stem) or "experiment"
         data["name"] = stem
-    if isinstance(data, dict):
+    if isinstance(data, dict) and overrides:
+        loc.baseline = copy.deepcopy(data)
         apply_overrides(data, overrides, source, loc)
     return data, loc
 

@@ -14,8 +14,10 @@ Variables: ``x0 … x{d−1}``; ``x``, ``y``, ``z`` for the first three when d �
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import operator
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -84,6 +86,46 @@ _COMPARE = {
 }
 
 
+# what a formula written for Python, NumPy or a calculator usually means instead
+_SAY_INSTEAD = {
+    ast.BitXor: "use ** for powers (^ is not allowed), e.g. x**2",
+    ast.FloorDiv: "write floor(a / b) (// is not allowed)",
+    ast.BitAnd: "multiply conditions for 'and', e.g. (x > 0.2) * (x < 0.6) (& is not allowed)",
+    ast.BitOr: "use maximum(a, b) for 'or' of conditions (| is not allowed)",
+    ast.MatMult: "@ is not allowed: a formula works on one point at a time",
+    ast.LShift: "<< is not allowed; write x * 2**k",
+    ast.RShift: ">> is not allowed; write x / 2**k",
+    ast.Invert: "~ is not allowed; write 1 - (condition) for 'not'",
+    ast.Not: "'not' is not allowed; write 1 - (condition)",
+}
+_OTHER_NAMES = {  # names from other languages and libraries, and what to write here
+    "ln": "log",
+    "asin": "arcsin",
+    "acos": "arccos",
+    "atan": "arctan",
+    "atan2": "arctan2",
+    "max": "maximum",
+    "min": "minimum",
+    "fabs": "abs",
+    "step": "heaviside",
+    "sgn": "sign",
+    "pow": "a ** b",
+    "power": "a ** b",
+    "square": "x**2",
+    "exponential": "exp",
+}
+_MODULES = ("np", "numpy", "math", "cmath", "scipy", "sp", "jnp", "torch", "sympy")
+MAX_MESSAGE = 240  # a message stays one readable line, whatever the formula
+
+
+def _suggest(name: str, choices) -> str:
+    if name in _OTHER_NAMES:
+        other = _OTHER_NAMES[name]
+        return f" (write {other})" if "*" in other else f" (did you mean {other}?)"
+    near = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
 def variable_names(dim: int) -> list[str]:
     names = [f"x{i}" for i in range(dim)]
     if dim <= 3:
@@ -96,10 +138,26 @@ class _Compiler:
         self.text, self.dim = text, dim
         self.nodes = 0
 
-    def fail(self, node, msg):
-        col = getattr(node, "col_offset", None)
-        where = f" at column {col + 1}" if col is not None else ""
+    def fail(self, node, msg, col: int | None = None):
+        col = getattr(node, "col_offset", None) if col is None else col
+        where = f" (column {col + 1})" if col is not None else ""
+        if len(msg) > MAX_MESSAGE:
+            msg = msg[: MAX_MESSAGE - 1] + "…"
         raise ExprError(f"{msg}{where}")
+
+    def op_column(self, node: ast.BinOp) -> int | None:
+        """The column of a binary operator itself, which the node's own offset is not."""
+        left, right = node.left, node.right
+        if left.end_lineno != 1 or right.lineno != 1:
+            return None
+        gap = self.text[left.end_col_offset : right.col_offset]
+        m = re.search(r"[^\s()]", gap)
+        return left.end_col_offset + m.start() if m else None
+
+    def refuse_op(self, node, op):
+        default = f"operator {type(op).__name__} is not allowed"
+        col = self.op_column(node) if isinstance(node, ast.BinOp) else None
+        self.fail(node, _SAY_INSTEAD.get(type(op), default), col)
 
     def build(self, node, depth=0) -> Callable[[Array], Array]:
         self.nodes += 1
@@ -118,13 +176,13 @@ class _Compiler:
         if isinstance(node, ast.BinOp):
             op = _BINOPS.get(type(node.op))
             if op is None:
-                self.fail(node, f"operator {type(node.op).__name__} is not allowed")
+                self.refuse_op(node, node.op)
             a, b = self.build(node.left, d), self.build(node.right, d)
             return lambda X: op(_f(a(X)), b(X))
         if isinstance(node, ast.UnaryOp):
             op = _UNARY.get(type(node.op))
             if op is None:
-                self.fail(node, f"operator {type(node.op).__name__} is not allowed")
+                self.refuse_op(node, node.op)
             a = self.build(node.operand, d)
             return lambda X: op(_f(a(X)))
         if isinstance(node, ast.Compare):
@@ -134,7 +192,17 @@ class _Compiler:
         if isinstance(node, ast.Subscript):
             return self.subscript(node)
         if isinstance(node, ast.Attribute):
-            self.fail(node, "attribute access is not allowed")
+            self.attribute(node)
+        if isinstance(node, ast.IfExp):
+            self.fail(
+                node, "write where(condition, a, b) instead of 'a if condition else b' (IfExp)"
+            )
+        if isinstance(node, ast.BoolOp):
+            self.fail(
+                node,
+                "'and'/'or' are not allowed (BoolOp): multiply conditions for 'and', "
+                "use maximum(a, b) for 'or'",
+            )
         self.fail(node, f"{type(node).__name__} is not allowed in a formula")
         raise AssertionError  # unreachable
 
@@ -148,9 +216,30 @@ class _Compiler:
             return lambda X: X[:, i]
         if n in FUNCTIONS:
             self.fail(node, f"{n} is a function; call it as {n}(...)")
-        hint = ", ".join(variable_names(self.dim))
-        self.fail(node, f"unknown name {n!r} (variables: {hint}; constants: pi, e)")
+        names = variable_names(self.dim)
+        hint = _suggest(n, [*names, *CONSTANTS, *FUNCTIONS])
+        if n.lower() in names:
+            hint = f" (did you mean {n.lower()}?)"
+        if re.fullmatch(r"x\d+", n):
+            hint = f" (the target is {self.dim}-D; set target.dim for more variables)"
+        self.fail(
+            node, f"unknown name {n!r}{hint}; variables: {', '.join(names)}; constants: pi, e"
+        )
         raise AssertionError
+
+    def attribute(self, node: ast.Attribute):
+        base = node.value
+        if isinstance(base, ast.Name) and base.id in _MODULES:
+            attr = node.attr
+            if attr in FUNCTIONS:
+                self.fail(
+                    node, f"write {attr}(...) without {base.id}. (functions are called by name)"
+                )
+            if attr in CONSTANTS:
+                self.fail(node, f"write {attr} without {base.id}. (constants are used by name)")
+            hint = _suggest(attr, FUNCTIONS) or f"; functions: {', '.join(sorted(FUNCTIONS))}"
+            self.fail(node, f"{base.id}.{attr} is not available: call functions by name{hint}")
+        self.fail(node, "attribute access (a.b) is not allowed")
 
     def compare(self, node: ast.Compare, d):
         ops = []
@@ -171,12 +260,16 @@ class _Compiler:
         return run
 
     def call(self, node: ast.Call, d):
+        if isinstance(node.func, ast.Attribute):
+            self.attribute(node.func)
+        if isinstance(node.func, ast.Constant):
+            self.fail(node, "multiplication needs *: write 2*(...), not 2(...)")
         if not isinstance(node.func, ast.Name):
             self.fail(node, "only the listed functions may be called, by name")
         name = node.func.id
         if name not in FUNCTIONS:
-            allowed = ", ".join(sorted(FUNCTIONS))
-            self.fail(node, f"function {name!r} is not allowed (allowed: {allowed})")
+            hint = _suggest(name, FUNCTIONS) or f"; allowed: {', '.join(sorted(FUNCTIONS))}"
+            self.fail(node, f"function {name!r} is not allowed{hint}")
         if node.keywords:
             self.fail(node, f"{name}() takes no keyword arguments")
         arity, fn = FUNCTIONS[name]
@@ -195,6 +288,14 @@ class _Compiler:
         if not 0 <= i < self.dim:
             self.fail(node, f"x[{i}] is outside the dimension {self.dim} (x[0]..x[{self.dim - 1}])")
         return lambda X: X[:, i]
+
+
+def _syntax_hint(text: str) -> str:
+    """'2x' or '2 pi': a number followed by a name is a missing '*'."""
+    for m in re.finditer(r"(?<![\w.])(\d+\.?\d*)\s*([A-Za-z_]\w*)", text):
+        if not re.fullmatch(r"[eE]\d*", m.group(2)):  # 1e3 is a number
+            return f" (multiplication needs *: write {m.group(1)}*{m.group(2)})"
+    return ""
 
 
 def compile_expr(text: str, dim: int) -> Callable[[Array], Array]:
@@ -223,11 +324,11 @@ def compile_expr(text: str, dim: int) -> Callable[[Array], Array]:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        col = f" at column {exc.offset}" if exc.offset else ""
-        raise ExprError(f"syntax error{col}: {exc.msg}") from None
+        col = f" (column {exc.offset})" if exc.offset else ""
+        raise ExprError(f"syntax error: {exc.msg}{_syntax_hint(text)}{col}") from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise ExprError(f"formula cannot be parsed: {type(exc).__name__}") from None
-    comp = _Compiler(text, dim)
+    comp = _Compiler(text.strip(), dim)
     try:
         body = comp.build(tree.body)
     except RecursionError:

@@ -8,6 +8,7 @@ is bounded before anything walks them.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,36 @@ class ConfigError(ValueError):
 # ------------------------------------------------------------------------ YAML with lines
 
 
+@dataclass(frozen=True)
+class Override:
+    """A value set on top of the file: by ``--set KEY=VALUE``, or by a sweep-grid entry.
+
+    ``where`` is what an error caused by it names first: ``"--set training.epochs"``, or
+    ``"exp.yaml:12"`` for a grid entry, with ``key_where`` the line of the grid key itself
+    (for an unknown key) and ``what`` the entry, e.g. ``"sweep point training.seed=0"``.
+    """
+
+    path: tuple
+    where: str
+    what: str = ""
+    key_where: str = ""
+
+
 class Located:
-    """Plain data from a YAML node tree, with the line of every key path."""
+    """Plain data from a YAML node tree, with the line of every key path.
+
+    ``lines`` maps a key path to the line of its key (the line a reader looks at); list
+    items map to their own line. ``overrides`` records what was set on top of the file,
+    so that an error caused by an override names the override, not a line of the file.
+    """
 
     def __init__(self, source: str):
         self.source = source
         self.lines: dict[tuple, int] = {}
         self.count = 0
         self.seen: set[int] = set()
+        self.overrides: list[Override] = []
+        self.baseline: Any = None  # the data before the overrides, to tell their errors apart
 
     def build(self, node, loader, path=()):
         # an alias makes the composer hand out the same node again: refuse it before
@@ -67,6 +90,8 @@ class Located:
                         [f"{self.source}:{k.start_mark.line + 1}: {where}: key given twice"]
                     )
                 out[key] = self.build(v, loader, (*path, key))
+                # the key's own line: a block value starts on the line below it
+                self.lines[(*path, key)] = k.start_mark.line + 1
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(v, loader, (*path, i)) for i, v in enumerate(node.value)]
@@ -126,22 +151,49 @@ def read_text(path: str | Path) -> str:
 
 # ------------------------------------------------------------------------ overrides
 
+_NAMED = ("optimizer", "schedule", "init", "activation", "output")
 
-def _set_path(data: dict, dotted: str, value, source: str):
+
+def key_problem(dotted) -> str | None:
+    """Why ``dotted`` is not a dotted key path like ``training.optimizer.lr``, or None."""
+    if not isinstance(dotted, str):
+        return f"a key must be text, got {dotted!r}"
+    if dotted != dotted.strip() or " " in dotted:
+        return f"{dotted!r} has a space in it"
+    parts = dotted.split(".")
+    if any(not p for p in parts):
+        return f"{dotted!r} has an empty part (two dots, or a dot at an end)"
+    bad = sorted({c for c in dotted if not re.fullmatch(r"[A-Za-z0-9_.]", c)})
+    if bad:
+        return f"{dotted!r} has characters other than letters, digits, _ and .: {''.join(bad)!r}"
+    return None
+
+
+def set_path(data: dict, dotted: str, value, where: str) -> None:
+    """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``; errors start with ``where``."""
+    problem = key_problem(dotted)
+    if problem:
+        raise ConfigError([f"{where}: {problem}; write a dotted key like training.optimizer.lr"])
     keys = dotted.split(".")
-    if not all(re.fullmatch(r"[A-Za-z0-9_]+", k) for k in keys):
-        raise ConfigError([f"--set {dotted}: not a dotted key path like training.optimizer.lr"])
     node = data
-    for k in keys[:-1]:
+    for i, k in enumerate(keys[:-1]):
         nxt = node.get(k)
         if nxt is None:
             nxt = node[k] = {}
-        if isinstance(nxt, str) and k in ("optimizer", "schedule", "init", "activation"):
+        if isinstance(nxt, str) and k in _NAMED:
             nxt = node[k] = {"name": nxt}
         if not isinstance(nxt, dict):
-            raise ConfigError([f"--set {dotted}: {k} is not a mapping in {source}"])
+            here = ".".join(keys[: i + 1])
+            raise ConfigError(
+                [f"{where}: {here} is a value ({_brief(nxt)}), not a section with keys under it"]
+            )
         node = nxt
     node[keys[-1]] = value
+
+
+def _brief(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:36] + "…"
 
 
 def parse_set(item: str) -> tuple[str, Any]:
@@ -157,9 +209,10 @@ def parse_set(item: str) -> tuple[str, Any]:
 
 
 def apply_overrides(data: dict, overrides, source: str, loc: Located | None = None) -> dict:
+    """Apply ``--set`` overrides (``"key=value"`` strings or ``(key, value)`` pairs)."""
     for item in overrides or ():
         key, value = parse_set(item) if isinstance(item, str) else item
-        _set_path(data, key, value, source)
+        set_path(data, key, value, f"--set {key}")
         if loc is not None:
-            loc.lines[tuple(key.split("."))] = "--set"
+            loc.overrides.append(Override(tuple(key.split(".")), f"--set {key}"))
     return data

@@ -1,4 +1,9 @@
-"""Tables of finished runs (and sweeps) found under a folder."""
+"""The runs (and sweeps) found under a folder, as rows for ``nnfit report``.
+
+Besides each run's errors, a row carries the config keys whose value differs between
+the runs listed (read from each run's config.yaml), so that two runs never differ in the
+report only by their hash.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import io
 import json
 from pathlib import Path
 
-from rich.table import Table
+import yaml
 
 from nnfit.experiment.rundir import find_runs, read_metrics
 
@@ -25,16 +30,96 @@ COLUMNS = [
     "wall_s",
 ]
 
+# shown first among the keys that differ: what a sweep usually varies
+PREFERRED = (
+    "model.hidden",
+    "model.activation",
+    "model.activation.name",
+    "training.optimizer.name",
+    "training.optimizer.lr",
+)
+IGNORED = ("name",)  # the folder already says it
 
-def collect(root: Path) -> list[dict]:
-    """One row per run folder (metrics.json) and per sweep (summary.json) under ``root``."""
+
+def flatten(cfg, prefix: str = "") -> dict:
+    """``{"model": {"hidden": [8]}}`` → ``{"model.hidden": [8]}`` (lists kept whole)."""
+    if not isinstance(cfg, dict):
+        return {prefix: cfg} if prefix else {}
+    flat = {}
+    for k, v in cfg.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict):
+            flat.update(flatten(v, key))
+        else:
+            flat[key] = v
+    return flat
+
+
+def _read_config(run_dir: Path) -> dict:
+    try:
+        return flatten(yaml.safe_load((run_dir / "config.yaml").read_text()) or {})
+    except (OSError, yaml.YAMLError, AttributeError):
+        return {}
+
+
+def differing(configs: list[dict]) -> list[str]:
+    """Keys whose value is not the same in every config (missing counts as a value)."""
+    if len(configs) < 2:
+        return []
+    keys: dict[str, None] = {}
+    for c in configs:
+        keys.update(dict.fromkeys(c))
+    missing = object()
+    out = [
+        k
+        for k in keys
+        if k not in IGNORED
+        and len({json.dumps(c.get(k, missing), sort_keys=True, default=str) for c in configs}) > 1
+    ]
+    return sorted(out, key=lambda k: PREFERRED.index(k) if k in PREFERRED else len(PREFERRED))
+
+
+def short_names(keys: list[str], taken=()) -> dict[str, str]:
+    """A column header per key: its last part (``optimizer`` for ``…optimizer.name``),
+    the whole key where two would read the same or the name is ``taken``."""
+
+    def short(k: str) -> str:
+        parts = k.split(".")
+        return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
+
+    shorts = [short(k) for k in keys]
+    return {
+        k: (s if shorts.count(s) == 1 and s not in taken else k)
+        for k, s in zip(keys, shorts, strict=True)
+    }
+
+
+def value_text(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return format(v, "g")
+    if isinstance(v, list | dict):
+        return json.dumps(v, separators=(",", ":"))
+    return str(v)
+
+
+def collect(root: Path) -> tuple[list[dict], list[str]]:
+    """One row per run folder (metrics.json) and per sweep (summary.json) under ``root``,
+    and the config keys that differ between the runs (each run row's ``config``)."""
     root = Path(root)
     rows = []
+    configs = []
     for run_dir in find_runs(root):
         m = read_metrics(run_dir)
-        if m is None:
+        if not isinstance(m, dict):
             continue
-        test, train = m.get("test") or {}, m.get("train") or {}
+        test = m.get("test") if isinstance(m.get("test"), dict) else {}
+        train = m.get("train") if isinstance(m.get("train"), dict) else {}
+        cfg = _read_config(run_dir)
+        configs.append(cfg)
         rows.append(
             {
                 "kind": "run",
@@ -48,50 +133,47 @@ def collect(root: Path) -> list[dict]:
                 "test_rel_l2": test.get("rel_l2"),
                 "train_mse": train.get("mse"),
                 "wall_s": m.get("wall_s"),
+                "config": cfg,
             }
         )
+    differs = differing(configs)
+    for r in rows:
+        r["config"] = {k: r["config"].get(k) for k in differs}
     for summary in sorted(root.rglob("summary.json")):
         try:
             s = json.loads(summary.read_text())
         except (OSError, ValueError):
             continue
+        if not isinstance(s, dict):
+            continue
+        n_ok, n_failed = s.get("n_ok", 0), s.get("n_failed", 0)
+        status = f"{n_ok} ok, {n_failed} failed"
+        if s.get("n_missing"):
+            status += f", {s['n_missing']} not run"
         rows.append(
             {
                 "kind": "sweep",
                 "path": str(summary.parent.relative_to(root)),
                 "name": s.get("name"),
-                "status": f"{s.get('n_ok', 0)} ok, {s.get('n_failed', 0)} failed",
-                "epochs": None,
-                "n_params": None,
-                "test_rmse": None,
-                "test_max_abs": None,
-                "test_rel_l2": None,
-                "train_mse": None,
+                "status": status,
+                **dict.fromkeys(COLUMNS[4:]),
                 "wall_s": s.get("wall_s"),
             }
         )
-    return rows
+    return rows, differs
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict], differs: list[str] = ()) -> str:
+    """The rows as CSV: the fixed columns, then one per differing config key."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*COLUMNS, *differs])
     for r in rows:
-        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in COLUMNS})
+        cfg = r.get("config") or {}
+        w.writerow(
+            [
+                *("" if r.get(k) is None else r.get(k) for k in COLUMNS),
+                *(value_text(cfg[k]) if k in cfg else "" for k in differs),
+            ]
+        )
     return buf.getvalue()
-
-
-def _f(v, spec=".3e"):
-    return "—" if v is None else format(v, spec) if isinstance(v, float) else str(v)
-
-
-def table(rows: list[dict], root) -> Table:
-    t = Table(title=f"runs under {root}")
-    for c in COLUMNS:
-        t.add_column(c, justify="right" if c not in ("kind", "path", "name", "status") else "left")
-    for r in rows:
-        t.add_row(*(_f(r.get(c), ".2f" if c == "wall_s" else ".3e") for c in COLUMNS))
-    if not rows:
-        t.caption = "no finished runs found"
-    return t

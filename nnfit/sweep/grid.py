@@ -4,8 +4,9 @@ The grid is the product of the dotted keys under ``sweep.grid`` (plus the CLI's
 ``--widths`` and ``--seeds``). Every point is validated before anything runs. Points
 run in local worker processes (BLAS pinned to one thread each) or on Dask; workers
 return :class:`~nnfit.experiment.RunRecord` objects and only this process writes
-files, so a killed sweep loses at most the runs in flight and ``--resume`` redoes
-only what is missing.
+files, so a killed sweep loses at most the runs in flight. Running the same sweep
+again reuses every finished run of the same config and trains only what is missing.
+Grid keys and values keep the file lines they were written on, for the error messages.
 """
 
 from __future__ import annotations
@@ -14,16 +15,22 @@ import copy
 import hashlib
 import itertools
 import json
-import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nnfit.experiment import config
-from nnfit.experiment.rundir import read_metrics, write_json, write_run
+from nnfit.experiment.rundir import read_metrics, write_run
+from nnfit.experiment.yamlfile import Located, Override, key_problem, set_path
 from nnfit.sweep import workers
+from nnfit.sweep.summary import (  # noqa: F401  (pretty, series_key: the plots read them here)
+    pretty,
+    series_key,
+    summarize,
+    write_summary,
+)
 from nnfit.sweep.workers import plan  # noqa: F401  (part of the sweep API)
 
 
@@ -53,8 +60,65 @@ def sweep_id(base: dict, grid: dict) -> str:
     return "sweep-" + hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
+@dataclass(frozen=True)
+class _Origin:
+    """Where a grid key and its values were written: a file's lines, or a CLI flag."""
+
+    key: str  # "exp.yaml:9" or "--widths"
+    values: tuple[str, ...]  # one per value
+
+    @staticmethod
+    def of(key: str, n: int, source: str, loc: Located, flags: dict) -> _Origin:
+        if key in flags:
+            return _Origin(flags[key], (flags[key],) * n)
+        at = ("sweep", "grid", key)
+        line = loc.lines.get(at)
+        key_where = f"{source}:{line}" if line else source
+        values = tuple(
+            f"{source}:{loc.lines[(*at, i)]}" if (*at, i) in loc.lines else key_where
+            for i in range(n)
+        )
+        return _Origin(key_where, values)
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _check_grid(grid: dict, origins: dict[str, _Origin]) -> None:
+    """Every key a dotted path, every list non-empty, no value listed twice."""
+    for key, values in grid.items():
+        o = origins[key]
+        problem = key_problem(key)
+        if problem:
+            raise config.ConfigError(
+                [f"{o.key}: sweep.grid: {problem}; write a dotted key like training.optimizer.lr"]
+            )
+        if not isinstance(values, list) or not values:
+            raise config.ConfigError(
+                [f"{o.key}: sweep.grid.{key}: needs a non-empty list of values"]
+            )
+        first: dict[str, int] = {}
+        for i, v in enumerate(values):
+            j = first.setdefault(_canonical(v), i)
+            if j == i:
+                continue
+            if o.key.startswith("--widths"):
+                raise config.ConfigError([f"{o.key}: width {v[0]} is given twice"])
+            raise config.ConfigError(
+                [
+                    f"{o.values[i]}: sweep.grid.{key}: {json.dumps(v)} is listed twice "
+                    f"(values {j + 1} and {i + 1}); list each value once"
+                ]
+            )
+
+
 def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("results")):
-    """Validate the file and every grid point; return (sweep folder, grid, points)."""
+    """Validate the file and every grid point; return (sweep folder, grid, points).
+
+    An error in a grid entry names the entry's own line in the file (or the CLI flag that
+    gave it); two grid points that resolve to the same run are an error, not a rerun.
+    """
     source = str(path)
     data, loc = config.load_raw(path, overrides)
     base = config.from_dict(data, source, loc)  # the base itself must be valid
@@ -64,30 +128,66 @@ def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("r
         raise config.ConfigError(
             [f"{source}: nothing to sweep: add sweep.grid to the file, or --widths/--seeds"]
         )
-    for key, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise config.ConfigError(
-                [f"{source}: sweep.grid.{key}: needs a non-empty list of values"]
-            )
+    flags = {}
+    if widths:
+        flags["model.hidden"] = f"--widths {','.join(map(str, widths))}"
+    if seeds:
+        flags["training.seed"] = f"--seeds {seeds}"
+    origins = {k: _Origin.of(k, len(v), source, loc, flags) for k, v in grid.items()}
+    _check_grid(grid, origins)
     folder = Path(out_root) / base.name / sweep_id(base.run_config(), grid)
-    points = []
+    base_data = copy.deepcopy(data)
+    base_data.pop("sweep", None)
+    points: list[Point] = []
+    seen: dict[str, Point] = {}
     keys = list(grid)
-    for combo in itertools.product(*(grid[k] for k in keys)):
-        point_data = copy.deepcopy(data)
-        point_data.pop("sweep", None)
-        config.apply_overrides(point_data, list(zip(keys, combo, strict=True)), source)
+    for index in itertools.product(*(range(len(grid[k])) for k in keys)):
+        combo = [grid[k][i] for k, i in zip(keys, index, strict=True)]
         label = ", ".join(f"{k}={json.dumps(v)}" for k, v in zip(keys, combo, strict=True))
-        try:
-            exp = config.from_dict(point_data, source, loc)
-        except config.ConfigError as exc:
-            raise config.ConfigError([f"sweep point {label}: {p}" for p in exc.problems]) from None
-        points.append(Point(tuple(zip(keys, combo, strict=True)), exp, folder / exp.run_id()))
+        point_data = copy.deepcopy(base_data)
+        point_loc = Located(source)
+        point_loc.lines, point_loc.baseline = loc.lines, base_data
+        for k, i, v in zip(keys, index, combo, strict=True):
+            o = origins[k]
+            set_path(point_data, k, v, f"{o.key}: sweep.grid.{k}")
+            point_loc.overrides.append(
+                Override(tuple(k.split(".")), o.values[i], f"sweep point {label}", o.key)
+            )
+        exp = config.from_dict(point_data, source, point_loc)
+        p = Point(tuple(zip(keys, combo, strict=True)), exp, folder / exp.run_id())
+        twin = seen.setdefault(exp.config_hash(), p)
+        if twin is not p:
+            raise config.ConfigError([_duplicate(twin, p, origins, grid)])
+        points.append(p)
     return folder, grid, points
 
 
+def _duplicate(a: Point, b: Point, origins: dict[str, _Origin], grid: dict) -> str:
+    """Two grid points that resolve to one config (4 and 4.0, or a value the default has)."""
+    diff = [(k, va, vb) for (k, va), (_, vb) in zip(a.values, b.values, strict=True) if va != vb]
+    if not diff:  # equal values that json writes differently, e.g. 4 and 4.0
+        diff = [
+            (k, va, vb)
+            for (k, va), (_, vb) in zip(a.values, b.values, strict=True)
+            if _canonical(va) != _canonical(vb)
+        ]
+    k, va, vb = diff[0]
+    where = origins[k].values[[_canonical(v) for v in grid[k]].index(_canonical(vb))]
+    return (
+        f"{where}: sweep.grid.{k}: {json.dumps(va)} and {json.dumps(vb)} give the same run "
+        "(the same resolved config); list each value once"
+    )
+
+
 def is_done(point: Point) -> bool:
+    """Whether the point's folder holds a finished ok run of exactly this config."""
     m = read_metrics(point.run_dir)
-    return bool(m) and m.get("status") == "ok" and m.get("config_hash") == point.exp.config_hash()
+    return (
+        isinstance(m, dict)
+        and m.get("status") == "ok"
+        and m.get("config_hash") == point.exp.config_hash()
+        and all((point.run_dir / f).is_file() for f in ("config.yaml", "model.npz"))
+    )
 
 
 @dataclass
@@ -100,6 +200,10 @@ class SweepResult:
     def n_failed(self) -> int:
         return self.summary["n_failed"]
 
+    @property
+    def n_finished(self) -> int:
+        return self.summary["n_ok"] + self.summary["n_failed"]
+
 
 def run(
     folder: Path,
@@ -107,43 +211,54 @@ def run(
     points: list[Point],
     jobs: int = 1,
     dask: str | None = None,
-    resume: bool = False,
+    resume: bool = True,
     stack: bool = True,
     on_start: Callable[[int, int], None] | None = None,
     on_done: Callable[[Point, dict, bool], None] | None = None,
 ) -> SweepResult:
     """Run every point not already done; write each run, then the summary and plot.
 
+    With ``resume`` (the default) a point whose folder holds a finished ok run of the
+    same config is reused; without it every point is trained again.
     ``on_done(point, metrics, skipped)`` is called for each point as it finishes.
-    Ctrl-C stops the sweep: finished runs are kept and the summary covers them.
+    Ctrl-C stops the sweep: finished runs are kept, runs in flight are dropped, and the
+    summary covers what finished.
     """
     t0 = time.perf_counter()
     done: dict[Path, dict] = {}
-    todo = []
-    for p in points:
-        if resume and is_done(p):
-            done[p.run_dir] = read_metrics(p.run_dir)
-            if on_done:
-                on_done(p, done[p.run_dir], True)
-        else:
-            todo.append(p)
-    if on_start:
-        on_start(len(points), len(todo))
+    n_reused = 0
     interrupted = False
-    tasks = workers.plan(todo, jobs if not dask else max(jobs, 1), stack)
-    stream = workers.dask(tasks, dask, jobs) if dask else workers.local(tasks, jobs)
     try:
-        for p, rec in stream:
-            write_run(rec, p.run_dir)
-            done[p.run_dir] = rec.metrics_json()
-            if on_done:
-                on_done(p, done[p.run_dir], False)
+        todo = []
+        for p in points:
+            if resume and is_done(p):
+                done[p.run_dir] = read_metrics(p.run_dir)
+                n_reused += 1
+                if on_done:
+                    on_done(p, done[p.run_dir], True)
+            else:
+                todo.append(p)
+        if on_start:
+            on_start(len(points), len(todo))
+        tasks = workers.plan(todo, jobs if not dask else max(jobs, 1), stack)
+        stream = workers.dask(tasks, dask, jobs) if dask else workers.local(tasks, jobs)
+        try:
+            for p, rec in stream:
+                if rec.status == "interrupted":
+                    # training caught Ctrl-C (this process, or a worker in the same
+                    # terminal): the sweep stops, and the unfinished run is not kept
+                    interrupted = True
+                    break
+                write_run(rec, p.run_dir)
+                done[p.run_dir] = rec.metrics_json()
+                if on_done:
+                    on_done(p, done[p.run_dir], False)
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
     except KeyboardInterrupt:
         interrupted = True
-    finally:
-        close = getattr(stream, "close", None)
-        if close:
-            close()
     summary = summarize(points, done, grid)
     summary.update(
         name=points[0].exp.name,
@@ -152,163 +267,7 @@ def run(
         jobs=jobs,
         backend=f"dask:{dask}" if dask else "local",
         interrupted=interrupted,
+        n_reused=n_reused,
     )
     write_summary(folder, summary)
     return SweepResult(folder, summary, interrupted)
-
-
-# ------------------------------------------------------------------------ summary
-
-ERRORS = (
-    ("test", "rmse"),
-    ("test", "max_abs"),
-    ("test", "rel_l2"),
-    ("train", "mse"),
-    ("weights", "frac_small"),
-    ("weights", "l1"),
-)
-
-
-def _is_seed(key: str) -> bool:
-    return key.endswith(".seed")
-
-
-def _stats(values: Iterable[float]) -> dict:
-    import numpy as np
-
-    v = np.asarray([x for x in values if x is not None], dtype=float)
-    if v.size == 0:
-        return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
-    return {
-        "mean": float(v.mean()),
-        "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
-        "min": float(v.min()),
-        "max": float(v.max()),
-        "n": int(v.size),
-    }
-
-
-def summarize(points: list[Point], metrics: dict[Path, dict], grid: dict) -> dict:
-    """Per grid point (seeds pooled): mean, std, min, max of each error; failed points."""
-    groups: dict[str, dict] = {}
-    failed = []
-    for p in points:
-        m = metrics.get(p.run_dir)
-        key_values = {k: v for k, v in p.values if not _is_seed(k)}
-        gkey = json.dumps(key_values, sort_keys=True)
-        g = groups.setdefault(
-            gkey,
-            {
-                "point": key_values,
-                "hidden": p.exp.model.hidden,
-                "width": p.exp.model.hidden[0] if p.exp.model.hidden else 0,
-                "depth": len(p.exp.model.hidden),
-                "n_params": sum((a + 1) * b for a, b in itertools.pairwise(p.exp.sizes())),
-                "runs": [],
-            },
-        )
-        if m is None:
-            continue
-        g["runs"].append(
-            {
-                "run": p.run_dir.name,
-                "status": m["status"],
-                "seed": m.get("seed"),
-                **{f"{s}_{e}": (m.get(s) or {}).get(e) for s, e in ERRORS},
-            }
-        )
-        if m["status"] != "ok":
-            failed.append(
-                {
-                    "run": p.run_dir.name,
-                    "point": dict(p.values),
-                    "status": m["status"],
-                    "error": m.get("error"),
-                }
-            )
-    rows = []
-    for g in groups.values():
-        ok = [r for r in g["runs"] if r["status"] == "ok"]
-        row = {k: v for k, v in g.items() if k != "runs"}
-        row["n_ok"] = len(ok)
-        row["n_failed"] = len(g["runs"]) - len(ok)
-        for s, e in ERRORS:
-            row[f"{s}_{e}"] = _stats(r[f"{s}_{e}"] for r in ok)
-        row["runs"] = g["runs"]
-        rows.append(row)
-    n_ok = sum(r["n_ok"] for r in rows)
-    return {
-        "grid": grid,
-        "n_points": len(points),
-        "n_ok": n_ok,
-        "n_failed": len(failed),
-        "n_missing": len(points) - len(metrics),
-        "groups": rows,
-        "failed": failed,
-        "slopes": slopes(rows, grid),
-    }
-
-
-def pretty(label: str) -> str:
-    """'model.activation="tanh", training.l2=0.001' → 'activation=tanh, l2=0.001'."""
-    return re.sub(r"[\w.]*\.(\w+)=", r"\1=", label).replace('"', "")
-
-
-def series_key(row: dict, grid: dict) -> str:
-    """The label of the curve a grid point belongs to: its non-width, non-seed values."""
-    parts = [f"{k}={json.dumps(v)}" for k, v in row["point"].items() if k != "model.hidden"]
-    return ", ".join(parts) or "all"
-
-
-def slopes(rows: list[dict], grid: dict) -> list[dict]:
-    """Fitted log-log slope of test RMSE against width, one per curve."""
-    from nnfit.sweep.rates import fit_slope
-
-    if "model.hidden" not in grid:
-        return []
-    out = []
-    by_series: dict[str, list[dict]] = {}
-    for r in rows:
-        by_series.setdefault(series_key(r, grid), []).append(r)
-    for name, rs in by_series.items():
-        rs = sorted(rs, key=lambda r: r["width"])
-        widths = [r["width"] for r in rs]
-        per_seed = [[run["test_rmse"] for run in r["runs"] if run["status"] == "ok"] for r in rs]
-        fit = fit_slope(widths, per_seed)
-        out.append({"series": name, "metric": "test_rmse", **fit})
-    return out
-
-
-def write_summary(folder: Path, summary: dict) -> None:
-    import csv
-    import io
-
-    write_json(folder / "summary.json", summary)
-    cols = ["point", "width", "depth", "n_params", "n_ok", "n_failed"]
-    stat_cols = [f"{s}_{e}_{q}" for s, e in ERRORS for q in ("mean", "std", "min", "max")]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols + stat_cols)
-    for r in summary["groups"]:
-        stats = [r[f"{s}_{e}"][q] for s, e in ERRORS for q in ("mean", "std", "min", "max")]
-        w.writerow(
-            [
-                json.dumps(r["point"], sort_keys=True),
-                r["width"],
-                r["depth"],
-                r["n_params"],
-                r["n_ok"],
-                r["n_failed"],
-                *("" if v is None else repr(v) for v in stats),
-            ]
-        )
-    from nnfit.experiment.rundir import atomic_write
-
-    atomic_write(folder / "summary.csv", buf.getvalue().encode())
-    try:
-        from nnfit.sweep import plots as sweep_plots
-
-        for name, payload in sweep_plots.render(summary).items():
-            atomic_write(folder / name, payload)
-    except Exception as exc:  # the summary files are the result; a plot is evidence
-        summary.setdefault("warnings", []).append(f"sweep plot not written: {exc}")

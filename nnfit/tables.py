@@ -1,0 +1,223 @@
+"""Summary tables for the terminal: a run, a sweep, the runs under a folder, gradcheck.
+
+Every table fits the console's width: it leaves out whole columns (named in its caption)
+before a number would be cut, and only the first, path-like column folds onto a second
+line.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from rich import box
+from rich.cells import cell_len
+from rich.table import Table
+
+from nnfit.display import fmt, out
+
+
+@dataclass
+class Col:
+    """A table column: its header (lines break at ``\\n``), cells, and how it sits."""
+
+    header: str
+    cells: list[str]
+    justify: str = "right"
+    keep: int = 0  # lower is dropped last; the first column is always kept
+
+    def natural(self) -> int:
+        lines = self.header.split("\n") + [c for cell in self.cells for c in cell.split("\n")]
+        return max(cell_len(line) for line in lines)
+
+
+GAP = 3  # between two columns: padding, rule, padding
+
+
+def fitted_table(cols: list[Col], width: int, title: str = "", fold_at: int = 40, essential=3):
+    """A table of ``cols`` that fits ``width``; numbers are never cut.
+
+    Columns are taken in order of ``keep``. Those with ``keep <= essential`` may narrow
+    the first (folding) column down to 20 cells; the others are left out unless the first
+    column keeps up to ``fold_at`` cells. Returns the table and the headers left out.
+    """
+    first, rest = cols[0], cols[1:]
+    natural = first.natural()
+    used, chosen = 0, set()
+    for i in sorted(range(len(rest)), key=lambda i: rest[i].keep):
+        reserve = min(natural, 20 if rest[i].keep <= essential else fold_at)
+        need = rest[i].natural() + GAP
+        if used + need + reserve <= width:
+            chosen.add(i)
+            used += need
+    shown = [first] + [c for i, c in enumerate(rest) if i in chosen]
+    left_out = [c.header.replace("\n", " ") for i, c in enumerate(rest) if i not in chosen]
+    t = Table(
+        title=title or None,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        title_justify="left",
+    )
+    for c in shown:
+        if c is first:
+            w = max(1, min(natural, width - used))
+            t.add_column(c.header, justify=c.justify, width=w, overflow="fold")
+        else:
+            t.add_column(c.header, justify=c.justify, no_wrap=True, min_width=c.natural())
+    for r in range(len(first.cells)):
+        t.add_row(*(c.cells[r] for c in shown))
+    return t, left_out
+
+
+def _left_out_note(left_out: list[str], width: int) -> str:
+    if not left_out:
+        return ""
+    return f"not shown at {width} columns: {', '.join(left_out)} (see --csv or --json)"
+
+
+def run_summary(record, run_dir) -> Table:
+    t = Table(title=f"{record.name} · {record.run_id} · {record.status} ({record.stop_reason})")
+    t.add_column("set")
+    for col in ("rmse", "max_abs", "mae", "rel_l2", "r2"):
+        t.add_column(col, justify="right", no_wrap=True, min_width=9)
+    for part in ("train", "val", "test"):
+        m = (record.metrics or {}).get(part) or {}
+        t.add_row(
+            part,
+            *(fmt(m.get(c)) for c in ("rmse", "max_abs", "mae", "rel_l2")),
+            fmt(m.get("r2"), ".4f"),
+        )
+    t.caption = (
+        f"{record.epochs} epochs, {record.steps} steps, {record.wall_s:.2f} s, "
+        f"{record.n_params} parameters → {run_dir}"
+    )
+    return t
+
+
+def gradcheck_table(checks, title: str) -> Table:
+    t = Table(title=title)
+    for col in ("layer", "W shape", "‖grad‖", "finite diff. rel. error", "dual-number rel. error"):
+        t.add_column(col, justify="right")
+    for c in checks:
+        t.add_row(
+            str(c.layer),
+            f"{c.shape[0]}×{c.shape[1]}",
+            fmt(c.grad_norm),
+            fmt(c.fd_error, ".2e"),
+            fmt(c.jvp_error, ".2e"),
+        )
+    return t
+
+
+def sweep_summary(summary: dict, width: int | None = None) -> Table:
+    """Per grid point: seeds finished, errors; the title counts what finished."""
+    from nnfit.sweep.grid import pretty
+    from nnfit.sweep.rates import describe
+
+    width = width or out.width
+    groups = summary["groups"]
+    n_missing = summary.get("n_missing", 0)
+    counts = f"{summary['n_ok']} ok, {summary['n_failed']} failed"
+    if n_missing:
+        counts += f", {n_missing} not run"
+    if summary.get("n_reused"):
+        counts += f" ({summary['n_reused']} reused)"
+    title = f"{summary.get('name')} · {summary.get('sweep_id')} · {counts}"
+
+    def label(r):
+        return pretty(", ".join(f"{k}={v}" for k, v in r["point"].items())) or "all"
+
+    def seeds(r):
+        return f"{r['n_ok']}/{r.get('n_runs', r['n_ok'] + r['n_failed'])}"
+
+    cols = [
+        Col("point", [label(r) for r in groups], justify="left"),
+        Col("ok", [seeds(r) for r in groups], keep=1),
+        Col(
+            "test rmse\n(mean ± std)",
+            [
+                f"{fmt(r['test_rmse']['mean'])} ± {fmt(r['test_rmse']['std'], '.1e')}"
+                for r in groups
+            ],
+            keep=2,
+        ),
+        Col("sup error\n(mean)", [fmt(r["test_max_abs"]["mean"]) for r in groups], keep=3),
+        Col("params", [str(r["n_params"]) for r in groups], keep=4),
+        Col("train mse\n(mean)", [fmt(r["train_mse"]["mean"]) for r in groups], keep=5),
+    ]
+    t, left_out = fitted_table(cols, width, title)
+    notes = [f"{pretty(f['series'])}: {describe(f)}" for f in summary.get("slopes", [])]
+    if summary.get("failed"):
+        notes += [
+            f"failed: {f['run']}: {f['status']} {f.get('error') or ''}"
+            for f in summary["failed"][:5]
+        ]
+    notes.append(_left_out_note(left_out, width))
+    t.caption = "\n".join(n for n in notes if n)
+    t.caption_justify = "left"
+    return t
+
+
+def report_table(rows: list[dict], root, differs: list[str], width: int | None = None) -> Table:
+    """The runs under ``root``, one section per folder, with a column per config key
+    whose value differs between them (see :func:`nnfit.sweep.catalog.collect`)."""
+    from nnfit.sweep.catalog import short_names, value_text
+
+    width = width or out.width
+    runs = [r for r in rows if r["kind"] == "run"]
+    sweeps = {r["path"]: r for r in rows if r["kind"] == "sweep"}
+    folders = sorted({os.path.dirname(r["path"]) for r in runs} | set(sweeps))
+    lines: list[dict | str] = []
+    for folder in folders:
+        mine = [r for r in runs if os.path.dirname(r["path"]) == folder]
+        if folder:
+            lines.append(f"{folder}/")
+        lines += mine
+    fixed = ("run", "status", "test rmse", "sup error", "epochs", "params", "train mse")
+    names = short_names(differs, taken=(*fixed, "rel l2", "time s"))
+
+    def cells(fn) -> list[str]:
+        return ["" if isinstance(x, str) else fn(x) for x in lines]
+
+    def num(key, spec=".3e"):
+        return cells(lambda r: fmt(r.get(key), spec) if r.get(key) is not None else "—")
+
+    indent = "  " if any(isinstance(x, str) for x in lines) else ""
+    cols = [
+        Col(
+            "run",
+            [
+                x
+                if isinstance(x, str)
+                else indent + os.path.basename(x["path"].strip("."))
+                or os.path.basename(os.path.abspath(root))
+                for x in lines
+            ],
+            justify="left",
+        ),
+        Col("status", cells(lambda r: str(r.get("status"))), justify="left", keep=1),
+        Col("test rmse", num("test_rmse"), keep=2),
+        Col("sup error", num("test_max_abs"), keep=3),
+        *(
+            Col(
+                names[k],
+                cells(lambda r, k=k: value_text((r.get("config") or {}).get(k))),
+                keep=4 + i,
+            )
+            for i, k in enumerate(differs)
+        ),
+        Col("epochs", num("epochs", "d"), keep=50),
+        Col("params", num("n_params", "d"), keep=51),
+        Col("train mse", num("train_mse"), keep=52),
+        Col("rel l2", num("test_rel_l2"), keep=53),
+        Col("time s", num("wall_s", ".2f"), keep=54),
+    ]
+    t, left_out = fitted_table(cols, width, f"runs under {root}", fold_at=64)
+    notes = [] if lines else ["no finished runs found"]
+    notes += [f"sweep {path}/: {r['status']}" for path, r in sorted(sweeps.items())]
+    notes.append(_left_out_note(left_out, width))
+    t.caption = "\n".join(n for n in notes if n)
+    t.caption_justify = "left"
+    return t

@@ -1,0 +1,182 @@
+"""The terminal at a given width: the progress bar, the ETA, and tables of full numbers
+(nnfit.display and nnfit.tables)."""
+
+import re
+from io import StringIO
+from types import SimpleNamespace
+
+import pytest
+from rich.console import Console
+
+from nnfit.display import LiveProgress, SweepProgress, fmt
+from nnfit.tables import report_table, sweep_summary
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def console(width):
+    return Console(width=width, force_terminal=True, file=StringIO(), color_system=None)
+
+
+def last_frame(con) -> str:
+    """The line a live display leaves on screen: what follows its last carriage return."""
+    text = ANSI.sub("", con.file.getvalue())
+    return text.rstrip("\n").split("\r")[-1]
+
+
+def epoch(e, epochs=2000):
+    return SimpleNamespace(
+        epoch=e, epochs=epochs, train_loss=1.234e-3, val_loss=2.345e-3, lr=1e-3, wall_s=e / 100
+    )
+
+
+@pytest.mark.parametrize(
+    ("width", "fields"),
+    [
+        (60, ["1000/2000", "train 1.234e-03", "ETA 0:00:10"]),
+        (80, ["epoch 1000/2000", "train 1.234e-03  val 2.345e-03", "ETA 0:00:10"]),
+        (120, ["epoch 1000/2000", "val 2.345e-03", "lr 1.00e-03", "0:00:10", "ETA 0:00:10"]),
+    ],
+)
+def test_the_run_progress_keeps_its_bar_and_a_readable_eta(width, fields):
+    con, now = console(width), [0.0]
+    with LiveProgress("sine-1d", 2000, console=con, clock=lambda: now[0]) as progress:
+        for e in range(1, 1001):  # 100 epochs a second: 10 s left at epoch 1000
+            now[0] += 0.01
+            progress(epoch(e))
+    line = last_frame(con)
+    assert len(line) <= width, line
+    assert "…" not in line
+    bar = max(re.findall(r"[━╸╺ ]{10,}", line), key=len)
+    assert bar.count("━") >= 5, line  # half done: half of a bar of at least 10 cells
+    for f in fields:
+        assert f in line, (f, line)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_the_sweep_progress_fits_and_counts(width):
+    con, now = console(width), [0.0]
+    point = SimpleNamespace(label=lambda: "model.hidden=[4]")
+    with SweepProgress("results/sw", console=con, jobs=2, clock=lambda: now[0]) as progress:
+        progress.start(total=32, todo=30)
+        for _ in range(10):
+            now[0] += 1.0
+            progress.done(point, {"status": "ok", "test": {"rmse": 0.1}}, skipped=False)
+    text = ANSI.sub("", con.file.getvalue())
+    assert "sweep: 32 points, 2 already done, 30 to run → results/sw" in text
+    assert "(finished runs are reused; --rerun trains them again)" in text
+    assert "[bold]" not in text  # lines printed under the bar do not unstyle it
+    line = last_frame(con)
+    assert len(line) <= width and "…" not in line, line
+    assert "12/32" in line and "ETA 0:00:20" in line, line
+
+
+def rows_of(n=3):
+    acts = ["tanh", "relu", "sigmoid"]
+    return [
+        {
+            "kind": "run",
+            "path": f"demo/w16-{acts[i]}-adam-s0-{i:08x}",
+            "name": "demo",
+            "status": "ok",
+            "epochs": 2000 + i,
+            "n_params": 49,
+            "test_rmse": 1.41421356e-3 * (i + 1),
+            "test_max_abs": 9.87654e-2,
+            "test_rel_l2": 3.3e-3,
+            "train_mse": 2.5e-6,
+            "wall_s": 1.25,
+            "config": {"model.activation": acts[i], "training.optimizer.lr": 10.0 ** -(i + 2)},
+        }
+        for i in range(n)
+    ]
+
+
+def render(table, width):
+    con = Console(width=width, file=StringIO(), color_system=None)
+    con.print(table)
+    return con.file.getvalue()
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 160])
+def test_report_shows_whole_numbers_at_any_width(width):
+    rows = rows_of()
+    text = render(
+        report_table(rows, "results", ["model.activation", "training.optimizer.lr"], width), width
+    )
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert "…" not in text
+    for r in rows:
+        assert fmt(r["test_rmse"]) in text
+        assert r["path"].split("/")[1] in text or width < 80  # at 60 the name may fold
+    if width >= 80:  # the columns that tell the runs apart come right after the errors
+        header = next(line for line in lines if line.startswith("run "))
+        tell = ["activation", "lr"] if width >= 120 else ["activation"]
+        assert header.split()[: 6 + len(tell)] == [
+            "run",
+            "status",
+            "test",
+            "rmse",
+            "sup",
+            "error",
+            *tell,
+        ]
+        assert all(a in text for a in ("tanh", "relu", "sigmoid"))
+        assert width < 120 or all(lr in text for lr in ("0.01", "0.001", "0.0001"))
+    if width < 160:
+        flat = " ".join(text.split())
+        assert f"not shown at {width} columns:" in flat and "(see --csv or --json)" in flat
+    else:
+        assert "not shown" not in text and fmt(1.25, ".2f") in text
+
+
+def test_a_long_run_folder_is_not_cut_at_120_columns():
+    rows = rows_of(2)
+    long = "demo/w16x16x16-leaky_relu.tanh.sigmoid-rmsprop-s12345-0123abcd"
+    rows[1]["path"] = long
+    text = render(report_table(rows, "results", ["model.activation"], 120), 120)
+    assert long.split("/")[1] in text  # on one line, whole
+    text = render(report_table(rows, "results", ["model.activation"], 60), 60)
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("w16x16"))
+    folded = lines[at].split()[0]
+    for line in lines[at + 1 :]:
+        if len(line.split()) != 1:
+            break
+        folded += line.strip()
+    assert "…" not in text and folded == long.split("/")[1]
+    assert "2.828e-03" in lines[at]
+
+
+def test_sweep_summary_at_80_columns_counts_what_finished():
+    def group(width, n_ok, rmse):
+        stat = {"mean": rmse, "std": (rmse or 0) / 10, "min": rmse, "max": rmse, "n": n_ok}
+        empty = {"mean": None, "std": None, "min": None, "max": None, "n": 0}
+        return {
+            "point": {"model.hidden": [width], "model.activation": "tanh"},
+            "n_params": 3 * width + 1,
+            "n_runs": 3,
+            "n_ok": n_ok,
+            "n_failed": 0,
+            "test_rmse": stat if n_ok else empty,
+            "test_max_abs": stat if n_ok else empty,
+            "train_mse": stat if n_ok else empty,
+        }
+
+    summary = {
+        "name": "demo",
+        "sweep_id": "sweep-0123abcd",
+        "n_ok": 4,
+        "n_failed": 0,
+        "n_missing": 5,
+        "n_reused": 2,
+        "groups": [group(2, 3, 1.23456e-2), group(4, 1, 6.5e-3), group(8, 0, None)],
+        "slopes": [],
+    }
+    text = render(sweep_summary(summary, 80), 80)
+    assert "demo · sweep-0123abcd · 4 ok, 0 failed, 5 not run (2 reused)" in text
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    assert "1.235e-02 ± 1.2e-03" in text
+    seeds = [line.split()[2] for line in text.splitlines() if line.startswith("hidden=")]
+    assert seeds == ["3/3", "1/3", "0/3"]
