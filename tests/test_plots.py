@@ -20,8 +20,8 @@ from nnfit.experiment import config, plots
 from nnfit.experiment import runner as experiment
 from nnfit.experiment.data import build
 from nnfit.experiment.targets import TARGETS
-from nnfit.sweep import grid as sweep_grid
 from nnfit.sweep import plots as sweep_plots
+from nnfit.sweep import summary as sweep_summary_mod
 
 PNG = b"\x89PNG\r\n\x1a\n"
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "elu", "softplus", "sin", "identity", "square"]
@@ -172,7 +172,7 @@ def sweep_summary(widths, series, key="model.activation", seeds=3, baselines=Fal
         "groups": rows,
         "n_ok": seeds * len(rows),
         "n_failed": 0,
-        "slopes": sweep_grid.slopes(rows, grid),
+        "slopes": sweep_summary_mod.slopes(rows, grid),
     }
 
 

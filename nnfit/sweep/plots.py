@@ -28,6 +28,7 @@ from nnfit.experiment.canvas import (
 )
 from nnfit.sweep.labels import setting_label, varied_keys
 from nnfit.sweep.rates import BARRON, PIECEWISE_LINEAR, describe
+from nnfit.sweep.summary import series_key
 
 #: from this many curves on, one small panel per curve (shared axes)
 SMALL_MULTIPLES = 5
@@ -166,7 +167,6 @@ def _limits(ax, values) -> None:
 
 
 def _series(summary: dict) -> dict[str, list[dict]]:
-    from nnfit.sweep.grid import series_key  # grid draws through this module: import late
 
     out: dict[str, list[dict]] = {}
     for r in summary["groups"]:
