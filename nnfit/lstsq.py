@@ -63,7 +63,7 @@ def solve(
     Random tanh features need these tiny singular values: one layer of 64 with slopes
     N(0, 10²) fits sin(2πx) to test RMSE 8e-12 with ridge 0 (median of 10 draws, 1,024
     points), 3e-8 with ridge 1e-12 and 1e-6 with ridge 1e-8; the normal equations give
-    2e-6. A ridge floor, or a cutoff ``rcond`` of 1e-10, costs those digits.
+    1e-7. A ridge floor, or a cutoff ``rcond`` of 1e-10, costs those digits.
     """
     Phi = np.asarray(Phi, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
