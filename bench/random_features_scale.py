@@ -1,14 +1,14 @@
 """Which first-layer weight scale makes random features with spread biases accurate?
 
 One hidden layer, w_ij ~ N(0, s²) (``raw``) or N(0, s²/d) (``sqrt_d``), spread biases
-b_j = −w_j·c_j, output layer by least squares (nnfit.lstsq). Test RMSE on a dense set,
+b_j = −w_j·c_j, output layer by least squares (nnfit.engine.lstsq). Test RMSE on a dense set,
 median and worst over seeds, for tanh, sigmoid and ReLU on six public targets.
 
     python bench/random_features_scale.py [--widths 8,16,64,256] [--scales 1,3,10,30,100]
                                           [--seeds 3] [--n-train 1024] [--json OUT]
                                           [--targets sine,runge,...] [--acts tanh,...]
 
-The defaults in nnfit.features.DEFAULT_SCALE were chosen with the above and with
+The defaults in nnfit.engine.initializers.DOMAIN_SLOPE were chosen with the above and with
 ``--targets sine,runge --acts tanh,sigmoid --widths 32,64,128 --scales 5,7,10,14,20,28,40
 --seeds 10``.
 
@@ -30,9 +30,9 @@ from scipy.stats import qmc
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from nnfit import lstsq  # noqa: E402
-from nnfit.features import spread_bias  # noqa: E402
-from nnfit.targets import TARGETS  # noqa: E402
+from nnfit.engine import lstsq  # noqa: E402
+from nnfit.engine.initializers import spread_bias  # noqa: E402
+from nnfit.experiment.targets import TARGETS  # noqa: E402
 
 ACTIVATIONS = {
     "tanh": np.tanh,

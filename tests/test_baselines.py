@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.polynomial import chebyshev as C
 
-from nnfit.baselines import (
+from nnfit.experiment.baselines import (
     baseline_sizes,
     chebyshev,
     chebyshev_degree,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nnfit.lstsq import solve
+from nnfit.engine.lstsq import solve
 
 
 def problem(n, m, k=None, seed=0):

@@ -168,7 +168,10 @@ class Network:
         fn = inits.INITIALIZERS[name]
         for l, block in enumerate(self.blocks):
             fan_in, fan_out = self.sizes[l], self.sizes[l + 1]
-            W = fn(rng, fan_in, fan_out, **params)
+            extra = {}
+            if name in inits.LAYER_AWARE:
+                extra = {"activation": self.specs[min(l, self.n_layers - 2)].name, "first": l == 0}
+            W = fn(rng, fan_in, fan_out, **params, **extra)
             block[k, :, :-1] = W.T
             if bias == "spread" and l == 0:
                 block[k, :, -1] = inits.spread_bias(W, rng)

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.linalg
 from numpy.polynomial import chebyshev as C
 
-from nnfit import lstsq
+from nnfit.engine import lstsq
 
 Array = np.ndarray
 

@@ -1,0 +1,82 @@
+"""Spread biases put every first-layer unit inside the domain; the output layer by least
+squares turns a random network into an accurate random-features model."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from nnfit.engine import readout
+from nnfit.engine.initializers import domain, spread_bias
+from nnfit.engine.network import Network
+
+
+def test_spread_bias_centres_are_uniform_in_the_unit_interval():
+    rng = np.random.default_rng(0)
+    W = rng.normal(0, 10, size=(1, 4000))
+    b = spread_bias(W, rng)
+    centres = -b / W[0]  # where w·x + b = 0
+    assert centres.min() >= 0 and centres.max() <= 1
+    assert stats.kstest(centres, "uniform").pvalue > 1e-3
+
+
+@pytest.mark.parametrize("d", [2, 5])
+def test_spread_bias_hyperplanes_cross_the_cube(d):
+    W = np.random.default_rng(1).normal(size=(d, 500))
+    b = spread_bias(W, np.random.default_rng(2))
+    c = np.random.default_rng(2).uniform(size=(d, 500))  # the same draws: the centres
+    np.testing.assert_allclose(np.sum(W * c, axis=0) + b, 0.0, atol=1e-12)
+    lo = b + np.minimum(W, 0).sum(axis=0)
+    hi = b + np.maximum(W, 0).sum(axis=0)
+    assert np.all((lo <= 0) & (hi >= 0))  # w_j·x + b_j changes sign on the cube
+
+
+def random_features(x, y, xt, width, activation, seed, **init):
+    net = Network.create(
+        [x.shape[1], width, 1],
+        activation=activation,
+        init={"name": "domain", **init},
+        bias="spread",
+        rng=np.random.default_rng(seed),
+    )
+    readout.solve(net, x, y[:, None])
+    return net.predict(xt)[0, :, 0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tanh_width_64_random_features_reach_the_goals(seed):
+    # one tanh layer of 64, the default domain scale, output by least squares: ≤ 1e-8 test
+    # RMSE on sin(2πx) and ≤ 1e-5 on Runge (bench/random_features_scale.py, 10 seeds:
+    # worst 1.7e-11 and 2.6e-6)
+    x = np.random.default_rng(100 + seed).uniform(size=(1024, 1))
+    xt = np.linspace(0, 1, 10_000)[:, None]
+    for F, goal in [
+        (lambda x: np.sin(2 * np.pi * x[:, 0]), 1e-8),
+        (lambda x: 1 / (1 + 25 * (2 * x[:, 0] - 1) ** 2), 1e-5),
+    ]:
+        g = random_features(x, F(x), xt, 64, "tanh", seed)
+        assert np.sqrt(np.mean((g - F(xt)) ** 2)) <= goal
+
+
+def test_relu_random_features_do_not_depend_on_the_scale():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=(200, 2))
+    y = np.sin(3 * x[:, 0]) * x[:, 1]
+    g1, g7 = (random_features(x, y, x, 32, "relu", 4, scale=s) for s in (1.0, 7.0))
+    np.testing.assert_allclose(g1, g7, atol=1e-10)
+
+
+def test_domain_scale_keeps_the_slope_per_unit_across_dimensions():
+    def std(d, act):
+        return np.std(domain(np.random.default_rng(0), d, 4000, activation=act))
+
+    assert std(1, "tanh") == pytest.approx(10.0, rel=0.03)
+    assert std(4, "tanh") == pytest.approx(5.0, rel=0.03)
+    assert std(1, "sigmoid") == pytest.approx(20.0, rel=0.03)
+    deeper = domain(np.random.default_rng(0), 64, 64, activation="relu", first=False)
+    assert np.std(deeper) == pytest.approx(np.sqrt(2 / 64), rel=0.05)
+
+
+def test_a_least_squares_output_layer_needs_an_identity_output():
+    net = Network.create([1, 4, 1], output="tanh")
+    with pytest.raises(ValueError, match="identity"):
+        readout.solve(net, np.zeros((5, 1)), np.zeros((5, 1)))
