@@ -214,6 +214,8 @@ def sweep(
     finally:
         signal.signal(signal.SIGTERM, previous)
     con.print(sweep_summary(result.summary))
+    for w in result.summary.get("warnings", []):
+        err.print(f"warning: {w}", markup=False, soft_wrap=True)
     con.print(f"sweep: {folder}", soft_wrap=True, markup=False)
     if result.interrupted:
         again = "rerun without --rerun" if rerun else "rerun with the same command"

@@ -22,7 +22,9 @@ def test_defaults_are_filled_and_only_target_is_required(write):
         "scale_y": "standard",
         "seed": 0,
     }
-    assert rc["model"]["hidden"] == [64] and rc["model"]["init"] == "glorot"
+    assert rc["model"]["hidden"] == [64]
+    assert rc["model"]["init"] == "domain"
+    assert rc["model"]["bias"] == "spread" and rc["baselines"] == []
     opt = rc["training"]["optimizer"]
     assert opt == {"name": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
     assert rc["training"]["early_stopping"] == {"patience": 100, "min_delta": 0.0, "monitor": "val"}
@@ -235,3 +237,55 @@ def test_unknown_keys_point_at_the_key_not_the_value_below_it(write):
     p = write("target: {expr: x}\nmodel:\n  hiden:\n    - 3\n")
     with pytest.raises(config.ConfigError, match=r":3: model.hiden: unknown key"):
         config.load(p)
+
+
+def test_a_key_the_optimizer_would_ignore_is_refused():
+    base = {"target": {"expr": "x"}}
+    bad = {
+        "lr": {"optimizer": {"name": "lbfgs", "lr": 0.5}},
+        "clip_norm": {"optimizer": "lbfgs", "clip_norm": 1e-9},
+        "schedule": {"optimizer": "lm", "schedule": "cosine"},
+        "batch_size": {"optimizer": "lbfgs", "batch_size": 4},
+        "output_every": {"optimizer": "lm", "output_layer": "lstsq", "output_every": 5},
+    }
+    for key, training in bad.items():
+        with pytest.raises(config.ConfigError) as exc:
+            config.from_dict({**base, "training": training})
+        assert key in str(exc.value) and "not used by optimizer" in str(exc.value)
+    # the defaults never count as given, and a resolved config validates again
+    for name in ("lbfgs", "lm", "gd"):
+        e = config.from_dict({**base, "training": {"optimizer": name}})
+        assert e.training.batch_size == "full"
+        assert config.from_dict(e.run_config()).config_hash() == e.config_hash()
+
+
+def test_without_a_validation_set_early_stopping_says_it_watches_training():
+    e = config.from_dict({"target": {"expr": "x"}, "data": {"n_val": 0}})
+    assert e.run_config()["training"]["early_stopping"]["monitor"] == "train"
+    with pytest.raises(config.ConfigError, match="monitor: val needs a validation set"):
+        config.from_dict(
+            {
+                "target": {"expr": "x"},
+                "data": {"n_val": 0},
+                "training": {"early_stopping": {"monitor": "val"}},
+            }
+        )
+
+
+def test_least_squares_output_and_baselines_are_checked():
+    with pytest.raises(config.ConfigError, match=r"lstsq needs model\.output: identity"):
+        config.from_dict(
+            {
+                "target": {"expr": "x"},
+                "model": {"output": "tanh"},
+                "training": {"output_layer": "lstsq"},
+            }
+        )
+    with pytest.raises(config.ConfigError, match="baselines: pwlinear is for d = 1 only"):
+        config.from_dict({"target": {"name": "bump", "dim": 3}, "baselines": ["pwlinear"]})
+    with pytest.raises(config.ConfigError, match="l2"):
+        config.from_dict({"target": {"expr": "x"}, "training": {"l2": -1e-3}})
+    auto = config.from_dict({"target": {"name": "bump", "dim": 3}, "baselines": "auto"})
+    assert auto.baselines == ["chebyshev", "random_features"]
+    one_d = config.from_dict({"target": {"expr": "x"}, "baselines": "auto"})
+    assert one_d.baselines == ["chebyshev", "pwlinear", "random_features"]

@@ -60,6 +60,11 @@ class ActivationSpec:
         return {"name": self.name, **dict(self.params)} if self.params else self.name
 
 
+def param_count(sizes: Sequence[int]) -> int:
+    """Weights and biases of a network with layer sizes [d, h_1, …, out]: Σ (n_l + 1)·n_{l+1}."""
+    return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+
+
 def forward(params: Sequence[tuple[Array, Array]], X, functions):
     """g(X) for ``params = [(W_0, b_0), …]`` and one activation function per layer.
 

@@ -1,20 +1,19 @@
 """Classical approximants fitted to the same data as a network, at a comparable size.
 
 Pure functions: arrays in, arrays out. Each fits by linear least squares
-(:func:`nnfit.lstsq.solve`) on the training data, since F itself is known to the
+(:func:`nnfit.engine.lstsq.solve`) on the training data, since F itself is known to the
 baselines only through the samples, and evaluates the fit at ``X_eval``.
 
 - ``chebyshev``: a total-degree tensor Chebyshev polynomial on [0,1]^d with as many
   coefficients as the network has parameters (or fewer);
 - ``pwlinear``: d = 1 only, the continuous piecewise-linear function on ``width``
   uniform knots, which is what one ReLU layer of that width can represent;
-- ``random_features`` (in :mod:`nnfit.features`): the network's own architecture with
-  random hidden weights and the output layer solved.
+- ``random_features``: the network's own architecture with random hidden weights (the
+  ``domain`` initialiser and ``spread`` biases) and only the output layer solved.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from math import comb
 
@@ -23,6 +22,7 @@ import scipy.linalg
 from numpy.polynomial import chebyshev as C
 
 from nnfit.engine import lstsq
+from nnfit.engine.network import param_count
 
 Array = np.ndarray
 
@@ -198,9 +198,7 @@ class BaselineSize:
     description: str
 
 
-def network_params(sizes: list[int]) -> int:
-    """Weights and biases of a network with layer sizes [d, h_1, …, 1]: Σ (n_l + 1)·n_{l+1}."""
-    return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+network_params = param_count
 
 
 def baseline_sizes(sizes: list[int], n_train: int | None = None) -> dict[str, BaselineSize]:
@@ -232,4 +230,57 @@ def baseline_sizes(sizes: list[int], n_train: int | None = None) -> dict[str, Ba
         f"same network ({n} parameters), random hidden layers, "
         f"output layer ({sizes[-2] + 1} coefficients) by least squares",
     )
+    return out
+
+
+# --------------------------------------------------------------------------- one run's baselines
+
+NAMES = ("chebyshev", "pwlinear", "random_features")
+
+
+def applicable(d: int) -> list[str]:
+    """The baselines that apply in dimension d (``pwlinear`` is 1-D only)."""
+    return [n for n in NAMES if n != "pwlinear" or d == 1]
+
+
+def fit_all(exp, ds, names, rng: np.random.Generator) -> dict:
+    """Every baseline in ``names`` for a validated experiment and its data set.
+
+    Fitted on the training data (``y_train``, in F's units) and measured on the same
+    dense test set as the network, at the network's size (:func:`baseline_sizes`).
+    Returns ``{name: {"n_params", "rmse", "max_abs", "rel_l2"}}``.
+    """
+    from nnfit.engine import readout
+    from nnfit.engine.network import Network
+    from nnfit.experiment.metrics import errors
+
+    sizes = exp.sizes()
+    budget = baseline_sizes(sizes, len(ds.X_train))
+    out = {}
+    for name in names:
+        if name == "chebyshev":
+            pred, n = chebyshev(ds.X_train, ds.y_train, network_params(sizes), ds.X_test)
+        elif name == "pwlinear":
+            n = budget["pwlinear"].n_params
+            pred = pwlinear(ds.X_train, ds.y_train, n, ds.X_test)
+        else:
+            m = exp.model
+            acts = (
+                m.activation
+                if isinstance(m.activation, list)
+                else [m.activation] * (len(sizes) - 2)
+            )
+            net = Network.create(
+                sizes,
+                activation=[a if isinstance(a, str) else a.spec() for a in acts],
+                init="domain",
+                bias="spread",
+                rng=rng,
+            )
+            shift, scale = float(np.mean(ds.y_train)), float(np.std(ds.y_train)) or 1.0
+            readout.solve(net, ds.X_train, ((ds.y_train - shift) / scale)[:, None])
+            pred = net.predict(ds.X_test)[0, :, 0] * scale + shift
+            n = network_params(sizes)
+        e = errors(pred, ds.F_test)
+        out[name] = {"n_params": int(n), **{k: e[k] for k in ("rmse", "max_abs", "rel_l2")}}
     return out

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
-import itertools
 import json
 import re
 from pathlib import Path
@@ -31,8 +30,11 @@ from nnfit.engine.activations import ACTIVATIONS
 from nnfit.engine.initializers import INITIALIZERS
 from nnfit.engine.initializers import PARAMS as INIT_PARAMS
 from nnfit.engine.losses import LOSSES
+from nnfit.engine.network import param_count
 from nnfit.engine.optimizers import OPTIMIZERS
 from nnfit.engine.schedules import PARAMS as SCHEDULE_PARAMS
+from nnfit.experiment.baselines import NAMES as BASELINES
+from nnfit.experiment.baselines import applicable
 from nnfit.experiment.formulas import ExprError, compile_expr
 from nnfit.experiment.targets import TARGETS
 from nnfit.experiment.yamlfile import (  # noqa: F401  (ConfigError and the reading helpers live on here)
@@ -220,8 +222,10 @@ class ModelConfig(_Strict):
     )
     activation: Activation | list[Activation] = "tanh"
     output: Activation = "identity"
-    init: _lit(INITIALIZERS) | InitConfig = "glorot"
-    bias: Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)] | Literal["spread"] = 0.0
+    init: _lit(INITIALIZERS) | InitConfig = "domain"
+    bias: Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)] | Literal["spread"] = (
+        "spread"
+    )
 
     @model_validator(mode="after")
     def _activation_list(self):
@@ -300,22 +304,35 @@ class SweepConfig(_Strict):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
 
 
+BaselineName = _lit(BASELINES)
+
+
 class Experiment(_Strict):
     name: Name = "experiment"
     target: TargetConfig
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    baselines: list[BaselineName] | Literal["auto"] | None = None
     sweep: SweepConfig | None = None
 
     @model_validator(mode="after")
     def _resolve(self):
         dim = self.target.dim
+        b = self.baselines
+        if b is None or b == "auto":  # auto: every baseline that applies (a sweep's default)
+            object.__setattr__(self, "baselines", [] if b is None else applicable(dim))
+        elif "pwlinear" in b and dim != 1:
+            raise _AtKey(
+                "baselines", f"pwlinear is for d = 1 only (target.dim is {dim}); remove it"
+            )
+        elif len(set(b)) != len(b):
+            raise _AtKey("baselines", f"a baseline is listed twice: {b}")
         if self.data.n_test is None:
             n_test = 40_000 if dim == 2 else 10_000
             object.__setattr__(self.data, "n_test", n_test)
         sizes = [dim, *self.model.hidden, 1]
-        n_params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+        n_params = param_count(sizes)
         if n_params > MAX_PARAMS:
             raise ValueError(
                 f"model.hidden {self.model.hidden} gives {n_params:,} parameters "

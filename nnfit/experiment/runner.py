@@ -17,6 +17,7 @@ from nnfit.engine.loop import EpochEvent, TrainSettings
 from nnfit.engine.network import Network
 from nnfit.engine.optimizers import OPTIMIZERS
 from nnfit.engine.train import train
+from nnfit.experiment import baselines
 from nnfit.experiment import data as data_mod
 from nnfit.experiment.config import Experiment
 from nnfit.experiment.metrics import errors, weight_stats
@@ -62,6 +63,7 @@ class RunRecord:
             "wall_s": self.wall_s,
             "n_params": self.n_params,
             **{k: self.metrics.get(k) for k in ("train", "val", "test", "weights")},
+            "baselines": self.metrics.get("baselines", {}),
             "epsilon": self.config["training"].get("epsilon"),
             "epsilon_reached_epoch": self.epsilon_reached_epoch,
             "config_hash": self.config_hash,
@@ -97,10 +99,9 @@ def settings_of(exp: Experiment) -> TrainSettings:
     return TrainSettings.from_config(cfg)
 
 
-def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
-    """Independent generators for the initial weights and the shuffles of one seed."""
-    init, shuffle = np.random.SeedSequence(seed).spawn(2)
-    return np.random.default_rng(init), np.random.default_rng(shuffle)
+def streams(seed: int) -> tuple[np.random.Generator, ...]:
+    """Independent generators for one seed: initial weights, shuffles, baselines."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
 
 
 def _spec(a):
@@ -262,16 +263,33 @@ def execute_stack(
             rngs=[streams(e.training.seed)[1] for e in exps],
             callbacks=callbacks,
         )
-        for k, (rec, res) in enumerate(zip(recs, results, strict=True)):
+        shared: dict = {}
+        for k, (rec, res, e) in enumerate(zip(recs, results, exps, strict=True)):
             rec.n_params = net.n_params
             _measure(rec, net, k, res, ds, watch.reached[k] if watch else None)
             rec.wall_s = res.wall_s / len(exps)
+            rec.metrics["baselines"] = _baselines(e, ds, shared)
     except Exception as exc:  # a failing point must not stop a sweep
         for rec in recs:
             _fail(rec, exc)
     for rec, e in zip(recs, exps, strict=True):
         _finish(rec, e, ds, plots)
     return recs
+
+
+def _baselines(exp: Experiment, ds, shared: dict) -> dict:
+    """The run's baselines; those that do not depend on the seed are fitted once a stack."""
+    from threadpoolctl import threadpool_limits
+
+    seeded = [n for n in exp.baselines if n == "random_features"]
+    fixed = [n for n in exp.baselines if n not in seeded and n not in shared]
+    # small dense factorisations: one BLAS thread is fastest, and never stalls on a busy
+    # machine the way spinning threads do
+    with threadpool_limits(limits=1, user_api="blas"):
+        shared.update(baselines.fit_all(exp, ds, fixed, None))
+        out = {n: shared[n] for n in exp.baselines if n in shared}
+        out.update(baselines.fit_all(exp, ds, seeded, streams(exp.training.seed)[2]))
+    return {n: out[n] for n in exp.baselines}
 
 
 def _measure(rec: RunRecord, net: Network, k: int, res, ds, reached: int | None) -> None:

@@ -138,6 +138,7 @@ def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("r
     folder = Path(out_root) / base.name / sweep_id(base.run_config(), grid)
     base_data = copy.deepcopy(data)
     base_data.pop("sweep", None)
+    base_data.setdefault("baselines", "auto")  # a sweep is set beside the baselines
     points: list[Point] = []
     seen: dict[str, Point] = {}
     keys = list(grid)
@@ -226,6 +227,7 @@ def run(
     """
     t0 = time.perf_counter()
     done: dict[Path, dict] = {}
+    warnings: list[str] = []
     n_reused = 0
     interrupted = False
     try:
@@ -250,6 +252,7 @@ def run(
                     interrupted = True
                     break
                 write_run(rec, p.run_dir)
+                warnings += [f"{p.run_dir.name}: {w}" for w in rec.warnings]
                 done[p.run_dir] = rec.metrics_json()
                 if on_done:
                     on_done(p, done[p.run_dir], False)
@@ -268,6 +271,19 @@ def run(
         backend=f"dask:{dask}" if dask else "local",
         interrupted=interrupted,
         n_reused=n_reused,
+        warnings=warnings,
     )
+    _render(folder, summary)  # first, so that a figure's warning reaches summary.json
     write_summary(folder, summary)
     return SweepResult(folder, summary, interrupted)
+
+
+def _render(folder: Path, summary: dict) -> None:
+    from nnfit.experiment.rundir import atomic_write
+    from nnfit.sweep import plots
+
+    try:
+        for name, payload in plots.render(summary).items():
+            atomic_write(folder / name, payload)
+    except Exception as exc:  # the summary files are the result; a figure is evidence
+        summary["warnings"].append(f"sweep figure not written: {type(exc).__name__}: {exc}")

@@ -5,13 +5,13 @@ the error-vs-width figure.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nnfit.engine.network import param_count
 from nnfit.experiment.rundir import write_json
 
 if TYPE_CHECKING:
@@ -46,6 +46,19 @@ def _stats(values: Iterable[float]) -> dict:
     }
 
 
+def _baseline_stats(runs: list[dict]) -> dict:
+    """Per baseline over the runs of one grid point: its size and error statistics."""
+    names = dict.fromkeys(n for r in runs for n in r["baselines"])
+    out = {}
+    for name in names:
+        fits = [r["baselines"][name] for r in runs if name in r["baselines"]]
+        out[name] = {
+            "n_params": fits[0].get("n_params"),
+            **{f"test_{e}": _stats(f.get(e) for f in fits) for e in ("rmse", "max_abs")},
+        }
+    return out
+
+
 def summarize(points: list[Point], metrics: dict[Path, dict], grid: dict) -> dict:
     """Per grid point (seeds pooled): mean, std, min, max of each error; failed points."""
     groups: dict[str, dict] = {}
@@ -61,7 +74,7 @@ def summarize(points: list[Point], metrics: dict[Path, dict], grid: dict) -> dic
                 "hidden": p.exp.model.hidden,
                 "width": p.exp.model.hidden[0] if p.exp.model.hidden else 0,
                 "depth": len(p.exp.model.hidden),
-                "n_params": sum((a + 1) * b for a, b in itertools.pairwise(p.exp.sizes())),
+                "n_params": param_count(p.exp.sizes()),
                 "runs": [],
                 "n_runs": 0,
             },
@@ -75,6 +88,7 @@ def summarize(points: list[Point], metrics: dict[Path, dict], grid: dict) -> dic
                 "status": m["status"],
                 "seed": m.get("seed"),
                 **{f"{s}_{e}": (m.get(s) or {}).get(e) for s, e in ERRORS},
+                "baselines": m.get("baselines") or {},
             }
         )
         if m["status"] != "ok":
@@ -94,6 +108,7 @@ def summarize(points: list[Point], metrics: dict[Path, dict], grid: dict) -> dic
         row["n_failed"] = len(g["runs"]) - len(ok)
         for s, e in ERRORS:
             row[f"{s}_{e}"] = _stats(r[f"{s}_{e}"] for r in ok)
+        row["baselines"] = _baseline_stats(ok)
         row["runs"] = g["runs"]
         rows.append(row)
     n_ok = sum(r["n_ok"] for r in rows)
@@ -139,18 +154,30 @@ def slopes(rows: list[dict], grid: dict) -> list[dict]:
     return out
 
 
+def baseline_names(summary: dict) -> list[str]:
+    return list(dict.fromkeys(n for r in summary["groups"] for n in r.get("baselines", {})))
+
+
 def write_summary(folder: Path, summary: dict) -> None:
+    """summary.json and summary.csv (the figure is the caller's: see ``render``)."""
     import csv
     import io
+
+    from nnfit.experiment.rundir import atomic_write
 
     write_json(folder / "summary.json", summary)
     cols = ["point", "width", "depth", "n_params", "n_ok", "n_failed"]
     stat_cols = [f"{s}_{e}_{q}" for s, e in ERRORS for q in ("mean", "std", "min", "max")]
+    extra = [f"baseline_{n}_test_rmse" for n in baseline_names(summary)]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols + stat_cols)
+    w.writerow(cols + stat_cols + extra)
     for r in summary["groups"]:
         stats = [r[f"{s}_{e}"][q] for s, e in ERRORS for q in ("mean", "std", "min", "max")]
+        stats += [
+            (r.get("baselines", {}).get(n) or {}).get("test_rmse", {}).get("mean")
+            for n in baseline_names(summary)
+        ]
         w.writerow(
             [
                 json.dumps(r["point"], sort_keys=True),
@@ -162,13 +189,4 @@ def write_summary(folder: Path, summary: dict) -> None:
                 *("" if v is None else repr(v) for v in stats),
             ]
         )
-    from nnfit.experiment.rundir import atomic_write
-
     atomic_write(folder / "summary.csv", buf.getvalue().encode())
-    try:
-        from nnfit.sweep import plots as sweep_plots
-
-        for name, payload in sweep_plots.render(summary).items():
-            atomic_write(folder / name, payload)
-    except Exception as exc:  # the summary files are the result; a plot is evidence
-        summary.setdefault("warnings", []).append(f"sweep plot not written: {exc}")

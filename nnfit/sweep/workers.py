@@ -7,11 +7,11 @@ and send records back; only the driver writes files.
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from typing import TYPE_CHECKING
 
+from nnfit.engine.network import param_count
 from nnfit.experiment import config
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def plan(points: list[Point], jobs: int, stack: bool = True) -> list[list[Point]
 def _cost(p: Point) -> float:
     """A rough guess of a point's training time: parameters × points × epochs."""
     e = p.exp
-    n_params = sum((a + 1) * b for a, b in itertools.pairwise(e.sizes()))
+    n_params = param_count(e.sizes())
     return float(n_params) * e.data.n_train * max(e.training.epochs, 1)
 
 
