@@ -27,7 +27,7 @@ def test_defaults_are_filled_and_only_target_is_required(write):
     assert rc["model"]["bias"] == "spread" and rc["baselines"] == []
     opt = rc["training"]["optimizer"]
     assert opt == {"name": "adam", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
-    assert rc["training"]["early_stopping"] == {"patience": 100, "min_delta": 0.0, "monitor": "val"}
+    assert rc["training"]["early_stopping"] == {"patience": 200, "min_delta": 0.0, "monitor": "val"}
     assert "sweep" not in rc
     with pytest.raises(config.ConfigError, match="target: required key is missing"):
         config.load(write("name: x\n"))

@@ -66,12 +66,24 @@ def test_relu_random_features_do_not_depend_on_the_scale():
 
 
 def test_domain_scale_keeps_the_slope_per_unit_across_dimensions():
-    def std(d, act):
-        return np.std(domain(np.random.default_rng(0), d, 4000, activation=act))
+    def std(d, act, width=64):
+        W = domain(np.random.default_rng(0), d, width, activation=act)
+        W = np.concatenate(
+            [W]
+            + [
+                domain(np.random.default_rng(k), d, width, activation=act)
+                for k in range(1, 4000 // width)
+            ],
+            axis=1,
+        )
+        return np.std(W)
 
     assert std(1, "tanh") == pytest.approx(10.0, rel=0.03)
     assert std(4, "tanh") == pytest.approx(5.0, rel=0.03)
     assert std(1, "sigmoid") == pytest.approx(20.0, rel=0.03)
+    assert std(1, "tanh", width=256) == pytest.approx(40.0, rel=0.03)
+    assert std(1, "tanh", width=8) == pytest.approx(1.25, rel=0.03)
+    assert std(1, "tanh", width=2) == pytest.approx(1.0, rel=0.03)
     deeper = domain(np.random.default_rng(0), 64, 64, activation="relu", first=False)
     assert np.std(deeper) == pytest.approx(np.sqrt(2 / 64), rel=0.05)
 

@@ -48,7 +48,7 @@ class TrainSettings:
     l2: float = 0.0
     clip_norm: float | None = None
     early_stopping: dict | None = field(
-        default_factory=lambda: {"patience": 100, "min_delta": 0.0, "monitor": "val"}
+        default_factory=lambda: {"patience": 200, "min_delta": 0.0, "monitor": "val"}
     )
     output_layer: str = "trained"
     output_every: int | None = None

@@ -94,3 +94,29 @@ def solve(
         rcond = np.finfo(np.float64).eps * max(A.shape)
     u = scipy.linalg.lstsq(A, B, cond=rcond, lapack_driver="gelsd", check_finite=True)[0]
     return u / scale if u.ndim == 1 else u / scale[:, None]
+
+
+def basis(Phi: Array, rcond: float | None = None) -> tuple[Array, Array, Array, Array]:
+    """The kept singular triplets of the column-scaled Φ: ``(U, s, Vt, scale)``.
+
+    The same cutoff as :func:`solve`, so ``coefficients(basis(Φ), Y)`` is its solution
+    with ridge 0, and U spans exactly the subspace that solution fits: the residual
+    Y − U Uᵀ Y is orthogonal to it to rounding. Variable projection needs that
+    consistency (the projected Jacobian and the residual must agree).
+    """
+    Phi = np.asarray(Phi, dtype=np.float64)
+    n, m = Phi.shape
+    scale = np.linalg.norm(Phi, axis=0)
+    scale[scale == 0] = 1.0
+    U, s, Vt = scipy.linalg.svd(Phi / scale, full_matrices=False, check_finite=False)
+    cut = (np.finfo(float).eps * max(n, m) if rcond is None else rcond) * (s[0] if len(s) else 0)
+    keep = s > cut
+    return U[:, keep], s[keep], Vt[keep], scale
+
+
+def coefficients(parts, Y: Array) -> Array:
+    """c minimising ‖Φc − Y‖ from :func:`basis`'s ``parts``: c = D⁻¹ V S⁻¹ Uᵀ Y."""
+    U, s, Vt, scale = parts
+    Y = np.asarray(Y, dtype=np.float64)
+    u = Vt.T @ ((U.T @ Y) / (s if Y.ndim == 1 else s[:, None]))
+    return u / (scale if Y.ndim == 1 else scale[:, None])

@@ -15,7 +15,11 @@ With ``output_layer: lstsq`` both become variable projection (Golub & Pereyra 19
 Newman, Ruthotto et al., "Train like a (Var)Pro", 2021): they see only the hidden
 parameters, and the output layer is the least-squares solution for them at every
 evaluation. LM then uses Kaufman's Jacobian (the hidden-parameter Jacobian projected off
-the span of the output features).
+the span of the output features). Its output layer carries a Tikhonov ridge that starts
+at ``ridge`` and halves after every accepted step down to ``ridge_min``: solved exactly
+from the start, the output weights of nearly dependent features are huge and cancel,
+and LM stalls in that corner (Runge, width 16: test RMSE 2.3e-3 without the ridge,
+6.8e-8 with it; plain LM 5.1e-5).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from nnfit.engine import readout
+from nnfit.engine import lstsq, readout
 from nnfit.engine.loop import Method, Session
 from nnfit.engine.params import POSITIVE, Param
 from nnfit.engine.passes import Problem
@@ -145,6 +149,8 @@ class LM(Method):
         "mu_inc": Param(10.0, lo=1.0, lo_open=True, hi=1e6, doc="after a bad step"),
         "mu_max": Param(1e10, **POSITIVE, hi=1e300, doc="stop when the damping passes this"),
         "max_jacobian_mb": Param(1024, **POSITIVE, hi=1e7, doc="refuse a larger J and JᵀJ"),
+        "ridge": Param(1e-6, lo=0.0, hi=1e6, doc="variable projection: output-layer ridge"),
+        "ridge_min": Param(1e-14, lo=0.0, hi=1e6, doc="… halved each accepted step down to"),
     }
 
     def run(self, session: Session, problem: Problem) -> None:
@@ -163,26 +169,44 @@ class LM(Method):
         theta = net.theta[0]
         lam = n * s.l2
         mask = net.weight_mask[:P].astype(np.float64)
+        out_mask = np.diag(net.weight_mask[P:].astype(np.float64))  # output weights, not bias
+        y_aug = np.concatenate([yv, np.zeros(len(out_mask))])
+        ridge = [float(hp["ridge"])]  # varpro's Tikhonov on the output layer, shrinking
 
         def half_sse(x) -> float:
-            theta[:P] = x
+            """½‖r‖² + ½λ‖w‖² at hidden parameters x (all parameters without varpro)."""
             if varpro:
-                readout.solve(net, X, problem.Y, s.l2)
+                return project(x)[0]
+            theta[:P] = x
             r = net.predict(X)[0, :, 0].astype(np.float64) - yv
-            w = theta[: net.offsets[-1]] * net.weight_mask
+            w = theta * net.weight_mask
             return 0.5 * float(r @ r) + 0.5 * lam * float(w @ w)
+
+        def project(x):
+            """Variable projection at hidden parameters x: the output layer solved with a
+            ridge, and the residual from the same basis U of the augmented system, so
+            that r ⟂ U exactly (the projected Jacobian and the residual agree)."""
+            theta[:P] = x
+            Phi = readout.design(net.features(X)[0])
+            aug = np.vstack([Phi, math.sqrt(lam + ridge[0]) * out_mask])
+            parts = lstsq.basis(aug)
+            net.blocks[-1][0] = lstsq.coefficients(parts, y_aug)[None, :]
+            U = parts[0]
+            r = U @ (U.T @ y_aug) - y_aug
+            w = x * mask
+            return 0.5 * float(r @ r) + 0.5 * lam * float(w @ w), r, U
 
         def linearise(x):
             """J (of the residuals, Kaufman's with varpro) and r at x."""
-            half_sse(x)
-            g, J = net.jacobian(X)
-            J = J.astype(np.float64, copy=False)
-            r = g.astype(np.float64) - yv
             if not varpro:
-                return J, r
-            Q, _ = np.linalg.qr(readout.design(net.features(X)[0]))
-            Jh = J[:, :P]
-            return Jh - Q @ (Q.T @ Jh), r
+                half_sse(x)
+                g, J = net.jacobian(X)
+                return J.astype(np.float64, copy=False), g.astype(np.float64) - yv
+            _, r, U = project(x)
+            _, J = net.jacobian(X)
+            Jh = np.zeros((len(y_aug), P))
+            Jh[:n] = J[:, :P]
+            return Jh - U @ (U.T @ Jh), r
 
         mu = float(hp["mu"])
         x = theta[:P].astype(np.float64)
@@ -215,6 +239,9 @@ class LM(Method):
                     cost, accepted = new, True
                     x = x + delta
                     mu *= hp["mu_dec"]
+                    if varpro and ridge[0] > hp["ridge_min"]:
+                        ridge[0] = max(0.5 * ridge[0], hp["ridge_min"])
+                        cost = half_sse(x)
                     break
                 mu *= hp["mu_inc"]
             half_sse(x)

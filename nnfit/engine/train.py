@@ -74,7 +74,7 @@ def train(
         except KeyboardInterrupt:
             session.interrupt()
         results = session.finish()
-        if s.output_layer == "lstsq" and not method.varpro and s.epochs > 0:
+        if s.output_layer == "lstsq" and s.epochs > 0:
             _final_solve(net, problem, session, results)
     finally:
         problem.close()
@@ -82,12 +82,20 @@ def train(
 
 
 def _final_solve(net: Network, problem: Problem, session: Session, results) -> None:
-    """First-order training with a least-squares output layer: solve it for the final
-    hidden weights, and log the cost after the solve as a last history row."""
+    """A least-squares output layer, solved for the final hidden weights: the exact
+    minimiser of the cost given them (first-order training solves it only now and then,
+    variable projection with LM under a ridge). Kept per model where it lowers the
+    training cost; the cost after it is logged as a last history row."""
     before = net.theta.copy()
     try:
+        old = problem.full_cost()
         readout.solve(net, problem.X, problem.Y, session.settings.l2)
         cost = problem.full_cost()
+        worse = ~(cost <= old)
+        if worse.any():
+            net.theta[worse] = before[worse]
+            cost = np.where(worse, old, cost)
+            problem.full_cost()  # the gradient of the weights kept, for the norms
     except KeyboardInterrupt:  # keep the trained weights as they were
         net.theta[...] = before
         for res in results:

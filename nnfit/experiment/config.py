@@ -238,7 +238,7 @@ class ModelConfig(_Strict):
 
 
 class EarlyStoppingConfig(_Strict):
-    patience: Annotated[int, Field(ge=1)] = 100
+    patience: Annotated[int, Field(ge=1)] = 200
     min_delta: Annotated[float, Field(ge=0)] = 0.0
     monitor: Literal["val", "train"] = "val"
 
