@@ -33,6 +33,8 @@ UNARY = {
     np.sqrt: lambda x, y: 0.5 / y,
     np.square: lambda x, y: 2.0 * x,
     np.tanh: lambda x, y: 1.0 - y * y,
+    np.sinh: lambda x, y: np.cosh(x),
+    np.cosh: lambda x, y: np.sinh(x),
     np.sin: lambda x, y: np.cos(x),
     np.cos: lambda x, y: -np.sin(x),
     np.tan: lambda x, y: 1.0 + y * y,
@@ -78,7 +80,62 @@ def _split(x):
     return x, None
 
 
-class Dual:
+class Operators:
+    """Python's operators routed through NumPy's ufuncs, so that a class implementing
+    ``__array_ufunc__`` (:class:`Dual`, :class:`nnfit.engine.tape.Var`) gets them all."""
+
+    __slots__ = ()
+
+    def __add__(self, o):
+        return np.add(self, o)
+
+    def __radd__(self, o):
+        return np.add(o, self)
+
+    def __sub__(self, o):
+        return np.subtract(self, o)
+
+    def __rsub__(self, o):
+        return np.subtract(o, self)
+
+    def __mul__(self, o):
+        return np.multiply(self, o)
+
+    def __rmul__(self, o):
+        return np.multiply(o, self)
+
+    def __truediv__(self, o):
+        return np.true_divide(self, o)
+
+    def __rtruediv__(self, o):
+        return np.true_divide(o, self)
+
+    def __pow__(self, o):
+        return np.power(self, o)
+
+    def __matmul__(self, o):
+        return np.matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return np.matmul(o, self)
+
+    def __neg__(self):
+        return np.negative(self)
+
+    def __gt__(self, o):
+        return np.greater(self, o)
+
+    def __ge__(self, o):
+        return np.greater_equal(self, o)
+
+    def __lt__(self, o):
+        return np.less(self, o)
+
+    def __le__(self, o):
+        return np.less_equal(self, o)
+
+
+class Dual(Operators):
     """A value array with its tangent: the directional derivative along some input."""
 
     __slots__ = ("tangent", "value")
@@ -127,55 +184,6 @@ class Dual:
         if tans[1] is not None:
             t = t + db * tans[1]
         return Dual(y, t)
-
-    # arithmetic --------------------------------------------------------------
-    def __add__(self, o):
-        return np.add(self, o)
-
-    def __radd__(self, o):
-        return np.add(o, self)
-
-    def __sub__(self, o):
-        return np.subtract(self, o)
-
-    def __rsub__(self, o):
-        return np.subtract(o, self)
-
-    def __mul__(self, o):
-        return np.multiply(self, o)
-
-    def __rmul__(self, o):
-        return np.multiply(o, self)
-
-    def __truediv__(self, o):
-        return np.true_divide(self, o)
-
-    def __rtruediv__(self, o):
-        return np.true_divide(o, self)
-
-    def __pow__(self, o):
-        return np.power(self, o)
-
-    def __matmul__(self, o):
-        return np.matmul(self, o)
-
-    def __rmatmul__(self, o):
-        return np.matmul(o, self)
-
-    def __neg__(self):
-        return np.negative(self)
-
-    def __gt__(self, o):
-        return np.greater(self, o)
-
-    def __ge__(self, o):
-        return np.greater_equal(self, o)
-
-    def __lt__(self, o):
-        return np.less(self, o)
-
-    def __le__(self, o):
-        return np.less_equal(self, o)
 
     # reductions and shape -----------------------------------------------------
     def sum(self, axis=None, dtype=None, out=None, keepdims=False):

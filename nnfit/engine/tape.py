@@ -25,7 +25,7 @@ import numpy as np
 
 from nnfit.engine import activations as acts
 from nnfit.engine import losses as loss_mod
-from nnfit.engine.autodiff import BINARY, CONSTANT, UNARY
+from nnfit.engine.autodiff import BINARY, CONSTANT, UNARY, Operators
 from nnfit.engine.losses import REGULARIZERS
 from nnfit.engine.network import forward, pack
 
@@ -70,7 +70,7 @@ def _elementwise_vjps(ufunc, vals, y):
     )
 
 
-class Var:
+class Var(Operators):
     """A value array recorded on a tape; after :meth:`backward`, ``grad`` = ∂out/∂self.
 
     Parameters
@@ -119,49 +119,6 @@ class Var:
             raise TypeError(f"no derivative rule for {ufunc.__name__}")
         parents = [(x, f) for x, f in zip(inputs, vjps, strict=True) if isinstance(x, Var)]
         return self._child(y, parents)
-
-    # arithmetic --------------------------------------------------------------
-    def __add__(self, o):
-        return np.add(self, o)
-
-    def __radd__(self, o):
-        return np.add(o, self)
-
-    def __sub__(self, o):
-        return np.subtract(self, o)
-
-    def __rsub__(self, o):
-        return np.subtract(o, self)
-
-    def __mul__(self, o):
-        return np.multiply(self, o)
-
-    def __rmul__(self, o):
-        return np.multiply(o, self)
-
-    def __truediv__(self, o):
-        return np.true_divide(self, o)
-
-    def __rtruediv__(self, o):
-        return np.true_divide(o, self)
-
-    def __pow__(self, o):
-        return np.power(self, o)
-
-    def __matmul__(self, o):
-        return np.matmul(self, o)
-
-    def __rmatmul__(self, o):
-        return np.matmul(o, self)
-
-    def __neg__(self):
-        return np.negative(self)
-
-    def __gt__(self, o):
-        return np.greater(self, o)
-
-    def __lt__(self, o):
-        return np.less(self, o)
 
     # reductions and shape -----------------------------------------------------
     def sum(self, axis=None, dtype=None, out=None, keepdims=False) -> Var:

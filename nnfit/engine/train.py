@@ -53,6 +53,9 @@ def train(
     method = make(name, **hyper)
     if net.k > 1 and not method.stackable:
         raise ValueError(f"{name} trains one model at a time, not a stack of {net.k}")
+    loss = s.loss_fn()
+    if method.least_squares and not loss.least_squares:
+        raise ValueError(f"{name} is Gauss–Newton on squared residuals: it needs loss mse")
     if rngs is None:
         rngs = [np.random.default_rng(k) for k in range(net.k)]
     elif isinstance(rngs, np.random.Generator):
@@ -62,7 +65,7 @@ def train(
     X = np.asarray(X, dtype=net.dtype)
     rows = None if method.full_batch else s.rows(len(X))
     data = TrainSet(X, y, net.dtype, net.k, rows)
-    problem = Problem(net, data, s.loss_fn(), s.l1, s.l2, rngs)
+    problem = Problem(net, data, loss, s.l1, s.l2, rngs)
     val = None
     if X_val is not None and len(X_val):
         X_val = np.asarray(X_val, dtype=net.dtype)

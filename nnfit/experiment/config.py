@@ -10,7 +10,6 @@ registries, so adding an activation or optimizer needs no change here.
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 import re
@@ -18,24 +17,29 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from nnfit.engine.activations import ACTIVATIONS
 from nnfit.engine.initializers import INITIALIZERS
-from nnfit.engine.initializers import PARAMS as INIT_PARAMS
 from nnfit.engine.losses import LOSSES
 from nnfit.engine.network import param_count
 from nnfit.engine.optimizers import OPTIMIZERS
-from nnfit.engine.schedules import PARAMS as SCHEDULE_PARAMS
 from nnfit.experiment.baselines import NAMES as BASELINES
 from nnfit.experiment.baselines import applicable
+from nnfit.experiment.choices import (
+    Activation,
+    InitConfig,
+    LossConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+    _lit,
+    _Strict,
+)
 from nnfit.experiment.formulas import ExprError, compile_expr
+from nnfit.experiment.messages import _AtKey, format_errors
 from nnfit.experiment.targets import TARGETS
 from nnfit.experiment.yamlfile import (  # noqa: F401  (ConfigError and the reading helpers live on here)
     ConfigError,
@@ -52,133 +56,7 @@ MAX_DIM = 64
 MAX_MEMORY_MB = 4096  # estimated data, parameter and buffer memory of one run
 
 
-class _AtKey(ValueError):
-    """A check of a whole section whose error belongs to one key of it (reported there)."""
-
-    def __init__(self, key: str, message: str):
-        super().__init__(message)
-        self.key = key
-
-
-def _lit(names):
-    return Literal[tuple(names)]
-
-
-ActivationName = _lit(ACTIVATIONS)
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$", max_length=100)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
-
-
-class _Named(BaseModel):
-    """``{name: ..., <params>}``: the params allowed, and their ranges, depend on the name.
-
-    ``_params`` maps each name to its declared :class:`~nnfit.engine.params.Param` s; the
-    resolved config lists every parameter, defaults included.
-    """
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    _params: dict[str, dict] = {}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fill_defaults(cls, data):
-        if isinstance(data, dict):
-            name = data.get("name", cls.model_fields["name"].default)
-            declared = cls._params.default.get(name) if isinstance(name, str) else None
-            if declared:
-                data = {**{k: p.default for k, p in declared.items()}, **data}
-        return data
-
-    @model_validator(mode="after")
-    def _check_params(self):
-        declared = self._params[self.name]  # type: ignore[attr-defined]
-        fixed = [k for k in type(self).model_fields if k != "name"]
-        for key, value in (self.model_extra or {}).items():
-            if key not in declared:
-                names = [*fixed, *declared]
-                near = difflib.get_close_matches(key, names, n=1)
-                hint = f"did you mean {near[0]!r}? " if near else ""
-                raise ValueError(
-                    f"{self.name} takes no parameter {key!r}"  # type: ignore[attr-defined]
-                    f" ({hint}allowed: {', '.join(names) or 'none'})"
-                )
-            self.model_extra[key] = declared[key].check(key, value)
-        return self
-
-    def params(self) -> dict[str, float]:
-        return dict(self.model_extra or {})
-
-    def spec(self) -> dict:
-        """``{"name": …, params…}`` as the engine takes it."""
-        return {"name": self.name, **self.params()}
-
-
-def _params_schema(table: dict[str, dict]) -> dict:
-    """JSON Schema properties for every declared parameter, saying which names take it."""
-    props: dict[str, dict] = {}
-    for name, declared in table.items():
-        for key, param in declared.items():
-            entry = props.setdefault(key, {**param.json_schema(), "x-for": []})
-            entry["x-for"].append(name)
-    for entry in props.values():
-        entry["description"] = (
-            f"{entry.pop('description', '')} (for {', '.join(entry.pop('x-for'))})".strip()
-        )
-    return props
-
-
-def _named_schema(table):
-    def extra(schema: dict) -> None:
-        schema.setdefault("properties", {}).update(_params_schema(table))
-
-    return ConfigDict(extra="allow", frozen=True, json_schema_extra=extra)
-
-
-class ActivationConfig(_Named):
-    model_config = _named_schema({n: a.params for n, a in ACTIVATIONS.items()})
-    name: ActivationName
-    _params = {n: a.params for n, a in ACTIVATIONS.items()}
-
-
-class InitConfig(_Named):
-    model_config = _named_schema(INIT_PARAMS)
-    name: _lit(INITIALIZERS)
-    _params = INIT_PARAMS
-
-
-class LossConfig(_Named):
-    model_config = _named_schema({n: loss.params for n, loss in LOSSES.items()})
-    name: _lit(LOSSES) = "mse"
-    _params = {n: loss.params for n, loss in LOSSES.items()}
-
-
-class OptimizerConfig(_Named):
-    model_config = _named_schema({n: cls.params for n, cls in OPTIMIZERS.items()})
-    name: _lit(OPTIMIZERS) = "adam"
-    lr: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
-    _params = {n: cls.params for n, cls in OPTIMIZERS.items()}
-
-    @model_validator(mode="after")
-    def _default_lr(self):
-        if self.lr is None:
-            object.__setattr__(self, "lr", OPTIMIZERS[self.name].default_lr)
-        return self
-
-    def spec(self) -> dict:
-        lr = {} if self.lr is None else {"lr": self.lr}
-        return {"name": self.name, **lr, **self.params()}
-
-
-class ScheduleConfig(_Named):
-    model_config = _named_schema(SCHEDULE_PARAMS)
-    name: _lit(SCHEDULE_PARAMS) = "constant"
-    _params = SCHEDULE_PARAMS
-
-
-Activation = ActivationName | ActivationConfig
 
 
 class TargetConfig(_Strict):
@@ -427,150 +305,6 @@ def estimate_mb(exp: Experiment, n_params: int) -> float:
     return (data + params + buffers) / 2**20
 
 
-# ------------------------------------------------------------------------ errors
-
-
-def _fields_at(loc) -> list[str]:
-    """The keys allowed at a location, for 'did you mean' hints."""
-    model: Any = Experiment
-    for part in loc:
-        if isinstance(part, int) or not hasattr(model, "model_fields"):
-            return []
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        candidates = [a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")]
-        if not candidates:
-            return []
-        model = candidates[0]
-    return list(getattr(model, "model_fields", {}))
-
-
-def _clean_loc(loc) -> tuple:
-    # pydantic adds union branch names ("function-after[...]", "literal[...]", "list[...]")
-    return tuple(p for p in loc if isinstance(p, int) or not re.search(r"[\[\]]", str(p)))
-
-
-def _short(value, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 5]}…{text[-3:]}"
-
-
-def _rank(err: dict) -> float:
-    """Lower is more telling, for the branches of a union that all failed."""
-    if err["type"].endswith("_type"):
-        return 2.0
-    if err["type"] == "literal_error" and not isinstance(err.get("input"), str):
-        return 1.0
-    return 0.0
-
-
-def _describe(err: dict) -> str:
-    t, ctx, got = err["type"], err.get("ctx") or {}, _Short(err.get("input"))
-    if t == "extra_forbidden":
-        return "unknown key"
-    if t == "literal_error":
-        expected = ctx.get("expected", "")
-        near = difflib.get_close_matches(str(got.value), re.findall(r"'([^']*)'", expected), n=1)
-        hint = f"did you mean {near[0]!r}? " if near else ""
-        return f"{hint}allowed {expected}, got {got!r}"
-    if t == "missing":
-        return "required key is missing"
-    if t == "value_error":
-        return str(ctx.get("error", err["msg"]))
-    msg = err["msg"]
-    return f"{msg[0].lower()}{msg[1:]}, got {got!r}"
-
-
-class _Short:
-    """Formats like its value's repr, cut short: a 200,000-character formula is not echoed."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def __repr__(self):
-        return _short(self.value)
-
-    def __str__(self):
-        return _short(self.value)
-
-
-def _path_and_text(err: dict) -> tuple[tuple, str]:
-    path, cause = _clean_loc(err["loc"]), (err.get("ctx") or {}).get("error")
-    if isinstance(cause, _AtKey):
-        path = (*path, cause.key)
-    return path, _describe(err)
-
-
-def _baseline_problems(loc: Located) -> set | None:
-    """The (key path, text) problems of the data before its overrides, or None if unknown."""
-    if not isinstance(loc.baseline, dict):
-        return None
-    try:
-        Experiment.model_validate(loc.baseline)
-    except ValidationError as exc:
-        return {_path_and_text(e) for e in exc.errors()}
-    return set()
-
-
-def _blame(path: tuple, text: str, loc: Located | None, baseline) -> list[Override]:
-    """The overrides an error comes from: the one that set the value at ``path`` (or
-    above it), else those set below ``path`` if the problem is new with them."""
-    if loc is None or not loc.overrides:
-        return []
-    direct = [o for o in loc.overrides if path[: len(o.path)] == o.path]
-    if direct:
-        return direct[-1:]  # the last one applied set the value
-    below = [o for o in loc.overrides if o.path[: len(path)] == path]
-    if below and (baseline is None or (path, text) not in baseline):
-        return below
-    return []
-
-
-def format_errors(exc: ValidationError, source: str, loc: Located | None) -> list[str]:
-    out, seen = [], set()
-    # keep the file's order of keys; within a key, the most telling branch first
-    errs = exc.errors()
-    order = {_clean_loc(e["loc"]): i for i, e in reversed(list(enumerate(errs)))}
-    errs = sorted(errs, key=lambda e: (order[_clean_loc(e["loc"])], _rank(e)))
-    baseline: set | None = None
-    baseline_done = False
-    for err in errs:
-        path, text = _path_and_text(err)
-        key = ".".join(map(str, path)) or "(top level)"
-        # a union reports one error per branch: keep the most specific per key
-        if key in seen:
-            continue
-        seen.add(key)
-        if err["type"] == "extra_forbidden":
-            allowed = _fields_at(path[:-1])
-            near = difflib.get_close_matches(str(path[-1]), allowed, n=1)
-            hint = f"did you mean {near[0]!r}? " if near else ""
-            text = f"unknown key ({hint}allowed: {', '.join(allowed)})"
-        if loc is not None and loc.overrides and not baseline_done:
-            baseline, baseline_done = _baseline_problems(loc), True
-        blamed = _blame(path, _describe(err), loc, baseline)
-        if blamed:
-            out.append(_override_message(blamed, path, key, text, err["type"]))
-            continue
-        line = loc.line(path) if loc is not None else None
-        where = f"{source}:{line}" if isinstance(line, int) else source
-        out.append(f"{where}: {key}: {text}")
-    return out
-
-
-def _override_message(blamed: list[Override], path, key: str, text: str, kind: str) -> str:
-    last = blamed[-1]  # of several, the one applied last is the most specific
-    if last.what:  # a sweep-grid entry: its own line, then which point
-        where = last.key_where if kind == "extra_forbidden" and last.key_where else last.where
-        return f"{where}: {last.what}: {key}: {text}"
-    first = blamed[0]
-    if len(blamed) == 1 and path == first.path:
-        return f"{first.where}: {text}"
-    return f"{', '.join(o.where for o in blamed)}: {key}: {text}"
-
-
 # ------------------------------------------------------------------------ entry points
 
 
@@ -583,7 +317,7 @@ def from_dict(data: Any, source: str = "<config>", loc: Located | None = None) -
     try:
         return Experiment.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, source, loc)) from None
+        raise ConfigError(format_errors(exc, source, loc, Experiment)) from None
 
 
 def load(path: str | Path, overrides=()) -> Experiment:

@@ -12,7 +12,7 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +23,16 @@ from nnfit.engine.network import Network
 Array = np.ndarray
 
 
-def _umask() -> int:
-    old = os.umask(0)
-    os.umask(old)
-    return old
-
-
-# mkstemp creates files 0600; result files get the permissions of an ordinary open()
-_FILE_MODE = 0o666 & ~_umask()
+def _open_temp(folder: Path, name: str) -> tuple[int, str]:
+    """A new file beside ``name``, opened like an ordinary ``open()`` would (mode 0o666
+    less the umask, which the kernel applies; mkstemp would give 0600)."""
+    for _ in range(100):
+        tmp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {folder / name}")
 
 
 class ResultsError(OSError):
@@ -41,9 +43,8 @@ def atomic_write(path: Path, payload: bytes) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = _open_temp(path.parent, path.name)
         try:
-            os.fchmod(fd, _FILE_MODE)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
                 fh.flush()

@@ -171,45 +171,26 @@ class EpsilonWatch:
         self.check(ev.net, ev.epoch, np.flatnonzero(ev.active))
 
 
-def _progress(callback):
-    """Adapt a one-model progress callback (epoch, losses, lr, wall_s) to the event."""
-
-    def on_epoch(ev: EpochEvent):
-        return callback(ModelEpoch(ev, 0)) if callback is not None else None
-
-    return on_epoch
-
-
 @dataclass(frozen=True)
 class ModelEpoch:
-    """One model's view of an epoch event, with plain numbers."""
+    """One model's view of an epoch, in plain numbers, for a progress display."""
 
-    event: EpochEvent
-    k: int
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float
+    lr: float
+    wall_s: float
 
-    @property
-    def epoch(self) -> int:
-        return self.event.epoch
+    @classmethod
+    def of(cls, ev: EpochEvent, k: int = 0) -> ModelEpoch:
+        loss, val = float(ev.train_loss[k]), float(ev.val_loss[k])
+        return cls(ev.epoch, ev.epochs, loss, val, ev.lr, ev.wall_s)
 
-    @property
-    def epochs(self) -> int:
-        return self.event.epochs
 
-    @property
-    def train_loss(self) -> float:
-        return float(self.event.train_loss[self.k])
-
-    @property
-    def val_loss(self) -> float:
-        return float(self.event.val_loss[self.k])
-
-    @property
-    def lr(self) -> float:
-        return self.event.lr
-
-    @property
-    def wall_s(self) -> float:
-        return self.event.wall_s
+def _progress(callback):
+    """Adapt a one-model progress callback to the loop's event."""
+    return lambda ev: callback(ModelEpoch.of(ev))
 
 
 def stackable(exp: Experiment) -> bool:

@@ -1,0 +1,141 @@
+"""Choices from the engine's tables: a name, or ``{name: …, params}`` with declared ranges.
+
+Each registry-backed key of the experiment file (an activation, initialiser, loss,
+optimizer or schedule) is validated against the table it names: allowed names, allowed
+parameters for that name, and each parameter's declared range
+(:class:`~nnfit.engine.params.Param`). The JSON Schema lists the parameters too.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from nnfit.engine.activations import ACTIVATIONS
+from nnfit.engine.initializers import INITIALIZERS
+from nnfit.engine.initializers import PARAMS as INIT_PARAMS
+from nnfit.engine.losses import LOSSES
+from nnfit.engine.optimizers import OPTIMIZERS
+from nnfit.engine.schedules import PARAMS as SCHEDULE_PARAMS
+
+
+def _lit(names):
+    return Literal[tuple(names)]
+
+
+ActivationName = _lit(ACTIVATIONS)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class _Named(BaseModel):
+    """``{name: ..., <params>}``: the params allowed, and their ranges, depend on the name.
+
+    ``_params`` maps each name to its declared :class:`~nnfit.engine.params.Param` s; the
+    resolved config lists every parameter, defaults included.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    _params: dict[str, dict] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data):
+        if isinstance(data, dict):
+            name = data.get("name", cls.model_fields["name"].default)
+            declared = cls._params.default.get(name) if isinstance(name, str) else None
+            if declared:
+                data = {**{k: p.default for k, p in declared.items()}, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _check_params(self):
+        declared = self._params[self.name]  # type: ignore[attr-defined]
+        fixed = [k for k in type(self).model_fields if k != "name"]
+        for key, value in (self.model_extra or {}).items():
+            if key not in declared:
+                names = [*fixed, *declared]
+                near = difflib.get_close_matches(key, names, n=1)
+                hint = f"did you mean {near[0]!r}? " if near else ""
+                raise ValueError(
+                    f"{self.name} takes no parameter {key!r}"  # type: ignore[attr-defined]
+                    f" ({hint}allowed: {', '.join(names) or 'none'})"
+                )
+            self.model_extra[key] = declared[key].check(key, value)
+        return self
+
+    def params(self) -> dict[str, float]:
+        return dict(self.model_extra or {})
+
+    def spec(self) -> dict:
+        """``{"name": …, params…}`` as the engine takes it."""
+        return {"name": self.name, **self.params()}
+
+
+def _params_schema(table: dict[str, dict]) -> dict:
+    """JSON Schema properties for every declared parameter, saying which names take it."""
+    props: dict[str, dict] = {}
+    for name, declared in table.items():
+        for key, param in declared.items():
+            entry = props.setdefault(key, {**param.json_schema(), "x-for": []})
+            entry["x-for"].append(name)
+    for entry in props.values():
+        entry["description"] = (
+            f"{entry.pop('description', '')} (for {', '.join(entry.pop('x-for'))})".strip()
+        )
+    return props
+
+
+def _named_schema(table):
+    def extra(schema: dict) -> None:
+        schema.setdefault("properties", {}).update(_params_schema(table))
+
+    return ConfigDict(extra="allow", frozen=True, json_schema_extra=extra)
+
+
+class ActivationConfig(_Named):
+    model_config = _named_schema({n: a.params for n, a in ACTIVATIONS.items()})
+    name: ActivationName
+    _params = {n: a.params for n, a in ACTIVATIONS.items()}
+
+
+class InitConfig(_Named):
+    model_config = _named_schema(INIT_PARAMS)
+    name: _lit(INITIALIZERS)
+    _params = INIT_PARAMS
+
+
+class LossConfig(_Named):
+    model_config = _named_schema({n: loss.params for n, loss in LOSSES.items()})
+    name: _lit(LOSSES) = "mse"
+    _params = {n: loss.params for n, loss in LOSSES.items()}
+
+
+class OptimizerConfig(_Named):
+    model_config = _named_schema({n: cls.params for n, cls in OPTIMIZERS.items()})
+    name: _lit(OPTIMIZERS) = "adam"
+    lr: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    _params = {n: cls.params for n, cls in OPTIMIZERS.items()}
+
+    @model_validator(mode="after")
+    def _default_lr(self):
+        if self.lr is None:
+            object.__setattr__(self, "lr", OPTIMIZERS[self.name].default_lr)
+        return self
+
+    def spec(self) -> dict:
+        lr = {} if self.lr is None else {"lr": self.lr}
+        return {"name": self.name, **lr, **self.params()}
+
+
+class ScheduleConfig(_Named):
+    model_config = _named_schema(SCHEDULE_PARAMS)
+    name: _lit(SCHEDULE_PARAMS) = "constant"
+    _params = SCHEDULE_PARAMS
+
+
+Activation = ActivationName | ActivationConfig

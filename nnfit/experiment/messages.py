@@ -1,0 +1,168 @@
+"""Validation errors as one line each: file, line, key, what is allowed, what was given.
+
+Pydantic reports errors per location; this module turns them into lines that name the
+file and line of the key (from the YAML line map), or the ``--set`` / sweep-grid entry
+that caused the problem, keeps the most telling error of a union's branches, hints at
+near names, and cuts long values short.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from nnfit.experiment.yamlfile import Located, Override
+
+
+class _AtKey(ValueError):
+    """A check of a whole section whose error belongs to one key of it (reported there)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+def _fields_at(root, loc) -> list[str]:
+    """The keys allowed at a location, for 'did you mean' hints."""
+    model: Any = root
+    for part in loc:
+        if isinstance(part, int) or not hasattr(model, "model_fields"):
+            return []
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        candidates = [a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")]
+        if not candidates:
+            return []
+        model = candidates[0]
+    return list(getattr(model, "model_fields", {}))
+
+
+def _clean_loc(loc) -> tuple:
+    # pydantic adds union branch names ("function-after[...]", "literal[...]", "list[...]")
+    return tuple(p for p in loc if isinstance(p, int) or not re.search(r"[\[\]]", str(p)))
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}…{text[-3:]}"
+
+
+def _rank(err: dict) -> float:
+    """Lower is more telling, for the branches of a union that all failed."""
+    if err["type"].endswith("_type"):
+        return 2.0
+    if err["type"] == "literal_error" and not isinstance(err.get("input"), str):
+        return 1.0
+    return 0.0
+
+
+def _describe(err: dict) -> str:
+    t, ctx, got = err["type"], err.get("ctx") or {}, _Short(err.get("input"))
+    if t == "extra_forbidden":
+        return "unknown key"
+    if t == "literal_error":
+        expected = ctx.get("expected", "")
+        near = difflib.get_close_matches(str(got.value), re.findall(r"'([^']*)'", expected), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        return f"{hint}allowed {expected}, got {got!r}"
+    if t == "missing":
+        return "required key is missing"
+    if t == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    msg = err["msg"]
+    return f"{msg[0].lower()}{msg[1:]}, got {got!r}"
+
+
+class _Short:
+    """Formats like its value's repr, cut short: a 200,000-character formula is not echoed."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self):
+        return _short(self.value)
+
+    def __str__(self):
+        return _short(self.value)
+
+
+def _path_and_text(err: dict) -> tuple[tuple, str]:
+    path, cause = _clean_loc(err["loc"]), (err.get("ctx") or {}).get("error")
+    if isinstance(cause, _AtKey):
+        path = (*path, cause.key)
+    return path, _describe(err)
+
+
+def _baseline_problems(root, loc: Located) -> set | None:
+    """The (key path, text) problems of the data before its overrides, or None if unknown."""
+    if not isinstance(loc.baseline, dict):
+        return None
+    try:
+        root.model_validate(loc.baseline)
+    except ValidationError as exc:
+        return {_path_and_text(e) for e in exc.errors()}
+    return set()
+
+
+def _blame(path: tuple, text: str, loc: Located | None, baseline) -> list[Override]:
+    """The overrides an error comes from: the one that set the value at ``path`` (or
+    above it), else those set below ``path`` if the problem is new with them."""
+    if loc is None or not loc.overrides:
+        return []
+    direct = [o for o in loc.overrides if path[: len(o.path)] == o.path]
+    if direct:
+        return direct[-1:]  # the last one applied set the value
+    below = [o for o in loc.overrides if o.path[: len(path)] == path]
+    if below and (baseline is None or (path, text) not in baseline):
+        return below
+    return []
+
+
+def format_errors(exc: ValidationError, source: str, loc: Located | None, root) -> list[str]:
+    """One line per problem: ``FILE:LINE: key.path: what is wrong (allowed …, got …)``,
+    or the ``--set``/grid entry that caused it. ``root`` is the validated model class."""
+    out, seen = [], set()
+    # keep the file's order of keys; within a key, the most telling branch first
+    errs = exc.errors()
+    order = {_clean_loc(e["loc"]): i for i, e in reversed(list(enumerate(errs)))}
+    errs = sorted(errs, key=lambda e: (order[_clean_loc(e["loc"])], _rank(e)))
+    baseline: set | None = None
+    baseline_done = False
+    for err in errs:
+        path, text = _path_and_text(err)
+        key = ".".join(map(str, path)) or "(top level)"
+        # a union reports one error per branch: keep the most specific per key
+        if key in seen:
+            continue
+        seen.add(key)
+        if err["type"] == "extra_forbidden":
+            allowed = _fields_at(root, path[:-1])
+            near = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            text = f"unknown key ({hint}allowed: {', '.join(allowed)})"
+        if loc is not None and loc.overrides and not baseline_done:
+            baseline, baseline_done = _baseline_problems(root, loc), True
+        blamed = _blame(path, _describe(err), loc, baseline)
+        if blamed:
+            out.append(_override_message(blamed, path, key, text, err["type"]))
+            continue
+        line = loc.line(path) if loc is not None else None
+        where = f"{source}:{line}" if isinstance(line, int) else source
+        out.append(f"{where}: {key}: {text}")
+    return out
+
+
+def _override_message(blamed: list[Override], path, key: str, text: str, kind: str) -> str:
+    last = blamed[-1]  # of several, the one applied last is the most specific
+    if last.what:  # a sweep-grid entry: its own line, then which point
+        where = last.key_where if kind == "extra_forbidden" and last.key_where else last.where
+        return f"{where}: {last.what}: {key}: {text}"
+    first = blamed[0]
+    if len(blamed) == 1 and path == first.path:
+        return f"{first.where}: {text}"
+    return f"{', '.join(o.where for o in blamed)}: {key}: {text}"
