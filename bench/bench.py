@@ -5,7 +5,7 @@ Each (tool, workload) pair runs in its own process (imports and thread pools apa
 short untimed warm-up (JAX compiles there; its compile time is reported apart), then
 ``--repeat`` timed runs, best and median kept; ratios use the best. The floor is
 bench/floor.py (W3: its naive full-batch loop; W4: its stacked loop), run with the BLAS
-on its default threads and on one, whichever is faster. nnfit is timed through
+on its default threads and on one, repeats interleaved, whichever is faster. nnfit is timed through
 ``nnfit run`` / ``nnfit sweep`` on an experiment file (``wall_s / steps`` from
 metrics.json). Final training MSEs are shown so that speed is never bought with a wrong
 answer. Also measured: sweep throughput with --jobs 2 against --jobs 1, start-up times
@@ -58,7 +58,7 @@ def _in_process(tool: str, workload: str, repeats: int, quick: bool) -> dict:
     trainer = TOOLS[tool][0](spec)
     blas = max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=1)
     # the floor tries the BLAS on its default threads and on one, repeats interleaved
-    settings = [blas, 1] if tool == "numpy" and blas > 1 else [blas]
+    settings = [blas, 1] if tool in ("numpy", "numpy-batched") and blas > 1 else [blas]
     warm = min(2, spec["epochs"])
     times = {s: [] for s in settings}
     for rep in range(repeats + 1):

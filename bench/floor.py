@@ -79,8 +79,6 @@ ACTIVATIONS = {
     "relu": (_relu, _relu_deriv, 1),
 }
 
-ADAM = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
-
 # ------------------------------------------------------------------ flat parameters
 
 
@@ -117,12 +115,17 @@ class Net:
 
     def __init__(self, sizes, act: str, theta, rows: int):
         lead, dt = theta.shape[:-1], theta.dtype
-        self.sizes, self.theta = list(sizes), theta
+        self.sizes = list(sizes)
         self.Wb = blocks(theta, sizes)
         self.W = [np.swapaxes(w[..., :-1], -1, -2) for w in self.Wb]  # (f_in, f_out) views
         self.H = [np.ones((*lead, f + 1, rows), dt) for f in sizes[1:-1]]
-        self.D = [np.empty((*lead, f, rows), dt) for f in sizes[1:]]
         self.T = [np.empty((*lead, f, rows), dt) for f in sizes[1:-1]]
+        self.rank1 = len(self.Wb) == 2 and sizes[-1] == 1
+        if self.rank1:  # no D_0 (see _backprop_rank1), but x ⊙ r
+            self.D = [None, np.empty((*lead, 1, rows), dt)]
+            self.rx = np.empty((*lead, sizes[0] + 1, rows), dt)
+        else:
+            self.D = [np.empty((*lead, f, rows), dt) for f in sizes[1:]]
         self.mm = np.matmul if lead else np.dot  # np.dot costs less per call on 2-D
         self.act = ACTIVATIONS[act]
         # the hidden layers' weights as the forward uses them: negated copies if sign < 0
@@ -135,7 +138,7 @@ class Net:
 
         dC/d[Wᵀ | b]_l = D_l @ H_{l-1}ᵀ,  D_{l-1} = (W_l @ D_l) ⊙ f'(z_{l-1}).
         """
-        if len(self.Wb) == 2 and self.sizes[-1] == 1:
+        if self.rank1:
             return self._backprop_rank1(grad)
         mm, sub, mul = self.mm, np.subtract, np.multiply
         fwd, deriv, sign = self.act
@@ -192,8 +195,7 @@ class Net:
         w = self.W[1]
         h = self.H[0]
         a, hT, t, out = h[..., :-1, :], np.swapaxes(h, -1, -2), self.T[0], self.D[1]
-        lead, rows = h.shape[:-2], h.shape[-1]
-        rx = np.empty((*lead, self.sizes[0] + 1, rows), h.dtype)
+        rx = self.rx
         rxT = np.swapaxes(rx, -1, -2)
 
         def run(x, xT, y):
@@ -341,44 +343,44 @@ def train(spec, X, y, params, perms, dtype="float64"):
     return train_many(spec, X, y, [params], [perms], dtype)[0]
 
 
-def train_blocked(spec, X, y, params, threads: int = 2, chunk: int = 128, dtype="float64"):
-    """Full-batch GD in column blocks of ``chunk`` points, the blocks split over
-    ``threads`` Python threads (NumPy and BLAS release the GIL; BLAS is held to one
-    thread so the two do not fight). Each block writes its gradient into its own row
-    of a (blocks, P) array; one sum gives the full-batch gradient.
+def train_blocked(spec, X, y, params, threads: int = 2, chunk: int = 64, dtype="float64"):
+    """Full-batch GD in column blocks of ``chunk`` points, spread over ``threads``
+    Python threads (NumPy and BLAS release the GIL; BLAS is held to one thread so the
+    two do not fight). Threads take the next block as they come free, so one that the
+    system holds up does not hold up the step; each block writes its gradient into its
+    own row of a (blocks, P) array, so one sum gives the full-batch gradient, the same
+    whichever thread did which block.
     """
     from threadpoolctl import threadpool_limits
 
     sizes, (n, d) = spec["sizes"], X.shape
-    theta, views, _ = _setup(spec, [params], dtype)
-    R = _records(X, y, dtype)
-    starts = list(range(0, n, chunk))
-    rows_g = np.zeros((len(starts), theta.size), dtype)
-    grad = np.zeros(theta.size, dtype)
-    step = gd(theta, grad, spec["lr"], 1.0 / (n * y.shape[1]))
-    share = -(-len(starts) // threads)
-    work = []
-    for k in range(threads):
-        mine = starts[k * share : (k + 1) * share]
-        if not mine:
-            continue
-        net = Net(sizes, spec["act"], theta, chunk)
-        jobs = []
-        for j, i in enumerate(mine, start=k * share):
-            x = R[: d + 1, i : i + chunk]
-            jobs.append((net.backprop(rows_g[j]), x, x.T, R[d + 1 :, i : i + chunk]))
-        work.append(jobs)
     if n % chunk:
         raise ValueError(f"n = {n} is not a multiple of chunk = {chunk}")
+    theta, views, _ = _setup(spec, [params], dtype)
+    R = _records(X, y, dtype)
+    blocks_in = [
+        (R[: d + 1, i : i + chunk], R[: d + 1, i : i + chunk].T, R[d + 1 :, i : i + chunk])
+        for i in range(0, n, chunk)
+    ]
+    rows_g = np.zeros((len(blocks_in), theta.size), dtype)
+    grad = np.zeros(theta.size, dtype)
+    step = gd(theta, grad, spec["lr"], 1.0 / (n * y.shape[1]))
+    lanes = []  # per thread: its own buffers, one bound pass per block
+    for _ in range(threads):
+        net = Net(sizes, spec["act"], theta, chunk)
+        lanes.append([net.backprop(g) for g in rows_g])
+    jobs = list(zip(*lanes, blocks_in, strict=True))  # (pass of lane 0, ..., inputs)
+    queue = [iter(())]
 
-    def do(jobs):
-        for run, x, xT, yb in jobs:
-            run(x, xT, yb)
+    def lane(k):
+        for job in queue[0]:  # a shared iterator: each block is taken once
+            job[k](*job[-1])
 
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(len(work) - 1 or 1) as pool:
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max(1, threads - 1)) as pool:
         for _ in range(spec["epochs"]):
-            pending = [pool.submit(do, jobs) for jobs in work[1:]]
-            do(work[0])
+            queue[0] = iter(jobs)
+            pending = [pool.submit(lane, k) for k in range(1, threads)]
+            lane(0)
             for p in pending:
                 p.result()
             np.sum(rows_g, axis=0, out=grad)

@@ -30,7 +30,9 @@ DESCRIPTION = {
     "W4": "W1 for 8 seeds (µs per model step)",
 }
 NOTES = {
-    "numpy": "the floor (bench/floor.py); W3: naive full batch; W4: seeds one at a time",
+    "numpy": "the floor (bench/floor.py)",
+    ("W3", "numpy"): "the floor's naive full-batch loop",
+    ("W4", "numpy"): "the floor, seeds one at a time",
     "numpy-batched": "the floor, 8 seeds as one stack",
     "numpy-chunk2t": "the floor, full batch in column blocks on 2 threads",
     "jax-scan": "jit + lax.scan over an epoch",
@@ -105,11 +107,11 @@ def markdown(result: dict) -> str:
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for r in rows:
-            what = NOTES.get(r["tool"], "")
+            what = NOTES.get((wl, r["tool"]), NOTES.get(r["tool"], ""))
             if "error" in r:
                 lines.append(f"| {r['tool']} | failed | | | | | | {r['error']} |")
                 continue
-            if r.get("blas_threads") and r["tool"].startswith("numpy"):
+            if r["tool"] in ("numpy", "numpy-batched"):
                 what += f"; BLAS {r['blas_threads']} thread{'s' if r['blas_threads'] > 1 else ''}"
             lines.append(
                 f"| {r['tool']} | {_us(r['us_best'])} | {_us(r['us_median'])} | "
