@@ -17,6 +17,7 @@ and peak memory. Writes bench/results.json and bench/results.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -56,14 +57,17 @@ def _in_process(tool: str, workload: str, repeats: int, quick: bool) -> dict:
     params = [initial_params(spec, s) for s in seeds]
     perms = [shuffles(spec, s) for s in seeds]
     trainer = TOOLS[tool][0](spec)
-    blas = max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=1)
-    # the floor tries the BLAS on its default threads and on one, repeats interleaved
-    settings = [blas, 1] if tool in ("numpy", "numpy-batched") and blas > 1 else [blas]
+    # the floor tries the BLAS on its default threads and on one, repeats interleaved;
+    # the others run as they come (a limit set through threadpoolctl slows PyTorch down)
+    settings = [None]
+    if tool in ("numpy", "numpy-batched"):
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        settings = [max(blas, default=1), 1] if max(blas, default=1) > 1 else [None]
     warm = min(2, spec["epochs"])
     times = {s: [] for s in settings}
     for rep in range(repeats + 1):
         for s in settings:
-            with threadpool_limits(s, user_api="blas"):
+            with threadpool_limits(s, user_api="blas") if s else contextlib.nullcontext():
                 t0 = time.perf_counter()
                 trained = trainer.run(X, y, params, perms, warm if rep == 0 else spec["epochs"])
                 if rep:

@@ -111,7 +111,7 @@ def markdown(result: dict) -> str:
             if "error" in r:
                 lines.append(f"| {r['tool']} | failed | | | | | | {r['error']} |")
                 continue
-            if r["tool"] in ("numpy", "numpy-batched"):
+            if r.get("blas_threads"):
                 what += f"; BLAS {r['blas_threads']} thread{'s' if r['blas_threads'] > 1 else ''}"
             lines.append(
                 f"| {r['tool']} | {_us(r['us_best'])} | {_us(r['us_median'])} | "
