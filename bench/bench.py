@@ -118,6 +118,13 @@ def measure(tool: str, workload: str, repeats: int, quick: bool) -> dict:
 
 
 def child(tool: str, workload: str, repeats: int, quick: bool, timeout: float) -> dict:
+    r = _child(tool, workload, repeats, quick, timeout)
+    # other processes on the machine: a row measured under load is marked in the report
+    r["load_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return r
+
+
+def _child(tool: str, workload: str, repeats: int, quick: bool, timeout: float) -> dict:
     args = [sys.executable, __file__, "--one", tool, workload, "--repeat", str(repeats)]
     try:
         p = subprocess.run(

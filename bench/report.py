@@ -135,6 +135,18 @@ def markdown(result: dict) -> str:
             f"sweep of 32 runs: --jobs 1 {s['jobs1_s']:.1f} s, --jobs 2 {s['jobs2_s']:.1f} s "
             f"({s['speedup']:.2f}× throughput)"
         )
+    cores = result["machine"]["cores"] or 1
+    loaded = [
+        f"{r['workload']} {r['tool']} ({r['load_after']:.1f})"
+        for r in result["rows"]
+        if (r.get("load_after") or 0) > cores
+    ]
+    if loaded:
+        extras.append(
+            f"load average above the {cores} cores right after: {', '.join(loaded)}; "
+            "other processes shared the machine, so those figures (threaded ones most) "
+            "are slower than on a quiet machine"
+        )
     if result["missing_packages"]:
         extras.append(
             f"not installed, so not measured: {', '.join(result['missing_packages'])} "
