@@ -25,10 +25,11 @@ lint: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
 
-# installs what it compares against: scikit-learn and PyTorch (the bench extra)
+# installs what it compares against: scikit-learn, PyTorch and JAX (the bench extra);
+# `make bench BENCH_ARGS=--quick` runs every tool briefly
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
-	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/second_order.py
 
 reproduce: $(STAMP)

@@ -1,21 +1,27 @@
-"""``make bench``: nnfit against a bare NumPy loop, scikit-learn and PyTorch, in one run.
+"""``make bench``: nnfit as users run it, against a NumPy floor, JAX, PyTorch and
+scikit-learn, every figure a ratio measured in the same run.
 
-Each (tool, workload) pair runs in its own process (imports and thread pools apart),
-is warmed up once and timed as the best of ``--repeat`` runs; the table gives µs per
-optimizer step, the ratio to the bare NumPy loop and the final training MSE (so speed
-is never bought with a wrong answer). Also measured: float32 against float64, the
-stacked ensemble (W4), sweep throughput with --jobs 2 against --jobs 1, start-up times
-and the peak memory of W3. Writes bench/results.json and bench/results.md.
+Each (tool, workload) pair runs in its own process (imports and thread pools apart): one
+short untimed warm-up (JAX compiles there; its compile time is reported apart), then
+``--repeat`` timed runs, best and median kept; ratios use the best. The floor is
+bench/floor.py (W3: its naive full-batch loop; W4: its stacked loop), run with the BLAS
+on its default threads and on one, repeats interleaved, whichever is faster. nnfit is timed through
+``nnfit run`` / ``nnfit sweep`` on an experiment file (``wall_s / steps`` from
+metrics.json). Final training MSEs are shown so that speed is never bought with a wrong
+answer. Also measured: sweep throughput with --jobs 2 against --jobs 1, start-up times
+and peak memory. Writes bench/results.json and bench/results.md.
 
-    python bench/bench.py [--repeat 3] [--tools nnfit,numpy,sklearn,torch] [--quick]
+    python bench/bench.py [--repeat 3] [--tools numpy,jax,torch,sklearn,nnfit] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -26,67 +32,137 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from workloads import W4_SEEDS, WORKLOADS  # noqa: E402
+import report  # noqa: E402
+from workloads import W4_SEEDS, make_data, mse, spec_of, steps_per_epoch  # noqa: E402
 
 PLAN = [
-    ("W1", ["nnfit", "nnfit-float32", "numpy", "sklearn", "torch"]),
-    ("W2", ["nnfit", "numpy", "sklearn", "torch"]),
-    ("W3", ["nnfit", "numpy", "sklearn", "torch"]),
-    ("W4", ["nnfit-stack", "numpy-seeds"]),
+    ("W1", ["numpy", "jax-scan", "torch", "sklearn", "nnfit"]),
+    ("W2", ["numpy", "jax-scan", "torch", "sklearn", "nnfit", "nnfit-float32"]),
+    ("W3", ["numpy", "numpy-chunk2t", "jax-scan", "torch", "sklearn", "nnfit", "nnfit-float32"]),
+    ("W4", ["numpy", "numpy-batched", "jax-vmap", "nnfit-stack"]),
 ]
+OPTIONAL = {"jax": "jax", "torch": "torch", "sklearn": "sklearn"}
 
 
-def steps_of(spec) -> int:
-    return spec["epochs"] * -(-spec["n"] // spec["batch"])
-
-
-def measure(tool: str, workload: str, repeat: int) -> dict:
-    """In a child process: warm up, then the best of ``repeat`` timed runs."""
+def _in_process(tool: str, workload: str, repeats: int, quick: bool) -> dict:
+    from threadpoolctl import threadpool_info, threadpool_limits
     from tools import TOOLS
+    from workloads import initial_params, shuffles
 
-    spec = dict(WORKLOADS["W1" if workload == "W4" else workload])
-    warm = dict(spec, epochs=1)
-    TOOLS[tool](warm)
-    best, final = float("inf"), None
-    for _ in range(repeat):
-        wall, final = TOOLS[tool](spec)
-        best = min(best, wall)
+    spec = spec_of(workload, quick)
+    seeds = range(W4_SEEDS) if workload == "W4" else range(1)
+    X, y = make_data(spec)
+    params = [initial_params(spec, s) for s in seeds]
+    perms = [shuffles(spec, s) for s in seeds]
+    trainer = TOOLS[tool][0](spec)
+    # the floor tries the BLAS on its default threads and on one, repeats interleaved;
+    # the others run as they come (a limit set through threadpoolctl slows PyTorch down)
+    settings = [None]
+    if tool in ("numpy", "numpy-batched"):
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        settings = [max(blas, default=1), 1] if max(blas, default=1) > 1 else [None]
+    warm = min(2, spec["epochs"])
+    times = {s: [] for s in settings}
+    for rep in range(repeats + 1):
+        for s in settings:
+            with threadpool_limits(s, user_api="blas") if s else contextlib.nullcontext():
+                t0 = time.perf_counter()
+                trained = trainer.run(X, y, params, perms, warm if rep == 0 else spec["epochs"])
+                if rep:
+                    times[s].append(time.perf_counter() - t0)
+    best = min(settings, key=lambda s: min(times[s]))
     return {
-        "tool": tool,
-        "workload": workload,
-        "steps": steps_of(spec),
-        "us_per_step": best / steps_of(spec) * 1e6,
-        "final_mse": final,
+        "times_s": times[best],
+        "steps": spec["epochs"] * steps_per_epoch(spec),
+        "final_mse": statistics.fmean(mse(p, X, y, spec["act"]) for p in trained),
+        "compile_s": trainer.compile_s or None,
+        "blas_threads": best,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "versions": _versions(tool),
     }
 
 
-def child(tool, workload, repeat) -> dict | None:
-    p = subprocess.run(
-        [sys.executable, __file__, "--one", tool, workload, "--repeat", str(repeat)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def _versions(tool: str) -> dict:
+    import numpy
+
+    out = {"numpy": numpy.__version__}
+    for family, module in OPTIONAL.items():
+        if tool.startswith(family):
+            mod = __import__(module)
+            out[module] = mod.__version__
+    return out
+
+
+def measure(tool: str, workload: str, repeats: int, quick: bool) -> dict:
+    """In the child process: the tool's timed runs on the workload, per model step."""
+    spec = spec_of(workload, quick)
+    if tool.startswith("nnfit"):
+        import as_user
+
+        dtype = "float32" if tool == "nnfit-float32" else "float64"
+        models = W4_SEEDS if workload == "W4" else 1
+        r = as_user.measure(workload, spec, repeats, dtype, models)
+    else:
+        r = _in_process(tool, workload, repeats, quick)
+    models = W4_SEEDS if workload == "W4" and tool != "nnfit-stack" else 1
+    per = r["steps"] * models
+    return {
+        "tool": tool,
+        "workload": workload,
+        "us_best": min(r["times_s"]) / per * 1e6,
+        "us_median": statistics.median(r["times_s"]) / per * 1e6,
+        **r,
+    }
+
+
+def child(tool: str, workload: str, repeats: int, quick: bool, timeout: float) -> dict:
+    r = _child(tool, workload, repeats, quick, timeout)
+    # other processes on the machine: a row measured under load is marked in the report
+    r["load_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return r
+
+
+def _child(tool: str, workload: str, repeats: int, quick: bool, timeout: float) -> dict:
+    args = [sys.executable, __file__, "--one", tool, workload, "--repeat", str(repeats)]
+    try:
+        p = subprocess.run(
+            [*args, *(["--quick"] if quick else [])],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"tool": tool, "workload": workload, "error": f"timed out after {timeout:.0f} s"}
     if p.returncode != 0:
-        print(f"  {tool} {workload} failed: {p.stderr.strip().splitlines()[-1:]}", flush=True)
-        return None
+        last = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"tool": tool, "workload": workload, "error": last[0][:300]}
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def sweep_throughput() -> dict:
-    """Wall time of one sweep (32 independent runs, about 20 s on one core) with --jobs 1
-    and --jobs 2; the ratio is the throughput gained by the second worker."""
-    text = """
+# ---------------------------------------------------------------------------- extras
+
+
+def _nnfit(*args, check=True):
+    subprocess.run(
+        [sys.executable, "-m", "nnfit", *map(str, args)], cwd=ROOT, capture_output=True, check=check
+    )
+
+
+def sweep_throughput(quick: bool) -> dict:
+    """Wall time of one 32-point sweep (about 20 s on one core; a tenth with --quick)
+    with --jobs 1 and --jobs 2: the ratio is what the second worker gains."""
+    epochs = 50 if quick else 500
+    text = f"""
 name: bench-sweep
-target: {name: runge}
-data: {n_train: 1024, n_val: 0, n_test: 2000}
-model: {hidden: [32], activation: tanh}
-training: {optimizer: {name: adam, lr: 0.005}, batch_size: 32, epochs: 500,
-           early_stopping: null}
+target: {{name: runge}}
+data: {{n_train: 1024, n_val: 0, n_test: 2000}}
+model: {{hidden: [32], activation: tanh}}
+training: {{optimizer: {{name: adam, lr: 0.005}}, batch_size: 32, epochs: {epochs},
+           early_stopping: null}}
 sweep:
   grid:
     model.hidden: [[8], [12], [16], [24], [32], [40], [48], [64]]
@@ -98,122 +174,111 @@ sweep:
         f.write_text(text)
         for jobs in (1, 2):
             t0 = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "nnfit",
-                    "sweep",
-                    str(f),
-                    "--jobs",
-                    str(jobs),
-                    "--out",
-                    str(Path(tmp) / f"r{jobs}"),
-                    "--quiet",
-                ],
-                check=True,
-                capture_output=True,
-            )
+            _nnfit("sweep", f, "--jobs", jobs, "--out", Path(tmp) / f"r{jobs}", "--quiet")
             out[f"jobs{jobs}_s"] = time.perf_counter() - t0
     out["speedup"] = out["jobs1_s"] / out["jobs2_s"]
     return out
 
 
-def startup() -> dict:
-    def best_of(args, n=5):
+def startup(n: int) -> dict:
+    def median_of(*args):
         times = []
         for _ in range(n):
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "nnfit", *args], capture_output=True, check=False)
+            _nnfit(*args, check=False)
             times.append(time.perf_counter() - t0)
         return statistics.median(times)
 
     return {
-        "help_s": best_of(["--help"]),
-        "validate_s": best_of(["validate", str(ROOT / "experiments" / "quick.yaml")]),
+        "help_s": median_of("--help"),
+        "validate_s": median_of("validate", ROOT / "experiments" / "quick.yaml"),
     }
+
+
+def machine() -> dict:
+    import numpy
+    from threadpoolctl import threadpool_info
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "blas": ", ".join(blas) or "unknown",
+        "platform": platform.platform(),
+        "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+# ---------------------------------------------------------------------------- driver
+
+
+def plan(selected: set[str]) -> list[tuple[str, str]]:
+    """The (workload, tool) pairs to run: tools whose family was selected and whose
+    package is installed."""
+    pairs = []
+    for wl, tools in PLAN:
+        for tool in tools:
+            family = tool.split("-")[0]
+            if family not in selected:
+                continue
+            module = OPTIONAL.get(family)
+            if module and importlib.util.find_spec(module) is None:
+                continue
+            pairs.append((wl, tool))
+    return pairs
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--tools", default="nnfit,numpy,sklearn,torch")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per pair (default 3)")
+    ap.add_argument("--tools", default="numpy,jax,torch,sklearn,nnfit", help="tool families")
+    ap.add_argument("--quick", action="store_true", help="a tenth of the epochs, one repeat")
+    ap.add_argument("--skip-sweep", action="store_true", help="no --jobs throughput sweep")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per pair")
     ap.add_argument("--one", nargs=2, metavar=("TOOL", "WORKLOAD"), help=argparse.SUPPRESS)
-    ap.add_argument("--skip-sweep", action="store_true")
     args = ap.parse_args(argv)
+    repeats = 1 if args.quick else args.repeat
     if args.one:
-        print(json.dumps(measure(*args.one, args.repeat)))
-        return
-    allowed = set(args.tools.split(","))
-    have = {t for t in ("sklearn", "torch") if importlib.util.find_spec(t) is not None}
+        print(json.dumps(measure(*args.one, repeats, args.quick)))
+        return 0
+    selected = set(args.tools.split(","))
+    missing = sorted(m for f, m in OPTIONAL.items() if importlib.util.find_spec(m) is None)
     rows = []
-    for wl, tools in PLAN:
-        for tool in tools:
-            family = tool.split("-")[0]
-            if family not in allowed or (family in ("sklearn", "torch") and family not in have):
-                continue
-            print(f"{wl} {tool} …", flush=True)
-            r = child(tool, wl, args.repeat)
-            if r:
-                rows.append(r)
-    base = {r["workload"]: r["us_per_step"] for r in rows if r["tool"].startswith("numpy")}
-    for r in rows:
-        r["ratio_to_numpy"] = (
-            r["us_per_step"] / base[r["workload"]] if r["workload"] in base else None
-        )
-    extra = {"startup": startup(), "cpu_count": os.cpu_count()}
-    if not args.skip_sweep:
-        extra["sweep"] = sweep_throughput()
-    get = {(r["workload"], r["tool"]): r for r in rows}
-
-    def ratio(a, b):
-        if a in get and b in get:
-            return get[a]["us_per_step"] / get[b]["us_per_step"]
-        return None
-
-    goals = [
-        ("W1 nnfit / bare NumPy ≤ 1.2", ratio(("W1", "nnfit"), ("W1", "numpy")), 1.2),
-        ("W2 nnfit / bare NumPy ≤ 1.1", ratio(("W2", "nnfit"), ("W2", "numpy")), 1.1),
-        ("W1 nnfit / scikit-learn ≤ 0.2", ratio(("W1", "nnfit"), ("W1", "sklearn")), 0.2),
-        ("W1 nnfit / PyTorch ≤ 0.1", ratio(("W1", "nnfit"), ("W1", "torch")), 0.1),
-        ("W3 nnfit / bare NumPy ≤ 0.35", ratio(("W3", "nnfit"), ("W3", "numpy")), 0.35),
-        ("W4 stacked / one at a time ≤ 0.6", ratio(("W4", "nnfit-stack"), ("W1", "nnfit")), 0.6),
-        ("W1 float32 / float64 ≤ 0.8", ratio(("W1", "nnfit-float32"), ("W1", "nnfit")), 0.8),
-        ("sweep --jobs 2 throughput ≥ 1.8×", extra.get("sweep", {}).get("speedup"), -1.8),
-        ("nnfit --help ≤ 0.4 s", extra["startup"]["help_s"], 0.4),
-        ("nnfit validate ≤ 0.8 s", extra["startup"]["validate_s"], 0.8),
-    ]
-    lines = [
-        "| workload | tool | µs/step | ratio to bare NumPy | final MSE | peak RSS MB |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        rn = "—" if r["ratio_to_numpy"] is None else f"{r['ratio_to_numpy']:.2f}"
-        lines.append(
-            f"| {r['workload']} | {r['tool']} | {r['us_per_step']:.1f} | {rn} | "
-            f"{r['final_mse']:.3e} | {r['peak_rss_mb']:.0f} |"
-        )
-    lines += [
-        "",
-        f"W4 is W1 for {W4_SEEDS} seeds; its µs/step is per model.",
-        "",
-        "| goal | measured | met |",
-        "| --- | ---: | --- |",
-    ]
-    verdicts = []
-    for name, value, limit in goals:
-        if value is None:
-            lines.append(f"| {name} | not measured | — |")
-            continue
-        met = value >= -limit if limit < 0 else value <= limit
-        verdicts.append({"goal": name, "value": value, "met": met})
-        lines.append(f"| {name} | {value:.3g} | {'yes' if met else 'no'} |")
-    (HERE / "results.json").write_text(
-        json.dumps({"rows": rows, "goals": verdicts, **extra}, indent=2) + "\n"
-    )
-    (HERE / "results.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    t_start = time.perf_counter()
+    for wl, tool in plan(selected):
+        print(f"{wl} {tool} …", flush=True)
+        r = child(tool, wl, repeats, args.quick, args.timeout)
+        if "error" in r:
+            print(f"  failed: {r['error']}", flush=True)
+        rows.append(r)
+    extras = {}
+    if "nnfit" in selected:
+        extras["startup"] = startup(2 if args.quick else 5)
+        if not args.skip_sweep:
+            extras["sweep"] = sweep_throughput(args.quick)
+    result = report.assemble(rows, extras, machine(), missing, args.quick, repeats)
+    result["total_s"] = time.perf_counter() - t_start
+    text = report.markdown(result)
+    (HERE / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    (HERE / "results.md").write_text(text)
+    print(text)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

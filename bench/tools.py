@@ -1,246 +1,167 @@
-"""One training loop per tool, each returning (seconds in the loop, final training MSE).
+"""The in-process tools: the NumPy floor, scikit-learn, PyTorch and JAX.
 
-Every tool starts from the same weights and sees the same data; nnfit, the bare NumPy
-loop and PyTorch also use the same per-epoch shuffles (scikit-learn shuffles with its
-own generator and cannot be given ours).
+Each is a class built from a workload spec whose ``run(X, y, params_list, perms_list,
+epochs)`` trains every model of ``params_list`` from those weights and returns the
+trained [(W, b), ...] per model; ``compile_s`` is the compile time spent so far (JAX
+only). Every tool minimises C = ½·mean((g − y)²) from the same weights on the same data
+with the same shuffles, except scikit-learn, which shuffles with its own generator.
+nnfit is not here: it is measured as a user runs it (:mod:`as_user`).
 """
 
 from __future__ import annotations
 
-import time
 import warnings
 
-import numpy as np
-from workloads import W4_SEEDS, initial_params, make_data, shuffle_rng, shuffles
+import floor
 
 
-def mse(g, y):
-    return float(np.mean((np.ravel(g) - np.ravel(y)) ** 2))
+class Floor:
+    """bench/floor.py: one model at a time (W3: the naive full-batch loop)."""
+
+    compile_s = 0.0
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+
+    def run(self, X, y, params_list, perms_list, epochs):
+        spec = dict(self.spec, epochs=epochs)
+        return [floor.train(spec, X, y, p, q) for p, q in zip(params_list, perms_list, strict=True)]
 
 
-# ---------------------------------------------------------------------------- nnfit
+class FloorStacked(Floor):
+    """All models at once as one stack (each with its own shuffles)."""
+
+    def run(self, X, y, params_list, perms_list, epochs):
+        return floor.train_many(dict(self.spec, epochs=epochs), X, y, params_list, perms_list)
 
 
-def _nnfit_net(spec, params, dtype="float64"):
-    from nnfit.engine.network import Network
+class FloorBlocked(Floor):
+    """Full batch in cache-sized column blocks over two threads."""
 
-    n_layers = len(params)
-    net = Network(spec["sizes"], [spec["act"]] * (n_layers - 1) + ["identity"], dtype)
-    for (W, b), (W0, b0) in zip(net.params(), params, strict=True):
-        W[...] = W0
-        b[...] = b0
-    return net
+    def run(self, X, y, params_list, perms_list, epochs):
+        spec = dict(self.spec, epochs=epochs)
+        return [floor.train_blocked(spec, X, y, p, threads=2, chunk=64) for p in params_list]
 
 
-def _settings(spec):
-    from nnfit.engine.loop import TrainSettings
+class Sklearn:
+    """MLPRegressor from the shared weights: fitted once on a few points so that it
+    allocates its state, then given our weights and refitted with warm_start. Its loss
+    is also ½·mean(r²); full batch is solver="sgd" without momentum."""
 
-    full = spec["batch"] >= spec["n"]
-    return TrainSettings(
-        optimizer=spec["optimizer"],
-        lr=spec["lr"],
-        epochs=spec["epochs"],
-        batch_size=None if full else spec["batch"],
-        patience=None,
-    )
+    compile_s = 0.0
 
+    def __init__(self, spec: dict):
+        self.spec = spec
 
-def nnfit(spec, dtype="float64"):
-    """nnfit's own trainer, with its per-epoch bookkeeping (history, gradient norms)."""
-    from nnfit.engine.loop import train
+    def run(self, X, y, params_list, perms_list, epochs):
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPRegressor
 
-    X, y = make_data(spec)
-    net = _nnfit_net(spec, initial_params(spec), dtype)
-    res = train(net, X, y, settings=_settings(spec), rng=shuffle_rng())
-    return res.wall_s, mse(net.predict(X), y)
-
-
-def nnfit_float32(spec):
-    return nnfit(spec, "float32")
-
-
-def nnfit_ensemble(spec):
-    """W4: W1 for several seeds as one stacked ensemble."""
-    from nnfit.engine.stack import train_stack
-
-    X, y = make_data(spec)
-    nets = [_nnfit_net(spec, initial_params(spec, seed)) for seed in range(W4_SEEDS)]
-    t0 = time.perf_counter()
-    train_stack(
-        nets, X, y, None, None, _settings(spec), [shuffle_rng(seed) for seed in range(W4_SEEDS)]
-    )
-    wall = time.perf_counter() - t0
-    return wall / W4_SEEDS, float(np.mean([mse(n.predict(X), y) for n in nets]))
-
-
-# ---------------------------------------------------------------------------- bare NumPy
-
-
-def _act(name):
-    if name == "tanh":
-        return np.tanh, lambda z, a: 1 - a * a
-    if name == "relu":
-        return lambda z: np.maximum(z, 0), lambda z, a: z > 0
-    return (lambda z: 1 / (1 + np.exp(-z))), lambda z, a: a * (1 - a)
-
-
-def numpy_loop(spec, seed=0):
-    """The loop one writes by hand: per-layer arrays, Adam (or GD) on each array."""
-    X, y = make_data(spec)
-    params = initial_params(spec, seed)
-    Ws = [W.copy() for W, _ in params]
-    bs_ = [b.copy() for _, b in params]
-    f, df = _act(spec["act"])
-    ms = [np.zeros_like(p) for p in Ws + bs_]
-    vs = [np.zeros_like(p) for p in Ws + bs_]
-    b1, b2, eps, lr, bs = 0.9, 0.999, 1e-8, spec["lr"], spec["batch"]
-    L = len(Ws)
-    adam = spec["optimizer"] == "adam"
-    perms = shuffles(len(X), spec["epochs"], seed) if bs < len(X) else None
-    t = 0
-    t0 = time.perf_counter()
-    for e in range(spec["epochs"]):
-        Xs, ys = (X[perms[e]], y[perms[e]]) if perms is not None else (X, y)
-        for i in range(0, len(X), bs):
-            xb, yb = Xs[i : i + bs], ys[i : i + bs]
-            acts, zs = [xb], []
-            for l in range(L):
-                z = acts[-1] @ Ws[l] + bs_[l]
-                zs.append(z)
-                if l < L - 1:
-                    acts.append(f(z))
-            r = zs[-1] - yb
-            _loss = 0.5 * np.mean(r * r)
-            delta = r / len(xb)
-            gWs, gbs = [None] * L, [None] * L
-            for l in range(L - 1, -1, -1):
-                gWs[l] = acts[l].T @ delta
-                gbs[l] = delta.sum(axis=0)
-                if l:
-                    delta = (delta @ Ws[l].T) * df(zs[l - 1], acts[l])
-            t += 1
-            if adam:
-                c1, c2 = 1 - b1**t, 1 - b2**t
-                for p, g, m, v in zip(Ws + bs_, gWs + gbs, ms, vs, strict=True):
-                    m *= b1
-                    m += (1 - b1) * g
-                    v *= b2
-                    v += (1 - b2) * g * g
-                    p -= (lr / c1) * m / (np.sqrt(v / c2) + eps)
-            else:
-                for p, g in zip(Ws + bs_, gWs + gbs, strict=True):
-                    p -= lr * g
-    wall = time.perf_counter() - t0
-    a = X
-    for l in range(L):
-        a = a @ Ws[l] + bs_[l]
-        if l < L - 1:
-            a = f(a)
-    return wall, mse(a, y)
-
-
-def numpy_seeds(spec):
-    """W4 for the bare loop: the seeds one after another."""
-    out = [numpy_loop(spec, seed) for seed in range(W4_SEEDS)]
-    return sum(w for w, _ in out) / W4_SEEDS, float(np.mean([m for _, m in out]))
-
-
-# ---------------------------------------------------------------------------- scikit-learn
-
-
-def sklearn(spec):
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPRegressor
-
-    X, y = make_data(spec)
-    params = initial_params(spec)
-    act = {"tanh": "tanh", "relu": "relu", "sigmoid": "logistic"}[spec["act"]]
-    full = spec["batch"] >= spec["n"]
-    kw = (
-        {"solver": "sgd", "momentum": 0.0, "nesterovs_momentum": False}
-        if full
-        else {"solver": "adam"}
-    )
-    model = MLPRegressor(
-        hidden_layer_sizes=tuple(spec["sizes"][1:-1]),
-        activation=act,
-        batch_size=min(spec["batch"], spec["n"]),
-        learning_rate_init=spec["lr"],
-        alpha=0.0,
-        shuffle=True,
-        random_state=0,
-        tol=0.0,
-        n_iter_no_change=10**9,
-        warm_start=True,
-        max_iter=1,
-        **kw,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X[:8], y[:8, 0])  # allocate, then start from the shared weights
-        model.coefs_ = [W.copy() for W, _ in params]
-        model.intercepts_ = [b.copy() for _, b in params]
-        model.max_iter = spec["epochs"]
-        t0 = time.perf_counter()
-        model.fit(X, y[:, 0])
-        wall = time.perf_counter() - t0
-    return wall, mse(model.predict(X), y)
-
-
-# ---------------------------------------------------------------------------- PyTorch
-
-
-def torch_eager(spec):
-    import torch
-
-    X, y = make_data(spec)
-    params = initial_params(spec)
-    layers = []
-    for i, (W, b) in enumerate(params):
-        lin = torch.nn.Linear(W.shape[0], W.shape[1], dtype=torch.float64)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(W.T.copy()))
-            lin.bias.copy_(torch.from_numpy(b))
-        layers.append(lin)
-        if i < len(params) - 1:
-            layers.append(
-                {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}[
-                    spec["act"]
-                ]()
+        spec = self.spec
+        full = spec["batch"] is None
+        solver = (
+            {"solver": "sgd", "momentum": 0.0, "nesterovs_momentum": False, "shuffle": False}
+            if full
+            else {"solver": "adam", "shuffle": True}
+        )
+        out = []
+        for seed, params in enumerate(params_list):
+            model = MLPRegressor(
+                hidden_layer_sizes=tuple(spec["sizes"][1:-1]),
+                activation={"sigmoid": "logistic"}.get(spec["act"], spec["act"]),
+                batch_size=len(X) if full else spec["batch"],
+                learning_rate_init=spec["lr"],
+                alpha=0.0,
+                tol=0.0,
+                n_iter_no_change=10**9,
+                random_state=seed,
+                warm_start=True,
+                max_iter=1,
+                **solver,
             )
-    model = torch.nn.Sequential(*layers)
-    opt = (
-        torch.optim.Adam(model.parameters(), lr=spec["lr"])
-        if spec["optimizer"] == "adam"
-        else torch.optim.SGD(model.parameters(), lr=spec["lr"])
-    )
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    bs = spec["batch"]
-    perms = shuffles(len(X), spec["epochs"]) if bs < len(X) else None
-    t0 = time.perf_counter()
-    for e in range(spec["epochs"]):
-        if perms is not None:
-            idx = torch.from_numpy(perms[e])
-            Xs, ys = Xt[idx], yt[idx]
-        else:
-            Xs, ys = Xt, yt
-        for i in range(0, len(X), bs):
-            opt.zero_grad(set_to_none=True)
-            r = model(Xs[i : i + bs]) - ys[i : i + bs]
-            loss = 0.5 * (r * r).mean()
-            loss.backward()
-            opt.step()
-    wall = time.perf_counter() - t0
-    with torch.no_grad():
-        return wall, mse(model(Xt).numpy(), y)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(X[:8], y[:8, 0])
+                model.coefs_ = [W.copy() for W, _ in params]
+                model.intercepts_ = [b.copy() for _, b in params]
+                model.max_iter = epochs
+                model.fit(X, y[:, 0])
+            out.append(list(zip(model.coefs_, model.intercepts_, strict=True)))
+        return out
 
 
+class Torch:
+    """PyTorch eager, nn.Sequential, torch.optim.Adam (or SGD), default threads."""
+
+    compile_s = 0.0
+
+    def __init__(self, spec: dict):
+        import torch
+
+        self.torch, self.spec = torch, spec
+
+    def _model(self, params):
+        torch, act = self.torch, self.spec["act"]
+        layers = []
+        for i, (W, b) in enumerate(params):
+            lin = torch.nn.Linear(*W.shape, dtype=torch.float64)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(W.T.copy()))
+                lin.bias.copy_(torch.from_numpy(b))
+            layers.append(lin)
+            if i < len(params) - 1:
+                layers.append(
+                    {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}.get(act, torch.nn.Sigmoid)()
+                )
+        return torch.nn.Sequential(*layers)
+
+    def run(self, X, y, params_list, perms_list, epochs):
+        torch, spec = self.torch, self.spec
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+        out = []
+        for params, perms in zip(params_list, perms_list, strict=True):
+            model = self._model(params)
+            if spec["optimizer"] == "adam":
+                opt = torch.optim.Adam(model.parameters(), lr=spec["lr"])
+            else:
+                opt = torch.optim.SGD(model.parameters(), lr=spec["lr"])
+            batch = spec["batch"] or len(X)
+            for e in range(epochs):
+                if perms is None:
+                    Xe, ye = Xt, yt
+                else:
+                    idx = torch.from_numpy(perms[e])
+                    Xe, ye = Xt[idx], yt[idx]
+                for i in range(0, len(X), batch):
+                    opt.zero_grad(set_to_none=True)
+                    r = model(Xe[i : i + batch]) - ye[i : i + batch]
+                    (0.5 * (r * r).mean()).backward()
+                    opt.step()
+            lins = [m for m in model if isinstance(m, torch.nn.Linear)]
+            out.append(
+                [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in lins]
+            )
+        return out
+
+
+def _jax(mode):
+    def make(spec):
+        from jax_tools import JaxTrainer
+
+        return JaxTrainer(spec, mode)
+
+    return make
+
+
+#: tool → (trainer class, workloads it runs); W4 is W1 for several seeds
 TOOLS = {
-    "nnfit": nnfit,
-    "nnfit-float32": nnfit_float32,
-    "nnfit-stack": nnfit_ensemble,
-    "numpy": numpy_loop,
-    "numpy-seeds": numpy_seeds,
-    "sklearn": sklearn,
-    "torch": torch_eager,
+    "numpy": (Floor, ("W1", "W2", "W3", "W4")),
+    "numpy-batched": (FloorStacked, ("W4",)),
+    "numpy-chunk2t": (FloorBlocked, ("W3",)),
+    "jax-scan": (_jax("scan"), ("W1", "W2", "W3")),
+    "jax-vmap": (_jax("vmap"), ("W4",)),
+    "torch": (Torch, ("W1", "W2", "W3")),
+    "sklearn": (Sklearn, ("W1", "W2", "W3")),
 }
+#: the package each tool needs, for tools that are optional
+NEEDS = {"jax-scan": "jax", "jax-vmap": "jax", "torch": "torch", "sklearn": "sklearn"}

@@ -123,5 +123,5 @@ def test_new_entries_are_names_of_the_experiment_file(registered):
     assert rec.status == "ok" and rec.config["training"]["optimizer"]["shrink"] == 1.0
     with pytest.raises(config.ConfigError, match="shrink"):
         config.from_dict({**cfg, "training": {"optimizer": {"name": "signsgd", "shrink": 2.0}}})
-    with pytest.raises(config.ConfigError, match="loss: it needs loss mse|needs loss mse"):
+    with pytest.raises(config.ConfigError, match="needs loss mse"):
         config.from_dict({**cfg, "training": {"optimizer": "lm", "loss": "logcosh"}})

@@ -1,0 +1,156 @@
+"""The bench's ratios, goals and tables, from the rows the child processes measured."""
+
+from __future__ import annotations
+
+#: the floor each workload's rows are divided by
+FLOOR = {"W1": "numpy", "W2": "numpy", "W3": "numpy", "W4": "numpy-batched"}
+
+#: (goal, numerator (workload, tool), denominator (workload, tool), limit)
+GOALS = [
+    ("W1 nnfit run / floor", ("W1", "nnfit"), ("W1", "numpy"), 1.2),
+    ("W2 nnfit run / floor", ("W2", "nnfit"), ("W2", "numpy"), 1.05),
+    ("W3 nnfit run / floor's naive full-batch loop", ("W3", "nnfit"), ("W3", "numpy"), 0.35),
+    (
+        "W4 nnfit sweep, stacked / numpy-batched",
+        ("W4", "nnfit-stack"),
+        ("W4", "numpy-batched"),
+        1.0,
+    ),
+    ("W1 nnfit run / jax-scan", ("W1", "nnfit"), ("W1", "jax-scan"), 3.0),
+    ("W4 nnfit sweep, stacked / jax-vmap", ("W4", "nnfit-stack"), ("W4", "jax-vmap"), 2.5),
+    ("W2 nnfit float32 / float64", ("W2", "nnfit-float32"), ("W2", "nnfit"), 0.7),
+    ("W3 nnfit float32 / float64", ("W3", "nnfit-float32"), ("W3", "nnfit"), 0.7),
+]
+HELP_LIMIT_S = 0.3
+
+DESCRIPTION = {
+    "W1": "sin(2πx), 1,024 points, 1-64-1 tanh, Adam 1e-3, batch 32",
+    "W2": "Franke, 4,096 points, 2-100-100-100-1 ReLU, Adam 1e-3, batch 64",
+    "W3": "sin(2πx), 8,192 points, 1-2048-1 sigmoid, full-batch GD 1e-3",
+    "W4": "W1 for 8 seeds (µs per model step)",
+}
+NOTES = {
+    "numpy": "the floor (bench/floor.py)",
+    ("W3", "numpy"): "the floor's naive full-batch loop",
+    ("W4", "numpy"): "the floor, seeds one at a time",
+    "numpy-batched": "the floor, 8 seeds as one stack",
+    "numpy-chunk2t": "the floor, full batch in column blocks on 2 threads",
+    "jax-scan": "jit + lax.scan over an epoch",
+    "jax-vmap": "the scan epoch vmapped over the 8 seeds",
+    "torch": "eager, torch.optim",
+    "sklearn": "MLPRegressor (its own shuffles)",
+    "nnfit": "nnfit run",
+    "nnfit-float32": "nnfit run, dtype float32",
+    "nnfit-stack": "nnfit sweep --seeds 8 --jobs 1",
+}
+
+
+def assemble(rows, extras, machine, missing, quick, repeats) -> dict:
+    ok = {(r["workload"], r["tool"]): r for r in rows if "error" not in r}
+    for r in rows:
+        base = ok.get((r["workload"], FLOOR[r["workload"]]))
+        if "error" not in r and base:
+            r["ratio_to_floor"] = r["us_best"] / base["us_best"]
+    goals = []
+    for name, num, den, limit in GOALS:
+        value = ok[num]["us_best"] / ok[den]["us_best"] if num in ok and den in ok else None
+        goals.append({"goal": name, "limit": limit, "value": value, "met": _met(value, limit)})
+    help_s = extras.get("startup", {}).get("help_s")
+    goals.append(
+        {"goal": "nnfit --help (s)", "limit": HELP_LIMIT_S, "value": help_s,
+         "met": _met(help_s, HELP_LIMIT_S)}
+    )  # fmt: skip
+    return {
+        "machine": machine,
+        "quick": quick,
+        "repeats": repeats,
+        "missing_packages": missing,
+        "rows": rows,
+        "goals": goals,
+        **extras,
+    }
+
+
+def _met(value, limit):
+    return None if value is None else value <= limit
+
+
+def _f(x, fmt):
+    return "—" if x is None else format(x, fmt)
+
+
+def _us(x):
+    return "—" if x is None else f"{x:.0f}" if x >= 1000 else f"{x:.1f}"
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        "# make bench",
+        "",
+        f"{m['cpu']}, {m['cores']} cores; Python {m['python']}, NumPy {m['numpy']} "
+        f"with {m['blas']}; {m['date']}, load average {_f(m['load_avg_1min'], '.1f')} "
+        f"at the end.{' Quick mode: a tenth of the epochs.' if result['quick'] else ''}",
+        "",
+        f"µs per optimizer step, best (and median) of {result['repeats']} timed runs after a "
+        "warm-up; × floor is best against best in this run; float64 unless said.",
+        "",
+    ]
+    for wl, desc in DESCRIPTION.items():
+        rows = [r for r in result["rows"] if r["workload"] == wl]
+        if not rows:
+            continue
+        lines += [
+            f"**{wl}**: {desc}",
+            "",
+            "| tool | µs/step | median | × floor | final MSE | compile s | peak RSS MB | what |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for r in rows:
+            what = NOTES.get((wl, r["tool"]), NOTES.get(r["tool"], ""))
+            if "error" in r:
+                lines.append(f"| {r['tool']} | failed | | | | | | {r['error']} |")
+                continue
+            if r.get("blas_threads"):
+                what += f"; BLAS {r['blas_threads']} thread{'s' if r['blas_threads'] > 1 else ''}"
+            lines.append(
+                f"| {r['tool']} | {_us(r['us_best'])} | {_us(r['us_median'])} | "
+                f"{_f(r.get('ratio_to_floor'), '.2f')} | {r['final_mse']:.3e} | "
+                f"{_f(r.get('compile_s'), '.2f')} | {r['peak_rss_mb']:.0f} | {what} |"
+            )
+        lines.append("")
+    lines += ["| goal | limit | measured | met |", "| --- | ---: | ---: | --- |"]
+    for g in result["goals"]:
+        met = {True: "yes", False: "**no**", None: "not measured"}[g["met"]]
+        lines.append(f"| {g['goal']} | ≤ {g['limit']:g} | {_f(g['value'], '.3g')} | {met} |")
+    lines.append("")
+    extras = []
+    if "startup" in result:
+        s = result["startup"]
+        extras.append(f"start-up: `nnfit --help` {s['help_s']:.2f} s, `nnfit validate` "
+                      f"{s['validate_s']:.2f} s (median)")  # fmt: skip
+    if "sweep" in result:
+        s = result["sweep"]
+        extras.append(
+            f"sweep of 32 runs: --jobs 1 {s['jobs1_s']:.1f} s, --jobs 2 {s['jobs2_s']:.1f} s "
+            f"({s['speedup']:.2f}× throughput)"
+        )
+    cores = result["machine"]["cores"] or 1
+    loaded = [
+        f"{r['workload']} {r['tool']} ({r['load_after']:.1f})"
+        for r in result["rows"]
+        if (r.get("load_after") or 0) > cores
+    ]
+    if loaded:
+        extras.append(
+            f"load average above the {cores} cores right after: {', '.join(loaded)}; "
+            "other processes shared the machine, so those figures (threaded ones most) "
+            "are slower than on a quiet machine"
+        )
+    if result["missing_packages"]:
+        extras.append(
+            f"not installed, so not measured: {', '.join(result['missing_packages'])} "
+            "(`pip install -e '.[bench]'`)"
+        )
+    lines += [f"- {e}" for e in extras]
+    return "\n".join(lines) + "\n"

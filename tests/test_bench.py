@@ -1,0 +1,110 @@
+"""The benchmark's floor must train exactly what a plain textbook loop trains.
+
+The floor (bench/floor.py) folds biases, keeps activations feature-major, rescales
+Adam's moments and sums blocked gradients in threads; any slip there would make every
+ratio in ``make bench`` meaningless. Each case trains a tiny workload both ways from
+the same weights and shuffles and compares the final training MSE (to 1e-12, some
+hundred times the rounding noise such short runs accumulate) and the weights.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import floor
+from workloads import initial_params, make_data, mse, shuffles
+
+ACT = {
+    "tanh": (np.tanh, lambda a: 1 - a**2),
+    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda a: a * (1 - a)),
+    "relu": (lambda z: np.maximum(z, 0), lambda a: (a > 0).astype(float)),
+}
+
+
+def reference(spec, X, y, params, perms):
+    """Sample-major, one array per weight and bias, C = ½·mean((g − y)²), Adam as
+    PyTorch writes it, every step allocating its temporaries."""
+    f, df = ACT[spec["act"]]
+    Ws = [W.copy() for W, _ in params]
+    bs = [b.copy() for _, b in params]
+    ms = [np.zeros_like(p) for p in Ws + bs]
+    vs = [np.zeros_like(p) for p in Ws + bs]
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, spec["lr"]
+    n, batch = len(X), spec["batch"] or len(X)
+    t = 0
+    for e in range(spec["epochs"]):
+        order = perms[e] if perms is not None else np.arange(n)
+        for i in range(0, n, batch):
+            xb, yb = X[order[i : i + batch]], y[order[i : i + batch]]
+            acts = [xb]
+            for k, (W, b) in enumerate(zip(Ws, bs, strict=True)):
+                z = acts[-1] @ W + b
+                acts.append(f(z) if k < len(Ws) - 1 else z)
+            delta = (acts[-1] - yb) / yb.size
+            gW, gb = [None] * len(Ws), [None] * len(Ws)
+            for k in range(len(Ws) - 1, -1, -1):
+                gW[k], gb[k] = acts[k].T @ delta, delta.sum(axis=0)
+                if k:
+                    delta = (delta @ Ws[k].T) * df(acts[k])
+            t += 1
+            for p, g, m, v in zip(Ws + bs, gW + gb, ms, vs, strict=True):
+                if spec["optimizer"] == "gd":
+                    p -= lr * g
+                    continue
+                m[...] = b1 * m + (1 - b1) * g
+                v[...] = b2 * v + (1 - b2) * g * g
+                p -= lr / (1 - b1**t) * m / (np.sqrt(v / (1 - b2**t)) + eps)
+    return list(zip(Ws, bs, strict=True))
+
+
+TINY = {
+    "tanh-adam": {"target": "sine", "n": 64, "sizes": [1, 8, 1], "act": "tanh",
+                  "optimizer": "adam", "lr": 1e-2, "batch": 8, "epochs": 5},
+    "relu-deep": {"target": "franke", "n": 96, "sizes": [2, 12, 10, 1], "act": "relu",
+                  "optimizer": "adam", "lr": 1e-2, "batch": 16, "epochs": 4},
+    "sigmoid-gd": {"target": "sine", "n": 128, "sizes": [1, 32, 1], "act": "sigmoid",
+                   "optimizer": "gd", "lr": 0.2, "batch": None, "epochs": 30},
+}  # fmt: skip
+
+
+def check(spec, got, want, X, y):
+    a, b = mse(got, X, y, spec["act"]), mse(want, X, y, spec["act"])
+    assert a == pytest.approx(b, abs=1e-12)
+    assert a < 0.97 * mse(initial_params(spec), X, y, spec["act"])  # it did train
+    for (W, c), (W0, c0) in zip(got, want, strict=True):
+        np.testing.assert_allclose(W, W0, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(c, c0, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_floor_trains_like_the_textbook_loop(name):
+    spec = TINY[name]
+    X, y = make_data(spec)
+    params, perms = initial_params(spec), shuffles(spec)
+    want = reference(spec, X, y, params, perms)
+    check(spec, floor.train(spec, X, y, params, perms), want, X, y)
+
+
+def test_stacked_models_train_like_each_alone():
+    spec = TINY["tanh-adam"]
+    X, y = make_data(spec)
+    params = [initial_params(spec, seed) for seed in range(3)]
+    perms = [shuffles(spec, seed) for seed in range(3)]
+    got = floor.train_many(spec, X, y, params, perms)
+    for p, q, g in zip(params, perms, got, strict=True):
+        check(spec, g, reference(spec, X, y, p, q), X, y)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocked_full_batch_trains_like_the_naive_loop(threads):
+    spec = TINY["sigmoid-gd"]
+    X, y = make_data(spec)
+    params = initial_params(spec)
+    got = floor.train_blocked(spec, X, y, params, threads=threads, chunk=16)
+    check(spec, got, reference(spec, X, y, params, None), X, y)
