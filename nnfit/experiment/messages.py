@@ -94,7 +94,7 @@ class _Short:
 def _path_and_text(err: dict) -> tuple[tuple, str]:
     path, cause = _clean_loc(err["loc"]), (err.get("ctx") or {}).get("error")
     if isinstance(cause, _AtKey):
-        path = (*path, cause.key)
+        path = (*path, *cause.key.split("."))
     return path, _describe(err)
 
 
