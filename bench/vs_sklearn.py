@@ -5,8 +5,8 @@ bump), three activations, one hidden layer of 64 units, seeds 0–2. nnfit runs 
 experiment file with only the target, the layer, the activation and the seed (every
 other key at its default); MLPRegressor gets the same training points, the same width,
 activation, epoch budget (all of it: no stop on its training loss), batch size and
-learning rate (Adam), and its own defaults otherwise. Both are measured on nnfit's dense test set. Prints the median test RMSE of
-each and their ratio.
+learning rate (Adam), and its own defaults otherwise. Both are measured on nnfit's
+dense test set. Prints the median test RMSE of each and their ratio.
 
     python bench/vs_sklearn.py [--seeds 3] [--targets sine,runge,...] [--acts tanh,...]
 """
