@@ -12,6 +12,8 @@ import math
 import os
 from dataclasses import dataclass
 
+from nnfit.experiment.yamlfile import ConfigError
+
 
 def cores() -> int:
     """Cores this process may run on."""
@@ -56,8 +58,11 @@ class Limit:
             raise LimitError(f"{where}: {says} (at most {top:,} {self.what}; {self.hint()})")
 
 
-class LimitError(ValueError):
-    """A size above its bound; the message is one printable line."""
+class LimitError(ConfigError):
+    """A size above its bound: bad input, in one printable line."""
+
+    def __init__(self, message: str):
+        super().__init__([message])
 
 
 GRID_POINTS = Limit("NNFIT_MAX_GRID_POINTS", "runs", 10_000)
@@ -106,7 +111,7 @@ def check_experiment(exp) -> None:
             f"{exp.training.epochs:,} epochs keep a history of about {math.ceil(need):,} MiB",
         )
     except LimitError as exc:
-        raise KeyedError("training.epochs", str(exc).split(": ", 1)[1]) from None
+        raise KeyedError("training.epochs", exc.problems[0].split(": ", 1)[1]) from None
 
 
 class KeyedError(ValueError):

@@ -44,7 +44,7 @@ Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT, list("-+.0123
 
 def load_yaml(text: str):
     """Plain data from YAML text read with :class:`Loader` (no line numbers)."""
-    return yaml.load(text, Loader=Loader)
+    return yaml.load(text, Loader=Loader)  # Loader is a SafeLoader
 
 
 @dataclass(frozen=True)
