@@ -99,7 +99,7 @@ def run(
     exp = config.load(file, set_ or [])
     run_dir = results.inside(out, exp.name, exp.run_id())
     ds = _build_data(exp, file)
-    with shield.Shield(note=_say):
+    try:
         with LiveProgress(exp.name, exp.training.epochs, quiet) as progress:
             rec = experiment.execute(exp, callback=progress, data=ds, plots=False)
         with shield.writing():  # figures too: a finished run is not lost to one Ctrl-C
@@ -108,6 +108,11 @@ def run(
 
                 rec.figures, rec.warnings = plots.render(exp, rec, ds)
             placed = results.write_run(rec, run_dir)
+    except KeyboardInterrupt:  # cut short outside training, or a third Ctrl-C
+        gone = experiment.failed_record(exp, KeyboardInterrupt())
+        gone.status = gone.stop_reason = "interrupted"
+        results.mark_interrupted(gone, run_dir)
+        raise
     _note_display(progress)
     for w in rec.warnings:
         _say(f"warning: {w}")
@@ -183,7 +188,6 @@ def sweep(
     (so an interrupted sweep continues where it stopped); --rerun trains them again.
     """
     from nnfit.display import SweepProgress, show
-    from nnfit.experiment import shield
     from nnfit.sweep import grid as sw
     from nnfit.sweep import workers
     from nnfit.tables import sweep_summary
@@ -194,7 +198,7 @@ def sweep(
     if dask:
         workers.check_address(dask)
     sw.check_resources(points, jobs, dask)
-    with shield.Shield(note=_say), SweepProgress(folder, quiet, jobs=jobs) as progress:
+    with SweepProgress(folder, quiet, jobs=jobs) as progress:
         result = sw.run(
             folder,
             grid,
@@ -423,6 +427,7 @@ def report(
 
 
 def main() -> None:
+    state["process"] = True
     app()
 
 

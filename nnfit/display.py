@@ -236,7 +236,17 @@ class LiveProgress:
         """The display failed: stop showing anything; the caller's work goes on."""
         self.broken = exc
         if isinstance(exc, OUTPUT_ERRORS) and self.console.file is sys.stdout:
+            first = lost is None
             lose(exc)
+            if first and not pipe_closed():
+                reason = getattr(exc, "strerror", None) or type(exc).__name__
+                with contextlib.suppress(*OUTPUT_ERRORS):
+                    err.print(
+                        f"note: cannot write to stdout ({reason}); progress is no longer "
+                        "shown, the work goes on",
+                        markup=False,
+                        soft_wrap=True,
+                    )
         if self.progress is not None:
             progress, self.progress = self.progress, None
             with contextlib.suppress(Exception):

@@ -5,7 +5,8 @@ A bad-input error (config, data, formula, results folder) is one line on stderr 
 printable and at most :data:`MAX_LINE` characters, whatever the input. Output that
 cannot be written (a closed pipe, a full disk) ends the display, not the work: ``run``
 and ``sweep`` keep their exit code and say on stderr that the output was lost; commands
-whose output is their product exit 2.
+whose output is their product exit 2. Each command runs under a
+:class:`~nnfit.experiment.shield.Shield`, which counts Ctrl-C and SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import re
 
 import typer
 
+from nnfit.experiment.shield import Shield
+
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 3, 130
 MAX_LINE = 300  # characters of one message line
 
-state = {"debug": False}
+state = {"debug": False, "process": False}  # process: the command line runs this process
 
 
 def line(text) -> str:
@@ -89,24 +92,28 @@ def guard(product: bool = True):
 
             display.reset()
             code = 0
-            try:
-                fn(*args, **kwargs)
-            except typer.Exit as exc:
-                code = exc.exit_code
-            except (ConfigError, DataError, ExprError, ResultsError) as exc:
-                if state["debug"]:
-                    raise
-                code = _code_of(fail, str(exc))
-            except KeyboardInterrupt:
-                if state["debug"]:
-                    raise
-                say("interrupted")
-                code = EXIT_INTERRUPTED
-            except display.OUTPUT_ERRORS as exc:
-                if not is_output_error(exc):
-                    raise
-                display.lose(exc)
-            raise typer.Exit(output_verdict(code, product))
+            # one shield for the whole command, so that a second Ctrl-C that comes after
+            # the work, while the summary prints, is counted too
+            with Shield(note=say, last=state["process"]):
+                try:
+                    fn(*args, **kwargs)
+                except typer.Exit as exc:
+                    code = exc.exit_code
+                except (ConfigError, DataError, ExprError, ResultsError) as exc:
+                    if state["debug"]:
+                        raise
+                    code = _code_of(fail, str(exc))
+                except KeyboardInterrupt:
+                    if state["debug"]:
+                        raise
+                    say("interrupted")
+                    code = EXIT_INTERRUPTED
+                except display.OUTPUT_ERRORS as exc:
+                    if not is_output_error(exc):
+                        raise
+                    display.lose(exc)
+                code = output_verdict(code, product)
+            raise typer.Exit(code)
 
         return wrapper
 

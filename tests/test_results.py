@@ -39,5 +39,5 @@ def test_reading_missing_or_broken_folders(tmp_path):
     with pytest.raises(results.ResultsError, match=r"no model\.npz"):
         results.load_model(tmp_path)
     (tmp_path / "model.npz").write_bytes(b"garbage")
-    with pytest.raises(results.ResultsError, match="model.npz: not a readable model"):
+    with pytest.raises(results.ResultsError, match=r"model\.npz: not a readable model"):
         results.load_model(tmp_path)

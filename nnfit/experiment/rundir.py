@@ -337,6 +337,21 @@ def write_run(record, run_dir: Path) -> bool:
     return True
 
 
+def mark_interrupted(record, run_dir: Path) -> None:
+    """After an interrupt that cut a run short before its results were written: unless
+    a finished run is there, or one that already says it was interrupted, leave a
+    folder that says so (``record`` gives the config and names)."""
+    run_dir = Path(run_dir)
+    if _finished(run_dir):
+        return
+    m = read_metrics(run_dir)
+    if m and m["status"] == "interrupted" and m["config_hash"] == record.config_hash:
+        return
+    with contextlib.suppress(OSError):
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        _mark_interrupted(record, run_dir)
+
+
 def _mark_interrupted(record, run_dir: Path) -> None:
     """The smallest whole folder that says the run was interrupted while being written:
     its config and a metrics.json; written with signals held off (it takes milliseconds)."""

@@ -264,8 +264,8 @@ def load_model(run_dir: Path) -> tuple[Network, dict]:
                 if not isinstance(meta_obj, dict):
                     raise ValueError("meta is not a JSON object")
                 meta = Meta.model_validate(meta_obj)
-                _check_specs(meta)
                 _check_arrays(meta, heads)
+                _check_specs(meta)
                 arrays = [(z[f"W{l}"], z[f"b{l}"]) for l in range(len(meta.sizes) - 1)]
     except ValidationError as exc:
         raise ResultsError(f"{p}: meta: {_first_error(exc)}") from None

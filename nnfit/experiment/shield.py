@@ -28,8 +28,11 @@ class Shield:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, note: Callable[[str], None] = lambda text: None):
-        self.note = note
+    def __init__(self, note: Callable[[str], None] = lambda text: None, last: bool = False):
+        """``last``: the process ends with this block, so on leaving it signals are
+        ignored rather than given back to Python (a second Ctrl-C that comes as the
+        process exits would otherwise end it with a traceback)."""
+        self.note, self.last = note, last
         self.count = 0
         self.depth = 0  # nesting of writing() blocks
         self.pending = False  # a first signal held until the write is done
@@ -46,7 +49,7 @@ class Shield:
     def __exit__(self, *exc) -> bool:
         global _active
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_IGN if self.last else handler)
         self._previous.clear()
         _active = None
         return False
