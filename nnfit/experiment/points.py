@@ -129,8 +129,9 @@ def scan_csv(path: Path, dim: int) -> Scan:
     return s
 
 
-def csv_chunks(path: Path, dim: int, chunk: int = CHUNK) -> Iterator[Array]:
+def csv_chunks(path: Path, dim: int, chunk: int | None = None) -> Iterator[Array]:
     """The points of a CSV file (checked by :func:`scan_csv`), ``chunk`` rows at a time."""
+    chunk = chunk or CHUNK
     rows: list[list[float]] = []
     for i, line in _lines(path):
         if not line:
