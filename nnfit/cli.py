@@ -3,17 +3,29 @@
 Library errors become one clean line at this edge (exit 2 for bad input); a traceback
 is shown only with ``--debug``. Heavy modules are imported inside the commands so that
 ``nnfit --help`` stays fast.
+
+The terminal never costs a result: output that cannot be written (a closed pipe, a full
+disk, an encoding without the characters) ends the display, not the work; ``run`` and
+``sweep`` keep their exit code and say on stderr that the output was lost, commands
+whose product is their output exit 2. Ctrl-C is counted by a
+:class:`~nnfit.experiment.shield.Shield`: the first stops training, the second waits
+for the results to be written, the third aborts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from nnfit.edge import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, state
+from nnfit.edge import fail as _fail
+from nnfit.edge import guard as _guard
+from nnfit.edge import say as _say
 
 app = typer.Typer(
     add_completion=False,
@@ -21,9 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Experiments that show how well neural networks approximate functions.",
 )
-_state = {"debug": False}
-
-EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 3, 130
+_state = state  # --debug, read by the guard
 
 SetOpt = Annotated[
     list[str] | None,
@@ -38,55 +48,13 @@ QuietOpt = Annotated[
 ]
 
 
-class _Interrupted(KeyboardInterrupt):
-    pass
-
-
-def _on_sigterm(signum, frame):
-    raise _Interrupted()
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT):
-    from rich.markup import escape
-
-    from nnfit.display import err
-
-    for line in message.splitlines()[:3]:
-        err.print(f"[red]error:[/red] {escape(line)}", markup=True, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _guard(fn):
-    """Turn the library's bad-input errors into one line and exit 2."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from nnfit.experiment.config import ConfigError
-        from nnfit.experiment.data import DataError
-        from nnfit.experiment.formulas import ExprError
-        from nnfit.experiment.rundir import ResultsError
-
-        try:
-            return fn(*args, **kwargs)
-        except (ConfigError, DataError, ExprError, ResultsError) as exc:
-            if _state["debug"]:
-                raise
-            _fail(str(exc))
-        except KeyboardInterrupt:
-            if _state["debug"]:
-                raise
-            from nnfit.display import err
-
-            err.print("interrupted")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-
-    return wrapper
-
-
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False):
     _state["debug"] = debug
+    # a character the terminal's encoding lacks becomes "?" rather than an error
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="replace")
     if "nnfit.display" in sys.modules:  # imported by an earlier command in this process
         sys.modules["nnfit.display"].fit_consoles()
 
@@ -104,8 +72,17 @@ def _build_data(exp, file):
         raise data.DataError(f"{file}: {key}: {exc}") from None
 
 
+def _note_display(progress) -> None:
+    """Say why the progress display stopped, unless it was the output itself."""
+    from nnfit.display import OUTPUT_ERRORS
+
+    exc = progress.broken
+    if exc is not None and not isinstance(exc, OUTPUT_ERRORS):
+        _say(f"note: the progress display stopped ({type(exc).__name__}: {exc}); work went on")
+
+
 @app.command()
-@_guard
+@_guard(product=False)
 def run(
     file: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
     set_: SetOpt = None,
@@ -113,35 +90,55 @@ def run(
     quiet: QuietOpt = False,
 ):
     """Train one network and write its results folder."""
-    from nnfit.display import LiveProgress, err
-    from nnfit.display import out as con
-    from nnfit.experiment import config
+    from nnfit.display import LiveProgress, show
+    from nnfit.experiment import config, shield
     from nnfit.experiment import rundir as results
     from nnfit.experiment import runner as experiment
     from nnfit.tables import run_summary
 
     exp = config.load(file, set_ or [])
+    run_dir = results.inside(out, exp.name, exp.run_id())
     ds = _build_data(exp, file)
-    run_dir = Path(out) / exp.name / exp.run_id()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with LiveProgress(exp.name, exp.training.epochs, quiet) as progress:
-            rec = experiment.execute(exp, callback=progress, data=ds)
-        results.write_run(rec, run_dir)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+            rec = experiment.execute(exp, callback=progress, data=ds, plots=False)
+        with shield.writing():  # figures too: a finished run is not lost to one Ctrl-C
+            if rec.model:
+                from nnfit.experiment import plots
+
+                rec.figures, rec.warnings = plots.render(exp, rec, ds)
+            placed = results.write_run(rec, run_dir)
+    except KeyboardInterrupt:  # cut short outside training, or a third Ctrl-C
+        gone = experiment.failed_record(exp, KeyboardInterrupt())
+        gone.status = gone.stop_reason = "interrupted"
+        results.mark_interrupted(gone, run_dir)
+        raise
+    _note_display(progress)
     for w in rec.warnings:
-        err.print(f"warning: {w}")
-    con.print(run_summary(rec, run_dir))
-    con.print(f"results: {run_dir}", soft_wrap=True, markup=False)
+        _say(f"warning: {w}")
+    show(run_summary(rec, run_dir))
+    if not placed:
+        _say(
+            f"{rec.status}: not written; the finished run of this config in {run_dir} "
+            "is kept as it was"
+        )
+    else:
+        show(f"results: {run_dir}", soft_wrap=True, markup=False)
     if rec.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
     if rec.status != "ok":
         if rec.error:
-            err.print(f"run failed: {rec.error}")
+            _say(f"run failed: {rec.error}")
             if _state["debug"] and rec.traceback:
-                err.print(rec.traceback)
+                _say_all(rec.traceback)
         raise typer.Exit(EXIT_FAILED)
+
+
+def _say_all(text: str) -> None:
+    from nnfit.display import err
+
+    with contextlib.suppress(OSError, UnicodeError, ValueError):
+        err.print(text, markup=False)
 
 
 # ---------------------------------------------------------------------------- sweep
@@ -160,7 +157,7 @@ def _widths(text: str | None) -> list[int] | None:
 
 
 @app.command()
-@_guard
+@_guard(product=False)
 def sweep(
     file: Annotated[Path, typer.Argument(help="Experiment YAML file (with sweep.grid).")],
     widths: Annotated[
@@ -190,39 +187,37 @@ def sweep(
     Points whose run folder already holds a finished ok run of the same config are kept
     (so an interrupted sweep continues where it stopped); --rerun trains them again.
     """
-    from nnfit.display import SweepProgress, err
-    from nnfit.display import out as con
+    from nnfit.display import SweepProgress, show
     from nnfit.sweep import grid as sw
+    from nnfit.sweep import workers
     from nnfit.tables import sweep_summary
 
     if resume and rerun:
         _fail("--resume and --rerun contradict each other: give one")
     folder, grid, points = sw.expand(file, set_ or [], _widths(widths), seeds, out)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        with SweepProgress(folder, quiet, jobs=jobs) as progress:
-            result = sw.run(
-                folder,
-                grid,
-                points,
-                jobs=jobs,
-                dask=dask,
-                resume=not rerun,
-                on_start=progress.start,
-                on_done=progress.done,
-            )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    con.print(sweep_summary(result.summary))
+    if dask:
+        workers.check_address(dask)
+    sw.check_resources(points, jobs, dask)
+    with SweepProgress(folder, quiet, jobs=jobs) as progress:
+        result = sw.run(
+            folder,
+            grid,
+            points,
+            jobs=jobs,
+            dask=dask,
+            resume=not rerun,
+            on_start=progress.start,
+            on_done=progress.done,
+        )
+    _note_display(progress)
+    show(sweep_summary(result.summary))
     for w in result.summary.get("warnings", []):
-        err.print(f"warning: {w}", markup=False, soft_wrap=True)
-    con.print(f"sweep: {folder}", soft_wrap=True, markup=False)
+        _say(f"warning: {w}")
+    show(f"sweep: {folder}", soft_wrap=True, markup=False)
     if result.interrupted:
         again = "rerun without --rerun" if rerun else "rerun with the same command"
-        err.print(
-            f"interrupted: {result.n_finished} of {len(points)} runs finished; {again} to continue",
-            markup=False,
-            soft_wrap=True,
+        _say(
+            f"interrupted: {result.n_finished} of {len(points)} runs finished; {again} to continue"
         )
         raise typer.Exit(EXIT_INTERRUPTED)
     if result.n_failed or result.summary["n_missing"]:
@@ -233,10 +228,10 @@ def sweep(
 
 
 @app.command()
+@_guard()
 def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.")]):
     """Check experiment files without training: one line per problem."""
-    from nnfit.display import err
-    from nnfit.display import out as con
+    from nnfit.display import show
     from nnfit.experiment import config
 
     bad = 0
@@ -251,10 +246,10 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.
         except config.ConfigError as exc:
             bad += 1
             for line in exc.problems:
-                err.print(line, soft_wrap=True, markup=False)
+                _say(line)
             continue
         grid = f", sweep of {points} runs" if points else ""
-        con.print(
+        show(
             f"{f}: ok ({'-'.join(map(str, exp.sizes()))}, {exp.training.optimizer.name}, "
             f"{exp.training.epochs} epochs{grid})",
             markup=False,
@@ -264,19 +259,22 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.
 
 
 @app.command()
-@_guard
+@_guard()
 def gradcheck(
     file: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
     set_: SetOpt = None,
-    points: Annotated[int, typer.Option(help="Training points used.")] = 32,
+    points: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Training points used (at most n_train).")
+    ] = 32,
 ):
     """Check backprop on the file's network against finite differences and dual numbers."""
     import numpy as np
 
-    from nnfit.display import out as con
+    from nnfit.display import show
     from nnfit.engine.gradcheck import check_jacobian, check_network
     from nnfit.experiment import config
     from nnfit.experiment import runner as experiment
+    from nnfit.tables import gradcheck_table
 
     exp = config.load(file, set_ or [])
     ds = _build_data(exp, file)
@@ -287,15 +285,13 @@ def gradcheck(
     loss = experiment.settings_of(exp).loss_fn()
     checks = check_network(net, X, y, loss, t.l1, t.l2, rng=np.random.default_rng(0), max_fd=200)
     tol = 1e-6 if t.dtype == "float64" else 1e-3
-    con.print(gradcheck_title(exp, n, tol))
-    from nnfit.tables import gradcheck_table
-
-    con.print(gradcheck_table(checks, f"{exp.name}: backprop against two references"))
+    show(gradcheck_title(exp, n, tol))
+    show(gradcheck_table(checks, f"{exp.name}: backprop against two references"))
     jac = check_jacobian(net, X, max_params=400)
-    con.print(f"per-sample Jacobian (used by lm) against finite differences: {jac:.2e}")
+    show(f"per-sample Jacobian (used by lm) against finite differences: {jac:.2e}")
     worst = max(max(c.worst for c in checks), jac)
     verdict = "ok" if worst < tol else "FAILED"
-    con.print(f"largest relative error {worst:.2e} (tolerance {tol:.0e}): {verdict}")
+    show(f"largest relative error {worst:.2e} (tolerance {tol:.0e}): {verdict}")
     if worst >= tol:
         raise typer.Exit(EXIT_FAILED)
 
@@ -308,11 +304,12 @@ def gradcheck_title(exp, n, tol) -> str:
 
 
 @app.command()
+@_guard()
 def targets():
     """List the built-in targets with dimension and formula."""
     from rich.table import Table
 
-    from nnfit.display import out as con
+    from nnfit.display import show
     from nnfit.experiment.targets import TARGETS
 
     t = Table(title="built-in targets (target: {name: NAME})")
@@ -321,82 +318,37 @@ def targets():
     for tg in TARGETS.values():
         dim = str(tg.dim) if tg.dim is not None else f"any (default {tg.default_dim})"
         t.add_row(tg.name, dim, tg.formula)
-    con.print(t)
+    show(t)
 
 
 @app.command()
+@_guard()
 def schema():
     """Print the JSON Schema of the experiment file (for editor completion)."""
+    from nnfit.display import write
     from nnfit.experiment import config
 
-    typer.echo(json.dumps(config.schema(), indent=2))
+    write(json.dumps(config.schema(), indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------- outputs
 
 
-def _points(xs: list[str], dim: int):
-    """One point per --x: ``--x 0.1,0.2`` is one point in 2-D; repeat --x for more."""
+def _predictions(net, meta, chunks, dim: int):
+    """CSV text of the predictions, one chunk of rows at a time, header first."""
     import numpy as np
 
-    rows = []
-    for item in xs:
-        try:
-            vals = [float(v) for v in item.split(",") if v.strip()]
-        except ValueError:
-            _fail(f"--x {item}: expected numbers separated by commas")
-        if len(vals) != dim:
-            what = "coordinate" if dim == 1 else "coordinates"
-            more = "; give one point per --x, e.g. --x 0.1 --x 0.25" if dim == 1 else ""
-            _fail(f"--x {item}: the model takes {dim} {what} per point, got {len(vals)}{more}")
-        if not all(np.isfinite(vals)):
-            _fail(f"--x {item}: coordinates must be finite numbers")
-        rows.append(vals)
-    return np.asarray(rows, dtype=float).reshape(-1, dim)
+    from nnfit.experiment import rundir as results
 
-
-def _outside_note(X, dim: int) -> str | None:
-    """A warning when points lie outside [0, 1]^d, where every model here was trained."""
-    import numpy as np
-
-    outside = np.any((X < 0) | (X > 1), axis=1)
-    n = int(outside.sum())
-    if not n:
-        return None
-    cube = "[0, 1]" if dim == 1 else f"[0, 1]^{dim}"
-    first = ", ".join(f"{v:g}" for v in X[np.argmax(outside)])
-    return (
-        f"warning: {n} of {len(X)} points lie outside {cube}, where the model was trained "
-        f"(first: {first}); its values there are extrapolation"
-    )
-
-
-def _read_csv(path: Path, dim: int):
-    import numpy as np
-
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        _fail(f"{path}: cannot read: {exc.strerror}")
-    rows = []
-    for i, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.split(",")
-        try:
-            vals = [float(p) for p in parts]
-        except ValueError:
-            if i == 1:
-                continue  # a header
-            _fail(f"{path}:{i}: not a row of numbers: {line[:60]!r}")
-        if len(vals) < dim:
-            _fail(f"{path}:{i}: need {dim} columns, got {len(vals)}")
-        rows.append(vals[:dim])
-    return np.asarray(rows, dtype=float).reshape(-1, dim)
+    yield ",".join([f"x{i}" for i in range(dim)] + ["g"]) + "\n"
+    for X in chunks:
+        g = results.predict(net, meta, X)
+        rows = np.column_stack([X, g])
+        yield "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows)
 
 
 @app.command()
-@_guard
+@_guard()
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (holding model.npz).")],
     x: Annotated[
@@ -409,34 +361,39 @@ def predict(
     """Evaluate a saved model at points given with --x or in a CSV file.
 
     Points outside [0, 1]^d, where the model was trained, are evaluated with a warning.
+    The run must be whole: every file as metrics.json recorded it.
     """
-    import numpy as np
-
+    from nnfit.display import write
+    from nnfit.experiment import points as pts
     from nnfit.experiment import rundir as results
 
+    results.require_done(run_dir)
     net, meta = results.load_model(run_dir)
     dim = meta["sizes"][0]
     if not x and csv is None:
         _fail("give points with --x or --csv")
-    X = _points(x, dim) if x else _read_csv(csv, dim)
-    note = _outside_note(X, dim)
-    if note:
-        from nnfit.display import err
-
-        err.print(note, markup=False, soft_wrap=True)
-    g = results.predict(net, meta, X)
-    header = ",".join([f"x{i}" for i in range(dim)] + ["g"])
-    lines = [header] + [",".join(repr(float(v)) for v in row) for row in np.column_stack([X, g])]
-    text = "\n".join(lines) + "\n"
-    if out is None:
-        sys.stdout.write(text)
+    if x:
+        X = pts.parse_x(x, dim)
+        scan, chunks = pts.scan_points(X), [X]
     else:
-        results.atomic_write(out, text.encode())
-        typer.echo(f"wrote {len(g)} predictions to {out}")
+        scan, chunks = pts.scan_csv(csv, dim), pts.csv_chunks(csv, dim)
+    note = pts.outside_note(scan.outside, scan.rows, scan.first_outside, dim)
+    if note:
+        _say(note)
+    text = _predictions(net, meta, chunks, dim)
+    if out is None:
+        for part in text:
+            if not write(part):
+                return
+        return
+    with results.atomic_open(out) as fh:
+        for part in text:
+            fh.write(part.encode())
+    write(f"wrote {scan.rows} predictions to {out}\n")
 
 
 @app.command()
-@_guard
+@_guard()
 def report(
     directory: Annotated[Path, typer.Argument(help="Folder to search for runs.")] = Path("results"),
     csv: Annotated[bool, typer.Option("--csv", help="CSV to stdout.")] = False,
@@ -445,25 +402,32 @@ def report(
     """Table of the runs (and sweeps) under a folder.
 
     Besides the errors, a column for every config key whose value differs between the
-    runs listed; columns that do not fit the terminal are named below the table.
+    runs listed; columns that do not fit the terminal are named below the table. A run
+    whose files no longer match what its metrics.json recorded is listed as damaged.
     """
+    from nnfit.display import show, write
     from nnfit.sweep import catalog as rep
 
     if not Path(directory).is_dir():
         _fail(f"{directory}: no such folder")
-    rows, differs = rep.collect(directory)
+    rows, differs, problems = rep.collect(directory, with_problems=True)
+    for line in problems[:5]:
+        _say(f"warning: {line}")
+    if len(problems) > 5:
+        _say(f"warning: and {len(problems) - 5} more folders that cannot be read")
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        write(json.dumps(rows, indent=2) + "\n")
     elif csv:
-        sys.stdout.write(rep.to_csv(rows, differs))
+        write(rep.to_csv(rows, differs))
     else:
         from nnfit.display import out as con
         from nnfit.tables import report_table
 
-        con.print(report_table(rows, directory, differs, con.width))
+        show(report_table(rows, directory, differs, con.width))
 
 
 def main() -> None:
+    state["process"] = True
     app()
 
 

@@ -6,11 +6,17 @@ few seconds when output goes to a file or pipe.
 
 A progress line is laid out for the console's width: it drops its less useful fields
 before the bar. The summary tables are in :mod:`nnfit.tables`.
+
+Output can fail: a closed pipe (``| head -1``), a full disk (``> /dev/full``). The
+display is a consumer that fails alone: the first write error on stdout is remembered
+in :data:`lost`, stdout is pointed at the null device, and nothing more is shown; the
+training and the files it writes go on as if nothing happened.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import sys
@@ -37,8 +43,15 @@ def _width(stream) -> int | None:
     return int(columns) if columns.isdigit() and int(columns) > 0 else 160
 
 
-out = Console(highlight=False, width=_width(sys.stdout))
-err = Console(stderr=True, highlight=False, width=_width(sys.stderr))
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich would exit the process here (SystemExit 1): a closed pipe ends the
+        # display, not the command
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+out = _Console(highlight=False, width=_width(sys.stdout))
+err = _Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
 def fit_consoles() -> None:
@@ -46,6 +59,59 @@ def fit_consoles() -> None:
     for console, stream in ((out, sys.stdout), (err, sys.stderr)):
         with contextlib.suppress(AttributeError, ValueError):  # a stream without isatty
             console.width = _width(stream)
+
+
+#: the first error writing stdout in this command, or None
+lost: BaseException | None = None
+#: errors that mean the output cannot be written (ValueError: a closed file)
+OUTPUT_ERRORS = (OSError, UnicodeError, ValueError)
+
+
+def reset() -> None:
+    global lost
+    lost = None
+
+
+def lose(exc: BaseException) -> None:
+    """Record that stdout failed, and point it at the null device: Python's own flush at
+    exit would fail again otherwise (and print a traceback)."""
+    global lost
+    lost = lost or exc
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        fd = sys.stdout.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+
+
+def pipe_closed() -> bool:
+    """Whether stdout failed because its reader went away (``| head``): not worth a word."""
+    return isinstance(lost, BrokenPipeError) or getattr(lost, "errno", None) == errno.EPIPE
+
+
+def show(*objects, console: Console | None = None, **kw) -> bool:
+    """Print to stdout (rich) unless it has failed before; False once it has."""
+    if lost is not None:
+        return False
+    try:
+        (console or out).print(*objects, **kw)
+    except OUTPUT_ERRORS as exc:
+        lose(exc)
+        return False
+    return True
+
+
+def write(text: str) -> bool:
+    """Write plain text to stdout unless it has failed before; False once it has."""
+    if lost is not None:
+        return False
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OUTPUT_ERRORS as exc:
+        lose(exc)
+        return False
+    return True
 
 
 def fmt(v, spec=".3e") -> str:
@@ -164,8 +230,36 @@ class LiveProgress:
         self._last_plain = 0.0
         self.progress: Progress | None = None
         self.task = None
+        self.broken: BaseException | None = None  # why the display stopped, if it did
+
+    def _stop(self, exc: BaseException) -> None:
+        """The display failed: stop showing anything; the caller's work goes on."""
+        self.broken = exc
+        if isinstance(exc, OUTPUT_ERRORS) and self.console.file is sys.stdout:
+            first = lost is None
+            lose(exc)
+            if first and not pipe_closed():
+                reason = getattr(exc, "strerror", None) or type(exc).__name__
+                with contextlib.suppress(*OUTPUT_ERRORS):
+                    err.print(
+                        f"note: cannot write to stdout ({reason}); progress is no longer "
+                        "shown, the work goes on",
+                        markup=False,
+                        soft_wrap=True,
+                    )
+        if self.progress is not None:
+            progress, self.progress = self.progress, None
+            with contextlib.suppress(Exception):
+                progress.stop()
 
     def __enter__(self):
+        try:
+            self._start()
+        except Exception as exc:
+            self._stop(exc)
+        return self
+
+    def _start(self) -> None:
         if not self.quiet and self.console.is_terminal:
             extra = {"get_time": self.clock} if self.clock else {}
             self.progress = _FittedProgress(
@@ -179,16 +273,27 @@ class LiveProgress:
             self.task = self.progress.add_task(
                 self.label, total=max(self.epochs, 1), train="—", val="—", lr="—"
             )
-        return self
 
     def __exit__(self, *exc):
         if self.progress is not None:
-            self.progress.__exit__(*exc)
+            try:
+                self.progress.__exit__(*exc)
+            except Exception as error:
+                self._stop(error)
         return False
 
     def __call__(self, info) -> None:
-        if self.quiet:
+        """Show one epoch; never raises (a display that fails goes quiet)."""
+        if self.quiet or self.broken is not None:
             return
+        try:
+            self._show(info)
+        except Exception as exc:
+            self._stop(exc)
+
+    def _show(self, info) -> None:
+        if lost is not None and self.console.file is sys.stdout:
+            raise lost
         if self.progress is not None:
             self.progress.update(
                 self.task,
@@ -224,6 +329,9 @@ class SweepProgress:
         self.progress: Progress | None = None
         self.task = None
         self.n_done = self.n_failed = self.n_todo = 0
+        self.broken: BaseException | None = None
+
+    _stop = LiveProgress._stop
 
     def running(self) -> int:
         """Points in flight: every worker busy while there is work left."""
@@ -234,13 +342,38 @@ class SweepProgress:
 
     def __exit__(self, *exc):
         if self.progress is not None:
-            self.progress.__exit__(*exc)
+            try:
+                self.progress.__exit__(*exc)
+            except Exception as error:
+                self._stop(error)
         return False
 
     def start(self, total: int, todo: int) -> None:
+        """The sweep begins; never raises (a display that fails goes quiet)."""
         self.n_todo = todo
-        if self.quiet:
+        if self.quiet or self.broken is not None:
             return
+        try:
+            self._start(total, todo)
+        except Exception as exc:
+            self._stop(exc)
+
+    def done(self, point, metrics: dict, skipped: bool) -> None:
+        """A point finished; never raises."""
+        if skipped:
+            return
+        self.n_done += 1
+        self.n_failed += metrics.get("status") != "ok"
+        if self.broken is not None:
+            return
+        try:
+            self._done(point, metrics)
+        except Exception as exc:
+            self._stop(exc)
+
+    def _start(self, total: int, todo: int) -> None:
+        if lost is not None and self.console.file is sys.stdout:
+            raise lost
         reused = total - todo
         note = " (finished runs are reused; --rerun trains them again)" if reused else ""
         self.console.print(
@@ -258,12 +391,8 @@ class SweepProgress:
                 "sweep", total=total, completed=reused, failed=0, running=self.running()
             )
 
-    def done(self, point, metrics: dict, skipped: bool) -> None:
-        if skipped:
-            return
-        self.n_done += 1
+    def _done(self, point, metrics: dict) -> None:
         ok = metrics.get("status") == "ok"
-        self.n_failed += not ok
         if self.progress is not None:
             self.progress.update(self.task, advance=1, failed=self.n_failed, running=self.running())
         if self.quiet:
@@ -274,6 +403,7 @@ class SweepProgress:
             if ok
             else f"{metrics.get('status')}: {metrics.get('error') or metrics.get('stop_reason')}"
         )
+        what = what if len(what) <= 200 else what[:199] + "…"
         self.console.print(
             f"[{self.n_done}/{self.n_todo}] {point.label()}: {what}  "
             f"({fmt(metrics.get('wall_s'), '.1f')} s)",

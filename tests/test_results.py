@@ -39,5 +39,29 @@ def test_reading_missing_or_broken_folders(tmp_path):
     with pytest.raises(results.ResultsError, match=r"no model\.npz"):
         results.load_model(tmp_path)
     (tmp_path / "model.npz").write_bytes(b"garbage")
-    with pytest.raises(results.ResultsError, match="cannot read model"):
+    with pytest.raises(results.ResultsError, match=r"model\.npz: not a readable model"):
         results.load_model(tmp_path)
+
+
+def test_a_run_records_the_size_and_checksum_of_every_other_file(write, tmp_path):
+    import hashlib
+
+    from conftest import TINY
+
+    from nnfit.experiment import config
+    from nnfit.experiment import runner as experiment
+
+    exp = config.load(write(TINY))
+    run_dir = tmp_path / "res" / exp.name / exp.run_id()
+    assert results.write_run(experiment.execute(exp, plots=False), run_dir)
+    files = json.loads((run_dir / "metrics.json").read_text())["files"]
+    assert set(files) == {"config.yaml", "history.csv", "model.npz", "data.npz"}
+    for name, rec in files.items():
+        payload = (run_dir / name).read_bytes()
+        assert rec == {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+    assert results.check_run(run_dir, exp.config_hash()) is None
+    assert results.check_run(run_dir, "f" * 64) == f"{run_dir}/metrics.json: made by another config"
+    hidden = run_dir.parent / f".{run_dir.name}.new-1-0"
+    hidden.mkdir()
+    (hidden / "metrics.json").write_text("{}")
+    assert results.find_runs(tmp_path) == [run_dir]  # a folder being written is not a run

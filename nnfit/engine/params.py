@@ -44,15 +44,13 @@ class Param:
             raise ValueError(f"{name} must be a number ({self.describe(name)}), got {value!r}")
         if not math.isfinite(value):
             raise ValueError(f"{name} must be finite ({self.describe(name)}), got {value!r}")
-        if self.integer:
-            if float(value) != int(value):
-                raise ValueError(f"{name} must be a whole number, got {value!r}")
-            value = int(value)
+        if self.integer and float(value) != int(value):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
         low_bad = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
         high_bad = self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi)
-        if low_bad or high_bad:
+        if low_bad or high_bad:  # the value as given: int(1e236) would print 237 digits
             raise ValueError(f"{name} must satisfy {self.describe(name)}, got {value!r}")
-        return value
+        return int(value) if self.integer else value
 
     def json_schema(self) -> dict:
         out: dict = {"type": "integer" if self.integer else "number", "default": self.default}

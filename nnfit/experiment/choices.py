@@ -9,7 +9,7 @@ parameters for that name, and each parameter's declared range
 from __future__ import annotations
 
 import difflib
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,7 +29,7 @@ ActivationName = _lit(ACTIVATIONS)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
 
 class _Named(BaseModel):
@@ -40,14 +40,16 @@ class _Named(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    _params: dict[str, dict] = {}
+    # a class variable: pydantic would deep-copy a private attribute into every instance,
+    # which made validating a large sweep grid several times slower
+    _params: ClassVar[dict[str, dict]] = {}
 
     @model_validator(mode="before")
     @classmethod
     def _fill_defaults(cls, data):
         if isinstance(data, dict):
             name = data.get("name", cls.model_fields["name"].default)
-            declared = cls._params.default.get(name) if isinstance(name, str) else None
+            declared = cls._params.get(name) if isinstance(name, str) else None
             if declared:
                 data = {**{k: p.default for k, p in declared.items()}, **data}
         return data
@@ -100,26 +102,26 @@ def _named_schema(table):
 class ActivationConfig(_Named):
     model_config = _named_schema({n: a.params for n, a in ACTIVATIONS.items()})
     name: ActivationName
-    _params = {n: a.params for n, a in ACTIVATIONS.items()}
+    _params: ClassVar[dict[str, dict]] = {n: a.params for n, a in ACTIVATIONS.items()}
 
 
 class InitConfig(_Named):
     model_config = _named_schema(INIT_PARAMS)
     name: _lit(INITIALIZERS)
-    _params = INIT_PARAMS
+    _params: ClassVar[dict[str, dict]] = INIT_PARAMS
 
 
 class LossConfig(_Named):
     model_config = _named_schema({n: loss.params for n, loss in LOSSES.items()})
     name: _lit(LOSSES) = "mse"
-    _params = {n: loss.params for n, loss in LOSSES.items()}
+    _params: ClassVar[dict[str, dict]] = {n: loss.params for n, loss in LOSSES.items()}
 
 
 class OptimizerConfig(_Named):
     model_config = _named_schema({n: cls.params for n, cls in OPTIMIZERS.items()})
     name: _lit(OPTIMIZERS) = "adam"
     lr: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
-    _params = {n: cls.params for n, cls in OPTIMIZERS.items()}
+    _params: ClassVar[dict[str, dict]] = {n: cls.params for n, cls in OPTIMIZERS.items()}
 
     @model_validator(mode="after")
     def _default_lr(self):
@@ -135,7 +137,7 @@ class OptimizerConfig(_Named):
 class ScheduleConfig(_Named):
     model_config = _named_schema(SCHEDULE_PARAMS)
     name: _lit(SCHEDULE_PARAMS) = "constant"
-    _params = SCHEDULE_PARAMS
+    _params: ClassVar[dict[str, dict]] = SCHEDULE_PARAMS
 
 
 Activation = ActivationName | ActivationConfig

@@ -27,6 +27,7 @@ from nnfit.engine.initializers import INITIALIZERS
 from nnfit.engine.losses import LOSSES
 from nnfit.engine.network import param_count
 from nnfit.engine.optimizers import OPTIMIZERS
+from nnfit.experiment import limits
 from nnfit.experiment.baselines import NAMES as BASELINES
 from nnfit.experiment.baselines import applicable
 from nnfit.experiment.choices import (
@@ -195,6 +196,23 @@ class Experiment(_Strict):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     baselines: list[BaselineName] | Literal["auto"] | None = None
     sweep: SweepConfig | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        # "." and ".." are the results folder and its parent; other hidden names would
+        # be skipped when runs are listed, like nnfit's own temporary folders
+        if v.startswith("."):
+            raise ValueError(f"the name is a folder name and may not start with '.', got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _bounded(self):
+        try:
+            limits.check_experiment(self)
+        except limits.KeyedError as exc:
+            raise _AtKey(exc.key, str(exc)) from None
+        return self
 
     @model_validator(mode="after")
     def _resolve(self):

@@ -34,9 +34,23 @@ def target_function(target) -> Callable[[Array], Array]:
     return TARGETS[target.name].fn
 
 
+#: the most points a grid design may have (the config refuses a grid far above n_train;
+#: this keeps a direct caller from allocating 2^40 rows)
+MAX_GRID = 50_000_000
+#: the largest |F| whose squared errors stay finite in float64 (1e154 squared overflows)
+MAX_ABS_TARGET = 1e150
+#: the largest |y| trained on unscaled in float32, whose squares overflow at 3.4e38
+MAX_ABS_FLOAT32 = 1e18
+
+
 def grid(n: int, d: int) -> Array:
     """A regular grid on [0,1]^d with m = max(2, round(n^(1/d))) points per axis."""
     m = max(2, round(n ** (1.0 / d)))
+    if m**d > MAX_GRID:
+        raise DataError(
+            f"a grid in {d}-D with {m} points per axis has {m**d:,} points "
+            f"(at most {MAX_GRID:,}); use sampling: sobol or uniform"
+        )
     axes = np.meshgrid(*[np.linspace(0.0, 1.0, m)] * d, indexing="ij")
     return np.stack([a.ravel() for a in axes], axis=1)
 
@@ -99,6 +113,21 @@ def evaluate(F, X: Array, what: str) -> Array:
     return y
 
 
+def _check_magnitude(*sets: tuple[Array, Array, str]) -> None:
+    """Refuse a finite target too large to measure: its squared errors would overflow,
+    and a run would be reported diverged for what is a property of F."""
+    for F, X, what in sets:
+        if not len(F):
+            continue
+        i = int(np.argmax(np.abs(F)))
+        if abs(F[i]) > MAX_ABS_TARGET:
+            point = ", ".join(f"{v:.6g}" for v in X[i][:8])
+            raise DataError(
+                f"target values reach {F[i]:.3g} (at the {what} point ({point})): squared "
+                f"errors overflow float64 beyond about 1e154; divide the formula by a constant"
+            )
+
+
 @dataclass(frozen=True)
 class Scaler:
     """y_scaled = (y − shift) / scale."""
@@ -155,8 +184,18 @@ def build(exp) -> Dataset:
     F_train = evaluate(F, X_train, "training")
     F_val = evaluate(F, X_val, "validation")
     F_test = evaluate(F, X_test, "test")
+    _check_magnitude(
+        (F_train, X_train, "training"), (F_val, X_val, "validation"), (F_test, X_test, "test")
+    )
     noise = cfg.noise
     y_train = F_train + noise * s_noise_train.standard_normal(len(F_train)) if noise else F_train
     y_val = F_val + noise * s_noise_val.standard_normal(len(F_val)) if noise else F_val
     scaler = Scaler.fit(cfg.scale_y, y_train)
+    if cfg.scale_y == "none" and exp.training.dtype == "float32" and len(y_train):
+        top = float(np.max(np.abs(y_train)))
+        if top > MAX_ABS_FLOAT32:
+            raise DataError(
+                f"target values reach {top:.3g}: unscaled (scale_y: none), their squares "
+                "overflow float32; use scale_y: standard or dtype: float64"
+            )
     return Dataset(X_train, y_train, F_train, X_val, y_val, F_val, X_test, F_test, scaler)

@@ -169,7 +169,11 @@ class _Compiler:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, int | float):
                 self.fail(node, f"only numbers are allowed as constants, got {node.value!r}")
-            value = float(node.value)
+            try:
+                value = float(node.value)
+            except OverflowError:  # an integer of hundreds of digits
+                digits = len(str(node.value))  # at most MAX_LENGTH: str() is cheap
+                self.fail(node, f"the number with {digits} digits is too large for a float")
             return lambda X: value
         if isinstance(node, ast.Name):
             return self.name(node)

@@ -43,8 +43,11 @@ def _fields_at(root, loc) -> list[str]:
 
 
 def _clean_loc(loc) -> tuple:
-    # pydantic adds union branch names ("function-after[...]", "literal[...]", "list[...]")
-    return tuple(p for p in loc if isinstance(p, int) or not re.search(r"[\[\]]", str(p)))
+    # pydantic adds union branch names ("function-after[...]", "literal[...]", "list[...]",
+    # "constrained-float"): none is a key of the file
+    return tuple(
+        p for p in loc if isinstance(p, int) or not re.search(r"[\[\]]|^constrained-", str(p))
+    )
 
 
 def _short(value, limit: int = 60) -> str:

@@ -1,24 +1,44 @@
-"""Run folders: every file written atomically, ``metrics.json`` last.
+"""Run folders: written whole beside the old one, then swapped in; read back verified.
 
-A file is first written to a temporary name in the same folder and then renamed over
-its final name, so a reader (or a killed process) never sees half a file; since
-``metrics.json`` is written last, its presence marks a finished run.
+Every file is first written to a temporary name and renamed over its final name, so a
+reader (or a killed process) never sees half a file. A run is written into a hidden
+sibling folder (``.NAME.new-PID-…``), ``metrics.json`` last with the size and SHA-256
+of every other file, and only then exchanged with the run folder in one rename. So a
+rerun that fails, is interrupted or dies leaves the earlier result byte for byte as it
+was; a rerun that failed or was interrupted does not even replace a finished one.
+Readers are in :mod:`nnfit.experiment.runfiles`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
+import errno
 import io
 import json
 import math
 import os
 import secrets
+import shutil
+import signal
+import threading
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from nnfit.engine.network import Network
+from nnfit.experiment import shield
+from nnfit.experiment.runfiles import (  # noqa: F401  (the readers, where callers look for them)
+    ResultsError,
+    check_run,
+    digest,
+    load_metrics,
+    load_model,
+    read_metrics,
+    require_done,
+)
 
 Array = np.ndarray
 
@@ -35,26 +55,36 @@ def _open_temp(folder: Path, name: str) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name beside {folder / name}")
 
 
-class ResultsError(OSError):
-    """A results folder cannot be written or read; the message names the path."""
+def _oserror(path, exc: OSError) -> ResultsError:
+    return ResultsError(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def atomic_write(path: Path, payload: bytes) -> None:
+@contextlib.contextmanager
+def atomic_open(path: Path):
+    """A binary file that appears at ``path`` whole when the block ends, or not at all."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = _open_temp(path.parent, path.name)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     except OSError as exc:
-        raise ResultsError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise _oserror(path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _oserror(path, exc) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: Path, payload: bytes) -> None:
+    with atomic_open(path) as fh:
+        fh.write(payload)
 
 
 def _clean(obj):
@@ -70,14 +100,22 @@ def _clean(obj):
     return obj
 
 
+def json_bytes(obj) -> bytes:
+    return (json.dumps(_clean(obj), indent=2) + "\n").encode()
+
+
 def write_json(path: Path, obj) -> None:
-    atomic_write(path, (json.dumps(_clean(obj), indent=2) + "\n").encode())
+    atomic_write(path, json_bytes(obj))
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
 
 
 def write_npz(path: Path, arrays: dict) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, npz_bytes(arrays))
 
 
 def history_csv(columns: dict[str, list]) -> bytes:
@@ -90,58 +128,264 @@ def history_csv(columns: dict[str, list]) -> bytes:
     return out.getvalue().encode()
 
 
-def write_run(record, run_dir: Path) -> None:
-    """Write every file of a run (figures from ``record.figures``), metrics.json last."""
-    run_dir = Path(run_dir)
-    # a stale metrics.json would mark a half-rewritten folder as done
+# ------------------------------------------------------------------ folders
+
+
+def inside(root: Path, *parts: str) -> Path:
+    """``root/parts…``, refused unless it resolves to a folder inside ``root``.
+
+    Checked after resolution: ``.``, ``..`` and a link that leads elsewhere are errors.
+    """
+    root = Path(root)
+    for part in parts:
+        if part in ("", ".", "..") or "/" in part or os.sep in part or "\x00" in part:
+            raise ResultsError(f"{root}: {part!r} is not a folder name inside it")
+    path = root.joinpath(*parts)
+    top, where = root.resolve(), path.resolve()
+    if where == top or not where.is_relative_to(top):
+        raise ResultsError(
+            f"{path}: resolves to {where}, which is not inside the results folder {top}"
+        )
+    return path
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Every folder under ``root`` holding a metrics.json, sorted (hidden ones skipped:
+    they are folders being written)."""
+    root = Path(root)
+    found = []
+    for p in root.rglob("metrics.json"):
+        if not any(part.startswith(".") for part in p.parent.relative_to(root).parts):
+            found.append(p.parent)
+    return sorted(found)
+
+
+def _sibling(run_dir: Path, kind: str) -> Path:
+    return run_dir.parent / f".{run_dir.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _siblings(run_dir: Path, kind: str) -> list[Path]:
+    return sorted(run_dir.parent.glob(f".{run_dir.name}.{kind}-*"), key=_mtime)
+
+
+def _mtime(p: Path) -> float:
     try:
-        (run_dir / "metrics.json").unlink(missing_ok=True)
-    except OSError as exc:
-        raise ResultsError(f"cannot write {run_dir}: {exc.strerror or exc}") from None
-    atomic_write(run_dir / "config.yaml", yaml.safe_dump(record.config, sort_keys=False).encode())
+        return p.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _alive(p: Path) -> bool:
+    """Whether the process that made a sibling folder is still running."""
+    try:
+        pid = int(p.name.rsplit("-", 2)[-2])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _tidy(run_dir: Path) -> None:
+    """Put back an earlier run a killed swap left aside; drop folders of dead writers."""
+    if not os.path.lexists(run_dir):
+        olds = _siblings(run_dir, "old")
+        if olds:
+            with contextlib.suppress(OSError):
+                os.rename(olds[-1], run_dir)
+    for p in [*_siblings(run_dir, "new"), *_siblings(run_dir, "old")]:
+        if not _alive(p):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+_libc = None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one step (Linux renameat2); False where that is not possible."""
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        except OSError:
+            _libc = False
+    fn = getattr(_libc, "renameat2", None) if _libc else None
+    if fn is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOENT, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap(new: Path, run_dir: Path) -> None:
+    """Put folder ``new`` at ``run_dir``; the earlier folder there is removed after."""
+    for _ in range(10):
+        if _exchange(new, run_dir):  # ``new`` now holds the earlier folder
+            shutil.rmtree(new, ignore_errors=True)
+            return
+        old = None
+        if os.path.lexists(run_dir):
+            old = _sibling(run_dir, "old")
+            os.rename(run_dir, old)
+        try:
+            os.rename(new, run_dir)
+        except OSError as exc:
+            if old is not None and not os.path.lexists(run_dir):
+                os.rename(old, run_dir)
+                old = None
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # another writer put its folder there meanwhile: swap with that one
+        else:
+            return
+        finally:
+            if old is not None and os.path.lexists(old):
+                shutil.rmtree(old, ignore_errors=True)
+    raise OSError(errno.EBUSY, "other writers keep replacing it", str(run_dir))
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def run_files(record) -> dict[str, bytes]:
+    """Every file of a run but metrics.json, as bytes."""
+    files = {"config.yaml": yaml.safe_dump(record.config, sort_keys=False).encode()}
     if record.history:
-        atomic_write(run_dir / "history.csv", history_csv(record.history))
+        files["history.csv"] = history_csv(record.history)
     if record.model:
         arrays = {k: v for k, v in record.model.items() if k != "meta"}
         arrays["meta"] = np.array(json.dumps(record.model["meta"]))
-        write_npz(run_dir / "model.npz", arrays)
+        files["model.npz"] = npz_bytes(arrays)
     if record.data:
-        write_npz(run_dir / "data.npz", record.data)
-    for name, payload in (record.figures or {}).items():
-        atomic_write(run_dir / name, payload)
-    write_json(run_dir / "metrics.json", record.metrics_json())
+        files["data.npz"] = npz_bytes(record.data)
+    files.update(record.figures or {})
+    return files
 
 
-def read_metrics(run_dir: Path) -> dict | None:
-    p = Path(run_dir) / "metrics.json"
+def _write_folder(folder: Path, files: dict[str, bytes], metrics: dict) -> None:
+    """Write ``files`` and then metrics.json, recording each file's size and checksum."""
+    folder.mkdir()
+    record = {name: digest(payload) for name, payload in files.items()}
+    # no temporary names inside: the folder is hidden until it is swapped in whole
+    for name, payload in [
+        *files.items(),
+        ("metrics.json", json_bytes({**metrics, "files": record})),
+    ]:
+        with open(folder / name, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+    _fsync_dir(folder)
+
+
+def _finished(run_dir: Path) -> bool:
+    """A done run (ok or diverged) is there, which a failed or interrupted one must not
+    replace."""
+    if check_run(run_dir) is not None:
+        return False
+    m = read_metrics(run_dir)
+    return m is not None and m["status"] in ("ok", "diverged")
+
+
+def write_run(record, run_dir: Path) -> bool:
+    """Write every file of a run (figures from ``record.figures``), metrics.json last.
+
+    Returns True when the new run is in place, False when a run that failed or was
+    interrupted found a finished run of its folder there and left it as it was.
+    A KeyboardInterrupt during the write (a third Ctrl-C, see :mod:`shield`) drops the
+    new folder; if no finished run was there, the folder then says ``interrupted``.
+    """
+    run_dir = Path(run_dir)
+    with shield.writing():
+        try:
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            _tidy(run_dir)
+        except OSError as exc:
+            raise _oserror(run_dir, exc) from None
+        new = _sibling(run_dir, "new")
+        try:
+            _write_folder(new, run_files(record), record.metrics_json())
+            if record.status in ("failed", "interrupted") and _finished(run_dir):
+                shutil.rmtree(new, ignore_errors=True)
+                return False
+            _swap(new, run_dir)
+            _fsync_dir(run_dir.parent)
+        except KeyboardInterrupt:
+            shutil.rmtree(new, ignore_errors=True)
+            if not _finished(run_dir):
+                _mark_interrupted(record, run_dir)
+            raise
+        except OSError as exc:
+            shutil.rmtree(new, ignore_errors=True)
+            if isinstance(exc, ResultsError):
+                raise
+            raise _oserror(run_dir, exc) from None
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+    return True
+
+
+def mark_interrupted(record, run_dir: Path) -> None:
+    """After an interrupt that cut a run short before its results were written: unless
+    a finished run is there, or one that already says it was interrupted, leave a
+    folder that says so (``record`` gives the config and names)."""
+    run_dir = Path(run_dir)
+    if _finished(run_dir):
+        return
+    m = read_metrics(run_dir)
+    if m and m["status"] == "interrupted" and m["config_hash"] == record.config_hash:
+        return
+    with contextlib.suppress(OSError):
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        _mark_interrupted(record, run_dir)
+
+
+def _mark_interrupted(record, run_dir: Path) -> None:
+    """The smallest whole folder that says the run was interrupted while being written:
+    its config and a metrics.json; written with signals held off (it takes milliseconds)."""
+    metrics = {
+        **record.metrics_json(),
+        "status": "interrupted",
+        "stop_reason": "interrupted",
+        "error": "interrupted while its files were written; run it again",
+    }
+    files = {"config.yaml": yaml.safe_dump(record.config, sort_keys=False).encode()}
+    new = _sibling(run_dir, "new")
+    with _signals_blocked():
+        try:
+            _write_folder(new, files, metrics)
+            _swap(new, run_dir)
+        except OSError:
+            shutil.rmtree(new, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _signals_blocked():
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    main = threading.current_thread() is threading.main_thread()
+    if not main or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def load_model(run_dir: Path) -> tuple[Network, dict]:
-    """The trained network of a run folder and its meta (with the ``scale_y`` parameters)."""
-    p = Path(run_dir) / "model.npz"
-    if not p.is_file():
-        raise ResultsError(f"{run_dir}: no model.npz (not a finished run folder)")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            n = len(meta["sizes"]) - 1
-            arrays = [(z[f"W{l}"], z[f"b{l}"]) for l in range(n)]
-    except (OSError, KeyError, ValueError) as exc:
-        raise ResultsError(f"{p}: cannot read model: {exc}") from None
-    return Network.from_arrays(meta, arrays), meta
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def predict(net: Network, meta: dict, X: Array) -> Array:
     """g(X) in F's units (the saved ``scale_y`` undone)."""
     s = meta.get("scale_y", {"shift": 0.0, "scale": 1.0})
     return net.predict(X).astype(float)[0, :, 0] * s["scale"] + s["shift"]
-
-
-def find_runs(root: Path) -> list[Path]:
-    """Every folder under ``root`` holding a metrics.json, sorted."""
-    root = Path(root)
-    return sorted(p.parent for p in root.rglob("metrics.json"))

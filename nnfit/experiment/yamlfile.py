@@ -2,7 +2,8 @@
 
 Everything here works on plain data; :mod:`nnfit.config` validates it. YAML aliases are
 refused at their first reuse, so an alias bomb never expands, and the number of nodes
-is bounded before anything walks them.
+is bounded before anything walks them. Numbers read as in YAML 1.2 and JSON: ``1e-8``
+is a float (YAML 1.1 would read it as a string), in files, ``--set`` values and grids.
 """
 
 from __future__ import annotations
@@ -27,6 +28,23 @@ class ConfigError(ValueError):
 
 
 # ------------------------------------------------------------------------ YAML with lines
+
+
+class Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, with YAML 1.2's floats: an exponent needs no dot or sign.
+
+    YAML 1.1 reads ``1e-8`` and ``1.0e5`` as strings while ``1.0e-5`` is a number; here
+    all three are floats, like the same text in JSON or Python.
+    """
+
+
+_EXPONENT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
+Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT, list("-+.0123456789"))
+
+
+def load_yaml(text: str):
+    """Plain data from YAML text read with :class:`Loader` (no line numbers)."""
+    return yaml.load(text, Loader=Loader)  # Loader is a SafeLoader
 
 
 @dataclass(frozen=True)
@@ -110,7 +128,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Located]:
     loc = Located(source)
     loader = None
     try:
-        loader = yaml.SafeLoader(text)  # the reader already refuses control characters
+        loader = Loader(text)  # the reader already refuses control characters
         node = loader.get_single_node()
         if node is None:
             raise ConfigError([f"{source}: the file is empty (a mapping with target: is needed)"])
@@ -202,7 +220,7 @@ def parse_set(item: str) -> tuple[str, Any]:
         raise ConfigError([f"--set {item}: expected KEY=VALUE, e.g. training.optimizer.lr=0.01"])
     key, raw = item.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         raise ConfigError([f"--set {key}: value {raw!r} is not valid YAML"]) from None
     return key.strip(), value

@@ -2,7 +2,9 @@
 
 Besides each run's errors, a row carries the config keys whose value differs between
 the runs listed (read from each run's config.yaml), so that two runs never differ in the
-report only by their hash.
+report only by their hash. Every file is read through its validating reader; a folder
+whose metrics.json cannot be read is left out and named, one whose files no longer
+match what its metrics.json recorded is listed as ``damaged``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from nnfit.experiment.rundir import find_runs, read_metrics
+from nnfit.experiment.rundir import ResultsError, check_run, find_runs, load_metrics
+from nnfit.experiment.runfiles import load_summary
+from nnfit.experiment.yamlfile import MAX_FILE_BYTES, load_yaml
 
 COLUMNS = [
     "kind",
@@ -57,8 +61,12 @@ def flatten(cfg, prefix: str = "") -> dict:
 
 def _read_config(run_dir: Path) -> dict:
     try:
-        return flatten(yaml.safe_load((run_dir / "config.yaml").read_text()) or {})
-    except (OSError, yaml.YAMLError, AttributeError):
+        with open(run_dir / "config.yaml", "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            return {}
+        return flatten(load_yaml(raw.decode("utf-8")) or {})
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError, RecursionError):
         return {}
 
 
@@ -106,18 +114,25 @@ def value_text(v) -> str:
     return str(v)
 
 
-def collect(root: Path) -> tuple[list[dict], list[str]]:
+def collect(root: Path, with_problems: bool = False):
     """One row per run folder (metrics.json) and per sweep (summary.json) under ``root``,
-    and the config keys that differ between the runs (each run row's ``config``)."""
+    and the config keys that differ between the runs (each run row's ``config``); with
+    ``with_problems`` also one line per folder that could not be read or is damaged."""
     root = Path(root)
     rows = []
     configs = []
+    problems = []
     for run_dir in find_runs(root):
-        m = read_metrics(run_dir)
-        if not isinstance(m, dict):
+        try:
+            m = load_metrics(run_dir)
+        except ResultsError as exc:
+            problems.append(str(exc))
             continue
-        test = m.get("test") if isinstance(m.get("test"), dict) else {}
-        train = m.get("train") if isinstance(m.get("train"), dict) else {}
+        damage = check_run(run_dir)
+        if damage:
+            problems.append(damage)
+        test = m.get("test") or {}
+        train = m.get("train") or {}
         cfg = _read_config(run_dir)
         configs.append(cfg)
         rows.append(
@@ -125,7 +140,7 @@ def collect(root: Path) -> tuple[list[dict], list[str]]:
                 "kind": "run",
                 "path": str(run_dir.relative_to(root)),
                 "name": m.get("name"),
-                "status": m.get("status"),
+                "status": "damaged" if damage else m.get("status"),
                 "epochs": m.get("epochs"),
                 "n_params": m.get("n_params"),
                 "test_rmse": test.get("rmse"),
@@ -140,11 +155,12 @@ def collect(root: Path) -> tuple[list[dict], list[str]]:
     for r in rows:
         r["config"] = {k: r["config"].get(k) for k in differs}
     for summary in sorted(root.rglob("summary.json")):
-        try:
-            s = json.loads(summary.read_text())
-        except (OSError, ValueError):
+        if any(part.startswith(".") for part in summary.parent.relative_to(root).parts):
             continue
-        if not isinstance(s, dict):
+        try:
+            s = load_summary(summary.parent)
+        except ResultsError as exc:
+            problems.append(str(exc))
             continue
         n_ok, n_failed = s.get("n_ok", 0), s.get("n_failed", 0)
         status = f"{n_ok} ok, {n_failed} failed"
@@ -160,7 +176,7 @@ def collect(root: Path) -> tuple[list[dict], list[str]]:
                 "wall_s": s.get("wall_s"),
             }
         )
-    return rows, differs
+    return (rows, differs, problems) if with_problems else (rows, differs)
 
 
 def to_csv(rows: list[dict], differs: list[str] = ()) -> str:

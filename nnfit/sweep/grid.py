@@ -5,8 +5,10 @@ The grid is the product of the dotted keys under ``sweep.grid`` (plus the CLI's
 run in local worker processes (BLAS pinned to one thread each) or on Dask; workers
 return :class:`~nnfit.experiment.RunRecord` objects and only this process writes
 files, so a killed sweep loses at most the runs in flight. Running the same sweep
-again reuses every finished run of the same config and trains only what is missing.
-Grid keys and values keep the file lines they were written on, for the error messages.
+again reuses every finished run of the same config (every file present and as its
+metrics.json recorded it) and trains only what is missing. Grid keys and values keep
+the file lines they were written on, for the error messages. The number of points, the
+jobs and the memory of the runs in flight together are bounded before anything runs.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnfit.experiment import config
-from nnfit.experiment.rundir import read_metrics, write_run
+from nnfit.experiment import config, limits, shield
+from nnfit.experiment.rundir import check_run, inside, read_metrics, write_run
 from nnfit.experiment.yamlfile import Located, Override, key_problem, set_path
 from nnfit.sweep import workers
 from nnfit.sweep.summary import (  # noqa: F401  (pretty, series_key: the plots read them here)
@@ -51,6 +54,7 @@ def build_grid(grid: dict[str, list], base_hidden: list[int], widths=None, seeds
         depth = max(1, len(base_hidden))
         grid["model.hidden"] = [[int(w)] * depth for w in widths]
     if seeds:
+        limits.GRID_POINTS.check(int(seeds), f"--seeds {seeds}", f"{int(seeds):,} seeds")
         grid["training.seed"] = list(range(int(seeds)))
     return grid
 
@@ -135,7 +139,10 @@ def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("r
         flags["training.seed"] = f"--seeds {seeds}"
     origins = {k: _Origin.of(k, len(v), source, loc, flags) for k, v in grid.items()}
     _check_grid(grid, origins)
-    folder = Path(out_root) / base.name / sweep_id(base.run_config(), grid)
+    n = math.prod(len(v) for v in grid.values())
+    sizes = " × ".join(f"{len(v)} {k}" for k, v in grid.items())
+    limits.GRID_POINTS.check(n, f"{source}: sweep.grid", f"{sizes} give {n:,} runs")
+    folder = inside(out_root, base.name, sweep_id(base.run_config(), grid))
     base_data = copy.deepcopy(data)
     base_data.pop("sweep", None)
     base_data.setdefault("baselines", "auto")  # a sweep is set beside the baselines
@@ -155,7 +162,7 @@ def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("r
                 Override(tuple(k.split(".")), o.values[i], f"sweep point {label}", o.key)
             )
         exp = config.from_dict(point_data, source, point_loc)
-        p = Point(tuple(zip(keys, combo, strict=True)), exp, folder / exp.run_id())
+        p = Point(tuple(zip(keys, combo, strict=True)), exp, inside(folder, exp.run_id()))
         twin = seen.setdefault(exp.config_hash(), p)
         if twin is not p:
             raise config.ConfigError([_duplicate(twin, p, origins, grid)])
@@ -181,13 +188,37 @@ def _duplicate(a: Point, b: Point, origins: dict[str, _Origin], grid: dict) -> s
 
 
 def is_done(point: Point) -> bool:
-    """Whether the point's folder holds a finished ok run of exactly this config."""
+    """Whether the point's folder holds a whole, finished ok run of exactly this config."""
+    if check_run(point.run_dir, point.exp.config_hash()) is not None:
+        return False
     m = read_metrics(point.run_dir)
-    return (
-        isinstance(m, dict)
-        and m.get("status") == "ok"
-        and m.get("config_hash") == point.exp.config_hash()
-        and all((point.run_dir / f).is_file() for f in ("config.yaml", "model.npz"))
+    return m is not None and m["status"] == "ok"
+
+
+def run_mb(exp: config.Experiment) -> float:
+    """Memory of one run: data, parameters, buffers (config's estimate) and history."""
+    sizes = exp.sizes()
+    n_params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    history = limits.history_mb(exp.training.epochs, len(sizes) - 1)
+    return config.estimate_mb(exp, n_params) + history
+
+
+def check_resources(points: list[Point], jobs: int, dask: str | None = None) -> None:
+    """Refuse before anything runs: more jobs than the machine takes, or runs in flight
+    that together need more memory than it has (a remote Dask cluster is its own)."""
+    if dask and dask != "local":
+        return
+    n = limits.cores()
+    limits.JOBS.check(jobs, f"--jobs {jobs}", f"{jobs} worker processes on {n} cores")
+    tasks = workers.plan(points, jobs)
+    need = sorted((sum(run_mb(p.exp) for p in t) for t in tasks), reverse=True)
+    at_once = min(jobs, len(tasks))
+    total = sum(need[:at_once])
+    limits.SWEEP_MB.check(
+        total,
+        "sweep",
+        f"{at_once} runs at once (--jobs {jobs}) would need about {math.ceil(total):,} MiB; "
+        "use fewer jobs, points or epochs",
     )
 
 
@@ -234,7 +265,7 @@ def run(
         todo = []
         for p in points:
             if resume and is_done(p):
-                done[p.run_dir] = read_metrics(p.run_dir)
+                done[p.run_dir] = read_metrics(p.run_dir) or {}
                 n_reused += 1
                 if on_done:
                     on_done(p, done[p.run_dir], True)
@@ -251,9 +282,10 @@ def run(
                     # terminal): the sweep stops, and the unfinished run is not kept
                     interrupted = True
                     break
-                write_run(rec, p.run_dir)
+                placed = write_run(rec, p.run_dir)
                 warnings += [f"{p.run_dir.name}: {w}" for w in rec.warnings]
-                done[p.run_dir] = rec.metrics_json()
+                # a rerun that failed leaves a finished run in place: that one counts
+                done[p.run_dir] = (not placed and read_metrics(p.run_dir)) or rec.metrics_json()
                 if on_done:
                     on_done(p, done[p.run_dir], False)
         finally:
@@ -273,8 +305,9 @@ def run(
         n_reused=n_reused,
         warnings=warnings,
     )
-    _render(folder, summary)  # first, so that a figure's warning reaches summary.json
-    write_summary(folder, summary)
+    with shield.writing():
+        _render(folder, summary)  # first, so that a figure's warning reaches summary.json
+        write_summary(folder, summary)
     return SweepResult(folder, summary, interrupted)
 
 

@@ -8,6 +8,9 @@ and send records back; only the driver writes files.
 from __future__ import annotations
 
 import json
+import re
+import socket
+import struct
 import time
 from typing import TYPE_CHECKING
 
@@ -142,6 +145,52 @@ def _shutdown(pool) -> None:
             proc.terminate()
     for proc in procs:
         proc.join(timeout=5)
+
+
+PROBE_TIMEOUT = 5.0  # seconds to connect to a scheduler and hear its greeting
+_ADDRESS = re.compile(r"^(?:tcp://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})/?$")
+
+
+def check_address(address: str) -> None:
+    """Refuse, in bounded time, a ``--dask`` value that is not a reachable scheduler.
+
+    ``local`` starts a cluster here. Otherwise the value must read ``[tcp://]HOST:PORT``,
+    something must listen there, and it must greet like a Dask scheduler: on connect, a
+    scheduler sends its handshake, framed by an 8-byte length; a web server (or anything
+    else) sends nothing or text, which Dask's client would wait on, or read as a length
+    of petabytes.
+    """
+    if address == "local":
+        return
+    shown = address if len(address) <= 80 else address[:79] + "…"
+    m = _ADDRESS.match(address.strip())
+    if not m or not 0 < int(m.group(2)) < 65536:
+        raise config.ConfigError(
+            [
+                f"--dask {shown!r}: expected 'local' or a scheduler address such as "
+                "tcp://127.0.0.1:8786"
+            ]
+        )
+    host, port = m.group(1).strip("[]"), int(m.group(2))
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT) as sock:
+            sock.settimeout(PROBE_TIMEOUT)
+            head = b""
+            while len(head) < 8:
+                got = sock.recv(8 - len(head))
+                if not got:
+                    break
+                head += got
+    except TimeoutError:
+        head = None
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise config.ConfigError([f"--dask {shown}: cannot connect: {why}"]) from None
+    if head is None or len(head) < 8 or not 0 < struct.unpack("<Q", head)[0] < 2**20:
+        said = "no greeting" if not head else f"it says {head[:8]!r}"
+        raise config.ConfigError(
+            [f"--dask {shown}: not a Dask scheduler ({said} within {PROBE_TIMEOUT:g} s)"]
+        )
 
 
 def dask(tasks: list[list[Point]], address: str, jobs: int):

@@ -1,0 +1,128 @@
+"""The command line's edge: library errors, Ctrl-C and failed output become exit codes.
+
+A bad-input error (config, data, formula, results folder) is one line on stderr and exit
+2; Ctrl-C is exit 130; a traceback is shown only with ``--debug``. Every message line is
+printable and at most :data:`MAX_LINE` characters, whatever the input. Output that
+cannot be written (a closed pipe, a full disk) ends the display, not the work: ``run``
+and ``sweep`` keep their exit code and say on stderr that the output was lost; commands
+whose output is their product exit 2. Each command runs under a
+:class:`~nnfit.experiment.shield.Shield`, which counts Ctrl-C and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import re
+
+import typer
+
+from nnfit.experiment.shield import Shield
+
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 3, 130
+MAX_LINE = 300  # characters of one message line
+
+state = {"debug": False, "process": False}  # process: the command line runs this process
+
+
+def line(text) -> str:
+    """One printable line: control characters escaped, at most MAX_LINE characters."""
+    text = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(text))
+    return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
+
+
+def say(text, prefix: str = "") -> None:
+    """A line on stderr (``prefix`` in red); a stderr that cannot be written is no
+    reason for a traceback."""
+    from rich.markup import escape
+
+    from nnfit.display import err
+
+    text = line(f"{prefix}: {text}" if prefix else text)
+    if prefix:
+        text = f"[red]{prefix}:[/red] {escape(text[len(prefix) + 2 :])}"
+    with contextlib.suppress(OSError, UnicodeError, ValueError):
+        err.print(text, markup=bool(prefix), soft_wrap=True)
+
+
+def fail(message, code: int = EXIT_BAD_INPUT):
+    """Print up to three lines of ``message`` as errors and exit with ``code``."""
+    for text in str(message).splitlines()[:3]:
+        say(text, "error")
+    raise typer.Exit(code)
+
+
+def output_verdict(code: int, product: bool) -> int:
+    """The exit code once stdout failed: the work's own where the work is on disk, 2
+    where the output was the product. A closed pipe (``| head``) goes unremarked."""
+    from nnfit import display
+
+    if display.lost is None:
+        return code
+    exc = display.lost
+    reason = getattr(exc, "strerror", None) or type(exc).__name__
+    if product:
+        if not display.pipe_closed():
+            say(f"cannot write the output: {reason}", "error")
+        return code or EXIT_BAD_INPUT
+    if not display.pipe_closed():
+        say(f"note: the output could not be written ({reason}); the results are saved")
+    return code
+
+
+def is_output_error(exc: BaseException) -> bool:
+    """An error from writing stdout: broken pipe, full disk, a character it cannot take."""
+    if isinstance(exc, UnicodeEncodeError | BrokenPipeError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in (errno.EPIPE, errno.ENOSPC, errno.EIO)
+
+
+def guard(product: bool = True):
+    """Decorate a command with the rules of the module docstring."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            from nnfit import display
+            from nnfit.experiment.config import ConfigError
+            from nnfit.experiment.data import DataError
+            from nnfit.experiment.formulas import ExprError
+            from nnfit.experiment.rundir import ResultsError
+
+            display.reset()
+            code = 0
+            # one shield for the whole command, so that a second Ctrl-C that comes after
+            # the work, while the summary prints, is counted too
+            with Shield(note=say, last=state["process"]):
+                try:
+                    fn(*args, **kwargs)
+                except typer.Exit as exc:
+                    code = exc.exit_code
+                except (ConfigError, DataError, ExprError, ResultsError) as exc:
+                    if state["debug"]:
+                        raise
+                    code = _code_of(fail, str(exc))
+                except KeyboardInterrupt:
+                    if state["debug"]:
+                        raise
+                    say("interrupted")
+                    code = EXIT_INTERRUPTED
+                except display.OUTPUT_ERRORS as exc:
+                    if not is_output_error(exc):
+                        raise
+                    display.lose(exc)
+                code = output_verdict(code, product)
+            raise typer.Exit(code)
+
+        return wrapper
+
+    return wrap
+
+
+def _code_of(fn, *args) -> int:
+    try:
+        fn(*args)
+    except typer.Exit as exc:
+        return exc.exit_code
+    return 0

@@ -1,0 +1,167 @@
+"""Input points for ``nnfit predict``: ``--x`` values and CSV files read in chunks.
+
+A CSV file is read twice, never whole: a first pass checks every row (exactly ``dim``
+finite numbers; an optional header line first) and counts the points outside the unit
+cube, a second yields the points in chunks of :data:`CHUNK` rows. Problems are
+:class:`~nnfit.experiment.data.DataError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nnfit.experiment.data import DataError
+
+Array = np.ndarray
+
+CHUNK = 65_536
+MAX_LINE = 100_000  # characters; a longer line is not a row of at most 64 numbers
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _show(text: str, limit: int = 40) -> str:
+    return repr(_cut(text, limit))
+
+
+def _numbers(parts: list[str]) -> list[float] | None:
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        return None
+
+
+def parse_x(items: list[str], dim: int) -> Array:
+    """One point per ``--x`` (``--x 0.1,0.2`` is one point in 2-D), shape (n, dim)."""
+    rows = []
+    for item in items:
+        vals = _numbers([v for v in item.split(",") if v.strip()])
+        if vals is None:
+            raise DataError(f"--x {_cut(item)}: expected numbers separated by commas")
+        if len(vals) != dim:
+            what = "coordinate" if dim == 1 else "coordinates"
+            more = "; give one point per --x, e.g. --x 0.1 --x 0.25" if dim == 1 else ""
+            raise DataError(
+                f"--x {_cut(item)}: the model takes {dim} {what} per point, got {len(vals)}{more}"
+            )
+        if not all(math.isfinite(v) for v in vals):
+            raise DataError(f"--x {_cut(item)}: coordinates must be finite numbers")
+        rows.append(vals)
+    return np.asarray(rows, dtype=float).reshape(-1, dim)
+
+
+@dataclass
+class Scan:
+    """What the first pass over a CSV file found."""
+
+    rows: int = 0
+    header: bool = False
+    outside: int = 0
+    first_outside: tuple | None = None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115  (closed below)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with fh:
+        i = 0
+        while True:
+            try:
+                line = fh.readline(MAX_LINE + 1)
+            except UnicodeDecodeError:
+                raise DataError(f"{path}:{i + 1}: not UTF-8 text") from None
+            except OSError as exc:
+                raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            if not line:
+                return
+            i += 1
+            if len(line) > MAX_LINE and not line.endswith("\n"):
+                raise DataError(f"{path}:{i}: line longer than {MAX_LINE:,} characters")
+            yield i, line.strip()
+
+
+def _row(path: Path, i: int, line: str, dim: int) -> list[float] | None:
+    """The numbers of one line; None for a header on the first line."""
+    parts = line.split(",")
+    vals = _numbers(parts)
+    if vals is None:
+        if i == 1:
+            if len(parts) != dim:
+                raise DataError(
+                    f"{path}:1: the header has {len(parts)} columns, the model takes {dim}"
+                )
+            return None
+        bad = next(p for p in parts if _numbers([p]) is None)
+        raise DataError(f"{path}:{i}: {_show(bad.strip())} is not a number")
+    if len(vals) != dim:
+        raise DataError(f"{path}:{i}: {len(vals)} columns, the model takes {dim}")
+    for j, v in enumerate(vals):
+        if not math.isfinite(v):
+            raise DataError(f"{path}:{i}: column {j + 1} is {parts[j].strip()}, not finite")
+    return vals
+
+
+def scan_csv(path: Path, dim: int) -> Scan:
+    """Check every row of a CSV file of points; count the points outside [0, 1]^dim."""
+    s = Scan()
+    for i, line in _lines(path):
+        if not line:
+            continue
+        vals = _row(path, i, line, dim)
+        if vals is None:
+            s.header = True
+            continue
+        s.rows += 1
+        if any(v < 0 or v > 1 for v in vals):
+            s.outside += 1
+            s.first_outside = s.first_outside or tuple(vals)
+    if not s.rows:
+        raise DataError(f"{path}: no points in the file")
+    return s
+
+
+def csv_chunks(path: Path, dim: int, chunk: int | None = None) -> Iterator[Array]:
+    """The points of a CSV file (checked by :func:`scan_csv`), ``chunk`` rows at a time."""
+    chunk = chunk or CHUNK
+    rows: list[list[float]] = []
+    for i, line in _lines(path):
+        if not line:
+            continue
+        vals = _row(path, i, line, dim)
+        if vals is None:
+            continue
+        rows.append(vals)
+        if len(rows) == chunk:
+            yield np.asarray(rows, dtype=float)
+            rows = []
+    if rows:
+        yield np.asarray(rows, dtype=float)
+
+
+def outside_note(n_outside: int, n: int, first, dim: int) -> str | None:
+    """A warning when points lie outside [0, 1]^d, where every model here was trained."""
+    if not n_outside:
+        return None
+    cube = "[0, 1]" if dim == 1 else f"[0, 1]^{dim}"
+    shown = ", ".join(f"{v:g}" for v in first[:8]) + (", …" if len(first) > 8 else "")
+    return (
+        f"warning: {n_outside} of {n} points lie outside {cube}, where the model was trained "
+        f"(first: {shown}); its values there are extrapolation"
+    )
+
+
+def scan_points(X: Array) -> Scan:
+    """The same counts as :func:`scan_csv` for points already in memory."""
+    outside = np.any((X < 0) | (X > 1), axis=1)
+    n = int(outside.sum())
+    first = tuple(X[int(np.argmax(outside))].tolist()) if n else None
+    return Scan(rows=len(X), outside=n, first_outside=first)

@@ -1,0 +1,355 @@
+"""Reading a run folder back: one validating reader per file, and whether a run is done.
+
+Nothing read from disk is trusted. ``metrics.json`` and ``summary.json`` are checked
+against pydantic models; ``model.npz`` is checked from its ``.npy`` headers (names,
+shapes, dtypes, sizes against its ``meta``, and a bound on the parameter count) before
+a single array is read. A run is *done* when ``metrics.json`` lists every other file of
+the run with its size and SHA-256 and each file still matches. Every problem is a
+:class:`ResultsError` whose message starts with the file, e.g. ``RUN/model.npz: …``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nnfit.engine.network import ActivationSpec, Network
+
+MAX_JSON_BYTES = 64 * 2**20
+MAX_META_CHARS = 1_000_000
+MAX_MODEL_PARAMS = 20_000_000  # as config.MAX_PARAMS: no run writes a larger model
+MAX_LAYERS = 1001
+MESSAGE = 300
+
+
+class ResultsError(OSError):
+    """A results folder cannot be written or read; the message names the path."""
+
+
+def _cut(text: str, limit: int = 120) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ------------------------------------------------------------------ JSON files
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class FileRecord(BaseModel):
+    """Size and checksum of one file of a run, as recorded in its metrics.json."""
+
+    model_config = ConfigDict(extra="forbid")
+    bytes: Count
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Errors(_File):
+    mse: Finite | None = None
+    rmse: Finite | None = None
+    mae: Finite | None = None
+    max_abs: Finite | None = None
+    rel_l2: Finite | None = None
+    r2: Finite | None = None
+
+
+class Metrics(_File):
+    """metrics.json (DESIGN.md, result files); keys added later are kept as they are."""
+
+    name: str
+    run_id: str
+    status: Literal["ok", "diverged", "failed", "interrupted"]
+    stop_reason: str
+    epochs: Count
+    best_epoch: Count = 0
+    steps: Count = 0
+    wall_s: Finite | None = None
+    n_params: Count
+    train: Errors | None = None
+    val: Errors | None = None
+    test: Errors | None = None
+    weights: dict[str, Finite | None] | None = None
+    epsilon: Finite | None = None
+    epsilon_reached_epoch: Count | None = None
+    config_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    seed: Count
+    versions: dict[str, str] = Field(default_factory=dict)
+    error: str | None = None
+    files: dict[str, FileRecord] | None = None  # None: written before files were recorded
+
+
+class Summary(_File):
+    """summary.json of a sweep: what ``nnfit report`` reads of it."""
+
+    name: str
+    sweep_id: str | None = None
+    n_ok: Count = 0
+    n_failed: Count = 0
+    n_missing: Count = 0
+    wall_s: Finite | None = None
+    interrupted: bool = False
+    groups: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _first_error(exc: ValidationError) -> str:
+    e = exc.errors()[0]
+    where = ".".join(map(str, e["loc"])) or "(top level)"
+    got = _cut(repr(e.get("input")), 60)
+    return f"{where}: {e['msg'][0].lower()}{e['msg'][1:]} (got {got})"
+
+
+def _load_json(path: Path, model: type[BaseModel]) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_JSON_BYTES + 1)
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: missing") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise ResultsError(f"{path}: larger than {MAX_JSON_BYTES // 2**20} MiB, not nnfit's")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ResultsError(f"{path}: not valid JSON ({_cut(exc, 80)})") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: JSON nested too deeply") from None
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise ResultsError(f"{path}: expected a JSON object of nnfit's keys, got a {kind}")
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        raise ResultsError(f"{path}: {_first_error(exc)}") from None
+    return data
+
+
+def load_metrics(run_dir: Path) -> dict:
+    """A run's metrics.json, validated; ResultsError if missing or not nnfit's."""
+    return _load_json(Path(run_dir) / "metrics.json", Metrics)
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    """A run's metrics.json if it is there and valid, else None."""
+    try:
+        return load_metrics(run_dir)
+    except ResultsError:
+        return None
+
+
+def load_summary(folder: Path) -> dict:
+    """A sweep's summary.json, validated."""
+    return _load_json(Path(folder) / "summary.json", Summary)
+
+
+# ------------------------------------------------------------------ model.npz
+
+
+class ScaleY(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["standard", "minmax", "none"]
+    shift: Finite
+    scale: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+Width = Annotated[int, Field(ge=1, le=MAX_MODEL_PARAMS)]
+Spec = str | dict[str, Any]
+
+
+class Meta(BaseModel):
+    """model.npz's ``meta``: what rebuilds the network besides its arrays."""
+
+    model_config = ConfigDict(extra="allow")
+    sizes: Annotated[list[Width], Field(min_length=2, max_length=MAX_LAYERS + 1)]
+    activations: list[Spec]
+    output: Spec
+    dtype: Literal["float64", "float32"]
+    scale_y: ScaleY = ScaleY(kind="none", shift=0.0, scale=1.0)
+
+
+def _headers(zf: zipfile.ZipFile) -> dict[str, tuple[tuple, np.dtype, int]]:
+    """Array name → (shape, dtype, bytes) from each member's .npy header, no data read."""
+    out = {}
+    for info in zf.infolist():
+        name = info.filename
+        if not name.endswith(".npy") or "/" in name:
+            raise ValueError(f"unexpected member {_cut(name, 40)!r}")
+        with zf.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version in ((2, 0), (3, 0)):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"{name}: unknown .npy version {version}")
+            header = fh.tell()
+        if dtype.hasobject:
+            raise ValueError(f"{name[:-4]} holds Python objects, not numbers")
+        count = int(np.prod(shape, dtype=object))
+        if info.file_size != header + count * dtype.itemsize:
+            raise ValueError(f"{name[:-4]}: {info.file_size} bytes do not match its header")
+        out[name[:-4]] = (tuple(shape), dtype, count * dtype.itemsize)
+    return out
+
+
+def _check_specs(meta: Meta) -> None:
+    if len(meta.activations) != len(meta.sizes) - 2:
+        raise ValueError(
+            f"meta lists {len(meta.activations)} activations for "
+            f"{len(meta.sizes) - 2} hidden layers"
+        )
+    for spec in [*meta.activations, meta.output]:
+        try:
+            ActivationSpec.parse(spec).activation()
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"meta: {_cut(exc.args[0] if exc.args else exc, 160)}") from None
+
+
+def _check_arrays(meta: Meta, heads: dict) -> None:
+    n_layers = len(meta.sizes) - 1
+    n_params = sum((a + 1) * b for a, b in zip(meta.sizes, meta.sizes[1:], strict=False))
+    if n_params > MAX_MODEL_PARAMS:
+        raise ValueError(
+            f"meta sizes {_cut(meta.sizes, 60)} give {n_params:,} parameters "
+            f"(at most {MAX_MODEL_PARAMS:,})"
+        )
+    want = {}
+    for l in range(n_layers):
+        want[f"W{l}"] = (meta.sizes[l], meta.sizes[l + 1])
+        want[f"b{l}"] = (meta.sizes[l + 1],)
+    extra = sorted(set(heads) - set(want) - {"meta"})
+    if extra:
+        raise ValueError(f"unexpected array {_cut(extra[0], 40)!r}")
+    dtype = np.dtype(meta.dtype)
+    for name, shape in want.items():
+        if name not in heads:
+            raise ValueError(f"array {name} is missing")
+        got, dt, _ = heads[name]
+        if got != shape:
+            raise ValueError(f"{name} has shape {got}, meta sizes say {shape}")
+        if dt != dtype:
+            raise ValueError(f"{name} is {dt}, meta says {dtype}")
+
+
+def load_model(run_dir: Path) -> tuple[Network, dict]:
+    """The trained network of a run folder and its meta (with the ``scale_y`` parameters).
+
+    Every array is checked against ``meta`` from the headers before it is read.
+    """
+    p = Path(run_dir) / "model.npz"
+    if not p.is_file():
+        raise ResultsError(f"{run_dir}: no model.npz (not a finished run folder)")
+    try:
+        with zipfile.ZipFile(p) as zf:
+            heads = _headers(zf)
+            if "meta" not in heads:
+                raise ValueError("no meta")
+            shape, dt, size = heads["meta"]
+            if shape != () or dt.kind != "U" or size > 4 * MAX_META_CHARS:
+                raise ValueError(f"meta is not one string (shape {shape}, dtype {dt})")
+            with np.load(p, allow_pickle=False) as z:
+                meta_obj = json.loads(str(z["meta"]))
+                if not isinstance(meta_obj, dict):
+                    raise ValueError("meta is not a JSON object")
+                meta = Meta.model_validate(meta_obj)
+                _check_arrays(meta, heads)
+                _check_specs(meta)
+                arrays = [(z[f"W{l}"], z[f"b{l}"]) for l in range(len(meta.sizes) - 1)]
+    except ValidationError as exc:
+        raise ResultsError(f"{p}: meta: {_first_error(exc)}") from None
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, RecursionError) as exc:
+        text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc
+        raise ResultsError(f"{p}: not a readable model: {_cut(text, 200)}") from None
+    for l, (W, b) in enumerate(arrays):
+        if not (np.isfinite(W).all() and np.isfinite(b).all()):
+            raise ResultsError(f"{p}: layer {l} holds values that are not finite")
+    meta_dict = meta.model_dump(mode="json")
+    return Network.from_arrays(meta_dict, arrays), meta_dict
+
+
+# ------------------------------------------------------------------ done or not
+
+
+def digest(payload: bytes) -> dict:
+    """The record of one file: its size and SHA-256."""
+    return {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+
+
+def _file_digest(path: Path, limit: int) -> dict:
+    h, n = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            n += len(chunk)
+            if n > limit:
+                break
+            h.update(chunk)
+    return {"bytes": n, "sha256": h.hexdigest()}
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+REQUIRED = {"ok": ("config.yaml", "model.npz"), "diverged": ("config.yaml", "model.npz")}
+
+
+def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
+    """Why ``run_dir`` is not a done run (of ``config_hash``, if given), or None.
+
+    Done: metrics.json is valid, was made by this config, and every file it records is
+    present with the recorded size and checksum (a folder written before checksums were
+    recorded needs its required files present and a readable model).
+    """
+    run_dir = Path(run_dir)
+    try:
+        m = load_metrics(run_dir)
+    except ResultsError as exc:
+        return str(exc)
+    if config_hash is not None and m["config_hash"] != config_hash:
+        return f"{run_dir}/metrics.json: made by another config"
+    files = m.get("files")
+    for name in REQUIRED.get(m["status"], ("config.yaml",)):
+        if files is not None and name not in files:
+            return f"{run_dir}/metrics.json: does not record {name}"
+        if not (run_dir / name).is_file():
+            return f"{run_dir}/{name}: missing"
+    if files is None:
+        if "model.npz" in REQUIRED.get(m["status"], ()):
+            try:
+                load_model(run_dir)
+            except ResultsError as exc:
+                return str(exc)
+        return None
+    for name, rec in files.items():
+        if not _PLAIN.match(name):
+            return f"{run_dir}/metrics.json: {_cut(name, 40)!r} is not a file of the run"
+        p = run_dir / name
+        try:
+            got = _file_digest(p, rec["bytes"])
+        except FileNotFoundError:
+            return f"{p}: missing"
+        except OSError as exc:
+            return f"{p}: cannot read: {exc.strerror or exc}"
+        if got != rec:
+            return f"{p}: changed since the run was written (size or checksum differ)"
+    return None
+
+
+def require_done(run_dir: Path) -> dict:
+    """metrics.json of a done run; ResultsError naming the first file at fault."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "metrics.json").exists() and not (run_dir / "model.npz").exists():
+        raise ResultsError(f"{run_dir}: not a run folder (no metrics.json or model.npz)")
+    problem = check_run(run_dir)
+    if problem:
+        raise ResultsError(problem)
+    return load_metrics(run_dir)

@@ -1,0 +1,91 @@
+"""Ctrl-C and SIGTERM around training and the writing of its results.
+
+Without a :class:`Shield` a signal is Python's KeyboardInterrupt, wherever it lands.
+While one is installed (the command line installs one per command):
+
+- the first signal raises KeyboardInterrupt, which training turns into an interrupted
+  run with the weights of its last finished epoch; if it comes while results are being
+  written (inside :func:`writing`), it waits until the write is done and is raised then;
+- the second waits too, whatever is running (the results of the first are being
+  written), and ``note`` says so;
+- the third raises at once: the write is aborted, and the run folder says
+  ``interrupted`` (see :func:`nnfit.experiment.rundir.write_run`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable
+
+ABORT_AT = 3
+_active: Shield | None = None
+
+
+class Shield:
+    """Counts SIGINT and SIGTERM for one command; see the module docstring."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, note: Callable[[str], None] = lambda text: None, last: bool = False):
+        """``last``: the process ends with this block, so on leaving it signals are
+        ignored rather than given back to Python (a second Ctrl-C that comes as the
+        process exits would otherwise end it with a traceback)."""
+        self.note, self.last = note, last
+        self.count = 0
+        self.depth = 0  # nesting of writing() blocks
+        self.pending = False  # a first signal held until the write is done
+        self._previous: dict = {}
+
+    def __enter__(self) -> Shield:
+        global _active
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        _active = self
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        global _active
+        for sig, handler in self._previous.items():
+            signal.signal(sig, signal.SIG_IGN if self.last else handler)
+        self._previous.clear()
+        _active = None
+        return False
+
+    @property
+    def interrupted(self) -> bool:
+        return self.count > 0
+
+    def _handle(self, signum, frame) -> None:
+        self.count += 1
+        if self.count >= ABORT_AT:
+            self.pending = False
+            raise KeyboardInterrupt
+        if self.count == 1 and not self.depth:
+            raise KeyboardInterrupt
+        if self.count == 1:
+            self.pending = True
+        with contextlib.suppress(Exception):  # a note that cannot be shown is no reason to stop
+            self.note(
+                "interrupted: the results are being written; interrupt once more to abort "
+                "(the run folder will then say it was interrupted)"
+            )
+
+
+@contextlib.contextmanager
+def writing():
+    """A block that a single signal does not cut short (a no-op without a Shield)."""
+    s = _active
+    if s is None:
+        yield
+        return
+    s.depth += 1
+    try:
+        yield
+    finally:
+        s.depth -= 1
+    if s.depth == 0 and s.pending:
+        s.pending = False
+        raise KeyboardInterrupt

@@ -1,0 +1,340 @@
+"""Files read back are verified: model.npz, metrics.json and summary.json of any shape or
+damage are a ResultsError naming the file (exit 2 at the command line), never a
+traceback or a huge allocation; a run is done only when every file matches its record."""
+
+import io
+import json
+import shutil
+import tracemalloc
+
+import numpy as np
+import pytest
+from conftest import TINY
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from nnfit.cli import app
+from nnfit.experiment import config
+from nnfit.experiment import rundir as results
+from nnfit.experiment import runner as experiment
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished run folder (no figures: they are not read back)."""
+    base = tmp_path_factory.mktemp("run")
+    p = base / "tiny.yaml"
+    p.write_text(TINY)
+    exp = config.load(p)
+    run_dir = base / "res" / exp.name / exp.run_id()
+    assert results.write_run(experiment.execute(exp, plots=False), run_dir)
+    return run_dir
+
+
+@pytest.fixture
+def run_copy(finished, tmp_path):
+    dest = tmp_path / "run"
+    shutil.copytree(finished, dest)
+    return dest
+
+
+def one_line_error(r, starts: str):
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {starts}"), r.stderr
+    assert len(lines[0]) <= 300
+
+
+# ----------------------------------------------------------------------- model.npz
+
+
+def npz(arrays: dict) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def model_arrays(run_dir):
+    with np.load(run_dir / "model.npz") as z:
+        return {k: z[k] for k in z.files}
+
+
+def with_meta(arrays, **changes):
+    meta = json.loads(str(arrays["meta"]))
+    meta.update(changes)
+    return {**arrays, "meta": np.array(json.dumps(meta))}
+
+
+BAD_MODELS = {
+    "empty file": lambda a: b"",
+    "truncated": lambda a: npz(a)[: len(npz(a)) // 2],
+    "not a zip": lambda a: b"PK\x03\x04" + b"\x00" * 100,
+    "unknown activation": lambda a: npz(with_meta(a, activations=["swish9"])),
+    "unknown output": lambda a: npz(with_meta(a, output="softmax")),
+    "activation parameter out of range": lambda a: npz(
+        with_meta(a, activations=[{"name": "elu", "alpha": -1.0}])
+    ),
+    "298 GiB sizes": lambda a: npz(with_meta(a, sizes=[1, 200000, 200000, 1])),
+    "sizes disagree with W": lambda a: npz(with_meta(a, sizes=[1, 9, 1])),
+    "wrong W shape": lambda a: npz({**a, "W0": np.zeros((2, 8))}),
+    "wrong dtype": lambda a: npz({**a, "W1": a["W1"].astype(np.float32)}),
+    "integer weights": lambda a: npz({**a, "b0": np.zeros(8, dtype=np.int64)}),
+    "NaN weight": lambda a: npz({**a, "W1": np.full_like(a["W1"], np.nan)}),
+    "missing array": lambda a: npz({k: v for k, v in a.items() if k != "b1"}),
+    "extra array": lambda a: npz({**a, "W7": np.zeros(3)}),
+    "meta not JSON": lambda a: npz({**a, "meta": np.array("{sizes: [1")}),
+    "meta a list": lambda a: npz({**a, "meta": np.array("[1, 2]")}),
+    "meta not a string": lambda a: npz({**a, "meta": np.arange(3.0)}),
+    "meta without sizes": lambda a: npz(
+        {**a, "meta": np.array(json.dumps({"activations": [], "output": "identity"}))}
+    ),
+    "negative width": lambda a: npz(with_meta(a, sizes=[1, -8, 1])),
+    "scale not finite": lambda a: npz(
+        with_meta(a, scale_y={"kind": "standard", "shift": 0.0, "scale": "Infinity"})
+    ),
+    "zero scale": lambda a: npz(
+        with_meta(a, scale_y={"kind": "standard", "shift": 0.0, "scale": 0.0})
+    ),
+    "unknown dtype": lambda a: npz(with_meta(a, dtype="float16")),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_MODELS))
+def test_a_bad_model_npz_is_one_line_naming_it(run_copy, case):
+    payload = BAD_MODELS[case](model_arrays(run_copy))
+    (run_copy / "model.npz").write_bytes(payload)
+    with pytest.raises(results.ResultsError) as info:
+        results.load_model(run_copy)
+    assert str(info.value).startswith(f"{run_copy}/model.npz: ")
+    r = invoke("predict", run_copy, "--x", "0.5")
+    one_line_error(r, f"{run_copy}/model.npz: ")
+
+
+def test_a_huge_model_is_refused_before_anything_is_allocated(run_copy):
+    a = with_meta(model_arrays(run_copy), sizes=[1, 200000, 200000, 1], activations=["tanh"] * 2)
+    (run_copy / "model.npz").write_bytes(npz(a))
+    tracemalloc.start()
+    with pytest.raises(results.ResultsError, match="parameters"):
+        results.load_model(run_copy)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5 * 2**20
+
+
+def _corrupt(data: bytes, edits) -> bytes:
+    out = bytearray(data)
+    for kind, pos, value in edits:
+        if not out:
+            break
+        i = pos % len(out)
+        if kind == "flip":
+            out[i] ^= value or 1
+        elif kind == "cut":
+            del out[i:]
+        else:
+            out[i:i] = bytes([value])
+    return bytes(out)
+
+
+edits = st.lists(
+    st.tuples(
+        st.sampled_from(["flip", "cut", "insert"]),
+        st.integers(0, 10**6),
+        st.integers(0, 255),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=edits)
+def test_any_damage_to_model_npz_is_caught(finished, tmp_path_factory, edits):
+    """Damaged bytes either still load as a finite model (a flipped weight) or raise a
+    ResultsError naming model.npz; the checksum catches every change."""
+    run_dir = tmp_path_factory.mktemp("r")
+    shutil.copytree(finished, run_dir, dirs_exist_ok=True)
+    good = (run_dir / "model.npz").read_bytes()
+    bad = _corrupt(good, edits)
+    (run_dir / "model.npz").write_bytes(bad)
+    try:
+        net, meta = results.load_model(run_dir)
+    except results.ResultsError as exc:
+        assert str(exc).startswith(f"{run_dir}/model.npz: ")
+    else:
+        g = results.predict(net, meta, np.linspace(0, 1, 5)[:, None])
+        assert g.shape == (5,)
+    problem = results.check_run(run_dir)
+    assert (problem is None) == (bad == good)
+    if bad != good:
+        assert problem.startswith(f"{run_dir}/model.npz: ")
+
+
+# ----------------------------------------------------------------------- metrics.json
+
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=False),
+        st.text(max_size=10),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+METRIC_KEYS = ["status", "epochs", "test", "config_hash", "files", "n_params", "seed", "name"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    key=st.sampled_from(METRIC_KEYS),
+    value=json_values,
+    drop=st.booleans(),
+    whole=st.one_of(st.none(), json_values),
+)
+def test_metrics_json_of_any_shape_reads_or_is_refused(
+    finished, tmp_path_factory, key, value, drop, whole
+):
+    run_dir = tmp_path_factory.mktemp("m")
+    shutil.copytree(finished, run_dir, dirs_exist_ok=True)
+    m = json.loads((run_dir / "metrics.json").read_text())
+    if whole is not None:
+        m = whole
+    elif drop:
+        m.pop(key)
+    else:
+        m[key] = value
+    (run_dir / "metrics.json").write_text(json.dumps(m))
+    try:
+        got = results.load_metrics(run_dir)
+    except results.ResultsError as exc:
+        assert str(exc).startswith(f"{run_dir}/metrics.json: ") and len(str(exc)) < 300
+        assert results.read_metrics(run_dir) is None
+        assert results.check_run(run_dir) is not None
+    else:
+        assert got["status"] in {"ok", "diverged", "failed", "interrupted"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("[1]", "expected a JSON object of nnfit's keys, got a list"),
+        ("", "not valid JSON"),
+        ('{"status": "ok"', "not valid JSON"),
+        ('{"status": NaN}', "status"),
+        ("[" * 100_000 + "]" * 100_000, "JSON"),
+        ("\udcff", "not valid JSON"),
+    ],
+)
+def test_bad_metrics_json_at_the_command_line(run_copy, text, expect):
+    (run_copy / "metrics.json").write_bytes(text.encode("utf-8", "surrogateescape"))
+    r = invoke("predict", run_copy, "--x", "0.5")
+    one_line_error(r, f"{run_copy}/metrics.json: ")
+    assert expect in r.stderr
+    r = invoke("report", run_copy.parent)
+    assert r.exit_code == 0, r.output
+    assert f"warning: {run_copy}/metrics.json: " in r.stderr
+    assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[1]", '{"name": 3}', '{"name": "s", "n_ok": -1}', '{"name": "s", "wall_s": "x"}', "{"],
+)
+def test_bad_summary_json_is_named_by_report(tmp_path, text):
+    folder = tmp_path / "res" / "sw" / "sweep-00000000"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(text)
+    r = invoke("report", tmp_path / "res", "--json")
+    assert r.exit_code == 0, r.output
+    assert r.stderr.startswith(f"warning: {folder}/summary.json: ")
+    assert json.loads(r.stdout) == []
+
+
+# ----------------------------------------------------------------------- done or not
+
+
+def damage(run_dir, how):
+    if how == "delete model.npz":
+        (run_dir / "model.npz").unlink()
+    elif how == "truncate data.npz":
+        p = run_dir / "data.npz"
+        p.write_bytes(p.read_bytes()[:100])
+    elif how == "change history.csv":
+        p = run_dir / "history.csv"
+        p.write_text(p.read_text().replace("0", "1", 1))
+    elif how == "delete config.yaml":
+        (run_dir / "config.yaml").unlink()
+    elif how == "another config's metrics":
+        m = json.loads((run_dir / "metrics.json").read_text())
+        m["config_hash"] = "0" * 64
+        (run_dir / "metrics.json").write_text(json.dumps(m))
+    elif how == "a file not of the run":
+        m = json.loads((run_dir / "metrics.json").read_text())
+        m["files"]["../../etc/passwd"] = {"bytes": 1, "sha256": "0" * 64}
+        (run_dir / "metrics.json").write_text(json.dumps(m))
+
+
+DAMAGE = [
+    "delete model.npz",
+    "truncate data.npz",
+    "change history.csv",
+    "delete config.yaml",
+    "another config's metrics",
+    "a file not of the run",
+]
+
+
+@pytest.mark.parametrize("how", DAMAGE)
+def test_a_damaged_run_is_not_done_and_predict_names_the_file(run_copy, how):
+    made_by = results.load_metrics(run_copy)["config_hash"]
+    assert results.check_run(run_copy, made_by) is None
+    damage(run_copy, how)
+    problem = results.check_run(run_copy, made_by)
+    assert problem is not None and problem.startswith(f"{run_copy}/")
+    if how != "another config's metrics":  # the folder agrees with itself there
+        r = invoke("predict", run_copy, "--x", "0.5")
+        one_line_error(r, f"{run_copy}/")
+    r = invoke("report", run_copy.parent, "--csv")
+    assert r.exit_code == 0
+    if how != "another config's metrics":
+        assert ",damaged," in r.stdout
+
+
+SWEEP = """
+name: sw
+target: {name: sine}
+data: {n_train: 32, n_val: 8, n_test: 100}
+model: {hidden: [2], activation: tanh}
+training: {epochs: 5, batch_size: 8, optimizer: {name: adam, lr: 0.01}}
+sweep:
+  grid:
+    model.hidden: [[1], [2], [3]]
+"""
+
+
+def test_resume_trains_again_exactly_the_damaged_runs(write, tmp_path, monkeypatch):
+    from nnfit.experiment import plots
+
+    monkeypatch.setattr(plots, "render", lambda exp, rec, ds: ({}, []))  # no figures: fast
+    p, out = write(SWEEP), tmp_path / "res"
+    assert invoke("sweep", p, "--out", out, "--jobs", "1", "--quiet").exit_code == 0
+    runs = results.find_runs(out)
+    assert len(runs) == 3
+    damage(runs[0], "delete model.npz")
+    damage(runs[1], "change history.csv")
+    r = invoke("sweep", p, "--out", out, "--jobs", "1")
+    assert r.exit_code == 0, r.output
+    assert "3 points, 1 already done, 2 to run" in r.stdout
+    assert all(results.check_run(run) is None for run in runs)

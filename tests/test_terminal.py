@@ -1,0 +1,313 @@
+"""The terminal can never cost a run, and Ctrl-C during the final write loses nothing.
+
+A closed pipe, a full stdout or an encoding without the characters end the display, not
+the work; commands whose output is their product say so in one line and exit 2. A rerun
+that is interrupted (twice, with stdout closed or full) leaves the earlier finished
+folder byte for byte as it was; a third Ctrl-C may abort a write, and the folder then
+says interrupted.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TINY
+
+from nnfit.experiment import config, shield
+from nnfit.experiment import rundir as results
+from nnfit.experiment import runner as experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+# no figures in these subprocesses (see nofigures/sitecustomize.py): they cost seconds
+NOFIGURES = ROOT / "tests" / "nofigures"
+ENV = {**os.environ, "PYTHONPATH": f"{NOFIGURES}{os.pathsep}{ROOT}", "COLUMNS": "100"}
+# about a second of training: long enough to interrupt it at its start
+SLOW = TINY.replace("epochs: 20", "epochs: 3000, early_stopping: null").replace(
+    "name: tiny", "name: slow"
+)
+
+
+def nnfit(*args, stdout=subprocess.PIPE, env=ENV):
+    return subprocess.Popen(
+        [sys.executable, "-m", "nnfit", *map(str, args)],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def finish(proc, timeout=120):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out or "", err
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file under ``folder`` (hidden ones included) with its bytes."""
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def whole(root: Path) -> list:
+    """Every run under root agrees with itself; returns their metrics."""
+    runs = results.find_runs(root)
+    for run in runs:
+        assert results.check_run(run) is None, run
+    assert not [p for p in root.rglob(".*")], "no hidden leftovers"
+    return [results.load_metrics(run) for run in runs]
+
+
+def no_traceback(err: str):
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+
+
+# ----------------------------------------------------------------- output that fails
+
+
+def test_run_with_stdout_closed_mid_run_finishes_and_writes_everything(write, tmp_path):
+    out = tmp_path / "res"
+    proc = nnfit("run", write(SLOW), "--out", out)
+    assert "slow: epoch" in proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    code, _, err = finish(proc)
+    assert code == 0, err
+    no_traceback(err)
+    assert err == ""  # a reader that went away is not worth a word
+    (m,) = whole(out)
+    assert m["status"] == "ok" and m["epochs"] == 3000
+
+
+def test_run_into_a_full_stdout_is_recorded_ok_with_one_note(write, tmp_path):
+    out = tmp_path / "res"
+    with open("/dev/full", "w") as full:
+        code, _, err = finish(nnfit("run", write(TINY), "--out", out, stdout=full))
+    assert code == 0, err
+    no_traceback(err)
+    assert err.splitlines() == [
+        "note: cannot write to stdout (No space left on device); progress is no longer "
+        "shown, the work goes on",
+        "note: the output could not be written (No space left on device); the results are saved",
+    ]
+    (m,) = whole(out)
+    assert m["status"] == "ok"
+
+
+SWEEP = """
+name: sw
+target: {name: sine}
+data: {n_train: 32, n_val: 8, n_test: 100}
+model: {hidden: [2], activation: tanh}
+training: {epochs: 10, batch_size: 8, optimizer: {name: adam, lr: 0.01}}
+sweep:
+  grid:
+    model.hidden: [[1], [2], [3]]
+"""
+
+
+def test_sweep_piped_into_head_keeps_every_run_and_the_summary(write, tmp_path):
+    out = tmp_path / "res"
+    proc = nnfit("sweep", write(SWEEP), "--out", out, "--jobs", "1")
+    assert proc.stdout.readline().startswith("sweep: 3 points")
+    proc.stdout.close()
+    code, _, err = finish(proc)
+    assert code == 0, err
+    no_traceback(err)
+    assert len(whole(out)) == 3
+    assert len(list(out.glob("sw/sweep-*/summary.json"))) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["schema"], ["targets"], ["validate", "{file}"], ["report", "{out}"], ["predict", "{run}"]],
+)
+def test_a_command_whose_output_is_its_product_exits_2_on_a_full_stdout(
+    args, write, tmp_path, made_run
+):
+    subs = {"{file}": write(TINY), "{out}": made_run.parents[1], "{run}": made_run}
+    argv = [subs.get(a, a) for a in args] + (["--x", "0.5"] if args[0] == "predict" else [])
+    with open("/dev/full", "w") as full:
+        code, _, err = finish(nnfit(*argv, stdout=full))
+    assert code == 2
+    no_traceback(err)
+    assert err.splitlines() == ["error: cannot write the output: No space left on device"]
+
+
+@pytest.fixture(scope="module")
+def made_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("made")
+    (base / "t.yaml").write_text(TINY)
+    exp = config.load(base / "t.yaml")
+    run_dir = base / "res" / exp.name / exp.run_id()
+    results.write_run(experiment.execute(exp, plots=False), run_dir)
+    return run_dir
+
+
+def test_an_ascii_terminal_gets_ascii_not_a_traceback(write, tmp_path):
+    env = {**ENV, "PYTHONIOENCODING": "ascii"}
+    code, out, err = finish(nnfit("targets", env=env))
+    assert code == 0 and "franke" in out
+    no_traceback(err)
+    bad = write(TINY.replace("lr: 0.01}", "lr: 0.01, beta2: 1.5}"))
+    code, _, err = finish(nnfit("run", bad, "--out", tmp_path, env=env))
+    assert code == 2
+    (line,) = err.splitlines()
+    assert line.startswith("error: ") and "beta2 must satisfy 0 ? beta2 < 1" in line
+
+
+# ----------------------------------------------------------------- interrupts
+
+
+def interrupt(proc, times: int, gap: float = 0.05):
+    for _ in range(times):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(gap)
+
+
+def test_a_finished_result_survives_reruns_interrupted_with_stdout_closed_or_full(write, tmp_path):
+    p, out = write(SLOW), tmp_path / "res"
+    code, _, err = finish(nnfit("run", p, "--out", out, "--quiet"))
+    assert code == 0, err
+    before = snapshot(out)
+    (m,) = whole(out)
+    assert m["status"] == "ok"
+
+    # stdout closed after the first line, then Ctrl-C twice
+    proc = nnfit("run", p, "--out", out)
+    assert "slow: epoch" in proc.stdout.readline()
+    proc.stdout.close()
+    interrupt(proc, 2)
+    code, _, err = finish(proc)
+    assert code == 130, err
+    no_traceback(err)
+    assert snapshot(out) == before
+
+    # stdout full: the note on stderr says training has started
+    with open("/dev/full", "w") as full:
+        proc = nnfit("run", p, "--out", out, stdout=full)
+        assert proc.stderr.readline().startswith("note: cannot write to stdout")
+        interrupt(proc, 2)
+        code, _, err = finish(proc)
+    assert code == 130, err
+    no_traceback(err)
+    assert snapshot(out) == before
+
+    # a plain pipe, Ctrl-C twice
+    proc = nnfit("run", p, "--out", out)
+    assert "slow: epoch" in proc.stdout.readline()
+    interrupt(proc, 2)
+    code, _, err = finish(proc)
+    assert code == 130, err
+    assert "is kept as it was" in err
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("times", [1, 2, 3])
+def test_an_interrupted_first_run_leaves_a_folder_that_says_so(write, tmp_path, times):
+    out = tmp_path / "res"
+    proc = nnfit("run", write(SLOW), "--out", out)
+    assert "slow: epoch" in proc.stdout.readline()
+    interrupt(proc, times, gap=0.01)
+    code, _, err = finish(proc)
+    assert code == 130, err
+    no_traceback(err)
+    (m,) = whole(out)
+    assert m["status"] == "interrupted" and m["epochs"] < 3000
+
+
+# ----------------------------------------------------------------- the shield itself
+
+
+def test_the_shield_counts_signals(monkeypatch):
+    notes = []
+    with shield.Shield(note=notes.append) as sh:
+        with pytest.raises(KeyboardInterrupt):  # the first, outside a write
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGINT)  # the second waits
+        time.sleep(0.05)
+        assert sh.count == 2 and len(notes) == 1
+        with pytest.raises(KeyboardInterrupt), shield.writing():  # the third aborts
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+    with shield.Shield() as sh:
+        with pytest.raises(KeyboardInterrupt), shield.writing():  # held to the end
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            finished = True
+        assert finished and sh.count == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def exp_of(run_dir):
+    return config.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
+
+
+def test_a_failed_or_interrupted_rerun_keeps_the_finished_run(made_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(made_run, run_dir)
+    before = snapshot(run_dir)
+    exp = exp_of(run_dir)
+    for status in ("failed", "interrupted"):
+        rec = experiment.failed_record(exp, RuntimeError("disk"))
+        rec.status = status
+        assert results.write_run(rec, run_dir) is False
+        assert snapshot(run_dir) == before
+    rec = experiment.execute(exp, plots=False)
+    assert results.write_run(rec, run_dir) is True  # a finished rerun does replace it
+    assert results.check_run(run_dir) is None
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("earlier", [True, False])
+def test_an_aborted_write_keeps_the_earlier_run_or_says_interrupted(
+    made_run, tmp_path, monkeypatch, earlier
+):
+    run_dir = tmp_path / "run"
+    exp = exp_of(made_run)
+    if earlier:
+        shutil.copytree(made_run, run_dir)
+    before = snapshot(tmp_path)
+    rec = experiment.execute(exp, plots=False)
+    real, calls = results.json_bytes, []
+
+    def abort(obj):  # the third Ctrl-C lands while metrics.json is being made
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(obj)
+
+    monkeypatch.setattr(results, "json_bytes", abort)
+    with pytest.raises(KeyboardInterrupt):
+        results.write_run(rec, run_dir)
+    monkeypatch.undo()
+    if earlier:
+        assert snapshot(tmp_path) == before
+    else:
+        m = results.load_metrics(run_dir)
+        assert m["status"] == "interrupted" and results.check_run(run_dir) is None
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_without_an_atomic_exchange_the_swap_still_keeps_one_whole_folder(
+    made_run, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(results, "_exchange", lambda a, b: False)
+    run_dir = tmp_path / "run"
+    shutil.copytree(made_run, run_dir)
+    rec = experiment.execute(exp_of(made_run), plots=False)
+    assert results.write_run(rec, run_dir)
+    assert results.check_run(run_dir) is None
+    # killed between the two renames: the earlier folder waits under a hidden name, and
+    # the next write (or resume) puts it back before anything else
+    aside = tmp_path / ".run.old-999999999-0000"
+    run_dir.rename(aside)
+    (tmp_path / ".run.new-999999999-0001").mkdir()  # a dead writer's half folder
+    results._tidy(run_dir)
+    assert results.check_run(run_dir) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert results.find_runs(tmp_path) == [run_dir]
