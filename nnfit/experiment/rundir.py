@@ -70,8 +70,13 @@ def _clean(obj):
     return obj
 
 
+def json_text(obj) -> str:
+    """``obj`` as the JSON text of a result file (NaN and inf as null)."""
+    return json.dumps(_clean(obj), indent=2) + "\n"
+
+
 def write_json(path: Path, obj) -> None:
-    atomic_write(path, (json.dumps(_clean(obj), indent=2) + "\n").encode())
+    atomic_write(path, json_text(obj).encode())
 
 
 def write_npz(path: Path, arrays: dict) -> None:
