@@ -270,7 +270,7 @@ def gradcheck(
     set_: SetOpt = None,
     points: Annotated[int, typer.Option(help="Training points used.")] = 32,
 ):
-    """Check backprop on the file's network against finite differences and dual numbers."""
+    """Check backprop on the file's network: finite differences, forward and reverse mode."""
     import numpy as np
 
     from nnfit.display import out as con
@@ -290,7 +290,7 @@ def gradcheck(
     con.print(gradcheck_title(exp, n, tol))
     from nnfit.tables import gradcheck_table
 
-    con.print(gradcheck_table(checks, f"{exp.name}: backprop against two references"))
+    con.print(gradcheck_table(checks, f"{exp.name}: backprop against three references"))
     jac = check_jacobian(net, X, max_params=400)
     con.print(f"per-sample Jacobian (used by lm) against finite differences: {jac:.2e}")
     worst = max(max(c.worst for c in checks), jac)
