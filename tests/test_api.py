@@ -175,6 +175,9 @@ def test_sweep_in_memory_gives_the_cli_summary(write, tmp_path):
     assert [r["width"] for r in s.rows] == [2, 4] and all(r["n_ok"] == 2 for r in s.rows)
     fig = s.figure()
     assert isinstance(fig, Figure) and fig.axes
+    # in worker processes: the same rows
+    two = nnfit.sweep(path, widths=[2, 4], seeds=2, jobs=2)
+    assert json.loads(rundir.json_text(two.rows)) == ref["groups"]
     # with out, the CLI's folder: its finished runs are reused
     again = nnfit.sweep(path, widths=[2, 4], seeds=2, out=tmp_path)
     assert again.folder == summary_file.parent and again.summary["n_reused"] == 4

@@ -49,6 +49,11 @@ def run_task(cfgs: list[dict], plots: bool = True) -> list:
         return execute_stack(exps, plots=plots)
 
 
+def run_task_without_figures(cfgs: list[dict]) -> list:
+    """:func:`run_task` with ``plots=False`` (a module-level function: it is pickled)."""
+    return run_task(cfgs, plots=False)
+
+
 def _seedless(p: Point) -> str:
     cfg = p.exp.run_config()
     cfg["training"] = {k: v for k, v in cfg["training"].items() if k != "seed"}
@@ -107,9 +112,10 @@ def _cfgs(task: list[Point]) -> list[dict]:
 
 def local(tasks: list[list[Point]], jobs: int, plots: bool = True):
     """Yield (point, record) as tasks finish, on ``jobs`` worker processes."""
+    fn = run_task if plots else run_task_without_figures
     if jobs <= 1:
         for task in tasks:
-            yield from zip(task, run_task(_cfgs(task), plots), strict=True)
+            yield from zip(task, fn(_cfgs(task)), strict=True)
         return
     import multiprocessing as mp
     import os
@@ -125,7 +131,7 @@ def local(tasks: list[list[Point]], jobs: int, plots: bool = True):
         initargs=(os.getpid(),),
     )
     try:
-        futures = {pool.submit(run_task, _cfgs(t), plots): t for t in tasks}
+        futures = {pool.submit(fn, _cfgs(t)): t for t in tasks}
         for fut in as_completed(futures):
             task = futures[fut]
             try:
