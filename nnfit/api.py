@@ -418,6 +418,7 @@ def _sweep_in_memory(folder: Path, grid: dict, points: list, jobs: int) -> dict:
 
     t0 = time.perf_counter()
     done: dict[Path, dict] = {}
+    warnings: list[str] = []
     interrupted = False
     try:
         stream = workers.local(workers.plan(points, jobs), jobs, plots=False)
@@ -426,6 +427,7 @@ def _sweep_in_memory(folder: Path, grid: dict, points: list, jobs: int) -> dict:
                 if rec.status == "interrupted":
                     interrupted = True
                     break
+                warnings += [f"{p.run_dir.name}: {w}" for w in rec.warnings]
                 done[p.run_dir] = rec.metrics_json()
         finally:
             stream.close()
@@ -440,5 +442,6 @@ def _sweep_in_memory(folder: Path, grid: dict, points: list, jobs: int) -> dict:
         backend="local",
         interrupted=interrupted,
         n_reused=0,
+        warnings=warnings,
     )
     return summary
