@@ -178,7 +178,7 @@ def test_parameters_are_checked_in_fit_with_the_files_messages():
         ({"lr": -1.0}, "lr", -1.0, "greater than 0"),
         ({"hidden": (8, 0)}, "hidden", 0, "greater than or equal to 1"),
         ({"optimizer": {"name": "adam", "bta2": 0.9}}, "optimizer", "bta2", "beta2"),
-        ({"optimizer": "lbfgs", "batch_size": 16}, "batch_size", None, "not used by optimizer"),
+        ({"optimizer": "lbfgs", "batch_size": 16}, "batch_size", 16, "not used by optimizer"),
         ({"n_iter_no_change": 0}, "n_iter_no_change", 0, "greater than or equal to 1"),
         ({"early_stopping": "yes"}, "early_stopping", "yes", "True or False"),
         ({"validation_fraction": 1.5}, "validation_fraction", 1.5, "(0, 1)"),
