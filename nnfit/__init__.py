@@ -1,37 +1,66 @@
 """nnfit: experiments that show how well feed-forward networks approximate functions.
 
-The engine can be used without the command line::
+From Python (README, "nnfit from Python")::
 
-    import numpy as np
-    from nnfit import Network
-    from nnfit import TrainSettings
-    from nnfit.engine import loop as train
+    import nnfit
 
-    rng = np.random.default_rng(0)
-    X = rng.uniform(size=(256, 1))
-    y = np.sin(2 * np.pi * X)
-    net = Network.create([1, 32, 1], activation="tanh", rng=rng)
-    result = train(net, X, y, settings=TrainSettings(epochs=500), rng=rng)
-    g = net.predict(X)
+    run = nnfit.run("experiments/quick.yaml")       # or a dict with the file's keys
+    run.metrics["test"]["rmse"], run.fit_figure()
+    s = nnfit.sweep("experiments/quick.yaml", widths=[4, 16, 64], seeds=2)
+    s.rows, s.figure()
+    model = nnfit.load("results/quick-sine/w64-tanh-adam-s0-760de3b1")
+    model.predict([[0.1], [0.25]])
+
+    reg = nnfit.Regressor(hidden=(64,)).fit(X, y)   # a scikit-learn estimator
+
+The engine alone: ``nnfit.Network``, ``nnfit.TrainSettings``, ``nnfit.train``.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["History", "Network", "TrainResult", "TrainSettings", "__version__", "train"]
+__all__ = [
+    "ConfigError",
+    "History",
+    "Model",
+    "Network",
+    "Regressor",
+    "Run",
+    "Sweep",
+    "TrainResult",
+    "TrainSettings",
+    "__version__",
+    "load",
+    "run",
+    "sweep",
+    "train",
+]
 
 _LAZY = {
+    "run": "nnfit.api",
+    "load": "nnfit.api",
+    "Run": "nnfit.api",
+    "Model": "nnfit.api",
+    "Sweep": "nnfit.api",
+    "ConfigError": "nnfit.experiment.yamlfile",
+    "Regressor": "nnfit.estimator",
     "Network": "nnfit.engine.network",
     "History": "nnfit.engine.loop",
     "TrainResult": "nnfit.engine.loop",
     "TrainSettings": "nnfit.engine.loop",
-    "train": "nnfit.engine.loop",
+    "train": "nnfit.engine.train",
 }
 
 
 def __getattr__(name):
     # imported on first use, so that `nnfit --help` does not pay for NumPy and SciPy
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name == "sweep":  # the subpackage, callable as nnfit.api.sweep (see its docstring)
+        return importlib.import_module("nnfit.sweep")
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'nnfit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

@@ -267,7 +267,7 @@ def gradcheck(
         int, typer.Option(min=1, max=100_000, help="Training points used (at most n_train).")
     ] = 32,
 ):
-    """Check backprop on the file's network against finite differences and dual numbers."""
+    """Check backprop on the file's network: finite differences, forward and reverse mode."""
     import numpy as np
 
     from nnfit.display import show
@@ -286,7 +286,7 @@ def gradcheck(
     checks = check_network(net, X, y, loss, t.l1, t.l2, rng=np.random.default_rng(0), max_fd=200)
     tol = 1e-6 if t.dtype == "float64" else 1e-3
     show(gradcheck_title(exp, n, tol))
-    show(gradcheck_table(checks, f"{exp.name}: backprop against two references"))
+    show(gradcheck_table(checks, f"{exp.name}: backprop against three references"))
     jac = check_jacobian(net, X, max_params=400)
     show(f"per-sample Jacobian (used by lm) against finite differences: {jac:.2e}")
     worst = max(max(c.worst for c in checks), jac)

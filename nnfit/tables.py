@@ -98,7 +98,8 @@ def run_summary(record, run_dir) -> Table:
 
 def gradcheck_table(checks, title: str) -> Table:
     t = Table(title=title)
-    for col in ("layer", "W shape", "‖grad‖", "finite diff. rel. error", "dual-number rel. error"):
+    cols = ("layer", "W shape", "‖grad‖", "finite diff.", "forward mode", "reverse mode")
+    for col in cols:
         t.add_column(col, justify="right")
     for c in checks:
         t.add_row(
@@ -107,7 +108,12 @@ def gradcheck_table(checks, title: str) -> Table:
             fmt(c.grad_norm),
             fmt(c.fd_error, ".2e"),
             fmt(c.jvp_error, ".2e"),
+            fmt(c.tape_error, ".2e"),
         )
+    t.caption = (
+        "relative error of backprop against central differences, dual numbers (forward "
+        "mode) and the tape (reverse mode)"
+    )
     return t
 
 

@@ -16,9 +16,17 @@ DPI = 110
 CHARS_PER_INCH = 72 / (9 * 0.55)
 
 
+class _Figure(Figure):
+    """A figure that shows itself in a notebook as PNG: without pyplot, nothing else
+    registers a display for it."""
+
+    def _repr_png_(self) -> bytes:
+        return png(self)
+
+
 def new_figure(width: float, height: float) -> Figure:
     """A figure with constrained layout on its own Agg canvas (no pyplot)."""
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig = _Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 

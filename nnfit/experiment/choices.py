@@ -19,6 +19,7 @@ from nnfit.engine.initializers import PARAMS as INIT_PARAMS
 from nnfit.engine.losses import LOSSES
 from nnfit.engine.optimizers import OPTIMIZERS
 from nnfit.engine.schedules import PARAMS as SCHEDULE_PARAMS
+from nnfit.experiment.messages import _Bad
 
 
 def _lit(names):
@@ -63,11 +64,16 @@ class _Named(BaseModel):
                 names = [*fixed, *declared]
                 near = difflib.get_close_matches(key, names, n=1)
                 hint = f"did you mean {near[0]!r}? " if near else ""
-                raise ValueError(
+                raise _Bad(
                     f"{self.name} takes no parameter {key!r}"  # type: ignore[attr-defined]
-                    f" ({hint}allowed: {', '.join(names) or 'none'})"
+                    f" ({hint}allowed: {', '.join(names) or 'none'})",
+                    names,
+                    key,
                 )
-            self.model_extra[key] = declared[key].check(key, value)
+            try:
+                self.model_extra[key] = declared[key].check(key, value)
+            except ValueError as exc:
+                raise _Bad(str(exc), declared[key].describe(key), value) from None
         return self
 
     def params(self) -> dict[str, float]:

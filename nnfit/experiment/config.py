@@ -46,6 +46,7 @@ from nnfit.experiment.yamlfile import (  # noqa: F401  (ConfigError and the read
     ConfigError,
     Located,
     Override,
+    Problem,
     apply_overrides,
     parse_set,
     parse_yaml,

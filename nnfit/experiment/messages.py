@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nnfit.experiment.yamlfile import Located, Override
+from nnfit.experiment.yamlfile import Located, Override, Problem
 
 
 class _AtKey(ValueError):
@@ -23,6 +23,14 @@ class _AtKey(ValueError):
     def __init__(self, key: str, message: str):
         super().__init__(message)
         self.key = key
+
+
+class _Bad(ValueError):
+    """A value error that knows what was allowed and what was given (for ConfigError)."""
+
+    def __init__(self, message: str, allowed, given):
+        super().__init__(message)
+        self.allowed, self.given = allowed, given
 
 
 def _fields_at(root, loc) -> list[str]:
@@ -126,7 +134,33 @@ def _blame(path: tuple, text: str, loc: Located | None, baseline) -> list[Overri
     return []
 
 
-def format_errors(exc: ValidationError, source: str, loc: Located | None, root) -> list[str]:
+_BOUNDS = (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤"))
+
+
+def _allowed_given(root, err: dict, path: tuple) -> tuple:
+    """What the key takes and what it was given, for the fields of a :class:`Problem`."""
+    kind, ctx, given = err["type"], err.get("ctx") or {}, err.get("input")
+    cause = ctx.get("error")
+    if kind == "extra_forbidden":
+        return _fields_at(root, path[:-1]), path[-1]
+    if kind == "literal_error":
+        return re.findall(r"'([^']*)'", ctx.get("expected", "")), given
+    bounds = [f"{op} {ctx[k]}" for k, op in _BOUNDS if k in ctx]
+    if bounds:
+        return " and ".join(bounds), given
+    if isinstance(cause, _AtKey) and isinstance(given, dict):
+        for part in cause.key.split("."):
+            given = given.get(part) if isinstance(given, dict) else None
+    return getattr(cause, "allowed", None), getattr(cause, "given", given)
+
+
+def _line_at(where: str, source: str) -> int | None:
+    """The line of ``FILE:LINE`` when FILE is ``source`` (a sweep-grid entry), else None."""
+    head, _, tail = where.rpartition(":")
+    return int(tail) if head == source and tail.isdigit() else None
+
+
+def format_errors(exc: ValidationError, source: str, loc: Located | None, root) -> list[Problem]:
     """One line per problem: ``FILE:LINE: key.path: what is wrong (allowed …, got …)``,
     or the ``--set``/grid entry that caused it. ``root`` is the validated model class."""
     out, seen = [], set()
@@ -150,13 +184,17 @@ def format_errors(exc: ValidationError, source: str, loc: Located | None, root) 
             text = f"unknown key ({hint}allowed: {', '.join(allowed)})"
         if loc is not None and loc.overrides and not baseline_done:
             baseline, baseline_done = _baseline_problems(root, loc), True
+        allowed, given = _allowed_given(root, err, path)
         blamed = _blame(path, _describe(err), loc, baseline)
         if blamed:
-            out.append(_override_message(blamed, path, key, text, err["type"]))
+            line = _line_at(blamed[-1].where, source)
+            message = _override_message(blamed, path, key, text, err["type"])
+            out.append(Problem(message, source, line, key, allowed, given, text))
             continue
         line = loc.line(path) if loc is not None else None
-        where = f"{source}:{line}" if isinstance(line, int) else source
-        out.append(f"{where}: {key}: {text}")
+        line = line if isinstance(line, int) else None
+        where = f"{source}:{line}" if line else source
+        out.append(Problem(f"{where}: {key}: {text}", source, line, key, allowed, given, text))
     return out
 
 

@@ -100,8 +100,13 @@ def _clean(obj):
     return obj
 
 
+def json_text(obj) -> str:
+    """``obj`` as the JSON text of a result file (NaN and inf as null)."""
+    return json.dumps(_clean(obj), indent=2) + "\n"
+
+
 def json_bytes(obj) -> bytes:
-    return (json.dumps(_clean(obj), indent=2) + "\n").encode()
+    return json_text(obj).encode()
 
 
 def write_json(path: Path, obj) -> None:

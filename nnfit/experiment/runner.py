@@ -93,7 +93,11 @@ def failed_record(exp: Experiment, exc: BaseException) -> RunRecord:
 
 def settings_of(exp: Experiment) -> TrainSettings:
     """The engine's settings: the ``training`` section as it is, names as specs."""
-    t = exp.training
+    return settings_from(exp.training)
+
+
+def settings_from(t) -> TrainSettings:
+    """:func:`settings_of` for a validated ``TrainingConfig`` on its own."""
     cfg = t.model_dump(mode="json")
     cfg.update(loss=t.loss.spec(), optimizer=t.optimizer.spec(), schedule=t.schedule.spec())
     return TrainSettings.from_config(cfg)

@@ -19,12 +19,63 @@ MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 20_000
 
 
+class Problem(str):
+    """One problem: the printable line, and its parts where known (else None).
+
+    ``file`` and ``line`` locate it, ``key`` is the dotted key path, ``allowed`` what the
+    key takes (a list of names or keys, or a range in words), ``given`` the value found,
+    ``message`` the line without its location and key.
+    """
+
+    file: str | None
+    line: int | None
+    key: str | None
+    allowed: Any
+    given: Any
+    message: str
+
+    def __new__(
+        cls, text: str, file=None, line=None, key=None, allowed=None, given=None, message=None
+    ):
+        self = super().__new__(cls, text)
+        self.file, self.line, self.key = file, line, key
+        self.allowed, self.given = allowed, given
+        self.message = text if message is None else message
+        return self
+
+
 class ConfigError(ValueError):
-    """Bad input: each entry of ``problems`` is one printable line."""
+    """Bad input: each entry of ``problems`` is one printable line (a :class:`Problem`).
+
+    ``file``, ``line``, ``key``, ``allowed`` and ``given`` are those of the first problem.
+    """
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        self.problems = [p if isinstance(p, Problem) else Problem(p) for p in problems]
+        super().__init__("\n".join(self.problems))
+
+    def __reduce__(self):
+        return type(self), (self.problems,)
+
+    @property
+    def file(self) -> str | None:
+        return self.problems[0].file if self.problems else None
+
+    @property
+    def line(self) -> int | None:
+        return self.problems[0].line if self.problems else None
+
+    @property
+    def key(self) -> str | None:
+        return self.problems[0].key if self.problems else None
+
+    @property
+    def allowed(self):
+        return self.problems[0].allowed if self.problems else None
+
+    @property
+    def given(self):
+        return self.problems[0].given if self.problems else None
 
 
 # ------------------------------------------------------------------------ YAML with lines
@@ -82,30 +133,50 @@ class Located:
         # an alias makes the composer hand out the same node again: refuse it before
         # anything is expanded, so "billion laughs" files cost nothing
         if id(node) in self.seen:
+            line = node.start_mark.line + 1
             raise ConfigError(
                 [
-                    f"{self.source}:{node.start_mark.line + 1}: YAML aliases "
-                    "(*name) are not supported; write the value out"
+                    Problem(
+                        f"{self.source}:{line}: YAML aliases (*name) are not supported; "
+                        "write the value out",
+                        self.source,
+                        line,
+                    )
                 ]
             )
         self.seen.add(id(node))
         self.count += 1
         if self.count > MAX_NODES:
-            raise ConfigError([f"{self.source}: more than {MAX_NODES} YAML nodes"])
+            raise ConfigError([_about(self.source, f"more than {MAX_NODES} YAML nodes")])
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             out = {}
             for k, v in node.value:
                 key = loader.construct_object(k) if isinstance(k, yaml.ScalarNode) else None
                 if not isinstance(key, str | int | float | bool) or key is None:
+                    line = k.start_mark.line + 1
                     raise ConfigError(
-                        [f"{self.source}:{k.start_mark.line + 1}: keys must be plain names"]
+                        [
+                            Problem(
+                                f"{self.source}:{line}: keys must be plain names", self.source, line
+                            )
+                        ]
                     )
                 key = str(key)
                 if key in out:
                     where = ".".join(map(str, (*path, key)))
+                    line = k.start_mark.line + 1
                     raise ConfigError(
-                        [f"{self.source}:{k.start_mark.line + 1}: {where}: key given twice"]
+                        [
+                            Problem(
+                                f"{self.source}:{line}: {where}: key given twice",
+                                self.source,
+                                line,
+                                where,
+                                given=key,
+                                message="key given twice",
+                            )
+                        ]
                     )
                 out[key] = self.build(v, loader, (*path, key))
                 # the key's own line: a block value starts on the line below it
@@ -131,40 +202,49 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Located]:
         loader = Loader(text)  # the reader already refuses control characters
         node = loader.get_single_node()
         if node is None:
-            raise ConfigError([f"{source}: the file is empty (a mapping with target: is needed)"])
+            raise ConfigError(
+                [_about(source, "the file is empty (a mapping with target: is needed)")]
+            )
         return loc.build(node, loader), loc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError([f"{source}{line}: YAML syntax error: {exc.problem or exc}"]) from None
+        line = mark.line + 1 if mark else None
+        at = f"{source}:{line}" if line else source
+        text = f"YAML syntax error: {exc.problem or exc}"
+        raise ConfigError([Problem(f"{at}: {text}", source, line, message=text)]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{source}: YAML error: {str(exc).splitlines()[0]}"]) from None
+        raise ConfigError([_about(source, f"YAML error: {str(exc).splitlines()[0]}")]) from None
     except RecursionError:
-        raise ConfigError([f"{source}: YAML nested too deeply"]) from None
+        raise ConfigError([_about(source, "YAML nested too deeply")]) from None
     finally:
         if loader is not None:
             loader.dispose()
 
 
+def _about(file, text: str) -> Problem:
+    """A problem of a whole file (no line, no key)."""
+    return Problem(f"{file}: {text}", str(file), message=text)
+
+
 def read_text(path: str | Path) -> str:
     p = Path(path)
     if not p.exists():
-        raise ConfigError([f"{p}: no such file"])
+        raise ConfigError([_about(p, "no such file")])
     if p.is_dir():
-        raise ConfigError([f"{p}: is a directory, not an experiment file"])
+        raise ConfigError([_about(p, "is a directory, not an experiment file")])
     try:
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ConfigError([f"{p}: file is {size:,} bytes (at most {MAX_FILE_BYTES:,})"])
+            raise ConfigError([_about(p, f"file is {size:,} bytes (at most {MAX_FILE_BYTES:,})")])
         raw = p.read_bytes()
     except OSError as exc:
-        raise ConfigError([f"{p}: cannot read: {exc.strerror}"]) from None
+        raise ConfigError([_about(p, f"cannot read: {exc.strerror}")]) from None
     if b"\x00" in raw:
-        raise ConfigError([f"{p}: binary file, not YAML"])
+        raise ConfigError([_about(p, "binary file, not YAML")])
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError([f"{p}: not UTF-8 text"]) from None
+        raise ConfigError([_about(p, "not UTF-8 text")]) from None
 
 
 # ------------------------------------------------------------------------ overrides

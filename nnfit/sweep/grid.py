@@ -123,8 +123,13 @@ def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("r
     An error in a grid entry names the entry's own line in the file (or the CLI flag that
     gave it); two grid points that resolve to the same run are an error, not a rerun.
     """
-    source = str(path)
     data, loc = config.load_raw(path, overrides)
+    return expand_data(data, loc, widths, seeds, out_root)
+
+
+def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Path("results")):
+    """:func:`expand` for a config already read (``loc.source`` names it in errors)."""
+    source = loc.source
     base = config.from_dict(data, source, loc)  # the base itself must be valid
     file_grid = base.sweep.grid if base.sweep is not None else {}
     grid = build_grid(file_grid, base.model.hidden, widths, seeds)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from nnfit.sweep.grid import Point
 
 
-def run_point(cfg: dict):
+def run_point(cfg: dict, plots: bool = True):
     """Train one point (in a worker): BLAS pinned to one thread, every error caught."""
     from threadpoolctl import threadpool_limits
 
@@ -30,22 +30,31 @@ def run_point(cfg: dict):
     exp = config.from_dict(cfg)
     with threadpool_limits(limits=1):
         try:
-            return execute(exp)
+            return execute(exp, plots=plots)
         except Exception as exc:  # e.g. a target not finite at some point of this data set
             return failed_record(exp, exc)
 
 
-def run_task(cfgs: list[dict]) -> list:
-    """Train a task: one point, or several that differ only in their seed, as a stack."""
+def run_task(cfgs: list[dict], plots: bool = True) -> list:
+    """Train a task: one point, or several that differ only in their seed, as a stack.
+
+    ``plots=False`` leaves the figures out of the records (they take most of a small
+    run's time).
+    """
     if len(cfgs) == 1:
-        return [run_point(cfgs[0])]
+        return [run_point(cfgs[0], plots)]
     from threadpoolctl import threadpool_limits
 
     from nnfit.experiment.runner import execute_stack
 
     exps = [config.from_dict(c) for c in cfgs]
     with threadpool_limits(limits=1):
-        return execute_stack(exps)
+        return execute_stack(exps, plots=plots)
+
+
+def run_task_without_figures(cfgs: list[dict]) -> list:
+    """:func:`run_task` with ``plots=False`` (a module-level function: it is pickled)."""
+    return run_task(cfgs, plots=False)
 
 
 def _seedless(p: Point) -> str:
@@ -104,11 +113,12 @@ def _cfgs(task: list[Point]) -> list[dict]:
     return [p.exp.run_config() for p in task]
 
 
-def local(tasks: list[list[Point]], jobs: int):
+def local(tasks: list[list[Point]], jobs: int, plots: bool = True):
     """Yield (point, record) as tasks finish, on ``jobs`` worker processes."""
+    fn = run_task if plots else run_task_without_figures
     if jobs <= 1:
         for task in tasks:
-            yield from zip(task, run_task(_cfgs(task)), strict=True)
+            yield from zip(task, fn(_cfgs(task)), strict=True)
         return
     import multiprocessing as mp
     import os
@@ -124,7 +134,7 @@ def local(tasks: list[list[Point]], jobs: int):
         initargs=(os.getpid(),),
     )
     try:
-        futures = {pool.submit(run_task, _cfgs(t)): t for t in tasks}
+        futures = {pool.submit(fn, _cfgs(t)): t for t in tasks}
         for fut in as_completed(futures):
             task = futures[fut]
             try:

@@ -1,0 +1,345 @@
+"""``nnfit.Regressor``: nnfit's networks and training as a scikit-learn estimator.
+
+``fit``/``predict``/``score`` with ``get_params``/``set_params``, so it works in
+``Pipeline``, ``GridSearchCV`` and ``cross_val_score`` and passes scikit-learn's
+``check_estimator``. scikit-learn is not needed to use it: when installed, the class
+derives from its ``RegressorMixin`` and ``BaseEstimator`` (what its checks and
+meta-estimators look for: tags, ``clone``, the HTML repr); without it, from stand-ins
+that follow the same conventions (:mod:`nnfit.estimator_base`): parameters are the
+``__init__`` arguments, stored as given and checked in ``fit``.
+
+The data are scaled as the command line's are: X onto [0, 1]^d by the training minimum
+and maximum (the domain the initialisers and every experiment assume), y to mean 0 and
+standard deviation 1 per output. Both scalings are part of the fitted state
+(``x_min_``, ``x_scale_``, ``y_mean_``, ``y_scale_``) and undone by ``predict``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+
+from nnfit.estimator_base import (
+    BaseEstimator,
+    NotFittedError,
+    RegressorMixin,
+    check_X,
+    check_y,
+    seed_sequence,
+)
+
+Array = np.ndarray
+
+#: validation keys (of the file's model and training sections) that have a parameter
+#: of another name
+_PARAMS = {
+    "optimizer.lr": "lr",
+    "early_stopping": "n_iter_no_change",
+    "early_stopping.patience": "n_iter_no_change",
+    "early_stopping.min_delta": "tol",
+}
+
+
+#: a key of the file's training section in a message, e.g. training.optimizer.lr
+_FILE_KEY = re.compile(r"training\.((?:optimizer\.)?\w+)")
+
+
+def _param(key: str) -> str:
+    """The parameter that sets a key of the model or training section."""
+    return _PARAMS.get(key, key.split(".")[0])
+
+
+class Regressor(RegressorMixin, BaseEstimator):
+    """A feed-forward network trained by nnfit's engine, as a scikit-learn regressor.
+
+    Parameters take the experiment file's names and values (``nnfit schema``); they are
+    checked in ``fit`` with the file's validation and messages.
+
+    Parameters
+    ----------
+    hidden : tuple of int, default (64,)
+        Hidden widths; ``()`` is a linear model.
+    activation : str, dict or list, default "tanh"
+        One activation (``"relu"``, ``{"name": "leaky_relu", "slope": 0.1}``) or one per
+        hidden layer.
+    optimizer : str or dict, default "adam"
+        A name, or ``{"name": …, params}`` (``{"name": "adam", "beta2": 0.99}``); lbfgs
+        and lm train on the full batch.
+    lr : float or None
+        Learning rate; None takes the optimizer's default (1e-3 for adam).
+    epochs : int, default 500
+        Upper bound on the epochs (MLPRegressor's ``max_iter``). Shorter than the
+        file's 2000, with a shorter patience, so that cross-validation loops stay quick.
+    batch_size : int, "full" or "auto"
+        "auto": 32 for mini-batch optimizers, the full batch for full-batch ones.
+    l1, l2 : float
+        Penalties λ₁·Σ|W| and λ₂·½·ΣW² on the weights (not the biases), in the cost
+        C = ½·mean((g − y)²) + … of the standardised y.
+    loss, schedule, init, bias, output_layer
+        As in the file, with its defaults: ``mse`` (or ``mae``, ``huber``); a
+        learning-rate schedule; the initialiser (``domain``: first-layer slopes for
+        inputs in [0, 1]^d); the initial bias (``spread``: units centred inside the
+        domain); ``"trained"`` or ``"lstsq"`` (the output layer by least squares).
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the data and stop when its loss has not
+        fallen by more than ``tol`` for ``n_iter_no_change`` epochs; otherwise the same
+        test runs on the training cost. Either way the best epoch's weights are kept.
+    n_iter_no_change : int or None, default 20
+        Patience in epochs; None runs every epoch.
+    random_state : None, int, Generator or RandomState
+        An int gives the streams of ``training.seed``: the same initial weights and
+        shuffles as a run of that seed.
+
+    Attributes
+    ----------
+    coefs_, intercepts_ : lists of arrays
+        W_l (fan_in, fan_out) and b_l, acting on the scaled data.
+    x_min_, x_scale_, y_mean_, y_scale_ : arrays
+        The scalings: the network sees (X − x_min_)/x_scale_ and predicts
+        (y − y_mean_)/y_scale_.
+    n_iter_ : int
+        Epochs run.
+    loss_curve_ : list of float
+        Training cost after each epoch; ``validation_loss_curve_`` the held-out cost
+        (None without early stopping).
+    best_epoch_ : int
+        The epoch whose weights were kept.
+    stop_reason_ : str
+        epochs, early_stopping, converged, diverged or interrupted.
+    """
+
+    def __init__(
+        self,
+        hidden=(64,),
+        activation="tanh",
+        optimizer="adam",
+        lr=None,
+        epochs=500,
+        batch_size="auto",
+        l1=0.0,
+        l2=0.0,
+        loss="mse",
+        schedule="constant",
+        init="domain",
+        bias="spread",
+        output_layer="trained",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=20,
+        tol=0.0,
+        random_state=None,
+    ):
+        self.hidden = hidden
+        self.activation = activation
+        self.optimizer = optimizer
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.l1 = l1
+        self.l2 = l2
+        self.loss = loss
+        self.schedule = schedule
+        self.init = init
+        self.bias = bias
+        self.output_layer = output_layer
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ configuration
+
+    def _sections(self) -> tuple[dict, dict]:
+        """The parameters as the file's ``model`` and ``training`` sections."""
+        from nnfit.engine.optimizers import OPTIMIZERS
+
+        hidden = self.hidden
+        if isinstance(hidden, int | np.integer) and not isinstance(hidden, bool):
+            hidden = [hidden]
+        elif isinstance(hidden, tuple | list | np.ndarray):
+            hidden = list(hidden)
+        model = {"hidden": hidden, "activation": self.activation, "init": self.init}
+        model["bias"] = self.bias
+        opt = dict(self.optimizer) if isinstance(self.optimizer, dict) else {"name": self.optimizer}
+        if self.lr is not None:
+            opt["lr"] = self.lr
+        training = {
+            "loss": self.loss,
+            "optimizer": opt,
+            "schedule": self.schedule,
+            "epochs": self.epochs,
+            "l1": self.l1,
+            "l2": self.l2,
+            "output_layer": self.output_layer,
+        }
+        method = OPTIMIZERS.get(opt.get("name")) if isinstance(opt.get("name"), str) else None
+        if self.batch_size != "auto":
+            training["batch_size"] = self.batch_size
+        elif method is not None and not method.full_batch:
+            training["batch_size"] = 32
+        if self.n_iter_no_change is None:
+            training["early_stopping"] = None
+        else:
+            monitor = "val" if self.early_stopping else "train"
+            training["early_stopping"] = {
+                "patience": self.n_iter_no_change,
+                "min_delta": self.tol,
+                "monitor": monitor,
+            }
+        return model, training
+
+    def _validated(self):
+        """The checked ``model`` and ``training`` sections and the seed sequence; a
+        ConfigError naming the parameters otherwise."""
+        from pydantic import ValidationError
+
+        from nnfit.experiment import config
+        from nnfit.experiment.messages import format_errors
+        from nnfit.experiment.yamlfile import ConfigError, Problem
+
+        name = type(self).__name__
+        problems = []
+        model, training = self._sections()
+
+        def bad(param, allowed, given, message=None):
+            message = message or f"must be {allowed}, got {given!r}"
+            problems.append(
+                Problem(f"{name}: {param}: {message}", None, None, param, allowed, given, message)
+            )
+
+        if not isinstance(self.early_stopping, bool | np.bool_):
+            bad("early_stopping", "True or False", self.early_stopping)
+        vf = self.validation_fraction
+        if isinstance(vf, bool) or not (isinstance(vf, float | int) and 0 < vf < 1):
+            bad("validation_fraction", "a number in (0, 1)", vf)
+        root = None
+        try:
+            root = seed_sequence(self.random_state)
+        except ValueError as exc:
+            allowed = "None, an int ≥ 0, a numpy Generator or RandomState"
+            bad("random_state", allowed, self.random_state, str(exc))
+        sections = []
+        for cls, section in ((config.ModelConfig, model), (config.TrainingConfig, training)):
+            try:
+                sections.append(cls.model_validate(section))
+            except ValidationError as exc:
+                for p in format_errors(exc, name, None, cls):
+                    if p.key in (None, "(top level)"):
+                        # a check of the whole section: it names the file's keys
+                        named = [_param(k) for k in _FILE_KEY.findall(p.message)]
+                        message = _FILE_KEY.sub(lambda m: _param(m.group(1)), p.message)
+                        key = named[0] if named else None
+                        problems.append(
+                            Problem(f"{name}: {message}", None, None, key, None, None, message)
+                        )
+                    else:
+                        bad(_param(p.key), p.allowed, p.given, p.message)
+        if problems:
+            raise ConfigError(problems)
+        return (*sections, root)
+
+    # ------------------------------------------------------------------ fit and predict
+
+    def fit(self, X, y):
+        """Train on X (n, d) and y (n,) or (n, k); returns self."""
+        from nnfit.engine.network import Network
+        from nnfit.engine.train import train
+        from nnfit.experiment.runner import settings_from
+
+        model, training, root = self._validated()
+        X = check_X(X)
+        y = check_y(y, len(X))
+        Y = y.reshape(len(y), -1)
+        n, k = len(X), Y.shape[1]
+        # the streams of training.seed (initial weights, shuffles; the third is the
+        # baselines'), then the validation split's
+        s_init, s_shuffle, _, s_split = (np.random.default_rng(s) for s in root.spawn(4))
+        val = np.empty(0, dtype=int)
+        if self.early_stopping:
+            n_val = max(1, round(self.validation_fraction * n))
+            if n - n_val < 1:
+                raise ValueError(
+                    f"early_stopping needs at least 2 samples to hold some out; got {n} sample(s)"
+                )
+            val = np.sort(s_split.permutation(n)[:n_val])
+        tr = np.setdiff1d(np.arange(n), val)
+        self.n_features_in_, self.n_outputs_ = X.shape[1], k
+        self._y_1d = y.ndim == 1
+        self.x_min_ = X[tr].min(axis=0)
+        self.x_scale_ = _nonzero(X[tr].max(axis=0) - self.x_min_)
+        self.y_mean_ = Y[tr].mean(axis=0)
+        self.y_scale_ = _nonzero(Y[tr].std(axis=0))
+        Xs, Ys = (X - self.x_min_) / self.x_scale_, (Y - self.y_mean_) / self.y_scale_
+        net = Network.create(
+            [X.shape[1], *model.hidden, k],
+            activation=_spec(model.activation),
+            init=_spec(model.init),
+            bias=model.bias,
+            rng=[s_init],
+        )
+        held = (Xs[val], Ys[val]) if len(val) else (None, None)
+        (res,) = train(
+            net, Xs[tr], Ys[tr], *held, settings=settings_from(training), rngs=[s_shuffle]
+        )
+        params = net.params(0)
+        self.coefs_ = [np.array(W) for W, _ in params]
+        self.intercepts_ = [np.array(b) for _, b in params]
+        self._meta = net.meta()
+        h = res.history
+        self.n_iter_ = res.epochs
+        self.loss_curve_ = h.train_loss[1 : 1 + res.epochs]
+        self.validation_loss_curve_ = h.val_loss[1 : 1 + res.epochs] if len(val) else None
+        self.best_epoch_ = res.best_epoch
+        self.stop_reason_ = res.stop_reason
+        if res.status == "diverged":
+            warnings.warn(
+                f"training diverged after {res.epochs} epochs (the cost became non-finite or "
+                "exploded); the weights are the last finite ones: lower lr",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        elif res.status == "interrupted":
+            warnings.warn(
+                "training interrupted; the weights are the last epoch's",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "coefs_")
+
+    def predict(self, X) -> Array:
+        """g(X) in y's units: (n,) when fitted on y of shape (n,), else (n, k)."""
+        from nnfit.engine.network import Network
+
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet; call fit first."
+            )
+        X = check_X(X, self.n_features_in_, type(self).__name__)
+        net = Network.from_arrays(self._meta, list(zip(self.coefs_, self.intercepts_, strict=True)))
+        g = net.predict((X - self.x_min_) / self.x_scale_)[0] * self.y_scale_ + self.y_mean_
+        return g[:, 0] if self._y_1d else g
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.input_tags.sparse = False
+        return tags
+
+
+def _nonzero(scale: Array) -> Array:
+    """A scale of 0 (a constant column) becomes 1, so that the column maps to 0."""
+    return np.where(scale > 0, scale, 1.0)
+
+
+def _spec(value):
+    """A validated activation, init (or list of them) as the engine takes it."""
+    if isinstance(value, list):
+        return [_spec(v) for v in value]
+    return value if isinstance(value, str) else value.spec()

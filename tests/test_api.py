@@ -1,0 +1,255 @@
+"""nnfit.run, nnfit.sweep and nnfit.load: the same numbers as the CLI, nothing written
+without ``out``, bad input as one ConfigError with its parts, no global state touched."""
+
+import csv
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import TINY
+from matplotlib.figure import Figure
+from typer.testing import CliRunner
+
+import nnfit
+from nnfit.cli import app
+from nnfit.experiment import config, rundir
+
+ROOT = Path(__file__).resolve().parent.parent
+CFG = yaml.safe_load(TINY)
+
+
+def cli(*args):
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    return r
+
+
+def only_run(out: Path) -> Path:
+    (run_dir,) = rundir.find_runs(out)
+    return run_dir
+
+
+def without_time(metrics: dict) -> dict:
+    """metrics.json less what holds times (wall_s) or depends on them: the record of the
+    folder's files (history.csv has a wall_s column; a run in memory has no files)."""
+    return {k: v for k, v in metrics.items() if k not in ("wall_s", "files")}
+
+
+def history_rows(run_dir: Path) -> list[dict]:
+    with open(run_dir / "history.csv") as fh:
+        return [{k: v for k, v in row.items() if k != "wall_s"} for row in csv.DictReader(fh)]
+
+
+def test_run_is_bit_identical_to_the_cli(write, tmp_path):
+    path = write(TINY)
+    cli("run", path, "--out", tmp_path / "cli", "--quiet")
+    ref = only_run(tmp_path / "cli")
+    run = nnfit.run(path, out=tmp_path / "api")
+    assert run.run_dir == tmp_path / "api" / ref.relative_to(tmp_path / "cli")
+    assert {p.name for p in run.run_dir.iterdir()} == {p.name for p in ref.iterdir()}
+    with np.load(ref / "model.npz") as a, np.load(run.run_dir / "model.npz") as b:
+        assert set(a) == set(b)
+        for k in a:
+            assert np.array_equal(a[k], b[k]), k
+    ref_metrics = json.loads((ref / "metrics.json").read_text())
+    assert without_time(json.loads((run.run_dir / "metrics.json").read_text())) == without_time(
+        ref_metrics
+    )
+    assert history_rows(run.run_dir) == history_rows(ref)
+    files = json.loads((run.run_dir / "metrics.json").read_text())["files"]
+    assert {k: v for k, v in files.items() if k != "history.csv"} == {
+        k: v for k, v in ref_metrics["files"].items() if k != "history.csv"
+    }
+    assert (run.run_dir / "config.yaml").read_text() == (ref / "config.yaml").read_text()
+    # the same run from a dict and from a validated Experiment, in memory
+    for source in (CFG, config.load(path)):
+        again = nnfit.run(source)
+        assert again.run_dir is None
+        assert without_time(again.metrics) == without_time(ref_metrics)
+        with np.load(ref / "model.npz") as a:
+            for l in range(2):
+                assert np.array_equal(again.network.params()[l][0], a[f"W{l}"])
+
+
+def test_nothing_is_written_without_out(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = nnfit.run(CFG)
+    run.figures()
+    nnfit.sweep(CFG, widths=[2, 3], seeds=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_metrics_history_and_model(tmp_path):
+    run = nnfit.run(CFG, out=tmp_path)
+    assert run.metrics == json.loads((run.run_dir / "metrics.json").read_text())
+    assert run.status == "ok" and run.stop_reason == "epochs"
+    # one record per epoch, row 0 the untrained network, the columns of history.csv
+    assert [r["epoch"] for r in run.history] == list(range(21))
+    with open(run.run_dir / "history.csv") as fh:
+        assert list(run.history[0]) == next(csv.reader(fh))
+    assert run.history[-1]["train_loss"] < run.history[0]["train_loss"]
+    X = np.linspace(0, 1, 7)
+    loaded = nnfit.load(run.run_dir)
+    assert np.array_equal(loaded.predict(X), run.predict(X[:, None]))
+    assert loaded.metrics == run.metrics and loaded.config == run.config
+    # the test RMS error of metrics.json, from the predictions of the loaded model
+    ds = run.data
+    rmse = float(np.sqrt(np.mean((loaded.predict(ds.X_test) - ds.F_test) ** 2)))
+    assert rmse == pytest.approx(run.metrics["test"]["rmse"], rel=1e-12)
+    with pytest.raises(ValueError, match=r"shape \(n, 1\)"):
+        loaded.predict(np.zeros((3, 2)))
+    with pytest.raises(rundir.ResultsError, match=r"no model\.npz"):
+        nnfit.load(tmp_path)
+
+
+def test_figures_are_figures_on_their_own_canvas():
+    run = nnfit.run(CFG, overrides={"model.hidden": [3, 3]})
+    figs = run.figures()
+    assert set(figs) == {"fit", "loss", "gradients"} and all(
+        isinstance(f, Figure) and f.axes for f in figs.values()
+    )
+    # one curve per layer in the gradient picture
+    assert len(run.gradients_figure().axes[0].get_lines()) >= 3
+    assert run.fit_figure()._repr_png_().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="no figure 'fits'; there are fit, loss, gradients"):
+        run.figure("fits")
+
+
+def test_overrides_take_dicts_strings_and_pairs():
+    a = nnfit.run(CFG, overrides={"training.epochs": 3, "model.hidden": [4]})
+    b = nnfit.run(CFG, overrides=["training.epochs=3", ("model.hidden", [4])])
+    assert a.record.epochs == b.record.epochs == 3
+    assert without_time(a.metrics) == without_time(b.metrics)
+    assert CFG["training"]["epochs"] == 20  # the caller's dict is not changed
+
+
+def test_bad_input_is_one_config_error_with_its_parts(write):
+    path = write(TINY.replace("activation: tanh", "activation: tanhh"))
+    with pytest.raises(nnfit.ConfigError) as info:
+        nnfit.run(path)
+    e = info.value
+    assert (e.file, e.line, e.key, e.given) == (str(path), 5, "model.activation", "tanhh")
+    assert "tanh" in e.allowed and "relu" in e.allowed
+    assert str(e).startswith(f"{path}:5: model.activation: did you mean 'tanh'?")
+    # the CLI prints the same line
+    r = CliRunner().invoke(app, ["validate", str(path)])
+    assert r.exit_code == 2 and str(e) in r.output.replace("\n", "")
+    # a dict has no lines; an override is named as such
+    with pytest.raises(nnfit.ConfigError) as info:
+        nnfit.run(CFG, overrides={"training.epochs": -1})
+    e = info.value
+    assert (e.file, e.line, e.key, e.given, e.allowed) == (
+        "<config>",
+        None,
+        "training.epochs",
+        -1,
+        "≥ 0",
+    )
+    assert str(e).startswith("overrides['training.epochs']: ")
+    with pytest.raises(nnfit.ConfigError) as info:
+        nnfit.run({**CFG, "model": {"hiden": [3]}})
+    e = info.value
+    assert (e.key, e.given) == ("model.hiden", "hiden") and "hidden" in e.allowed
+    # a target that is not finite on the data is bad input too
+    with pytest.raises(nnfit.ConfigError) as info:
+        nnfit.run({**CFG, "target": {"expr": "1/(x - x)"}})
+    assert (info.value.key, info.value.given) == ("target.expr", "1/(x - x)")
+    assert "not finite" in str(info.value)
+    # it survives pickling (a worker process) with its parts
+    back = pickle.loads(pickle.dumps(e))
+    assert back.problems == e.problems and back.key == e.key and back.allowed == e.allowed
+    with pytest.raises(TypeError, match="path, a dict or an Experiment"):
+        nnfit.run(42)
+
+
+def test_sweep_in_memory_gives_the_cli_summary(write, tmp_path):
+    path = write(TINY)
+    cli("sweep", path, "--widths", "2,4", "--seeds", "2", "--jobs", "1", "--out", tmp_path, "-q")
+    (summary_file,) = tmp_path.rglob("summary.json")
+    ref = json.loads(summary_file.read_text())
+    s = nnfit.sweep(path, widths=[2, 4], seeds=2)
+    assert s.folder is None and s.summary["sweep_id"] == ref["sweep_id"]
+    assert json.loads(rundir.json_text(s.rows)) == ref["groups"]
+    assert json.loads(rundir.json_text(s.slopes)) == ref["slopes"]
+    assert [r["width"] for r in s.rows] == [2, 4] and all(r["n_ok"] == 2 for r in s.rows)
+    fig = s.figure()
+    assert isinstance(fig, Figure) and fig.axes
+    # in worker processes: the same rows
+    two = nnfit.sweep(path, widths=[2, 4], seeds=2, jobs=2)
+    assert json.loads(rundir.json_text(two.rows)) == ref["groups"]
+    # with out, the CLI's folder: its finished runs are reused
+    again = nnfit.sweep(path, widths=[2, 4], seeds=2, out=tmp_path)
+    assert again.folder == summary_file.parent and again.summary["n_reused"] == 4
+
+
+def test_sweep_arguments_are_checked():
+    for kwargs, key in (
+        ({"widths": [0, 2]}, "widths"),
+        ({"widths": "2,4"}, "widths"),
+        ({"seeds": 0}, "seeds"),
+        ({"jobs": 1.5}, "jobs"),
+    ):
+        with pytest.raises(nnfit.ConfigError) as info:
+            nnfit.sweep(CFG, **kwargs)
+        assert info.value.key == key
+    with pytest.raises(nnfit.ConfigError, match="nothing to sweep"):
+        nnfit.sweep(CFG)
+
+
+FRESH = """
+import os, sys, tempfile
+os.umask(0o027)
+calls = []
+real_umask = os.umask
+os.umask = lambda mask: (calls.append(mask), real_umask(mask))[1]
+import matplotlib
+if sys.argv[1] != "unset":
+    matplotlib.use(sys.argv[1])
+before = matplotlib.get_backend(auto_select=False)
+import nnfit
+cfg = {"target": {"expr": "sin(2*pi*x)"}, "data": {"n_train": 32, "n_val": 8, "n_test": 100},
+       "model": {"hidden": [4]}, "training": {"epochs": 3}}
+with tempfile.TemporaryDirectory() as out:
+    run = nnfit.run(cfg, out=out)
+    run.figures()
+    nnfit.load(run.run_dir).predict([[0.5]])
+    nnfit.sweep(cfg, widths=[2, 3]).figure()
+    mode = oct((run.run_dir / "metrics.json").stat().st_mode & 0o777)
+after = matplotlib.get_backend(auto_select=False)
+print(before, after, "matplotlib.pyplot" in sys.modules, calls, mode)
+"""
+
+
+@pytest.mark.parametrize("backend", ["unset", "svg"])
+def test_a_fresh_interpreter_keeps_its_backend_and_umask(backend):
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["PYTHONPATH"] = str(ROOT)
+    p = subprocess.run(
+        [sys.executable, "-c", FRESH, backend], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert p.returncode == 0, p.stderr
+    expect = "None None" if backend == "unset" else "svg svg"
+    # no backend chosen or switched, no pyplot, the umask never set, files 0666 & ~umask
+    assert p.stdout.split() == [*expect.split(), "False", "[]", "0o640"]
+
+
+def test_import_nnfit_stays_light():
+    code = textwrap.dedent(
+        """
+        import sys
+        import nnfit
+        assert callable(nnfit.sweep)
+        print(sorted(m for m in ("numpy", "matplotlib", "pydantic", "sklearn") if m in sys.modules))
+        """
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    # nnfit.sweep is the subpackage made callable: importing it costs no NumPy
+    assert p.stdout.strip() == "[]"

@@ -1,0 +1,267 @@
+"""nnfit.Regressor: scikit-learn's whole check list, the fitted scaling, the seed streams,
+multi-output, meta-estimators, parameter errors, and life without scikit-learn."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_friedman1
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import nnfit
+from nnfit.estimator_base import r2_score as own_r2
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHECKS = """
+import json, time
+import sklearn
+from sklearn.utils.estimator_checks import check_estimator
+import nnfit
+t0 = time.perf_counter()
+results = check_estimator(nnfit.Regressor(), on_fail=None, on_skip=None)
+print(json.dumps({"sklearn": sklearn.__version__, "seconds": time.perf_counter() - t0,
+                  "results": [[r["check_name"], r["status"], str(r["exception"] or "")]
+                              for r in results]}))
+"""
+
+
+def test_check_estimator_runs_every_check_and_each_passes():
+    # scikit-learn runs its array-API check only with SCIPY_ARRAY_API set before SciPy
+    # is imported, hence a fresh interpreter
+    env = {**os.environ, "SCIPY_ARRAY_API": "1", "PYTHONPATH": str(ROOT)}
+    p = subprocess.run(
+        [sys.executable, "-c", CHECKS], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    statuses = {name: status for name, status, _ in out["results"]}
+    assert [r for r in out["results"] if r[1] != "passed"] == []  # no failure, skip or xfail
+    assert len(out["results"]) >= 50 and "check_regressors_train" in statuses
+    assert "check_regressor_multioutput" in statuses  # the multi-output tag is set
+    assert out["seconds"] < 60
+
+
+def test_the_scaling_is_fitted_state_and_undone_by_predict():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(size=(200, 2))
+    y = np.sin(3 * X[:, 0]) + X[:, 1] ** 2
+    a, b = np.array([1000.0, 0.001]), np.array([-5.0, 3.0])
+    r1 = nnfit.Regressor(random_state=0, epochs=100).fit(X, y)
+    r2 = nnfit.Regressor(random_state=0, epochs=100).fit(X * a + b, 7 * y - 2)
+    assert np.allclose(r2.x_min_, X.min(axis=0) * a + b, rtol=1e-12)
+    assert np.allclose(r2.x_scale_, np.ptp(X, axis=0) * a, rtol=1e-12)
+    assert r2.y_mean_ == pytest.approx([7 * y.mean() - 2]) and r2.y_scale_ == pytest.approx(
+        [7 * y.std()]
+    )
+    # the network sees the same numbers (to rounding), so the fits agree, also outside
+    # the training range
+    Xt = rng.uniform(-0.2, 1.2, size=(50, 2))
+    assert np.allclose(r2.predict(Xt * a + b), 7 * r1.predict(Xt) - 2, rtol=0, atol=1e-9)
+    assert r1.score(X, y) > 0.95
+    # a standardising pipeline in front changes nothing either
+    pipe = make_pipeline(StandardScaler(), clone(r1)).fit(X, y)
+    assert np.allclose(pipe.predict(Xt), r1.predict(Xt), rtol=0, atol=1e-9)
+    # a constant column maps to 0
+    Xc = np.column_stack([X[:, 0], np.full(len(X), 5.0)])
+    rc = nnfit.Regressor(random_state=0, epochs=5).fit(Xc, y)
+    assert rc.x_scale_[1] == 1.0 and rc.x_min_[1] == 5.0
+
+
+def test_an_int_random_state_gives_the_streams_of_training_seed():
+    from nnfit.engine.network import Network
+    from nnfit.engine.train import train
+    from nnfit.experiment.runner import settings_from, streams
+
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-2, 3, size=(90, 3))
+    y = np.cos(X).sum(axis=1)
+    reg = nnfit.Regressor(hidden=(7, 5), epochs=30, random_state=4).fit(X, y)
+    _, training, _ = reg._validated()
+    init, shuffle, _ = streams(4)
+    net = Network.create([3, 7, 5, 1], init="domain", bias="spread", rng=[init])
+    Xs = (X - reg.x_min_) / reg.x_scale_
+    Ys = ((y - reg.y_mean_) / reg.y_scale_)[:, None]
+    (res,) = train(net, Xs, Ys, settings=settings_from(training), rngs=[shuffle])
+    for (W, b), W_reg, b_reg in zip(net.params(0), reg.coefs_, reg.intercepts_, strict=True):
+        assert np.array_equal(W, W_reg) and np.array_equal(b, b_reg)
+    assert reg.n_iter_ == res.epochs
+    # the same seed twice: the same model; another seed: another
+    again = nnfit.Regressor(hidden=(7, 5), epochs=30, random_state=4).fit(X, y)
+    assert np.array_equal(again.predict(X), reg.predict(X))
+    other = nnfit.Regressor(hidden=(7, 5), epochs=30, random_state=5).fit(X, y)
+    assert not np.array_equal(other.predict(X), reg.predict(X))
+
+
+def test_multi_output():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(size=(300, 2))
+    Y = np.column_stack([np.sin(3 * X[:, 0]), 100 * X[:, 0] * X[:, 1]])
+    reg = nnfit.Regressor(random_state=0).fit(X, Y)
+    assert reg.n_outputs_ == 2 and reg.coefs_[-1].shape == (64, 2)
+    G = reg.predict(X)
+    assert G.shape == (300, 2)
+    per_output = [r2_score(Y[:, j], G[:, j]) for j in range(2)]
+    assert min(per_output) > 0.99
+    assert reg.score(X, Y) == pytest.approx(np.mean(per_output), rel=1e-12)
+    assert own_r2(Y, G) == pytest.approx(r2_score(Y, G), rel=1e-12)
+    w = rng.uniform(size=300)
+    assert own_r2(Y, G, w) == pytest.approx(r2_score(Y, G, sample_weight=w), rel=1e-12)
+    # y of shape (n, 1) keeps its shape; (n,) gives (n,)
+    assert nnfit.Regressor(epochs=3).fit(X, Y[:, :1]).predict(X).shape == (300, 1)
+    assert nnfit.Regressor(epochs=3).fit(X, Y[:, 0]).predict(X).shape == (300,)
+
+
+def test_grid_search_picks_the_learning_rate_that_fits():
+    rng = np.random.default_rng(3)
+    X = rng.uniform(size=(150, 1))
+    y = np.sin(2 * np.pi * X[:, 0])
+    search = GridSearchCV(
+        nnfit.Regressor(epochs=40, n_iter_no_change=None, random_state=0),
+        {"lr": [1e-5, 1e-2]},
+        cv=3,
+    ).fit(X, y)
+    assert search.best_params_ == {"lr": 1e-2}
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[1] > 0.9 and scores[0] < 0.5
+
+
+def test_loss_curve_n_iter_and_the_kept_epoch():
+    rng = np.random.default_rng(4)
+    X = rng.uniform(size=(120, 2))
+    y = X[:, 0] * X[:, 1]
+    full = nnfit.Regressor(epochs=25, n_iter_no_change=None, random_state=0).fit(X, y)
+    assert full.n_iter_ == 25 == len(full.loss_curve_) and full.stop_reason_ == "epochs"
+    assert full.validation_loss_curve_ is None and full.loss_curve_[-1] < full.loss_curve_[0]
+    # patience on the training cost: the best epoch's weights are kept
+    plateau = nnfit.Regressor(epochs=400, n_iter_no_change=3, tol=1e-3, random_state=0)
+    plateau.fit(X, y)
+    assert plateau.stop_reason_ == "converged" and plateau.n_iter_ < 400
+    # the last epoch that beat the best by more than tol, then 3 epochs of patience
+    assert plateau.n_iter_ == plateau.best_epoch_ + 3
+    assert plateau.loss_curve_[plateau.best_epoch_ - 1] <= min(plateau.loss_curve_) + 1e-3
+    # early stopping on a held-out tenth
+    es = nnfit.Regressor(epochs=400, early_stopping=True, n_iter_no_change=5, random_state=0)
+    es.fit(X, y)
+    assert len(es.validation_loss_curve_) == es.n_iter_ == len(es.loss_curve_)
+    assert es.best_epoch_ == 1 + int(np.argmin(es.validation_loss_curve_))
+    with pytest.raises(ValueError, match="1 sample"):
+        nnfit.Regressor(early_stopping=True).fit(X[:1], y[:1])
+
+
+def test_full_batch_and_least_squares_settings():
+    rng = np.random.default_rng(6)
+    X = rng.uniform(-1, 1, size=(200, 1))
+    y = np.abs(X[:, 0])
+    for kwargs in ({"optimizer": "lbfgs"}, {"optimizer": "lm", "epochs": 50}):
+        reg = nnfit.Regressor(hidden=(16,), random_state=0, **kwargs).fit(X, y)
+        assert reg.score(X, y) > 0.999, kwargs
+    lstsq = nnfit.Regressor(output_layer="lstsq", optimizer="lbfgs", epochs=100, random_state=0)
+    assert lstsq.fit(X, y).score(X, y) > 0.999
+
+
+def test_parameters_are_checked_in_fit_with_the_files_messages():
+    X, y = np.random.default_rng(0).uniform(size=(20, 2)), np.arange(20.0)
+    cases = [
+        ({"activation": "tanhh"}, "activation", "tanhh", "did you mean 'tanh'?"),
+        ({"lr": -1.0}, "lr", -1.0, "greater than 0"),
+        ({"hidden": (8, 0)}, "hidden", 0, "greater than or equal to 1"),
+        ({"optimizer": {"name": "adam", "bta2": 0.9}}, "optimizer", "bta2", "beta2"),
+        ({"optimizer": "lbfgs", "batch_size": 16}, "batch_size", 16, "not used by optimizer"),
+        ({"n_iter_no_change": 0}, "n_iter_no_change", 0, "greater than or equal to 1"),
+        ({"early_stopping": "yes"}, "early_stopping", "yes", "True or False"),
+        ({"validation_fraction": 1.5}, "validation_fraction", 1.5, "(0, 1)"),
+        ({"random_state": -1}, "random_state", -1, "≥ 0"),
+    ]
+    for params, key, given, text in cases:
+        reg = nnfit.Regressor(**params)  # never raises in __init__ or set_params
+        assert reg.get_params()[next(iter(params))] == next(iter(params.values()))
+        with pytest.raises(nnfit.ConfigError) as info:
+            reg.fit(X, y)
+        e = info.value
+        assert (e.key, e.given) == (key, given) and text in str(e), str(e)
+        assert str(e).startswith(f"Regressor: {key}: ")
+    with pytest.raises(nnfit.ConfigError) as info:
+        nnfit.Regressor(activation="tanhh").fit(X, y)
+    assert "relu" in info.value.allowed
+
+
+def test_a_diverging_fit_warns_and_keeps_finite_weights():
+    X = np.linspace(0, 1, 50)[:, None]
+    with pytest.warns(RuntimeWarning, match="diverged after"):
+        reg = nnfit.Regressor(optimizer="sgd", lr=50.0, epochs=20, random_state=0).fit(X, X[:, 0])
+    assert reg.stop_reason_ == "diverged" and all(np.isfinite(W).all() for W in reg.coefs_)
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_friedman_default_beats_mlp_at_the_same_budget():
+    # bench/friedman.py at 2,000 points and 3 seeds is the measurement; this is its
+    # smaller guard (1,000 points, one seed)
+    X, y = make_friedman1(n_samples=1000, random_state=0)
+    ref = nnfit.Regressor(random_state=0)
+    ours = cross_val_score(ref, X, y, cv=3).mean()
+    mlp = MLPRegressor(
+        hidden_layer_sizes=ref.hidden,
+        activation=ref.activation,
+        solver=ref.optimizer,
+        max_iter=ref.epochs,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the ConvergenceWarning at max_iter
+        theirs = cross_val_score(mlp, X, y, cv=3).mean()
+    assert ours > 0.85 and ours >= theirs
+
+
+WITHOUT = """
+import sys
+sys.modules["sklearn"] = None  # as if scikit-learn were not installed
+import numpy as np
+import nnfit
+X = np.linspace(0, 1, 40)[:, None]
+y = np.sin(3 * X[:, 0])
+reg = nnfit.Regressor()
+try:
+    reg.predict(X)
+except ValueError as exc:
+    print(type(exc).__name__)
+print(reg.set_params(lr=0.01, random_state=0) is reg, repr(reg))
+print(sorted(reg.get_params()) == sorted(nnfit.Regressor().get_params()))
+try:
+    reg.set_params(epoch=3)
+except ValueError as exc:
+    print("rejected", "epoch" in str(exc))
+g = reg.fit(X, y).predict(X)
+r2 = 1 - np.sum((y - g) ** 2) / np.sum((y - y.mean()) ** 2)
+print(abs(reg.score(X, y) - r2) < 1e-12, r2 > 0.9, sys.modules["sklearn"] is None)
+"""
+
+
+def test_the_estimator_works_without_scikit_learn():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(WITHOUT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == [
+        "NotFittedError",
+        "True Regressor(lr=0.01, random_state=0)",
+        "True",
+        "rejected True",
+        "True True True",
+    ]
