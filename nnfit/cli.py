@@ -233,20 +233,33 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.
     """Check experiment files without training: one line per problem."""
     from nnfit.display import show
     from nnfit.experiment import config
+    from nnfit.experiment.data import DataError
 
     bad = 0
     for f in files:
         try:
             exp = config.load(f)
-            points = None
+            exps = [exp]
             if exp.sweep is not None and exp.sweep.grid:
                 from nnfit.sweep import grid as sw
 
-                points = len(sw.expand(f)[2])  # every grid point must be valid too
+                exps = [p.exp for p in sw.expand(f)[2]]  # every grid point must be valid
+            # the target on the very points a run would evaluate it at, once per data set
+            seen = set()
+            for e in exps:
+                key = json.dumps([e.target.model_dump(), e.data.model_dump()], sort_keys=True)
+                if key not in seen:
+                    seen.add(key)
+                    _build_data(e, f)
+            points = len(exps) if exp.sweep is not None and exp.sweep.grid else None
         except config.ConfigError as exc:
             bad += 1
             for line in exc.problems:
                 _say(line)
+            continue
+        except DataError as exc:
+            bad += 1
+            _say(str(exc))
             continue
         grid = f", sweep of {points} runs" if points else ""
         show(

@@ -529,3 +529,18 @@ def test_report_at_80_columns_shows_whole_numbers_and_what_differs(write, tmp_pa
         ]
     csv = invoke("report", out, "--csv").stdout.splitlines()
     assert csv[0].endswith(",wall_s,model.activation") and csv[1].endswith((",relu", ",tanh"))
+
+
+def test_validate_evaluates_the_target_where_run_would(write):
+    bad = write("target: {expr: sqrt(x - 0.5)}\n", "sqrt.yaml")
+    r = invoke("validate", bad)
+    assert r.exit_code == 2
+    assert "sqrt.yaml: target.expr: target is not finite at the training point" in r.stderr
+    assert invoke("run", bad, "--quiet").exit_code == 2
+    # a sweep's grid points each get their own data: one of them is bad
+    grid = write(
+        "target: {expr: sqrt(x)}\nsweep:\n  grid:\n    target.expr: ['sqrt(x)', 'sqrt(x - 0.9)']\n",
+        "grid.yaml",
+    )
+    r = invoke("validate", grid)
+    assert r.exit_code == 2 and "not finite" in r.stderr
