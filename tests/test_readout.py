@@ -79,7 +79,7 @@ def test_domain_scale_keeps_the_slope_per_unit_across_dimensions():
         return np.std(W)
 
     assert std(1, "tanh") == pytest.approx(10.0, rel=0.03)
-    assert std(4, "tanh") == pytest.approx(5.0, rel=0.03)
+    assert std(4, "tanh") == pytest.approx(2.5, rel=0.03)  # slope ‖w‖ ≈ 10/√4 = 5
     assert std(1, "sigmoid") == pytest.approx(20.0, rel=0.03)
     assert std(1, "tanh", width=256) == pytest.approx(40.0, rel=0.03)
     assert std(1, "tanh", width=8) == pytest.approx(1.25, rel=0.03)
