@@ -107,7 +107,7 @@ def figure_depth(ctx: Context, depth: Sweep, saw: Sweep, built: list[dict]) -> s
     handles = [draw.method_handle(c, ls="none")]
     labels = [f"{methods.of(depth)} (left; bar: best to worst seed)"]
     for text, marker in draw.BASELINES.values():
-        handles.append(draw.method_handle(draw.GREY, ls="none", marker=marker))
+        handles.append(draw.method_handle(draw.GREY, ls="none", marker=marker, hollow=True))
         labels.append(f"{text} (left)")
     for i, (hidden, gs) in enumerate(archs.items()):
         gs = sorted(gs, key=lambda g: compositions(g["point"].get("target.expr", "")))
@@ -130,7 +130,7 @@ def figure_depth(ctx: Context, depth: Sweep, saw: Sweep, built: list[dict]) -> s
     ax_saw.plot(kb, draw.lift([b["rmse"] for b in built], floor), "v", color="black", ms=8)
     handles += [
         draw.method_handle("black", ls="none", marker="v"),
-        draw.method_handle(draw.GREY, ls="--", marker="^"),
+        draw.method_handle(draw.GREY, ls="--", marker="^", hollow=True),
     ]
     labels += [
         "built by hand: k layers of 2 ReLU units (exact up to rounding)",

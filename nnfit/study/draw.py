@@ -90,8 +90,8 @@ def floor_of(groups, metrics=("test_rmse", "test_max_abs")) -> float:
     return zero_floor(vals)
 
 
-def method_handle(color, ls="-", marker="o") -> Line2D:
-    return Line2D([], [], color=color, ls=ls, marker=marker, ms=4)
+def method_handle(color, ls="-", marker="o", hollow=False) -> Line2D:
+    return Line2D([], [], color=color, ls=ls, marker=marker, ms=4, mfc="white" if hollow else color)
 
 
 def style_handles(n_seeds: int, names=tuple(BASELINES), slopes=(-0.5, -2.0)) -> tuple[list, list]:

@@ -221,7 +221,7 @@ def figure_epsilon(ctx: Context, sweeps: list[Sweep]) -> str:
             ax.step(EPSILONS, y, where="post", color=color, ls=ls, lw=1.6)
             ax.plot(EPSILONS, y, marker, color=color, ms=4.5, mfc="white" if ls != "-" else color)
             if ax is axes[0]:
-                handles.append(draw.method_handle(color, ls, marker))
+                handles.append(draw.method_handle(color, ls, marker, hollow=ls != "-"))
                 labels.append(label)
         ax.set_xscale("log")
         ax.set_yscale("log", base=2)

@@ -89,16 +89,25 @@ def closing_note(sections: list[tuple[Section, Part]], sweeps: dict[str, Sweep],
         "## How this report was made\n",
         f"`nnfit study --jobs {study.jobs}` ran {study.n_runs:,} runs ({study.n_reused:,} reused "
         f"from an earlier run of the study) in {minutes(study.wall_s)} wall time, "
-        f"{minutes(study.cpu_s)} of CPU time, on {study.cores} cores; {study.n_failed} runs "
-        f"failed. Drawing the figures and writing this report took {study.report_s:.0f} s of "
-        "it. Runs are written without their per-run figures (`nnfit run` on a run's "
-        "config.yaml draws them); every other result file is there.\n",
+        f"{minutes(study.cpu_s)} of CPU time, on {study.cores} cores{_load(study)}; "
+        f"{study.n_failed} runs failed. Drawing the figures and writing this report took "
+        f"{study.report_s:.0f} s of it. Runs are written without their per-run figures "
+        "(`nnfit run` on a run's config.yaml draws them); every other result file is "
+        "there.\n",
         table(head, rows, "lrrrrr") + "\n",
         "Headlines:\n",
         *[f"- **{sec.number}.** {part.headline}" for sec, part in sections],
         "",
     ]
     return "\n".join(out)
+
+
+def _load(study) -> str:
+    """The machine's load beside the wall time: other processes slow a shared machine."""
+    if not study.load:
+        return ""
+    mean = sum(study.load) / len(study.load)
+    return f" (1-minute load average {mean:.1f} on average, {max(study.load):.1f} at most)"
 
 
 def write(out: Path, intro: str, sections: list[tuple[Section, Part]], note: str) -> Path:

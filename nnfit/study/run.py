@@ -41,6 +41,7 @@ class StudyResult:
     cpu_s: float = 0.0
     report_s: float = 0.0
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    load: list[float] = field(default_factory=list)  # 1-minute load average after each sweep
     interrupted: bool = False
 
 
@@ -126,6 +127,7 @@ def run(
         res.n_runs += len(points)
         res.n_reused += r.summary["n_reused"]
         res.n_failed += r.n_failed
+        res.load.append(os.getloadavg()[0])
         if on_swept:
             on_swept(s)
         if r.interrupted:
@@ -155,6 +157,7 @@ def run(
             "n_runs": res.n_runs,
             "n_reused": res.n_reused,
             "n_failed": res.n_failed,
+            "load_average": res.load,
             "sweeps": {
                 k: {"folder": str(s.folder), "wall_s": s.wall_s, "cpu_s": s.cpu_s}
                 for k, s in sweeps.items()
