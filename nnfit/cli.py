@@ -228,7 +228,7 @@ def sweep(
 
 
 @app.command()
-@_guard
+@_guard(product=False)
 def study(
     only: Annotated[
         str | None, typer.Option("--only", help="Sections to write, e.g. 1,4 (default: all).")
@@ -245,29 +245,27 @@ def study(
 
     Finished runs of the same config are reused, so an interrupted study continues.
     """
-    from nnfit.display import out as con
+    from nnfit.display import show
     from nnfit.study import run as st
 
     def on_sweep(stem, folder, n):
-        con.print(f"{stem}: {n} runs → {folder}", markup=False, soft_wrap=True)
+        show(f"{stem}: {n} runs → {folder}", markup=False, soft_wrap=True)
 
     def on_swept(s):
         m = s.summary
-        con.print(
+        show(
             f"  {m['n_ok']} ok, {m['n_failed']} failed ({m['n_reused']} reused), {s.wall_s:.0f} s",
             markup=False,
         )
 
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         res = st.run(experiments, out, jobs, st.parse_only(only), on_sweep, on_swept)
     except st.StudyError as exc:
         _fail(str(exc))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     if res.interrupted:
+        _say("interrupted: the finished runs are kept; run the same command to continue")
         raise typer.Exit(EXIT_INTERRUPTED)
-    con.print(
+    show(
         f"report: {res.report} ({res.wall_s / 60:.1f} min wall, {res.cpu_s / 60:.1f} min CPU, "
         f"{res.n_failed} runs failed)",
         markup=False,

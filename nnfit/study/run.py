@@ -116,6 +116,8 @@ def run(
     out = Path(out)
     chosen, files = plan(experiments, only)
     expanded = {stem: sweep.expand(path, out_root=out) for stem, path in files.items()}
+    for _, _, points in expanded.values():
+        sweep.check_resources(points, jobs)
     res = StudyResult(out, jobs, [s.number for s in chosen])
     sweeps: dict[str, Sweep] = {}
     for stem, (folder, grid, points) in expanded.items():
