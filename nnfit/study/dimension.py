@@ -12,7 +12,15 @@ import numpy as np
 from nnfit.experiment.canvas import finish, new_figure
 from nnfit.study import draw, methods
 from nnfit.study.report import Context, Part, table
-from nnfit.study.view import Sweep, baseline, baseline_size, fmt, med, target_label
+from nnfit.study.view import (
+    Sweep,
+    baseline,
+    baseline_size,
+    fmt,
+    med,
+    target_label,
+    upper_first,
+)
 
 FILES = ("4-ridge", "4-product")
 KINDS = {"4-ridge": "ridge function", "4-product": "product of bumps"}
@@ -172,7 +180,7 @@ def section_4(ctx: Context) -> Part:
             f"constant {fmt(constant_error(s, top))}"
         )
     blocks.append(
-        f"**Measured.** {'. '.join(t[0].upper() + t[1:] for t in texts)}. **The gap.** On the "
+        f"**Measured.** {'. '.join(upper_first(t) for t in texts)}. **The gap.** On the "
         "ridge function the trained network keeps its error far below the constant's in "
         "every d, while the polynomial and random features (drawn directions) fall back to "
         "it: training finds the one direction that matters, which Barron's dimension-free "

@@ -12,7 +12,7 @@ from nnfit.experiment.canvas import finish, new_figure
 from nnfit.experiment.rundir import load_model, predict
 from nnfit.study import draw, methods
 from nnfit.study.report import Context, Part, table
-from nnfit.study.view import Sweep, fmt, med, ok_runs, target_label
+from nnfit.study.view import Sweep, fmt, med, ok_runs, target_label, upper_first
 
 ACTIVATION_FILES = ("2-activations-random-features", "2-activations-varpro-lm")
 STEP_FILES = ("3-square-wave-random-features", "3-square-wave-varpro-lm")
@@ -133,7 +133,11 @@ def section_2(ctx: Context) -> Part:
             f"and the worst best error is {worst}'s {fmt(best[worst])}. "
             + (f"The polynomials stay flat: {poly_text}. " if poly else "")
             + "**The gap.** The theorem promises no speed. "
-            + (f"{' and '.join(floor)} reach the rounding floor (below 1e-10); " if floor else "")
+            + (
+                f"{upper_first(' and '.join(floor))} reach the rounding floor (below 1e-10); "
+                if floor
+                else ""
+            )
             + (
                 "ReLU builds piecewise-linear functions, whose error falls no faster than the "
                 "interpolant's n⁻²; "
@@ -232,7 +236,7 @@ def section_3(ctx: Context) -> Part:
         )
     low, high = (min(sups), max(sups)) if sups else (math.nan, math.nan)
     blocks.append(
-        f"**Measured.** {'; '.join(heads)}. The sup error over the "
+        f"**Measured.** {upper_first('; '.join(heads))}. The sup error over the "
         f"{sweeps[0].config('data.n_test'):,} test points lies between {fmt(low)} and "
         f"{fmt(high)} in every run. "
         + (

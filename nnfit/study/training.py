@@ -135,7 +135,7 @@ def section_7(ctx: Context) -> Part:
         "(slope ≤ 1, 1 at 0) shrink it far less (Glorot & Bengio 2010). Measured over "
         f"epochs 1–{EARLY}, {n_layers} hidden layers: the gradient reaching the first layer is "
         + (
-            f"{fmt(sig[2])} times the last layer's with sigmoids, against {others}."
+            f"{fmt(sig[2])} times the output layer's with sigmoids, against {others}."
             if sig
             else "—."
         )

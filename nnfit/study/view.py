@@ -134,3 +134,8 @@ def fmt(v, digits: int = 2) -> str:
     if 1e-2 <= a < 1e3:
         return f"{v:.{digits}g}" if a < 1 else f"{v:.{digits + 1}g}"
     return f"{v:.{digits - 1}e}".replace("e-0", "e-").replace("e+0", "e+")
+
+
+def upper_first(text: str) -> str:
+    """The first letter a capital, the rest as it is ('random features: …' → 'Random …')."""
+    return text[:1].upper() + text[1:]
