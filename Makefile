@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/second_order.py
 
 reproduce: $(STAMP)
-	$(BIN)/python -m nnfit.study.report --jobs 2
+	$(BIN)/nnfit study --jobs 2

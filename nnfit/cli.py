@@ -224,6 +224,57 @@ def sweep(
         raise typer.Exit(EXIT_FAILED)
 
 
+# ---------------------------------------------------------------------------- study
+
+
+@app.command()
+@_guard(product=False)
+def study(
+    only: Annotated[
+        str | None, typer.Option("--only", help="Sections to write, e.g. 1,4 (default: all).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for runs and REPORT.md.")] = Path(
+        "results/reproduce"
+    ),
+    jobs: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    experiments: Annotated[
+        Path, typer.Option("--experiments", help="Folder holding the study's files.")
+    ] = Path("experiments/reproduce"),
+):
+    """The study behind make reproduce: run each section's sweeps, then write REPORT.md.
+
+    Finished runs of the same config are reused, so an interrupted study continues.
+    """
+    from nnfit.display import show
+    from nnfit.study import run as st
+
+    def on_sweep(stem, folder, n):
+        show(f"{stem}: {n} runs → {folder}", markup=False, soft_wrap=True)
+
+    def on_swept(s):
+        m = s.summary
+        show(
+            f"  {m['n_ok']} ok, {m['n_failed']} failed ({m['n_reused']} reused), {s.wall_s:.0f} s",
+            markup=False,
+        )
+
+    try:
+        res = st.run(experiments, out, jobs, st.parse_only(only), on_sweep, on_swept)
+    except st.StudyError as exc:
+        _fail(str(exc))
+    if res.interrupted:
+        _say("interrupted: the finished runs are kept; run the same command to continue")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    show(
+        f"report: {res.report} ({res.wall_s / 60:.1f} min wall, {res.cpu_s / 60:.1f} min CPU, "
+        f"{res.n_failed} runs failed)",
+        markup=False,
+        soft_wrap=True,
+    )
+    if res.n_failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
 # ---------------------------------------------------------------------------- checks
 
 

@@ -1,49 +1,147 @@
-"""make reproduce's report: runs the sweeps it finds and writes their sections."""
+"""The study (nnfit study / make reproduce): sections, files, report, on tiny copies of
+the real study files."""
 
 from pathlib import Path
 
-from nnfit.study import report as study
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
 
-DEPTH = """
-name: 5-depth
-target: {expr: "sin(4*pi*x)"}
-data: {n_train: 64, n_val: 16, n_test: 300}
-model: {hidden: [10], activation: tanh}
-training: {optimizer: {name: lm}, epochs: 5}
-sweep:
-  grid:
-    model.hidden: [[10], [3, 3]]
-    training.seed: [0, 1]
-"""
+from nnfit.cli import app
+from nnfit.experiment.formulas import compile_expr
+from nnfit.study import depth, existence, run
+from nnfit.study.report import table
+from nnfit.study.sections import SECTIONS
+from nnfit.study.view import fmt
+from nnfit.sweep import grid as sweep_grid
 
-STEP = """
-name: 3-step
-target: {expr: "heaviside(sin(6*pi*x), 0)"}
-data: {n_train: 64, n_val: 16, n_test: 300}
-model: {hidden: [4], activation: tanh}
-training: {optimizer: {name: adam, lr: 0.01}, epochs: 5}
-sweep:
-  grid:
-    model.hidden: [[1], [2], [4]]
-    training.seed: [0, 1]
-"""
+REAL = Path(__file__).resolve().parent.parent / "experiments" / "reproduce"
 
 
-def test_report_sections_figures_and_numbers(tmp_path):
+def _tiny(cfg: dict) -> dict:
+    """The same file at toy size: few points, few steps, two values per grid key."""
+    cfg["data"].update(n_train=32, n_val=8, n_test=200, sampling="uniform")
+    t = cfg["training"]
+    t["epochs"] = min(t.get("epochs", 2000), 3)
+    grid = cfg["sweep"]["grid"]
+    for key, values in grid.items():
+        if key == "model.activation":
+            grid[key] = ["tanh", "square"]
+        elif key == "training.epochs":
+            grid[key] = [0, 3]
+        elif key == "training.seed":
+            grid[key] = [0]
+        elif key == "model.hidden" and len(values[0]) == 1:
+            grid[key] = [[1], [3]]
+        else:
+            grid[key] = values[:2]
+    return cfg
+
+
+@pytest.fixture()
+def tiny(tmp_path, monkeypatch):
+    """Tiny copies of every study file; sweeps skip their own figure (sweep tests cover it)."""
+    monkeypatch.setattr(sweep_grid, "_render", lambda folder, summary: None)
     exps = tmp_path / "exps"
     exps.mkdir()
-    (exps / "5-depth.yaml").write_text(DEPTH)
-    (exps / "3-step.yaml").write_text(STEP)
+    for f in REAL.glob("*.yaml"):
+        (exps / f.name).write_text(yaml.safe_dump(_tiny(yaml.safe_load(f.read_text()))))
+    return exps
+
+
+def test_every_section_names_files_that_exist_and_validate():
+    stems = {s for sec in SECTIONS for s in sec.files}
+    assert stems == {f.stem for f in REAL.glob("*.yaml")}  # no file left out, none missing
+    assert [s.number for s in SECTIONS] == list(range(1, 8))
+    for stem in stems:
+        sweep_grid.expand(REAL / f"{stem}.yaml")  # every grid point of every file is valid
+
+
+def test_whole_study_on_tiny_files(tiny, tmp_path):
     out = tmp_path / "out"
-    assert study.main(["--experiments", str(exps), "--out", str(out), "--jobs", "1"]) == 0
+    res = run.run(tiny, out, jobs=1)
+    assert res.n_failed == 0 and not res.interrupted
+    report = res.report.read_text()
+    heads = [line for line in report.splitlines() if line.startswith("## ")]
+    assert [h.split(".")[0] for h in heads[:7]] == [f"## {n}" for n in range(1, 8)]
+    links = [
+        line.split("](")[1].rstrip(")") for line in report.splitlines() if line.startswith("![")
+    ]
+    assert len(links) == 7 and all((out / link).is_file() for link in links)
+    assert "0 runs failed" in report or "; 0 runs\nfailed" in report
+    # the numbers come from the runs: the sawtooth's hand-built network is exact
+    k2 = np.load(out / "5-sawtooth" / "constructed-k2" / "model.npz")
+    assert k2["W0"].shape == (1, 2)
+
+
+def test_only_runs_the_chosen_sections_files(tiny, tmp_path):
+    out = tmp_path / "only"
+    result = CliRunner().invoke(
+        app, ["study", "--only", "3", "--experiments", str(tiny), "--out", str(out), "--jobs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(
+        ["figures", *SECTIONS[2].files]
+    )
     report = (out / "REPORT.md").read_text()
-    assert "## 3. A discontinuous target" in report and "## 5. Depth" in report
-    assert report.index("## 3.") < report.index("## 5.")
-    for line in report.splitlines():
-        if line.startswith("!["):
-            assert (out / line.split("](")[1].rstrip(")")).exists()
-    assert "| [3, 3] | 22 |" in report  # 1-3-3-1: 6 + 12 + 4 parameters
-    assert "Wall time of this study" in report and "0 runs failed" in report
-    again = (out / "REPORT.md").stat().st_mtime_ns
-    assert study.main(["--experiments", str(exps), "--out", str(out)]) == 0  # resumes
-    assert Path(out / "REPORT.md").stat().st_mtime_ns >= again
+    assert "## 3. Continuity" in report and "## 1." not in report
+    again = run.run(tiny, out, jobs=1, only=[3])  # a second study reuses every run
+    assert again.n_reused == again.n_runs > 0
+
+
+def test_a_missing_file_is_an_error_before_anything_runs(tiny, tmp_path):
+    (tiny / "5-sawtooth.yaml").unlink()
+    out = tmp_path / "out"
+    with pytest.raises(run.StudyError, match=r"section 5 .* needs .*5-sawtooth\.yaml"):
+        run.run(tiny, out, jobs=1)
+    assert not out.exists()
+    result = CliRunner().invoke(app, ["study", "--experiments", str(tiny), "--out", str(out)])
+    assert result.exit_code == 2 and "5-sawtooth.yaml" in result.output
+
+
+@pytest.mark.parametrize("text", ["9", "1,x", ","])
+def test_only_refuses_unknown_sections(text):
+    with pytest.raises(run.StudyError, match="--only"):
+        run.parse_only(text)
+    assert run.parse_only("1,4") == [1, 4] and run.parse_only(None) is None
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_hand_built_sawtooth_is_the_k_fold_tent_map(k):
+    expr = "x"
+    for _ in range(k):
+        expr = f"1 - abs(2*({expr}) - 1)"
+    assert depth.compositions(expr) == k
+    X = np.linspace(0, 1, 4097)[:, None]  # dyadic points: every operation exact
+    F = compile_expr(expr, 1)(X)
+    net = depth.tent_network(k)
+    assert net.n_params == 6 * k + 1
+    assert np.array_equal(net.predict(X)[0, :, 0], F)
+    # 2^k linear pieces: the slope changes sign 2^k − 1 times
+    g = net.predict(np.linspace(0, 1, 2**k * 8 + 1)[:, None])[0, :, 0]
+    assert np.count_nonzero(np.diff(np.sign(np.diff(g)))) == 2**k - 1
+
+
+def test_smallest_width_is_the_first_below_epsilon():
+    groups = [{"width": w, "v": v} for w, v in [(1, 0.3), (2, 0.05), (4, 0.2), (8, 1e-4)]]
+    assert existence.smallest_width(groups, 0.1, lambda g: g["v"]) == 2
+    assert existence.smallest_width(groups, 1e-3, lambda g: g["v"]) == 8
+    assert existence.smallest_width(groups, 1e-6, lambda g: g["v"]) is None
+
+
+def test_numbers_and_tables_read_well():
+    assert [fmt(v) for v in (3.2e-8, 0.412, 12.5, 0, None, float("nan"), 2048)] == [
+        "3.2e-8",
+        "0.41",
+        "12.5",
+        "0",
+        "—",
+        "—",
+        "2,048",
+    ]
+    assert table(["a", "b"], [["x", 1e-3]]).splitlines() == [
+        "| a | b |",
+        "| --- | ---: |",
+        "| x | 1.0e-3 |",
+    ]

@@ -250,13 +250,16 @@ def run(
     dask: str | None = None,
     resume: bool = True,
     stack: bool = True,
+    plots: bool = True,
     on_start: Callable[[int, int], None] | None = None,
     on_done: Callable[[Point, dict, bool], None] | None = None,
 ) -> SweepResult:
     """Run every point not already done; write each run, then the summary and plot.
 
     With ``resume`` (the default) a point whose folder holds a finished ok run of the
-    same config is reused; without it every point is trained again.
+    same config is reused; without it every point is trained again. ``plots=False``
+    writes the runs without their figures (local workers), which take most of a small
+    run's time.
     ``on_done(point, metrics, skipped)`` is called for each point as it finishes.
     Ctrl-C stops the sweep: finished runs are kept, runs in flight are dropped, and the
     summary covers what finished.
@@ -279,7 +282,7 @@ def run(
         if on_start:
             on_start(len(points), len(todo))
         tasks = workers.plan(todo, jobs if not dask else max(jobs, 1), stack)
-        stream = workers.dask(tasks, dask, jobs) if dask else workers.local(tasks, jobs)
+        stream = workers.dask(tasks, dask, jobs) if dask else workers.local(tasks, jobs, plots)
         try:
             for p, rec in stream:
                 if rec.status == "interrupted":

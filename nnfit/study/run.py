@@ -1,0 +1,170 @@
+"""``nnfit study``: run the sweeps of the chosen sections, then write REPORT.md.
+
+The sections are a fixed list (:data:`nnfit.study.sections.SECTIONS`), each naming the
+files it reads from the experiments folder; a missing file is an error before anything
+runs, never a silently missing section. Every file is validated (all its grid points)
+before the first run starts. Finished runs of the same config are reused, so an
+interrupted study continues where it stopped. Runs are written without their per-run
+figures, which would take most of the study's time.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nnfit.experiment.rundir import write_json
+from nnfit.study import report
+from nnfit.study.view import Sweep
+from nnfit.sweep import grid as sweep
+
+
+class StudyError(ValueError):
+    """A study that cannot run as asked: a missing file, an unknown section."""
+
+
+@dataclass
+class StudyResult:
+    out: Path
+    jobs: int
+    sections: list[int]
+    report: Path | None = None
+    figures: list[Path] = field(default_factory=list)
+    n_runs: int = 0
+    n_reused: int = 0
+    n_failed: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    report_s: float = 0.0
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    load: list[float] = field(default_factory=list)  # 1-minute load average after each sweep
+    interrupted: bool = False
+
+
+def parse_only(text: str | Sequence[int] | None) -> list[int] | None:
+    """'1,4' → [1, 4]; None or '' → None (every section)."""
+    from nnfit.study.sections import SECTIONS
+
+    if text is None or text == "":
+        return None
+    try:
+        nums = (
+            [int(t) for t in text.split(",") if t.strip()] if isinstance(text, str) else list(text)
+        )
+    except ValueError:
+        raise StudyError(
+            f"--only {text}: expected section numbers separated by commas, e.g. 1,4"
+        ) from None
+    known = [s.number for s in SECTIONS]
+    bad = [n for n in nums if n not in known]
+    if bad or not nums:
+        raise StudyError(
+            f"--only {text}: no section {', '.join(map(str, bad)) or 'given'} "
+            f"(sections: {', '.join(map(str, known))})"
+        )
+    return nums
+
+
+def plan(experiments: Path, only: list[int] | None = None):
+    """The sections to write and the files they need, in order; missing files are errors."""
+    from nnfit.study.sections import SECTIONS
+
+    chosen = [s for s in SECTIONS if only is None or s.number in only]
+    files: dict[str, Path] = {}
+    missing = []
+    for sec in chosen:
+        for stem in sec.files:
+            path = Path(experiments) / f"{stem}.yaml"
+            if not path.is_file():
+                missing.append(f"section {sec.number} ({sec.title}) needs {path}")
+            files.setdefault(stem, path)
+    if missing:
+        raise StudyError(
+            "; ".join(missing) + ": the study's files are listed in nnfit/study/sections.py"
+        )
+    return chosen, files
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished workers (user + system)."""
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run(
+    experiments: Path = Path("experiments/reproduce"),
+    out: Path = Path("results/reproduce"),
+    jobs: int = 2,
+    only: list[int] | None = None,
+    on_sweep: Callable[[str, Path, int], Callable | None] | None = None,
+    on_swept: Callable[[Sweep], None] | None = None,
+) -> StudyResult:
+    """Run the chosen sections' sweeps and write ``<out>/REPORT.md``.
+
+    ``on_sweep(stem, folder, n_points)`` is called before each sweep and may return an
+    ``on_done(point, metrics, skipped)`` callback for its runs; ``on_swept(sweep)`` after.
+    Raises :class:`StudyError` for a missing file and ``ConfigError`` for an invalid one.
+    """
+    t0, c0 = time.perf_counter(), _cpu()
+    out = Path(out)
+    chosen, files = plan(experiments, only)
+    expanded = {stem: sweep.expand(path, out_root=out) for stem, path in files.items()}
+    for _, _, points in expanded.values():
+        sweep.check_resources(points, jobs)
+    res = StudyResult(out, jobs, [s.number for s in chosen])
+    sweeps: dict[str, Sweep] = {}
+    for stem, (folder, grid, points) in expanded.items():
+        done = on_sweep(stem, folder, len(points)) if on_sweep else None
+        t, c = time.perf_counter(), _cpu()
+        r = sweep.run(folder, grid, points, jobs=jobs, resume=True, plots=False, on_done=done)
+        s = Sweep(stem, folder, r.summary, points, time.perf_counter() - t, _cpu() - c)
+        sweeps[stem] = s
+        res.n_runs += len(points)
+        res.n_reused += r.summary["n_reused"]
+        res.n_failed += r.n_failed
+        res.load.append(os.getloadavg()[0])
+        if on_swept:
+            on_swept(s)
+        if r.interrupted:
+            res.interrupted = True
+            return res
+    t_report = time.perf_counter()
+    ctx = report.Context(sweeps, out)
+    parts = [(sec, sec.write(ctx)) for sec in chosen]
+    res.report_s = time.perf_counter() - t_report
+    res.wall_s, res.cpu_s = time.perf_counter() - t0, _cpu() - c0
+    res.figures = ctx.written
+    intro = (
+        "# The universal approximation theorem, by experiment\n\n"
+        "Written by `nnfit study` (`make reproduce`). Every number below is read from the "
+        "runs in this folder or computed from them; each section says what the theory "
+        "predicts, what was measured, and the gap. Medians and bands are over seeds.\n"
+    )
+    note = report.closing_note(parts, sweeps, res)
+    res.report = report.write(out, intro, parts, note)
+    write_json(
+        out / "study.json",
+        {
+            "sections": res.sections,
+            "wall_s": res.wall_s,
+            "cpu_s": res.cpu_s,
+            "jobs": jobs,
+            "n_runs": res.n_runs,
+            "n_reused": res.n_reused,
+            "n_failed": res.n_failed,
+            "load_average": res.load,
+            "sweeps": {
+                k: {"folder": str(s.folder), "wall_s": s.wall_s, "cpu_s": s.cpu_s}
+                for k, s in sweeps.items()
+            },
+            "headlines": {str(sec.number): part.headline for sec, part in parts},
+        },
+    )
+    return res

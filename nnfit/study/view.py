@@ -1,0 +1,141 @@
+"""A finished sweep as the study reads it: grid points by setting, medians over seeds.
+
+The sweep's ``summary.json`` holds, per grid point, every run's errors and baselines;
+the study reports the median over seeds (three seeds: the middle one, robust to one
+run that went astray) with the best and worst seed as the band.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nnfit.experiment.targets import TARGETS
+
+
+@dataclass
+class Sweep:
+    """One sweep of the study: its file's stem, folder, summary, points and timing."""
+
+    stem: str
+    folder: Path
+    summary: dict
+    points: list = field(default_factory=list)  # nnfit.sweep.grid.Point, in grid order
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+
+    @property
+    def groups(self) -> list[dict]:
+        return self.summary["groups"]
+
+    def where(self, **match) -> list[dict]:
+        """Grid points whose value of each dotted key (``__`` for ``.``) equals ``match``."""
+        want = {k.replace("__", "."): v for k, v in match.items()}
+        return [g for g in self.groups if all(g["point"].get(k) == v for k, v in want.items())]
+
+    def by(self, key: str) -> dict:
+        """Grid points by their value of ``key`` (first-seen order), each list by width."""
+        out: dict = {}
+        for g in self.groups:
+            out.setdefault(_hashable(g["point"].get(key)), []).append(g)
+        return {k: sorted(v, key=lambda g: g["width"]) for k, v in out.items()}
+
+    def exp(self, group: dict):
+        """The validated experiment of a grid point's first seed."""
+        for p in self.points:
+            if {k: v for k, v in p.values if not k.endswith(".seed")} == group["point"]:
+                return p.exp
+        raise KeyError(f"{self.stem}: no point {group['point']}")
+
+    def run_dir(self, group: dict, seed_rank: int = 1) -> Path | None:
+        """The folder of the run ranked ``seed_rank`` by test RMS error (0 best, 1 median)."""
+        runs = sorted(ok_runs(group), key=lambda r: r["test_rmse"])
+        if not runs:
+            return None
+        return self.folder / runs[min(seed_rank, len(runs) - 1)]["run"]
+
+    def config(self, key: str):
+        """A value of the base config (dotted key), e.g. ``data.n_train``."""
+        node = self.points[0].exp.run_config()
+        for part in key.split("."):
+            node = node[part]
+        return node
+
+
+def _hashable(v):
+    return (
+        tuple(v) if isinstance(v, list) else (repr(sorted(v.items())) if isinstance(v, dict) else v)
+    )
+
+
+def ok_runs(group: dict) -> list[dict]:
+    return [r for r in group["runs"] if r["status"] == "ok"]
+
+
+def med(group: dict, metric: str = "test_rmse") -> float:
+    """Median over the seeds that finished ok (NaN when none did)."""
+    vals = [r[metric] for r in ok_runs(group) if r.get(metric) is not None]
+    return statistics.median(vals) if vals else math.nan
+
+
+def spread(group: dict, metric: str = "test_rmse") -> tuple[float, float]:
+    """(best, worst) seed."""
+    vals = [r[metric] for r in ok_runs(group) if r.get(metric) is not None]
+    return (min(vals), max(vals)) if vals else (math.nan, math.nan)
+
+
+def baseline(group: dict, name: str, metric: str = "rmse") -> float:
+    """Median over seeds of a baseline's test error (``rmse``, ``max_abs``, ``rel_l2``)."""
+    vals = [
+        r["baselines"][name][metric]
+        for r in ok_runs(group)
+        if name in (r.get("baselines") or {}) and r["baselines"][name].get(metric) is not None
+    ]
+    return statistics.median(vals) if vals else math.nan
+
+
+def baseline_size(group: dict, name: str) -> int | None:
+    for r in ok_runs(group):
+        b = (r.get("baselines") or {}).get(name)
+        if b:
+            return b.get("n_params")
+    return None
+
+
+def target_label(target) -> str:
+    """A grid value of ``target`` (or a formula) in words: 'sin(2·π·x)', 'Runge 1/(1 + …)'."""
+    if isinstance(target, dict):
+        if target.get("name"):
+            t = TARGETS[target["name"]]
+            return t.formula.split("  (")[0].replace("·π·", "π").replace("2·π", "2π")
+        target = target.get("expr", "")
+    return formula_text(str(target))
+
+
+def formula_text(expr: str) -> str:
+    """'sin(6*pi*x) + exp(-((x - 0.6)/0.02)**2/2)' → 'sin(6πx) + exp(−((x − 0.6)/0.02)²/2)'."""
+    text = expr.replace("**2", "²").replace("*pi*", "π").replace("pi*", "π").replace("*pi", "π")
+    text = text.replace("**", "^").replace("*", "·").replace("-", "−").replace("sqrt", "√")
+    return re.sub(r"√\(([0-9.]+)\)", r"√\1", text)
+
+
+def fmt(v, digits: int = 2) -> str:
+    """A number for a table or sentence: '3.2e-08', '0.41', '—' for a missing value."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    if v == 0:
+        return "0"
+    if isinstance(v, int):
+        return f"{v:,}"
+    a = abs(v)
+    if 1e-2 <= a < 1e3:
+        return f"{v:.{digits}g}" if a < 1 else f"{v:.{digits + 1}g}"
+    return f"{v:.{digits - 1}e}".replace("e-0", "e-").replace("e+0", "e+")
+
+
+def upper_first(text: str) -> str:
+    """The first letter a capital, the rest as it is ('random features: …' → 'Random …')."""
+    return text[:1].upper() + text[1:]
