@@ -419,3 +419,19 @@ def test_grid_points_in_words():
     assert setting_label({"model.hidden": [16] * 8}) == "8 hidden layers of 16"
     act = {"model.activation": {"name": "leaky_relu", "slope": 0.1}}
     assert setting_label(act) == "leaky_relu, slope 0.1"
+
+
+def test_each_curve_gets_its_own_baselines():
+    """A sweep over targets: each target's baselines were fitted to its own data."""
+    s = sweep_summary([2, 4, 8], {"sine": 0.1, "runge": 0.2}, key="target.name", baselines=True)
+    for r in s["groups"]:
+        if r["point"]["target.name"] == "runge":  # runge's Chebyshev is 1000× worse
+            b = r["baselines"]["chebyshev"]["test_rmse"]
+            r["baselines"]["chebyshev"]["test_rmse"] = {k: v and v * 1000 for k, v in b.items()}
+    fig = sweep_plots.width_figure(s)
+    ax_w = fig.axes[0]
+    cheb = [ln for ln in ax_w.lines if ln.get_marker() == "s"]
+    assert len(cheb) == 2  # one per target, each in its curve's colour
+    levels = sorted(float(ln.get_ydata()[0]) for ln in cheb)
+    assert levels[1] == pytest.approx(1000 * levels[0])
+    assert len({ln.get_color() for ln in cheb}) == 2

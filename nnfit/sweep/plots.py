@@ -109,23 +109,35 @@ def _references(ax, x, y) -> bool:
     return True
 
 
-def _baselines(summary: dict) -> dict[str, list[tuple[float, int, dict]]]:
-    """Baseline name → [(network width, baseline parameters, test RMSE stats)] by width."""
+def _baselines(rows: list[dict]) -> dict[str, list[tuple[float, int, dict]]]:
+    """Of one curve's grid points: baseline name → [(width, its parameters, RMSE stats)].
+
+    Baselines belong to their curve: a sweep over targets (or dimensions) has one set per
+    target, fitted to that target's data."""
     out: dict[str, dict[float, tuple]] = {}
-    for r in summary["groups"]:
+    for r in rows:
         for name, b in (r.get("baselines") or {}).items():
             out.setdefault(name, {}).setdefault(r["width"], (r["width"], b["n_params"], b))
     return {k: sorted(v.values(), key=lambda t: t[0]) for k, v in out.items()}
 
 
-def _draw_baselines(ax, baselines, by_params: bool, floor) -> list[float]:
+def _all_baselines(summary: dict) -> dict[str, list]:
+    """Every baseline name of the sweep (for the legend), with the first curve's points."""
+    out: dict[str, list] = {}
+    for rows in _series(summary).values():
+        for name, pts in _baselines(rows).items():
+            out.setdefault(name, pts)
+    return out
+
+
+def _draw_baselines(ax, baselines, by_params: bool, floor, color=GREY) -> list[float]:
     drawn: list[float] = []
     for name, pts in baselines.items():
         x = [p[1] if by_params else p[0] for p in pts]
         y = np.array([(p[2].get(RMSE) or {}).get("mean") for p in pts], dtype=float)
         y = np.where(y == 0, floor, y)
         marker = BASELINES.get(name, (name, "o"))[1]
-        ax.plot(x, y, color=GREY, ls="--", lw=1, marker=marker, ms=4, mfc="white")
+        ax.plot(x, y, color=color, ls="--", lw=1, marker=marker, ms=4, mfc="white")
         drawn += y[np.isfinite(y)].tolist()
     return drawn
 
@@ -201,7 +213,7 @@ def width_figure(summary: dict) -> Figure:
     if len(series) >= SMALL_MULTIPLES:
         return _small_multiples(summary, series)
     fits = {f["series"]: f for f in summary.get("slopes", [])}
-    floor, baselines = _floor(summary), _baselines(summary)
+    floor, baselines = _floor(summary), _all_baselines(summary)
     fig = new_figure(14.5, 5.6)
     ax_w, ax_s, ax_p = fig.subplots(1, 3)
     colors = colormaps["tab10"].colors
@@ -216,6 +228,11 @@ def width_figure(summary: dict) -> Figure:
         seen[ax_w] += _curve(ax_w, w, rows, RMSE, c, floor) + _fit_line(ax_w, fits.get(key), c)
         seen[ax_s] += _curve(ax_s, w, rows, SUP, c, floor)
         seen[ax_p] += _curve(ax_p, n, rows, RMSE, c, floor)
+        own = _baselines(rows)  # grey for one curve; in the curve's colour for several
+        tint = GREY if len(series) == 1 else c
+        seen[ax_w] += _draw_baselines(ax_w, own, False, floor, tint)
+        seen[ax_p] += _draw_baselines(ax_p, own, True, floor, tint)
+        params.update(p[1] for pts in own.values() for p in pts)
         if i == 0:
             refs = _references(ax_w, w, _stat(rows, RMSE, "mean"))
         zeros = zeros or bool((_stat(rows, RMSE, "mean") == 0).any())
@@ -223,9 +240,6 @@ def width_figure(summary: dict) -> Figure:
         handles.append(Line2D([], [], color=c, marker="o", ms=4))
         name = _series_name(rows) or "test RMS error (mean over seeds)"
         labels.append(f"{name}: {describe(fits.get(key, {}))}")
-    seen[ax_w] += _draw_baselines(ax_w, baselines, False, floor)
-    seen[ax_p] += _draw_baselines(ax_p, baselines, True, floor)
-    params.update(p[1] for pts in baselines.values() for p in pts)
     for ax in (ax_w, ax_s, ax_p):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -258,7 +272,7 @@ def width_figure(summary: dict) -> Figure:
 def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
     """One panel per curve (RMS and sup error, shared axes), then all curves by parameters."""
     fits = {f["series"]: f for f in summary.get("slopes", [])}
-    floor, baselines = _floor(summary), _baselines(summary)
+    floor, baselines = _floor(summary), _all_baselines(summary)
     n = len(series)
     ncols = 3 if n + 1 <= 9 else 4
     nrows = math.ceil((n + 1) / ncols)
@@ -281,7 +295,7 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
         seen += _curve(ax, w, rows, RMSE, "tab:blue", floor)
         seen += _curve(ax, w, rows, SUP, "tab:orange", floor)
         seen += _fit_line(ax, fits.get(key), "black")
-        seen += _draw_baselines(ax, baselines, False, floor)
+        seen += _draw_baselines(ax, _baselines(rows), False, floor)
         refs = _references(ax, w, _stat(rows, RMSE, "mean")) or refs
         zeros = zeros or any((_stat(rows, m, "mean") == 0).any() for m in (RMSE, SUP))
         fit = fits.get(key, {})
@@ -346,7 +360,7 @@ def settings_figure(summary: dict) -> Figure:
         + ("  — every run failed" if not r["n_ok"] else "")
         for r in rows
     ]
-    floor, baselines = _floor(summary), _baselines(summary)
+    floor, baselines = _floor(summary), _all_baselines(summary)
     fig = new_figure(10, 1.9 + 0.42 * len(rows))
     ax = fig.subplots()
     y = np.arange(len(rows))[::-1].astype(float)  # the grid's first setting on top
