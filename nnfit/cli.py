@@ -62,6 +62,14 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 # ---------------------------------------------------------------------------- run
 
 
+def _how(exp) -> str:
+    """How a run trains, in words: its optimizer, or random features."""
+    t = exp.training
+    if t.epochs == 0 and t.output_layer == "lstsq":
+        return "random features (output by least squares)"
+    return t.optimizer.name + (", output by least squares" if t.output_layer == "lstsq" else "")
+
+
 def _build_data(exp, file):
     from nnfit.experiment import data
 
@@ -314,7 +322,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.
             continue
         grid = f", sweep of {points} runs" if points else ""
         show(
-            f"{f}: ok ({'-'.join(map(str, exp.sizes()))}, {exp.training.optimizer.name}, "
+            f"{f}: ok ({'-'.join(map(str, exp.sizes()))}, {_how(exp)}, "
             f"{exp.training.epochs} epochs{grid})",
             markup=False,
         )

@@ -11,6 +11,8 @@ import inspect
 
 import numpy as np
 
+from nnfit.engine import seeds
+
 try:  # optional: the estimator works without scikit-learn, and it is not a dependency
     from sklearn.base import BaseEstimator, RegressorMixin
     from sklearn.exceptions import NotFittedError
@@ -151,7 +153,7 @@ def seed_sequence(random_state) -> np.random.SeedSequence:
     if isinstance(random_state, int | np.integer) and not isinstance(random_state, bool):
         if random_state < 0:
             raise ValueError(f"random_state must be ≥ 0, got {random_state}")
-        return np.random.SeedSequence(int(random_state))
+        return seeds.root(int(random_state), seeds.TRAINING)
     if isinstance(random_state, np.random.Generator):
         return np.random.SeedSequence(int(random_state.integers(2**63)))
     if isinstance(random_state, np.random.RandomState):

@@ -16,13 +16,13 @@ def run(name, *sets, ok=True):
 
 def test_quick():
     m, rec = run("quick")
-    assert m["test"]["rmse"] < 3e-3 and rec.stop_reason == "early_stopping"
+    assert m["test"]["rmse"] < 2e-3 and rec.stop_reason == "early_stopping"
 
 
 def test_a_relu_kink_sits_on_the_kink():
     relu, _ = run("abs-relu-nesterov")
     tanh, _ = run("abs-relu-nesterov", "model.activation=tanh")
-    assert relu["test"]["rmse"] < 1e-4 < 5e-3 < tanh["test"]["rmse"] < 3e-2
+    assert relu["test"]["rmse"] < 4e-4 < 5e-3 < tanh["test"]["rmse"] < 3e-2
 
 
 def test_per_layer_activations():
@@ -47,13 +47,13 @@ def test_gradient_descent_runs_until_the_cost_stabilises_and_falls_every_step():
 def test_l1_prunes():
     m, _ = run("noisy-sine-l1-l2")
     plain, _ = run("noisy-sine-l1-l2", "training.l1=0", "training.l2=0")
-    assert m["weights"]["frac_small"] > 0.5 > 0.35 > plain["weights"]["frac_small"] > 0.15
+    assert m["weights"]["frac_small"] > 0.55 > 0.45 > plain["weights"]["frac_small"] > 0.2
 
 
 def test_sigmoids_with_levenberg_marquardt_and_momentum():
     m, _ = run("runge-sigmoid")
     slow, _ = run("runge-sigmoid", "training.optimizer={name: momentum, lr: 0.05}")
-    assert m["test"]["rmse"] < 1e-4 and slow["test"]["rmse"] > 5e-3
+    assert m["test"]["rmse"] < 1e-4 and slow["test"]["rmse"] > 1e-2
 
 
 def test_five_dimensions_are_thinly_covered():

@@ -1,7 +1,7 @@
 """Data sets for one experiment: sampled points, targets, noise and output scaling.
 
 Training and validation points and their noise come from independent streams of
-``numpy.random.SeedSequence(data.seed)``, so a sweep over the training seed sees one
+``data.seed`` (:mod:`nnfit.engine.seeds`), so a sweep over the training seed sees one
 data set. The test set is dense, noise-free and never shares a point with the training
 or validation set: a cell-centred grid for d ≤ 2, Sobol points from a stream of its own
 (not ``data.seed``) beyond, and any point that coincides with a training or validation
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nnfit.engine import seeds
 from nnfit.experiment.formulas import compile_expr
 from nnfit.experiment.targets import TARGETS
 
@@ -71,8 +72,8 @@ def sample(n: int, d: int, method: str, rng: np.random.Generator) -> Array:
     raise ValueError(f"unknown sampling {method!r}")
 
 
-#: the test set's own stream (entropy, spawn key): fixed, never a data seed's stream
-TEST_STREAM = (0x7E57_5E7, (1 << 20,))
+#: the test set's own stream: fixed, never a data or training seed's
+TEST = 0x7E57  # the test set's purpose tag (see nnfit.engine.seeds)
 
 
 def midpoint_grid(n: int, d: int) -> Array:
@@ -87,9 +88,7 @@ def dense_points(n: int, d: int) -> Array:
     """Dense evaluation set: cell centres for d ≤ 2, scrambled Sobol points beyond."""
     if d <= 2:
         return midpoint_grid(n, d)
-    entropy, key = TEST_STREAM
-    stream = np.random.SeedSequence(entropy, spawn_key=key)
-    return sample(n, d, "sobol", np.random.default_rng(stream))
+    return sample(n, d, "sobol", np.random.default_rng(seeds.root(0, TEST)))
 
 
 def without(points: Array, *others: Array) -> Array:
@@ -175,9 +174,7 @@ def build(exp) -> Dataset:
     """The data of a validated :class:`~nnfit.config.Experiment`."""
     cfg, d = exp.data, exp.target.dim
     F = target_function(exp.target)
-    s_train, s_val, s_noise_train, s_noise_val = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(4)
-    )
+    s_train, s_val, s_noise_train, s_noise_val = seeds.streams(cfg.seed, seeds.DATA, 4)
     X_train = sample(cfg.n_train, d, cfg.sampling, s_train)
     X_val = sample(cfg.n_val, d, "uniform", s_val)  # independent of the training design
     X_test = without(dense_points(cfg.n_test, d), X_train, X_val)

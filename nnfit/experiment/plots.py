@@ -333,10 +333,11 @@ def gradients_figure(exp, record) -> Figure:
         ax_r.grid(alpha=0.3)
         end = ratio[np.isfinite(ratio)]
         note = f"{end[0]:.2g} at the start, {end[-1]:.2g} at the end" if end.size else "—"
-        ax_r.set_title(
-            f"‖∇ layer 1‖ / ‖∇ layer {L}‖: {note}  (≪ 1: gradients vanish toward the input)",
-            fontsize=9,
-        )
+        if end.size and np.median(end) < 1e-2:
+            note += "  (≪ 1: gradients vanish toward the input)"
+        elif end.size and np.median(end) > 1e2:
+            note += "  (≫ 1: gradients grow toward the input)"
+        ax_r.set_title(f"‖∇ layer 1‖ / ‖∇ layer {L}‖: {note}", fontsize=9)
         handles.append(Line2D([], [], color="tab:gray", ls=":"))
         labels.append("ratio 1 (lower panel)")
     else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import nnfit
+from nnfit.engine import seeds
 from nnfit.engine.loop import EpochEvent, TrainSettings
 from nnfit.engine.network import Network
 from nnfit.engine.optimizers import OPTIMIZERS
@@ -105,7 +106,7 @@ def settings_from(t) -> TrainSettings:
 
 def streams(seed: int) -> tuple[np.random.Generator, ...]:
     """Independent generators for one seed: initial weights, shuffles, baselines."""
-    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    return tuple(seeds.streams(seed, seeds.TRAINING, 3))
 
 
 def _spec(a):

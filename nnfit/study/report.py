@@ -56,9 +56,13 @@ def table(header: Sequence[str], rows: Sequence[Sequence], align: str | None = N
     align = align or "l" + "r" * (len(header) - 1)
     sep = ["---:" if a == "r" else "---" for a in align]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
+    gaps = False
     for row in rows:
         cells = [c if isinstance(c, str) else fmt(c) for c in row]
+        gaps = gaps or any(c is None for c in row)
         lines.append("| " + " | ".join(cells) + " |")
+    if gaps:  # say what a missing number means
+        lines.append("\n— : not run at that setting (its grid stops earlier), or no run finished.")
     return "\n".join(lines)
 
 
@@ -87,8 +91,9 @@ def closing_note(sections: list[tuple[Section, Part]], sweeps: dict[str, Sweep],
     head = ["section", "runs", "reused", "failed", "wall", "CPU (user + sys)"]
     out = [
         "## How this report was made\n",
-        f"`nnfit study --jobs {study.jobs}` ran {study.n_runs:,} runs ({study.n_reused:,} reused "
-        f"from an earlier run of the study) in {minutes(study.wall_s)} wall time, "
+        f"`nnfit study --jobs {study.jobs}{_only(study)}` ran {study.n_runs:,} runs "
+        f"({study.n_reused:,} of them reused from an earlier run) in "
+        f"{minutes(study.wall_s)} wall time, "
         f"{minutes(study.cpu_s)} of CPU time, on {study.cores} cores{_load(study)}; "
         f"{study.n_failed} runs failed. Drawing the figures and writing this report took "
         f"{study.report_s:.0f} s of it. Runs are written without their per-run figures "
@@ -100,6 +105,15 @@ def closing_note(sections: list[tuple[Section, Part]], sweeps: dict[str, Sweep],
         "",
     ]
     return "\n".join(out)
+
+
+def _only(study) -> str:
+    """The --only of a study that wrote some sections, not all."""
+    from nnfit.study.sections import SECTIONS
+
+    if sorted(study.sections) == sorted(s.number for s in SECTIONS):
+        return ""
+    return " --only " + ",".join(map(str, study.sections))
 
 
 def _load(study) -> str:

@@ -75,16 +75,19 @@ def plan(experiments: Path, only: list[int] | None = None):
 
     chosen = [s for s in SECTIONS if only is None or s.number in only]
     files: dict[str, Path] = {}
-    missing = []
+    missing: dict[Path, list[int]] = {}
     for sec in chosen:
         for stem in sec.files:
             path = Path(experiments) / f"{stem}.yaml"
             if not path.is_file():
-                missing.append(f"section {sec.number} ({sec.title}) needs {path}")
+                missing.setdefault(path, []).append(sec.number)
             files.setdefault(stem, path)
     if missing:
+        first, sections = next(iter(missing.items()))
+        more = f" and {len(missing) - 1} more files" if len(missing) > 1 else ""
         raise StudyError(
-            "; ".join(missing) + ": the study's files are listed in nnfit/study/sections.py"
+            f"{first}{more} missing (needed by section {', '.join(map(str, sections))}): "
+            "the study's files are listed in nnfit/study/sections.py"
         )
     return chosen, files
 

@@ -65,9 +65,14 @@ def _read_config(run_dir: Path) -> dict:
             raw = fh.read(MAX_FILE_BYTES + 1)
         if len(raw) > MAX_FILE_BYTES:
             return {}
-        return flatten(load_yaml(raw.decode("utf-8")) or {})
+        flat = flatten(load_yaml(raw.decode("utf-8")) or {})
     except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError, RecursionError):
         return {}
+    # one column for the target, whether built in or a formula
+    expr, name = flat.pop("target.expr", None), flat.pop("target.name", None)
+    if expr is not None or name is not None:
+        flat["target"] = expr if expr is not None else name
+    return flat
 
 
 def differing(configs: list[dict]) -> list[str]:

@@ -34,9 +34,9 @@ from nnfit.sweep.summary import series_key
 SMALL_MULTIPLES = 5
 #: baseline name → (legend text, marker)
 BASELINES = {
-    "chebyshev": ("Chebyshev series", "s"),
-    "pwlinear": ("piecewise-linear interpolant", "^"),
-    "random_features": ("random features + least squares", "D"),
+    "chebyshev": ("Chebyshev series (as many coefficients as the network has parameters)", "s"),
+    "pwlinear": ("piecewise-linear fit (knots = width)", "^"),
+    "random_features": ("random features + least squares (the same network)", "D"),
 }
 RMSE, SUP = "test_rmse", "test_max_abs"
 GREY = "0.4"
@@ -162,7 +162,7 @@ def _style_entries(summary, baselines, floor, zeros, fitted, refs, fit_text) -> 
     for name in baselines:
         text, marker = BASELINES.get(name, (name, "o"))
         handles.append(Line2D([], [], color=GREY, ls="--", marker=marker, mfc="white"))
-        labels.append(f"{text} (same parameter count)")
+        labels.append(text)
     if zeros:
         handles.append(Line2D([], [], color="tab:gray", marker="v", ls="none", ms=7))
         labels.append(f"error exactly 0, drawn at {floor:.0e}")
@@ -391,7 +391,7 @@ def settings_figure(summary: dict) -> Figure:
     for name in baselines:
         text, marker = BASELINES.get(name, (name, "o"))
         handles.append(Line2D([], [], color=GREY, marker=marker, mfc="white", ls="none"))
-        texts.append(f"{text}, test RMS error (same parameter count)")
+        texts.append(f"{text}, test RMS error")
     fig.legend(handles, texts, loc="outside lower center", ncols=2, fontsize=8)
     _title(fig, summary, "test errors per setting")
     finish(fig)
