@@ -258,7 +258,7 @@ def test_many_settings_become_small_multiples_with_shared_axes():
 def test_baselines_are_grey_dashed_with_one_legend_entry_each():
     fig = _figure("9-width")["error_vs_width.png"]
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
-    for name in ("Chebyshev series", "piecewise-linear interpolant", "random features"):
+    for name in ("Chebyshev series", "piecewise-linear fit", "random features"):
         assert sum(t.startswith(name) for t in texts) == 1
     ax_w, _, ax_p = fig.axes
     for ax in (ax_w, ax_p):

@@ -134,7 +134,7 @@ def figure_depth(ctx: Context, depth: Sweep, saw: Sweep, built: list[dict]) -> s
     ]
     labels += [
         "built by hand: k layers of 2 ReLU units (exact up to rounding)",
-        f"piecewise-linear interpolant, {b_rows[0]['width'] if b_rows else '—'} knots (right)",
+        f"piecewise-linear fit, {b_rows[0]['width'] if b_rows else '—'} knots (right)",
     ]
     ax_saw.set_yscale("log")
     ax_saw.set_xticks(kb, [f"k = {k}\n{2**k} pieces" for k in kb], fontsize=8)

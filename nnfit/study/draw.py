@@ -20,7 +20,7 @@ GREY = "0.45"
 #: baseline name → (legend text, marker)
 BASELINES = {
     "chebyshev": ("Chebyshev series, same parameter count", "s"),
-    "pwlinear": ("piecewise-linear interpolant, knots = width", "^"),
+    "pwlinear": ("piecewise-linear fit, knots = width", "^"),
 }
 #: reference slopes: (exponent, line style, legend text)
 REFERENCES = (

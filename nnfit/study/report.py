@@ -109,9 +109,7 @@ def closing_note(sections: list[tuple[Section, Part]], sweeps: dict[str, Sweep],
 
 def _only(study) -> str:
     """The --only of a study that wrote some sections, not all."""
-    from nnfit.study.sections import SECTIONS
-
-    if sorted(study.sections) == sorted(s.number for s in SECTIONS):
+    if study.every_section:
         return ""
     return " --only " + ",".join(map(str, study.sections))
 

@@ -32,6 +32,7 @@ class StudyResult:
     out: Path
     jobs: int
     sections: list[int]
+    every_section: bool = True  # False when --only chose some
     report: Path | None = None
     figures: list[Path] = field(default_factory=list)
     n_runs: int = 0
@@ -115,13 +116,16 @@ def run(
     ``on_done(point, metrics, skipped)`` callback for its runs; ``on_swept(sweep)`` after.
     Raises :class:`StudyError` for a missing file and ``ConfigError`` for an invalid one.
     """
+    from nnfit.study.sections import SECTIONS
+
     t0, c0 = time.perf_counter(), _cpu()
     out = Path(out)
     chosen, files = plan(experiments, only)
     expanded = {stem: sweep.expand(path, out_root=out) for stem, path in files.items()}
     for _, _, points in expanded.values():
         sweep.check_resources(points, jobs)
-    res = StudyResult(out, jobs, [s.number for s in chosen])
+    every = len(chosen) == len(SECTIONS)
+    res = StudyResult(out, jobs, [s.number for s in chosen], every_section=every)
     sweeps: dict[str, Sweep] = {}
     for stem, (folder, grid, points) in expanded.items():
         done = on_sweep(stem, folder, len(points)) if on_sweep else None
