@@ -11,7 +11,15 @@ with its range as a :class:`~nnfit.engine.params.Param`; :func:`get` binds value
 
 Training uses in-place variants where they pay (tanh, sigmoid, relu): ``forward_(z, out)``
 writes f(z) into ``out`` and ``backward_(d, z, a, tmp)`` multiplies ``d`` by σ'(z) in
-place, with the same arithmetic as ``f`` and ``df``, so the numbers are the same.
+place, with the same arithmetic as ``f`` and ``df``, so the numbers are the same. Two
+more serve the training passes: ``fast_deriv(z, a, out)`` writes σ'(z) itself (the factor
+``fast_backward`` multiplies by; used only together with it, so an entry whose
+``fast_backward`` is None trains with ``df``), and ``fast_scaled = (c, g)`` with
+g(c·z, out) writing f(z): the pass multiplies the layer's weights by c (a small matrix)
+rather than spend a pass over the (width, rows) block. The sigmoid's is 1/(1 + e^u) for
+u = −z, half the cost of the tanh that ``f`` is written with (which the tape's worked
+example differentiates to the bit); the two agree to an ulp or two, and the exponential
+keeps its digits in the lower tail, where 1 + tanh(z/2) loses them all below z ≈ −37.
 """
 
 from __future__ import annotations
@@ -146,14 +154,15 @@ def dsquare(z, a):
 # ------------------------------------------------------------------ in-place variants
 
 
-def _tanh_(z, out):
-    np.tanh(z, out=out)
-
-
 def _dtanh_(d, z, a, tmp):
     np.multiply(a, a, out=tmp)
     np.subtract(1.0, tmp, out=tmp)
     d *= tmp
+
+
+def _tanh_deriv(z, a, out):
+    np.multiply(a, a, out=out)
+    np.subtract(1.0, out, out=out)
 
 
 def _sigmoid_(z, out):
@@ -161,6 +170,19 @@ def _sigmoid_(z, out):
     np.tanh(out, out=out)
     out += 1.0
     out *= 0.5
+
+
+def _sigmoid_neg_(u, out):
+    """σ(−u) = 1 / (1 + e^u); e^u overflows to inf for u > 709, giving 0 (the caller
+    silences the warning)."""
+    np.exp(u, out=out)
+    np.add(out, 1.0, out=out)
+    np.divide(1.0, out, out=out)
+
+
+def _sigmoid_deriv(z, a, out):
+    np.subtract(1.0, a, out=out)
+    np.multiply(out, a, out=out)
 
 
 def _dsigmoid_(d, z, a, tmp):
@@ -176,6 +198,10 @@ def _relu_(z, out):
 def _drelu_(d, z, a, tmp):
     np.greater(a, 0.0, out=tmp)  # a > 0 exactly where z > 0
     d *= tmp
+
+
+def _relu_deriv(z, a, out):
+    np.greater(a, 0.0, out=out)
 
 
 def _identity_(z, out):
@@ -201,6 +227,8 @@ class Activation:
     needs_z: bool = True
     fast_forward: Callable | None = None
     fast_backward: Callable | None = None
+    fast_deriv: Callable | None = None
+    fast_scaled: tuple[float, Callable] | None = None
 
     def forward_(self, z: Array, out: Array) -> None:
         """out ← f(z); ``out`` may be ``z`` when ``needs_z`` is False."""
@@ -221,9 +249,11 @@ _SLOPE = Param(0.01, lo=0.0, hi=1.0, hi_open=True, doc="slope for z < 0")
 _ALPHA = Param(1.0, lo=0.0, lo_open=True, hi=1e3, doc="saturation value −α for z → −∞")
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation(sigmoid, dsigmoid, {}, False, _sigmoid_, _dsigmoid_),
-    "tanh": Activation(tanh, dtanh, {}, False, _tanh_, _dtanh_),
-    "relu": Activation(relu, drelu, {}, False, _relu_, _drelu_),
+    "sigmoid": Activation(
+        sigmoid, dsigmoid, {}, False, _sigmoid_, _dsigmoid_, _sigmoid_deriv, (-1.0, _sigmoid_neg_)
+    ),
+    "tanh": Activation(tanh, dtanh, {}, False, np.tanh, _dtanh_, _tanh_deriv),
+    "relu": Activation(relu, drelu, {}, False, _relu_, _drelu_, _relu_deriv),
     "leaky_relu": Activation(leaky_relu, dleaky_relu, {"slope": _SLOPE}, needs_z=False),
     "elu": Activation(elu, delu, {"alpha": _ALPHA}, needs_z=False),
     "selu": Activation(selu, dselu, needs_z=False),
