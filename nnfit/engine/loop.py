@@ -196,6 +196,7 @@ class Session:
         K = self.k
         self.histories = [History() for _ in range(K)]
         self.active = np.ones(K, dtype=bool)
+        self.n_active = K
         self.status, self.reason = ["ok"] * K, ["epochs"] * K
         self.epochs_done = np.zeros(K, dtype=int)
         self.steps = np.zeros(K, dtype=int)
@@ -206,14 +207,17 @@ class Session:
         self.last_good = net.theta.copy()
         self.final = net.theta.copy()  # each model's weights when it stopped
         self.limit = np.full(K, math.inf)
+        #: a step whose cost is below this stops no active model (the per-step fast path)
+        self.ceiling = math.inf
         self.t0 = time.perf_counter()
         self.epoch = 0
+        self._no_val = np.full(K, math.nan)
 
     # ------------------------------------------------------------------ events
 
     def val_loss(self) -> Array:
         if self.val is None:
-            return np.full(self.k, math.nan)
+            return self._no_val
         return self.net.cost(self.val[0], self.val[1], self.loss)
 
     def start(self, cost: Array, grad_norm: Array, lr: float, **extra) -> None:
@@ -223,7 +227,9 @@ class Session:
         for k in range(self.k):
             self.histories[k].append(0, cost[k], vl[k], lr, grad_norm[k], 0.0, **extra)
         self.limit = self.settings.divergence_factor * np.maximum(cost, 1e-300)
-        self._track(vl if self.monitor_val else cost, 0)
+        self._set_ceiling()
+        if self.patience is not None:  # the best weights matter only to early stopping
+            self._track(vl if self.monitor_val else cost, 0)
         self.check(cost)
         # the clock covers the epochs (with their bookkeeping), not the initial
         # evaluation, which on a short run with a large training set would dominate
@@ -237,45 +243,54 @@ class Session:
         bad = self.active & ~(np.asarray(cost) < self.limit)  # NaN compares False
         for k in np.flatnonzero(bad):
             self._stop(k, "diverged", status="diverged")
-        return not self.active.any()
+        return self.n_active == 0
+
+    def _set_ceiling(self) -> None:
+        limits = self.limit[self.active]
+        self.ceiling = float(limits.min()) if limits.size else math.inf
 
     def end_epoch(self, train_loss: Array, grad_norm: Array, lr: float, **extra) -> bool:
         """Record an epoch of every active model; True when none is left training."""
         self.epoch += 1
         theta = self.net.theta
-        for k in np.flatnonzero(self.active & ~np.isfinite(theta).all(axis=1)):
-            self._stop(k, "diverged", status="diverged")
+        # one sum shows a non-finite weight anywhere (a sum that overflows, |θ| near
+        # 1e308, counts as diverged too); then each model's
+        if not math.isfinite(np.add.reduce(theta, axis=None)):
+            for k in np.flatnonzero(self.active & ~np.isfinite(np.add.reduce(theta, axis=1))):
+                self._stop(k, "diverged", status="diverged")
         act = self.active.copy()
-        self.last_good[act] = theta[act]
-        self.epochs_done[act] = self.epoch
+        everyone = self.n_active == self.k
+        if everyone:
+            np.copyto(self.last_good, theta)
+            self.epochs_done.fill(self.epoch)
+        else:
+            self.last_good[act] = theta[act]
+            self.epochs_done[act] = self.epoch
         vl = self.val_loss()
         wall = time.perf_counter() - self.t0
         train_loss = np.asarray(train_loss, dtype=float)
-        for k in np.flatnonzero(act):
+        for k in range(self.k) if everyone else np.flatnonzero(act):
             self.histories[k].append(
                 self.epoch, train_loss[k], vl[k], lr, grad_norm[k], wall, **extra
             )
-        patience_out = self._track(vl if self.monitor_val else train_loss, self.epoch)
-        event = EpochEvent(
-            self.epoch,
-            self.settings.epochs,
-            train_loss,
-            vl,
-            lr,
-            grad_norm,
-            wall,
-            self.net,
-            act,
-        )
-        for cb in self.callbacks:
-            stop = cb(event)
-            if stop is not None and stop is not False:
-                for k in np.flatnonzero(act & np.broadcast_to(np.asarray(stop, bool), act.shape)):
-                    if self.active[k]:
-                        self._stop(k, "callback")
-        for k in np.flatnonzero(patience_out & self.active):
-            self._stop(k, "early_stopping" if self.monitor_val else "converged")
-        return not self.active.any()
+        out = None
+        if self.patience is not None:
+            out = self._track(vl if self.monitor_val else train_loss, self.epoch)
+        if self.callbacks:
+            event = EpochEvent(
+                self.epoch, self.settings.epochs, train_loss, vl, lr, grad_norm, wall, self.net, act
+            )
+            for cb in self.callbacks:
+                stop = cb(event)
+                if stop is not None and stop is not False:
+                    mask = act & np.broadcast_to(np.asarray(stop, bool), act.shape)
+                    for k in np.flatnonzero(mask):
+                        if self.active[k]:
+                            self._stop(k, "callback")
+        if out is not None and out.any():
+            for k in np.flatnonzero(out & self.active):
+                self._stop(k, "early_stopping" if self.monitor_val else "converged")
+        return self.n_active == 0
 
     def _track(self, value: Array, epoch: int) -> Array:
         """Early-stopping bookkeeping; returns the models whose patience ran out."""
@@ -292,8 +307,10 @@ class Session:
 
     def _stop(self, k: int, reason: str, status: str = "ok") -> None:
         self.active[k] = False
+        self.n_active -= 1
         self.status[k], self.reason[k] = status, reason
         self.final[k] = self.last_good[k] if status != "ok" else self.net.theta[k]
+        self._set_ceiling()
 
     def stop_all(self, reason: str) -> None:
         """Stop every model still training, e.g. when the method has converged."""
@@ -301,11 +318,13 @@ class Session:
             self._stop(k, reason)
 
     def count_steps(self, n: int = 1) -> None:
-        self.steps[self.active] += n
+        """Add n steps to every active model (called once an epoch, and before a stop)."""
+        if n:
+            self.steps[self.active] += n
 
     def epochs(self):
         """The epoch numbers still to run (1, 2, …) while any model is active."""
-        while self.epoch < self.settings.epochs and self.active.any():
+        while self.epoch < self.settings.epochs and self.n_active:
             yield self.epoch + 1
 
     # ------------------------------------------------------------------ the end
@@ -314,6 +333,7 @@ class Session:
         """Ctrl-C: every active model keeps the weights of its last finished epoch."""
         for k in np.flatnonzero(self.active):
             self.active[k] = False
+            self.n_active -= 1
             self.status[k] = self.reason[k] = "interrupted"
             self.final[k] = self.last_good[k]
 
@@ -323,6 +343,7 @@ class Session:
         for k in np.flatnonzero(self.active):  # ran out of epochs
             self.final[k] = theta[k]
         self.active[:] = False
+        self.n_active = 0
         theta[...] = self.final
         wall = time.perf_counter() - self.t0
         out = []

@@ -3,19 +3,25 @@
 Activations are stored feature-major, (width + 1, rows) per model with a last row of
 ones, so each layer is one matrix product [W_lᵀ | b_l] @ [a_{l−1}; 1] with its bias
 folded in, and every activation array is contiguous for the ufuncs that follow. Every
-buffer is allocated once per batch size; a step allocates nothing but the loss's own
-temporaries. With one model the arrays are 2-D, with K models 3-D (one batched product
-per layer for all of them); the arithmetic per model is the same.
+buffer is allocated once per batch size and a step allocates nothing (but a loss
+without a fast path, whose ρ and ρ' return new arrays). With one model the arrays are
+2-D, with K models 3-D (one batched product per layer for all of them); the arithmetic
+per model is the same, so a stack ends bit for bit where each model would alone.
 
-The training rows live in one buffer [x | 1 | y]; each epoch's shuffle is one
-``np.take`` into a second buffer whose slices are the batches.
+A pass leaves the gradient of the *sum* Σρ in the gradient buffer, without the 1/rows
+of the cost: first-order methods fold that factor into their constants (exact for the
+learning rate, and for Adam's ε), which saves a pass over the residuals and one over
+the gradient. With one hidden layer and one output the first layer's gradient is
+diag(w)·(σ'(z) @ (x ⊙ r)ᵀ), which never forms its (width, rows) δ. The training rows
+live in one buffer [x | 1 | y]; each epoch's shuffle is one ``np.take`` into a second
+buffer whose slices are the batches.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -29,9 +35,11 @@ Array = np.ndarray
 #: full batches with at least this many rows × units (all models) go in row blocks
 MIN_ELEMENTS = 1 << 20
 #: rows per block are chosen so that one block of the widest layer is about this big
-BLOCK_BYTES = 1024 * 1024
-#: blocks are dealt to this many lanes, each with its own accumulator, whatever the
+BLOCK_BYTES = 512 * 1024
+#: blocks are summed in this many groups, each with its own accumulator, whatever the
 #: number of threads: the sum, and so the weights, do not depend on the machine
+GROUPS = 8
+#: threads a blocked full batch runs on at most
 LANES = 2
 
 
@@ -40,24 +48,39 @@ def _lead(net: Network):
     return (lambda a: a[0]) if net.k == 1 else (lambda a: a)
 
 
-class Pass:
-    """Cost and gradient of ``net`` on batches of ``rows`` samples, written into ``grad``.
+def _forward_fn(act) -> Callable:
+    if act.fast_forward is not None:
+        return act.fast_forward
+    return lambda z, out: np.copyto(out, act.f(z))
 
-    ``run(x, xT, y, scale)`` takes the feature-major input with its ones row ``x``
-    (d + 1, rows), the same as rows ``xT`` (rows, d + 1) and the targets ``y``
-    (out, rows), each with a leading model axis or shared by all models. It returns
-    scale·Σρ(g − y) per model, (K,) float64, and leaves scale·∂Σρ/∂θ in ``grad`` (K, P).
+
+def _backward_fn(act) -> Callable:
+    if act.fast_backward is not None:
+        return act.fast_backward
+    return lambda d, z, a, tmp: np.multiply(d, act.df(z, a), out=d)
+
+
+class Pass:
+    """Σρ and its gradient for ``net`` on batches of ``rows`` samples.
+
+    ``bind(grad, vals, ratio)`` returns ``fn(x, xT, y)`` for the feature-major input
+    with its ones row ``x`` (…, d + 1, rows), the same as rows ``xT`` and the targets
+    ``y`` (…, out, rows), each with a leading model axis or shared by all models. It
+    writes ratio·∂Σρ/∂θ into ``grad`` (K, P) and returns a number c, in units of
+    Σρ/``half`` (``half`` = ½ for squared residuals, whose Σr² is one dot, else 1):
+    with one model its value, with K models an upper bound of every model's value,
+    which it writes into ``vals`` (K,); c is NaN when any of them is.
     """
 
-    def __init__(self, net: Network, rows: int, loss: Loss, grad: Array):
+    def __init__(self, net: Network, rows: int, loss: Loss, grad: Array | None = None):
         sq = _lead(net)
         lead = () if net.k == 1 else (net.k,)
         dt, sizes = net.dtype, net.sizes
         L = net.n_layers
+        self.net, self.rows = net, rows
         self.k, self.L, self.loss, self.acts = net.k, L, loss, net.activations
         self.Wt = [sq(b) for b in net.blocks]
         self.WnT = [w[..., :, :-1].swapaxes(-1, -2) for w in self.Wt]
-        self.grads = [sq(b) for b in net.block_views(grad)]
         self.H = [np.ones((*lead, sizes[l + 1] + 1, rows), dt) for l in range(L - 1)]
         self.HT = [h.swapaxes(-1, -2) for h in self.H]
         self.A = [h[..., :-1, :] for h in self.H] + [np.empty((*lead, sizes[-1], rows), dt)]
@@ -66,7 +89,25 @@ class Pass:
         ]
         self.D = [np.empty((*lead, s, rows), dt) for s in sizes[1:]]
         self.T = [np.empty((*lead, s, rows), dt) for s in sizes[1:]]
+        self.half = 0.5 if loss.least_squares else 1.0
         self.identity_out = net.specs[-1].name == "identity"
+        first = self.acts[0]
+        self.rank1 = (
+            L == 2
+            and sizes[-1] == 1
+            and first.fast_backward is not None
+            and first.fast_deriv is not None
+        )
+        if self.rank1:
+            # x ⊙ r: a wide layer's product takes it fastest as contiguous rows (3× at
+            # width 2,048), a narrow one's multiply fastest written along the rows
+            self.rows_major = sizes[1] * rows >= 8192
+            shape = (rows, sizes[0] + 1) if self.rows_major else (sizes[0] + 1, rows)
+            self.rx = np.empty((*lead, *shape), dt)
+        self.ones = np.ones(net.k, dt)
+        self.vals = np.zeros(net.k, dt)
+        if grad is not None:
+            self.fn = self.bind(grad, self.vals)
 
     def forward(self, x: Array) -> Array:
         """The network's output (…, out, rows) for the input ``x``; keeps z and a."""
@@ -77,30 +118,205 @@ class Pass:
             a = self.H[l] if l < self.L - 1 else self.A[l]
         return a
 
-    def run(self, x: Array, xT: Array, y: Array, scale: float) -> Array:
-        L, D = self.L, self.D
-        out = self.forward(x)
-        r, tmp = D[-1], self.T[-1]
-        np.subtract(out, y, out=r)
-        if self.loss.least_squares:
-            np.multiply(r, r, out=tmp)
-            value = np.add.reduce(tmp.reshape(self.k, -1), axis=1) * (0.5 * scale)
+    def run(self, x: Array, xT: Array, y: Array) -> Array:
+        """Σρ per model (K,) float64, with ∂Σρ/∂θ in the buffer given at construction."""
+        with np.errstate(over="ignore"):
+            c = self.fn(x, xT, y)
+        if self.k == 1 and self.loss.least_squares:
+            return np.array([self.half * float(c)])
+        return self.half * self.vals.astype(np.float64)
+
+    # ------------------------------------------------------------------ compiled steps
+
+    def bind(self, grad: Array, vals: Array, ratio: float = 1.0) -> Callable:
+        """The step function writing into ``grad`` (K, P) and ``vals`` (K,)."""
+        sq = _lead(self.net)
+        G = [sq(b) for b in self.net.block_views(grad)]
+        make = self._rank1 if self.rank1 else self._layers
+        return make(G, vals, ratio, self._residual(vals))
+
+    def _hidden(self, l: int) -> tuple:
+        """How layer l's activation is applied: (W, Wc, c, f, z, a). With c set, f takes
+        c·z: from weights scaled into Wc when that is the smaller array, else from z
+        scaled in place."""
+        W, z, a, act = self.Wt[l], self.Z[l], self.A[l], self.acts[l]
+        if act.fast_scaled is not None:
+            c, g = act.fast_scaled
+            Wc = np.empty_like(W) if self.net.sizes[l] + 1 <= self.rows else None
+            return W, Wc, c, g, z, a
+        return W, None, None, _forward_fn(act), z, a
+
+    def _residual(self, vals: Array) -> Callable:
+        """r = g − y into D[-1] from the output's z, its value, and r ← ρ'(r)·σ_L'(z_L):
+        the general case (the common one, squares through an identity, is inlined)."""
+        K, loss, r = self.k, self.loss, self.D[-1]
+        z, out = self.Z[-1], self.A[-1]
+        f = None if self.identity_out else _forward_fn(self.acts[-1])
+        back = None if self.identity_out else _backward_fn(self.acts[-1])
+        tmp, rf = self.T[-1], r.reshape(-1)
+        r3, r3T, vals3, ones = (
+            r.reshape(K, 1, -1),
+            r.reshape(K, -1, 1),
+            vals.reshape(K, 1, 1),
+            self.ones,
+        )
+        squares, rho, drho = loss.least_squares, loss.rho, loss.drho
+
+        def residual(y):
+            if f is not None:
+                f(z, out)
+            np.subtract(out, y, out=r)
+            if squares and K == 1:
+                c = np.dot(rf, rf)
+            elif squares:
+                np.matmul(r3, r3T, out=vals3)
+                c = np.dot(vals, ones)
+            else:
+                np.add.reduce(rho(r).reshape(K, -1), axis=1, out=vals)
+                np.copyto(r, drho(r))
+                c = vals[0] if K == 1 else vals.max()
+            if back is not None:
+                back(r, z, out, tmp)
+            return c
+
+        return residual
+
+    def _value(self, vals: Array):
+        """(inline?, single, rf, r3, r3T, vals3, ones) for squares through an identity."""
+        K, r = self.k, self.D[-1]
+        inline = self.loss.least_squares and self.identity_out
+        return (
+            inline,
+            K == 1,
+            r.reshape(-1),
+            r.reshape(K, 1, -1),
+            r.reshape(K, -1, 1),
+            vals.reshape(K, 1, 1),
+            self.ones,
+        )
+
+    def _layers(self, G, vals, ratio, residual) -> Callable:
+        L, mm, mul, sub, dot = (
+            self.L,
+            (np.dot if self.k == 1 else np.matmul),
+            np.multiply,
+            np.subtract,
+            np.dot,
+        )
+        sizes = self.net.sizes
+        hidden = [(*self._hidden(l), self.H[l]) for l in range(L - 1)]
+        Wout, zout, r = self.Wt[-1], self.Z[-1], self.D[-1]
+        inline, single, rf, r3, r3T, vals3, ones = self._value(vals)
+        scaled = ratio != 1.0
+        back = [
+            (
+                self.D[l],
+                self.HT[l - 1],
+                G[l],
+                mul if sizes[l + 1] == 1 else mm,  # an outer product: a broadcast
+                self.WnT[l],
+                self.D[l - 1],
+                _backward_fn(self.acts[l - 1]),
+                self.Z[l - 1],
+                self.A[l - 1],
+                self.T[l - 1],
+            )
+            for l in range(L - 1, 0, -1)
+        ]
+        D0, G0 = self.D[0], G[0]
+
+        def run(x, xT, y):
+            a = x
+            for W, Wc, c, f, z, act, h in hidden:
+                if Wc is not None:
+                    mul(W, c, out=Wc)
+                    mm(Wc, a, out=z)
+                else:
+                    mm(W, a, out=z)
+                    if c is not None:
+                        mul(z, c, out=z)
+                f(z, act)
+                a = h
+            mm(Wout, a, out=zout)
+            if inline:
+                sub(zout, y, out=r)
+                if single:
+                    v = dot(rf, rf)
+                else:
+                    np.matmul(r3, r3T, out=vals3)  # a dot per model, as alone
+                    v = dot(vals, ones)  # all ≥ 0: their sum bounds each
+            else:
+                v = residual(y)
+            if scaled:
+                mul(r, ratio, out=r)
+            for d, hT, g, prop, WnT, d_prev, bwd, z, a_prev, t in back:
+                mm(d, hT, out=g)
+                prop(WnT, d, out=d_prev)
+                bwd(d_prev, z, a_prev, t)
+            mm(D0, xT, out=G0)
+            return v
+
+        return run
+
+    def _rank1(self, G, vals, ratio, residual) -> Callable:
+        """One hidden layer, one output: ∂/∂[W_0ᵀ | b_0] = diag(w)·(σ'(z_0) @ (x ⊙ r)ᵀ)."""
+        mm, mul, sub, dot = (np.dot if self.k == 1 else np.matmul), np.multiply, np.subtract, np.dot
+        W0, Wc, c, f, z, a = self._hidden(0)
+        W1, zout, h, hT = self.Wt[1], self.Z[1], self.H[0], self.HT[0]
+        r, t = self.D[-1], self.T[0]
+        rT = r.swapaxes(-1, -2)
+        inline, single, rf, r3, r3T, vals3, ones = self._value(vals)
+        scaled = ratio != 1.0
+        deriv = self.acts[0].fast_deriv
+        w = self.WnT[1]  # (…, width, 1): the output weights as a column
+        if self.rows_major:
+            rxT = self.rx
         else:
-            value = np.add.reduce(self.loss.rho(r).reshape(self.k, -1), axis=1) * scale
-            np.copyto(r, self.loss.drho(r))
-        r *= scale
-        if not self.identity_out:
-            self.acts[-1].backward_(r, self.Z[-1], self.A[-1], tmp)
-        for l in range(L - 1, -1, -1):
-            np.matmul(D[l], xT if l == 0 else self.HT[l - 1], out=self.grads[l])
-            if l:
-                np.matmul(self.WnT[l], D[l], out=D[l - 1])
-                self.acts[l - 1].backward_(D[l - 1], self.Z[l - 1], self.A[l - 1], self.T[l - 1])
-        return value.astype(np.float64, copy=False)
+            rx = self.rx
+            rxT = rx.swapaxes(-1, -2)
+        rows_major = self.rows_major
+        G0, G1 = G
+
+        def run(x, xT, y):
+            if Wc is not None:
+                mul(W0, c, out=Wc)
+                mm(Wc, x, out=z)
+            else:
+                mm(W0, x, out=z)
+                if c is not None:
+                    mul(z, c, out=z)
+            f(z, a)
+            mm(W1, h, out=zout)
+            if inline:
+                sub(zout, y, out=r)
+                if single:
+                    v = dot(rf, rf)
+                else:
+                    np.matmul(r3, r3T, out=vals3)  # a dot per model, as alone
+                    v = dot(vals, ones)  # all ≥ 0: their sum bounds each
+            else:
+                v = residual(y)
+            if scaled:
+                mul(r, ratio, out=r)
+            mm(r, hT, out=G1)
+            deriv(z, a, t)
+            if rows_major:
+                mul(xT, rT, out=rxT)
+            else:
+                mul(x, r, out=rx)
+            mm(t, rxT, out=G0)
+            mul(G0, w, out=G0)
+            return v
+
+        return run
 
 
 class TrainSet:
     """The training rows of K models and their batches.
+
+    The rows are stored feature-major, as columns [x; 1; y] of ``XY`` (d + 1 + out, n),
+    so that every batch's x and y have contiguous rows; an epoch's shuffle is one
+    ``np.take`` of columns into ``buffer``, whose slices are the batches.
 
     Parameters
     ----------
@@ -117,8 +333,9 @@ class TrainSet:
         y = np.reshape(np.asarray(y), (len(X), -1))
         n, d = X.shape
         self.n, self.d, self.out, self.k = n, d, y.shape[1], k
-        self.XY = np.empty((n, d + 1 + self.out), dtype=dtype)
-        self.XY[:, :d], self.XY[:, d], self.XY[:, d + 1 :] = X, 1.0, y
+        self.X, self.Y = np.array(X, dtype=dtype), np.array(y, dtype=dtype)
+        self.XY = np.empty((d + 1 + self.out, n), dtype=dtype)
+        self.XY[:d], self.XY[d], self.XY[d + 1 :] = self.X.T, 1.0, self.Y.T
         self.full = batch_size is None or batch_size >= n
         self.rows = n if self.full else int(batch_size)
         if self.full:
@@ -126,14 +343,16 @@ class TrainSet:
             self.batches = [self._views(self.XY)]
         else:
             lead = () if k == 1 else (k,)
-            self.buffer = np.empty((*lead, n, self.XY.shape[1]), dtype=dtype)
+            self.buffer = np.empty((self.XY.shape[0], *lead, n), dtype=dtype)
+            self.index = np.empty((k, n), dtype=np.intp)
             self.batches = [
-                self._views(self.buffer[..., i : i + self.rows, :]) for i in range(0, n, self.rows)
+                self._views(self.buffer[..., i : i + self.rows]) for i in range(0, n, self.rows)
             ]
 
     def _views(self, block: Array):
-        xT = block[..., : self.d + 1]
-        return xT.swapaxes(-1, -2), xT, block[..., self.d + 1 :].swapaxes(-1, -2)
+        """(x, xT, y) of a block of columns (d + 1 + out, [K,] rows)."""
+        x = np.moveaxis(block[: self.d + 1], 0, -2)
+        return x, x.swapaxes(-1, -2), np.moveaxis(block[self.d + 1 :], 0, -2)
 
     def full_batch(self):
         """(x, xT, y) of every row, unshuffled, shared by all models."""
@@ -143,12 +362,19 @@ class TrainSet:
         """Draw one permutation per model and gather the rows in that order."""
         if self.full:
             return
-        perms = [rng.permutation(self.n) for rng in rngs]
-        index = perms[0] if self.k == 1 else np.stack(perms)
-        np.take(self.XY, index, axis=0, out=self.buffer, mode="clip")
+        for k, rng in enumerate(rngs):
+            self.index[k] = rng.permutation(self.n)
+        index = self.index[0] if self.k == 1 else self.index
+        np.take(self.XY, index, axis=1, out=self.buffer, mode="clip")
 
-    def row_counts(self) -> list[int]:
-        return sorted({xT.shape[-2] for _, xT, _ in self.batches})
+
+def one_blas_thread(controller=None):
+    """A context holding every BLAS library to one thread (threadpoolctl)."""
+    if controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        controller = ThreadpoolController()
+    return controller.limit(limits=1, user_api="blas")
 
 
 def blas_threads() -> int:
@@ -165,70 +391,160 @@ def blas_threads() -> int:
 
 
 class FullPass:
-    """Cost and gradient on every training row, in cache-sized row blocks when large.
+    """Σρ and its gradient on every training row, in cache-sized row blocks when large.
 
     A large full batch (8,192 points through 2,048 units) streams arrays of 128 MB
     through memory several times per step; cut into blocks of a few dozen rows, every
-    intermediate stays in cache. Blocks are dealt to ``LANES`` lanes with their own
-    accumulators, run on up to two threads (NumPy releases the GIL in its loops and
-    BLAS calls); the result equals the unblocked one up to the order of summation.
+    intermediate stays in cache. The blocks form ``GROUPS`` groups, each summed in order
+    into its own accumulator; up to ``LANES`` threads take the next group as they come
+    free (NumPy releases the GIL in its loops and BLAS calls, which run single-threaded
+    here), so a thread the system holds up does not hold up the step, and the sum over
+    the groups in order is the same whichever thread did which. The result equals the
+    unblocked one up to the order of summation.
+
+    ``unscaled()`` is a :class:`Pass` step on all rows (∂Σρ/∂θ into ``grad``, the
+    models' values into ``vals``); ``run()`` is the cost Σρ/n and its gradient.
     """
 
-    def __init__(self, net: Network, data: TrainSet, loss: Loss, grad: Array):
-        self.net, self.data, self.grad = net, data, grad
+    def __init__(
+        self, net: Network, data: TrainSet, loss: Loss, grad: Array, vals: Array | None = None
+    ):
+        self.net, self.data, self.grad, self.k = net, data, grad, net.k
         n = data.n
         width = max(net.sizes)
         self.blocked = n * width * net.k >= MIN_ELEMENTS
+        self.half = 0.5 if loss.least_squares else 1.0
+        self.vals = np.zeros(net.k, net.dtype) if vals is None else vals
         if not self.blocked:
-            self.whole = Pass(net, n, loss, grad)
+            fn = self.fn = Pass(net, n, loss).bind(grad, self.vals)
+            x, xT, y = data.full_batch()
+            self.unscaled = lambda: fn(x, xT, y)
             return
         rows = max(8, BLOCK_BYTES // (width * net.k * net.dtype.itemsize))
-        XY = data.XY
-        self.blocks = [data._views(XY[i : i + rows]) for i in range(0, n, rows)]
-        self.acc = [np.zeros_like(grad) for _ in range(LANES)]
-        self.tmp = [np.zeros_like(grad) for _ in range(LANES)]
-        self.passes = [
-            {r: Pass(net, r, loss, buf) for r in {rows, n % rows or rows}} for buf in self.tmp
-        ]
+        self.blocks = [data._views(data.XY[:, i : i + rows]) for i in range(0, n, rows)]
+        nb = len(self.blocks)
+        count = min(GROUPS, nb)
+        self.groups = [range(g * nb // count, (g + 1) * nb // count) for g in range(count)]
+        self.acc = np.zeros((count, *grad.shape), grad.dtype)
+        self.block_vals = np.zeros((nb, net.k), net.dtype)
+        self.ones = np.ones(net.k, net.dtype)
         self.threads = max(1, min(blas_threads(), LANES))
-        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self.lanes = [self._lane(loss, rows) for _ in range(self.threads)]
+        self.pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
+        self.unscaled = self._blocked
+        from threadpoolctl import ThreadpoolController
 
-    def _lane(self, t: int, scale: float) -> Array:
-        acc, tmp, passes = self.acc[t], self.tmp[t], self.passes[t]
-        acc[...] = 0.0
-        value = np.zeros(self.net.k)
-        for x, xT, y in self.blocks[t::LANES]:
-            value += passes[xT.shape[-2]].run(x, xT, y, scale)
-            acc += tmp
-        return value
+        self.blas = ThreadpoolController()
+
+    def _lane(self, loss: Loss, rows: int):
+        """One thread's buffers and, per group, its blocks' step functions: a group's
+        first block writes into the group's accumulator, the others into scratch."""
+        passes = {r: Pass(self.net, r, loss) for r in {rows, self.data.n % rows or rows}}
+        tmp = np.zeros_like(self.grad)
+        lane = []
+        for g, members in enumerate(self.groups):
+            fns = []
+            for b in members:
+                x, xT, y = self.blocks[b]
+                out = self.acc[g] if b == members[0] else tmp
+                fn = passes[xT.shape[-2]].bind(out, self.block_vals[b])
+                fns.append((b, fn, x, xT, y))
+            lane.append(fns)
+        return tmp, lane
+
+    def _work(self, t: int, queue) -> None:
+        tmp, lane = self.lanes[t]
+        keep = self.k == 1 and self.half == 0.5  # one model, squared: c is its value
+        with np.errstate(over="ignore"):
+            for g in queue:  # a shared iterator: each group is taken once
+                acc = self.acc[g]
+                for i, (b, fn, x, xT, y) in enumerate(lane[g]):
+                    c = fn(x, xT, y)
+                    if keep:
+                        self.block_vals[b, 0] = c
+                    if i:
+                        acc += tmp
+
+    def _blocked(self):
+        queue = iter(range(len(self.groups)))
+        pending = [self.pool.submit(self._work, t, queue) for t in range(1, self.threads)]
+        self._work(0, queue)
+        for p in pending:
+            p.result()
+        np.add.reduce(self.acc, axis=0, out=self.grad)
+        np.add.reduce(self.block_vals, axis=0, out=self.vals)
+        if self.k == 1:
+            return self.vals[0]
+        return np.dot(self.vals, self.ones) if self.half == 0.5 else self.vals.max()
 
     def run(self) -> Array:
-        """Σρ/n per model (K,), and ∂/∂θ of it in ``grad``."""
-        scale = 1.0 / self.data.n
-        if not self.blocked:
-            return self.whole.run(*self.data.full_batch(), scale)
-        from threadpoolctl import threadpool_limits
-
-        # each thread's small products run single-threaded: the threads are the parallelism
-        with threadpool_limits(limits=1, user_api="blas"):
-            if self.pool is None:
-                parts = [self._lane(t, scale) for t in range(LANES)]
-            else:
-                parts = list(self.pool.map(lambda t: self._lane(t, scale), range(LANES)))
-        self.grad[...] = self.acc[0]
-        for acc in self.acc[1:]:
-            self.grad += acc
-        return sum(parts)
+        """Σρ/n per model (K,) float64, and ∂/∂θ of it in ``grad``."""
+        inv = 1.0 / self.data.n
+        if self.blocked:
+            # each thread's small products run single-threaded: the threads are the parallelism
+            with one_blas_thread(self.blas), np.errstate(over="ignore"):
+                c = self.unscaled()
+        else:
+            with np.errstate(over="ignore"):
+                c = self.unscaled()
+        self.grad *= inv
+        if self.k == 1 and self.half == 0.5 and not self.blocked:
+            return np.array([self.half * inv * float(c)])
+        return (self.half * inv) * self.vals.astype(np.float64)
 
     def close(self) -> None:
         if self.blocked and self.pool is not None:
             self.pool.shutdown()
 
 
+class Penalty:
+    """λ₁·Σ|w| + λ₂·½·Σw² per model on the weights (never the biases), the formulas of
+    ``losses.REGULARIZERS``, with its gradient added in place: nothing allocated."""
+
+    def __init__(self, net: Network, l1: float = 0.0, l2: float = 0.0):
+        self.l1, self.l2, self.active = float(l1), float(l2), bool(l1 or l2)
+        K, P = net.theta.shape
+        dt = net.dtype
+        self.mask = net.weight_mask
+        self.w, self.tmp = np.empty((K, P), dt), np.empty((K, P), dt)
+        self.sums = np.empty((K, 1, 1), dt)
+        self.ones = np.ones((P, 1), dt)
+        self.value, self.part = np.zeros(K), np.zeros(K)
+
+    def add(self, theta: Array, grad: Array, factor: float = 1.0) -> Array:
+        """Add factor·∂penalty/∂θ to ``grad`` (K, P); the penalties (K,), a buffer."""
+        value = self.value
+        value[...] = 0.0
+        if not self.active:
+            return value
+        K = len(value)
+        w, tmp, sums = self.w, self.tmp, self.sums
+        np.multiply(theta, self.mask, out=w)
+        if self.l2:
+            np.matmul(w.reshape(K, 1, -1), w.reshape(K, -1, 1), out=sums)  # a dot per model
+            np.multiply(sums.reshape(K), 0.5 * self.l2, out=value)
+            np.multiply(w, self.l2 * factor, out=tmp)
+            grad += tmp
+        if self.l1:
+            np.abs(w, out=tmp)
+            np.matmul(tmp.reshape(K, 1, -1), self.ones, out=sums)
+            np.multiply(sums.reshape(K), self.l1, out=self.part)
+            value += self.part
+            np.sign(w, out=tmp)  # 0 at w = 0: a weight at exactly zero stays there
+            tmp *= self.l1 * factor
+            grad += tmp
+        return value
+
+
 @dataclass
 class Problem:
     """What a training method works on: the network, its rows, loss, penalties, and one
-    gradient buffer (K, P) that every pass writes into."""
+    gradient buffer (K, P) that every pass writes into.
+
+    ``grad`` is the first half of ``pair`` (2, K, P), whose second half is scratch of the
+    same shape (first-order methods keep g and g² there side by side); ``vals`` (K,)
+    receives the models' values of a step.
+    """
 
     net: Network
     data: TrainSet
@@ -236,34 +552,59 @@ class Problem:
     l1: float = 0.0
     l2: float = 0.0
     rngs: Sequence[np.random.Generator] = ()
+    pair: Array = field(init=False)
     grad: Array = field(init=False)
+    vals: Array = field(init=False)
     full: FullPass = field(init=False)
+    penalty: Penalty = field(init=False)
 
     def __post_init__(self):
-        self.grad = np.zeros_like(self.net.theta)
-        self.full = FullPass(self.net, self.data, self.loss, self.grad)
+        self.pair = np.zeros((2, *self.net.theta.shape), self.net.dtype)
+        self.grad = self.pair[0]
+        self.vals = np.zeros(self.net.k, self.net.dtype)
+        self.full = FullPass(self.net, self.data, self.loss, self.grad, self.vals)
+        self.penalty = Penalty(self.net, self.l1, self.l2)
 
     @property
     def X(self) -> Array:
-        return self.data.XY[:, : self.data.d]
+        return self.data.X
 
     @property
     def Y(self) -> Array:
-        return self.data.XY[:, self.data.d + 1 :]
+        return self.data.Y
 
     def full_cost(self) -> Array:
         """C on every training row, penalties included, per model; fills ``grad``."""
-        return self.full.run() + self.net.add_penalty_grad(self.grad, self.l1, self.l2)
+        return self.full.run() + self.penalty.add(self.net.theta, self.grad)
 
     def begin(self, session, lr: float, **extra) -> None:
         """Hand the session epoch 0: the cost and gradient norms before training."""
         cost = self.full_cost()
         session.start(cost, self.net.layer_norms(self.grad), lr, **extra)
 
-    def clip(self, limit: float) -> None:
-        """Scale each model's gradient to a 2-norm of at most ``limit``."""
+    def steps(self) -> list[tuple]:
+        """Per batch of an epoch, (fn, x, xT, y, rows): ``fn(x, xT, y)`` is a
+        :class:`Pass` step on it, its gradient in units of 1/``data.rows`` (a shorter
+        last batch is scaled up)."""
+        data = self.data
+        if data.full:
+            if self.full.blocked:
+                return [(lambda x, xT, y: self.full.unscaled(), None, None, None, data.n)]
+            return [(self.full.fn, *data.full_batch(), data.n)]
+        fns = {}
+        out = []
+        for x, xT, y in data.batches:
+            rows = xT.shape[-2]
+            if rows not in fns:
+                ratio = data.rows / rows
+                fns[rows] = Pass(self.net, rows, self.loss).bind(self.grad, self.vals, ratio)
+            out.append((fns[rows], x, xT, y, rows))
+        return out
+
+    def clip(self, limit: float, scale: float = 1.0) -> None:
+        """Scale each model's gradient scale·``grad`` to a 2-norm of at most ``limit``."""
         for g in self.grad:  # one dot per model: the same sum as alone
-            norm = math.sqrt(float(g @ g))
+            norm = scale * math.sqrt(float(g @ g))
             if norm > limit:
                 g *= limit / norm
 
@@ -277,7 +618,7 @@ def gradient(net: Network, X: Array, y: Array, loss: Loss, l1=0.0, l2=0.0):
     grad = np.zeros_like(net.theta)
     full = FullPass(net, data, loss, grad)
     try:
-        cost = full.run() + net.add_penalty_grad(grad, l1, l2)
+        cost = full.run() + Penalty(net, l1, l2).add(net.theta, grad)
     finally:
         full.close()
     return cost, grad
