@@ -30,16 +30,12 @@ from typing import ClassVar
 import numpy as np
 
 from nnfit.engine import lstsq, readout
+from nnfit.engine.gauss_newton import Jacobian, Normal, jacobian_mb
 from nnfit.engine.loop import Method, Session
 from nnfit.engine.params import POSITIVE, Param
-from nnfit.engine.passes import Problem
+from nnfit.engine.passes import Problem, one_blas_thread
 
 Array = np.ndarray
-
-
-def jacobian_mb(n: int, n_params: int, itemsize: int = 8) -> float:
-    """Memory of J (n × P) and JᵀJ (P × P), in MiB."""
-    return (n * n_params + n_params * n_params) * itemsize / 2**20
 
 
 class _Stop(Exception):
@@ -62,6 +58,10 @@ class LBFGS(Method):
     }
 
     def run(self, session: Session, problem: Problem) -> None:
+        with one_blas_thread():  # small products: see optimizers._blas_limit
+            self._run(session, problem)
+
+    def _run(self, session: Session, problem: Problem) -> None:
         from scipy.optimize import minimize
 
         net, s = problem.net, session.settings
@@ -154,6 +154,10 @@ class LM(Method):
     }
 
     def run(self, session: Session, problem: Problem) -> None:
+        with one_blas_thread():
+            self._run(session, problem)
+
+    def _run(self, session: Session, problem: Problem) -> None:
         net, s, hp = problem.net, session.settings, self.hyper
         X, yv = problem.X, problem.Y[:, 0].astype(np.float64)
         n = len(X)
@@ -172,82 +176,77 @@ class LM(Method):
         out_mask = np.diag(net.weight_mask[P:].astype(np.float64))  # output weights, not bias
         y_aug = np.concatenate([yv, np.zeros(len(out_mask))])
         ridge = [float(hp["ridge"])]  # varpro's Tikhonov on the output layer, shrinking
+        lin = Jacobian(net, X)
+        Jt = np.zeros((P, len(y_aug) if varpro else n))  # Jᵀ: rows along the samples
+        normal = Normal(P)
+        last = {}  # the residual (and varpro's basis U) of the last evaluation
 
-        def half_sse(x) -> float:
-            """½‖r‖² + ½λ‖w‖² at hidden parameters x (all parameters without varpro)."""
-            if varpro:
-                return project(x)[0]
+        def evaluate(x) -> float:
+            """Set θ = x (varpro: the hidden part, and the output layer solved for it);
+            ½‖r‖² + ½λ‖w‖² there. With variable projection the output layer is solved
+            with a ridge and the residual taken from the same basis U of the augmented
+            system, so that r ⟂ U exactly (the projected Jacobian and r agree)."""
             theta[:P] = x
-            r = net.predict(X)[0, :, 0].astype(np.float64) - yv
-            w = theta * net.weight_mask
+            if varpro:
+                Phi = readout.design(net.features(X)[0])
+                aug = np.vstack([Phi, math.sqrt(lam + ridge[0]) * out_mask])
+                parts = lstsq.basis(aug)
+                net.blocks[-1][0] = lstsq.coefficients(parts, y_aug)[None, :]
+                U = last["U"] = parts[0]
+                r = U @ (U.T @ y_aug) - y_aug
+            else:
+                r = lin.forward().astype(np.float64) - yv
+            last["r"] = r
+            w = x * mask
             return 0.5 * float(r @ r) + 0.5 * lam * float(w @ w)
 
-        def project(x):
-            """Variable projection at hidden parameters x: the output layer solved with a
-            ridge, and the residual from the same basis U of the augmented system, so
-            that r ⟂ U exactly (the projected Jacobian and the residual agree)."""
-            theta[:P] = x
-            Phi = readout.design(net.features(X)[0])
-            aug = np.vstack([Phi, math.sqrt(lam + ridge[0]) * out_mask])
-            parts = lstsq.basis(aug)
-            net.blocks[-1][0] = lstsq.coefficients(parts, y_aug)[None, :]
-            U = parts[0]
-            r = U @ (U.T @ y_aug) - y_aug
-            w = x * mask
-            return 0.5 * float(r @ r) + 0.5 * lam * float(w @ w), r, U
-
-        def linearise(x):
-            """J (of the residuals, Kaufman's with varpro) and r at x."""
-            if not varpro:
-                half_sse(x)
-                g, J = net.jacobian(X)
-                return J.astype(np.float64, copy=False), g.astype(np.float64) - yv
-            _, r, U = project(x)
-            _, J = net.jacobian(X)
-            Jh = np.zeros((len(y_aug), P))
-            Jh[:n] = J[:, :P]
-            return Jh - U @ (U.T @ Jh), r
+        def linearise(x) -> Array:
+            """JᵀJ into ``normal`` and the gradient Jᵀr + λ·D·x at the last evaluation,
+            x (J of the residuals: Kaufman's, projected off U, with varpro)."""
+            if varpro:
+                lin.forward()  # the activations at x (the evaluation saw only features)
+                Jt[:, n:] = 0.0
+                lin.fill(Jt, P)
+                U = last["U"]
+                np.subtract(Jt, (Jt @ U) @ U.T, out=Jt)
+            else:
+                lin.fill(Jt, P)
+            normal.form(Jt)
+            return Jt @ last["r"] + lam * mask * x
 
         mu = float(hp["mu"])
         x = theta[:P].astype(np.float64)
-        cost = half_sse(x)
+        cost = evaluate(x)
         limit = s.divergence_factor * max(cost, 1e-300)
         problem.begin(session, math.nan, mu=mu)
-        steps = 0
+        steps, grad = 0, None
+        damping = np.empty(P)
         for _ in session.epochs():
-            J, r = linearise(x)
-            grad = J.T @ r + lam * mask * x
-            H = J.T @ J
-            if lam:
-                H[np.diag_indices(P)] += lam * mask
+            if grad is None:  # one Jacobian per accepted step, formed when it is needed
+                grad = linearise(x)
             accepted = False
             while mu <= hp["mu_max"]:
-                A = H.copy()
-                A[np.diag_indices(P)] += mu
                 steps += 1
-                try:
-                    L = np.linalg.cholesky(A)
-                except np.linalg.LinAlgError:
+                np.add(lam * mask, mu, out=damping)
+                if not normal.factor(damping):  # JᵀJ + D not positive definite: damp more
                     mu *= hp["mu_inc"]
                     continue
-                from scipy.linalg import solve_triangular
-
-                z = solve_triangular(L, -grad, lower=True, check_finite=False)
-                delta = solve_triangular(L.T, z, lower=False, check_finite=False)
-                new = half_sse(x + delta)
+                delta = normal.solve(-grad)
+                new = evaluate(x + delta)
                 if new < cost:
                     cost, accepted = new, True
                     x = x + delta
                     mu *= hp["mu_dec"]
                     if varpro and ridge[0] > hp["ridge_min"]:
                         ridge[0] = max(0.5 * ridge[0], hp["ridge_min"])
-                        cost = half_sse(x)
+                        cost = evaluate(x)
                     break
                 mu *= hp["mu_inc"]
-            half_sse(x)
             if not accepted:
+                evaluate(x)  # back from the last trial
                 session.stop_all("converged")  # μ passed its limit: no step lowers the cost
                 break
+            grad = None
             session.steps[0] = steps
             if session.check(np.array([cost if cost < limit else math.inf])):
                 break

@@ -1,0 +1,113 @@
+"""A Levenberg–Marquardt iteration against a plain GEMM of the same size.
+
+One hidden tanh layer of width w (P = 3w + 1 parameters) on 1,024 points of
+sin(2πx): nnfit's ``lm`` runs a fixed number of accepted iterations (no early
+stopping), timed by the training loop's own clock. Its arithmetic per iteration is
+JᵀJ (``syrk``, n·P(P + 1) flops), one Cholesky factorisation P³/3 and two triangular
+solves 2P² per trial damping, and the forward and backward passes (about 6nP); the
+reference is a general product of the same shapes, Jᵀ·K (2nP² flops; NumPy would
+compute ``J.T @ J`` itself by ``syrk``), on the BLAS NumPy uses, best of its default
+threads and one (LM pins both BLAS libraries to one thread). The rate is flops over time for both.
+
+    python bench/lm.py [--widths 16,64,256] [--n 1024] [--iters 20] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nnfit.engine.loop import TrainSettings  # noqa: E402
+from nnfit.engine.network import Network  # noqa: E402
+from nnfit.engine.train import train  # noqa: E402
+
+
+def gemm_rate(n: int, P: int, repeats: int = 5) -> tuple[float, int]:
+    """Best GFLOP/s of J.T @ J (J: n × P) and the BLAS threads it ran on."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    rng = np.random.default_rng(0)
+    J, K = rng.normal(size=(n, P)), rng.normal(size=(n, P))  # two: J.T @ J would be syrk
+    out = np.empty((P, P))
+    threads = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    best = (0.0, 1)
+    for t in sorted({threads, 1}):
+        with threadpool_limits(t, user_api="blas"):
+            np.dot(J.T, K, out=out)
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                np.dot(J.T, K, out=out)
+                times.append(time.perf_counter() - t0)
+        rate = 2 * n * P * P / min(times) / 1e9
+        best = max(best, (rate, t))
+    return best
+
+
+def lm_iteration(width: int, n: int, iters: int, repeats: int = 3) -> dict:
+    """Best time per accepted LM iteration, and its trials, over ``repeats`` runs."""
+    rng = np.random.default_rng(1)
+    X = rng.uniform(size=(n, 1))
+    y = np.sin(2 * np.pi * X)
+    s = TrainSettings(optimizer={"name": "lm"}, epochs=iters, early_stopping=None)
+    best = None
+    for _ in range(repeats + 1):  # the first is a warm-up
+        net = Network.create([1, width, 1], activation="tanh", rng=np.random.default_rng(0))
+        [res] = train(net, X, y, settings=s)
+        per = res.wall_s / max(res.epochs, 1)
+        row = {"us": per * 1e6, "iters": res.epochs, "trials": res.steps}
+        if best is None or row["us"] < best["us"]:
+            best = row
+    return best | {"P": net.n_params}
+
+
+def measure(width: int, n: int, iters: int) -> dict:
+    r = lm_iteration(width, n, iters)
+    P, trials = r["P"], r["trials"] / max(r["iters"], 1)
+    flops = n * P * (P + 1) + trials * (P**3 / 3 + 2 * P * P) + 6 * n * P
+    rate, threads = gemm_rate(n, P)
+    lm_rate = flops / (r["us"] / 1e6) / 1e9
+    return {
+        "width": width,
+        "n": n,
+        "P": P,
+        "us_per_iter": r["us"],
+        "trials_per_iter": trials,
+        "gflops": lm_rate,
+        "gemm_gflops": rate,
+        "gemm_threads": threads,
+        "share": lm_rate / rate,
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--widths", default="16,64,256")
+    ap.add_argument("--n", type=int, default=1024)
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--json", action="store_true", help="one JSON line (for bench.py)")
+    args = ap.parse_args(argv)
+    rows = [measure(int(w), args.n, args.iters) for w in args.widths.split(",")]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print("| width | P | µs / iteration | trials | GFLOP/s | GEMM GFLOP/s | share |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        print(
+            f"| {r['width']} | {r['P']} | {r['us_per_iter']:.0f} | {r['trials_per_iter']:.1f} | "
+            f"{r['gflops']:.2f} | {r['gemm_gflops']:.2f} | {r['share']:.2f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
