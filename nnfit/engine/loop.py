@@ -8,6 +8,11 @@ ran out, whose cost exploded or went non-finite (their last finite weights are k
 or that a callback stops; at the end it restores each model's best weights. A model
 that stops rides along in a stack until all have stopped; its numbers are set aside.
 
+The per-step check is one comparison on the hot path: a cost below ``ceiling`` (the
+smallest divergence limit of the models still training) stops nobody, and only a cost
+at or above it (or NaN) goes through :meth:`Session.check` model by model. Steps are
+counted once an epoch, and before a model stops.
+
 Callbacks receive one :class:`EpochEvent` per epoch and may return a stop mask (one bool
 per model, or one bool for all). Nothing here prints or writes files.
 """
