@@ -35,6 +35,7 @@ def experiment(name: str, spec: dict, dtype: str = "float64") -> dict:
             "hidden": spec["sizes"][1:-1],
             "activation": spec["act"],
             "init": "he" if spec["act"] == "relu" else "glorot",
+            "bias": 0.0,  # zero, as the other tools start (nnfit's default spreads them)
         },
         "training": {
             "loss": "mse",

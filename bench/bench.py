@@ -8,8 +8,10 @@ bench/floor.py (W3: its naive full-batch loop; W4: its stacked loop), run with t
 on its default threads and on one, repeats interleaved, whichever is faster. nnfit is timed through
 ``nnfit run`` / ``nnfit sweep`` on an experiment file (``wall_s / steps`` from
 metrics.json). Final training MSEs are shown so that speed is never bought with a wrong
-answer. Also measured: sweep throughput with --jobs 2 against --jobs 1, start-up times
-and peak memory. Writes bench/results.json and bench/results.md.
+answer. Also measured: a Levenberg–Marquardt iteration against a plain GEMM of the same
+size (bench/lm.py), NumPy and Python calls per step (bench/calls.py), sweep throughput
+with --jobs 2 against --jobs 1, start-up times and peak memory. Writes
+bench/results.json and bench/results.md.
 
     python bench/bench.py [--repeat 3] [--tools numpy,jax,torch,sklearn,nnfit] [--quick]
 """
@@ -180,6 +182,22 @@ sweep:
     return out
 
 
+def script(name: str, *args: str, timeout: float = 1800) -> list | dict:
+    """The JSON line a bench/ script prints with --json, run in its own process."""
+    p = subprocess.run(
+        [sys.executable, str(HERE / name), "--json", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if p.returncode != 0:
+        last = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": last[0][:300]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
 def startup(n: int) -> dict:
     def median_of(*args):
         times = []
@@ -268,6 +286,10 @@ def main(argv=None):
         rows.append(r)
     extras = {}
     if "nnfit" in selected:
+        print("lm iteration …", flush=True)
+        extras["lm"] = script("lm.py", "--iters", "5" if args.quick else "20")
+        print("calls per step …", flush=True)
+        extras["calls"] = script("calls.py")
         extras["startup"] = startup(2 if args.quick else 5)
         if not args.skip_sweep:
             extras["sweep"] = sweep_throughput(args.quick)

@@ -21,8 +21,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from nnfit.engine.loop import TrainSettings, train  # noqa: E402
+from nnfit.engine.loop import TrainSettings  # noqa: E402
 from nnfit.engine.network import Network  # noqa: E402
+from nnfit.engine.train import train  # noqa: E402
 from nnfit.experiment.targets import TARGETS  # noqa: E402
 
 PROBLEMS = {
@@ -48,14 +49,17 @@ def rmse(g, f):
     return float(np.sqrt(np.mean((np.ravel(g) - f) ** 2)))
 
 
-def run_nnfit(method, spec, seed, iters):
+def run_nnfit(method, spec, seed, iters, output_layer="trained"):
     X, y, Xt, ft = data(spec, seed)
     net = Network.create(
         [spec["d"], spec["width"], 1], activation="tanh", rng=np.random.default_rng(seed)
     )
+    s = TrainSettings(
+        optimizer=method, epochs=iters, early_stopping=None, output_layer=output_layer
+    )
     t0 = time.perf_counter()
-    train(net, X, y[:, None], settings=TrainSettings(optimizer=method, epochs=iters, patience=None))
-    return rmse(net.predict(Xt), ft), time.perf_counter() - t0
+    train(net, X, y[:, None], settings=s)
+    return rmse(net.predict(Xt)[0, :, 0], ft), time.perf_counter() - t0
 
 
 def run_sklearn(spec, seed, iters, tuned):
@@ -86,6 +90,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     tools = {
         "nnfit lm": lambda s, seed: run_nnfit("lm", s, seed, args.iters),
+        "nnfit lm, output_layer lstsq": lambda s, seed: run_nnfit(
+            "lm", s, seed, args.iters, "lstsq"
+        ),
         "nnfit lbfgs": lambda s, seed: run_nnfit("lbfgs", s, seed, args.iters),
         "sklearn lbfgs (defaults)": lambda s, seed: run_sklearn(s, seed, args.iters, False),
         "sklearn lbfgs (alpha 0, tol 0)": lambda s, seed: run_sklearn(s, seed, args.iters, True),

@@ -139,3 +139,35 @@ def test_lbfgs_and_lm_run_from_the_cli(write, tmp_path):
         assert {"fit.png", "loss.png", "gradients.png"} <= {f.name for f in run.iterdir()}
     head = (run.parent.parent.parent / "lm").glob("**/history.csv")
     assert "mu" in next(head).read_text().splitlines()[0]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_lm_jacobian_normal_matrix_and_damped_solve_are_the_dense_algebra(dtype):
+    from nnfit.engine.gauss_newton import Jacobian, Normal
+
+    net = Network.create(
+        [2, 5, 4, 1], ["tanh", "sigmoid"], rng=np.random.default_rng(0), bias=0.1, dtype=dtype
+    )
+    X = np.random.default_rng(1).uniform(size=(30, 2)).astype(dtype)
+    g_ref, J_ref = net.jacobian(X)
+    lin = Jacobian(net, X)
+    Jt = np.zeros((net.n_params, 30))
+    tol = 1e-6 if dtype == "float32" else 1e-13  # the same products, summed in another order
+    np.testing.assert_allclose(lin.forward(), g_ref, rtol=tol, atol=tol * np.abs(g_ref).max())
+    lin.fill(Jt, net.n_params)
+    np.testing.assert_allclose(Jt, J_ref.T, rtol=tol, atol=tol * np.abs(J_ref).max())
+    hidden = net.offsets[-2]  # variable projection: the output layer's rows left alone
+    Jh = np.full((hidden + 3, 30), 7.0)
+    lin.fill(Jh, hidden)
+    np.testing.assert_allclose(Jh[:hidden], Jt[:hidden], rtol=0, atol=0)
+    assert np.all(Jh[hidden:] == 7.0)
+    normal = Normal(net.n_params)
+    normal.form(Jt)
+    H = Jt @ Jt.T
+    np.testing.assert_allclose(np.tril(normal.H), np.tril(H), rtol=1e-12, atol=1e-12 * H.max())
+    damping = np.linspace(1e-3, 1.0, net.n_params)
+    assert normal.factor(damping)
+    b = np.random.default_rng(2).normal(size=net.n_params)
+    x = normal.solve(b.copy())
+    np.testing.assert_allclose(x, np.linalg.solve(H + np.diag(damping), b), rtol=1e-8)
+    assert not normal.factor(np.full(net.n_params, -1e6))  # not positive definite: refused

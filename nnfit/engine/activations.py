@@ -15,8 +15,9 @@ place, with the same arithmetic as ``f`` and ``df``, so the numbers are the same
 more serve the training passes: ``fast_deriv(z, a, out)`` writes σ'(z) itself (the factor
 ``fast_backward`` multiplies by; used only together with it, so an entry whose
 ``fast_backward`` is None trains with ``df``), and ``fast_scaled = (c, g)`` with
-g(c·z, out) writing f(z): the pass multiplies the layer's weights by c (a small matrix)
-rather than spend a pass over the (width, rows) block. The sigmoid's is 1/(1 + e^u) for
+g(c·z, out) writing f(z) (for an activation whose σ' comes from a alone, as z is
+overwritten): the pass multiplies the layer's weights by c (a small matrix) rather than
+spend a pass over the (width, rows) block. The sigmoid's is 1/(1 + e^u) for
 u = −z, half the cost of the tanh that ``f`` is written with (which the tape's worked
 example differentiates to the bit); the two agree to an ulp or two, and the exponential
 keeps its digits in the lower tail, where 1 + tanh(z/2) loses them all below z ≈ −37.

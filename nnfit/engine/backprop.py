@@ -126,7 +126,7 @@ class Pass:
         c·z: from weights scaled into Wc when that is the smaller array, else from z
         scaled in place."""
         W, z, a, act = self.Wt[l], self.Z[l], self.A[l], self.acts[l]
-        if act.fast_scaled is not None:
+        if act.fast_scaled is not None and not act.needs_z:  # z is overwritten by f(z)
             c, g = act.fast_scaled
             Wc = np.empty_like(W) if self.net.sizes[l] + 1 <= self.rows else None
             return W, Wc, c, g, z, a
@@ -139,13 +139,8 @@ class Pass:
         z, out = self.Z[-1], self.A[-1]
         f = None if self.identity_out else _forward_fn(self.acts[-1])
         back = None if self.identity_out else _backward_fn(self.acts[-1])
-        tmp, rf = self.T[-1], r.reshape(-1)
-        r3, r3T, vals3, ones = (
-            r.reshape(K, 1, -1),
-            r.reshape(K, -1, 1),
-            vals.reshape(K, 1, 1),
-            self.ones,
-        )
+        tmp, rf, ones = self.T[-1], r.reshape(-1), self.ones
+        r3, r3T, vals3 = r.reshape(K, 1, -1), r.reshape(K, -1, 1), vals.reshape(K, 1, 1)
         squares, rho, drho = loss.least_squares, loss.rho, loss.drho
 
         def residual(y):
@@ -167,8 +162,9 @@ class Pass:
 
         return residual
 
-    def _value(self, vals: Array):
-        """(inline?, single, rf, r3, r3T, vals3, ones) for squares through an identity."""
+    def _squares(self, vals: Array) -> tuple:
+        """What the inlined value of squares through an identity output needs:
+        (inline?, one model?, r flat, r as (K, 1, rows), as (K, rows, 1), vals (K, 1, 1))."""
         K, r = self.k, self.D[-1]
         inline = self.loss.least_squares and self.identity_out
         return (
@@ -178,21 +174,15 @@ class Pass:
             r.reshape(K, 1, -1),
             r.reshape(K, -1, 1),
             vals.reshape(K, 1, 1),
-            self.ones,
         )
 
     def _layers(self, G, vals, ratio, residual) -> Callable:
-        L, mm, mul, sub, dot = (
-            self.L,
-            (np.dot if self.k == 1 else np.matmul),
-            np.multiply,
-            np.subtract,
-            np.dot,
-        )
-        sizes = self.net.sizes
+        L, sizes = self.L, self.net.sizes
+        mm = np.dot if self.k == 1 else np.matmul  # np.dot costs less per call on 2-D
+        mul, sub, dot, ones = np.multiply, np.subtract, np.dot, self.ones
         hidden = [(*self._hidden(l), self.H[l]) for l in range(L - 1)]
         Wout, zout, r = self.Wt[-1], self.Z[-1], self.D[-1]
-        inline, single, rf, r3, r3T, vals3, ones = self._value(vals)
+        inline, single, rf, r3, r3T, vals3 = self._squares(vals)
         scaled = ratio != 1.0
         back = [
             (
@@ -221,7 +211,7 @@ class Pass:
                     mm(W, a, out=z)
                     if c is not None:
                         mul(z, c, out=z)
-                f(z, act)
+                f(z, act)  # act: layer l's activations, the first rows of h
                 a = h
             mm(Wout, a, out=zout)
             if inline:
@@ -246,21 +236,18 @@ class Pass:
 
     def _rank1(self, G, vals, ratio, residual) -> Callable:
         """One hidden layer, one output: ∂/∂[W_0ᵀ | b_0] = diag(w)·(σ'(z_0) @ (x ⊙ r)ᵀ)."""
-        mm, mul, sub, dot = (np.dot if self.k == 1 else np.matmul), np.multiply, np.subtract, np.dot
+        mm = np.dot if self.k == 1 else np.matmul
+        mul, sub, dot, ones = np.multiply, np.subtract, np.dot, self.ones
         W0, Wc, c, f, z, a = self._hidden(0)
         W1, zout, h, hT = self.Wt[1], self.Z[1], self.H[0], self.HT[0]
         r, t = self.D[-1], self.T[0]
         rT = r.swapaxes(-1, -2)
-        inline, single, rf, r3, r3T, vals3, ones = self._value(vals)
+        inline, single, rf, r3, r3T, vals3 = self._squares(vals)
         scaled = ratio != 1.0
         deriv = self.acts[0].fast_deriv
         w = self.WnT[1]  # (…, width, 1): the output weights as a column
-        if self.rows_major:
-            rxT = self.rx
-        else:
-            rx = self.rx
-            rxT = rx.swapaxes(-1, -2)
-        rows_major = self.rows_major
+        rows_major, rx = self.rows_major, self.rx
+        rxT = rx if rows_major else rx.swapaxes(-1, -2)
         G0, G1 = G
 
         def run(x, xT, y):

@@ -91,7 +91,7 @@ class TrainSet:
         for k, rng in enumerate(rngs):
             self.index[k] = rng.permutation(self.n)
         index = self.index[0] if self.k == 1 else self.index
-        np.take(self.XY, index, axis=1, out=self.buffer, mode="clip")
+        self.XY.take(index, axis=1, out=self.buffer, mode="clip")
 
 
 def one_blas_thread(controller=None):
