@@ -7,7 +7,9 @@ JᵀJ (``syrk``, n·P(P + 1) flops), one Cholesky factorisation P³/3 and two tr
 solves 2P² per trial damping, and the forward and backward passes (about 6nP); the
 reference is a general product of the same shapes, Jᵀ·K (2nP² flops; NumPy would
 compute ``J.T @ J`` itself by ``syrk``), on the BLAS NumPy uses, best of its default
-threads and one (LM pins both BLAS libraries to one thread). The rate is flops over time for both.
+threads and one (LM pins both BLAS libraries to one thread). Both are averages over
+back-to-back work (an LM run's iterations, ~0.2 s of products), best of three samples
+taken in turn, so that both see the same machine. The rate is flops over time for both.
 
     python bench/lm.py [--widths 16,64,256] [--n 1024] [--iters 20] [--json]
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -30,57 +33,55 @@ from nnfit.engine.network import Network  # noqa: E402
 from nnfit.engine.train import train  # noqa: E402
 
 
-def gemm_rate(n: int, P: int, repeats: int = 5) -> tuple[float, int]:
-    """Best GFLOP/s of J.T @ J (J: n × P) and the BLAS threads it ran on."""
-    from threadpoolctl import threadpool_info, threadpool_limits
+def _gemm_sample(J, K, out, threads: int) -> float:
+    """Seconds per product Jᵀ·K, averaged over products back to back for about 0.2 s (as
+    an LM run averages over its iterations)."""
+    from threadpoolctl import threadpool_limits
 
-    rng = np.random.default_rng(0)
-    J, K = rng.normal(size=(n, P)), rng.normal(size=(n, P))  # two: J.T @ J would be syrk
-    out = np.empty((P, P))
-    threads = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
-    best = (0.0, 1)
-    for t in sorted({threads, 1}):
-        with threadpool_limits(t, user_api="blas"):
+    with threadpool_limits(threads, user_api="blas"):
+        t0 = time.perf_counter()
+        np.dot(J.T, K, out=out)
+        count = max(3, int(0.2 / max(time.perf_counter() - t0, 1e-6)))
+        t0 = time.perf_counter()
+        for _ in range(count):
             np.dot(J.T, K, out=out)
-            times = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                np.dot(J.T, K, out=out)
-                times.append(time.perf_counter() - t0)
-        rate = 2 * n * P * P / min(times) / 1e9
-        best = max(best, (rate, t))
-    return best
+        return (time.perf_counter() - t0) / count
 
 
-def lm_iteration(width: int, n: int, iters: int, repeats: int = 3) -> dict:
-    """Best time per accepted LM iteration, and its trials, over ``repeats`` runs."""
+def measure(width: int, n: int, iters: int, repeats: int = 3) -> dict:
+    """Best time per accepted LM iteration over ``repeats`` runs (after a warm-up), and
+    the best GEMM rate of samples taken between them, so both see the same machine."""
+    from threadpoolctl import threadpool_info
+
     rng = np.random.default_rng(1)
     X = rng.uniform(size=(n, 1))
     y = np.sin(2 * np.pi * X)
     s = TrainSettings(optimizer={"name": "lm"}, epochs=iters, early_stopping=None)
-    best = None
-    for _ in range(repeats + 1):  # the first is a warm-up
+    P = 3 * width + 1
+    J, K = rng.normal(size=(n, P)), rng.normal(size=(n, P))  # two: J.T @ J would be syrk
+    out = np.empty((P, P))
+    default = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    settings = sorted({default, 1})
+    best, gemm = None, {t: math.inf for t in settings}
+    for rep in range(repeats + 1):
         net = Network.create([1, width, 1], activation="tanh", rng=np.random.default_rng(0))
         [res] = train(net, X, y, settings=s)
-        per = res.wall_s / max(res.epochs, 1)
-        row = {"us": per * 1e6, "iters": res.epochs, "trials": res.steps}
-        if best is None or row["us"] < best["us"]:
+        row = {"us": res.wall_s / max(res.epochs, 1) * 1e6, "iters": res.epochs}
+        row["trials"] = res.steps / max(res.epochs, 1)
+        for t in settings:
+            gemm[t] = min(gemm[t], _gemm_sample(J, K, out, t))
+        if rep and (best is None or row["us"] < best["us"]):
             best = row
-    return best | {"P": net.n_params}
-
-
-def measure(width: int, n: int, iters: int) -> dict:
-    r = lm_iteration(width, n, iters)
-    P, trials = r["P"], r["trials"] / max(r["iters"], 1)
-    flops = n * P * (P + 1) + trials * (P**3 / 3 + 2 * P * P) + 6 * n * P
-    rate, threads = gemm_rate(n, P)
-    lm_rate = flops / (r["us"] / 1e6) / 1e9
+    threads = min(settings, key=lambda t: gemm[t])
+    rate = 2 * n * P * P / gemm[threads] / 1e9
+    flops = n * P * (P + 1) + best["trials"] * (P**3 / 3 + 2 * P * P) + 6 * n * P
+    lm_rate = flops / (best["us"] / 1e6) / 1e9
     return {
         "width": width,
         "n": n,
         "P": P,
-        "us_per_iter": r["us"],
-        "trials_per_iter": trials,
+        "us_per_iter": best["us"],
+        "trials_per_iter": best["trials"],
         "gflops": lm_rate,
         "gemm_gflops": rate,
         "gemm_threads": threads,

@@ -200,9 +200,9 @@ class LM(Method):
             w = x * mask
             return 0.5 * float(r @ r) + 0.5 * lam * float(w @ w)
 
-        def linearise(x) -> Array:
-            """JᵀJ into ``normal`` and the gradient Jᵀr + λ·D·x at the last evaluation,
-            x (J of the residuals: Kaufman's, projected off U, with varpro)."""
+        def gradient(x) -> Array:
+            """J into Jt at the last evaluation, x, and the gradient Jᵀr + λ·D·x there
+            (J of the residuals: Kaufman's, projected off U, with varpro)."""
             if varpro:
                 lin.forward()  # the activations at x (the evaluation saw only features)
                 Jt[:, n:] = 0.0
@@ -211,7 +211,6 @@ class LM(Method):
                 np.subtract(Jt, (Jt @ U) @ U.T, out=Jt)
             else:
                 lin.fill(Jt, P)
-            normal.form(Jt)
             return Jt @ last["r"] + lam * mask * x
 
         mu = float(hp["mu"])
@@ -219,11 +218,12 @@ class LM(Method):
         cost = evaluate(x)
         limit = s.divergence_factor * max(cost, 1e-300)
         problem.begin(session, math.nan, mu=mu)
-        steps, grad = 0, None
+        steps, grad, formed = 0, gradient(x), False
         damping = np.empty(P)
         for _ in session.epochs():
-            if grad is None:  # one Jacobian per accepted step, formed when it is needed
-                grad = linearise(x)
+            if not formed:  # JᵀJ once per accepted step, when another step follows
+                normal.form(Jt)
+                formed = True
             accepted = False
             while mu <= hp["mu_max"]:
                 steps += 1
@@ -246,11 +246,14 @@ class LM(Method):
                 evaluate(x)  # back from the last trial
                 session.stop_all("converged")  # μ passed its limit: no step lowers the cost
                 break
-            grad = None
             session.steps[0] = steps
             if session.check(np.array([cost if cost < limit else math.inf])):
                 break
-            c = problem.full_cost()
-            if session.end_epoch(c, net.layer_norms(problem.grad), math.nan, mu=mu):
+            grad, formed = gradient(x), False
+            if varpro:  # the output layer's gradient too (nonzero under the ridge)
+                c, norms = problem.full_cost(), net.layer_norms(problem.grad)
+            else:  # C = cost/n and ∂C/∂θ = gradient/n from the step's own pass and J
+                c, norms = np.array([cost / n]), net.layer_norms(grad[None, :] / n)
+            if session.end_epoch(c, norms, math.nan, mu=mu):
                 break
         session.steps[0] = steps
