@@ -7,14 +7,18 @@ layout of ``theta``); JᵀJ is a symmetric rank-n update (BLAS ``syrk``: half th
 multiplications of a general product, one triangle written); the factorisation and the
 two triangular solves are LAPACK ``potrf``/``potrs`` on a Fortran-ordered copy,
 overwritten in place. The products that remain run on NumPy's BLAS, the ``syrk`` and
-the factorisations on SciPy's: two OpenBLAS builds, each with its own thread pool, so
-both run on one thread (:func:`~nnfit.engine.passes.one_blas_thread`): threads of one
-library that still spin after a product slow the other's start by an order of
-magnitude, and on a busy machine two threads lose to one (width 256, load 5 on two
-cores: ``syrk`` 36 ms on two, 20 ms on one).
+the factorisations on SciPy's: two OpenBLAS builds (in pip's wheels), each with its own
+thread pool. Threads of one library that still spin after a product slow the other's
+start by an order of magnitude, so NumPy's runs on one thread (its products here are
+small) and SciPy's on one or on its default, whichever formed the first JᵀJ faster
+(:class:`Threads`): on a quiet machine two threads nearly halve an iteration at width
+256, on a busy one they lose to one (load 5 on two cores: ``syrk`` 36 ms on two, 20 ms
+on one).
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from scipy.linalg import blas, lapack
@@ -87,6 +91,45 @@ class Jacobian:
                 else:
                     prev *= fa.df(z, a_prev)
                 d = prev
+
+
+class Threads:
+    """The BLAS threads of a Levenberg–Marquardt run (see the module docstring).
+
+    ``everything()`` holds every BLAS library to one thread; inside it, ``heavy(op)``
+    gives SciPy's library (the one whose path names scipy; every library if none does)
+    the threads that :meth:`tune` found faster for ``op`` ("form" or "factor": OpenBLAS's
+    ``syrk`` gains from a second thread where its ``potrf`` of a few hundred rows loses).
+    """
+
+    def __init__(self):
+        from threadpoolctl import ThreadpoolController
+
+        ctl = ThreadpoolController()
+        self.blas = ctl.select(user_api="blas")
+        paths = [lib.filepath for lib in self.blas.lib_controllers]
+        self.scipy = ctl.select(filepath=[p for p in paths if "scipy" in p] or paths)
+        self.default = max((lib.num_threads for lib in self.scipy.lib_controllers), default=1)
+        self.threads = {"form": 1, "factor": 1}
+
+    def everything(self):
+        return self.blas.limit(limits=1)
+
+    def heavy(self, op: str):
+        return self.scipy.limit(limits=self.threads[op])
+
+    def tune(self, op: str, work) -> None:
+        """Run ``work`` on SciPy's default threads and on one, twice each in turn (the
+        first run wakes the threads); keep the faster for op."""
+        if self.default <= 1:
+            return
+        times = {self.default: np.inf, 1: np.inf}
+        for t in (self.default, 1, self.default, 1):
+            with self.scipy.limit(limits=t):
+                t0 = time.perf_counter()
+                work()
+                times[t] = min(times[t], time.perf_counter() - t0)
+        self.threads[op] = min(times, key=times.get)
 
 
 class Normal:

@@ -30,7 +30,7 @@ from typing import ClassVar
 import numpy as np
 
 from nnfit.engine import lstsq, readout
-from nnfit.engine.gauss_newton import Jacobian, Normal, jacobian_mb
+from nnfit.engine.gauss_newton import Jacobian, Normal, Threads, jacobian_mb
 from nnfit.engine.loop import Method, Session
 from nnfit.engine.params import POSITIVE, Param
 from nnfit.engine.passes import Problem, one_blas_thread
@@ -133,6 +133,10 @@ class LBFGS(Method):
                 session.stop_all("converged")
 
 
+#: LM tries two BLAS threads for JᵀJ and its factorisations from this many parameters
+TUNE_FROM = 256
+
+
 class LM(Method):
     """Levenberg–Marquardt on the residuals, damping adapted as MATLAB's trainlm does."""
 
@@ -154,10 +158,11 @@ class LM(Method):
     }
 
     def run(self, session: Session, problem: Problem) -> None:
-        with one_blas_thread():
-            self._run(session, problem)
+        threads = Threads()
+        with threads.everything():
+            self._run(session, problem, threads)
 
-    def _run(self, session: Session, problem: Problem) -> None:
+    def _run(self, session: Session, problem: Problem, threads: Threads) -> None:
         net, s, hp = problem.net, session.settings, self.hyper
         X, yv = problem.X, problem.Y[:, 0].astype(np.float64)
         n = len(X)
@@ -217,18 +222,26 @@ class LM(Method):
         x = theta[:P].astype(np.float64)
         cost = evaluate(x)
         limit = s.divergence_factor * max(cost, 1e-300)
-        problem.begin(session, math.nan, mu=mu)
-        steps, grad, formed = 0, gradient(x), False
+        steps, grad = 0, gradient(x)
         damping = np.empty(P)
+        formed = P >= TUNE_FROM and s.epochs > 0
+        if formed:  # SciPy's threads for JᵀJ and the factorisation, on the first ones
+            threads.tune("form", lambda: normal.form(Jt))
+            np.add(lam * mask, mu, out=damping)
+            threads.tune("factor", lambda: normal.factor(damping))
+        problem.begin(session, math.nan, mu=mu)
         for _ in session.epochs():
             if not formed:  # JᵀJ once per accepted step, when another step follows
-                normal.form(Jt)
+                with threads.heavy("form"):
+                    normal.form(Jt)
                 formed = True
             accepted = False
             while mu <= hp["mu_max"]:
                 steps += 1
                 np.add(lam * mask, mu, out=damping)
-                if not normal.factor(damping):  # JᵀJ + D not positive definite: damp more
+                with threads.heavy("factor"):
+                    ok = normal.factor(damping)
+                if not ok:  # JᵀJ + D not positive definite: damp more
                     mu *= hp["mu_inc"]
                     continue
                 delta = normal.solve(-grad)
