@@ -1,17 +1,18 @@
 """``make bench``: nnfit as users run it, against a NumPy floor, JAX, PyTorch and
 scikit-learn, every figure a ratio measured in the same run.
 
-Each (tool, workload) pair runs in its own process (imports and thread pools apart): one
-short untimed warm-up (JAX compiles there; its compile time is reported apart), then
-``--repeat`` timed runs, best and median kept; ratios use the best. The floor is
-bench/floor.py (W3: its naive full-batch loop; W4: its stacked loop), run with the BLAS
-on its default threads and on one, repeats interleaved, whichever is faster. nnfit is timed through
-``nnfit run`` / ``nnfit sweep`` on an experiment file (``wall_s / steps`` from
-metrics.json). Final training MSEs are shown so that speed is never bought with a wrong
-answer. Also measured: a Levenberg–Marquardt iteration against a plain GEMM of the same
-size (bench/lm.py), NumPy and Python calls per step (bench/calls.py), sweep throughput
-with --jobs 2 against --jobs 1, start-up times and peak memory. Writes
-bench/results.json and bench/results.md.
+Each timed run of a (tool, workload) pair runs in its own process (imports and thread
+pools apart) after a short untimed warm-up (JAX compiles there; its compile time is
+reported apart); a workload's tools take their ``--repeat`` runs in turn, so that a
+load that comes and goes on a shared machine meets them alike. Best and median are
+kept; ratios use the best. The floor is bench/floor.py (W3: its naive full-batch loop;
+W4: its stacked loop), run with the BLAS on its default threads and on one, whichever
+is faster. nnfit is timed through ``nnfit run`` / ``nnfit sweep`` on an experiment file
+(``wall_s / steps`` from metrics.json). Final training MSEs are shown so that speed is
+never bought with a wrong answer. Also measured: a Levenberg–Marquardt iteration
+against a plain GEMM of the same size (bench/lm.py), NumPy and Python calls per step
+(bench/calls.py), sweep throughput with --jobs 2 against --jobs 1, start-up times and
+peak memory. Writes bench/results.json and bench/results.md.
 
     python bench/bench.py [--repeat 3] [--tools numpy,jax,torch,sklearn,nnfit] [--quick]
 """
@@ -116,6 +117,39 @@ def measure(tool: str, workload: str, repeats: int, quick: bool) -> dict:
         "us_best": min(r["times_s"]) / per * 1e6,
         "us_median": statistics.median(r["times_s"]) / per * 1e6,
         **r,
+    }
+
+
+def interleaved(workload: str, tools: list[str], repeats: int, quick: bool, timeout: float):
+    """Each tool's timed runs on one workload, one child process (warm-up and one timed
+    run) per repeat, the tools taken in turn (back and forth): a load that comes and
+    goes meets every tool alike, so the ratios of one run compare like with like."""
+    runs: dict[str, list[dict]] = {t: [] for t in tools}
+    for rep in range(repeats):
+        for tool in tools if rep % 2 == 0 else tools[::-1]:
+            if runs[tool] and "error" in runs[tool][-1]:
+                continue
+            r = child(tool, workload, 1, quick, timeout)
+            if "error" in r:
+                print(f"  {tool} failed: {r['error']}", flush=True)
+            runs[tool].append(r)
+    return [merge(runs[t]) for t in tools]
+
+
+def merge(runs: list[dict]) -> dict:
+    """One row from a tool's child runs: all their times, the best run's details."""
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[-1]
+    best = min(ok, key=lambda r: r["us_best"])
+    per = best["us_best"] / (min(best["times_s"]) * 1e6)  # 1 / model steps
+    times = [t for r in ok for t in r["times_s"]]
+    return {
+        **best,
+        "times_s": times,
+        "us_median": statistics.median(times) * per * 1e6,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
+        "load_after": max((r.get("load_after") or 0.0) for r in ok),
     }
 
 
@@ -278,12 +312,11 @@ def main(argv=None):
     missing = sorted(m for f, m in OPTIONAL.items() if importlib.util.find_spec(m) is None)
     rows = []
     t_start = time.perf_counter()
-    for wl, tool in plan(selected):
-        print(f"{wl} {tool} …", flush=True)
-        r = child(tool, wl, repeats, args.quick, args.timeout)
-        if "error" in r:
-            print(f"  failed: {r['error']}", flush=True)
-        rows.append(r)
+    pairs = plan(selected)
+    for wl in dict.fromkeys(w for w, _ in pairs):
+        tools = [t for w, t in pairs if w == wl]
+        print(f"{wl}: {', '.join(tools)} …", flush=True)
+        rows += interleaved(wl, tools, repeats, args.quick, args.timeout)
     extras = {}
     if "nnfit" in selected:
         print("lm iteration …", flush=True)
