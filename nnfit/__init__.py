@@ -8,7 +8,7 @@ From Python (README, "nnfit from Python")::
     run.metrics["test"]["rmse"], run.fit_figure()
     s = nnfit.sweep("experiments/quick.yaml", widths=[4, 16, 64], seeds=2)
     s.rows, s.figure()
-    model = nnfit.load("results/quick-sine/w64-tanh-adam-s0-760de3b1")
+    model = nnfit.load("results/quick-sine/w64-tanh-adam-s0-beb358db")
     model.predict([[0.1], [0.25]])
 
     reg = nnfit.Regressor(hidden=(64,)).fit(X, y)   # a scikit-learn estimator

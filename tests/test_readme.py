@@ -59,3 +59,26 @@ def test_the_printed_derivatives_are_the_hand_formulas():
     assert title.startswith("Backpropagation")
     rows = re.findall(r"tape ([-+.\d]+)\s+by hand ([-+.\d]+)", out)
     assert len(rows) == 4 and all(a == b for a, b in rows)
+
+
+def test_the_worked_example_says_what_make_run_gives():
+    # the figures and the folder README quotes for experiments/quick.yaml, measured again
+    import nnfit
+    from nnfit.api import experiment
+
+    text = README.read_text()
+    part = text[text.index("## A worked example") : text.index("## Commands")]
+    exp = experiment(README.parent / "experiments" / "quick.yaml")
+    assert f"results/quick-sine/{exp.run_id()}" in part
+    assert part.count("w64-tanh-adam-s0-") == part.count(exp.run_id())
+    said = re.search(
+        r"after about ([\d,]+) epochs \(([\d.]+) s of training\) with a test RMS\s+error of "
+        r"([\d.e-]+) and a sup-norm error of ([\d.e-]+)",
+        part,
+    )
+    assert said, "the worked example's sentence of figures"
+    m = nnfit.run(README.parent / "experiments" / "quick.yaml").metrics
+    epochs, _, rmse, sup = said.groups()
+    assert abs(m["epochs"] - int(epochs.replace(",", ""))) <= 0.1 * m["epochs"]
+    assert float(rmse) == pytest.approx(m["test"]["rmse"], rel=0.06)
+    assert float(sup) == pytest.approx(m["test"]["max_abs"], rel=0.06)

@@ -165,8 +165,9 @@ def section_4(ctx: Context) -> Part:
             continue
         top = rs[-1]
         heads.append(
-            f"{kind}: network lower in d = {', '.join(map(str, w)) or 'none'}, Chebyshev "
-            f"in d = {', '.join(map(str, lost)) or 'none'}; in {d_max}-D at "
+            f"{kind}: at some budget the network is 2× lower in d = "
+            f"{', '.join(map(str, w)) or 'none'}, Chebyshev in d = "
+            f"{', '.join(map(str, lost)) or 'none'}; in {d_max}-D at "
             f"{top['n_params']:,} parameters network {fmt(med(top, METRIC))}, Chebyshev "
             f"{fmt(baseline(top, 'chebyshev', 'rel_l2'))}"
         )
