@@ -15,14 +15,14 @@ for the results to be written, the third aborts.
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from nnfit.edge import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, state
+from nnfit.cli_read import SetOpt, add_commands, build_data
+from nnfit.edge import EXIT_FAILED, EXIT_INTERRUPTED, state
 from nnfit.edge import fail as _fail
 from nnfit.edge import guard as _guard
 from nnfit.edge import say as _say
@@ -35,10 +35,6 @@ app = typer.Typer(
 )
 _state = state  # --debug, read by the guard
 
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override KEY=VALUE (dotted key, YAML value); repeatable."),
-]
 OutOpt = Annotated[Path, typer.Option("--out", help="Results root folder.")]
 QuietOpt = Annotated[
     bool,
@@ -60,24 +56,6 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 
 
 # ---------------------------------------------------------------------------- run
-
-
-def _how(exp) -> str:
-    """How a run trains, in words: its optimizer, or random features."""
-    t = exp.training
-    if t.epochs == 0 and t.output_layer == "lstsq":
-        return "random features (output by least squares)"
-    return t.optimizer.name + (", output by least squares" if t.output_layer == "lstsq" else "")
-
-
-def _build_data(exp, file):
-    from nnfit.experiment import data
-
-    try:
-        return data.build(exp)
-    except data.DataError as exc:
-        key = "target.expr" if exp.target.expr is not None else "target.name"
-        raise data.DataError(f"{file}: {key}: {exc}") from None
 
 
 def _note_display(progress) -> None:
@@ -106,7 +84,7 @@ def run(
 
     exp = config.load(file, set_ or [])
     run_dir = results.inside(out, exp.name, exp.run_id())
-    ds = _build_data(exp, file)
+    ds = build_data(exp, file)
     try:
         with LiveProgress(exp.name, exp.training.epochs, quiet) as progress:
             rec = experiment.execute(exp, callback=progress, data=ds, plots=False)
@@ -286,216 +264,7 @@ def study(
 # ---------------------------------------------------------------------------- checks
 
 
-@app.command()
-@_guard()
-def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.")]):
-    """Check experiment files without training: one line per problem."""
-    from nnfit.display import show
-    from nnfit.experiment import config
-    from nnfit.experiment.data import DataError
-
-    bad = 0
-    for f in files:
-        try:
-            exp = config.load(f)
-            exps = [exp]
-            if exp.sweep is not None and exp.sweep.grid:
-                from nnfit.sweep import grid as sw
-
-                exps = [p.exp for p in sw.expand(f)[2]]  # every grid point must be valid
-            # the target on the very points a run would evaluate it at, once per data set
-            seen = set()
-            for e in exps:
-                key = json.dumps([e.target.model_dump(), e.data.model_dump()], sort_keys=True)
-                if key not in seen:
-                    seen.add(key)
-                    _build_data(e, f)
-            points = len(exps) if exp.sweep is not None and exp.sweep.grid else None
-        except config.ConfigError as exc:
-            bad += 1
-            for line in exc.problems:
-                _say(line)
-            continue
-        except DataError as exc:
-            bad += 1
-            _say(str(exc))
-            continue
-        grid = f", sweep of {points} runs" if points else ""
-        show(
-            f"{f}: ok ({'-'.join(map(str, exp.sizes()))}, {_how(exp)}, "
-            f"{exp.training.epochs} epochs{grid})",
-            markup=False,
-        )
-    if bad:
-        raise typer.Exit(EXIT_BAD_INPUT)
-
-
-@app.command()
-@_guard()
-def gradcheck(
-    file: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
-    set_: SetOpt = None,
-    points: Annotated[
-        int, typer.Option(min=1, max=100_000, help="Training points used (at most n_train).")
-    ] = 32,
-):
-    """Check backprop on the file's network: finite differences, forward and reverse mode."""
-    import numpy as np
-
-    from nnfit.display import show
-    from nnfit.engine.gradcheck import check_jacobian, check_network
-    from nnfit.experiment import config
-    from nnfit.experiment import runner as experiment
-    from nnfit.tables import gradcheck_table
-
-    exp = config.load(file, set_ or [])
-    ds = _build_data(exp, file)
-    net = experiment.build_network(exp)
-    n = min(points, len(ds.X_train))
-    X, y = ds.X_train[:n], ds.scaler.forward(ds.y_train[:n])
-    t = exp.training
-    loss = experiment.settings_of(exp).loss_fn()
-    checks = check_network(net, X, y, loss, t.l1, t.l2, rng=np.random.default_rng(0), max_fd=200)
-    tol = 1e-6 if t.dtype == "float64" else 1e-3
-    show(gradcheck_title(exp, n, tol))
-    show(gradcheck_table(checks, f"{exp.name}: backprop against three references"))
-    jac = check_jacobian(net, X, max_params=400)
-    show(f"per-sample Jacobian (used by lm) against finite differences: {jac:.2e}")
-    worst = max(max(c.worst for c in checks), jac)
-    verdict = "ok" if worst < tol else "FAILED"
-    show(f"largest relative error {worst:.2e} (tolerance {tol:.0e}): {verdict}")
-    if worst >= tol:
-        raise typer.Exit(EXIT_FAILED)
-
-
-def gradcheck_title(exp, n, tol) -> str:
-    return (
-        f"{'-'.join(map(str, exp.sizes()))} network, {n} points, loss {exp.training.loss.name}, "
-        f"l1 {exp.training.l1}, l2 {exp.training.l2}, {exp.training.dtype}"
-    )
-
-
-@app.command()
-@_guard()
-def targets():
-    """List the built-in targets with dimension and formula."""
-    from rich.table import Table
-
-    from nnfit.display import show
-    from nnfit.experiment.targets import TARGETS
-
-    t = Table(title="built-in targets (target: {name: NAME})")
-    for col in ("name", "dim", "formula"):
-        t.add_column(col)
-    for tg in TARGETS.values():
-        dim = str(tg.dim) if tg.dim is not None else f"any (default {tg.default_dim})"
-        t.add_row(tg.name, dim, tg.formula)
-    show(t)
-
-
-@app.command()
-@_guard()
-def schema():
-    """Print the JSON Schema of the experiment file (for editor completion)."""
-    from nnfit.display import write
-    from nnfit.experiment import config
-
-    write(json.dumps(config.schema(), indent=2) + "\n")
-
-
-# ---------------------------------------------------------------------------- outputs
-
-
-def _predictions(net, meta, chunks, dim: int):
-    """CSV text of the predictions, one chunk of rows at a time, header first."""
-    import numpy as np
-
-    from nnfit.experiment import rundir as results
-
-    yield ",".join([f"x{i}" for i in range(dim)] + ["g"]) + "\n"
-    for X in chunks:
-        g = results.predict(net, meta, X)
-        rows = np.column_stack([X, g])
-        yield "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows)
-
-
-@app.command()
-@_guard()
-def predict(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder (holding model.npz).")],
-    x: Annotated[
-        list[str] | None,
-        typer.Option("--x", help="One point, e.g. --x 0.1,0.2 in 2-D; repeat for more."),
-    ] = None,
-    csv: Annotated[Path | None, typer.Option("--csv", help="CSV of input points.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write CSV here.")] = None,
-):
-    """Evaluate a saved model at points given with --x or in a CSV file.
-
-    Points outside [0, 1]^d, where the model was trained, are evaluated with a warning.
-    The run must be whole: every file as metrics.json recorded it.
-    """
-    from nnfit.display import write
-    from nnfit.experiment import points as pts
-    from nnfit.experiment import rundir as results
-
-    results.require_done(run_dir)
-    net, meta = results.load_model(run_dir)
-    dim = meta["sizes"][0]
-    if not x and csv is None:
-        _fail("give points with --x or --csv")
-    if x:
-        X = pts.parse_x(x, dim)
-        scan, chunks = pts.scan_points(X), [X]
-    else:
-        scan, chunks = pts.scan_csv(csv, dim), pts.csv_chunks(csv, dim)
-    note = pts.outside_note(scan.outside, scan.rows, scan.first_outside, dim)
-    if note:
-        _say(note)
-    text = _predictions(net, meta, chunks, dim)
-    if out is None:
-        for part in text:
-            if not write(part):
-                return
-        return
-    with results.atomic_open(out) as fh:
-        for part in text:
-            fh.write(part.encode())
-    write(f"wrote {scan.rows} predictions to {out}\n")
-
-
-@app.command()
-@_guard()
-def report(
-    directory: Annotated[Path, typer.Argument(help="Folder to search for runs.")] = Path("results"),
-    csv: Annotated[bool, typer.Option("--csv", help="CSV to stdout.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON to stdout.")] = False,
-):
-    """Table of the runs (and sweeps) under a folder.
-
-    Besides the errors, a column for every config key whose value differs between the
-    runs listed; columns that do not fit the terminal are named below the table. A run
-    whose files no longer match what its metrics.json recorded is listed as damaged.
-    """
-    from nnfit.display import show, write
-    from nnfit.sweep import catalog as rep
-
-    if not Path(directory).is_dir():
-        _fail(f"{directory}: no such folder")
-    rows, differs, problems = rep.collect(directory, with_problems=True)
-    for line in problems[:5]:
-        _say(f"warning: {line}")
-    if len(problems) > 5:
-        _say(f"warning: and {len(problems) - 5} more folders that cannot be read")
-    if as_json:
-        write(json.dumps(rows, indent=2) + "\n")
-    elif csv:
-        write(rep.to_csv(rows, differs))
-    else:
-        from nnfit.display import out as con
-        from nnfit.tables import report_table
-
-        show(report_table(rows, directory, differs, con.width))
+add_commands(app)
 
 
 def main() -> None:
