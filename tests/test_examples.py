@@ -66,7 +66,7 @@ def test_five_dimensions_are_thinly_covered():
 def test_a_polynomial_activation_cannot_approximate():
     square, _ = run("square-activation-fails")
     tanh, _ = run("square-activation-fails", "model.activation=tanh")
-    assert square["test"]["rmse"] > 0.4 and tanh["test"]["rmse"] < 6e-3
+    assert square["test"]["rmse"] > 0.4 and tanh["test"]["rmse"] < 3e-3
 
 
 def test_a_jump_keeps_the_sup_error_at_one_half():

@@ -159,7 +159,11 @@ def sweep_summary(widths, series, key="model.activation", seeds=3, baselines=Fal
             }
             if baselines:
                 row["baselines"] = {
-                    name: {"n_params": 3 * w + 1, "test_rmse": _stats([f * w**-2.0])}
+                    # a Chebyshev degree is capped: fewer coefficients than parameters
+                    name: {
+                        "n_params": min(3 * w + 1, 41) if name == "chebyshev" else 3 * w + 1,
+                        "test_rmse": _stats([f * w**-2.0]),
+                    }
                     for name, f in (("chebyshev", 0.3), ("pwlinear", 0.1), ("random_features", 1))
                 }
             rows.append(row)
@@ -261,6 +265,9 @@ def test_baselines_are_grey_dashed_with_one_legend_entry_each():
     for name in ("Chebyshev series", "piecewise-linear fit", "random features"):
         assert sum(t.startswith(name) for t in texts) == 1
     ax_w, _, ax_p = fig.axes
+    # the parameter axis is ticked at the network's counts, not the baselines' own
+    network = {g["n_params"] for g in SWEEPS["9-width"]["groups"]}
+    assert set(ax_p.get_xticks()) <= network
     for ax in (ax_w, ax_p):
         grey = [ln for ln in ax.lines if ln.get_color() == "0.4" and ln.get_linestyle() == "--"]
         assert sorted(ln.get_marker() for ln in grey) == ["D", "^", "s"]
@@ -374,9 +381,11 @@ def test_loss_curves_are_in_fs_units_and_mark_the_restored_epoch():
     rec.best_epoch = 20  # as if early stopping had restored epoch 20
     fig = plots.loss_figure(exp, rec)
     ax = fig.axes[0]
-    scale = rec.model["meta"]["scale_y"]["scale"]
-    train = ax.lines[0]
-    assert train.get_ydata() == pytest.approx(np.asarray(rec.history["train_loss"]) * scale**2)
+    train, val = ax.lines[0], ax.lines[1]
+    assert train.get_ydata() == pytest.approx(np.asarray(rec.history["train_loss"]))
+    # the history is in F's units: the kept weights' validation loss is ½·mse of metrics
+    kept = int(np.argmin(rec.history["val_loss"]))
+    assert val.get_ydata()[kept] == pytest.approx(0.5 * rec.metrics["val"]["mse"], rel=1e-9)
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert texts[0].startswith("training cost C (incl. L2 0.001 penalty)")
     assert "validation loss" in texts

@@ -113,9 +113,17 @@ def _thin_tick_labels(fig: Figure, renderer, pad: float = 3.0) -> None:
                 axis.set_ticks([x for x, _ in pairs], [t for _, t in pairs], minor=minor)
 
 
-def log_ticks_at(axis, values) -> None:
-    """Ticks of a log axis at the given values, labelled as plain numbers, no minor ticks."""
-    values = sorted({float(v) for v in values if v and v > 0})
+def log_ticks_at(axis, values, min_ratio: float = 1.0) -> None:
+    """Ticks of a log axis at the given values, labelled as plain numbers, no minor ticks.
+
+    A value within ``min_ratio`` of the tick before it gets none (parameter counts of
+    7 beside 8 read as one number).
+    """
+    kept: list[float] = []
+    for v in sorted({float(v) for v in values if v and v > 0}):
+        if not kept or v >= min_ratio * kept[-1]:
+            kept.append(v)
+    values = kept
     axis.set_ticks(values, [f"{v:,.0f}" if v >= 1 else f"{v:g}" for v in values])
     axis.set_minor_locator(NullLocator())
 

@@ -181,21 +181,17 @@ def _fit_slices(F, net, meta, ds, d, g_test, score) -> Figure:
 # --------------------------------------------------------------------------- loss
 
 
-def loss_units(exp, record) -> tuple[float, str]:
-    """Factor from the network's scaled units to F's, and the y-axis label.
-
-    Training sees y scaled to (y − shift)/scale, so an mse is ``scale²`` times smaller
-    than in F's units and an mae ``scale`` times; Huber's δ lives in scaled units, so
-    that loss stays in them.
-    """
+def loss_units(exp, record) -> str:
+    """The loss axis's label: the history is in F's units (the runner converted it), but
+    for Huber, whose δ lives in the network's scaled units."""
     s = (record.model.get("meta", {}) if record.model else {}).get("scale_y") or {}
     scale, shift = float(s.get("scale", 1.0)), float(s.get("shift", 0.0))
     loss = exp.training.loss.name
     if loss == "mse":
-        return scale**2, "½·mean (g − y)²  [F's units²]"
+        return "½·mean (g − y)²  [F's units²]"
     if loss == "mae":
-        return scale, "mean |g − y|  [F's units]"
-    return 1.0, f"{loss} loss of y scaled to (y − {shift:.3g}) / {scale:.3g}"
+        return "mean |g − y|  [F's units]"
+    return f"{loss} loss of y scaled to (y − {shift:.3g}) / {scale:.3g}"
 
 
 def _penalty(exp) -> str:
@@ -226,9 +222,9 @@ def loss_figure(exp, record) -> Figure:
         ax, ax_lr = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     else:
         ax, ax_lr = fig.subplots(1, 1), None
-    factor, ylabel = loss_units(exp, record)
+    ylabel = loss_units(exp, record)
     penalty = _penalty(exp)
-    train = np.asarray(h["train_loss"], dtype=float) * factor
+    train = np.asarray(h["train_loss"], dtype=float)
     train_label = (
         f"training cost C (incl. {penalty} penalty)" if penalty else "training loss"
     ) + ", mean over the epoch's batches"
@@ -236,7 +232,7 @@ def loss_figure(exp, record) -> Figure:
     val = np.asarray([v if v is not None else np.nan for v in h["val_loss"]], dtype=float)
     has_val = bool(np.isfinite(val).any())
     if has_val:
-        ax.semilogy(ep, val * factor, color="tab:orange", label="validation loss")
+        ax.semilogy(ep, val, color="tab:orange", label="validation loss")
     best = getattr(record, "best_epoch", None)
     if best is not None and ep.size and best < ep[-1]:
         watched = "validation loss" if has_val else "training cost"

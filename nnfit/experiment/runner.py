@@ -194,14 +194,24 @@ class ModelEpoch:
     wall_s: float
 
     @classmethod
-    def of(cls, ev: EpochEvent, k: int = 0) -> ModelEpoch:
-        loss, val = float(ev.train_loss[k]), float(ev.val_loss[k])
+    def of(cls, ev: EpochEvent, k: int = 0, factor: float = 1.0) -> ModelEpoch:
+        loss, val = float(ev.train_loss[k]) * factor, float(ev.val_loss[k]) * factor
         return cls(ev.epoch, ev.epochs, loss, val, ev.lr, ev.wall_s)
 
 
-def _progress(callback):
-    """Adapt a one-model progress callback to the loop's event."""
-    return lambda ev: callback(ModelEpoch.of(ev))
+def loss_factor(loss: str, scaler) -> float:
+    """From the network's scaled units to F's, for the loss ``loss``.
+
+    Training sees y scaled to (y − shift)/scale, so an mse is ``scale²`` times smaller
+    than in F's units and an mae ``scale`` times; Huber's δ lives in scaled units, so
+    that loss stays in them (factor 1).
+    """
+    return {"mse": scaler.scale**2, "mae": scaler.scale}.get(loss, 1.0)
+
+
+def _progress(callback, factor: float):
+    """Adapt a one-model progress callback to the loop's event, losses in F's units."""
+    return lambda ev: callback(ModelEpoch.of(ev, 0, factor))
 
 
 def stackable(exp: Experiment) -> bool:
@@ -239,7 +249,8 @@ def execute_stack(
         net = build_network(exps)
         sc = ds.scaler
         watch = None
-        callbacks = [_progress(callback)] if callback is not None else []
+        factor = loss_factor(exps[0].training.loss.name, sc)
+        callbacks = [_progress(callback, factor)] if callback is not None else []
         eps = exps[0].training.epsilon
         if eps is not None:
             watch = EpsilonWatch(eps, ds, len(exps))
@@ -295,6 +306,9 @@ def _measure(rec: RunRecord, net: Network, k: int, res, ds, reached: int | None)
         res.wall_s,
     )
     rec.history = res.history.columns()
+    factor = loss_factor(rec.config["training"]["loss"]["name"], sc)
+    for key in ("train_loss", "val_loss"):  # in F's units, as every other figure
+        rec.history[key] = [None if v is None else v * factor for v in rec.history[key]]
     rec.epsilon_reached_epoch = reached
     one = net.model(k)
     rec.metrics = {

@@ -142,7 +142,10 @@ def figure_depth(ctx: Context, depth: Sweep, saw: Sweep, built: list[dict]) -> s
     ax_saw.set_ylabel("test RMS error", fontsize=9)
     ax_saw.set_title(f"sawtooth T∘…∘T (k times), {methods.of(saw, True)}", fontsize=9)
     handles.append(draw.Patch(color="0.5", alpha=0.3))
-    labels.append(f"band: best to worst of {draw.n_seeds(saw.groups)} seeds; line: median")
+    labels.append(
+        f"band (in the curve's colour): best to worst of {draw.n_seeds(saw.groups)} "
+        "seeds; line: median"
+    )
     draw.legend_below(fig, handles, labels, ncols=2)
     fig.suptitle("Depth: what equal budgets reach, and what depth can represent", fontsize=11)
     finish(fig)

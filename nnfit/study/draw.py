@@ -97,7 +97,7 @@ def method_handle(color, ls="-", marker="o", hollow=False) -> Line2D:
 def style_handles(n_seeds: int, names=tuple(BASELINES), slopes=(-0.5, -2.0)) -> tuple[list, list]:
     """Legend entries for the band, the baselines and the references."""
     handles: list = [Patch(color="0.5", alpha=0.3)]
-    labels = [f"band: best to worst of {n_seeds} seeds; line: median"]
+    labels = [f"band (in the curve's colour): best to worst of {n_seeds} seeds; line: median"]
     for name in names:
         text, marker = BASELINES[name]
         handles.append(Line2D([], [], color=GREY, ls="--", marker=marker, mfc="white"))

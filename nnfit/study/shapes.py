@@ -167,6 +167,7 @@ def _fit_panel(ax, sweeps: list[Sweep]) -> None:
     """F and the widest fit of each method (median seed) on a fine grid over [0,1]."""
     x = np.linspace(0.0, 1.0, 3001)
     F = None
+    drawn = []
     for s in sweeps:
         wide = max(s.groups, key=lambda g: g["width"])
         run = s.run_dir(wide)
@@ -179,9 +180,13 @@ def _fit_panel(ax, sweeps: list[Sweep]) -> None:
             F = target_function(s.exp(wide).target)(x[:, None])
             ax.plot(x, F, color="black", lw=1.2)
         ax.plot(x, predict(net, meta, x[:, None]), color=methods.color(s), lw=1.0, alpha=0.9)
+        drawn.append(f"{methods.of(s, True)} at width {wide['width']}")
     ax.set_xlabel("x", fontsize=9)
     ax.set_ylabel("F(x) and g(x)", fontsize=9)
-    ax.set_title("F (black) and the widest fits", fontsize=9)
+    ax.set_title(
+        "F (black) and the widest fit of each method (median seed):\n" + ", ".join(drawn),
+        fontsize=9,
+    )
     ax.grid(alpha=0.3)
 
 
@@ -196,7 +201,7 @@ def figure_step(ctx: Context, sweeps: list[Sweep]) -> str:
         x = [g["width"] for g in rs]
         widths.update(x)
         seen += draw.curve(ax, x, rs, "test_rmse", methods.color(s), floor)
-        seen += draw.curve(ax, x, rs, "test_max_abs", methods.color(s), floor, ls="--", marker="s")
+        seen += draw.curve(ax, x, rs, "test_max_abs", methods.color(s), floor, ls=":", marker="s")
     base = sorted(sweeps[0].groups, key=lambda g: g["width"])
     x = [g["width"] for g in base]
     seen += draw.baselines(ax, x, base, floor)
@@ -205,7 +210,11 @@ def figure_step(ctx: Context, sweeps: list[Sweep]) -> str:
     seen.append(0.5)
     draw.log_axes(ax, widths, seen, "width (units in the hidden layer)")
     ax.set_ylabel("error (F's units)", fontsize=9)
-    ax.set_title("RMS error (solid) falls; sup error (dashed) stays ≥ ½ (black line)", fontsize=9)
+    ax.set_title(
+        "RMS error (solid; grey dashed: the baselines') falls;\n"
+        "sup error (dotted) stays ≥ ½ (black line)",
+        fontsize=9,
+    )
     _fit_panel(ax_fit, sweeps)
     handles = [draw.method_handle(methods.color(s)) for s in sweeps]
     labels = [methods.of(s) for s in sweeps]

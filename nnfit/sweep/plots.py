@@ -34,7 +34,10 @@ from nnfit.sweep.summary import series_key
 SMALL_MULTIPLES = 5
 #: baseline name → (legend text, marker)
 BASELINES = {
-    "chebyshev": ("Chebyshev series (as many coefficients as the network has parameters)", "s"),
+    "chebyshev": (
+        "Chebyshev series (at most as many coefficients as the network has parameters)",
+        "s",
+    ),
     "pwlinear": ("piecewise-linear fit (knots = width)", "^"),
     "random_features": ("random features + least squares (the same network)", "D"),
 }
@@ -146,7 +149,11 @@ def _style_entries(summary, baselines, floor, zeros, fitted, refs, fit_text) -> 
     """Legend entries for what is not a curve of its own: band, fit, references, zeros."""
     k = _seeds(summary)
     handles = [Patch(color="tab:gray", alpha=0.3)]
-    labels = [f"band: best to worst of {k} seeds" if k > 1 else "one seed per point"]
+    labels = [
+        f"band (in the curve's colour): best to worst of {k} seeds"
+        if k > 1
+        else "one seed per point"
+    ]
     if fitted:
         handles.append(Line2D([], [], color="black", ls="--", lw=1.8))
         labels.append(fit_text)
@@ -232,7 +239,6 @@ def width_figure(summary: dict) -> Figure:
         tint = GREY if len(series) == 1 else c
         seen[ax_w] += _draw_baselines(ax_w, own, False, floor, tint)
         seen[ax_p] += _draw_baselines(ax_p, own, True, floor, tint)
-        params.update(p[1] for pts in own.values() for p in pts)
         if i == 0:
             refs = _references(ax_w, w, _stat(rows, RMSE, "mean"))
         zeros = zeros or bool((_stat(rows, RMSE, "mean") == 0).any())
@@ -247,7 +253,7 @@ def width_figure(summary: dict) -> Figure:
         _limits(ax, seen[ax])
     log_ticks_at(ax_w.xaxis, widths)
     log_ticks_at(ax_s.xaxis, widths)
-    log_ticks_at(ax_p.xaxis, params)
+    log_ticks_at(ax_p.xaxis, params, min_ratio=1.25)
     ax_w.set(xlabel="width (units per hidden layer)", ylabel="test RMS error (F's units)")
     ax_s.set(xlabel="width (units per hidden layer)", ylabel="sup error max |g − F| (F's units)")
     ax_p.set(xlabel="parameters (weights and biases)", ylabel="test RMS error (F's units)")
@@ -315,7 +321,7 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
     _limits(panels[0], seen)
     _limits(overview, over_seen)
     log_ticks_at(panels[0].xaxis, widths)
-    log_ticks_at(overview.xaxis, params)
+    log_ticks_at(overview.xaxis, params, min_ratio=1.25)
     for i, ax in enumerate(panels):
         below = i + ncols < n  # another panel of the same x axis sits under this one
         ax.tick_params(labelbottom=not below, labelleft=i % ncols == 0)
