@@ -78,7 +78,10 @@ def _left_out_note(left_out: list[str], width: int) -> str:
 
 
 def run_summary(record, run_dir) -> Table:
-    t = Table(title=f"{record.name} · {record.run_id} · {record.status} ({record.stop_reason})")
+    why = record.stop_reason if record.stop_reason not in ("", record.status) else ""
+    t = Table(
+        title=f"{record.name} · {record.run_id} · {record.status}" + (f" ({why})" if why else "")
+    )
     t.add_column("set")
     for col in ("rmse", "max_abs", "mae", "rel_l2", "r2"):
         t.add_column(col, justify="right", no_wrap=True, min_width=9)

@@ -94,7 +94,8 @@ def describe(fit: dict) -> str:
         text += f" ± {fit['slope_std']:.2f}"
     text += f" over widths {used[0]:g}–{used[-1]:g}"
     if fit.get("n_seeds"):
-        text += f" ({fit['n_seeds']} seeds)"
+        n = fit["n_seeds"]
+        text += f" ({n} seed{'s' if n != 1 else ''})"
     if fit.get("dropped"):
         text += f"; flat from {fit['dropped'][0]:g} on, left out"
     return text
