@@ -52,3 +52,45 @@ def test_relu_defaults_come_near_the_piecewise_linear_interpolant():
     exps = [config.from_dict({**cfg, "training": {"seed": s}}) for s in range(3)]
     recs = runner.execute_stack(exps, plots=False)
     assert np.median([r.metrics["test"]["rmse"] for r in recs]) <= 3 * 6.4e-4
+
+
+@pytest.mark.parametrize(
+    "opt", ["gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+)
+def test_a_solved_output_layer_is_no_divergence_for_first_order_training(opt):
+    # solved exactly, 8 nearly dependent tanh features get output weights near 1e8 and
+    # the first SGD step explodes; and a cost of 1e-9 that rises to 1e-3 is no divergence
+    cfg = {
+        "target": {"expr": "sin(2*pi*x)"},
+        "data": {"n_train": 64, "n_val": 16, "n_test": 200},
+        "model": {"hidden": [8]},
+        "training": {"epochs": 5, "output_layer": "lstsq", "optimizer": {"name": opt, "lr": 0.01}},
+    }
+    rec = runner.execute(config.from_dict(cfg), plots=False)
+    assert (rec.status, rec.stop_reason) == ("ok", "epochs")
+    assert rec.metrics["test"]["rmse"] < 2e-3
+
+
+def test_an_interpolating_output_layer_is_no_divergence_for_lm():
+    # two points, 500 units: the residual is rounding (cost 1e-19 at the start); its
+    # wobble must not count as a cost that grew a million-fold
+    cfg = {
+        "target": {"expr": "sin(2*pi*x)"},
+        "data": {"n_train": 2, "n_val": 16, "n_test": 200, "sampling": "grid"},
+        "model": {"hidden": [500]},
+        "training": {"epochs": 5, "output_layer": "lstsq", "optimizer": "lm"},
+    }
+    rec = runner.execute(config.from_dict(cfg), plots=False)
+    assert rec.status == "ok" and rec.metrics["train"]["rmse"] < 1e-6
+
+
+def test_variable_projection_without_a_hidden_layer_is_the_linear_fit():
+    cfg = {
+        "target": {"expr": "2*x + 1"},
+        "data": {"n_train": 64, "n_val": 16, "n_test": 200},
+        "model": {"hidden": []},
+        "training": {"epochs": 5, "output_layer": "lstsq", "optimizer": "lm"},
+    }
+    rec = runner.execute(config.from_dict(cfg), plots=False)
+    assert (rec.status, rec.stop_reason) == ("ok", "converged")
+    assert rec.metrics["test"]["max_abs"] < 1e-12

@@ -225,13 +225,20 @@ class Session:
             return self._no_val
         return self.net.cost(self.val[0], self.val[1], self.loss)
 
-    def start(self, cost: Array, grad_norm: Array, lr: float, **extra) -> None:
-        """Record epoch 0 (the network before training) from its cost and gradient norms."""
+    def start(
+        self, cost: Array, grad_norm: Array, lr: float, reference: float = 0.0, **extra
+    ) -> None:
+        """Record epoch 0 (the network before training) from its cost and gradient norms.
+
+        A model diverges when its cost passes ``divergence_factor`` times the larger of
+        its starting cost and ``reference`` (a cost that is no sign of trouble).
+        """
         cost = np.asarray(cost, dtype=float)
         vl = self.val_loss()
         for k in range(self.k):
             self.histories[k].append(0, cost[k], vl[k], lr, grad_norm[k], 0.0, **extra)
-        self.limit = self.settings.divergence_factor * np.maximum(cost, 1e-300)
+        floor = max(float(reference), 1e-300) if math.isfinite(reference) else 1e-300
+        self.limit = self.settings.divergence_factor * np.maximum(cost, floor)
         self._set_ceiling()
         if self.patience is not None:  # the best weights matter only to early stopping
             self._track(vl if self.monitor_val else cost, 0)

@@ -305,9 +305,13 @@ class Problem:
         return self.full.run() + self.penalty.add(self.net.theta, self.grad)
 
     def begin(self, session, lr: float, **extra) -> None:
-        """Hand the session epoch 0: the cost and gradient norms before training."""
+        """Hand the session epoch 0: the cost and gradient norms before training, and
+        the cost of predicting 0 everywhere, which bounds what counts as diverging
+        (after the output layer is solved by least squares the starting cost may be
+        1e-20, and a step to 1e-14 is no explosion)."""
         cost = self.full_cost()
-        session.start(cost, self.net.layer_norms(self.grad), lr, **extra)
+        zero = float(self.loss.value(-np.asarray(self.Y, dtype=np.float64)))
+        session.start(cost, self.net.layer_norms(self.grad), lr, reference=zero, **extra)
 
     def steps(self) -> list[tuple]:
         """Per batch of an epoch, (fn, x, xT, y, rows): ``fn(x, xT, y)`` is a

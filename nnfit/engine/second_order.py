@@ -221,7 +221,12 @@ class LM(Method):
         mu = float(hp["mu"])
         x = theta[:P].astype(np.float64)
         cost = evaluate(x)
-        limit = s.divergence_factor * max(cost, 1e-300)
+        if P == 0:  # no hidden layer: the solved output layer is the whole model
+            problem.begin(session, math.nan, mu=mu)
+            session.stop_all("converged")
+            return
+        # as the session's: against the larger of the start and predicting 0 everywhere
+        limit = s.divergence_factor * max(cost, 0.5 * float(yv @ yv), 1e-300)
         steps, grad = 0, gradient(x)
         damping = np.empty(P)
         formed = P >= TUNE_FROM and s.epochs > 0

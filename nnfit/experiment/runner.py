@@ -80,7 +80,7 @@ class RunRecord:
 
 def _fail(rec: RunRecord, exc: BaseException) -> RunRecord:
     rec.status, rec.stop_reason = "failed", "error"
-    rec.error = f"{type(exc).__name__}: {exc}"
+    rec.error = f"{type(exc).__name__}: {str(exc).strip()}"
     rec.traceback = traceback.format_exc()
     return rec
 
