@@ -289,3 +289,12 @@ def test_least_squares_output_and_baselines_are_checked():
     assert auto.baselines == ["chebyshev", "random_features"]
     one_d = config.from_dict({"target": {"expr": "x"}, "baselines": "auto"})
     assert one_d.baselines == ["chebyshev", "pwlinear", "random_features"]
+    # pwlinear's solve grows with the square of its knots: bounded, and left out of auto
+    wide = {"target": {"expr": "x"}, "model": {"hidden": [2049]}}
+    assert config.from_dict({**wide, "baselines": "auto"}).baselines == [
+        "chebyshev",
+        "random_features",
+    ]
+    with pytest.raises(config.ConfigError, match="pwlinear fits at most 2,048 knots"):
+        config.from_dict({**wide, "baselines": ["pwlinear"]})
+    assert config.from_dict({**wide, "model": {"hidden": [2048]}, "baselines": ["pwlinear"]})

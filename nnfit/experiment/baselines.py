@@ -238,9 +238,27 @@ def baseline_sizes(sizes: list[int], n_train: int | None = None) -> dict[str, Ba
 NAMES = ("chebyshev", "pwlinear", "random_features")
 
 
-def applicable(d: int) -> list[str]:
-    """The baselines that apply in dimension d (``pwlinear`` is 1-D only)."""
-    return [n for n in NAMES if n != "pwlinear" or d == 1]
+#: the most knots of a ``pwlinear`` fit: its smoothest least-squares solve holds an SVD
+#: of knots × knots (20,000 knots: 12.6 GB and six minutes)
+PWLINEAR_MAX_KNOTS = 2048
+
+
+def pwlinear_problem(d: int, knots: int) -> str | None:
+    """Why ``pwlinear`` cannot be fitted for this network, or None when it can."""
+    if d != 1:
+        return f"pwlinear is for d = 1 only (target.dim is {d}); remove it"
+    if knots > PWLINEAR_MAX_KNOTS:
+        return (
+            f"pwlinear fits at most {PWLINEAR_MAX_KNOTS:,} knots (its solve grows with their "
+            f"square) and the first hidden layer has {knots:,} units; remove it"
+        )
+    return None
+
+
+def applicable(d: int, knots: int = 2) -> list[str]:
+    """The baselines that apply in dimension d to a first hidden layer of ``knots`` units
+    (``pwlinear`` is 1-D only, and bounded in size)."""
+    return [n for n in NAMES if n != "pwlinear" or pwlinear_problem(d, knots) is None]
 
 
 def fit_all(exp, ds, names, rng: np.random.Generator) -> dict:

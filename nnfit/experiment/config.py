@@ -29,7 +29,7 @@ from nnfit.engine.network import param_count
 from nnfit.engine.optimizers import OPTIMIZERS
 from nnfit.experiment import limits
 from nnfit.experiment.baselines import NAMES as BASELINES
-from nnfit.experiment.baselines import applicable
+from nnfit.experiment.baselines import applicable, pwlinear_problem
 from nnfit.experiment.choices import (
     Activation,
     InitConfig,
@@ -219,12 +219,11 @@ class Experiment(_Strict):
     def _resolve(self):
         dim = self.target.dim
         b = self.baselines
+        knots = self.model.hidden[0] if self.model.hidden else 2
         if b is None or b == "auto":  # auto: every baseline that applies (a sweep's default)
-            object.__setattr__(self, "baselines", [] if b is None else applicable(dim))
-        elif "pwlinear" in b and dim != 1:
-            raise _AtKey(
-                "baselines", f"pwlinear is for d = 1 only (target.dim is {dim}); remove it"
-            )
+            object.__setattr__(self, "baselines", [] if b is None else applicable(dim, knots))
+        elif "pwlinear" in b and pwlinear_problem(dim, knots):
+            raise _AtKey("baselines", pwlinear_problem(dim, knots))
         elif len(set(b)) != len(b):
             raise _AtKey("baselines", f"a baseline is listed twice: {b}")
         if self.data.n_test is None:
