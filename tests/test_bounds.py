@@ -274,6 +274,11 @@ def run_dir(tmp_path_factory):
         ("x,y\n0.1,zero\n", ":2: 'zero' is not a number"),
         ("0.1," + "1" * 200_000 + "\n", "line longer than"),
         ("x,y\n", "no points"),
+        # a typo on the first line is a bad row, not a header to skip
+        ("0.l,0.2\n0.3,0.4\n", ":1: '0.l' is not a number"),
+        ("0.1;0.2\n", ":1: '0.1;0.2' is not a number"),
+        ("0.1,0.2,\n", ":1: column 3 is empty"),
+        ("0.1,1_000\n", ":1: '1_000' is not a number"),
     ],
 )
 def test_bad_predict_input_is_refused_with_its_line(run_dir, tmp_path, text, expect):
@@ -284,7 +289,20 @@ def test_bad_predict_input_is_refused_with_its_line(run_dir, tmp_path, text, exp
     assert not (tmp_path / "o.csv").exists()
 
 
-@pytest.mark.parametrize("x", ["nan,0.1", "0.1,inf", "0.1", "0.1,0.2,0.3"])
+def test_a_byte_order_mark_is_not_part_of_the_first_point(run_dir, tmp_path):
+    csv_in = tmp_path / "in.csv"
+    csv_in.write_bytes(b"\xef\xbb\xbf0.1,0.2\n0.3,0.4\n")
+    r = invoke("predict", run_dir, "--csv", csv_in)
+    assert r.exit_code == 0
+    assert [ln.split(",")[:2] for ln in r.stdout.splitlines()[1:]] == [
+        ["0.1", "0.2"],
+        ["0.3", "0.4"],
+    ]
+
+
+@pytest.mark.parametrize(
+    "x", ["nan,0.1", "0.1,inf", "0.1", "0.1,0.2,0.3", "0.1,", ",0.1", "0.1,1_000", "0.1,１"]
+)
 def test_bad_predict_points_are_refused(run_dir, x):
     refused(invoke("predict", run_dir, "--x", x), f"--x {x}")
 

@@ -1,14 +1,15 @@
 """Input points for ``nnfit predict``: ``--x`` values and CSV files read in chunks.
 
 A CSV file is read twice, never whole: a first pass checks every row (exactly ``dim``
-finite numbers; an optional header line first) and counts the points outside the unit
-cube, a second yields the points in chunks of :data:`CHUNK` rows. Problems are
-:class:`~nnfit.experiment.data.DataError` naming the file and line.
+finite numbers; an optional header line of column names first) and counts the points
+outside the unit cube, a second yields the points in chunks of :data:`CHUNK` rows.
+Problems are :class:`~nnfit.experiment.data.DataError` naming the file and line.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,20 +32,39 @@ def _show(text: str, limit: int = 40) -> str:
     return repr(_cut(text, limit))
 
 
+#: a number as written in a CSV file or on the command line: digits, an optional point
+#: and exponent, or nan/inf (refused later as not finite); not Python's wider float()
+#: syntax (1_000, full-width digits)
+NUMBER = re.compile(
+    r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity)", re.I
+)
+#: a column name of a header line
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .()\[\]-]*")
+
+
 def _numbers(parts: list[str]) -> list[float] | None:
-    try:
-        return [float(p) for p in parts]
-    except ValueError:
+    parts = [p.strip() for p in parts]
+    if not all(NUMBER.fullmatch(p) for p in parts):
         return None
+    return [float(p) for p in parts]
+
+
+def _bad(parts: list[str]) -> str:
+    """The first field that is not a number, in words."""
+    j, p = next((j, p.strip()) for j, p in enumerate(parts) if _numbers([p]) is None)
+    return f"column {j + 1} is empty" if not p else f"{_show(p)} is not a number"
 
 
 def parse_x(items: list[str], dim: int) -> Array:
     """One point per ``--x`` (``--x 0.1,0.2`` is one point in 2-D), shape (n, dim)."""
     rows = []
     for item in items:
-        vals = _numbers([v for v in item.split(",") if v.strip()])
+        parts = item.split(",")
+        vals = _numbers(parts)
         if vals is None:
-            raise DataError(f"--x {_cut(item)}: expected numbers separated by commas")
+            raise DataError(
+                f"--x {_cut(item)}: {_bad(parts)}; expected numbers separated by commas"
+            )
         if len(vals) != dim:
             what = "coordinate" if dim == 1 else "coordinates"
             more = "; give one point per --x, e.g. --x 0.1 --x 0.25" if dim == 1 else ""
@@ -69,7 +89,8 @@ class Scan:
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
-        fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115  (closed below)
+        # utf-8-sig: a byte-order mark at the start is not part of the first field
+        fh = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115  (closed below)
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
     with fh:
@@ -94,14 +115,15 @@ def _row(path: Path, i: int, line: str, dim: int) -> list[float] | None:
     parts = line.split(",")
     vals = _numbers(parts)
     if vals is None:
-        if i == 1:
+        # a header is a first line of names only (x0,x1); anything else is a row with a
+        # typo, and is said to be one rather than skipped
+        if i == 1 and all(NAME.fullmatch(p.strip()) for p in parts):
             if len(parts) != dim:
                 raise DataError(
                     f"{path}:1: the header has {len(parts)} columns, the model takes {dim}"
                 )
             return None
-        bad = next(p for p in parts if _numbers([p]) is None)
-        raise DataError(f"{path}:{i}: {_show(bad.strip())} is not a number")
+        raise DataError(f"{path}:{i}: {_bad(parts)}")
     if len(vals) != dim:
         raise DataError(f"{path}:{i}: {len(vals)} columns, the model takes {dim}")
     for j, v in enumerate(vals):
