@@ -66,9 +66,9 @@ def _read(config, overrides: Overrides) -> tuple[dict, Located]:
         data, loc = config.model_dump(mode="json"), Located("<Experiment>")
     elif isinstance(config, Mapping):
         data, loc = copy.deepcopy(dict(config)), Located("<config>")
-    else:
-        raise TypeError(
-            f"config must be a path, a dict or an Experiment, got {type(config).__name__}"
+    else:  # one exception type for every config problem, as the docstring says
+        raise ConfigError(
+            [f"config: expected a path, a dict or an Experiment, got {type(config).__name__}"]
         )
     pairs = _pairs(overrides)
     if pairs and isinstance(data, dict):

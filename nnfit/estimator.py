@@ -253,6 +253,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         X = check_X(X)
         y = check_y(y, len(X))
         Y = y.reshape(len(y), -1)
+        _check_range(X, Y)
         n, k = len(X), Y.shape[1]
         # the streams of training.seed (initial weights, shuffles; the third is the
         # baselines'), then the validation split's
@@ -331,6 +332,25 @@ class Regressor(RegressorMixin, BaseEstimator):
         tags.target_tags.single_output = True
         tags.input_tags.sparse = False
         return tags
+
+
+def _check_range(X, Y) -> None:
+    """Refuse values whose scaling or squared errors overflow, as the command line does."""
+    from nnfit.experiment.data import MAX_ABS_TARGET
+    from nnfit.experiment.yamlfile import ConfigError
+
+    top = float(np.max(np.abs(Y))) if Y.size else 0.0
+    if top > MAX_ABS_TARGET:
+        raise ConfigError(
+            [
+                f"Regressor: y: values reach {top:.3g}; squared errors overflow float64 beyond "
+                "about 1e154: divide y by a constant"
+            ]
+        )
+    with np.errstate(over="ignore"):
+        span = np.max(X, axis=0) - np.min(X, axis=0) if X.size else np.zeros(1)
+    if not np.all(np.isfinite(span)):
+        raise ConfigError(["Regressor: X: a column spans more than float64 holds; rescale it"])
 
 
 def _nonzero(scale: Array) -> Array:

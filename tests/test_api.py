@@ -165,8 +165,9 @@ def test_bad_input_is_one_config_error_with_its_parts(write):
     # it survives pickling (a worker process) with its parts
     back = pickle.loads(pickle.dumps(e))
     assert back.problems == e.problems and back.key == e.key and back.allowed == e.allowed
-    with pytest.raises(TypeError, match="path, a dict or an Experiment"):
-        nnfit.run(42)
+    for wrong in (42, None, [1, 2], b"target: {name: sine}"):
+        with pytest.raises(nnfit.ConfigError, match="path, a dict or an Experiment"):
+            nnfit.run(wrong)
 
 
 def test_sweep_in_memory_gives_the_cli_summary(write, tmp_path):

@@ -206,6 +206,15 @@ def test_the_grid_limit_can_be_raised(write, monkeypatch):
         sw.expand(p)
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "0.5"])
+def test_a_bad_limit_variable_is_named_not_the_file(write, tmp_path, monkeypatch, value):
+    p = write(GRID)
+    monkeypatch.setenv("NNFIT_MAX_HISTORY_MB", value)
+    r = invoke("run", p, "--out", tmp_path / "res")
+    refused(r, f"NNFIT_MAX_HISTORY_MB={value!r}: expected a positive whole number")
+    assert str(p) not in r.stderr
+
+
 def test_jobs_and_the_memory_of_a_sweep_are_bounded(write, tmp_path, monkeypatch):
     p = write(GRID + "    model.hidden: [[2], [3]]\n")
     r = invoke("sweep", p, "--jobs", "10000", "--out", tmp_path / "res")

@@ -197,6 +197,16 @@ def test_parameters_are_checked_in_fit_with_the_files_messages():
     assert "relu" in info.value.allowed
 
 
+@pytest.mark.parametrize("factor", [1e200, 1e300])
+def test_values_that_overflow_are_refused_as_the_command_line_refuses_them(factor):
+    X = np.random.default_rng(0).uniform(size=(20, 1))
+    with pytest.raises(nnfit.ConfigError, match=r"Regressor: y: values reach .*1e154"):
+        nnfit.Regressor(hidden=(4,), epochs=3).fit(X, np.sin(X[:, 0]) * factor)
+    wide = np.r_[X, -X] * 1.7e308
+    with pytest.raises(nnfit.ConfigError, match="Regressor: X: a column spans more"):
+        nnfit.Regressor(hidden=(4,), epochs=3).fit(wide, np.r_[X[:, 0], X[:, 0]])
+
+
 def test_a_diverging_fit_warns_and_keeps_finite_weights():
     X = np.linspace(0, 1, 50)[:, None]
     with pytest.warns(RuntimeWarning, match="diverged after"):

@@ -337,6 +337,7 @@ def from_dict(data: Any, source: str = "<config>", loc: Located | None = None) -
         raise ConfigError(
             [f"{source}: expected a mapping of keys (target:, model:, …), got {kind}"]
         )
+    limits.HISTORY_MB.value()  # a bad NNFIT_MAX_HISTORY_MB is the variable's fault
     try:
         return Experiment.model_validate(data)
     except ValidationError as exc:
