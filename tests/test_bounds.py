@@ -521,3 +521,25 @@ def test_an_error_line_is_never_longer_than_300_characters(tmp_path_factory, whe
     r = invoke("validate", p, *args) if not args else invoke("run", p, "--out", base, *args)
     assert "Traceback" not in r.output
     assert all(len(line) <= 300 for line in r.stderr.splitlines()), r.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("[Chebyshev]", "entry 1: did you mean 'chebyshev'?"),
+        ("[1]", "entry 1: allowed chebyshev, pwlinear, random_features"),
+        ("chebyshev", "got 'chebyshev' (write [chebyshev])"),
+        ("[chebyshev, foo]", "entry 2: allowed"),
+    ],
+)
+def test_a_bad_baseline_is_one_line(write, tmp_path, value, says):
+    r = invoke("run", write(TINY), "--set", f"baselines={value}", "--out", tmp_path / "res")
+    refused(r, "--set baselines", says)
+
+
+def test_least_squares_needs_the_squared_loss(write, tmp_path):
+    r = invoke(
+        "run", write(TINY), "--set", "training.output_layer=lstsq", "--set", "training.loss=mae"
+    )
+    refused(r, "lstsq minimises squared errors: it needs loss mse (got mae)")
+

@@ -10,6 +10,7 @@ registries, so adding an activation or optimizer needs no change here.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import re
@@ -179,6 +180,11 @@ class TrainingConfig(_Strict):
             )
         if self.output_every is not None and self.output_layer != "lstsq":
             raise ValueError("training.output_every needs training.output_layer: lstsq")
+        if self.output_layer == "lstsq" and not LOSSES[self.loss.name].least_squares:
+            raise ValueError(
+                f"training.output_layer: lstsq minimises squared errors: it needs loss mse "
+                f"(got {self.loss.name}); use output_layer: trained"
+            )
         return self
 
 
@@ -197,6 +203,22 @@ class Experiment(_Strict):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     baselines: list[BaselineName] | Literal["auto"] | None = None
     sweep: SweepConfig | None = None
+
+    @field_validator("baselines", mode="before")
+    @classmethod
+    def _baseline_names(cls, v):
+        # one message per mistake (the union would report the list's and "auto"'s)
+        allowed = f"{', '.join(BASELINES)} (or auto instead of a list)"
+        if isinstance(v, str) and v != "auto":
+            near = f" (write [{v}])" if v in BASELINES else ""
+            raise ValueError(f"expected a list of {allowed}, got {v!r}{near}")
+        if isinstance(v, list | tuple):
+            for i, item in enumerate(v):
+                if item not in BASELINES:
+                    near = difflib.get_close_matches(str(item).lower(), BASELINES, n=1)
+                    hint = f"did you mean {near[0]!r}? " if near else ""
+                    raise ValueError(f"entry {i + 1}: {hint}allowed {allowed}, got {item!r}")
+        return v
 
     @field_validator("name")
     @classmethod

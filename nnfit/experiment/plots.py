@@ -373,13 +373,19 @@ def render(exp, record, ds) -> tuple[dict[str, bytes], list[str]]:
     Rendering happens where the run happened (a worker may have no shared disk); the
     driver only writes the bytes.
     """
+    import warnings
+
     out: dict[str, bytes] = {}
-    warnings: list[str] = []
+    problems: list[str] = []
     if not record.model:
-        return out, warnings
+        return out, problems
     for name in FIGURES:
         try:
-            out[name] = png(figure(name, exp, record, ds))
+            # matplotlib's own notes (a log axis of a constant target's zero error) are
+            # about the picture, not the run: they would print as two-line warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                out[name] = png(figure(name, exp, record, ds))
         except Exception as exc:  # a failing plot is a warning; the metrics survive
-            warnings.append(f"{name} not written: {type(exc).__name__}: {exc}")
-    return out, warnings
+            problems.append(f"{name} not written: {type(exc).__name__}: {exc}")
+    return out, problems
