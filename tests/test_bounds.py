@@ -542,4 +542,3 @@ def test_least_squares_needs_the_squared_loss(write, tmp_path):
         "run", write(TINY), "--set", "training.output_layer=lstsq", "--set", "training.loss=mae"
     )
     refused(r, "lstsq minimises squared errors: it needs loss mse (got mae)")
-
