@@ -86,7 +86,11 @@ def figure_dimension(ctx: Context, sweeps: list[Sweep]) -> str:
         xs = sorted(
             {g["n_params"] for s in sweeps for g in s.groups if g["point"]["target"]["dim"] == d}
         )
-        xs += [v for s in sweeps for g in cells(s, d, True) if (v := baseline_size(g, "chebyshev"))]
+        cheb = [
+            v for s in sweeps for g in cells(s, d, True) if (v := baseline_size(g, "chebyshev"))
+        ]
+        # the fit's own sizes too, but none that would crowd a network's (15 beside 17)
+        xs += [v for v in cheb if all(max(v, x) / min(v, x) >= 1.25 for x in xs)]
         draw.log_axes(ax, xs, seen)
     for ax in axes[-1]:
         ax.set_xlabel("parameters (coefficients)", fontsize=9)

@@ -79,6 +79,31 @@ def figure_activations(ctx: Context, sweeps: list[Sweep]) -> str:
     return ctx.figure("2-activations", fig, "test error against width, one panel per activation")
 
 
+def _and(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _speed_clauses(floor, good, slow, rf_best, vp_best) -> list[str]:
+    """How fast the activations that fall do fall, one clause each."""
+    out = []
+    if floor:
+        out.append(f"{upper_first(_and(list(floor)))} reach the rounding floor (below 1e-10)")
+    if "relu" in good:
+        out.append(
+            "ReLU builds piecewise-linear functions, whose error falls no faster than the "
+            "piecewise-linear fit's n⁻²"
+        )
+    if slow:
+        out.append(
+            f"{slow} falls slowly with its units as drawn ({fmt(rf_best[slow])} as random "
+            f"features) and fast once they are trained ({fmt(vp_best[slow])})"
+        )
+    if not out:
+        out.append("every one of them falls at its own rate")
+    return out
+
+
 def section_2(ctx: Context) -> Part:
     sweeps = [ctx.sweeps[f] for f in ACTIVATION_FILES]
     per = [_by_activation(s) for s in sweeps]
@@ -133,24 +158,8 @@ def section_2(ctx: Context) -> Part:
             f"and the worst best error is {worst}'s {fmt(best[worst])}. "
             + (f"The polynomials stay flat: {poly_text}. " if poly else "")
             + "**The gap.** The theorem promises no speed. "
-            + (
-                f"{upper_first(' and '.join(floor))} reach the rounding floor (below 1e-10); "
-                if floor
-                else ""
-            )
-            + (
-                "ReLU builds piecewise-linear functions, whose error falls no faster than the "
-                "interpolant's n⁻²; "
-                if "relu" in good
-                else ""
-            )
-            + (
-                f"{slow} falls slowly with its units as drawn ({fmt(rf_best[slow])} as random "
-                f"features) and fast once they are trained ({fmt(vp_best[slow])})."
-                if slow
-                else ""
-            )
-            + "\n"
+            + "; ".join(_speed_clauses(floor, good, slow, rf_best, vp_best))
+            + ".\n"
         )
         headline = (
             f"every non-polynomial activation falls (the weakest by a factor "

@@ -123,7 +123,8 @@ def formula_text(expr: str) -> str:
 
 
 def fmt(v, digits: int = 2) -> str:
-    """A number for a table or sentence: '3.2e-08', '0.41', '—' for a missing value."""
+    """A number for a table or sentence: '3.2e-08', '0.41', '3,822', '—' for a missing
+    value."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "—"
     if v == 0:
@@ -133,6 +134,8 @@ def fmt(v, digits: int = 2) -> str:
     a = abs(v)
     if 1e-2 <= a < 1e3:
         return f"{v:.{digits}g}" if a < 1 else f"{v:.{digits + 1}g}"
+    if 1e3 <= a < 1e6:  # a factor or a count: 3,822 rather than 3.8e+3
+        return f"{v:,.0f}"
     return f"{v:.{digits - 1}e}".replace("e-0", "e-").replace("e+0", "e+")
 
 
