@@ -336,15 +336,23 @@ class Regressor(RegressorMixin, BaseEstimator):
 
 def _check_range(X, Y) -> None:
     """Refuse values whose scaling or squared errors overflow, as the command line does."""
-    from nnfit.experiment.data import MAX_ABS_TARGET
+    from nnfit.experiment.data import MAX_ABS_TARGET, MIN_ABS_TARGET
     from nnfit.experiment.yamlfile import ConfigError
 
     top = float(np.max(np.abs(Y))) if Y.size else 0.0
     if top > MAX_ABS_TARGET:
         raise ConfigError(
             [
-                f"Regressor: y: values reach {top:.3g}; squared errors overflow float64 beyond "
-                "about 1e154: divide y by a constant"
+                f"Regressor: y: values reach {top:.3g}; squared errors overflow float64 "
+                f"above {MAX_ABS_TARGET:.0e}: divide y by a constant"
+            ]
+        )
+    if 0.0 < top < MIN_ABS_TARGET:
+        raise ConfigError(
+            [
+                f"Regressor: y: values are at most {top:.3g} in size; below "
+                f"{MIN_ABS_TARGET:.0e} their squared errors underflow to 0: multiply y by a "
+                "constant"
             ]
         )
     with np.errstate(over="ignore"):

@@ -471,6 +471,10 @@ def test_a_target_whose_errors_overflow_is_said_to_be_so_not_diverged(write, tmp
     r = invoke("run", write(TINY.replace("sin(2*pi*x)", "exp(709*x)")), "--out", out)
     refused(r, "target.expr", "target values reach", "overflow")
     assert not out.exists()
+    # and the mirror case: squared errors of 1e-200 underflow, an error would read as 0
+    r = invoke("run", write(TINY.replace("sin(2*pi*x)", "1e-200*x")), "--out", out)
+    refused(r, "target.expr", "target values are at most 9.98e-201 in size", "underflow")
+    assert not out.exists()
     r = invoke(
         "run",
         write(TINY.replace("sin(2*pi*x)", "1e20*x")),

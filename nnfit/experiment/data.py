@@ -40,6 +40,9 @@ def target_function(target) -> Callable[[Array], Array]:
 MAX_GRID = 50_000_000
 #: the largest |F| whose squared errors stay finite in float64 (1e154 squared overflows)
 MAX_ABS_TARGET = 1e150
+#: the least largest |F| of a target that is not 0: below it the squared errors (and
+#: the spread that scales y) underflow to 0, and an error of 1e-200 would read as exact
+MIN_ABS_TARGET = 1e-150
 #: the largest |y| trained on unscaled in float32, whose squares overflow at 3.4e38
 MAX_ABS_FLOAT32 = 1e18
 
@@ -115,16 +118,24 @@ def evaluate(F, X: Array, what: str) -> Array:
 def _check_magnitude(*sets: tuple[Array, Array, str]) -> None:
     """Refuse a finite target too large to measure: its squared errors would overflow,
     and a run would be reported diverged for what is a property of F."""
+    top = 0.0
     for F, X, what in sets:
         if not len(F):
             continue
         i = int(np.argmax(np.abs(F)))
+        top = max(top, abs(float(F[i])))
         if abs(F[i]) > MAX_ABS_TARGET:
             point = ", ".join(f"{v:.6g}" for v in X[i][:8])
             raise DataError(
                 f"target values reach {F[i]:.3g} (at the {what} point ({point})): squared "
-                f"errors overflow float64 beyond about 1e154; divide the formula by a constant"
+                f"errors overflow float64 above {MAX_ABS_TARGET:.0e}; divide the formula by a "
+                "constant"
             )
+    if 0.0 < top < MIN_ABS_TARGET:
+        raise DataError(
+            f"target values are at most {top:.3g} in size: below {MIN_ABS_TARGET:.0e} their "
+            "squared errors underflow to 0; multiply the formula by a constant"
+        )
 
 
 @dataclass(frozen=True)
