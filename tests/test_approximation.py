@@ -94,3 +94,26 @@ def test_variable_projection_without_a_hidden_layer_is_the_linear_fit():
     rec = runner.execute(config.from_dict(cfg), plots=False)
     assert (rec.status, rec.stop_reason) == ("ok", "converged")
     assert rec.metrics["test"]["max_abs"] < 1e-12
+
+
+def test_ctrl_c_during_the_first_solve_is_an_interrupted_run(monkeypatch):
+    # the solve before training can take seconds; a signal there stops the run cleanly
+    from nnfit.engine import readout
+
+    solve, calls = readout.solve, []
+
+    def interrupted_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(readout, "solve", interrupted_once)
+    cfg = {
+        "target": {"expr": "sin(2*pi*x)"},
+        "data": {"n_train": 32, "n_val": 8, "n_test": 100},
+        "model": {"hidden": [8]},
+        "training": {"epochs": 5, "output_layer": "lstsq"},
+    }
+    rec = runner.execute(config.from_dict(cfg), plots=False)
+    assert rec.status == "interrupted" and rec.error is None

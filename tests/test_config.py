@@ -289,6 +289,13 @@ def test_least_squares_output_and_baselines_are_checked():
     assert auto.baselines == ["chebyshev", "random_features"]
     one_d = config.from_dict({"target": {"expr": "x"}, "baselines": "auto"})
     assert one_d.baselines == ["chebyshev", "pwlinear", "random_features"]
+    # a ridge solve is dense in the output weights: bounded where training follows it
+    lsq = {"target": {"expr": "x"}, "training": {"output_layer": "lstsq"}}
+    with pytest.raises(config.ConfigError, match="lstsq solves for 5,001 output weights"):
+        config.from_dict({**lsq, "model": {"hidden": [5000]}})
+    assert config.from_dict({**lsq, "model": {"hidden": [4096]}})
+    rf = {**lsq, "training": {"output_layer": "lstsq", "epochs": 0}}
+    assert config.from_dict({**rf, "model": {"hidden": [20000]}})  # no ridge: n × m only
     # pwlinear's solve grows with the square of its knots: bounded, and left out of auto
     wide = {"target": {"expr": "x"}, "model": {"hidden": [2049]}}
     assert config.from_dict({**wide, "baselines": "auto"}).baselines == [

@@ -77,7 +77,10 @@ def train(
         except KeyboardInterrupt:
             session.interrupt()
         results = session.finish()
-        if s.output_layer == "lstsq" and s.epochs > 0:
+        # not after Ctrl-C (the user asked to stop), nor before any epoch was recorded
+        # (stopped during the first solve)
+        stopped = any(r.status == "interrupted" or not r.history.epoch for r in results)
+        if s.output_layer == "lstsq" and s.epochs > 0 and not stopped:
             _final_solve(net, problem, session, results)
     finally:
         problem.close()

@@ -57,6 +57,8 @@ from nnfit.experiment.yamlfile import (  # noqa: F401  (ConfigError and the read
 MAX_PARAMS = 20_000_000  # a network larger than this is refused before allocation
 MAX_DIM = 64
 MAX_MEMORY_MB = 4096  # estimated data, parameter and buffer memory of one run
+#: the most output weights solved with a ridge: 4,097 on 1,024 points take about 20 s
+MAX_RIDGE_WEIGHTS = 4097
 
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$", max_length=100)]
@@ -267,6 +269,19 @@ class Experiment(_Strict):
                 "or narrower layers"
             )
         t = self.training
+        if t.output_layer == "lstsq" and (t.epochs > 0 or t.l2 > 0):
+            # with a ridge the solve is dense in the output weights m: (n + m)·m numbers
+            # and (n + m)·m² operations, none of which a signal can interrupt
+            n, m = self.data.n_train, sizes[-2] + 1
+            if m > MAX_RIDGE_WEIGHTS or lstsq_mb(n, m) > MAX_MEMORY_MB:
+                raise _AtKey(
+                    "training.output_layer",
+                    f"lstsq solves for {m:,} output weights on {n:,} points with a ridge "
+                    f"(as it does when training follows or l2 > 0), about "
+                    f"{lstsq_mb(n, m):,.0f} MiB; at most {MAX_RIDGE_WEIGHTS:,} weights and "
+                    f"{MAX_MEMORY_MB:,} MiB: use a narrower last hidden layer, or epochs: 0 "
+                    "and l2: 0",
+                )
         es = t.early_stopping
         if es is not None and es.monitor == "val" and self.data.n_val == 0:
             if "monitor" in es.model_fields_set:
@@ -348,6 +363,12 @@ def estimate_mb(exp: Experiment, n_params: int) -> float:
     width = max([1, *exp.model.hidden])
     buffers = rows * width * 8 * 4 * (len(exp.model.hidden) + 1)
     return (data + params + buffers) / 2**20
+
+
+def lstsq_mb(n: int, m: int) -> float:
+    """Memory of a least-squares output layer with a ridge: the augmented system
+    [Φ; √λ·I] of (n + m) × m, and LAPACK's copy of it (see :func:`nnfit.engine.lstsq.solve`)."""
+    return 2 * (n + m) * m * 8 / 2**20
 
 
 # ------------------------------------------------------------------------ entry points
