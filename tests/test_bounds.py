@@ -288,6 +288,9 @@ def run_dir(tmp_path_factory):
         ("0.1;0.2\n", ":1: '0.1;0.2' is not a number"),
         ("0.1,0.2,\n", ":1: column 3 is empty"),
         ("0.1,1_000\n", ":1: '1_000' is not a number"),
+        # names other than the inputs' would pair columns with coordinates by guess
+        ("a,b\n0.1,0.2\n", ":1: the header names a, b; the model's inputs are x0, x1 or x, y"),
+        ("x0,x0\n0.1,0.2\n", ":1: the header names x0, x0"),
     ],
 )
 def test_bad_predict_input_is_refused_with_its_line(run_dir, tmp_path, text, expect):
@@ -296,6 +299,17 @@ def test_bad_predict_input_is_refused_with_its_line(run_dir, tmp_path, text, exp
     r = invoke("predict", run_dir, "--csv", csv_in, "--out", tmp_path / "o.csv")
     refused(r, f"{csv_in}", expect)
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("header", ["x1,x0", "y,x", "X1, X0"])
+def test_a_header_puts_its_columns_in_the_inputs_order(run_dir, tmp_path, header):
+    swapped, plain = tmp_path / "swapped.csv", tmp_path / "plain.csv"
+    swapped.write_text(f"{header}\n0.1,0.2\n0.7,0.3\n")
+    plain.write_text("0.2,0.1\n0.3,0.7\n")
+    a = invoke("predict", run_dir, "--csv", swapped)
+    b = invoke("predict", run_dir, "--csv", plain)
+    assert a.exit_code == b.exit_code == 0
+    assert a.stdout == b.stdout and a.stdout.splitlines()[1].startswith("0.2,0.1,")
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_point(run_dir, tmp_path):

@@ -1,9 +1,10 @@
 """Input points for ``nnfit predict``: ``--x`` values and CSV files read in chunks.
 
 A CSV file is read twice, never whole: a first pass checks every row (exactly ``dim``
-finite numbers; an optional header line of column names first) and counts the points
-outside the unit cube, a second yields the points in chunks of :data:`CHUNK` rows.
-Problems are :class:`~nnfit.experiment.data.DataError` naming the file and line.
+finite numbers; an optional header line first, the inputs' names in any order) and
+counts the points outside the unit cube, a second yields the points in chunks of
+:data:`CHUNK` rows. Problems are :class:`~nnfit.experiment.data.DataError` naming the
+file and line.
 """
 
 from __future__ import annotations
@@ -82,7 +83,6 @@ class Scan:
     """What the first pass over a CSV file found."""
 
     rows: int = 0
-    header: bool = False
     outside: int = 0
     first_outside: tuple | None = None
 
@@ -132,16 +132,44 @@ def _row(path: Path, i: int, line: str, dim: int) -> list[float] | None:
     return vals
 
 
-def scan_csv(path: Path, dim: int) -> Scan:
-    """Check every row of a CSV file of points; count the points outside [0, 1]^dim."""
-    s = Scan()
+def _names(dim: int) -> list[list[str]]:
+    """The header names a model's inputs may have: x0 … x{d−1}, or x, y, z up to 3-D."""
+    out = [[f"x{i}" for i in range(dim)]]
+    if dim <= 3:
+        out.append(["x", "y", "z"][:dim])
+    return out
+
+
+def _columns(path: Path, line: str, dim: int) -> list[int]:
+    """For a header line, the column of each input coordinate (names in any order)."""
+    given = [p.strip().lower() for p in line.split(",")]
+    for names in _names(dim):
+        if sorted(given) == sorted(names):
+            return [given.index(n) for n in names]
+    expected = " or ".join(", ".join(n) for n in _names(dim))
+    raise DataError(
+        f"{path}:1: the header names {_cut(', '.join(given))}; the model's inputs are "
+        f"{expected} (in any order), or leave the header out"
+    )
+
+
+def _points(path: Path, dim: int) -> Iterator[list[float]]:
+    """The points of a CSV file in the model's coordinate order, one row at a time."""
+    cols = None
     for i, line in _lines(path):
         if not line:
             continue
         vals = _row(path, i, line, dim)
         if vals is None:
-            s.header = True
+            cols = _columns(path, line, dim)
             continue
+        yield vals if cols is None else [vals[c] for c in cols]
+
+
+def scan_csv(path: Path, dim: int) -> Scan:
+    """Check every row of a CSV file of points; count the points outside [0, 1]^dim."""
+    s = Scan()
+    for vals in _points(path, dim):
         s.rows += 1
         if any(v < 0 or v > 1 for v in vals):
             s.outside += 1
@@ -155,12 +183,7 @@ def csv_chunks(path: Path, dim: int, chunk: int | None = None) -> Iterator[Array
     """The points of a CSV file (checked by :func:`scan_csv`), ``chunk`` rows at a time."""
     chunk = chunk or CHUNK
     rows: list[list[float]] = []
-    for i, line in _lines(path):
-        if not line:
-            continue
-        vals = _row(path, i, line, dim)
-        if vals is None:
-            continue
+    for vals in _points(path, dim):
         rows.append(vals)
         if len(rows) == chunk:
             yield np.asarray(rows, dtype=float)
