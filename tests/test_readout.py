@@ -92,3 +92,20 @@ def test_a_least_squares_output_layer_needs_an_identity_output():
     net = Network.create([1, 4, 1], output="tanh")
     with pytest.raises(ValueError, match="identity"):
         readout.solve(net, np.zeros((5, 1)), np.zeros((5, 1)))
+
+
+@pytest.mark.parametrize(
+    ("activation", "n", "slope"),
+    [
+        ("tanh", 64, 10.0),
+        ("tanh", 4096, 40.0),
+        ("sigmoid", 64, 20.0),
+        ("sigmoid", 4096, 80.0),
+        ("gelu", 64, 20.0),
+        ("gelu", 4096, 40.0),
+    ],
+)
+def test_domain_slopes_grow_with_the_width_up_to_a_limit(activation, n, slope):
+    # s = s_act·n/64 up to a limit: 1,024 tanh units at s = 160 overlap too little
+    W = domain(np.random.default_rng(0), 1, n, activation=activation)
+    assert np.std(W) == pytest.approx(slope, rel=0.1)

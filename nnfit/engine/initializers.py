@@ -13,16 +13,15 @@ about s/√d: gentler in higher dimension, where the same units must cover a lar
 (a wide Gaussian in 5-D, 64 tanh units, Adam: test RMSE 1.1e-2 with slopes near 10,
 4.9e-3 with slopes near 4.5; Franke in 2-D goes from 2.9e-3 to 4.0e-3, both far below
 MLPRegressor's 7.3e-2 at the same budget). For saturating units s grows with the number
-of units n,
-s = max(1, s_act·n/64) with s_act = 10 for tanh and 20 for sigmoid (σ(z) is tanh(z/2)
-rescaled) and for the smooth ramps softplus, GELU and SiLU; ReLU, leaky ReLU, ELU and
-SELU, linear on one side, get √2. Deeper layers get Glorot (saturating units) or He
-(ReLU-like) as usual. With spread biases and the output layer by least squares, tanh
-width 64 reaches a test RMS error below 1e-8 on sin(2πx) and 1e-5 on Runge in every
-one of 10 seeds (``bench/random_features_scale.py``: slopes from 10 to 14 do, 7 and 20
-do not); narrower layers do best with gentler slopes (width 16: s = 1 gives 1.6e-9 on
-sin(2πx), s = 10 gives 6.6e-4), wider ones with steeper (width 256 on Runge: s = 30
-gives 8e-13, s = 3 gives 2e-5).
+of units n, s = max(1, s_act·n/64), at most 40 (80 for the sigmoid), with s_act = 10 for
+tanh and 20 for sigmoid (σ(z) is tanh(z/2) rescaled) and for the smooth ramps softplus,
+GELU and SiLU; ReLU, leaky ReLU, ELU and SELU, linear on one side, get √2. Deeper layers
+get Glorot (saturating units) or He (ReLU-like) as usual. With spread biases and the
+output layer by least squares, tanh width 64 reaches a test RMS error below 1e-8 on
+sin(2πx) and 1e-5 on Runge in every one of 10 seeds (``bench/random_features_scale.py``:
+slopes from 10 to 14 do, 7 and 20 do not); narrower layers do best with gentler slopes
+(width 16: s = 1 gives 1.6e-9 on sin(2πx), s = 10 gives 6.6e-4), wider ones with steeper
+(width 256 on Runge: s = 30 gives 8e-13, s = 3 gives 2e-5).
 """
 
 from __future__ import annotations
@@ -72,6 +71,12 @@ DOMAIN_SLOPE: dict[str, float] = {
     "gelu": 20.0,
     "silu": 20.0,
 }
+#: the steepest first-layer slope for ``domain`` (sigmoid: twice, as σ(z) is tanh(z/2)
+#: rescaled): the growth stops at 256 tanh units. Steeper units overlap too little: at
+#: 1,024 tanh units on Runge random features reach 3.8e-4 with s = 160 and 9.7e-8 with
+#: 40, Adam 5.3e-3 and 1.7e-3; 1,024 softplus units under Adam 0.11 and 1.2e-2.
+DOMAIN_SLOPE_MAX: dict[str, float] = {"sigmoid": 80.0}
+DOMAIN_SLOPE_MAX_DEFAULT = 40.0
 #: activations that are linear on one side: He for their deeper layers
 RELU_LIKE = frozenset({"relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus"})
 #: ... of which those whose first-layer slope does not matter (a kink, or one linear side)
@@ -83,7 +88,7 @@ def domain(rng, fan_in, fan_out, scale=1.0, activation="tanh", first=True):
 
     For smooth units s = max(1, s_act·n/64) with n = fan_out units: the more units,
     the steeper each, so that their transitions tile [0,1] rather than overlap (10 for
-    tanh at n = 64).
+    tanh at n = 64), up to 40 (80 for the sigmoid).
     """
     if not first:
         if activation in RELU_LIKE:
@@ -93,6 +98,7 @@ def domain(rng, fan_in, fan_out, scale=1.0, activation="tanh", first=True):
         s = math.sqrt(2.0)  # ReLU units are scale-free: any slope gives the same kinks
     else:
         s = max(1.0, DOMAIN_SLOPE.get(activation, DOMAIN_SLOPE["tanh"]) * fan_out / 64)
+        s = min(s, DOMAIN_SLOPE_MAX.get(activation, DOMAIN_SLOPE_MAX_DEFAULT))
     return rng.normal(0.0, scale * s / fan_in, size=(fan_in, fan_out))
 
 
