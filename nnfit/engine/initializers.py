@@ -66,7 +66,7 @@ DOMAIN_SLOPE: dict[str, float] = {
     "sigmoid": 20.0,
     # smooth ramps: their bend is about as wide as the sigmoid's transition, so with
     # √2 it spans the whole domain and 256 of them are nearly collinear (random
-    # features on Runge: 1.4e-2 at s = √2, 4e-12 at s = 80, the rule's slope at n = 256)
+    # features on Runge at n = 256: 1.4e-2 at s = √2, 7.5e-12 at the rule's s = 40)
     "softplus": 20.0,
     "gelu": 20.0,
     "silu": 20.0,
