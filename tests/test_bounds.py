@@ -206,7 +206,7 @@ def test_the_grid_limit_can_be_raised(write, monkeypatch):
         sw.expand(p)
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "0.5"])
+@pytest.mark.parametrize("value", ["abc", "0", "0.5", "１０"])
 def test_a_bad_limit_variable_is_named_not_the_file(write, tmp_path, monkeypatch, value):
     p = write(GRID)
     monkeypatch.setenv("NNFIT_MAX_HISTORY_MB", value)
@@ -548,6 +548,7 @@ def test_an_error_line_is_never_longer_than_300_characters(tmp_path_factory, whe
         ("[1]", "entry 1: allowed chebyshev, pwlinear, random_features"),
         ("chebyshev", "got 'chebyshev' (write [chebyshev])"),
         ("[chebyshev, foo]", "entry 2: allowed"),
+        ("true", "expected a list of chebyshev, pwlinear, random_features"),
     ],
 )
 def test_a_bad_baseline_is_one_line(write, tmp_path, value, says):
@@ -560,3 +561,12 @@ def test_least_squares_needs_the_squared_loss(write, tmp_path):
         "run", write(TINY), "--set", "training.output_layer=lstsq", "--set", "training.loss=mae"
     )
     refused(r, "lstsq minimises squared errors: it needs loss mse (got mae)")
+
+
+def test_a_number_is_a_constant_formula(write, tmp_path):
+    # `expr: 1` is YAML's number 1; as a formula it is the constant target 1
+    r = invoke("run", write(TINY), "--set", "target.expr=1", "--out", tmp_path / "res")
+    assert r.exit_code == 0, r.output
+    run = next((tmp_path / "res" / "tiny").iterdir())
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["status"] == "ok" and "expr: '1'" in (run / "config.yaml").read_text()

@@ -69,6 +69,14 @@ class TargetConfig(_Strict):
     name: _lit(TARGETS) | None = None
     dim: Annotated[int, Field(ge=1, le=MAX_DIM)] | None = None
 
+    @field_validator("expr", mode="before")
+    @classmethod
+    def _number_is_a_formula(cls, v):
+        # `expr: 1` is YAML's number 1, and a constant is a formula too
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return repr(v)
+        return v
+
     @model_validator(mode="after")
     def _one_source(self):
         if (self.expr is None) == (self.name is None):
@@ -214,6 +222,8 @@ class Experiment(_Strict):
         if isinstance(v, str) and v != "auto":
             near = f" (write [{v}])" if v in BASELINES else ""
             raise ValueError(f"expected a list of {allowed}, got {v!r}{near}")
+        if v is not None and not isinstance(v, str | list | tuple):
+            raise ValueError(f"expected a list of {allowed}, got {v!r}")
         if isinstance(v, list | tuple):
             for i, item in enumerate(v):
                 if item not in BASELINES:

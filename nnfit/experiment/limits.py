@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 
 from nnfit.experiment.yamlfile import ConfigError
@@ -42,7 +43,7 @@ class Limit:
     def value(self) -> int:
         raw = os.environ.get(self.env, "").strip()
         if raw:
-            if not raw.isdigit() or int(raw) < 1:
+            if not re.fullmatch(r"[0-9]+", raw) or int(raw) < 1:  # no full-width digits
                 raise LimitError(f"{self.env}={raw[:40]!r}: expected a positive whole number")
             return int(raw)
         d = self.default() if callable(self.default) else self.default
