@@ -417,7 +417,7 @@ def sweep(
 def _sweep_in_memory(folder: Path, grid: dict, points: list, jobs: int) -> dict:
     """:func:`nnfit.sweep.grid.run` without files: the same summary, the runs not kept."""
     from nnfit.sweep import workers
-    from nnfit.sweep.summary import summarize
+    from nnfit.sweep.summary import sweep_summary
 
     t0 = time.perf_counter()
     done: dict[Path, dict] = {}
@@ -436,9 +436,10 @@ def _sweep_in_memory(folder: Path, grid: dict, points: list, jobs: int) -> dict:
             stream.close()
     except KeyboardInterrupt:
         interrupted = True
-    summary = summarize(points, done, grid)
-    summary.update(
-        name=points[0].exp.name,
+    return sweep_summary(
+        points,
+        done,
+        grid,
         sweep_id=folder.name,
         wall_s=time.perf_counter() - t0,
         jobs=jobs,
@@ -447,4 +448,3 @@ def _sweep_in_memory(folder: Path, grid: dict, points: list, jobs: int) -> dict:
         n_reused=0,
         warnings=warnings,
     )
-    return summary

@@ -32,6 +32,7 @@ from nnfit.sweep.summary import (  # noqa: F401  (pretty, series_key: the plots 
     pretty,
     series_key,
     summarize,
+    sweep_summary,
     write_summary,
 )
 from nnfit.sweep.workers import plan  # noqa: F401  (part of the sweep API)
@@ -302,9 +303,10 @@ def run(
                 close()
     except KeyboardInterrupt:
         interrupted = True
-    summary = summarize(points, done, grid)
-    summary.update(
-        name=points[0].exp.name,
+    summary = sweep_summary(
+        points,
+        done,
+        grid,
         sweep_id=folder.name,
         wall_s=time.perf_counter() - t0,
         jobs=jobs,

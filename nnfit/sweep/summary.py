@@ -124,6 +124,34 @@ def summarize(points: list[Point], metrics: dict[Path, dict], grid: dict) -> dic
     }
 
 
+def sweep_summary(
+    points: list[Point],
+    metrics: dict[Path, dict],
+    grid: dict,
+    *,
+    sweep_id: str,
+    wall_s: float,
+    jobs: int,
+    backend: str,
+    interrupted: bool,
+    n_reused: int,
+    warnings: list[str],
+) -> dict:
+    """:func:`summarize`, with what the sweep was and how it ran (summary.json's keys)."""
+    out = summarize(points, metrics, grid)
+    out.update(
+        name=points[0].exp.name,
+        sweep_id=sweep_id,
+        wall_s=wall_s,
+        jobs=jobs,
+        backend=backend,
+        interrupted=interrupted,
+        n_reused=n_reused,
+        warnings=warnings,
+    )
+    return out
+
+
 def pretty(label: str) -> str:
     """'model.activation="tanh", training.l2=0.001' → 'activation=tanh, l2=0.001'."""
     return re.sub(r"[\w.]*\.(\w+)=", r"\1=", label).replace('"', "")
