@@ -14,6 +14,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from nnfit.experiment.canvas import log_ticks_at, zero_floor
+from nnfit.study import methods
 from nnfit.study.view import baseline, med, spread
 
 GREY = "0.45"
@@ -112,6 +113,15 @@ def style_handles(n_seeds: int, names=tuple(BASELINES), slopes=(-0.5, -2.0)) -> 
 def legend_below(fig, handles, labels, ncols: int = 3) -> None:
     """One legend under the panels, outside every axes (it never covers data)."""
     fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=8)
+
+
+def methods_legend(fig, sweeps) -> None:
+    """The legend of a figure of several methods: one entry per sweep in its colour, then
+    the band, the baselines and the reference slopes."""
+    handles = [method_handle(methods.color(s)) for s in sweeps]
+    labels = [methods.of(s) for s in sweeps]
+    more_h, more_l = style_handles(n_seeds(sweeps[0].groups))
+    legend_below(fig, handles + more_h, labels + more_l, ncols=3)
 
 
 def n_seeds(groups) -> int:

@@ -65,10 +65,7 @@ def figure_width(ctx: Context, sweeps: list[Sweep]) -> str:
         draw.log_axes(ax, widths, seen, "width (units in the hidden layer)")
         if i == 0:
             ax.set_ylabel("test RMS error (F's units)", fontsize=9)
-    handles = [draw.method_handle(methods.color(s)) for s in sweeps]
-    labels = [methods.of(s) for s in sweeps]
-    more_h, more_l = draw.style_handles(draw.n_seeds(sweeps[0].groups))
-    draw.legend_below(fig, handles + more_h, labels + more_l, ncols=3)
+    draw.methods_legend(fig, sweeps)
     fig.suptitle(
         "What one hidden tanh layer can represent (least squares) and what training finds",
         fontsize=11,

@@ -67,10 +67,7 @@ def figure_activations(ctx: Context, sweeps: list[Sweep]) -> str:
         draw.log_axes(ax, widths, seen)
     for ax in axes[max(0, len(acts) - ncols) : len(acts)]:
         ax.set_xlabel("width", fontsize=9)
-    handles = [draw.method_handle(methods.color(s)) for s in sweeps]
-    labels = [methods.of(s) for s in sweeps]
-    more_h, more_l = draw.style_handles(draw.n_seeds(sweeps[0].groups))
-    draw.legend_below(fig, handles + more_h, labels + more_l, ncols=3)
+    draw.methods_legend(fig, sweeps)
     fig.suptitle(
         f"{target_label(sweeps[0].config('target'))}: one panel per activation (same axes)",
         fontsize=11,
@@ -225,10 +222,7 @@ def figure_step(ctx: Context, sweeps: list[Sweep]) -> str:
         fontsize=9,
     )
     _fit_panel(ax_fit, sweeps)
-    handles = [draw.method_handle(methods.color(s)) for s in sweeps]
-    labels = [methods.of(s) for s in sweeps]
-    more_h, more_l = draw.style_handles(draw.n_seeds(sweeps[0].groups))
-    draw.legend_below(fig, handles + more_h, labels + more_l, ncols=3)
+    draw.methods_legend(fig, sweeps)
     fig.suptitle(f"A square wave, {target_label(sweeps[0].config('target'))}", fontsize=11)
     finish(fig)
     return ctx.figure("3-square-wave", fig, "errors against width for a square wave")
