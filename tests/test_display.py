@@ -180,3 +180,24 @@ def test_sweep_summary_at_80_columns_counts_what_finished():
     assert "1.235e-02 ± 1.2e-03" in text
     seeds = [line.split()[2] for line in text.splitlines() if line.startswith("hidden=")]
     assert seeds == ["3/3", "1/3", "0/3"]
+
+
+def test_the_live_losses_are_the_historys_in_fs_units():
+    # the progress line, history.csv and loss.png show one loss: in F's units (mse ×
+    # scale²), not the network's scaled one
+    from nnfit.experiment import config, runner
+
+    seen = []
+    exp = config.from_dict(
+        {
+            "target": {"expr": "3*sin(2*pi*x)"},
+            "data": {"n_train": 64, "n_val": 16, "n_test": 100},
+            "model": {"hidden": [8]},
+            "training": {"epochs": 5},
+        }
+    )
+    rec = runner.execute(exp, callback=seen.append, plots=False)
+    assert [i.val_loss for i in seen] == pytest.approx(rec.history["val_loss"][1:], rel=1e-12)
+    scale = rec.model["meta"]["scale_y"]["scale"]
+    assert scale > 2  # so that scaled and F's units differ by a factor above 4
+    assert rec.history["val_loss"][-1] == pytest.approx(0.5 * rec.metrics["val"]["mse"], rel=1e-9)

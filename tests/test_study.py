@@ -140,8 +140,16 @@ def test_numbers_and_tables_read_well():
         "—",
         "2,048",
     ]
+    # a factor or count that is a float reads as one too, not as 3.8e+3
+    assert [fmt(v) for v in (3841.2, 2.5e6)] == ["3,841", "2.5e+6"]
     assert table(["a", "b"], [["x", 1e-3]]).splitlines() == [
         "| a | b |",
         "| --- | ---: |",
         "| x | 1.0e-3 |",
     ]
+
+
+def test_lists_in_the_reports_sentences_read_as_english():
+    from nnfit.study.shapes import _and
+
+    assert [_and(w) for w in (["a"], ["a", "b"], ["a", "b", "c"])] == ["a", "a and b", "a, b and c"]
