@@ -11,8 +11,9 @@ is faster. nnfit is timed through ``nnfit run`` / ``nnfit sweep`` on an experime
 (``wall_s / steps`` from metrics.json). Final training MSEs are shown so that speed is
 never bought with a wrong answer. Also measured: a Levenberg–Marquardt iteration
 against a plain GEMM of the same size (bench/lm.py), NumPy and Python calls per step
-(bench/calls.py), sweep throughput with --jobs 2 against --jobs 1, start-up times and
-peak memory. Writes bench/results.json and bench/results.md.
+(bench/calls.py), W1's tanh call alone in float64 and float32 (bench/activation.py),
+sweep throughput with --jobs 2 against --jobs 1, start-up times and peak memory. Writes
+bench/results.json and bench/results.md.
 
     python bench/bench.py [--repeat 3] [--tools numpy,jax,torch,sklearn,nnfit] [--quick]
 """
@@ -323,6 +324,8 @@ def main(argv=None):
         extras["lm"] = script("lm.py", "--iters", "5" if args.quick else "20")
         print("calls per step …", flush=True)
         extras["calls"] = script("calls.py")
+    if "numpy" in selected:
+        extras["activation"] = script("activation.py")
         extras["startup"] = startup(2 if args.quick else 5)
         if not args.skip_sweep:
             extras["sweep"] = sweep_throughput(args.quick)

@@ -3,8 +3,9 @@
 One hidden tanh layer of width w (P = 3w + 1 parameters) on 1,024 points of
 sin(2πx): nnfit's ``lm`` runs a fixed number of accepted iterations (no early
 stopping), timed by the training loop's own clock. Its arithmetic per iteration is
-JᵀJ (``syrk``, n·P(P + 1) flops), one Cholesky factorisation P³/3 and two triangular
-solves 2P² per trial damping, and the forward and backward passes (about 6nP); the
+JᵀJ (``syrk``, n·P(P + 1) flops); per trial damping one Cholesky factorisation P³/3,
+two pairs of triangular solves 4P² and, for the geodesic acceleration, one more forward
+pass and a product Jᵀr (about 4nP); and the passes of the accepted point (about 6nP); the
 reference is a general product of the same shapes, Jᵀ·K (2nP² flops; NumPy would
 compute ``J.T @ J`` itself by ``syrk``), on the BLAS NumPy uses, best of its default
 threads and one (LM pins both BLAS libraries to one thread). Both are averages over
@@ -74,7 +75,7 @@ def measure(width: int, n: int, iters: int, repeats: int = 3) -> dict:
             best = row
     threads = min(settings, key=lambda t: gemm[t])
     rate = 2 * n * P * P / gemm[threads] / 1e9
-    flops = n * P * (P + 1) + best["trials"] * (P**3 / 3 + 2 * P * P) + 6 * n * P
+    flops = n * P * (P + 1) + best["trials"] * (P**3 / 3 + 4 * P * P + 4 * n * P) + 6 * n * P
     lm_rate = flops / (best["us"] / 1e6) / 1e9
     return {
         "width": width,

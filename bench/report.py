@@ -98,9 +98,10 @@ def _lm(rows) -> list[str]:
     n = rows[0]["n"]
     out = [
         f"**LM**: one accepted Levenberg–Marquardt iteration (1-w-1 tanh, {n:,} points: JᵀJ "
-        "by syrk, a Cholesky factorisation and two triangular solves per trial damping, the "
-        "passes), against a general product Jᵀ·K of the same shapes (2nP² flops; best of "
-        "the BLAS's default threads and one; LM runs on one)",
+        "by syrk; per trial damping a Cholesky factorisation, two pairs of triangular solves "
+        "and the geodesic acceleration's pass and product; the passes), against a general "
+        "product Jᵀ·K of the same shapes (2nP² flops; best of the BLAS's default threads and "
+        "one; LM runs on one)",
         "",
         "| width | P | µs / iteration | trials | GFLOP/s | GEMM GFLOP/s | share of GEMM |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -112,6 +113,29 @@ def _lm(rows) -> list[str]:
             f"{r['share']:.2f} |"
         )
     return [*out, ""]
+
+
+def _activation(result: dict) -> list[str]:
+    """W1's tanh call next to the floor's and JAX's whole W1 step."""
+    a = result.get("activation")
+    if not a or "error" in a:
+        return []
+    w1 = [r for r in result["rows"] if r["workload"] == "W1" and "error" not in r]
+    us = {r["tool"]: r["us_best"] for r in w1}
+    found = ", ".join(a.get("simd", {}).get("found", [])) or "none"
+    text = (
+        f"**W1's activation** (bench/activation.py): one `np.tanh` on a step's (64, 32) block "
+        f"takes {a['tanh_f64_us']:.1f} µs in float64 and {a['tanh_f32_us']:.1f} µs in float32 "
+        f"on this CPU (NumPy's SIMD extensions found: {found})"
+    )
+    if "numpy" in us:
+        text += f"; that one call is {a['tanh_f64_us'] / us['numpy']:.0%} of the floor's step"
+        if "jax-scan" in us:
+            text += (
+                f", {a['tanh_f64_us'] / us['jax-scan']:.1f}× JAX's whole step, and the floor "
+                f"is {us['numpy'] / us['jax-scan']:.1f}× JAX"
+            )
+    return [text + ".", ""]
 
 
 def _calls(rows) -> list[str]:
@@ -169,7 +193,7 @@ def markdown(result: dict) -> str:
                 f"{_f(r.get('compile_s'), '.2f')} | {r['peak_rss_mb']:.0f} | {what} |"
             )
         lines.append("")
-    lines += _lm(result.get("lm")) + _calls(result.get("calls"))
+    lines += _lm(result.get("lm")) + _calls(result.get("calls")) + _activation(result)
     lines += ["| goal | limit | measured | met |", "| --- | ---: | ---: | --- |"]
     for g in result["goals"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[g["met"]]

@@ -108,3 +108,20 @@ def test_blocked_full_batch_trains_like_the_naive_loop(threads):
     params = initial_params(spec)
     got = floor.train_blocked(spec, X, y, params, threads=threads, chunk=16)
     check(spec, got, reference(spec, X, y, params, None), X, y)
+
+
+def test_the_activation_line_puts_the_tanh_call_next_to_the_same_runs_steps():
+    import activation
+    import report
+
+    assert activation.per_call_us("float64", number=20, repeat=2) > 0.0
+    rows = [
+        {"workload": "W1", "tool": "numpy", "us_best": 50.0},
+        {"workload": "W1", "tool": "jax-scan", "us_best": 10.0},
+        {"workload": "W2", "tool": "numpy", "us_best": 900.0},
+    ]
+    a = {"tanh_f64_us": 30.0, "tanh_f32_us": 6.0, "simd": {"found": ["X86_V3"]}}
+    [line, blank] = report._activation({"activation": a, "rows": rows})
+    assert "30.0 µs in float64 and 6.0 µs in float32" in line and "found: X86_V3" in line
+    assert "60% of the floor's step, 3.0× JAX's whole step, and the floor is 5.0× JAX" in line
+    assert blank == "" and report._activation({"activation": {"error": "x"}, "rows": rows}) == []

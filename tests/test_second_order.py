@@ -65,7 +65,44 @@ def test_lm_recovers_a_teacher_network():
     assert res.status == "ok" and res.stop_reason == "converged" and res.epochs < 300
     assert rel < 1e-6
     mu = res.history.extra["mu"]
-    assert len(mu) == len(res.history) and mu[0] == 1e-3
+    assert len(mu) == len(res.history) and mu[0] == 1.0
+
+
+def runge_problem(n=512):
+    def runge(x):
+        return 1.0 / (1.0 + 25.0 * (2.0 * x - 1.0) ** 2)
+
+    X = np.random.default_rng(0).uniform(size=(n, 1))
+    Xt = (np.arange(4000)[:, None] + 0.5) / 4000
+    return X, runge(X), Xt, runge(Xt)
+
+
+def lm_rmse(output_layer="trained", seed=0, epochs=300, **hyper):
+    X, y, Xt, yt = runge_problem()
+    net = Network.create([1, 8, 1], activation="tanh", rng=np.random.default_rng(seed))
+    s = opts({"name": "lm", **hyper}, epochs, output_layer=output_layer)
+    [res] = train(net, X, y, settings=s)
+    return float(np.sqrt(np.mean((net.predict(Xt)[0] - yt) ** 2))), res
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_geodesic_acceleration_follows_the_valley_plain_lm_creeps_along(seed):
+    # Runge, 8 tanh units, 300 steps: without the acceleration LM creeps at ~1e-4
+    plain, _ = lm_rmse(seed=seed, geodesic=0.0)
+    accelerated, res = lm_rmse(seed=seed)
+    assert plain > 5e-5
+    assert accelerated < 0.2 * plain
+    assert all(b <= a for a, b in itertools.pairwise(res.history.train_loss))
+
+
+def test_a_rejected_acceleration_leaves_no_trace():
+    # every a is refused (‖a‖ > 1e-300·‖δ‖): the probes set θ and the output layer, and
+    # each is undone, so the run is plain LM's bit for bit
+    for output_layer in ("trained", "lstsq"):
+        off, r_off = lm_rmse(output_layer, epochs=40, geodesic=0.0)
+        refused, r_ref = lm_rmse(output_layer, epochs=40, geodesic=1e-300)
+        assert refused == off
+        assert r_ref.history.train_loss == r_off.history.train_loss
 
 
 @pytest.mark.parametrize("method", ["lm", "lbfgs"])

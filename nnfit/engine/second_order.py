@@ -8,8 +8,17 @@ Levenberg–Marquardt minimises ½‖r‖² + ½·n·λ₂‖W‖² (the course'
 Tikhonov regularisation of the weights) with r = g(X) − y. Each step solves
 (JᵀJ + n·λ₂·D + μI) δ = −(Jᵀr + n·λ₂·D θ) by Cholesky, J the per-sample Jacobian from
 backprop and D the weight mask; JᵀJ is formed once per accepted step and reused while μ
-grows. μ starts at 1e-3, shrinks ×0.1 after a step that lowers the cost and grows ×10
-after one that does not; training stops when μ passes 1e10, as in MATLAB's ``trainlm``.
+grows. μ shrinks ×0.1 after a step that lowers the cost and grows ×10 after one that
+does not; training stops when μ passes 1e10, as in MATLAB's ``trainlm``. μ starts at 1
+(trainlm: 1e-3): plain LM ends the same from either (Runge, 8 tanh units, 10 seeds),
+while variable projection's first, nearly undamped steps from 1e-3 jump into poor basins
+(test RMSE median 8.7e-5 against 8.0e-6 from 1).
+
+Each step is geodesically accelerated (Transtrum & Sethna 2012): with δ the LM step, a
+second solve with the same factor gives a = −(JᵀJ + D)⁻¹Jᵀr'', r'' the residuals' second
+derivative along δ by a finite difference (one more evaluation), and the step is δ + ½a
+when ‖a‖ ≤ ``geodesic``·‖δ‖ (else δ). It follows the curved valleys in which
+plain LM creeps: Runge, 8 tanh units, 300 steps, test RMSE median of 10 seeds 1.6e-4 → 6.5e-6.
 
 With ``output_layer: lstsq`` both become variable projection (Golub & Pereyra 1973;
 Newman, Ruthotto et al., "Train like a (Var)Pro", 2021): they see only the hidden
@@ -133,6 +142,8 @@ class LBFGS(Method):
                 session.stop_all("converged")
 
 
+#: the finite-difference step, along δ, of the geodesic acceleration's r'' (Transtrum's)
+FD_STEP = 0.1
 #: LM tries two BLAS threads for JᵀJ and its factorisations from this many parameters
 TUNE_FROM = 256
 
@@ -148,13 +159,16 @@ class LM(Method):
     default_lr = None
     honours = frozenset()
     params: ClassVar = {
-        "mu": Param(1e-3, **POSITIVE, hi=1e10, doc="initial damping"),
+        "mu": Param(1.0, **POSITIVE, hi=1e10, doc="initial damping"),
         "mu_dec": Param(0.1, lo=0.0, hi=1.0, lo_open=True, hi_open=True, doc="after a good step"),
         "mu_inc": Param(10.0, lo=1.0, lo_open=True, hi=1e6, doc="after a bad step"),
         "mu_max": Param(1e10, **POSITIVE, hi=1e300, doc="stop when the damping passes this"),
         "max_jacobian_mb": Param(1024, **POSITIVE, hi=1e7, doc="refuse a larger J and JᵀJ"),
         "ridge": Param(1e-6, lo=0.0, hi=1e6, doc="variable projection: output-layer ridge"),
         "ridge_min": Param(1e-14, lo=0.0, hi=1e6, doc="… halved each accepted step down to"),
+        "geodesic": Param(
+            0.75, lo=0.0, hi=10.0, doc="geodesic acceleration: largest ‖a‖/‖δ‖ used; 0 = off"
+        ),
     }
 
     def run(self, session: Session, problem: Problem) -> None:
@@ -218,6 +232,23 @@ class LM(Method):
                 lin.fill(Jt, P)
             return Jt @ last["r"] + lam * mask * x
 
+        def accelerated(x, delta, grad, damping) -> Array:
+            """δ + ½a, Transtrum & Sethna's geodesic acceleration (2012): a solves the
+            same damped system for −Jᵀr'', r'' = (2/h)·((r(x + hδ) − r)/h − Jδ) the
+            residuals' second derivative along δ by a finite difference; δ alone when
+            ‖a‖ > geodesic·‖δ‖ or r'' is not finite. Jᵀr'' needs one product with J:
+            Jᵀr is the gradient less the penalty's, and JᵀJδ = −grad − damping·δ."""
+            evaluate(x + FD_STEP * delta)
+            r_h = last["r"]
+            if not np.isfinite(r_h).all():
+                return delta
+            Jtr = grad - lam * mask * x
+            b = (2.0 / FD_STEP) * ((Jt @ r_h - Jtr) / FD_STEP + grad + damping * delta)
+            a = normal.solve(-b)
+            if not np.linalg.norm(a) <= accel * np.linalg.norm(delta):
+                return delta
+            return delta + 0.5 * a
+
         mu = float(hp["mu"])
         x = theta[:P].astype(np.float64)
         cost = evaluate(x)
@@ -235,6 +266,7 @@ class LM(Method):
             np.add(lam * mask, mu, out=damping)
             threads.tune("factor", lambda: normal.factor(damping))
         problem.begin(session, math.nan, mu=mu)
+        accel = float(hp["geodesic"])
         for _ in session.epochs():
             if not formed:  # JᵀJ once per accepted step, when another step follows
                 with threads.heavy("form"):
@@ -250,6 +282,8 @@ class LM(Method):
                     mu *= hp["mu_inc"]
                     continue
                 delta = normal.solve(-grad)
+                if accel:
+                    delta = accelerated(x, delta, grad, damping)
                 new = evaluate(x + delta)
                 if new < cost:
                     cost, accepted = new, True
