@@ -105,6 +105,10 @@ def test_per_layer_activations_and_parameters(write):
             "target: {expr: x}\ntraining:\n  optimizer: {name: adam, lrr: 1}\n",
             "3: training.optimizer: adam takes no parameter 'lrr' (did you mean 'lr'?",
         ),
+        (  # lm takes no lr, so lr is not among what it allows
+            "target: {expr: x}\ntraining:\n  optimizer: {name: lm, geodesc: 1}\n",
+            "(did you mean 'geodesic'? allowed: mu, mu_dec,",
+        ),
         (
             "target: {expr: x}\nmodel:\n  activation: tanhh\n",
             "3: model.activation: did you mean 'tanh'? allowed 'sigmoid'",

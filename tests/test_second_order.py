@@ -208,3 +208,18 @@ def test_lm_jacobian_normal_matrix_and_damped_solve_are_the_dense_algebra(dtype)
     x = normal.solve(b.copy())
     np.testing.assert_allclose(x, np.linalg.solve(H + np.diag(damping), b), rtol=1e-8)
     assert not normal.factor(np.full(net.n_params, -1e6))  # not positive definite: refused
+
+
+def test_float32_lm_goes_without_the_acceleration():
+    # float32 residuals make the finite difference's r'' rounding noise: the default
+    # must then take plain LM's steps, bit for bit
+    X, y, _, _ = runge_problem(n=256)
+    runs = []
+    for geodesic in (0.75, 0.0):
+        net = Network.create([1, 8, 1], rng=np.random.default_rng(0), dtype="float32")
+        s = opts({"name": "lm", "geodesic": geodesic}, 30)
+        [res] = train(net, X, y, settings=s)
+        runs.append((net.theta.copy(), res.history.train_loss))
+    assert runs[0][0].dtype == np.float32
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]

@@ -58,7 +58,7 @@ class _Named(BaseModel):
     @model_validator(mode="after")
     def _check_params(self):
         declared = self._params[self.name]  # type: ignore[attr-defined]
-        fixed = [k for k in type(self).model_fields if k != "name"]
+        fixed = [k for k in type(self).model_fields if k != "name" and self._takes(k)]
         for key, value in (self.model_extra or {}).items():
             if key not in declared:
                 names = [*fixed, *declared]
@@ -75,6 +75,10 @@ class _Named(BaseModel):
             except ValueError as exc:
                 raise _Bad(str(exc), declared[key].describe(key), value) from None
         return self
+
+    def _takes(self, field: str) -> bool:
+        """Whether this choice uses a fixed field (listed as allowed in messages)."""
+        return True
 
     def params(self) -> dict[str, float]:
         return dict(self.model_extra or {})
@@ -134,6 +138,9 @@ class OptimizerConfig(_Named):
         if self.lr is None:
             object.__setattr__(self, "lr", OPTIMIZERS[self.name].default_lr)
         return self
+
+    def _takes(self, field: str) -> bool:
+        return field != "lr" or "lr" in OPTIMIZERS[self.name].honours
 
     def spec(self) -> dict:
         lr = {} if self.lr is None else {"lr": self.lr}
