@@ -83,6 +83,9 @@ def _in_process(tool: str, workload: str, repeats: int, quick: bool) -> dict:
         "final_mse": statistics.fmean(mse(p, X, y, spec["act"]) for p in trained),
         "compile_s": trainer.compile_s or None,
         "blas_threads": best,
+        # nnfit keeps small products on one thread (a thread count chosen by timing would
+        # change the weights' last bits from run to run), so this is shown beside the best
+        "one_thread_s": min(times[1]) if 1 in times else None,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "versions": _versions(tool),
     }
@@ -117,6 +120,7 @@ def measure(tool: str, workload: str, repeats: int, quick: bool) -> dict:
         "workload": workload,
         "us_best": min(r["times_s"]) / per * 1e6,
         "us_median": statistics.median(r["times_s"]) / per * 1e6,
+        "us_one_thread": r["one_thread_s"] / per * 1e6 if r.get("one_thread_s") else None,
         **r,
     }
 
@@ -150,6 +154,9 @@ def merge(runs: list[dict]) -> dict:
         "times_s": times,
         "us_median": statistics.median(times) * per * 1e6,
         "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
+        "us_one_thread": min(
+            (r["us_one_thread"] for r in ok if r.get("us_one_thread")), default=None
+        ),
         "load_after": max((r.get("load_after") or 0.0) for r in ok),
     }
 

@@ -187,6 +187,8 @@ def markdown(result: dict) -> str:
                 continue
             if r.get("blas_threads"):
                 what += f"; BLAS {r['blas_threads']} thread{'s' if r['blas_threads'] > 1 else ''}"
+                if r["blas_threads"] > 1 and r.get("us_one_thread"):
+                    what += f" ({_us(r['us_one_thread'])} on one)"
             lines.append(
                 f"| {r['tool']} | {_us(r['us_best'])} | {_us(r['us_median'])} | "
                 f"{_f(r.get('ratio_to_floor'), '.2f')} | {r['final_mse']:.3e} | "
