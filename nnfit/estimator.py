@@ -246,6 +246,7 @@ class Regressor(RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         """Train on X (n, d) and y (n,) or (n, k); returns self."""
         from nnfit.engine.network import Network
+        from nnfit.engine.optimizers import OPTIMIZERS
         from nnfit.engine.train import train
         from nnfit.experiment.runner import settings_from
 
@@ -255,6 +256,12 @@ class Regressor(RegressorMixin, BaseEstimator):
         Y = y.reshape(len(y), -1)
         _check_range(X, Y)
         n, k = len(X), Y.shape[1]
+        method = training.optimizer.name
+        if k > 1 and OPTIMIZERS[method].least_squares:  # its Jacobian is of one output
+            raise ValueError(
+                f"optimizer {method!r} fits one output and y has {k} columns; fit one "
+                "Regressor per column, or use lbfgs or a first-order optimizer"
+            )
         # the streams of training.seed (initial weights, shuffles; the third is the
         # baselines'), then the validation split's
         s_init, s_shuffle, _, s_split = (np.random.default_rng(s) for s in root.spawn(4))

@@ -309,3 +309,24 @@ def test_least_squares_output_and_baselines_are_checked():
     with pytest.raises(config.ConfigError, match="pwlinear fits at most 2,048 knots"):
         config.from_dict({**wide, "baselines": ["pwlinear"]})
     assert config.from_dict({**wide, "model": {"hidden": [2048]}, "baselines": ["pwlinear"]})
+
+
+def test_numbers_no_float_holds_and_numpy_scalars(write):
+    # an integer beyond any float was an OverflowError with a traceback, and the message
+    # of one just inside printed all its digits
+    big = "1" + "0" * 400
+    p = write(f"target: {{name: runge}}\ntraining:\n  optimizer: {{name: lm, geodesic: {big}}}\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(p)
+    assert str(info.value).endswith(
+        "3: training.optimizer: geodesic must be finite (0 ≤ geodesic ≤ 10), "
+        "got an integer of about 401 digits"
+    )
+    import numpy as np
+
+    from nnfit.engine.params import Param
+
+    assert Param(0.75, lo=0.0, hi=10.0).check("g", np.float32(0.5)) == 0.5
+    assert Param(3, lo=1, integer=True).check("m", np.int64(4)) == 4
+    with pytest.raises(ValueError, match="must be a number"):
+        Param(1.0).check("g", np.bool_(True))

@@ -282,3 +282,9 @@ def test_the_estimator_works_without_scikit_learn():
         "rejected True",
         "True True True",
     ]
+
+
+def test_lm_with_several_outputs_is_one_clear_error():
+    X = np.random.default_rng(0).uniform(size=(40, 2))
+    with pytest.raises(ValueError, match="optimizer 'lm' fits one output and y has 2 columns"):
+        nnfit.Regressor(optimizer="lm").fit(X, np.c_[X[:, 0], X[:, 1]])

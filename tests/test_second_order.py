@@ -1,11 +1,13 @@
 """L-BFGS and Levenberg–Marquardt: Jacobian, monotone cost, teacher recovery, limits."""
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from nnfit.engine import losses
+from nnfit.engine import losses, optimizers
 from nnfit.engine.gradcheck import check_jacobian
 from nnfit.engine.loop import TrainSettings
 from nnfit.engine.network import Network
@@ -223,3 +225,32 @@ def test_float32_lm_goes_without_the_acceleration():
     assert runs[0][0].dtype == np.float32
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     assert runs[0][1] == runs[1][1]
+
+
+def test_lm_values_each_in_range_but_not_together_are_refused(write):
+    p = write("target: {name: runge}\ntraining:\n  optimizer: {name: lm, mu: 100, mu_max: 1}\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(p)
+    assert "3: training.optimizer: mu must be at most mu_max (1), got 100" in str(info.value)
+    with pytest.raises(ValueError, match="mu must be at most mu_max"):
+        optimizers.make("lm", mu=2.0, mu_max=1.5)
+
+
+def test_a_damping_that_underflows_climbs_back():
+    # μ ×1e-300 twice reached 0.0, from which ×mu_inc never climbed: the next rejected
+    # step looped for ever. In a child process, so that a regression fails, not hangs.
+    code = (
+        "import numpy as np\n"
+        "from nnfit.engine.loop import TrainSettings\n"
+        "from nnfit.engine.network import Network\n"
+        "from nnfit.engine.train import train\n"
+        "X = np.linspace(0, 1, 50)[:, None]\n"
+        "net = Network.create([1, 1], rng=np.random.default_rng(0))\n"
+        "s = TrainSettings(optimizer={'name': 'lm', 'mu_dec': 1e-300}, epochs=20,"
+        " early_stopping=None)\n"
+        "[res] = train(net, X, 2 * X + 1, settings=s)\n"
+        "print(res.stop_reason, min(res.history.extra['mu']) > 0)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["converged", "True"]

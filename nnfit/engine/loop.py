@@ -172,6 +172,11 @@ class Method:
         from nnfit.engine.params import bind
 
         self.hyper = bind("optimizer", self.name, self.params, hyper)
+        self.check_together(self.hyper)
+
+    @classmethod
+    def check_together(cls, hyper: dict) -> None:
+        """Raise ValueError for values each in range but wrong together (none here)."""
 
     def run(self, session: Session) -> None:
         raise NotImplementedError

@@ -10,7 +10,18 @@ never reach the maths.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
+
+import numpy as np
+
+
+def _given(value) -> str:
+    """A value as given, but an integer of more digits than a message can hold as such
+    (Python refuses to print one of more than 4,300 digits at all)."""
+    if isinstance(value, int) and abs(value) >= 10**24:
+        return f"an integer of about {int(abs(value).bit_length() * math.log10(2)) + 1} digits"
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -40,16 +51,21 @@ class Param:
 
     def check(self, name: str, value) -> float | int:
         """Return ``value`` as a number, or raise ValueError naming the range."""
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
             raise ValueError(f"{name} must be a number ({self.describe(name)}), got {value!r}")
-        if not math.isfinite(value):
-            raise ValueError(f"{name} must be finite ({self.describe(name)}), got {value!r}")
+        value = int(value) if isinstance(value, numbers.Integral) else float(value)
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int beyond any float
+            finite = False
+        if not finite:
+            raise ValueError(f"{name} must be finite ({self.describe(name)}), got {_given(value)}")
         if self.integer and float(value) != int(value):
             raise ValueError(f"{name} must be a whole number, got {value!r}")
         low_bad = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
         high_bad = self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi)
         if low_bad or high_bad:  # the value as given: int(1e236) would print 237 digits
-            raise ValueError(f"{name} must satisfy {self.describe(name)}, got {value!r}")
+            raise ValueError(f"{name} must satisfy {self.describe(name)}, got {_given(value)}")
         return int(value) if self.integer else value
 
     def json_schema(self) -> dict:

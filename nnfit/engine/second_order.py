@@ -143,6 +143,8 @@ class LBFGS(Method):
                 session.stop_all("converged")
 
 
+#: the smallest damping, the smallest normal float64
+MU_MIN = float(np.finfo(np.float64).tiny)
 #: the finite-difference step, along δ, of the geodesic acceleration's r'' (Transtrum's)
 FD_STEP = 0.1
 #: LM tries two BLAS threads for JᵀJ and its factorisations from this many parameters
@@ -171,6 +173,13 @@ class LM(Method):
             0.75, lo=0.0, hi=10.0, doc="geodesic acceleration: largest ‖a‖/‖δ‖ used; 0 = off"
         ),
     }
+
+    @classmethod
+    def check_together(cls, hyper: dict) -> None:
+        if hyper["mu"] > hyper["mu_max"]:  # no step would be tried: an untrained "converged"
+            raise ValueError(
+                f"mu must be at most mu_max ({hyper['mu_max']:g}), got {hyper['mu']:g}"
+            )
 
     def run(self, session: Session, problem: Problem) -> None:
         threads = Threads()
@@ -292,7 +301,8 @@ class LM(Method):
                 if new < cost:
                     cost, accepted = new, True
                     x = x + delta
-                    mu *= hp["mu_dec"]
+                    # never 0 (an underflow), from which ×mu_inc would never climb back
+                    mu = max(mu * hp["mu_dec"], MU_MIN)
                     if varpro and ridge[0] > hp["ridge_min"]:
                         ridge[0] = max(0.5 * ridge[0], hp["ridge_min"])
                         cost = evaluate(x)

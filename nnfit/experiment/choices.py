@@ -134,6 +134,14 @@ class OptimizerConfig(_Named):
     _params: ClassVar[dict[str, dict]] = {n: cls.params for n, cls in OPTIMIZERS.items()}
 
     @model_validator(mode="after")
+    def _together(self):
+        try:
+            OPTIMIZERS[self.name].check_together(self.params())
+        except ValueError as exc:
+            raise _Bad(str(exc), "values that fit together", self.params()) from None
+        return self
+
+    @model_validator(mode="after")
     def _default_lr(self):
         if self.lr is None:
             object.__setattr__(self, "lr", OPTIMIZERS[self.name].default_lr)
