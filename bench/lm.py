@@ -49,7 +49,9 @@ def _gemm_sample(J, K, out, threads: int) -> float:
         return (time.perf_counter() - t0) / count
 
 
-def measure(width: int, n: int, iters: int, repeats: int = 3) -> dict:
+def measure(
+    width: int, n: int, iters: int, repeats: int = 3, geodesic: float | None = None
+) -> dict:
     """Best time per accepted LM iteration over ``repeats`` runs (after a warm-up), and
     the best GEMM rate of samples taken between them, so both see the same machine."""
     from threadpoolctl import threadpool_info
@@ -57,7 +59,8 @@ def measure(width: int, n: int, iters: int, repeats: int = 3) -> dict:
     rng = np.random.default_rng(1)
     X = rng.uniform(size=(n, 1))
     y = np.sin(2 * np.pi * X)
-    s = TrainSettings(optimizer={"name": "lm"}, epochs=iters, early_stopping=None)
+    opt = {"name": "lm"} if geodesic is None else {"name": "lm", "geodesic": geodesic}
+    s = TrainSettings(optimizer=opt, epochs=iters, early_stopping=None)
     P = 3 * width + 1
     J, K = rng.normal(size=(n, P)), rng.normal(size=(n, P))  # two: J.T @ J would be syrk
     out = np.empty((P, P))
@@ -75,10 +78,12 @@ def measure(width: int, n: int, iters: int, repeats: int = 3) -> dict:
             best = row
     threads = min(settings, key=lambda t: gemm[t])
     rate = 2 * n * P * P / gemm[threads] / 1e9
-    flops = n * P * (P + 1) + best["trials"] * (P**3 / 3 + 4 * P * P + 4 * n * P) + 6 * n * P
+    per_trial = P**3 / 3 + (4 * P * P + 4 * n * P if geodesic != 0 else 2 * P * P)
+    flops = n * P * (P + 1) + best["trials"] * per_trial + 6 * n * P
     lm_rate = flops / (best["us"] / 1e6) / 1e9
     return {
         "width": width,
+        "geodesic": geodesic != 0,
         "n": n,
         "P": P,
         "us_per_iter": best["us"],
@@ -97,15 +102,19 @@ def main(argv=None):
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--json", action="store_true", help="one JSON line (for bench.py)")
     args = ap.parse_args(argv)
-    rows = [measure(int(w), args.n, args.iters) for w in args.widths.split(",")]
+    widths = [int(w) for w in args.widths.split(",")]
+    rows = [measure(w, args.n, args.iters) for w in widths]
+    # the widest again without the geodesic acceleration, whose extra pass is few flops
+    rows.append(measure(max(widths), args.n, args.iters, geodesic=0.0))
     if args.json:
         print(json.dumps(rows))
         return 0
-    print("| width | P | µs / iteration | trials | GFLOP/s | GEMM GFLOP/s | share |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| width | acceleration | P | µs / iteration | trials | GFLOP/s | GEMM GFLOP/s | share |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(
-            f"| {r['width']} | {r['P']} | {r['us_per_iter']:.0f} | {r['trials_per_iter']:.1f} | "
+            f"| {r['width']} | {'yes' if r['geodesic'] else 'no'} | {r['P']} | "
+            f"{r['us_per_iter']:.0f} | {r['trials_per_iter']:.1f} | "
             f"{r['gflops']:.2f} | {r['gemm_gflops']:.2f} | {r['share']:.2f} |"
         )
     return 0

@@ -60,7 +60,7 @@ def assemble(rows, extras, machine, missing, quick, repeats) -> dict:
         goals.append(_goal(name, limit, value))
     lm = extras.get("lm")
     share = next(
-        (r["share"] for r in lm if r["width"] == LM_WIDTH), None
+        (r["share"] for r in lm if r["width"] == LM_WIDTH and r.get("geodesic", True)), None
     ) if isinstance(lm, list) else None  # fmt: skip
     goals.append(
         _goal(f"LM iteration at width {LM_WIDTH} / GEMM rate", LM_SHARE, share, at_least=True)
@@ -99,16 +99,18 @@ def _lm(rows) -> list[str]:
     out = [
         f"**LM**: one accepted Levenberg–Marquardt iteration (1-w-1 tanh, {n:,} points: JᵀJ "
         "by syrk; per trial damping a Cholesky factorisation, two pairs of triangular solves "
-        "and the geodesic acceleration's pass and product; the passes), against a general "
+        "and, with the geodesic acceleration (accel.), its pass and product; the passes), "
+        "against a general "
         "product Jᵀ·K of the same shapes (2nP² flops; best of the BLAS's default threads and "
         "one; LM runs on one)",
         "",
-        "| width | P | µs / iteration | trials | GFLOP/s | GEMM GFLOP/s | share of GEMM |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| width | accel. | P | µs / iteration | trials | GFLOP/s | GEMM GFLOP/s | share of GEMM |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         out.append(
-            f"| {r['width']} | {r['P']} | {_us(r['us_per_iter'])} | {r['trials_per_iter']:.1f} | "
+            f"| {r['width']} | {'yes' if r.get('geodesic', True) else 'no'} | {r['P']} | "
+            f"{_us(r['us_per_iter'])} | {r['trials_per_iter']:.1f} | "
             f"{r['gflops']:.1f} | {r['gemm_gflops']:.1f} ({r['gemm_threads']} thr.) | "
             f"{r['share']:.2f} |"
         )
