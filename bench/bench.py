@@ -331,11 +331,11 @@ def main(argv=None):
         extras["lm"] = script("lm.py", "--iters", "5" if args.quick else "20")
         print("calls per step …", flush=True)
         extras["calls"] = script("calls.py")
-    if "numpy" in selected:
-        extras["activation"] = script("activation.py")
         extras["startup"] = startup(2 if args.quick else 5)
         if not args.skip_sweep:
             extras["sweep"] = sweep_throughput(args.quick)
+    if "numpy" in selected:
+        extras["activation"] = script("activation.py")
     result = report.assemble(rows, extras, machine(), missing, args.quick, repeats)
     result["total_s"] = time.perf_counter() - t_start
     text = report.markdown(result)

@@ -100,9 +100,8 @@ def _lm(rows) -> list[str]:
         f"**LM**: one accepted Levenberg–Marquardt iteration (1-w-1 tanh, {n:,} points: JᵀJ "
         "by syrk; per trial damping a Cholesky factorisation, two pairs of triangular solves "
         "and, with the geodesic acceleration (accel.), its pass and product; the passes), "
-        "against a general "
-        "product Jᵀ·K of the same shapes (2nP² flops; best of the BLAS's default threads and "
-        "one; LM runs on one)",
+        "against a general product Jᵀ·K of the same shapes (2nP² flops; best of the BLAS's "
+        "default threads and one; LM runs on one)",
         "",
         "| width | accel. | P | µs / iteration | trials | GFLOP/s | GEMM GFLOP/s | share of GEMM |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -125,3 +125,27 @@ def test_the_activation_line_puts_the_tanh_call_next_to_the_same_runs_steps():
     assert "30.0 µs in float64 and 6.0 µs in float32" in line and "found: X86_V3" in line
     assert "60% of the floor's step, 3.0× JAX's whole step, and the floor is 5.0× JAX" in line
     assert blank == "" and report._activation({"activation": {"error": "x"}, "rows": rows}) == []
+
+
+def test_the_report_takes_the_default_lm_for_its_goal_and_shows_the_one_thread_floor():
+    import report
+
+    lm = [  # the row without the acceleration first: the goal must skip it
+        {"width": 256, "geodesic": False, "n": 1024, "P": 769, "us_per_iter": 3e4,
+         "trials_per_iter": 1.9, "gflops": 26.0, "gemm_gflops": 80.0, "gemm_threads": 2,
+         "share": 0.31},
+        {"width": 256, "geodesic": True, "n": 1024, "P": 769, "us_per_iter": 4e4,
+         "trials_per_iter": 1.9, "gflops": 20.0, "gemm_gflops": 80.0, "gemm_threads": 2,
+         "share": 0.25},
+    ]  # fmt: skip
+    row = {"workload": "W2", "tool": "numpy", "us_best": 317.0, "us_median": 330.0,
+           "final_mse": 1e-3, "peak_rss_mb": 50, "blas_threads": 2,
+           "us_one_thread": 369.4}  # fmt: skip
+    machine = {"cpu": "x", "cores": 2, "python": "3.11", "numpy": "2", "blas": "b",
+               "date": "d", "load_avg_1min": 0.5}  # fmt: skip
+    result = report.assemble([row], {"lm": lm}, machine, [], False, 3)
+    [goal] = [g for g in result["goals"] if g["goal"].startswith("LM iteration")]
+    assert goal["value"] == 0.25 and goal["met"] is False
+    text = report.markdown(result)
+    assert "BLAS 2 threads (369.4 on one)" in text
+    assert "| 256 | yes | 769 |" in text and "| 256 | no | 769 |" in text
