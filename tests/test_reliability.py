@@ -127,9 +127,11 @@ def test_an_interrupted_sweep_keeps_finished_runs_and_resumes(write, tmp_path, n
 def test_kill_9_leaves_nothing_that_reads_as_finished(write, tmp_path):
     out = tmp_path / "res"
     proc = nnfit("sweep", write(SWEEP), "--out", out, "--jobs", "2")
-    assert wait_for(lambda: len(results.find_runs(out)) >= 2)
-    proc.kill()
-    finish(proc, timeout=30)  # returns once the workers, holding its pipes, have gone too
+    try:
+        assert wait_for(lambda: len(results.find_runs(out)) >= 2)
+    finally:  # killed whatever happens: a sweep left running would disturb the next tests
+        proc.kill()
+        finish(proc, timeout=30)  # returns once the workers, holding its pipes, have gone
     finished_runs_are_whole(out)
     leftovers = [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     for tmp in leftovers:  # a half-written temp file never carries a result name

@@ -65,3 +65,24 @@ def test_a_run_records_the_size_and_checksum_of_every_other_file(write, tmp_path
     hidden.mkdir()
     (hidden / "metrics.json").write_text("{}")
     assert results.find_runs(tmp_path) == [run_dir]  # a folder being written is not a run
+
+
+def test_finding_runs_passes_over_folders_that_vanish_while_walked(tmp_path, monkeypatch):
+    """A sweep renames each finished run into place from a hidden folder: a reader walking
+    the tree beside it must neither enter the hidden ones nor fail on a folder gone
+    between listing and opening (the kill -9 test met both: FileNotFoundError)."""
+    import os
+
+    for rel in ("a", ".b.new-1-ff/x", "c", "d/e"):
+        (tmp_path / rel).mkdir(parents=True)
+        (tmp_path / rel / "metrics.json").write_text("{}")
+    real = os.scandir
+
+    def scandir(path="."):
+        name = os.path.basename(os.fspath(path))
+        if name.startswith(".") or name == "c":  # gone between its listing and its opening
+            raise FileNotFoundError(path)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert results.find_runs(tmp_path) == [tmp_path / "a", tmp_path / "d" / "e"]

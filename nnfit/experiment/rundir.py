@@ -154,15 +154,23 @@ def inside(root: Path, *parts: str) -> Path:
     return path
 
 
+def folders_holding(root: Path, name: str) -> list[Path]:
+    """Every folder under ``root`` (itself included) holding a file ``name``, sorted.
+    Hidden folders are not entered: they are runs being written, renamed into place when
+    complete, so one may vanish while the tree is walked (a sweep writing beside a
+    reader); a folder that vanishes is passed over, as ``os.walk`` does."""
+    found = []
+    for where, folders, files in os.walk(root):
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        if name in files:
+            found.append(Path(where))
+    return sorted(found)
+
+
 def find_runs(root: Path) -> list[Path]:
     """Every folder under ``root`` holding a metrics.json, sorted (hidden ones skipped:
     they are folders being written)."""
-    root = Path(root)
-    found = []
-    for p in root.rglob("metrics.json"):
-        if not any(part.startswith(".") for part in p.parent.relative_to(root).parts):
-            found.append(p.parent)
-    return sorted(found)
+    return folders_holding(Path(root), "metrics.json")
 
 
 def _sibling(run_dir: Path, kind: str) -> Path:

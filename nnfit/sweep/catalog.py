@@ -16,7 +16,13 @@ from pathlib import Path
 
 import yaml
 
-from nnfit.experiment.rundir import ResultsError, check_run, find_runs, load_metrics
+from nnfit.experiment.rundir import (
+    ResultsError,
+    check_run,
+    find_runs,
+    folders_holding,
+    load_metrics,
+)
 from nnfit.experiment.runfiles import load_summary
 from nnfit.experiment.yamlfile import MAX_FILE_BYTES, load_yaml
 
@@ -159,11 +165,9 @@ def collect(root: Path, with_problems: bool = False):
     differs = differing(configs)
     for r in rows:
         r["config"] = {k: r["config"].get(k) for k in differs}
-    for summary in sorted(root.rglob("summary.json")):
-        if any(part.startswith(".") for part in summary.parent.relative_to(root).parts):
-            continue
+    for folder in folders_holding(root, "summary.json"):
         try:
-            s = load_summary(summary.parent)
+            s = load_summary(folder)
         except ResultsError as exc:
             problems.append(str(exc))
             continue
@@ -174,7 +178,7 @@ def collect(root: Path, with_problems: bool = False):
         rows.append(
             {
                 "kind": "sweep",
-                "path": str(summary.parent.relative_to(root)),
+                "path": str(folder.relative_to(root)),
                 "name": s.get("name"),
                 "status": status,
                 **dict.fromkeys(COLUMNS[4:]),
