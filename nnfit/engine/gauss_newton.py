@@ -65,7 +65,12 @@ class Jacobian:
             z = self.Z[l]
             np.dot(self.Wt[l], self.A[l], out=z)
             a = self.A[l + 1][:-1] if l < self.L - 1 else self.g
-            if act.fast_forward is None:
+            if act.fast_scaled is not None and not act.needs_z:  # as the training passes
+                c, g = act.fast_scaled
+                np.multiply(z, c, out=a)
+                with np.errstate(over="ignore"):  # e^u = inf is the saturated end
+                    g(a, a)
+            elif act.fast_forward is None:
                 np.copyto(a, act.f(z))
             else:
                 act.fast_forward(z, a)
