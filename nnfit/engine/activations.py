@@ -268,9 +268,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation(
         sigmoid, dsigmoid, {}, False, _sigmoid_, _dsigmoid_, _sigmoid_deriv, (-1.0, _sigmoid_neg_)
     ),
-    "tanh": Activation(
-        tanh, dtanh, {}, False, np.tanh, _dtanh_, _tanh_deriv, (-2.0, _tanh_neg2_)
-    ),
+    "tanh": Activation(tanh, dtanh, {}, False, np.tanh, _dtanh_, _tanh_deriv, (-2.0, _tanh_neg2_)),
     "relu": Activation(relu, drelu, {}, False, _relu_, _drelu_, _relu_deriv),
     "leaky_relu": Activation(leaky_relu, dleaky_relu, {"slope": _SLOPE}, needs_z=False),
     "elu": Activation(elu, delu, {"alpha": _ALPHA}, needs_z=False),
