@@ -72,6 +72,29 @@ def test_the_hash_is_stable_and_independent_of_spelling(write):
     assert a.config_hash() == config.from_dict(a.run_config()).config_hash()
 
 
+def test_one_value_spelt_as_an_integer_a_float_or_a_signed_zero_has_one_hash():
+    def cfg(mu, geodesic, l2, beta1):
+        return config.from_dict(
+            {
+                "name": "a",
+                "target": {"name": "sine"},
+                "model": {"hidden": [4], "bias": l2},
+                "training": {"optimizer": {"name": "lm", "mu": mu, "geodesic": geodesic}, "l2": l2},
+            }
+        ), config.from_dict(
+            {
+                "target": {"name": "sine"},
+                "training": {"optimizer": {"name": "adam", "beta1": beta1}},
+            }
+        )
+
+    (lm_a, adam_a), (lm_b, adam_b) = cfg(1, 0, 0.0, 0), cfg(1.0, -0.0, -0.0, -0.0)
+    assert lm_a.config_hash() == lm_b.config_hash()
+    assert adam_a.config_hash() == adam_b.config_hash()
+    assert lm_a.training.optimizer.params()["mu"] == 1.0
+    assert isinstance(lm_a.training.optimizer.params()["mu"], float)
+
+
 def test_registries_reach_the_schema():
     s = json.dumps(config.schema())
     for name in list(ACTIVATIONS) + list(OPTIMIZERS):

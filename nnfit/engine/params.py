@@ -66,7 +66,9 @@ class Param:
         high_bad = self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi)
         if low_bad or high_bad:  # the value as given: int(1e236) would print 237 digits
             raise ValueError(f"{name} must satisfy {self.describe(name)}, got {_given(value)}")
-        return int(value) if self.integer else value
+        # one value, one spelling: 1, 1.0 and -0.0 versus 0.0 would otherwise give one
+        # experiment several config hashes (and run ids that resume cannot match)
+        return int(value) if self.integer else float(value) + 0.0
 
     def json_schema(self) -> dict:
         out: dict = {"type": "integer" if self.integer else "number", "default": self.default}

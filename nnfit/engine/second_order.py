@@ -166,7 +166,7 @@ class LM(Method):
         "mu_dec": Param(0.1, lo=0.0, hi=1.0, lo_open=True, hi_open=True, doc="after a good step"),
         "mu_inc": Param(10.0, lo=1.0, lo_open=True, hi=1e6, doc="after a bad step"),
         "mu_max": Param(1e10, **POSITIVE, hi=1e300, doc="stop when the damping passes this"),
-        "max_jacobian_mb": Param(1024, **POSITIVE, hi=1e7, doc="refuse a larger J and JᵀJ"),
+        "max_jacobian_mb": Param(1024.0, **POSITIVE, hi=1e7, doc="refuse a larger J and JᵀJ"),
         "ridge": Param(1e-6, lo=0.0, hi=1e6, doc="variable projection: output-layer ridge"),
         "ridge_min": Param(1e-14, lo=0.0, hi=1e6, doc="… halved each accepted step down to"),
         "geodesic": Param(

@@ -322,8 +322,9 @@ class Experiment(_Strict):
 
     # ---------------------------------------------------------------- derived views
     def run_config(self) -> dict:
-        """The resolved config of one run: every default filled, without ``sweep``."""
-        return self.model_dump(mode="json", exclude={"sweep"})
+        """The resolved config of one run: every default filled, without ``sweep``; −0.0
+        written as 0.0, so that one experiment has one hash."""
+        return _unsigned_zeros(self.model_dump(mode="json", exclude={"sweep"}))
 
     def config_hash(self) -> str:
         blob = json.dumps(self.run_config(), sort_keys=True, separators=(",", ":"))
@@ -355,6 +356,17 @@ class Experiment(_Strict):
 
     def sizes(self) -> list[int]:
         return [self.target.dim, *self.model.hidden, 1]
+
+
+def _unsigned_zeros(value):
+    """``value`` with every float −0.0 as 0.0 (x + 0.0 is x for any other float)."""
+    if isinstance(value, float):
+        return value + 0.0
+    if isinstance(value, dict):
+        return {k: _unsigned_zeros(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unsigned_zeros(v) for v in value]
+    return value
 
 
 def _name(activation) -> str:
