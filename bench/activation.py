@@ -6,8 +6,8 @@ NumPy's float64 tanh runs one value at a time (while float32 takes the vector un
 that one call is most of the floor's step, and no NumPy loop can be faster than it; a
 compiled step (JAX) has its own vectorised tanh. This script measures the call in
 float64 and float32, the same way the floor makes it (``np.tanh(z, out=z)`` on a
-contiguous block), and NumPy's SIMD extensions, so that ``make bench`` can put the W1
-ratios next to it.
+contiguous block), nnfit's exponential form of it in float64, and NumPy's SIMD
+extensions, so that ``make bench`` can put the W1 ratios next to them.
 
     python bench/activation.py [--json]
 """
@@ -18,18 +18,35 @@ import argparse
 import json
 import sys
 import timeit
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-def per_call_us(dtype: str, shape=(64, 32), number: int = 2000, repeat: int = 5) -> float:
-    """Best µs per ``np.tanh(z, out=z)`` on ``shape`` values of the spread a layer sees."""
+
+def per_call_us(
+    dtype: str, shape=(64, 32), number: int = 2000, repeat: int = 5, form: str = "numpy"
+) -> float:
+    """Best µs per ``np.tanh(z, out=z)`` on ``shape`` values of the spread a layer sees;
+    with ``form="nnfit"`` the training passes' 2/(1 + e^u) − 1 instead, on u = −2z (the
+    pass takes u from weights scaled once a step)."""
     z = np.random.default_rng(0).normal(0.0, 2.0, size=shape).astype(dtype)
     buf = np.empty_like(z)
+    if form == "nnfit":
+        from nnfit.engine.activations import ACTIVATIONS
 
-    def call():
-        np.copyto(buf, z)  # the same inputs every call, not tanh(tanh(…))
-        np.tanh(buf, out=buf)
+        c, g = ACTIVATIONS["tanh"].fast_scaled
+        z = (z * z.dtype.type(c)).astype(dtype)
+
+        def call():
+            np.copyto(buf, z)
+            g(buf, buf)
+    else:
+
+        def call():
+            np.copyto(buf, z)  # the same inputs every call, not tanh(tanh(…))
+            np.tanh(buf, out=buf)
 
     def copy_only():
         np.copyto(buf, z)
@@ -55,7 +72,14 @@ def simd() -> dict:
 
 def measure() -> dict:
     f64, f32 = per_call_us("float64"), per_call_us("float32")
-    return {"shape": [64, 32], "tanh_f64_us": f64, "tanh_f32_us": f32, "simd": simd()}
+    ours = per_call_us("float64", form="nnfit")
+    return {
+        "shape": [64, 32],
+        "tanh_f64_us": f64,
+        "tanh_f32_us": f32,
+        "nnfit_f64_us": ours,
+        "simd": simd(),
+    }
 
 
 def main(argv=None) -> int:
@@ -68,7 +92,8 @@ def main(argv=None) -> int:
         return 0
     print(
         f"np.tanh on (64, 32): float64 {r['tanh_f64_us']:.1f} µs, float32 "
-        f"{r['tanh_f32_us']:.1f} µs; SIMD found: {', '.join(r['simd'].get('found', []))}"
+        f"{r['tanh_f32_us']:.1f} µs; nnfit's 2/(1 + e^u) − 1 in float64 "
+        f"{r['nnfit_f64_us']:.1f} µs; SIMD found: {', '.join(r['simd'].get('found', []))}"
     )
     return 0
 

@@ -136,6 +136,11 @@ def _activation(result: dict) -> list[str]:
                 f", {a['tanh_f64_us'] / us['jax-scan']:.1f}× JAX's whole step, and the floor "
                 f"is {us['numpy'] / us['jax-scan']:.1f}× JAX"
             )
+    if "nnfit_f64_us" in a:
+        text += (
+            f". nnfit's passes compute it as 2/(1 + eᵘ) − 1 from weights scaled by −2, "
+            f"{a['nnfit_f64_us']:.1f} µs on the same block"
+        )
     return [text + ".", ""]
 
 

@@ -115,6 +115,7 @@ def test_the_activation_line_puts_the_tanh_call_next_to_the_same_runs_steps():
     import report
 
     assert activation.per_call_us("float64", number=20, repeat=2) > 0.0
+    assert activation.per_call_us("float64", number=20, repeat=2, form="nnfit") > 0.0
     rows = [
         {"workload": "W1", "tool": "numpy", "us_best": 50.0},
         {"workload": "W1", "tool": "jax-scan", "us_best": 10.0},
@@ -125,6 +126,11 @@ def test_the_activation_line_puts_the_tanh_call_next_to_the_same_runs_steps():
     assert "30.0 µs in float64 and 6.0 µs in float32" in line and "found: X86_V3" in line
     assert "60% of the floor's step, 3.0× JAX's whole step, and the floor is 5.0× JAX" in line
     assert blank == "" and report._activation({"activation": {"error": "x"}, "rows": rows}) == []
+    [line, _] = report._activation({"activation": {**a, "nnfit_f64_us": 14.0}, "rows": rows})
+    assert line.endswith(
+        "5.0× JAX. nnfit's passes compute it as 2/(1 + eᵘ) − 1 from weights "
+        "scaled by −2, 14.0 µs on the same block."
+    )
 
 
 def test_the_report_takes_the_default_lm_for_its_goal_and_shows_the_one_thread_floor():
