@@ -353,3 +353,11 @@ def test_numbers_no_float_holds_and_numpy_scalars(write):
     assert Param(3, lo=1, integer=True).check("m", np.int64(4)) == 4
     with pytest.raises(ValueError, match="must be a number"):
         Param(1.0).check("g", np.bool_(True))
+
+
+def test_a_resolved_config_names_no_learning_rate_for_optimizers_without_one():
+    for name, has_lr in (("lm", False), ("lbfgs", False), ("adam", True)):
+        e = config.from_dict({"target": {"name": "sine"}, "training": {"optimizer": name}})
+        opt = e.run_config()["training"]["optimizer"]
+        assert ("lr" in opt) is has_lr, opt
+        assert config.from_dict(e.run_config()).config_hash() == e.config_hash()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from nnfit.engine.activations import ACTIVATIONS
 from nnfit.engine.initializers import INITIALIZERS
@@ -149,6 +149,14 @@ class OptimizerConfig(_Named):
 
     def _takes(self, field: str) -> bool:
         return field != "lr" or "lr" in OPTIMIZERS[self.name].honours
+
+    @model_serializer(mode="wrap")
+    def _without_unused_lr(self, handler):
+        """No ``lr: null`` in a resolved config: lm and lbfgs take no learning rate."""
+        out = handler(self)
+        if self.lr is None and isinstance(out, dict):
+            out.pop("lr", None)
+        return out
 
     def spec(self) -> dict:
         lr = {} if self.lr is None else {"lr": self.lr}
