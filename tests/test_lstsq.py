@@ -91,3 +91,47 @@ def test_bad_input_names_the_problem():
         solve(Phi, Y[:5])
     with pytest.raises(ValueError, match="weights_mask"):
         solve(Phi, Y, ridge=1.0, weights_mask=np.ones(2, bool))
+
+
+def _tanh_features(n=400, m=30, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=n)
+    w = rng.normal(0.0, 10.0, size=m)
+    return np.hstack([np.tanh(np.outer(x, w) - w * rng.uniform(size=m)), np.ones((n, 1))]), x
+
+
+@pytest.mark.parametrize("ridge", [1e-4, 0.0])
+def test_the_basis_of_variable_projection_fits_as_solve_does(ridge):
+    """QR when no singular value would be cut (a ridge block under Φ), the SVD of R when
+    some are (30 steep tanh features alone: cond 1e14): either way U is orthonormal, the
+    residual is orthogonal to it, and the coefficients are solve()'s."""
+    from nnfit.engine.lstsq import basis, coefficients
+
+    Phi, x = _tanh_features()
+    y = np.sin(2 * np.pi * x)
+    m = Phi.shape[1]
+    aug = np.vstack([Phi, np.sqrt(ridge) * np.eye(m)[:-1]]) if ridge else Phi
+    y_aug = np.concatenate([y, np.zeros(m - 1)]) if ridge else y
+    parts = basis(aug)
+    assert (parts.R is not None) is (ridge > 0)  # the path taken
+    U = parts.U
+    np.testing.assert_allclose(U.T @ U, np.eye(U.shape[1]), atol=1e-12)
+    r = U @ (U.T @ y_aug) - y_aug
+    assert np.abs(U.T @ r).max() < 1e-12
+    c = coefficients(parts, y_aug)
+    mask = np.r_[np.ones(m - 1), 0.0]
+    ref = solve(Phi, y, ridge=ridge, weights_mask=mask)
+    np.testing.assert_allclose(Phi @ c, Phi @ ref, atol=1e-9)
+    if ridge:  # a unique solution: the coefficients themselves agree
+        np.testing.assert_allclose(c, ref, rtol=1e-6, atol=1e-8)
+
+
+def test_a_duplicated_feature_takes_the_svd_and_splits_its_coefficient():
+    from nnfit.engine.lstsq import basis, coefficients
+
+    Phi, x = _tanh_features(m=5)
+    Phi = np.hstack([Phi[:, :1], Phi])  # feature 0 twice
+    parts = basis(Phi)
+    assert parts.R is None and parts.U.shape[1] == Phi.shape[1] - 1
+    c = coefficients(parts, np.cos(3 * x))
+    assert c[0] == pytest.approx(c[1], rel=1e-8)

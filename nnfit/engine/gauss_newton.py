@@ -59,9 +59,10 @@ class Jacobian:
         self.g = np.empty((1, n), dt)
         self.acts = net.activations
 
-    def forward(self) -> Array:
-        """g(X) (n,) at the network's current weights; keeps every layer's z and a."""
-        for l, act in enumerate(self.acts):
+    def forward(self, layers: int | None = None) -> Array:
+        """g(X) (n,) at the network's current weights; keeps every layer's z and a. With
+        ``layers``, only the first that many: ``A[layers]`` is then up to date."""
+        for l, act in enumerate(self.acts[:layers]):
             z = self.Z[l]
             np.dot(self.Wt[l], self.A[l], out=z)
             a = self.A[l + 1][:-1] if l < self.L - 1 else self.g

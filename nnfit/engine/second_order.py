@@ -216,12 +216,12 @@ class LM(Method):
             with a ridge and the residual taken from the same basis U of the augmented
             system, so that r ⟂ U exactly (the projected Jacobian and r agree)."""
             theta[:P] = x
-            if varpro:
-                Phi = readout.design(net.features(X)[0])
-                aug = np.vstack([Phi, math.sqrt(lam + ridge[0]) * out_mask])
+            if varpro:  # Φ = [features | 1] is the last hidden layer's [a; 1], transposed
+                lin.forward(net.n_layers - 1)
+                aug = np.vstack([lin.A[-1].T, math.sqrt(lam + ridge[0]) * out_mask])
                 parts = lstsq.basis(aug)
                 net.blocks[-1][0] = lstsq.coefficients(parts, y_aug)[None, :]
-                U = last["U"] = parts[0]
+                U = last["U"] = parts.U
                 r = U @ (U.T @ y_aug) - y_aug
             else:
                 r = lin.forward().astype(np.float64) - yv
@@ -232,8 +232,7 @@ class LM(Method):
         def gradient(x) -> Array:
             """J into Jt at the last evaluation, x, and the gradient Jᵀr + λ·D·x there
             (J of the residuals: Kaufman's, projected off U, with varpro)."""
-            if varpro:
-                lin.forward()  # the activations at x (the evaluation saw only features)
+            if varpro:  # the evaluation left the hidden activations at x
                 Jt[:, n:] = 0.0
                 lin.fill(Jt, P)
                 U = last["U"]
