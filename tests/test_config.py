@@ -126,7 +126,7 @@ def test_per_layer_activations_and_parameters(write):
         ),
         (
             "target: {expr: x}\ntraining:\n  optimizer: {name: adam, lrr: 1}\n",
-            "3: training.optimizer: adam takes no parameter 'lrr' (did you mean 'lr'?",
+            "3: training.optimizer.lrr: adam takes no parameter 'lrr' (did you mean 'lr'?",
         ),
         (  # lm takes no lr, so lr is not among what it allows
             "target: {expr: x}\ntraining:\n  optimizer: {name: lm, geodesc: 1}\n",
@@ -217,7 +217,7 @@ training:
         ),
         (
             ["training.optimizer.lrr=1"],
-            "--set training.optimizer.lrr: training.optimizer: adam takes no parameter 'lrr'",
+            "--set training.optimizer.lrr: adam takes no parameter 'lrr'",
         ),
         (["model.activation=tanhh"], "--set model.activation: did you mean 'tanh'?"),
         (["target.expr=x^2"], "--set target.expr: use ** for powers"),
@@ -342,7 +342,7 @@ def test_numbers_no_float_holds_and_numpy_scalars(write):
     with pytest.raises(config.ConfigError) as info:
         config.load(p)
     assert str(info.value).endswith(
-        "3: training.optimizer: geodesic must be finite (0 ≤ geodesic ≤ 10), "
+        "3: training.optimizer.geodesic: geodesic must be finite (0 ≤ geodesic ≤ 10), "
         "got an integer of about 401 digits"
     )
     import numpy as np

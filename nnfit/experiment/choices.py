@@ -69,11 +69,12 @@ class _Named(BaseModel):
                     f" ({hint}allowed: {', '.join(names) or 'none'})",
                     names,
                     key,
+                    key=str(key),
                 )
             try:
                 self.model_extra[key] = declared[key].check(key, value)
             except ValueError as exc:
-                raise _Bad(str(exc), declared[key].describe(key), value) from None
+                raise _Bad(str(exc), declared[key].describe(key), value, key=str(key)) from None
         return self
 
     def _takes(self, field: str) -> bool:

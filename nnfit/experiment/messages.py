@@ -26,11 +26,14 @@ class _AtKey(ValueError):
 
 
 class _Bad(ValueError):
-    """A value error that knows what was allowed and what was given (for ConfigError)."""
+    """A value error that knows what was allowed and what was given (for ConfigError),
+    and, raised for a whole section, the ``key`` of it that it belongs to."""
 
-    def __init__(self, message: str, allowed, given):
+    def __init__(self, message: str, allowed, given, key: str | None = None):
         super().__init__(message)
         self.allowed, self.given = allowed, given
+        if key is not None:
+            self.key = key
 
 
 def _fields_at(root, loc) -> list[str]:
@@ -104,7 +107,7 @@ class _Short:
 
 def _path_and_text(err: dict) -> tuple[tuple, str]:
     path, cause = _clean_loc(err["loc"]), (err.get("ctx") or {}).get("error")
-    if isinstance(cause, _AtKey):
+    if isinstance(cause, _AtKey | _Bad) and getattr(cause, "key", None):
         path = (*path, *cause.key.split("."))
     return path, _describe(err)
 
@@ -173,10 +176,12 @@ def format_errors(exc: ValidationError, source: str, loc: Located | None, root) 
     for err in errs:
         path, text = _path_and_text(err)
         key = ".".join(map(str, path)) or "(top level)"
-        # a union reports one error per branch: keep the most specific per key
-        if key in seen:
+        # a union reports one error per branch: keep the most specific per key (the key
+        # of the branch, before a section's check names one of its own keys)
+        branch = _clean_loc(err["loc"])
+        if branch in seen:
             continue
-        seen.add(key)
+        seen.add(branch)
         if err["type"] == "extra_forbidden":
             allowed = _fields_at(root, path[:-1])
             near = difflib.get_close_matches(str(path[-1]), allowed, n=1)
