@@ -361,3 +361,13 @@ def test_a_resolved_config_names_no_learning_rate_for_optimizers_without_one():
         opt = e.run_config()["training"]["optimizer"]
         assert ("lr" in opt) is has_lr, opt
         assert config.from_dict(e.run_config()).config_hash() == e.config_hash()
+
+
+def test_a_bad_parameter_of_a_named_choice_is_one_line_at_its_own_key(write):
+    p = write("target: {name: sine}\nmodel:\n  activation:\n    name: leaky_relu\n    slope: 2\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(p)
+    assert str(info.value) == (
+        f"{p}:5: model.activation.slope: slope must satisfy 0 ≤ slope < 1, got 2"
+    )
+    assert len(info.value.problems) == 1 and info.value.problems[0].key == "model.activation.slope"
