@@ -171,6 +171,20 @@ def _predictions(net, meta, chunks, dim: int):
         yield "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows)
 
 
+def _refuse_run_folder(out: Path) -> None:
+    """--out must not replace a file of a run: a run folder is what its metrics.json
+    records, and predictions written over one of its files would damage the run."""
+    target = out.resolve()
+    folder = target if target.is_dir() else target.parent
+    if target.is_dir():
+        _fail(f"--out {out}: is a folder; give a file name for the CSV")
+    if (folder / "metrics.json").exists() or (folder / "model.npz").exists():
+        _fail(
+            f"--out {out}: {folder} is a run folder; write the predictions outside it, "
+            "so that none of the run's files is replaced"
+        )
+
+
 @_guard()
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (holding model.npz).")],
@@ -191,6 +205,8 @@ def predict(
     from nnfit.experiment import rundir as results
 
     results.require_done(run_dir)
+    if out is not None:
+        _refuse_run_folder(out)
     net, meta = results.load_model(run_dir)
     dim = meta["sizes"][0]
     if not x and csv is None:
@@ -199,7 +215,7 @@ def predict(
         X = pts.parse_x(x, dim)
         scan, chunks = pts.scan_points(X), [X]
     else:
-        scan, chunks = pts.scan_csv(csv, dim), pts.csv_chunks(csv, dim)
+        scan, chunks = pts.read_csv(csv, dim)
     note = pts.outside_note(scan.outside, scan.rows, scan.first_outside, dim)
     if note:
         _say(note)

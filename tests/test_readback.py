@@ -338,3 +338,45 @@ def test_resume_trains_again_exactly_the_damaged_runs(write, tmp_path, monkeypat
     assert r.exit_code == 0, r.output
     assert "3 points, 1 already done, 2 to run" in r.stdout
     assert all(results.check_run(run) is None for run in runs)
+
+
+# ------------------------------------------------------------------ predict's own files
+
+
+@pytest.mark.parametrize("name", ["metrics.json", "model.npz", "config.yaml", "p.csv"])
+def test_predictions_are_never_written_into_a_run_folder(run_copy, name):
+    before = {p.name: p.read_bytes() for p in run_copy.iterdir()}
+    r = invoke("predict", run_copy, "--x", "0.5", "--out", run_copy / name)
+    one_line_error(r, f"--out {run_copy / name}: ")
+    assert "is a run folder" in r.stderr
+    assert {p.name: p.read_bytes() for p in run_copy.iterdir()} == before
+    assert results.check_run(run_copy) is None
+
+
+def test_points_from_a_pipe_are_all_predicted(finished):
+    """A pipe can be read once: the points were scanned, then read again as nothing."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "nnfit", "predict", str(finished), "--csv", "/dev/stdin"]
+    r = subprocess.run(cmd, input="0.25\n0.5\n0.75\n", capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.strip().splitlines()
+    assert rows[0] == "x0,g" and [row.split(",")[0] for row in rows[1:]] == ["0.25", "0.5", "0.75"]
+
+
+@pytest.mark.parametrize("name", ["metrics.json", "config.yaml"])
+def test_a_named_pipe_in_a_results_folder_is_refused_not_waited_on(run_copy, name):
+    """Opened for reading, a FIFO with no writer blocks for ever: report and predict hung."""
+    import os
+    import subprocess
+    import sys
+
+    (run_copy / name).unlink()
+    os.mkfifo(run_copy / name)
+    for args in (["report", str(run_copy.parent)], ["predict", str(run_copy), "--x", "0.5"]):
+        cmd = [sys.executable, "-m", "nnfit", *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert f"{run_copy / name}: " in r.stderr and "not a regular file" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    assert r.returncode == 2

@@ -192,6 +192,29 @@ def csv_chunks(path: Path, dim: int, chunk: int | None = None) -> Iterator[Array
         yield np.asarray(rows, dtype=float)
 
 
+def read_csv(path: Path, dim: int) -> tuple[Scan, Iterator[Array] | list[Array]]:
+    """:func:`scan_csv` and :func:`csv_chunks` of a CSV file of points: two passes over a
+    regular file, one over anything else (a pipe, ``/dev/stdin``, ``<(…)``), which can be
+    read only once and is held in memory."""
+    try:
+        regular = Path(path).is_file()
+    except OSError:
+        regular = False
+    if regular:
+        return scan_csv(path, dim), csv_chunks(path, dim)
+    chunks = list(csv_chunks(path, dim))
+    s = Scan()
+    for X in chunks:
+        s.rows += len(X)
+        out = ((X < 0) | (X > 1)).any(axis=1)
+        if out.any():
+            s.outside += int(out.sum())
+            s.first_outside = s.first_outside or tuple(float(v) for v in X[out.argmax()])
+    if not s.rows:
+        raise DataError(f"{path}: no points in the file")
+    return s, chunks
+
+
 def outside_note(n_outside: int, n: int, first, dim: int) -> str | None:
     """A warning when points lie outside [0, 1]^d, where every model here was trained."""
     if not n_outside:

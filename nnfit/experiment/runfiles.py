@@ -10,9 +10,12 @@ the run with its size and SHA-256 and each file still matches. Every problem is 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
+import stat
 import zipfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -110,9 +113,23 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {e['msg'][0].lower()}{e['msg'][1:]} (got {got})"
 
 
+def open_regular(path: Path):
+    """``path`` opened for reading in binary, if it is a regular file; else OSError
+    "not a regular file". A named pipe in a results folder would block its reader for
+    ever, a device never end: opened without blocking, either is refused."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _load_json(path: Path, model: type[BaseModel]) -> dict:
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             raw = fh.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
         raise ResultsError(f"{path}: missing") from None
@@ -289,7 +306,7 @@ def digest(payload: bytes) -> dict:
 
 def _file_digest(path: Path, limit: int) -> dict:
     h, n = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(1 << 20):
             n += len(chunk)
             if n > limit:
@@ -321,7 +338,8 @@ def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
         if files is not None and name not in files:
             return f"{run_dir}/metrics.json: does not record {name}"
         if not (run_dir / name).is_file():
-            return f"{run_dir}/{name}: missing"
+            kind = "not a regular file" if (run_dir / name).exists() else "missing"
+            return f"{run_dir}/{name}: {kind}"
     if files is None:
         if "model.npz" in REQUIRED.get(m["status"], ()):
             try:

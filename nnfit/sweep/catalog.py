@@ -23,7 +23,7 @@ from nnfit.experiment.rundir import (
     folders_holding,
     load_metrics,
 )
-from nnfit.experiment.runfiles import load_summary
+from nnfit.experiment.runfiles import load_summary, open_regular
 from nnfit.experiment.yamlfile import MAX_FILE_BYTES, load_yaml
 
 COLUMNS = [
@@ -67,7 +67,7 @@ def flatten(cfg, prefix: str = "") -> dict:
 
 def _read_config(run_dir: Path) -> dict:
     try:
-        with open(run_dir / "config.yaml", "rb") as fh:
+        with open_regular(run_dir / "config.yaml") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
         if len(raw) > MAX_FILE_BYTES:
             return {}
