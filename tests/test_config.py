@@ -371,3 +371,30 @@ def test_a_bad_parameter_of_a_named_choice_is_one_line_at_its_own_key(write):
         f"{p}:5: model.activation.slope: slope must satisfy 0 ≤ slope < 1, got 2"
     )
     assert len(info.value.problems) == 1 and info.value.problems[0].key == "model.activation.slope"
+
+
+@pytest.mark.parametrize(
+    "body, expect",
+    [
+        ("data: {n_train: true}", "2: data.n_train: must be a whole number, got True"),
+        ("model: {hidden: [8, true]}", "2: model.hidden: must list whole numbers, got True in it"),
+        ("model: {bias: false}", "2: model.bias: must be a number, got False"),
+        ("training: {epochs: '20'}", "2: training.epochs: must be a whole number, got '20'"),
+        (
+            "training: {optimizer: {name: adam, lr: '0.01'}}",
+            "2: training.optimizer.lr: must be a number",
+        ),
+        ("training: {l2: true}", "2: training.l2: must be a number, got True"),
+    ],
+)
+def test_true_false_and_strings_are_not_numbers(write, body, expect):
+    # lax validation took them for 1, 0 and 0.01: data.n_train: true trained on one point
+    p = write(f"target: {{name: sine}}\n{body}\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(p)
+    assert str(info.value).startswith(f"{p}:{expect}")
+
+
+def test_integral_floats_stay_whole_numbers(write):
+    e = config.load(write("target: {name: sine}\ndata: {n_train: 1e3}\ntraining: {epochs: 20.0}\n"))
+    assert e.data.n_train == 1000 and e.training.epochs == 20

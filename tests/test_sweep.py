@@ -253,7 +253,7 @@ sweep:
             "training.seed: [0, 1]",
             "training.epochs: [3, x]",
             ':11: sweep point model.hidden=[2], training.epochs="x": training.epochs: '
-            "input should be a valid integer",
+            "must be a whole number, got 'x'",
         ),
         (
             "training.seed: [0, 1]",

@@ -9,6 +9,8 @@ parameters for that name, and each parameter's declared range
 from __future__ import annotations
 
 import difflib
+import types
+import typing
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
@@ -19,7 +21,7 @@ from nnfit.engine.initializers import PARAMS as INIT_PARAMS
 from nnfit.engine.losses import LOSSES
 from nnfit.engine.optimizers import OPTIMIZERS
 from nnfit.engine.schedules import PARAMS as SCHEDULE_PARAMS
-from nnfit.experiment.messages import _Bad
+from nnfit.experiment.messages import _AtKey, _Bad
 
 
 def _lit(names):
@@ -29,11 +31,71 @@ def _lit(names):
 ActivationName = _lit(ACTIVATIONS)
 
 
-class _Strict(BaseModel):
+def _kinds(annotation) -> tuple[set, object]:
+    """The plain types a field's annotation admits (through Annotated, unions and
+    Literal's values), and the annotation of a list's items (None if it takes no list)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        return _kinds(args[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds, item = set(), None
+        for a in args:
+            k, i = _kinds(a)
+            kinds |= k
+            item = item if i is None else i
+        return kinds, item
+    if origin is Literal:
+        return {type(v) for v in args}, None
+    if origin is list:
+        return {list}, args[0] if args else None
+    return ({annotation} if isinstance(annotation, type) else {object}), None
+
+
+def _not_a_number(value, kinds: set) -> bool:
+    """A true/false or a string where only numbers (and perhaps None) are allowed: lax
+    validation would take true as 1 and "0.01" as 0.01."""
+    numeric = bool(kinds & {int, float}) and object not in kinds
+    if not numeric:
+        return False
+    if isinstance(value, bool):
+        return bool not in kinds
+    return isinstance(value, str) and str not in kinds
+
+
+def _number(kinds: set) -> str:
+    return "a whole number" if float not in kinds else "a number"
+
+
+class _NumbersAreNumbers(BaseModel):
+    """Refuses true, false and strings for numeric keys (``epochs: true`` trained 1 epoch,
+    ``lr: '0.01'`` was taken as a number), which lax validation would convert; integral
+    floats stay allowed for integers (``n_train: 1e4``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers(cls, data):
+        if not isinstance(data, dict):
+            return data
+        for key, value in data.items():
+            field = cls.model_fields.get(key) if isinstance(key, str) else None
+            if field is None:
+                continue
+            kinds, item = _kinds(field.annotation)
+            if _not_a_number(value, kinds):
+                raise _AtKey(key, f"must be {_number(kinds)}, got {value!r}")
+            if item is not None and isinstance(value, list):
+                item_kinds, _ = _kinds(item)
+                for v in value:
+                    if _not_a_number(v, item_kinds):
+                        raise _AtKey(key, f"must list {_number(item_kinds)[2:]}s, got {v!r} in it")
+        return data
+
+
+class _Strict(_NumbersAreNumbers):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
 
-class _Named(BaseModel):
+class _Named(_NumbersAreNumbers):
     """``{name: ..., <params>}``: the params allowed, and their ranges, depend on the name.
 
     ``_params`` maps each name to its declared :class:`~nnfit.engine.params.Param` s; the
