@@ -15,6 +15,7 @@ for the results to be written, the third aborts.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +23,7 @@ from typing import Annotated
 import typer
 
 from nnfit.cli_read import SetOpt, add_commands, build_data
-from nnfit.edge import EXIT_FAILED, EXIT_INTERRUPTED, state
+from nnfit.edge import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, state
 from nnfit.edge import fail as _fail
 from nnfit.edge import guard as _guard
 from nnfit.edge import say as _say
@@ -269,7 +270,17 @@ add_commands(app)
 
 def main() -> None:
     state["process"] = True
-    app()
+    try:
+        app()
+    except OSError as exc:  # the help or a usage message, written before any command ran
+        from nnfit.edge import is_output_error
+
+        if not is_output_error(exc):
+            raise
+        _say(f"cannot write the output: {exc.strerror or type(exc).__name__}", "error")
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no 2nd flush
+        sys.exit(EXIT_BAD_INPUT)
 
 
 if __name__ == "__main__":

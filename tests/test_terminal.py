@@ -123,7 +123,15 @@ def test_sweep_piped_into_head_keeps_every_run_and_the_summary(write, tmp_path):
 
 @pytest.mark.parametrize(
     "args",
-    [["schema"], ["targets"], ["validate", "{file}"], ["report", "{out}"], ["predict", "{run}"]],
+    [
+        ["schema"],
+        ["targets"],
+        ["validate", "{file}"],
+        ["report", "{out}"],
+        ["predict", "{run}"],
+        ["--help"],  # written by the command line itself, before any command runs
+        ["run", "--help"],
+    ],
 )
 def test_a_command_whose_output_is_its_product_exits_2_on_a_full_stdout(
     args, write, tmp_path, made_run
