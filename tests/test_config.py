@@ -398,3 +398,13 @@ def test_true_false_and_strings_are_not_numbers(write, body, expect):
 def test_integral_floats_stay_whole_numbers(write):
     e = config.load(write("target: {name: sine}\ndata: {n_train: 1e3}\ntraining: {epochs: 20.0}\n"))
     assert e.data.n_train == 1000 and e.training.epochs == 20
+
+
+def test_a_key_given_twice_in_a_set_value_is_refused_as_in_a_file():
+    # {name: lm, name: adam} silently trained adam: PyYAML keeps the last of two keys
+    from nnfit.experiment.yamlfile import parse_set
+
+    with pytest.raises(config.ConfigError) as info:
+        parse_set("training.optimizer={name: lm, name: adam}")
+    assert str(info.value) == "--set training.optimizer: key 'name' given twice"
+    assert parse_set("training.optimizer={name: lm, mu: 2}")[1] == {"name": "lm", "mu": 2}

@@ -85,8 +85,23 @@ class Loader(yaml.SafeLoader):
     """PyYAML's safe loader, with YAML 1.2's floats: an exponent needs no dot or sign.
 
     YAML 1.1 reads ``1e-8`` and ``1.0e5`` as strings while ``1.0e-5`` is a number; here
-    all three are floats, like the same text in JSON or Python.
+    all three are floats, like the same text in JSON or Python. A key given twice in one
+    mapping is an error (PyYAML keeps the last), as it is in a file.
     """
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for k, _ in node.value:
+            if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
+                continue  # keys a merge (<<) brings in may be overridden
+            key = self.construct_object(k, deep=True)
+            if isinstance(key, str | int | float | bool):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} given twice", k.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 _EXPONENT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
@@ -301,6 +316,8 @@ def parse_set(item: str) -> tuple[str, Any]:
     key, raw = item.split("=", 1)
     try:
         value = load_yaml(raw) if raw.strip() else None
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError([f"--set {key.strip()}: {exc.problem}"]) from None
     except yaml.YAMLError:
         raise ConfigError([f"--set {key}: value {raw!r} is not valid YAML"]) from None
     return key.strip(), value
