@@ -175,9 +175,9 @@ def _refuse_run_folder(out: Path) -> None:
     """--out must not replace a file of a run: a run folder is what its metrics.json
     records, and predictions written over one of its files would damage the run."""
     target = out.resolve()
-    folder = target if target.is_dir() else target.parent
     if target.is_dir():
         _fail(f"--out {out}: is a folder; give a file name for the CSV")
+    folder = target.parent
     if (folder / "metrics.json").exists() or (folder / "model.npz").exists():
         _fail(
             f"--out {out}: {folder} is a run folder; write the predictions outside it, "
