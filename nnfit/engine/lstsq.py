@@ -135,9 +135,10 @@ def basis(Phi: Array, rcond: float | None = None) -> Basis:
     A = Phi / scale
     if n >= m > 0:  # A = QR, and the SVD, when needed, from R's (as LAPACK's for tall A)
         Q, R = scipy.linalg.qr(A, mode="economic", check_finite=False)
-        inv_cond, info = scipy.linalg.lapack.dtrcon(R, norm="1", uplo="U")
-        if rcond is None and info == 0 and inv_cond * QR_COND > 1.0:
-            return Basis(Q, scale, R=R)
+        if rcond is None:  # no cutoff of the caller's: keep QR if the SVD would cut nothing
+            inv_cond, info = scipy.linalg.lapack.dtrcon(R, norm="1", uplo="U")
+            if info == 0 and inv_cond * QR_COND > 1.0:
+                return Basis(Q, scale, R=R)
         Ur, s, Vt = scipy.linalg.svd(R, check_finite=False)
         U = Q @ Ur
     else:

@@ -168,8 +168,12 @@ def _points(path: Path, dim: int) -> Iterator[list[float]]:
 
 def scan_csv(path: Path, dim: int) -> Scan:
     """Check every row of a CSV file of points; count the points outside [0, 1]^dim."""
+    return _scan(_points(path, dim), path)
+
+
+def _scan(points, path: Path) -> Scan:
     s = Scan()
-    for vals in _points(path, dim):
+    for vals in points:
         s.rows += 1
         if any(v < 0 or v > 1 for v in vals):
             s.outside += 1
@@ -202,17 +206,9 @@ def read_csv(path: Path, dim: int) -> tuple[Scan, Iterator[Array] | list[Array]]
         regular = False
     if regular:
         return scan_csv(path, dim), csv_chunks(path, dim)
-    chunks = list(csv_chunks(path, dim))
-    s = Scan()
-    for X in chunks:
-        s.rows += len(X)
-        out = ((X < 0) | (X > 1)).any(axis=1)
-        if out.any():
-            s.outside += int(out.sum())
-            s.first_outside = s.first_outside or tuple(float(v) for v in X[out.argmax()])
-    if not s.rows:
-        raise DataError(f"{path}: no points in the file")
-    return s, chunks
+    rows = list(_points(path, dim))
+    scan = _scan(rows, path)
+    return scan, [np.asarray(rows[i : i + CHUNK], dtype=float) for i in range(0, len(rows), CHUNK)]
 
 
 def outside_note(n_outside: int, n: int, first, dim: int) -> str | None:
