@@ -168,12 +168,8 @@ def _points(path: Path, dim: int) -> Iterator[list[float]]:
 
 def scan_csv(path: Path, dim: int) -> Scan:
     """Check every row of a CSV file of points; count the points outside [0, 1]^dim."""
-    return _scan(_points(path, dim), path)
-
-
-def _scan(points, path: Path) -> Scan:
     s = Scan()
-    for vals in points:
+    for vals in _points(path, dim):
         s.rows += 1
         if any(v < 0 or v > 1 for v in vals):
             s.outside += 1
@@ -206,9 +202,11 @@ def read_csv(path: Path, dim: int) -> tuple[Scan, Iterator[Array] | list[Array]]
         regular = False
     if regular:
         return scan_csv(path, dim), csv_chunks(path, dim)
-    rows = list(_points(path, dim))
-    scan = _scan(rows, path)
-    return scan, [np.asarray(rows[i : i + CHUNK], dtype=float) for i in range(0, len(rows), CHUNK)]
+    chunks = list(csv_chunks(path, dim))
+    if not chunks:
+        raise DataError(f"{path}: no points in the file")
+    X = np.vstack(chunks)
+    return scan_points(X), [X]
 
 
 def outside_note(n_outside: int, n: int, first, dim: int) -> str | None:
