@@ -154,11 +154,8 @@ def load(run_dir: str | os.PathLike) -> Model:
 
     Raises :class:`~nnfit.experiment.rundir.ResultsError` when the folder holds no model.
     """
-    import yaml
-
     net, meta = rundir.load_model(Path(run_dir))
-    cfg_path = Path(run_dir) / "config.yaml"
-    cfg = yaml.safe_load(cfg_path.read_text()) if cfg_path.is_file() else None
+    cfg = rundir.read_config(Path(run_dir))
     return Model(net, meta, cfg, rundir.read_metrics(Path(run_dir)), Path(run_dir))
 
 

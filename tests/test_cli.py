@@ -347,6 +347,11 @@ BAD_FILES = {
         "c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\ntarget: {expr: x}\n",
         "aliases",
     ),
+    "tag with a bad value": ("target: {expr: x}\ntraining: {epochs: !!int x}\n", "tags (!!int)"),
+    "bool tag": ("target: {expr: x}\ntraining: {epochs: !!bool 1}\n", "training.epochs: YAML tags"),
+    "binary tag": ("target: {expr: x}\nmodel: {bias: !!binary aGVsbG8=}\n", "model.bias: YAML"),
+    "impossible date": ("target: {expr: x}\ntraining: {seed: 2024-13-45}\n", "cannot be read"),
+    "merge key": ("target: {expr: x}\ntraining:\n  <<: {epochs: 2}\n", "merge keys (<<)"),
     "absurd size": (BASE + "model: {hidden: [100000, 100000, 100000]}\n", "parameters"),
     "absurd data": (
         "target: {expr: x0, dim: 60}\ndata: {n_train: 10000000, n_test: 10000000}\n",

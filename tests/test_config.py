@@ -408,3 +408,22 @@ def test_a_key_given_twice_in_a_set_value_is_refused_as_in_a_file():
         parse_set("training.optimizer={name: lm, name: adam}")
     assert str(info.value) == "--set training.optimizer: key 'name' given twice"
     assert parse_set("training.optimizer={name: lm, mu: 2}")[1] == {"name": "lm", "mu": 2}
+
+
+@pytest.mark.parametrize(
+    ("value", "expect"),
+    [
+        ("!!int x", "YAML tags (!!int) are not supported"),
+        ("!!float 3", "YAML tags (!!float) are not supported"),
+        ("2024-13-45", "'2024-13-45' cannot be read"),
+        ("{<<: {name: adam, name: lm}}", "YAML merge keys (<<) are not supported"),
+        ("[&a 1, *a]", "YAML aliases (*name) are not supported"),
+    ],
+)
+def test_set_values_take_plain_yaml_only_as_files_do(value, expect):
+    # !!int x was a ValueError traceback; a merge kept the last of two names
+    from nnfit.experiment.yamlfile import parse_set
+
+    with pytest.raises(config.ConfigError) as info:
+        parse_set(f"training.epochs={value}")
+    assert str(info.value).startswith("--set training.epochs: " + expect), str(info.value)

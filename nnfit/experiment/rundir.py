@@ -36,6 +36,7 @@ from nnfit.experiment.runfiles import (  # noqa: F401  (the readers, where calle
     digest,
     load_metrics,
     load_model,
+    read_config,
     read_metrics,
     require_done,
 )

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nnfit.engine.network import ActivationSpec, Network
+from nnfit.experiment.yamlfile import MAX_FILE_BYTES, load_yaml
 
 MAX_JSON_BYTES = 64 * 2**20
 MAX_META_CHARS = 1_000_000
@@ -164,6 +166,19 @@ def read_metrics(run_dir: Path) -> dict | None:
         return load_metrics(run_dir)
     except ResultsError:
         return None
+
+
+def read_config(run_dir: Path) -> dict | None:
+    """A run's config.yaml as plain data if it is there and readable, else None."""
+    try:
+        with open_regular(Path(run_dir) / "config.yaml") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            return None
+        data = load_yaml(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def load_summary(folder: Path) -> dict:

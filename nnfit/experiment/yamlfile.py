@@ -81,19 +81,70 @@ class ConfigError(ValueError):
 # ------------------------------------------------------------------------ YAML with lines
 
 
-class Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, with YAML 1.2's floats: an exponent needs no dot or sign.
+class Unsupported(yaml.MarkedYAMLError):
+    """YAML that is well formed but that experiment files do not allow (tags, aliases, merges)."""
 
-    YAML 1.1 reads ``1e-8`` and ``1.0e5`` as strings while ``1.0e-5`` is a number; here
-    all three are floats, like the same text in JSON or Python. A key given twice in one
-    mapping is an error (PyYAML keeps the last), as it is in a file.
+    def __init__(self, problem: str, mark):
+        super().__init__(problem=problem, problem_mark=mark)
+
+
+_PLAIN = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, for plain data only, with YAML 1.2's floats.
+
+    An exponent needs no dot or sign: YAML 1.1 reads ``1e-8`` and ``1.0e5`` as strings
+    while ``1.0e-5`` is a number; here all three are floats, like the same text in JSON
+    or Python. A key given twice in one mapping is an error (PyYAML keeps the last).
+    Explicit tags (``!!int x``, ``!!binary``), aliases (``*name``) and merge keys (``<<``)
+    are refused before anything is built, so a value means what it reads as, and a
+    value a constructor cannot build (``2024-13-45``) is a YAML error, not a crash.
     """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise Unsupported(
+                "YAML aliases (*name) are not supported; write the value out",
+                self.peek_event().start_mark,
+            )
+        return super().compose_node(parent, index)
+
+    def _implicit_tag(self, node) -> str:
+        if isinstance(node, yaml.ScalarNode):
+            plain = node.style is None  # quoted or block scalars are strings
+            return self.resolve(yaml.ScalarNode, node.value, (plain, not plain))
+        return _PLAIN[type(node)]
+
+    def refuse_tags(self, node) -> None:
+        """Refuse an explicit tag, or a merge key among a mapping's keys."""
+        if node.tag != self._implicit_tag(node):
+            raise Unsupported(
+                f"YAML tags ({node.tag.replace('tag:yaml.org,2002:', '!!')}) are not "
+                "supported; write the value plainly (quoted, for a string)",
+                node.start_mark,
+            )
+        if isinstance(node, yaml.MappingNode):
+            for k, _ in node.value:
+                if k.tag == _MERGE:
+                    raise Unsupported(
+                        "YAML merge keys (<<) are not supported; write the keys out",
+                        k.start_mark,
+                    )
+
+    def construct_object(self, node, deep=False):
+        self.refuse_tags(node)
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            raise Unsupported(f"{node.value!r} cannot be read: {exc}", node.start_mark) from None
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for k, _ in node.value:
-            if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
-                continue  # keys a merge (<<) brings in may be overridden
+            if not isinstance(k, yaml.ScalarNode):
+                continue  # refused by Located; a plain load builds it as PyYAML does
             key = self.construct_object(k, deep=True)
             if isinstance(key, str | int | float | bool):
                 if key in seen:
@@ -140,30 +191,27 @@ class Located:
         self.source = source
         self.lines: dict[tuple, int] = {}
         self.count = 0
-        self.seen: set[int] = set()
         self.overrides: list[Override] = []
         self.baseline: Any = None  # the data before the overrides, to tell their errors apart
 
     def build(self, node, loader, path=()):
-        # an alias makes the composer hand out the same node again: refuse it before
-        # anything is expanded, so "billion laughs" files cost nothing
-        if id(node) in self.seen:
-            line = node.start_mark.line + 1
-            raise ConfigError(
-                [
-                    Problem(
-                        f"{self.source}:{line}: YAML aliases (*name) are not supported; "
-                        "write the value out",
-                        self.source,
-                        line,
-                    )
-                ]
-            )
-        self.seen.add(id(node))
         self.count += 1
         if self.count > MAX_NODES:
             raise ConfigError([_about(self.source, f"more than {MAX_NODES} YAML nodes")])
         self.lines[path] = node.start_mark.line + 1
+        try:
+            return self._build(node, loader, path)
+        except Unsupported as exc:
+            if not path:
+                raise
+            where, line = ".".join(map(str, path)), exc.problem_mark.line + 1
+            text = f"{self.source}:{line}: {where}: {exc.problem}"
+            raise ConfigError(
+                [Problem(text, self.source, line, where, given=node.value, message=exc.problem)]
+            ) from None
+
+    def _build(self, node, loader, path):
+        loader.refuse_tags(node)  # tags and merge keys; the composer refuses aliases
         if isinstance(node, yaml.MappingNode):
             out = {}
             for k, v in node.value:
@@ -221,6 +269,10 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Located]:
                 [_about(source, "the file is empty (a mapping with target: is needed)")]
             )
         return loc.build(node, loader), loc
+    except Unsupported as exc:
+        line = exc.problem_mark.line + 1
+        problem = Problem(f"{source}:{line}: {exc.problem}", source, line, message=exc.problem)
+        raise ConfigError([problem]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -316,7 +368,7 @@ def parse_set(item: str) -> tuple[str, Any]:
     key, raw = item.split("=", 1)
     try:
         value = load_yaml(raw) if raw.strip() else None
-    except yaml.constructor.ConstructorError as exc:
+    except (yaml.constructor.ConstructorError, Unsupported) as exc:
         raise ConfigError([f"--set {key.strip()}: {exc.problem}"]) from None
     except yaml.YAMLError:
         raise ConfigError([f"--set {key}: value {raw!r} is not valid YAML"]) from None

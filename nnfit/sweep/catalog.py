@@ -14,8 +14,6 @@ import io
 import json
 from pathlib import Path
 
-import yaml
-
 from nnfit.experiment.rundir import (
     ResultsError,
     check_run,
@@ -23,8 +21,7 @@ from nnfit.experiment.rundir import (
     folders_holding,
     load_metrics,
 )
-from nnfit.experiment.runfiles import load_summary, open_regular
-from nnfit.experiment.yamlfile import MAX_FILE_BYTES, load_yaml
+from nnfit.experiment.runfiles import load_summary, read_config
 
 COLUMNS = [
     "kind",
@@ -66,14 +63,7 @@ def flatten(cfg, prefix: str = "") -> dict:
 
 
 def _read_config(run_dir: Path) -> dict:
-    try:
-        with open_regular(run_dir / "config.yaml") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:
-            return {}
-        flat = flatten(load_yaml(raw.decode("utf-8")) or {})
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError, RecursionError):
-        return {}
+    flat = flatten(read_config(run_dir) or {})
     # one column for the target, whether built in or a formula
     expr, name = flat.pop("target.expr", None), flat.pop("target.name", None)
     if expr is not None or name is not None:
