@@ -378,7 +378,12 @@ def test_a_bad_parameter_of_a_named_choice_is_one_line_at_its_own_key(write):
     [
         ("data: {n_train: true}", "2: data.n_train: must be a whole number, got True"),
         ("model: {hidden: [8, true]}", "2: model.hidden: must list whole numbers, got True in it"),
-        ("model: {bias: false}", "2: model.bias: must be a number, got False"),
+        ("model: {bias: false}", "2: model.bias: must be a number or 'spread', got False"),
+        ("model: {bias: '0.01'}", "2: model.bias: must be a number or 'spread', got '0.01'"),
+        (
+            "training: {batch_size: '20'}",
+            "2: training.batch_size: must be a whole number or 'full', got '20'",
+        ),
         ("training: {epochs: '20'}", "2: training.epochs: must be a whole number, got '20'"),
         (
             "training: {optimizer: {name: adam, lr: '0.01'}}",
@@ -393,6 +398,20 @@ def test_true_false_and_strings_are_not_numbers(write, body, expect):
     with pytest.raises(config.ConfigError) as info:
         config.load(p)
     assert str(info.value).startswith(f"{p}:{expect}")
+
+
+def test_numpy_true_is_not_a_number_from_python_either():
+    import numpy as np
+
+    for training, expect in (
+        ({"epochs": np.bool_(True)}, "training.epochs: must be a whole number, got np.True_"),
+        ({"l2": np.bool_(False)}, "training.l2: must be a number, got np.False_"),
+    ):
+        with pytest.raises(config.ConfigError) as info:
+            config.from_dict({"target": {"name": "sine"}, "training": training})
+        assert str(info.value).endswith(expect)
+    e = config.from_dict({"target": {"name": "sine"}, "training": {"epochs": np.int64(3)}})
+    assert e.training.epochs == 3
 
 
 def test_integral_floats_stay_whole_numbers(write):

@@ -13,6 +13,7 @@ import types
 import typing
 from typing import Annotated, ClassVar, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from nnfit.engine.activations import ACTIVATIONS
@@ -32,8 +33,9 @@ ActivationName = _lit(ACTIVATIONS)
 
 
 def _kinds(annotation) -> tuple[set, object]:
-    """The plain types a field's annotation admits (through Annotated, unions and
-    Literal's values), and the annotation of a list's items (None if it takes no list)."""
+    """The plain types a field's annotation admits (through Annotated and unions; a
+    Literal adds its values themselves), and the annotation of a list's items (None if it
+    takes no list)."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is Annotated:
         return _kinds(args[0])
@@ -45,25 +47,30 @@ def _kinds(annotation) -> tuple[set, object]:
             item = item if i is None else i
         return kinds, item
     if origin is Literal:
-        return {type(v) for v in args}, None
+        return set(args), None
     if origin is list:
         return {list}, args[0] if args else None
     return ({annotation} if isinstance(annotation, type) else {object}), None
 
 
 def _not_a_number(value, kinds: set) -> bool:
-    """A true/false or a string where only numbers (and perhaps None) are allowed: lax
-    validation would take true as 1 and "0.01" as 0.01."""
+    """A true/false, a string or bytes where only numbers (perhaps None, or a named
+    value such as 'full') are allowed: lax validation would take true as 1, "0.01" as
+    0.01 and b"20" as 20."""
     numeric = bool(kinds & {int, float}) and object not in kinds
     if not numeric:
         return False
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         return bool not in kinds
-    return isinstance(value, str) and str not in kinds
+    if isinstance(value, str):
+        return str not in kinds and value not in kinds
+    return isinstance(value, bytes)
 
 
 def _number(kinds: set) -> str:
-    return "a whole number" if float not in kinds else "a number"
+    number = "a whole number" if float not in kinds else "a number"
+    named = sorted(repr(k) for k in kinds if isinstance(k, str))
+    return " or ".join([number, *named])
 
 
 class _NumbersAreNumbers(BaseModel):
