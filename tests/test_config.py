@@ -390,6 +390,7 @@ def test_a_bad_parameter_of_a_named_choice_is_one_line_at_its_own_key(write):
             "2: training.optimizer.lr: must be a number",
         ),
         ("training: {l2: true}", "2: training.l2: must be a number, got True"),
+        ("data: {n_train: 32.5}", "2: data.n_train: must be a whole number, got 32.5"),
     ],
 )
 def test_true_false_and_strings_are_not_numbers(write, body, expect):

@@ -88,6 +88,8 @@ def _describe(err: dict) -> str:
         return "required key is missing"
     if t == "value_error":
         return str(ctx.get("error", err["msg"]))
+    if t == "int_from_float":  # pydantic's own text says "got a number with a fractional part"
+        return f"must be a whole number, got {got!r}"
     msg = err["msg"]
     return f"{msg[0].lower()}{msg[1:]}, got {got!r}"
 
