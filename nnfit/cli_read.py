@@ -192,8 +192,12 @@ def predict(
         list[str] | None,
         typer.Option("--x", help="One point, e.g. --x 0.1,0.2 in 2-D; repeat for more."),
     ] = None,
-    csv: Annotated[Path | None, typer.Option("--csv", help="CSV of input points.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write CSV here.")] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="CSV of input points (- for stdin).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write CSV here (default, or -: stdout).")
+    ] = None,
 ):
     """Evaluate a saved model at points given with --x or in a CSV file.
 
@@ -205,6 +209,10 @@ def predict(
     from nnfit.experiment import rundir as results
 
     results.require_done(run_dir)
+    if str(out) == "-":
+        out = None
+    if str(csv) == "-":
+        csv = Path("/dev/stdin")  # read once, in memory, as any pipe
     if out is not None:
         _refuse_run_folder(out)
     net, meta = results.load_model(run_dir)

@@ -365,16 +365,21 @@ def test_predictions_are_never_written_into_a_run_folder(run_copy, name):
     assert results.check_run(run_copy) is None
 
 
-def test_points_from_a_pipe_are_all_predicted(finished):
-    """A pipe can be read once: the points were scanned, then read again as nothing."""
+@pytest.mark.parametrize("args", [["--csv", "/dev/stdin"], ["--csv", "-", "--out", "-"]])
+def test_points_from_a_pipe_are_all_predicted(finished, args, tmp_path):
+    """A pipe can be read once: the points were scanned, then read again as nothing.
+    ``-`` is stdin for --csv and stdout for --out (it wrote a file named "-")."""
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "nnfit", "predict", str(finished), "--csv", "/dev/stdin"]
-    r = subprocess.run(cmd, input="0.25\n0.5\n0.75\n", capture_output=True, text=True, timeout=60)
+    cmd = [sys.executable, "-m", "nnfit", "predict", str(finished), *args]
+    r = subprocess.run(
+        cmd, input="0.25\n0.5\n0.75\n", capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr
     rows = r.stdout.strip().splitlines()
     assert rows[0] == "x0,g" and [row.split(",")[0] for row in rows[1:]] == ["0.25", "0.5", "0.75"]
+    assert not (tmp_path / "-").exists()
 
 
 @pytest.mark.parametrize("name", ["metrics.json", "config.yaml"])
