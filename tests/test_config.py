@@ -447,3 +447,38 @@ def test_set_values_take_plain_yaml_only_as_files_do(value, expect):
     with pytest.raises(config.ConfigError) as info:
         parse_set(f"training.epochs={value}")
     assert str(info.value).startswith("--set training.epochs: " + expect), str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ({"init": "domain"}, {"init": {"name": "domain", "scale": 1}}),
+        ({"activation": "tanh"}, {"activation": ["tanh"]}),
+        ({"hidden": [8, 8]}, {"hidden": [8, 8], "activation": ["tanh", {"name": "tanh"}]}),
+        ({"activation": "leaky_relu"}, {"activation": {"name": "leaky_relu", "slope": 0.01}}),
+        ({"output": "identity"}, {"output": {"name": "identity"}}),
+    ],
+)
+def test_one_network_spelled_two_ways_has_one_hash(a, b):
+    # {name: domain} and domain gave two run folders, so a resumed sweep trained it twice
+    ea = config.from_dict({"target": {"name": "sine"}, "model": a})
+    eb = config.from_dict({"target": {"name": "sine"}, "model": b})
+    assert ea.config_hash() == eb.config_hash()
+    assert eb.run_config()["model"] == ea.run_config()["model"]
+    assert config.from_dict(eb.run_config()).config_hash() == eb.config_hash()
+
+
+def test_networks_that_differ_keep_their_own_hash():
+    base = {"target": {"name": "sine"}}
+    hashes = {
+        config.from_dict({**base, "model": m}).config_hash()
+        for m in (
+            {"activation": "leaky_relu"},
+            {"activation": {"name": "leaky_relu", "slope": 0.02}},
+            {"hidden": [8, 8], "activation": ["tanh", "relu"]},
+            {"hidden": [8, 8], "activation": ["relu", "tanh"]},
+            {"hidden": [8, 8]},
+            {"init": {"name": "domain", "scale": 2}},
+        )
+    }
+    assert len(hashes) == 6

@@ -33,6 +33,7 @@ from nnfit.experiment.baselines import NAMES as BASELINES
 from nnfit.experiment.baselines import applicable, pwlinear_problem
 from nnfit.experiment.choices import (
     Activation,
+    ActivationConfig,
     InitConfig,
     LossConfig,
     OptimizerConfig,
@@ -324,7 +325,9 @@ class Experiment(_Strict):
     def run_config(self) -> dict:
         """The resolved config of one run: every default filled, without ``sweep``; −0.0
         written as 0.0, so that one experiment has one hash."""
-        return _unsigned_zeros(self.model_dump(mode="json", exclude={"sweep"}))
+        out = _unsigned_zeros(self.model_dump(mode="json", exclude={"sweep"}))
+        _one_spelling(out["model"])
+        return out
 
     def config_hash(self) -> str:
         blob = json.dumps(self.run_config(), sort_keys=True, separators=(",", ":"))
@@ -367,6 +370,29 @@ def _unsigned_zeros(value):
     if isinstance(value, list):
         return [_unsigned_zeros(v) for v in value]
     return value
+
+
+def _bare(choice, table: dict):
+    """A named choice at its declared defaults as its bare name."""
+    if not isinstance(choice, dict):
+        return choice
+    declared = table.get(choice["name"], {})
+    defaults = {k: p.check(k, p.default) for k, p in declared.items()}
+    given = {k: v for k, v in choice.items() if k != "name"}
+    return choice["name"] if given == defaults else choice
+
+
+def _one_spelling(model: dict) -> None:
+    """One spelling of each model choice, so that one network has one hash:
+    ``{name: domain}``, ``{name: domain, scale: 1.0}`` and ``domain`` are ``domain``, and
+    ``[tanh, tanh]``, ``[tanh]`` and ``{name: tanh}`` are ``tanh``."""
+    model["init"] = _bare(model["init"], InitConfig._params)
+    model["output"] = _bare(model["output"], ActivationConfig._params)
+    acts = model["activation"]
+    acts = [
+        _bare(a, ActivationConfig._params) for a in (acts if isinstance(acts, list) else [acts])
+    ]
+    model["activation"] = acts[0] if acts and all(a == acts[0] for a in acts) else acts
 
 
 def _name(activation) -> str:
