@@ -176,12 +176,16 @@ class TrainingConfig(_Strict):
         unused = [k for k, free in inert.items() if not free and k not in method.honours]
         if unused:
             key = "optimizer.lr" if unused[0] == "lr" else unused[0]
-            others = f" (and {', '.join(unused[1:])})" if unused[1:] else ""
-            uses = ", ".join(sorted(method.honours)) or "none of them"
+            also = f" (nor {', '.join(unused[1:])})" if unused[1:] else ""
+            keys = ", ".join(inert)
+            uses = (
+                f"it uses only {', '.join(sorted(method.honours))} of {keys}"
+                if method.honours
+                else f"it uses none of {keys}"
+            )
             raise _AtKey(
                 key,
-                f"not used by optimizer {method.name}{others}: of lr, schedule, batch_size, "
-                f"clip_norm, l1 and output_every it uses {uses}; remove the key or pick "
+                f"not used by optimizer {method.name}{also}: {uses}; remove the key or pick "
                 "another optimizer",
             )
         if method.least_squares and not LOSSES[self.loss.name].least_squares:
