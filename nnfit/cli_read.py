@@ -208,7 +208,12 @@ def predict(
     from nnfit.experiment import points as pts
     from nnfit.experiment import rundir as results
 
-    results.require_done(run_dir)
+    metrics = results.require_done(run_dir)
+    if metrics["status"] != "ok":  # diverged: a model, but not one to trust
+        _say(
+            f"warning: {run_dir}: training {metrics['status']} at epoch {metrics['epochs']}; "
+            "these are the values of its last finite weights"
+        )
     if str(out) == "-":
         out = None
     if str(csv) == "-":

@@ -174,6 +174,14 @@ def test_a_diverging_run_exits_3_with_finite_weights(write, tmp_path):
     assert m["status"] == "diverged" and m["stop_reason"] == "diverged"
     with np.load(run_dir / "model.npz") as z:
         assert all(np.all(np.isfinite(z[k])) for k in z.files if k != "meta")
+    # predict evaluates it, but says what the values are (they came with exit 0, unmarked)
+    r = invoke("predict", run_dir, "--x", "0.5")
+    assert r.exit_code == 0 and r.stdout.startswith("x0,g\n0.5,")
+    epochs = m["epochs"]
+    assert r.stderr.strip() == (
+        f"warning: {run_dir}: training diverged at epoch {epochs}; "
+        "these are the values of its last finite weights"
+    )
 
 
 def test_set_overrides_from_the_command_line(write, tmp_path):
