@@ -316,3 +316,16 @@ def test_an_override_of_a_sweep_names_the_override(write, tmp_path):
     assert "error: --set training.epochs: input should be greater than or equal to 0" in r.stderr
     r = invoke("sweep", write(GRID), "--out", tmp_path / "res", "--widths", "2,2")
     assert r.exit_code == 2 and "--widths 2,2: width 2 is given twice" in r.stderr
+
+
+def test_report_csv_leaves_a_missing_or_null_value_empty():
+    # "—" in a CSV made pandas read a numeric column as strings
+    from nnfit.sweep import catalog
+
+    rows = [
+        {"config": {"training.clip_norm": None, "training.l2": 0.1}},
+        {"config": {"training.clip_norm": 1.0}},
+    ]
+    lines = catalog.to_csv(rows, ["training.clip_norm", "training.l2"]).splitlines()
+    n = len(catalog.COLUMNS)
+    assert [line.split(",")[n:] for line in lines[1:]] == [["", "0.1"], ["1", ""]]

@@ -188,7 +188,7 @@ def to_csv(rows: list[dict], differs: list[str] = ()) -> str:
         w.writerow(
             [
                 *("" if r.get(k) is None else r.get(k) for k in COLUMNS),
-                *(value_text(cfg[k]) if k in cfg else "" for k in differs),
+                *("" if cfg.get(k) is None else value_text(cfg[k]) for k in differs),
             ]
         )
     return buf.getvalue()
