@@ -329,3 +329,24 @@ def test_report_csv_leaves_a_missing_or_null_value_empty():
     lines = catalog.to_csv(rows, ["training.clip_norm", "training.l2"]).splitlines()
     n = len(catalog.COLUMNS)
     assert [line.split(",")[n:] for line in lines[1:]] == [["", "0.1"], ["1", ""]]
+
+
+def test_report_shows_first_the_keys_whose_values_tell_runs_apart():
+    # rho = 0.9 of the rmsprop runs (a constant the optimizer column already says) was
+    # shown where seed, which differs between every run, was left out
+    from nnfit.sweep import catalog
+
+    def cfg(opt, seed, **extra):
+        return {"training.optimizer.name": opt, "training.seed": seed, **extra}
+
+    configs = [
+        cfg("adam", 0, **{"training.optimizer.beta1": 0.9}),
+        cfg("rmsprop", 1, **{"training.optimizer.rho": 0.9}),
+        cfg("adam", 2, **{"training.optimizer.beta1": 0.8}),
+    ]
+    assert catalog.differing(configs) == [
+        "training.optimizer.name",
+        "training.seed",
+        "training.optimizer.beta1",
+        "training.optimizer.rho",
+    ]

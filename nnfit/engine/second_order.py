@@ -175,9 +175,7 @@ class LM(Method):
     honours = frozenset()
     params: ClassVar = {
         "mu": Param(1.0, **POSITIVE, hi=1e10, doc="initial damping"),
-        "mu_dec": Param(
-            1 / 3, lo=0.0, hi=1.0, lo_open=True, hi_open=True, doc="after a good step"
-        ),
+        "mu_dec": Param(1 / 3, lo=0.0, hi=1.0, lo_open=True, hi_open=True, doc="after a good step"),
         "mu_inc": Param(2.0, lo=1.0, lo_open=True, hi=1e6, doc="after a bad step"),
         "mu_max": Param(1e10, **POSITIVE, hi=1e300, doc="stop when the damping passes this"),
         "max_jacobian_mb": Param(1024.0, **POSITIVE, hi=1e7, doc="refuse a larger J and JᵀJ"),

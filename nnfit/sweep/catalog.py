@@ -78,14 +78,19 @@ def differing(configs: list[dict]) -> list[str]:
     keys: dict[str, None] = {}
     for c in configs:
         keys.update(dict.fromkeys(c))
-    missing = object()
-    out = [
-        k
-        for k in keys
-        if k not in IGNORED
-        and len({json.dumps(c.get(k, missing), sort_keys=True, default=str) for c in configs}) > 1
-    ]
-    return sorted(out, key=lambda k: PREFERRED.index(k) if k in PREFERRED else len(PREFERRED))
+
+    def values(k, absent):
+        return {json.dumps(c[k], sort_keys=True) if k in c else absent for c in configs}
+
+    out = [k for k in keys if k not in IGNORED and len(values(k, "absent")) > 1]
+
+    # first the preferred keys, then those whose values differ (seed, l2), last those that
+    # only some runs have, each with one value (rho of rmsprop: the optimizer says it)
+    def rank(k):
+        preferred = PREFERRED.index(k) if k in PREFERRED else len(PREFERRED)
+        return preferred, len(values(k, None) - {None}) < 2
+
+    return sorted(out, key=rank)
 
 
 def short_names(keys: list[str], taken=()) -> dict[str, str]:
