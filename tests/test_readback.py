@@ -397,3 +397,41 @@ def test_a_named_pipe_in_a_results_folder_is_refused_not_waited_on(run_copy, nam
         assert f"{run_copy / name}: " in r.stderr and "not a regular file" in r.stderr, r.stderr
         assert "Traceback" not in r.stderr
     assert r.returncode == 2
+
+
+def test_predict_out_to_a_pipe_writes_into_it_and_leaves_it_a_pipe(finished, tmp_path):
+    # the output was written beside the path and renamed over it: --out /dev/full
+    # replaced the device with a regular file
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    r = invoke("predict", finished, "--x", "0.5", "--out", fifo)
+    reader.join(30)
+    assert r.exit_code == 0, r.output
+    assert got and got[0].startswith("x0,g\n0.5,")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temporary left
+
+
+def test_predict_out_to_a_pipe_nobody_reads_is_one_line_not_a_wait(finished, tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    r = invoke("predict", finished, "--x", "0.5", "--out", fifo)
+    one_line_error(r, f"cannot write {fifo}: a pipe with no reader")
+
+
+def test_predict_out_through_a_link_replaces_the_file_and_keeps_the_link(finished, tmp_path):
+    real, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    real.write_text("old\n")
+    link.symlink_to(real.name)
+    r = invoke("predict", finished, "--x", "0.5", "--out", link)
+    assert r.exit_code == 0, r.output
+    assert link.is_symlink() and real.read_text().startswith("x0,g\n0.5,")

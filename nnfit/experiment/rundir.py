@@ -22,6 +22,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import threading
 from pathlib import Path
 
@@ -62,8 +63,27 @@ def _oserror(path, exc: OSError) -> ResultsError:
 
 @contextlib.contextmanager
 def atomic_open(path: Path):
-    """A binary file that appears at ``path`` whole when the block ends, or not at all."""
+    """A binary file that appears at ``path`` whole when the block ends, or not at all.
+
+    A ``path`` that is a device, a pipe or a socket (``/dev/null``, a FIFO) is written in
+    place, and a process's open file (``/dev/stdout``, ``/dev/fd/1``) appended to: a file
+    renamed over either would replace the device or the link itself. A symbolic link to
+    a file has the file replaced, the link kept.
+    """
     path = Path(path)
+    if _names_open_file(path):
+        with _open_special(path, os.O_APPEND) as fh:
+            yield fh
+        return
+    path = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        with _open_special(path) as fh:
+            yield fh
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = _open_temp(path.parent, path.name)
@@ -81,6 +101,36 @@ def atomic_open(path: Path):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _names_open_file(path: Path) -> bool:
+    """Whether ``path`` is one of /proc's links to a process's open files."""
+    try:
+        link = os.readlink(path) if path.is_symlink() else ""
+    except OSError:
+        return False
+    parent = os.path.realpath(path.parent)
+    return link.startswith("/proc/") or parent == "/proc" or parent.startswith("/proc/")
+
+
+@contextlib.contextmanager
+def _open_special(path: Path, flags: int = 0):
+    """A device, pipe or open file written in place; a FIFO with no reader is an error,
+    not a wait."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | flags)
+        os.set_blocking(fd, True)
+        fh = os.fdopen(fd, "wb")
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise ResultsError(f"cannot write {path}: a pipe with no reader") from None
+        raise _oserror(path, exc) from None
+    try:
+        with fh:
+            yield fh
+            fh.flush()
+    except OSError as exc:
+        raise _oserror(path, exc) from None
 
 
 def atomic_write(path: Path, payload: bytes) -> None:
