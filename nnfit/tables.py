@@ -176,7 +176,8 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
 
     width = width or out.width
     runs = [r for r in rows if r["kind"] == "run"]
-    sweeps = {r["path"]: r for r in rows if r["kind"] == "sweep"}
+    # a sweep at the root itself is the root's own folder, not a section "./"
+    sweeps = {("" if r["path"] == "." else r["path"]): r for r in rows if r["kind"] == "sweep"}
     folders = sorted({os.path.dirname(r["path"]) for r in runs} | set(sweeps))
     lines: list[dict | str] = []
     for folder in folders:
@@ -225,7 +226,8 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
     ]
     t, left_out = fitted_table(cols, width, f"runs under {root}", fold_at=64)
     notes = [] if lines else ["no finished runs found"]
-    notes += [f"sweep {path}/: {r['status']}" for path, r in sorted(sweeps.items())]
+    here = os.path.basename(os.path.abspath(root))
+    notes += [f"sweep {path or here}/: {r['status']}" for path, r in sorted(sweeps.items())]
     notes.append(_left_out_note(left_out, width))
     t.caption = "\n".join(n for n in notes if n)
     t.caption_justify = "left"

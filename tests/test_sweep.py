@@ -66,6 +66,9 @@ def test_two_jobs_write_every_run_and_the_summary(write, tmp_path):
     assert len(csv) == 3 and csv[0].startswith("point,width,depth,n_params,n_ok")
     rows = json.loads(invoke("report", out, "--json").stdout)
     assert [r["kind"] for r in rows].count("sweep") == 1
+    # the sweep folder itself: its runs are no section "./", its note names it
+    table = invoke("report", folder).stdout
+    assert "./" not in table and f"sweep {folder.name}/: 4 ok" in table
 
 
 def test_resume_skips_finished_points_and_redoes_the_rest(write, tmp_path):
