@@ -26,6 +26,7 @@ from nnfit.cli_read import SetOpt, add_commands, build_data
 from nnfit.edge import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, state
 from nnfit.edge import fail as _fail
 from nnfit.edge import guard as _guard
+from nnfit.edge import open_closed_streams
 from nnfit.edge import say as _say
 
 app = typer.Typer(
@@ -270,6 +271,7 @@ add_commands(app)
 
 def main() -> None:
     state["process"] = True
+    state["closed"] = open_closed_streams()
     try:
         app()
     except OSError as exc:  # the help or a usage message, written before any command ran

@@ -37,7 +37,7 @@ from rich.table import Column
 def _width(stream) -> int | None:
     # rich falls back to 80 columns when not on a terminal; logs want more unless the
     # user says otherwise (COLUMNS=80 nnfit report … | less)
-    if stream.isatty():
+    if stream is not None and stream.isatty():
         return None
     columns = os.environ.get("COLUMNS", "")
     return int(columns) if columns.isdigit() and int(columns) > 0 else 160

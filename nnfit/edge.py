@@ -23,7 +23,39 @@ from nnfit.experiment.shield import Shield
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 3, 130
 MAX_LINE = 300  # characters of one message line
 
-state = {"debug": False, "process": False}  # process: the command line runs this process
+# process: the command line runs this process; closed: the standard streams it found closed
+state = {"debug": False, "process": False, "closed": ()}
+
+
+def open_closed_streams() -> tuple[str, ...]:
+    """Put the null device on each standard stream the process was started without
+    (``nnfit run e.yaml >&-``), and return their names.
+
+    A closed descriptor 1 would otherwise be the next file opened, and what is meant for
+    the terminal would land in a result file.
+    """
+    import io
+    import os
+    import sys
+
+    closed = []
+    for fd, name, mode in ((0, "stdin", os.O_RDONLY), (1, "stdout", os.O_WRONLY),
+                           (2, "stderr", os.O_WRONLY)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, mode)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            closed.append(name)
+        if getattr(sys, name) is None:
+            stream = io.TextIOWrapper(io.FileIO(fd, "r" if fd == 0 else "w", closefd=False),
+                                      line_buffering=fd != 0)
+            setattr(sys, name, stream)
+            if name not in closed:
+                closed.append(name)
+    return tuple(closed)
 
 
 def line(text) -> str:
@@ -91,6 +123,8 @@ def guard(product: bool = True):
             from nnfit.experiment.rundir import ResultsError
 
             display.reset()
+            if "stdout" in state["closed"]:
+                display.lost = OSError(errno.EBADF, "stdout is closed")
             code = 0
             # one shield for the whole command, so that a second Ctrl-C that comes after
             # the work, while the summary prints, is counted too

@@ -7,6 +7,7 @@ folder byte for byte as it was; a third Ctrl-C may abort a write, and the folder
 says interrupted.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -95,6 +96,39 @@ def test_run_into_a_full_stdout_is_recorded_ok_with_one_note(write, tmp_path):
     ]
     (m,) = whole(out)
     assert m["status"] == "ok"
+
+
+def closed(*args, streams: str, env=ENV):
+    """Run nnfit with the standard streams named in ``streams`` closed (``>&-``)."""
+    fds = {"stdin": 0, "stdout": 1, "stderr": 2}
+    argv = " ".join(f"'{a}'" for a in map(str, args))
+    shut = " ".join(f"{fds[s]}>&-" if s != "stdin" else "0<&-" for s in streams.split())
+    cmd = f"exec '{sys.executable}' -m nnfit {argv} {shut}"
+    proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env=env)
+    return proc.returncode, proc.stderr
+
+
+@pytest.mark.parametrize("streams", ["stdout", "stdout stderr", "stdin stdout stderr"])
+def test_run_started_with_its_streams_closed_trains_and_saves(streams, write, tmp_path):
+    out = tmp_path / "res"
+    code, err = closed("run", write(TINY), "--out", out, streams=streams)
+    assert code == 0, err
+    no_traceback(err)
+    if "stderr" not in streams:
+        assert err.splitlines() == [
+            "note: the output could not be written (stdout is closed); the results are saved"
+        ]
+    (m,) = whole(out)
+    assert m["status"] == "ok" and m["epochs"] == 20
+    # nothing meant for the terminal went into a result file opened on descriptor 1
+    for path in out.rglob("*.json"):
+        json.loads(path.read_text())
+
+
+def test_predict_with_stdout_closed_is_exit_2_in_one_line(made_run):
+    code, err = closed("predict", made_run, "--x", "0.5", streams="stdout")
+    assert code == 2
+    assert err.splitlines() == ["error: cannot write the output: stdout is closed"]
 
 
 SWEEP = """
