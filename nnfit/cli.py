@@ -23,10 +23,9 @@ from typing import Annotated
 import typer
 
 from nnfit.cli_read import SetOpt, add_commands, build_data
-from nnfit.edge import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, state
+from nnfit.edge import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, open_closed_streams, state
 from nnfit.edge import fail as _fail
 from nnfit.edge import guard as _guard
-from nnfit.edge import open_closed_streams
 from nnfit.edge import say as _say
 
 app = typer.Typer(
