@@ -30,7 +30,14 @@ import numpy as np
 
 from nnfit.experiment import config as config_mod
 from nnfit.experiment import rundir
-from nnfit.experiment.yamlfile import ConfigError, Located, Override, Problem, set_path
+from nnfit.experiment.yamlfile import (
+    ConfigError,
+    Located,
+    Override,
+    Problem,
+    plain_data,
+    set_path,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -54,8 +61,28 @@ def _pairs(overrides: Overrides) -> list[tuple[str, Any]]:
     """``{"training.epochs": 100}``, ``["training.epochs=100"]`` or pairs → (key, value)."""
     from nnfit.experiment.yamlfile import parse_set
 
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    if isinstance(overrides, bytes) or not isinstance(overrides, Mapping | Iterable):
+        raise ConfigError(
+            [
+                "overrides: must be a mapping {key: value} or a list of 'key=value' "
+                f"strings or (key, value) pairs, got {overrides!r}"
+            ]
+        )
     items = overrides.items() if isinstance(overrides, Mapping) else overrides
-    return [parse_set(i) if isinstance(i, str) else tuple(i) for i in items]
+    pairs = []
+    for item in items:
+        if isinstance(item, str):
+            pairs.append(parse_set(item))
+            continue
+        if not (isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[0], str)):
+            raise ConfigError(
+                [f"overrides: each entry must be 'key=value' or a (key, value) pair, got {item!r}"]
+            )
+        key = item[0]
+        pairs.append((key, plain_data(item[1], f"overrides[{key!r}]")))
+    return pairs
 
 
 def _read(config, overrides: Overrides) -> tuple[dict, Located]:
@@ -65,7 +92,7 @@ def _read(config, overrides: Overrides) -> tuple[dict, Located]:
     elif isinstance(config, config_mod.Experiment):
         data, loc = config.model_dump(mode="json"), Located("<Experiment>")
     elif isinstance(config, Mapping):
-        data, loc = copy.deepcopy(dict(config)), Located("<config>")
+        data, loc = plain_data(dict(config), ""), Located("<config>")
     else:  # one exception type for every config problem, as the docstring says
         raise ConfigError(
             [f"config: expected a path, a dict or an Experiment, got {type(config).__name__}"]
@@ -357,6 +384,11 @@ class Sweep:
         return f"Sweep({s.get('name')}: {s['n_ok']} ok, {s['n_failed']} failed{where})"
 
 
+def _whole(value) -> bool:
+    """An int that is not a bool (``True`` is 1 to Python, not a width)."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
 def _check_sweep_args(widths, seeds, jobs) -> None:
     def bad(key, allowed, given):
         text = f"must be {allowed}, got {given!r}"
@@ -365,11 +397,11 @@ def _check_sweep_args(widths, seeds, jobs) -> None:
     if widths is not None and (
         isinstance(widths, str | bytes)
         or not len(widths)
-        or not all(isinstance(w, int | np.integer) and w >= 1 for w in widths)
+        or not all(_whole(w) and w >= 1 for w in widths)
     ):
         raise bad("widths", "a non-empty list of positive whole numbers", widths)
     for key, value in (("seeds", seeds), ("jobs", jobs)):
-        if value is not None and not (isinstance(value, int | np.integer) and value >= 1):
+        if value is not None and not (_whole(value) and value >= 1):
             raise bad(key, "a positive whole number", value)
 
 

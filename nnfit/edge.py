@@ -39,8 +39,11 @@ def open_closed_streams() -> tuple[str, ...]:
     import sys
 
     closed = []
-    for fd, name, mode in ((0, "stdin", os.O_RDONLY), (1, "stdout", os.O_WRONLY),
-                           (2, "stderr", os.O_WRONLY)):
+    for fd, name, mode in (
+        (0, "stdin", os.O_RDONLY),
+        (1, "stdout", os.O_WRONLY),
+        (2, "stderr", os.O_WRONLY),
+    ):
         try:
             os.fstat(fd)
         except OSError:
@@ -50,8 +53,9 @@ def open_closed_streams() -> tuple[str, ...]:
                 os.close(null)
             closed.append(name)
         if getattr(sys, name) is None:
-            stream = io.TextIOWrapper(io.FileIO(fd, "r" if fd == 0 else "w", closefd=False),
-                                      line_buffering=fd != 0)
+            stream = io.TextIOWrapper(
+                io.FileIO(fd, "r" if fd == 0 else "w", closefd=False), line_buffering=fd != 0
+            )
             setattr(sys, name, stream)
             if name not in closed:
                 closed.append(name)

@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,43 @@ def test_overrides_take_dicts_strings_and_pairs():
     assert a.record.epochs == b.record.epochs == 3
     assert without_time(a.metrics) == without_time(b.metrics)
     assert CFG["training"]["epochs"] == 20  # the caller's dict is not changed
+
+
+def test_overrides_numpy_values_become_plain_numbers():
+    run = nnfit.run(CFG, overrides={"training.seed": np.int64(3), "model.hidden": np.array([3])})
+    assert run.experiment.training.seed == 3 and run.experiment.model.hidden == [3]
+    assert nnfit.run(CFG, overrides="training.epochs=2").record.epochs == 2
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: nnfit.run(CFG, overrides=5), "overrides: must be a mapping"),
+        (lambda: nnfit.run(CFG, overrides=[5]), "overrides: each entry must be 'key=value'"),
+        (
+            lambda: nnfit.run(CFG, overrides={"training.seed": {3}}),
+            "overrides['training.seed']: a set is not plain data",
+        ),
+        (lambda: nnfit.run({**CFG, 1: 2}), "config: keys must be strings, got 1"),
+        (
+            lambda: nnfit.sweep({**CFG, "sweep": {"grid": {"training.seed": [date(2024, 1, 1)]}}}),
+            "sweep.grid.training.seed[0]: a date is not plain data",
+        ),
+        (
+            lambda: nnfit.sweep({**CFG, "sweep": {"grid": {"training.seed": {1, 2}}}}),
+            "sweep.grid.training.seed: a set is not plain data",
+        ),
+        (lambda: nnfit.sweep(CFG, widths=[True]), "widths: must be a non-empty list"),
+        (lambda: nnfit.sweep(CFG, widths=[2], seeds=True), "seeds: must be a positive whole"),
+        (lambda: nnfit.sweep(CFG, widths=[2], jobs=np.bool_(True)), "jobs: must be a positive"),
+    ],
+)
+def test_python_values_that_no_yaml_file_can_hold_are_a_config_error(call, message):
+    # a date or a set in a grid was a TypeError traceback from json.dumps; overrides=5 one
+    # from iterating an int; True passed as a width of 1
+    with pytest.raises(nnfit.ConfigError) as info:
+        call()
+    assert str(info.value).startswith(message), str(info.value)
 
 
 def test_bad_input_is_one_config_error_with_its_parts(write):

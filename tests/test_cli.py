@@ -356,9 +356,14 @@ BAD_FILES = {
         "aliases",
     ),
     "tag with a bad value": ("target: {expr: x}\ntraining: {epochs: !!int x}\n", "tags (!!int)"),
+    "tag that matches its value": (
+        "target: {expr: x}\ntraining: {epochs: !!int 5}\n",
+        "training.epochs: YAML tags (!!int)",
+    ),
     "bool tag": ("target: {expr: x}\ntraining: {epochs: !!bool 1}\n", "training.epochs: YAML tags"),
     "binary tag": ("target: {expr: x}\nmodel: {bias: !!binary aGVsbG8=}\n", "model.bias: YAML"),
-    "impossible date": ("target: {expr: x}\ntraining: {seed: 2024-13-45}\n", "cannot be read"),
+    "integer too long": (f"target: {{expr: x}}\ntraining: {{seed: {'1' * 5000}}}\n", "4300 digits"),
+    "a date is a string": ("target: {expr: x}\ntraining: {seed: 2024-01-01}\n", "got '2024-01-01'"),
     "merge key": ("target: {expr: x}\ntraining:\n  <<: {epochs: 2}\n", "merge keys (<<)"),
     "absurd size": (BASE + "model: {hidden: [100000, 100000, 100000]}\n", "parameters"),
     "absurd data": (

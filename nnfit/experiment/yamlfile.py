@@ -3,7 +3,8 @@
 Everything here works on plain data; :mod:`nnfit.config` validates it. YAML aliases are
 refused at their first reuse, so an alias bomb never expands, and the number of nodes
 is bounded before anything walks them. Numbers read as in YAML 1.2 and JSON: ``1e-8``
-is a float (YAML 1.1 would read it as a string), in files, ``--set`` values and grids.
+is a float (YAML 1.1 would read it as a string), in files, ``--set`` values and grids,
+and ``2024-01-01`` is a string (YAML 1.2 has no dates).
 """
 
 from __future__ import annotations
@@ -88,7 +89,6 @@ class Unsupported(yaml.MarkedYAMLError):
         super().__init__(problem=problem, problem_mark=mark)
 
 
-_PLAIN = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
 _MERGE = "tag:yaml.org,2002:merge"
 
 
@@ -109,19 +109,18 @@ class Loader(yaml.SafeLoader):
                 "YAML aliases (*name) are not supported; write the value out",
                 self.peek_event().start_mark,
             )
-        return super().compose_node(parent, index)
-
-    def _implicit_tag(self, node) -> str:
-        if isinstance(node, yaml.ScalarNode):
-            plain = node.style is None  # quoted or block scalars are strings
-            return self.resolve(yaml.ScalarNode, node.value, (plain, not plain))
-        return _PLAIN[type(node)]
+        tag = getattr(self.peek_event(), "tag", None)  # None unless written in the text
+        node = super().compose_node(parent, index)
+        node.written_tag = tag
+        return node
 
     def refuse_tags(self, node) -> None:
-        """Refuse an explicit tag, or a merge key among a mapping's keys."""
-        if node.tag != self._implicit_tag(node):
+        """Refuse a tag written in the text (``!!int 5`` as well as ``!!int x``), or a
+        merge key among a mapping's keys."""
+        tag = getattr(node, "written_tag", None)
+        if tag is not None:
             raise Unsupported(
-                f"YAML tags ({node.tag.replace('tag:yaml.org,2002:', '!!')}) are not "
+                f"YAML tags ({tag.replace('tag:yaml.org,2002:', '!!')}) are not "
                 "supported; write the value plainly (quoted, for a string)",
                 node.start_mark,
             )
@@ -138,7 +137,9 @@ class Loader(yaml.SafeLoader):
         try:
             return super().construct_object(node, deep)
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
-            raise Unsupported(f"{node.value!r} cannot be read: {exc}", node.start_mark) from None
+            text = node.value if len(node.value) <= 40 else f"{node.value[:20]}…{node.value[-8:]}"
+            why = str(exc).split(";")[0]  # Python's int limit adds a hint about sys.set_…
+            raise Unsupported(f"{text!r} cannot be read: {why}", node.start_mark) from None
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -155,8 +156,45 @@ class Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+# YAML 1.2 has no dates: `name: 2024-01-01` is a string, as in JSON (YAML 1.1 built a
+# datetime.date that no key takes and no result file can hold)
+Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in Loader.yaml_implicit_resolvers.items()
+}
+
 _EXPONENT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
 Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT, list("-+.0123456789"))
+
+
+def plain_data(value, where: str):
+    """A copy of ``value`` as the plain data a YAML file gives (numbers, strings, None,
+    lists and string-keyed mappings), for configs built in Python.
+
+    NumPy scalars and arrays become numbers and lists, tuples lists; anything else (a
+    set, a date, an object) is a :class:`ConfigError` naming where it is.
+    """
+    import numpy as np
+
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic | np.ndarray) and value.dtype.kind in "biuf":
+        return plain_data(value.tolist(), where)
+    if isinstance(value, list | tuple):
+        return [plain_data(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ConfigError([f"{where or 'config'}: keys must be strings, got {k!r}"])
+            out[k] = plain_data(v, f"{where}.{k}" if where else k)
+        return out
+    raise ConfigError(
+        [
+            f"{where or 'config'}: a {type(value).__name__} is not plain data; "
+            "use numbers, strings, lists and mappings"
+        ]
+    )
 
 
 def load_yaml(text: str):
