@@ -167,6 +167,9 @@ class Model:
             raise ValueError(
                 f"X must have shape (n, {self.dim}) for this {self.dim}-D model, got {X.shape}"
             )
+        bad = ~np.isfinite(X).all(axis=1)
+        if bad.any():
+            raise ValueError(f"X has values that are not finite (row {int(np.argmax(bad))})")
         return rundir.predict(self.network, self.meta, X)
 
     def __repr__(self) -> str:
@@ -179,11 +182,14 @@ class Model:
 def load(run_dir: str | os.PathLike) -> Model:
     """The trained model of a run folder (written by ``nnfit run`` or :func:`run`).
 
-    Raises :class:`~nnfit.experiment.rundir.ResultsError` when the folder holds no model.
+    Raises :class:`~nnfit.experiment.rundir.ResultsError` when the folder holds no model,
+    or is not whole (a run interrupted before its files were written, a file changed
+    since): the check ``nnfit predict`` makes.
     """
+    metrics = rundir.require_done(Path(run_dir))
     net, meta = rundir.load_model(Path(run_dir))
     cfg = rundir.read_config(Path(run_dir))
-    return Model(net, meta, cfg, rundir.read_metrics(Path(run_dir)), Path(run_dir))
+    return Model(net, meta, cfg, metrics, Path(run_dir))
 
 
 # ------------------------------------------------------------------------ one run

@@ -158,8 +158,9 @@ def schema():
 # ---------------------------------------------------------------------------- outputs
 
 
-def _predictions(net, meta, chunks, dim: int):
-    """CSV text of the predictions, one chunk of rows at a time, header first."""
+def _predictions(net, meta, chunks, dim: int, not_finite: list[int]):
+    """CSV text of the predictions, one chunk of rows at a time, header first; the count
+    of predictions that are not finite is added to ``not_finite``."""
     import numpy as np
 
     from nnfit.experiment import rundir as results
@@ -167,6 +168,7 @@ def _predictions(net, meta, chunks, dim: int):
     yield ",".join([f"x{i}" for i in range(dim)] + ["g"]) + "\n"
     for X in chunks:
         g = results.predict(net, meta, X)
+        not_finite.append(int((~np.isfinite(g)).sum()))
         rows = np.column_stack([X, g])
         yield "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows)
 
@@ -208,6 +210,10 @@ def predict(
     from nnfit.experiment import points as pts
     from nnfit.experiment import rundir as results
 
+    if not x and csv is None:
+        _fail("give points with --x or --csv")
+    if x and csv is not None:
+        _fail("give points with --x or with --csv, not both")
     metrics = results.require_done(run_dir)
     if metrics["status"] != "ok":  # diverged: a model, but not one to trust
         _say(
@@ -222,8 +228,6 @@ def predict(
         _refuse_run_folder(out)
     net, meta = results.load_model(run_dir)
     dim = meta["sizes"][0]
-    if not x and csv is None:
-        _fail("give points with --x or --csv")
     if x:
         X = pts.parse_x(x, dim)
         scan, chunks = pts.scan_points(X), [X]
@@ -232,16 +236,22 @@ def predict(
     note = pts.outside_note(scan.outside, scan.rows, scan.first_outside, dim)
     if note:
         _say(note)
-    text = _predictions(net, meta, chunks, dim)
+    not_finite: list[int] = []
+    text = _predictions(net, meta, chunks, dim, not_finite)
     if out is None:
         for part in text:
             if not write(part):
                 return
-        return
-    with results.atomic_open(out) as fh:
-        for part in text:
-            fh.write(part.encode())
-    write(f"wrote {scan.rows} predictions to {out}\n")
+    else:
+        with results.atomic_open(out) as fh:
+            for part in text:
+                fh.write(part.encode())
+        write(f"wrote {scan.rows} predictions to {out}\n")
+    if sum(not_finite):
+        _say(
+            f"warning: {sum(not_finite)} of {scan.rows} predictions are not finite: "
+            "the model's values overflow there"
+        )
 
 
 @_guard()
@@ -259,6 +269,8 @@ def report(
     from nnfit.display import show, write
     from nnfit.sweep import catalog as rep
 
+    if as_json and csv:
+        _fail("give --csv or --json, not both")
     if not Path(directory).is_dir():
         _fail(f"{directory}: no such folder")
     rows, differs, problems = rep.collect(directory, with_problems=True)

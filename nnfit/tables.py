@@ -7,6 +7,7 @@ line.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -77,6 +78,13 @@ def _left_out_note(left_out: list[str], width: int) -> str:
     return f"not shown at {width} columns: {', '.join(left_out)} (see --csv or --json)"
 
 
+def _r2(v) -> str:
+    """R² to four places, or in e-notation where it is far below 0 (a target near zero
+    everywhere makes 1 − SSE/SST as large as 1e200, which .4f prints digit by digit)."""
+    big = isinstance(v, float) and math.isfinite(v) and abs(v) >= 1e4
+    return fmt(v, ".3e" if big else ".4f")
+
+
 def run_summary(record, run_dir) -> Table:
     why = record.stop_reason if record.stop_reason not in ("", record.status) else ""
     t = Table(
@@ -90,7 +98,7 @@ def run_summary(record, run_dir) -> Table:
         t.add_row(
             part,
             *(fmt(m.get(c)) for c in ("rmse", "max_abs", "mae", "rel_l2")),
-            fmt(m.get("r2"), ".4f"),
+            _r2(m.get("r2")),
         )
     t.caption = (
         f"{record.epochs} epochs, {record.steps} steps, {record.wall_s:.2f} s, "

@@ -106,7 +106,9 @@ def test_metrics_history_and_model(tmp_path):
     assert rmse == pytest.approx(run.metrics["test"]["rmse"], rel=1e-12)
     with pytest.raises(ValueError, match=r"shape \(n, 1\)"):
         loaded.predict(np.zeros((3, 2)))
-    with pytest.raises(rundir.ResultsError, match=r"no model\.npz"):
+    with pytest.raises(
+        rundir.ResultsError, match=r"not a run folder \(no metrics\.json or model\.npz\)"
+    ):
         nnfit.load(tmp_path)
 
 
@@ -129,6 +131,21 @@ def test_overrides_take_dicts_strings_and_pairs():
     assert a.record.epochs == b.record.epochs == 3
     assert without_time(a.metrics) == without_time(b.metrics)
     assert CFG["training"]["epochs"] == 20  # the caller's dict is not changed
+
+
+def test_load_refuses_a_run_that_is_not_whole_and_predict_refuses_nan(tmp_path):
+    run = nnfit.run(CFG, out=tmp_path)
+    model = nnfit.load(run.run_dir)
+    with pytest.raises(ValueError, match=r"not finite \(row 1\)"):
+        model.predict([0.5, np.nan])
+    with pytest.raises(ValueError, match="not finite"):
+        model.predict([np.inf])
+    (run.run_dir / "history.csv").write_text("epoch\n")  # changed since it was recorded
+    with pytest.raises(rundir.ResultsError, match=r"history\.csv"):
+        nnfit.load(run.run_dir)
+    (run.run_dir / "metrics.json").unlink()  # as a run interrupted before its record
+    with pytest.raises(rundir.ResultsError):
+        nnfit.load(run.run_dir)
 
 
 def test_overrides_numpy_values_become_plain_numbers():

@@ -123,6 +123,29 @@ def test_predict_bad_input(write, tmp_path):
     r = invoke("predict", only_run(out), "--x", "a,b")
     assert r.exit_code == 2 and "expected numbers" in r.stderr
     assert invoke("predict", only_run(out)).exit_code == 2
+    csv_in = tmp_path / "in.csv"
+    csv_in.write_text("x\n0.5\n")
+    r = invoke("predict", only_run(out), "--x", "0.1", "--csv", csv_in)  # --csv was ignored
+    assert r.exit_code == 2 and "--x or with --csv, not both" in r.stderr
+    r = invoke("report", out, "--csv", "--json")  # --csv was ignored
+    assert r.exit_code == 2 and "--csv or --json, not both" in r.stderr
+
+
+def test_predict_says_how_many_values_overflow(write, tmp_path):
+    # g ≈ 1.6x − 0.8 is inf at x = 1.5e308: printed with NumPy's RuntimeWarning lines before
+    p = write("""
+        name: line
+        target: {expr: 2*x - 1}
+        data: {n_train: 50, n_val: 0, n_test: 100, scale_y: none}
+        model: {hidden: []}
+        training: {optimizer: {name: gd, lr: 0.5}, epochs: 50}
+    """)
+    invoke("run", p, "--out", tmp_path / "res", "--quiet")
+    r = invoke("predict", only_run(tmp_path / "res"), "--x", "0.5", "--x", "1.5e308")
+    assert r.exit_code == 0
+    assert r.stdout.splitlines()[2] == "1.5e+308,inf"
+    assert "RuntimeWarning" not in r.stderr
+    assert "warning: 1 of 2 predictions are not finite" in r.stderr.replace("\n", " ")
 
 
 def test_a_linear_model_fits_a_linear_target_exactly(write, tmp_path):

@@ -201,3 +201,27 @@ def test_the_live_losses_are_the_historys_in_fs_units():
     scale = rec.model["meta"]["scale_y"]["scale"]
     assert scale > 2  # so that scaled and F's units differ by a factor above 4
     assert rec.history["val_loss"][-1] == pytest.approx(0.5 * rec.metrics["val"]["mse"], rel=1e-9)
+
+
+def test_the_run_summary_prints_a_huge_negative_r2_in_e_notation():
+    # a target near zero everywhere gave r2 ≈ -1e200, printed as a 200-digit number
+    from nnfit.tables import run_summary
+
+    part = {"rmse": 1e-3, "max_abs": 2e-3, "mae": 1e-3, "rel_l2": 1e97, "r2": -1.234e200}
+    good = {**part, "r2": 0.98765}
+    record = SimpleNamespace(
+        name="tiny",
+        run_id="w1",
+        status="ok",
+        stop_reason="",
+        epochs=3,
+        steps=3,
+        wall_s=0.1,
+        n_params=4,
+        metrics={"train": good, "val": None, "test": part},
+    )
+    console = Console(file=StringIO(), width=120)
+    console.print(run_summary(record, "results/tiny/w1"))
+    text = console.file.getvalue()
+    assert "-1.234e+200" in text and "0.9877" in text
+    assert max(len(line) for line in text.splitlines()) <= 120

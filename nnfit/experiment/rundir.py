@@ -452,4 +452,5 @@ def _signals_blocked():
 def predict(net: Network, meta: dict, X: Array) -> Array:
     """g(X) in F's units (the saved ``scale_y`` undone)."""
     s = meta.get("scale_y", {"shift": 0.0, "scale": 1.0})
-    return net.predict(X).astype(float)[0, :, 0] * s["scale"] + s["shift"]
+    with np.errstate(over="ignore", invalid="ignore"):  # a model that overflows gives inf
+        return net.predict(X).astype(float)[0, :, 0] * s["scale"] + s["shift"]
