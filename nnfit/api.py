@@ -332,11 +332,10 @@ def run(
     from nnfit.experiment import runner
 
     exp, loc = _experiment(config, overrides)
+    run_dir = rundir.inside(Path(out), exp.name, exp.run_id()) if out is not None else None
     ds = _dataset(exp, loc)
     record = runner.execute(exp, callback=callback, data=ds, plots=out is not None)
-    run_dir = None
-    if out is not None:
-        run_dir = Path(out) / exp.name / exp.run_id()
+    if run_dir is not None:
         rundir.write_run(record, run_dir)
     if record.status == "failed":
         exc = RuntimeError(f"{exp.name}: training failed: {record.error}")

@@ -86,3 +86,54 @@ def test_finding_runs_passes_over_folders_that_vanish_while_walked(tmp_path, mon
 
     monkeypatch.setattr(os, "scandir", scandir)
     assert results.find_runs(tmp_path) == [tmp_path / "a", tmp_path / "d" / "e"]
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_a_rerun_keeps_what_nnfit_did_not_write_in_the_run_folder(
+    write, tmp_path, monkeypatch, exchange
+):
+    # a rerun replaced the whole folder: a user's notes and a folder of theirs were lost
+    from conftest import TINY
+
+    from nnfit.experiment import config
+    from nnfit.experiment import runner as experiment
+
+    if not exchange:  # the rename-aside path of file systems without renameat2
+        monkeypatch.setattr(results, "_exchange", lambda a, b: False)
+    exp = config.load(write(TINY))
+    run_dir = tmp_path / "res" / exp.name / exp.run_id()
+    rec = experiment.execute(exp, plots=False)
+    rec.figures = {"fit.png": b"old figure"}
+    results.write_run(rec, run_dir)
+    (run_dir / "notes.txt").write_text("seed 0 looked odd")
+    (run_dir / "mine").mkdir()
+    (run_dir / "mine" / "a.csv").write_text("1,2\n")
+    rec.figures = {}
+    assert results.write_run(rec, run_dir)
+    names = sorted(p.name for p in run_dir.iterdir())
+    # fit.png was the earlier run's own file: not carried into a run that has none
+    assert names == sorted(
+        ["config.yaml", "history.csv", "model.npz", "data.npz", "metrics.json", "notes.txt", "mine"]
+    )
+    assert (run_dir / "notes.txt").read_text() == "seed 0 looked odd"
+    assert (run_dir / "mine" / "a.csv").read_text() == "1,2\n"
+    assert results.check_run(run_dir) is None
+    assert sorted(p.name for p in run_dir.parent.iterdir()) == [run_dir.name]  # no leftovers
+
+
+def test_a_results_folder_inside_a_run_folder_or_a_file_is_refused(write, tmp_path):
+    from conftest import TINY
+
+    import nnfit
+
+    run = nnfit.run(write(TINY), out=tmp_path / "res")
+    for out, says in [
+        (run.run_dir / "sub", f"is inside the run folder {run.run_dir.resolve()}"),
+        (run.run_dir, "is a run folder"),
+        (run.run_dir / "config.yaml", "is not a folder"),
+    ]:
+        with pytest.raises(results.ResultsError, match=says):
+            nnfit.run(write(TINY), out=out)
+        with pytest.raises(results.ResultsError, match=says):
+            nnfit.sweep(write(TINY), widths=[2], out=out)
+    assert results.check_run(run.run_dir) is None

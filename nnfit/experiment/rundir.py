@@ -202,6 +202,15 @@ def inside(root: Path, *parts: str) -> Path:
         raise ResultsError(
             f"{path}: resolves to {where}, which is not inside the results folder {top}"
         )
+    if os.path.exists(top) and not os.path.isdir(top):
+        raise ResultsError(f"{root}: is not a folder; give a folder for the results")
+    for folder in (top, *top.parents):
+        if (folder / "metrics.json").is_file():
+            what = "a run folder" if folder == top else f"inside the run folder {folder}"
+            raise ResultsError(
+                f"{root}: is {what}; give a results folder outside run folders, so that "
+                "no run holds another"
+            )
     return path
 
 
@@ -286,11 +295,49 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+# what a run folder holds besides the files its metrics.json records
+_OWN = {"metrics.json", "config.yaml", "history.csv", "model.npz", "data.npz"}
+
+
+def _carry_over(old: Path, run_dir: Path) -> bool:
+    """Move what nnfit did not write (a user's notes, a folder of their own) from the
+    earlier folder ``old`` into the new ``run_dir``; False if something could not be
+    moved, and ``old`` must then stay."""
+    m = read_metrics(old)
+    own = _OWN | set((m or {}).get("files") or ())
+    try:
+        names = os.listdir(old)
+    except OSError:
+        return False
+    whole = True
+    for name in names:
+        if name in own or (m is None and name.endswith(".png")):
+            continue
+        try:
+            if os.path.lexists(run_dir / name):
+                raise FileExistsError(name)
+            os.rename(old / name, run_dir / name)
+        except OSError:
+            whole = False
+    return whole
+
+
+def _drop_old(old: Path, run_dir: Path) -> None:
+    """Remove the earlier folder once what was not nnfit's is carried over; a folder
+    from which something could not be moved stays as a hidden sibling."""
+    if _carry_over(old, run_dir):
+        shutil.rmtree(old, ignore_errors=True)
+    else:  # not a name that a later write tidies away
+        with contextlib.suppress(OSError):
+            os.rename(old, _sibling(run_dir, "kept"))
+
+
 def _swap(new: Path, run_dir: Path) -> None:
-    """Put folder ``new`` at ``run_dir``; the earlier folder there is removed after."""
+    """Put folder ``new`` at ``run_dir``; the earlier folder there is removed after,
+    what nnfit did not write in it moved into the new one first."""
     for _ in range(10):
         if _exchange(new, run_dir):  # ``new`` now holds the earlier folder
-            shutil.rmtree(new, ignore_errors=True)
+            _drop_old(new, run_dir)
             return
         old = None
         if os.path.lexists(run_dir):
@@ -309,7 +356,7 @@ def _swap(new: Path, run_dir: Path) -> None:
             return
         finally:
             if old is not None and os.path.lexists(old):
-                shutil.rmtree(old, ignore_errors=True)
+                _drop_old(old, run_dir)
     raise OSError(errno.EBUSY, "other writers keep replacing it", str(run_dir))
 
 
