@@ -268,11 +268,34 @@ def study(
 add_commands(app)
 
 
+def _usage_line(exc) -> str:
+    """A usage error (a missing argument, an unknown option) as one line."""
+    where = exc.ctx.command_path if exc.ctx is not None else "nnfit"
+    message = exc.format_message().rstrip(".")
+    return f"{where}: {message}; see '{where} --help'"
+
+
+def _click_errors():
+    """The usage, no-arguments and abort exceptions of the click that typer runs on
+    (its own copy in recent typer, the click package in earlier ones)."""
+    module = sys.modules[typer.BadParameter.__module__]
+    return module.NoArgsIsHelpError, module.ClickException, typer.Abort
+
+
 def main() -> None:
     state["process"] = True
     state["closed"] = open_closed_streams()
+    no_args, usage_error, abort = _click_errors()
     try:
-        app()
+        code = app(prog_name="nnfit", standalone_mode=False)
+    except no_args as exc:  # plain `nnfit`: the help is printed as the error is made
+        code = exc.exit_code
+    except usage_error as exc:  # a usage error: one line, as bad input is
+        _say(_usage_line(exc), "error")
+        code = exc.exit_code
+    except abort:  # Ctrl-C or end of input while the line is parsed
+        _say("interrupted")
+        code = EXIT_INTERRUPTED
     except OSError as exc:  # the help or a usage message, written before any command ran
         from nnfit.edge import is_output_error
 
@@ -281,7 +304,8 @@ def main() -> None:
         _say(f"cannot write the output: {exc.strerror or type(exc).__name__}", "error")
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no 2nd flush
-        sys.exit(EXIT_BAD_INPUT)
+        code = EXIT_BAD_INPUT
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -277,6 +277,32 @@ def test_targets_schema_and_module_entry_point():
     assert p.returncode == 0 and "gradcheck" in p.stdout
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["run"], "error: nnfit run: Missing argument 'file'; see 'nnfit run --help'"),
+        (
+            ["sweep", "e.yaml", "--jobs", "x"],
+            "error: nnfit sweep: Invalid value for '--jobs': Input should be a valid integer, "
+            "unable to parse string as an integer; see 'nnfit sweep --help'",
+        ),
+        (["bogus"], "error: nnfit: No such command 'bogus'; see 'nnfit --help'"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(args, line):
+    # was a usage line, a hint and a boxed message over five lines
+    p = subprocess.run(
+        [sys.executable, "-m", "nnfit", *args], capture_output=True, text=True, check=False
+    )
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.splitlines() == [line]
+
+
+def test_plain_nnfit_shows_its_help_and_exits_2():
+    p = subprocess.run([sys.executable, "-m", "nnfit"], capture_output=True, text=True)
+    assert p.returncode == 2 and "Usage: nnfit" in p.stdout and "sweep" in p.stdout
+
+
 def test_report(write, tmp_path):
     out = tmp_path / "res"
     invoke("run", write(TINY), "--out", out, "--quiet")

@@ -169,7 +169,12 @@ def test_an_unwritable_results_folder_is_one_clear_line(write, tmp_path):
     blocker.write_text("not a folder")
     r = CliRunner().invoke(app, ["run", str(write(TINY)), "--out", str(blocker), "--quiet"])
     assert r.exit_code == 2
-    assert "cannot write" in r.stderr and str(blocker) in r.stderr
+    assert r.stderr.strip() == f"error: {blocker}: is not a folder; give a folder for the results"
+    assert r.stdout == ""  # refused before training, not after it
+    nowhere = "/proc/self/nnfit-results"  # no one, not even root, makes a folder there
+    r = CliRunner().invoke(app, ["run", str(write(TINY)), "--out", nowhere, "--quiet"])
+    assert r.exit_code == 2
+    assert "cannot write" in r.stderr and nowhere in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
