@@ -132,10 +132,10 @@ def _say_all(text: str) -> None:
 
 
 def _widths(text: str | None) -> list[int] | None:
-    if not text:
+    if text is None:
         return None
-    try:
-        widths = [int(w) for w in text.split(",") if w.strip()]
+    try:  # every part a number: 1,,2 is a width left out, not two widths
+        widths = [int(w) for w in text.split(",")]
     except ValueError:
         _fail(f"--widths {text}: expected whole numbers separated by commas, e.g. 1,2,4,8")
     if not widths or min(widths) < 1:

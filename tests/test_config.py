@@ -430,6 +430,17 @@ def test_a_key_given_twice_in_a_set_value_is_refused_as_in_a_file():
     assert parse_set("training.optimizer={name: lm, mu: 2}")[1] == {"name": "lm", "mu": 2}
 
 
+def test_a_set_key_given_twice_is_refused(write):
+    from conftest import TINY
+
+    # the later one won unseen
+    path = write(TINY)
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path, ["training.epochs=5", "training.epochs=10"])
+    assert str(info.value) == "--set training.epochs: given twice (5 and 10); give it once"
+    assert config.load(path, ["training.epochs=5", "training.seed=1"]).training.epochs == 5
+
+
 @pytest.mark.parametrize(
     ("value", "expect"),
     [

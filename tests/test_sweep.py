@@ -120,6 +120,10 @@ def test_widths_and_seeds_shorthands(write, tmp_path):
     r = invoke("sweep", p, "--out", tmp_path / "r")
     assert r.exit_code == 2 and "nothing to sweep" in r.stderr
     assert invoke("sweep", p, "--widths", "1,x").exit_code == 2
+    for text in ("1,,2", "1,2,", "", "0,1"):  # 1,,2 ran widths 1 and 2
+        r = invoke("sweep", p, "--widths", text, "--out", tmp_path / "r")
+        assert r.exit_code == 2 and f"--widths {text}: " in r.stderr, (text, r.output)
+    assert not (tmp_path / "r").exists()
 
 
 def test_bad_grid_points_are_refused_before_anything_runs(write, tmp_path):

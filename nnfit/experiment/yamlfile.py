@@ -414,9 +414,19 @@ def parse_set(item: str) -> tuple[str, Any]:
 
 
 def apply_overrides(data: dict, overrides, source: str, loc: Located | None = None) -> dict:
-    """Apply ``--set`` overrides (``"key=value"`` strings or ``(key, value)`` pairs)."""
+    """Apply ``--set`` overrides (``"key=value"`` strings or ``(key, value)`` pairs).
+
+    A key given twice is an error (the later one would win unseen, as a key given twice
+    in a file is one).
+    """
+    seen: dict[str, Any] = {}
     for item in overrides or ():
         key, value = parse_set(item) if isinstance(item, str) else item
+        if key in seen:
+            raise ConfigError(
+                [f"--set {key}: given twice ({seen[key]!r} and {value!r}); give it once"]
+            )
+        seen[key] = value
         set_path(data, key, value, f"--set {key}")
         if loc is not None:
             loc.overrides.append(Override(tuple(key.split(".")), f"--set {key}"))
