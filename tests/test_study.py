@@ -153,3 +153,41 @@ def test_lists_in_the_reports_sentences_read_as_english():
     from nnfit.study.shapes import _and
 
     assert [_and(w) for w in (["a"], ["a", "b"], ["a", "b", "c"])] == ["a", "a and b", "a, b and c"]
+
+
+def test_a_rise_of_the_trained_error_with_width_is_explained_by_its_training_error():
+    # the 4-D ridge function's trained error rose from width 16 to 64 with no word said
+    from types import SimpleNamespace
+
+    from nnfit.study import dimension
+
+    def group(width, params, test, train, epochs=100):
+        runs = [
+            {"status": "ok", "test_rmse": t, "test_rel_l2": t, "train_mse": r**2}
+            for t, r in zip(test, train, strict=True)
+        ]
+        point = {"target": {"dim": 4}, "training.epochs": epochs}
+        return {"point": point, "width": width, "n_params": params, "runs": runs}
+
+    def sweep(groups):
+        return SimpleNamespace(
+            stem="4-ridge",
+            groups=groups,
+            summary={"grid": {"training.epochs": [0, 100]}},
+            config=lambda key: {"data.n_train": 1024}[key],
+        )
+
+    rising = sweep(
+        [
+            group(16, 97, [1e-3] * 3, [9e-4] * 3),
+            group(64, 385, [2e-3, 3e-3, 4e-3], [1e-5, 1e-4, 4e-5]),
+        ]
+    )
+    text = dimension._rises([rising])
+    assert "(ridge function, d = 4: 1.0e-3 at width 16, 3.0e-3 at 64)" in text
+    assert "100 times below its test error" in text  # per seed 200, 30 and 100
+    assert "1,024 points pin 385 parameters in 4-D too loosely" in text
+    stalled = sweep([group(16, 97, [1e-3] * 3, [1e-3] * 3), group(64, 385, [3e-3] * 3, [3e-3] * 3)])
+    assert "the optimizer's steps, not the width" in dimension._rises([stalled])
+    falling = sweep([group(16, 97, [1e-3] * 3, [1e-3] * 3), group(64, 385, [1e-4] * 3, [1e-4] * 3)])
+    assert dimension._rises([falling]) == ""

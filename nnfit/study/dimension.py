@@ -6,6 +6,8 @@ the same parameter count.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
+from statistics import median
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from nnfit.study.view import (
     baseline_size,
     fmt,
     med,
+    ok_runs,
     target_label,
     upper_first,
 )
@@ -184,8 +187,9 @@ def section_4(ctx: Context) -> Part:
             f"the Chebyshev fit {fmt(baseline(top, 'chebyshev', 'rel_l2'))} and the best "
             f"constant {fmt(constant_error(s, top))}"
         )
+    rises = _rises(sweeps)
     blocks.append(
-        f"**Measured.** {'. '.join(upper_first(t) for t in texts)}. **The gap.** On the "
+        f"**Measured.** {'. '.join(upper_first(t) for t in texts)}.{rises} **The gap.** On the "
         "ridge function the trained network keeps its error far below the constant's in "
         "every d, while the polynomial and random features (drawn directions) fall back to "
         "it: training finds the one direction that matters, which Barron's dimension-free "
@@ -193,6 +197,48 @@ def section_4(ctx: Context) -> Part:
         "theorem promises a width for every ε in every d, nothing about its size.\n"
     )
     return Part(blocks, "; ".join(heads) + ".")
+
+
+def _test_over_train(group: dict) -> float:
+    """Median over seeds of test RMS error / training RMS error (against F)."""
+    ratios = [
+        r["test_rmse"] / math.sqrt(r["train_mse"])
+        for r in ok_runs(group)
+        if r.get("test_rmse") is not None and (r.get("train_mse") or 0) > 0
+    ]
+    return median(ratios) if ratios else math.nan
+
+
+def _rises(sweeps: list[Sweep]) -> str:
+    """A sentence on where the trained network's error rises with width, and why: the
+    training error there, against the test error (one data budget for every d)."""
+    worst = None  # (factor, kind, d, narrower group, wider group)
+    for s in sweeps:
+        for d in dims(s):
+            rs = cells(s, d, True)
+            for a, b in pairwise(rs):
+                factor = med(b, METRIC) / med(a, METRIC)
+                if factor > 1.5 and (worst is None or factor > worst[0]):
+                    worst = (factor, KINDS.get(s.stem, s.stem), d, a, b)
+    if worst is None:
+        return ""
+    _, kind, d, a, b = worst
+    gap = _test_over_train(b)
+    n = sweeps[0].config("data.n_train")
+    why = (
+        f"its training RMS error is {gap:,.0f} times below its test error (median of seeds): "
+        f"{n:,} points pin "
+        f"{b['n_params']:,} parameters in {d}-D too loosely, so the data budget, not the "
+        "width, sets the error there"
+        if gap >= 3
+        else "its training error stays as high: the optimizer's steps, not the width, set "
+        "the error there"
+    )
+    return (
+        f" Where the trained network's error rises with width ({kind}, d = {d}: "
+        f"{fmt(med(a, METRIC))} at width {a['width']}, {fmt(med(b, METRIC))} at {b['width']}), "
+        f"{why}."
+    )
 
 
 def _two_d(s: Sweep) -> str:
