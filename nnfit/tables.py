@@ -100,10 +100,19 @@ def run_summary(record, run_dir) -> Table:
             *(fmt(m.get(c)) for c in ("rmse", "max_abs", "mae", "rel_l2")),
             _r2(m.get("r2")),
         )
+    eps = (getattr(record, "config", None) or {}).get("training", {}).get("epsilon")
+    goal = ""
+    if eps is not None:
+        at = record.epsilon_reached_epoch
+        goal = (
+            f"sup error below {eps:g} first at epoch {at}, "
+            if at is not None
+            else (f"sup error never below {eps:g}, ")
+        )
     t.caption = (
         f"{record.epochs} epochs, {record.steps} steps, {record.wall_s:.2f} s, "
-        f"{record.n_params} parameters → {run_dir}"
-    )
+        f"{record.n_params} parameters, {goal}→ {run_dir}"
+    ).replace(", →", " →")
     return t
 
 

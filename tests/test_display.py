@@ -225,3 +225,31 @@ def test_the_run_summary_prints_a_huge_negative_r2_in_e_notation():
     text = console.file.getvalue()
     assert "-1.234e+200" in text and "0.9877" in text
     assert max(len(line) for line in text.splitlines()) <= 120
+    assert "sup error" not in text  # no goal set
+
+
+@pytest.mark.parametrize(
+    ("reached", "says"), [(89, "below 0.05 first at epoch 89"), (None, "never below 0.05")]
+)
+def test_the_run_summary_says_when_the_epsilon_goal_was_met(reached, says):
+    # metrics.json had it; the summary after a run did not
+    from nnfit.tables import run_summary
+
+    part = {"rmse": 1e-3, "max_abs": 2e-3, "mae": 1e-3, "rel_l2": 1e-2, "r2": 0.99}
+    record = SimpleNamespace(
+        name="tiny",
+        run_id="w1",
+        status="ok",
+        stop_reason="",
+        epochs=100,
+        steps=100,
+        wall_s=0.1,
+        n_params=4,
+        metrics={"train": part, "val": part, "test": part},
+        config={"training": {"epsilon": 0.05}},
+        epsilon_reached_epoch=reached,
+    )
+    console = Console(file=StringIO(), width=200)
+    console.print(run_summary(record, "results/tiny/w1"))
+    text = " ".join(console.file.getvalue().split())  # the caption wraps at the table's width
+    assert f"4 parameters, sup error {says} → results/tiny/w1" in text
