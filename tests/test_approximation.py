@@ -69,6 +69,10 @@ def test_a_solved_output_layer_is_no_divergence_for_first_order_training(opt):
     rec = runner.execute(config.from_dict(cfg), plots=False)
     assert (rec.status, rec.stop_reason) == ("ok", "epochs")
     assert rec.metrics["test"]["rmse"] < 2e-3
+    # history.csv marks the rows that follow a solve: epoch 0, and the closing one
+    h = rec.history
+    solved = [e for e, v in zip(h["epoch"], h["output_solved"], strict=True) if v == 1.0]
+    assert solved == [0, 5] and h["epoch"][-2:] == [5, 5]
 
 
 def test_an_interpolating_output_layer_is_no_divergence_for_lm():

@@ -126,7 +126,8 @@ class FirstOrder(Method):
         lstsq = s.output_layer == "lstsq"
         if lstsq:  # with no epochs to follow (random features), exactly
             readout.solve(net, problem.X, problem.Y, max(s.l2, SOLVE_L2) if s.epochs else s.l2)
-        problem.begin(session, sched(lr0, 0, s.epochs, **sched_params))
+        solved = {"output_solved": 1.0} if lstsq else {}  # epoch 0 is after the first solve
+        problem.begin(session, sched(lr0, 0, s.epochs, **sched_params), **solved)
         scale = 1.0 / data.rows  # the passes leave u = g / scale
         update = self.updater(net.theta.reshape(-1), problem.pair.reshape(2, -1), scale)
         steps = problem.steps()
