@@ -174,6 +174,8 @@ def plain_data(value, where: str):
     NumPy scalars and arrays become numbers and lists, tuples lists; anything else (a
     set, a date, an object) is a :class:`ConfigError` naming where it is.
     """
+    from collections.abc import Mapping
+
     import numpy as np
 
     if value is None or isinstance(value, bool | int | float | str):
@@ -182,7 +184,7 @@ def plain_data(value, where: str):
         return plain_data(value.tolist(), where)
     if isinstance(value, list | tuple):
         return [plain_data(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
