@@ -176,7 +176,10 @@ def _predictions(net, meta, chunks, dim: int, not_finite: list[int]):
 def _refuse_run_folder(out: Path) -> None:
     """--out must not replace a file of a run: a run folder is what its metrics.json
     records, and predictions written over one of its files would damage the run."""
-    target = out.resolve()
+    try:
+        target = out.resolve()
+    except RuntimeError:  # Python 3.11's resolve on a link that leads back to itself
+        _fail(f"--out {out}: a symbolic link in it leads back to itself")
     if target.is_dir():
         _fail(f"--out {out}: is a folder; give a file name for the CSV")
     folder = target.parent

@@ -114,6 +114,16 @@ def is_output_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.EPIPE, errno.ENOSPC, errno.EIO)
 
 
+def path_error(exc: BaseException) -> str | None:
+    """The line for an error about a path the user gave (a name too long, a link loop,
+    a folder that is a file), or None for other errors. Writing stdout names no file."""
+    from nnfit.experiment.yamlfile import short_path
+
+    if not isinstance(exc, OSError) or exc.filename is None:
+        return None
+    return f"{short_path(exc.filename)}: {exc.strerror or type(exc).__name__}"
+
+
 def guard(product: bool = True):
     """Decorate a command with the rules of the module docstring."""
 
@@ -147,9 +157,12 @@ def guard(product: bool = True):
                     say("interrupted")
                     code = EXIT_INTERRUPTED
                 except display.OUTPUT_ERRORS as exc:
-                    if not is_output_error(exc):
+                    if path_error(exc) and not state["debug"]:
+                        code = _code_of(fail, path_error(exc))
+                    elif not is_output_error(exc):
                         raise
-                    display.lose(exc)
+                    else:
+                        display.lose(exc)
                 code = output_verdict(code, product)
             raise typer.Exit(code)
 

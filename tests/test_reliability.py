@@ -287,3 +287,58 @@ def test_any_text_loads_or_fails_cleanly(tmp_path_factory, text):
     with contextlib.suppress(config.ConfigError):
         config.load(p)
     assert time.monotonic() - t0 < 2.0
+
+
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("one")
+    (base / "t.yaml").write_text(TINY)
+    exp = config.load(base / "t.yaml")
+    run_dir = base / "res" / exp.name / exp.run_id()
+    results.write_run(experiment.execute(exp, plots=False), run_dir)
+    return base, run_dir
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "{long}.yaml"],
+        ["run", "{long}.yaml"],
+        ["gradcheck", "{long}.yaml"],
+        ["report", "{long}"],
+        ["predict", "{long}", "--x", "1"],
+        ["predict", "{run}", "--x", "1", "--out", "{long}"],
+        ["run", "{file}", "--out", "{long}"],
+        ["sweep", "{file}", "--widths", "1", "--out", "{long}"],
+        ["run", "{file}", "--out", "{loop}"],
+        ["predict", "{run}", "--x", "0.1", "--out", "{loop}"],
+    ],
+)
+def test_a_name_too_long_or_a_link_loop_is_one_line(args, one_run, tmp_path):
+    # each was an OSError or RuntimeError traceback (exit 1)
+    base, run_dir = one_run
+    (tmp_path / "loop").symlink_to("loop")
+    subs = {
+        "{long}": str(tmp_path / ("a" * 256)),
+        "{run}": str(run_dir),
+        "{file}": str(base / "t.yaml"),
+        "{loop}": str(tmp_path / "loop"),
+    }
+    argv = []
+    for a in args:
+        for k, v in subs.items():
+            a = a.replace(k, v)
+        argv.append(a)
+    r = CliRunner().invoke(app, argv)
+    assert r.exit_code == 2, r.output
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("error: ") and len(line) <= 300
+    assert "File name too long" in line or "leads back to itself" in line, line
+    assert results.check_run(run_dir) is None
+
+
+def test_load_of_a_name_too_long_is_a_results_error(tmp_path):
+    import nnfit
+
+    with pytest.raises(results.ResultsError, match="File name too long"):
+        nnfit.load(tmp_path / ("a" * 256))

@@ -197,7 +197,10 @@ def inside(root: Path, *parts: str) -> Path:
         if part in ("", ".", "..") or "/" in part or os.sep in part or "\x00" in part:
             raise ResultsError(f"{root}: {part!r} is not a folder name inside it")
     path = root.joinpath(*parts)
-    top, where = root.resolve(), path.resolve()
+    try:
+        top, where = root.resolve(), path.resolve()
+    except RuntimeError:  # Python 3.11's resolve on a link that leads back to itself
+        raise ResultsError(f"{path}: a symbolic link in it leads back to itself") from None
     if where == top or not where.is_relative_to(top):
         raise ResultsError(
             f"{path}: resolves to {where}, which is not inside the results folder {top}"

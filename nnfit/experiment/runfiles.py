@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nnfit.engine.network import ActivationSpec, Network
-from nnfit.experiment.yamlfile import MAX_FILE_BYTES, load_yaml
+from nnfit.experiment.yamlfile import MAX_FILE_BYTES, load_yaml, short_path
 
 MAX_JSON_BYTES = 64 * 2**20
 MAX_META_CHARS = 1_000_000
@@ -380,7 +380,11 @@ def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
 def require_done(run_dir: Path) -> dict:
     """metrics.json of a done run; ResultsError naming the first file at fault."""
     run_dir = Path(run_dir)
-    if not (run_dir / "metrics.json").exists() and not (run_dir / "model.npz").exists():
+    try:
+        here = (run_dir / "metrics.json").exists() or (run_dir / "model.npz").exists()
+    except OSError as exc:  # a name too long, a folder that is a file …
+        raise ResultsError(f"{short_path(run_dir)}: {exc.strerror}") from None
+    if not here:
         raise ResultsError(f"{run_dir}: not a run folder (no metrics.json or model.npz)")
     problem = check_run(run_dir)
     if problem:

@@ -20,6 +20,12 @@ MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 20_000
 
 
+def short_path(name) -> str:
+    """A path for a message line: a long one keeps its start and its end."""
+    name = str(name)
+    return name if len(name) <= 100 else f"{name[:40]}…{name[-40:]}"
+
+
 class Problem(str):
     """One problem: the printable line, and its parts where known (else None).
 
