@@ -436,3 +436,20 @@ def test_predict_out_through_a_link_replaces_the_file_and_keeps_the_link(finishe
     r = invoke("predict", finished, "--x", "0.5", "--out", link)
     assert r.exit_code == 0, r.output
     assert link.is_symlink() and real.read_text().startswith("x0,g\n0.5,")
+
+
+def test_a_link_planted_in_a_sweep_folder_is_replaced_not_followed(write, tmp_path):
+    # summary.csv linked to a file outside the results folder: the rerun wrote over it
+    p = write(SWEEP)
+    out = tmp_path / "res"
+    assert invoke("sweep", p, "--out", out, "--jobs", "1", "-q").exit_code == 0
+    (folder,) = (out / "sw").iterdir()
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine")
+    for name in ("summary.csv", "summary.json", "error_vs_width.png"):
+        (folder / name).unlink()
+        (folder / name).symlink_to(precious)
+    assert invoke("sweep", p, "--out", out, "--jobs", "1", "-q").exit_code == 0
+    assert precious.read_text() == "mine"
+    for name in ("summary.csv", "summary.json", "error_vs_width.png"):
+        assert not (folder / name).is_symlink() and (folder / name).stat().st_size > 100

@@ -62,25 +62,25 @@ def _oserror(path, exc: OSError) -> ResultsError:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path):
+def atomic_open(path: Path, follow: bool = True):
     """A binary file that appears at ``path`` whole when the block ends, or not at all.
 
-    A ``path`` that is a device, a pipe or a socket (``/dev/null``, a FIFO) is written in
-    place, and a process's open file (``/dev/stdout``, ``/dev/fd/1``) appended to: a file
-    renamed over either would replace the device or the link itself. A symbolic link to
-    a file has the file replaced, the link kept.
+    For a path the user named (``follow``): a device, a pipe or a socket (``/dev/null``,
+    a FIFO) is written in place, and a process's open file (``/dev/stdout``,
+    ``/dev/fd/1``) appended to, since a file renamed over either would replace the
+    device or the link itself; a symbolic link to a file has the file replaced, the link
+    kept. For nnfit's own files (``follow=False``) whatever stands at ``path`` is
+    replaced by the new file: a link planted in a results folder is never followed out
+    of it.
     """
     path = Path(path)
-    if _names_open_file(path):
+    if follow and _names_open_file(path):
         with _open_special(path, os.O_APPEND) as fh:
             yield fh
         return
-    path = Path(os.path.realpath(path)) if path.is_symlink() else path
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        mode = None
-    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if follow and path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if follow and _is_special(path):
         with _open_special(path) as fh:
             yield fh
         return
@@ -101,6 +101,15 @@ def atomic_open(path: Path):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _is_special(path: Path) -> bool:
+    """Whether ``path`` is a device, a pipe or a socket (neither a file nor a folder)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _names_open_file(path: Path) -> bool:
@@ -134,7 +143,8 @@ def _open_special(path: Path, flags: int = 0):
 
 
 def atomic_write(path: Path, payload: bytes) -> None:
-    with atomic_open(path) as fh:
+    """Write one of nnfit's own files whole (see :func:`atomic_open`, ``follow=False``)."""
+    with atomic_open(path, follow=False) as fh:
         fh.write(payload)
 
 
