@@ -1,6 +1,7 @@
 """Config loading: defaults, overrides, hashing, and one clear line per problem."""
 
 import json
+import math
 
 import pytest
 
@@ -493,3 +494,38 @@ def test_networks_that_differ_keep_their_own_hash():
         )
     }
     assert len(hashes) == 6
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("010", 10),  # YAML 1.1: octal 8
+        ("017", 17),  # 1.1: 15
+        ("1:30", "1:30"),  # 1.1: base 60, 90
+        ("0:0.5", "0:0.5"),
+        ("yes", "yes"),  # 1.1: True
+        ("off", "off"),
+        ("10_000", 10000),
+        ("0x1F", 31),
+        ("0o17", 15),
+        ("1e-8", 1e-8),
+        ("-.inf", -math.inf),
+        ("2024-01-01", "2024-01-01"),
+        ("True", True),
+    ],
+)
+def test_plain_scalars_read_as_yaml_1_2_core_not_1_1(text, value):
+    # hidden: [010] trained a width of 8, epochs: 1:30 ninety epochs, activation: yes
+    # was reported as True
+    from nnfit.experiment.yamlfile import load_yaml
+
+    assert load_yaml(f"v: {text}") == {"v": value}
+
+
+def test_yaml_1_1_spellings_are_refused_where_a_number_is_meant(write):
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write("target: {name: sine}\ntraining: {epochs: 1:30}\n"))
+    assert str(info.value).endswith("training.epochs: must be a whole number, got '1:30'")
+    with pytest.raises(config.ConfigError, match=r"activation: allowed.*got 'yes'"):
+        config.load(write("target: {name: sine}\nmodel: {activation: yes}\n"))
+    assert config.load(write("target: {name: sine}\nmodel: {hidden: [010]}\n")).model.hidden == [10]

@@ -9,6 +9,7 @@ and ``2024-01-01`` is a string (YAML 1.2 has no dates).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,15 +163,50 @@ class Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-# YAML 1.2 has no dates: `name: 2024-01-01` is a string, as in JSON (YAML 1.1 built a
-# datetime.date that no key takes and no result file can hold)
+# Plain scalars resolve as in YAML 1.2's core schema (and JSON), not YAML 1.1: no dates
+# (`2024-01-01` is a string; 1.1 built a datetime.date no key takes), no octal by a
+# leading zero (`010` is 10, not 8), no base 60 (`1:30` is a string, not 90), only
+# true/false as booleans (`yes`, `no`, `on`, `off` are strings), and `1e-8` is a float
+# (1.1 read it as a string). Underscores between digits stay allowed: `10_000`.
+_Y = "tag:yaml.org,2002:"
+_DIGITS = r"[0-9](?:_?[0-9])*"
+_RESOLVERS = [
+    (_Y + "bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (_Y + "int", rf"^[-+]?{_DIGITS}$|^0o[0-7]+$|^0x[0-9a-fA-F]+$", "-+0123456789"),
+    (
+        _Y + "float",
+        rf"^[-+]?(?:\.{_DIGITS}|{_DIGITS}(?:\.(?:{_DIGITS})?)?)(?:[eE][-+]?[0-9]+)?$"
+        r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$",
+        "-+.0123456789",
+    ),
+]
 Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [
+        (tag, rx)
+        for tag, rx in resolvers
+        if tag not in {_Y + t for t in ("bool", "int", "float", "timestamp")}
+    ]
     for first, resolvers in Loader.yaml_implicit_resolvers.items()
 }
+for _tag, _rx, _first in _RESOLVERS:
+    Loader.add_implicit_resolver(_tag, re.compile(_rx), list(_first))
 
-_EXPONENT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
-Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT, list("-+.0123456789"))
+
+def _construct_int(loader, node) -> int:
+    text = loader.construct_scalar(node).replace("_", "")
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text)  # decimal, leading zeros and all
+
+
+def _construct_float(loader, node) -> float:
+    text = loader.construct_scalar(node).replace("_", "")
+    special = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+    return special[text.lower()] if text.lower() in special else float(text)
+
+
+Loader.add_constructor(_Y + "int", _construct_int)
+Loader.add_constructor(_Y + "float", _construct_float)
 
 
 def plain_data(value, where: str):
