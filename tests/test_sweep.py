@@ -357,3 +357,22 @@ def test_report_shows_first_the_keys_whose_values_tell_runs_apart():
         "training.optimizer.beta1",
         "training.optimizer.rho",
     ]
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner"),
+    [("training", "training.epochs"), ("model", "model.hidden")],
+)
+def test_a_grid_key_inside_another_is_refused(write, tmp_path, outer, inner):
+    # the inner key's values overwrote the outer's (3 epochs never ran) and the summary
+    # showed the outer value changed
+    values = {"training": "[{epochs: 3, batch_size: 4}]", "model": "[{hidden: [2]}]"}[outer]
+    inner_values = {"training.epochs": "[1, 2]", "model.hidden": "[[1], [3]]"}[inner]
+    p = write(
+        "name: ov\ntarget: {name: sine}\ntraining: {epochs: 2}\n"
+        f"sweep:\n  grid:\n    {outer}: {values}\n    {inner}: {inner_values}\n"
+    )
+    r = invoke("sweep", p, "--out", tmp_path / "r")
+    assert r.exit_code == 2
+    assert f":7: sweep.grid: {inner} lies inside {outer}, also a grid key" in r.stderr
+    assert not (tmp_path / "r").exists()

@@ -9,6 +9,7 @@ and ``2024-01-01`` is a string (YAML 1.2 has no dates).
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass
@@ -435,7 +436,7 @@ def set_path(data: dict, dotted: str, value, where: str) -> None:
                 [f"{where}: {here} is a value ({_brief(nxt)}), not a section with keys under it"]
             )
         node = nxt
-    node[keys[-1]] = value
+    node[keys[-1]] = copy.deepcopy(value)  # a later key must not change the value given
 
 
 def _brief(value) -> str:

@@ -49,7 +49,8 @@ class Point:
 
 
 def build_grid(grid: dict[str, list], base_hidden: list[int], widths=None, seeds=None) -> dict:
-    """The file's grid plus the CLI shorthands (which replace the same keys)."""
+    """The file's grid plus the CLI shorthands (which replace the same keys:
+    ``--widths`` the file's ``model.hidden``, ``--seeds`` its ``training.seed``)."""
     grid = dict(grid)
     if widths:
         depth = max(1, len(base_hidden))
@@ -91,7 +92,18 @@ def _canonical(value) -> str:
 
 
 def _check_grid(grid: dict, origins: dict[str, _Origin]) -> None:
-    """Every key a dotted path, every list non-empty, no value listed twice."""
+    """Every key a dotted path, every list non-empty, no value listed twice, no key
+    inside another (``training`` beside ``training.epochs``: one would overwrite the
+    other's values unseen)."""
+    for key in grid:
+        outer = next((k for k in grid if key.startswith(k + ".")), None)
+        if outer is not None:
+            raise config.ConfigError(
+                [
+                    f"{origins[key].key}: sweep.grid: {key} lies inside {outer}, also a "
+                    f"grid key ({origins[outer].key}); give the values under one of them"
+                ]
+            )
     for key, values in grid.items():
         o = origins[key]
         problem = key_problem(key)
