@@ -151,3 +151,10 @@ def test_generated_formulas_match_numpy(text):
             assume(False)
     got = compile_expr(text, 1)(X1)
     assert np.allclose(got, expect, equal_nan=True)
+
+
+def test_a_chain_of_a_hundred_comparisons_is_evaluated():
+    # np.broadcast takes at most 64 arrays: x<x<…<x (101 operands) was a ValueError
+    X = np.linspace(0, 1, 5)[:, None]
+    assert np.array_equal(compile_expr("x<" * 100 + "x", 1)(X), np.zeros(5))
+    assert np.array_equal(compile_expr("x<=" * 100 + "x", 1)(X), np.ones(5))

@@ -256,7 +256,7 @@ class _Compiler:
 
         def run(X):
             vals = [_f(p(X)) for p in parts]
-            out = np.ones(np.broadcast(*vals).shape, dtype=bool)
+            out = np.ones(np.broadcast_shapes(*(np.shape(v) for v in vals)), dtype=bool)
             for fn, a, b in zip(ops, vals, vals[1:], strict=False):
                 out &= fn(a, b)
             return out.astype(float)
