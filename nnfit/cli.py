@@ -91,9 +91,7 @@ def run(
             rec = experiment.execute(exp, callback=progress, data=ds, plots=False)
         with shield.writing():  # figures too: a finished run is not lost to one Ctrl-C
             if rec.model:
-                from nnfit.experiment import plots
-
-                rec.figures, rec.warnings = plots.render(exp, rec, ds)
+                rec.figures, rec.warnings = experiment.draw_figures(exp, rec, ds)
             placed = results.write_run(rec, run_dir)
     except KeyboardInterrupt:  # cut short outside training, or a third Ctrl-C
         gone = experiment.failed_record(exp, KeyboardInterrupt())

@@ -342,3 +342,22 @@ def test_load_of_a_name_too_long_is_a_results_error(tmp_path):
 
     with pytest.raises(results.ResultsError, match="File name too long"):
         nnfit.load(tmp_path / ("a" * 256))
+
+
+def test_a_matplotlib_that_cannot_load_costs_the_figures_not_the_run(write, tmp_path):
+    # MPLBACKEND=foo made `import matplotlib` raise after training: nothing was written
+    env = {**os.environ, "MPLBACKEND": "foo", "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "res"
+    p = subprocess.run(
+        [sys.executable, "-m", "nnfit", "run", str(write(TINY)), "--out", str(out), "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    assert "warning: figures not drawn: matplotlib failed to load" in p.stderr
+    (run_dir,) = results.find_runs(out)
+    assert results.check_run(run_dir) is None
+    assert results.read_metrics(run_dir)["status"] == "ok"
+    assert not list(run_dir.glob("*.png"))

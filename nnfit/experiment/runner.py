@@ -326,6 +326,14 @@ def _measure(rec: RunRecord, net: Network, k: int, res, ds, reached: int | None)
 def _finish(rec: RunRecord, exp: Experiment, ds, plots: bool) -> None:
     rec.data = {"X_train": ds.X_train, "y_train": ds.y_train, "X_val": ds.X_val, "y_val": ds.y_val}
     if plots and rec.model:
-        from nnfit.experiment import plots as plots_mod  # matplotlib only where figures are drawn
+        rec.figures, rec.warnings = draw_figures(exp, rec, ds)
 
-        rec.figures, rec.warnings = plots_mod.render(exp, rec, ds)
+
+def draw_figures(exp: Experiment, rec: RunRecord, ds) -> tuple[dict[str, bytes], list[str]]:
+    """The run's figures as PNG bytes, and warnings: a matplotlib that cannot even be
+    imported (``MPLBACKEND=foo``) costs the figures, never the run."""
+    try:
+        from nnfit.experiment import plots as plots_mod  # matplotlib only where drawn
+    except Exception as exc:
+        return {}, [f"figures not drawn: matplotlib failed to load: {type(exc).__name__}: {exc}"]
+    return plots_mod.render(exp, rec, ds)

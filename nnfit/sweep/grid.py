@@ -335,9 +335,10 @@ def run(
 
 def _render(folder: Path, summary: dict) -> None:
     from nnfit.experiment.rundir import atomic_write
-    from nnfit.sweep import plots
 
     try:
+        from nnfit.sweep import plots  # a matplotlib that fails to load costs the figure
+
         for name, payload in plots.render(summary).items():
             atomic_write(folder / name, payload)
     except Exception as exc:  # the summary files are the result; a figure is evidence
