@@ -331,6 +331,7 @@ def run(
     """
     from nnfit.experiment import runner
 
+    _check_out(out)
     exp, loc = _experiment(config, overrides)
     run_dir = rundir.inside(Path(out), exp.name, exp.run_id()) if out is not None else None
     ds = _dataset(exp, loc)
@@ -389,6 +390,12 @@ class Sweep:
         return f"Sweep({s.get('name')}: {s['n_ok']} ok, {s['n_failed']} failed{where})"
 
 
+def _check_out(out) -> None:
+    if out is not None and not isinstance(out, str | os.PathLike):
+        text = f"must be a path (str or os.PathLike), got {out!r}"
+        raise ConfigError([Problem(f"out: {text}", None, None, "out", "a path", out, text)])
+
+
 def _whole(value) -> bool:
     """An int that is not a bool (``True`` is 1 to Python, not a width)."""
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
@@ -437,7 +444,10 @@ def sweep(
     """
     from nnfit.sweep import grid as sw
 
+    if widths is not None and not isinstance(widths, str | bytes) and isinstance(widths, Iterable):
+        widths = list(widths)  # a generator or a range, as the annotation allows
     _check_sweep_args(widths, seeds, jobs)
+    _check_out(out)
     widths = [int(w) for w in widths] if widths is not None else None
     data, loc = _read(config, overrides)
     root = Path(out) if out is not None else Path("results")

@@ -152,6 +152,12 @@ def test_overrides_numpy_values_become_plain_numbers():
     run = nnfit.run(CFG, overrides={"training.seed": np.int64(3), "model.hidden": np.array([3])})
     assert run.experiment.training.seed == 3 and run.experiment.model.hidden == [3]
     assert nnfit.run(CFG, overrides="training.epochs=2").record.epochs == 2
+    widths = (w for w in (2, 3))  # any iterable, as annotated (a generator had no len())
+    assert nnfit.sweep(CFG, widths=widths).summary["n_ok"] == 2
+
+
+LOOP: list = [1]
+LOOP.append(LOOP)
 
 
 @pytest.mark.parametrize(
@@ -175,9 +181,13 @@ def test_overrides_numpy_values_become_plain_numbers():
         (lambda: nnfit.sweep(CFG, widths=[True]), "widths: must be a non-empty list"),
         (lambda: nnfit.sweep(CFG, widths=[2], seeds=True), "seeds: must be a positive whole"),
         (lambda: nnfit.sweep(CFG, widths=[2], jobs=np.bool_(True)), "jobs: must be a positive"),
+        (lambda: nnfit.run({**CFG, "model": {"hidden": LOOP}}), "model.hidden[1]: contains itself"),
+        (lambda: nnfit.run(CFG, out=5), "out: must be a path"),
+        (lambda: nnfit.sweep(CFG, widths=[2], out=5), "out: must be a path"),
     ],
 )
 def test_python_values_that_no_yaml_file_can_hold_are_a_config_error(call, message):
+    # a list that holds itself was a RecursionError, out=5 a TypeError
     # a date or a set in a grid was a TypeError traceback from json.dumps; overrides=5 one
     # from iterating an int; True passed as a width of 1
     with pytest.raises(nnfit.ConfigError) as info:

@@ -100,7 +100,7 @@ def test_a_missing_file_is_an_error_before_anything_runs(tiny, tmp_path):
     assert result.exit_code == 2 and "5-sawtooth.yaml" in result.output
 
 
-@pytest.mark.parametrize("text", ["9", "1,x", ","])
+@pytest.mark.parametrize("text", ["9", "1,x", ",", "", "1,,4", "1,1"])  # "" ran every section
 def test_only_refuses_unknown_sections(text):
     with pytest.raises(run.StudyError, match="--only"):
         run.parse_only(text)

@@ -210,12 +210,13 @@ Loader.add_constructor(_Y + "int", _construct_int)
 Loader.add_constructor(_Y + "float", _construct_float)
 
 
-def plain_data(value, where: str):
+def plain_data(value, where: str, _open: frozenset = frozenset()):
     """A copy of ``value`` as the plain data a YAML file gives (numbers, strings, None,
     lists and string-keyed mappings), for configs built in Python.
 
     NumPy scalars and arrays become numbers and lists, tuples lists; anything else (a
-    set, a date, an object) is a :class:`ConfigError` naming where it is.
+    set, a date, an object, a list that contains itself) is a :class:`ConfigError`
+    naming where it is.
     """
     from collections.abc import Mapping
 
@@ -225,14 +226,17 @@ def plain_data(value, where: str):
         return value
     if isinstance(value, np.generic | np.ndarray) and value.dtype.kind in "biuf":
         return plain_data(value.tolist(), where)
-    if isinstance(value, list | tuple):
-        return [plain_data(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, Mapping):
+    if isinstance(value, list | tuple | Mapping):
+        if id(value) in _open:
+            raise ConfigError([f"{where or 'config'}: contains itself"])
+        inner = _open | {id(value)}
+        if not isinstance(value, Mapping):
+            return [plain_data(v, f"{where}[{i}]", inner) for i, v in enumerate(value)]
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ConfigError([f"{where or 'config'}: keys must be strings, got {k!r}"])
-            out[k] = plain_data(v, f"{where}.{k}" if where else k)
+            out[k] = plain_data(v, f"{where}.{k}" if where else k, inner)
         return out
     raise ConfigError(
         [

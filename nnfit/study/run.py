@@ -47,20 +47,21 @@ class StudyResult:
 
 
 def parse_only(text: str | Sequence[int] | None) -> list[int] | None:
-    """'1,4' → [1, 4]; None or '' → None (every section)."""
+    """'1,4' → [1, 4]; None → None (every section). Every part a number, none twice."""
     from nnfit.study.sections import SECTIONS
 
-    if text is None or text == "":
+    if text is None:
         return None
     try:
-        nums = (
-            [int(t) for t in text.split(",") if t.strip()] if isinstance(text, str) else list(text)
-        )
+        nums = [int(t) for t in text.split(",")] if isinstance(text, str) else list(text)
     except ValueError:
         raise StudyError(
             f"--only {text}: expected section numbers separated by commas, e.g. 1,4"
         ) from None
     known = [s.number for s in SECTIONS]
+    twice = sorted({n for n in nums if nums.count(n) > 1})
+    if twice:
+        raise StudyError(f"--only {text}: section {twice[0]} is given twice")
     bad = [n for n in nums if n not in known]
     if bad or not nums:
         raise StudyError(
