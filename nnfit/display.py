@@ -19,6 +19,7 @@ import contextlib
 import errno
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -50,7 +51,7 @@ class _Console(Console):
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
-out = _Console(highlight=False, width=_width(sys.stdout))
+out = _Console(highlight=False, markup=False, width=_width(sys.stdout))  # names print as written
 err = _Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
@@ -112,6 +113,12 @@ def write(text: str) -> bool:
         lose(exc)
         return False
     return True
+
+
+def printable(text) -> str:
+    """``text`` with control characters escaped (``\\x1b``, ``\\n``): a folder name
+    cannot colour the terminal or break a table's row."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: repr(m.group())[1:-1], str(text))
 
 
 def fmt(v, spec=".3e") -> str:

@@ -15,7 +15,7 @@ from rich import box
 from rich.cells import cell_len
 from rich.table import Table
 
-from nnfit.display import fmt, out
+from nnfit.display import fmt, out, printable
 
 
 @dataclass
@@ -111,7 +111,7 @@ def run_summary(record, run_dir) -> Table:
         )
     t.caption = (
         f"{record.epochs} epochs, {record.steps} steps, {record.wall_s:.2f} s, "
-        f"{record.n_params} parameters, {goal}→ {run_dir}"
+        f"{record.n_params} parameters, {goal}→ {printable(run_dir)}"
     ).replace(", →", " →")
     return t
 
@@ -200,7 +200,7 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
     for folder in folders:
         mine = [r for r in runs if os.path.dirname(r["path"]) == folder]
         if folder:
-            lines.append(f"{folder}/")
+            lines.append(printable(f"{folder}/"))
         lines += mine
     fixed = ("run", "status", "test rmse", "sup error", "epochs", "params", "train mse")
     names = short_names(differs, taken=(*fixed, "rel l2", "time s"))
@@ -218,8 +218,10 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
             [
                 x
                 if isinstance(x, str)
-                else indent + os.path.basename(x["path"].strip("."))
-                or os.path.basename(os.path.abspath(root))
+                else printable(
+                    indent + os.path.basename(x["path"].strip("."))
+                    or os.path.basename(os.path.abspath(root))
+                )
                 for x in lines
             ],
             justify="left",
@@ -241,10 +243,12 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
         Col("rel l2", num("test_rel_l2"), keep=53),
         Col("time s", num("wall_s", ".2f"), keep=54),
     ]
-    t, left_out = fitted_table(cols, width, f"runs under {root}", fold_at=64)
+    t, left_out = fitted_table(cols, width, printable(f"runs under {root}"), fold_at=64)
     notes = [] if lines else ["no finished runs found"]
     here = os.path.basename(os.path.abspath(root))
-    notes += [f"sweep {path or here}/: {r['status']}" for path, r in sorted(sweeps.items())]
+    notes += [
+        printable(f"sweep {path or here}/: {r['status']}") for path, r in sorted(sweeps.items())
+    ]
     notes.append(_left_out_note(left_out, width))
     t.caption = "\n".join(n for n in notes if n)
     t.caption_justify = "left"

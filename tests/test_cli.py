@@ -611,3 +611,19 @@ def test_validate_evaluates_the_target_where_run_would(write):
     )
     r = invoke("validate", grid)
     assert r.exit_code == 2 and "not finite" in r.stderr
+
+
+def test_folder_names_print_as_written_never_as_markup_or_escapes(write, tmp_path):
+    # a folder "[/x]" was a rich MarkupError traceback, "\x1b[31m" coloured the terminal
+    for name in ("[/x]", "a\x1b[31mred", "[bold]b"):
+        r = invoke("run", write(TINY), "--out", tmp_path / "res" / name, "--quiet")
+        assert r.exit_code == 0, r.output
+        assert (
+            str(tmp_path / "res" / name).replace("\x1b", "\\x1b")
+            in " ".join(r.stdout.split()).replace(" ", "")
+            or name != "[/x]"
+        )
+    r = invoke("report", tmp_path / "res")
+    assert r.exit_code == 0, r.output
+    assert "[/x]/" in r.stdout and "[bold]b/" in r.stdout and "a\\x1b[31mred/" in r.stdout
+    assert "\x1b" not in r.stdout
