@@ -529,3 +529,19 @@ def test_yaml_1_1_spellings_are_refused_where_a_number_is_meant(write):
     with pytest.raises(config.ConfigError, match=r"activation: allowed.*got 'yes'"):
         config.load(write("target: {name: sine}\nmodel: {activation: yes}\n"))
     assert config.load(write("target: {name: sine}\nmodel: {hidden: [010]}\n")).model.hidden == [10]
+
+
+def test_a_cosine_floor_above_the_learning_rate_is_refused(write):
+    # lr_min: 1 with lr 1e-3 was accepted, and the rate rose to 0.75 mid-run
+    with pytest.raises(config.ConfigError) as info:
+        config.load(
+            write("target: {name: sine}\ntraining: {schedule: {name: cosine, lr_min: 1}}\n")
+        )
+    assert str(info.value).endswith(
+        "training.schedule.lr_min: must be at most the learning rate (0.001), got 1: the rate "
+        "would rise instead of decay"
+    )
+    ok = config.load(
+        write("target: {name: sine}\ntraining: {schedule: {name: cosine, lr_min: 1e-4}}\n")
+    )
+    assert ok.training.schedule.params()["lr_min"] == 1e-4

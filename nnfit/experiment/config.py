@@ -284,6 +284,13 @@ class Experiment(_Strict):
                 "or narrower layers"
             )
         t = self.training
+        lr_min, lr = t.schedule.params().get("lr_min"), t.optimizer.lr
+        if lr_min is not None and lr is not None and lr_min > lr:
+            raise _AtKey(
+                "training.schedule.lr_min",
+                f"must be at most the learning rate ({lr:g}), got {lr_min:g}: the rate "
+                "would rise instead of decay",
+            )
         if t.output_layer == "lstsq" and (t.epochs > 0 or t.l2 > 0):
             # with a ridge the solve is dense in the output weights m: (n + m)·m numbers
             # and (n + m)·m² operations, none of which a signal can interrupt
