@@ -1,3 +1,3 @@
-from nnfit.cli import main
+from nnfit.entry import main
 
 main()

@@ -353,3 +353,27 @@ def test_without_an_atomic_exchange_the_swap_still_keeps_one_whole_folder(
     assert results.check_run(run_dir) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert results.find_runs(tmp_path) == [run_dir]
+
+
+def test_ctrl_c_while_the_command_line_is_imported_ends_quietly():
+    # a SIGINT that landed while typer and the commands were imported printed a
+    # KeyboardInterrupt traceback from inside an import
+    probe = """
+import signal, sys
+import nnfit.entry
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "nnfit.cli":
+            print("during:", signal.getsignal(signal.SIGINT).__name__)
+        return None
+sys.meta_path.insert(0, Spy())
+sys.argv = ["nnfit", "targets"]
+try:
+    nnfit.entry.main()
+except SystemExit as exc:
+    print("exit:", exc.code)
+"""
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=ENV)
+    lines = p.stdout.splitlines()
+    assert lines[0] == "during: _quiet", p.stderr
+    assert lines[-1] == "exit: 0"  # and the command ran, under its own Ctrl-C rules
