@@ -275,7 +275,7 @@ def report(
     if as_json and csv:
         _fail("give --csv or --json, not both")
     if not Path(directory).is_dir():
-        _fail(f"{directory}: no such folder")
+        _fail(f"{directory}: " + ("not a folder" if Path(directory).exists() else "no such folder"))
     rows, differs, problems = rep.collect(directory, with_problems=True)
     for line in problems[:5]:
         _say(f"warning: {line}")

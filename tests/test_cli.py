@@ -129,6 +129,10 @@ def test_predict_bad_input(write, tmp_path):
     assert r.exit_code == 2 and "--x or with --csv, not both" in r.stderr
     r = invoke("report", out, "--csv", "--json")  # --csv was ignored
     assert r.exit_code == 2 and "--csv or --json, not both" in r.stderr
+    r = invoke("predict", only_run(out), "--x", "0.5", "--out", csv_in / "p.csv")
+    assert r.exit_code == 2 and "a folder on its path is a file" in r.stderr  # "File exists"
+    r = invoke("report", csv_in)
+    assert r.exit_code == 2 and f"{csv_in}: not a folder" in r.stderr  # "no such folder"
 
 
 def test_predict_says_how_many_values_overflow(write, tmp_path):

@@ -58,6 +58,8 @@ def _open_temp(folder: Path, name: str) -> tuple[int, str]:
 
 
 def _oserror(path, exc: OSError) -> ResultsError:
+    if isinstance(exc, FileExistsError | NotADirectoryError):  # mkdir over a file
+        return ResultsError(f"cannot write {path}: a folder on its path is a file")
     return ResultsError(f"cannot write {path}: {exc.strerror or exc}")
 
 
