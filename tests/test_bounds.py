@@ -130,6 +130,9 @@ def _config(section: str, name: str, key: str, value) -> dict:
     cfg[part][field] = {"name": name, key: value}
     if section == "training.optimizer" and OPTIMIZERS[name].full_batch:
         cfg["training"]["batch_size"] = "full"
+    lr_min = isinstance(value, int | float) and not isinstance(value, bool) and key == "lr_min"
+    if lr_min and math.isfinite(value) and 1e-3 < value <= 1e6:  # a floor below the rate
+        cfg["training"]["optimizer"] = {"name": "adam", "lr": float(value)}
     return cfg
 
 
