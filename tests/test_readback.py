@@ -438,8 +438,11 @@ def test_predict_out_through_a_link_replaces_the_file_and_keeps_the_link(finishe
     assert link.is_symlink() and real.read_text().startswith("x0,g\n0.5,")
 
 
-def test_a_link_planted_in_a_sweep_folder_is_replaced_not_followed(write, tmp_path):
+def test_a_link_planted_in_a_sweep_folder_is_replaced_not_followed(write, tmp_path, monkeypatch):
     # summary.csv linked to a file outside the results folder: the rerun wrote over it
+    from nnfit.experiment import runner
+
+    monkeypatch.setattr(runner, "draw_figures", lambda *a: ({}, []))  # the runs' own: seconds
     p = write(SWEEP)
     out = tmp_path / "res"
     assert invoke("sweep", p, "--out", out, "--jobs", "1", "-q").exit_code == 0
