@@ -26,6 +26,15 @@ sweep:
 """
 
 
+@pytest.fixture()
+def no_run_figures(monkeypatch):
+    """Runs in this process draw no figures of their own (seconds each; the tests that
+    use this look at runs, summaries and messages)."""
+    from nnfit.experiment import runner
+
+    monkeypatch.setattr(runner, "draw_figures", lambda *a: ({}, []))
+
+
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
@@ -71,7 +80,7 @@ def test_two_jobs_write_every_run_and_the_summary(write, tmp_path):
     assert "./" not in table and f"sweep {folder.name}/: 4 ok" in table
 
 
-def test_resume_skips_finished_points_and_redoes_the_rest(write, tmp_path):
+def test_resume_skips_finished_points_and_redoes_the_rest(write, tmp_path, no_run_figures):
     p = write(SWEEP)
     out = tmp_path / "res"
     assert invoke("sweep", p, "--out", out, "--jobs", "1", "--quiet").exit_code == 0
@@ -88,7 +97,7 @@ def test_resume_skips_finished_points_and_redoes_the_rest(write, tmp_path):
     assert results.read_metrics(runs[0])["status"] == "ok" and (runs[1] / "model.npz").is_file()
 
 
-def test_a_diverging_point_is_isolated(write, tmp_path):
+def test_a_diverging_point_is_isolated(write, tmp_path, no_run_figures):
     text = SWEEP.replace("training.seed: [0, 1]", "training.optimizer.lr: [0.01, 1.0e+6]")
     text = text.replace("activation: tanh", "activation: relu")
     r = invoke(
@@ -161,7 +170,9 @@ def test_validate_checks_every_grid_point(write):
     assert r.exit_code == 2 and "sweep point model.hidden=[0]" in r.stderr
 
 
-def test_rerunning_a_finished_sweep_reuses_its_runs_unless_told_to_rerun(write, tmp_path):
+def test_rerunning_a_finished_sweep_reuses_its_runs_unless_told_to_rerun(
+    write, tmp_path, no_run_figures
+):
     p, out = write(SWEEP), tmp_path / "res"
     assert invoke("sweep", p, "--out", out, "--jobs", "1", "--quiet").exit_code == 0
     runs = results.find_runs(sweep_dir(out))
@@ -207,7 +218,7 @@ def _interrupt_second_task(monkeypatch, how):
     ],
 )
 def test_an_interrupted_sweep_counts_what_finished_and_says_how_to_go_on(
-    write, tmp_path, monkeypatch, how, flags, hint
+    write, tmp_path, monkeypatch, how, flags, hint, no_run_figures
 ):
     p, out = write(SWEEP), tmp_path / "res"
     _interrupt_second_task(monkeypatch, how)
