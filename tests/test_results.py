@@ -137,3 +137,29 @@ def test_a_results_folder_inside_a_run_folder_or_a_file_is_refused(write, tmp_pa
         with pytest.raises(results.ResultsError, match=says):
             nnfit.sweep(write(TINY), widths=[2], out=out)
     assert results.check_run(run.run_dir) is None
+
+
+def test_a_rerun_over_an_unreadable_record_keeps_every_file_but_metrics_json(write, tmp_path):
+    # with metrics.json unreadable, a user's .png was deleted as if it were a figure
+    from conftest import TINY
+
+    from nnfit.experiment import config
+    from nnfit.experiment import runner as experiment
+
+    exp = config.load(write(TINY))
+    run_dir = tmp_path / "res" / exp.name / exp.run_id()
+    rec = experiment.execute(exp, plots=False)
+    results.write_run(rec, run_dir)
+    (run_dir / "my.png").write_bytes(b"mine")
+    (run_dir / "metrics.json").write_text("{bad")
+    assert results.write_run(rec, run_dir)
+    assert (run_dir / "my.png").read_bytes() == b"mine"
+    assert results.check_run(run_dir) is None
+
+
+def test_config_yaml_reads_back_as_written():
+    # '0o17' and '1e5' were written unquoted and read back as numbers
+    from nnfit.experiment.yamlfile import dump_yaml, load_yaml
+
+    data = {"name": "0o17", "expr": "1e5", "x": "1e-8", "y": "010", "z": 1e-8, "w": [1, True]}
+    assert load_yaml(dump_yaml(data)) == data

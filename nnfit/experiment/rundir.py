@@ -27,7 +27,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from nnfit.engine.network import Network
 from nnfit.experiment import shield
@@ -41,6 +40,7 @@ from nnfit.experiment.runfiles import (  # noqa: F401  (the readers, where calle
     read_metrics,
     require_done,
 )
+from nnfit.experiment.yamlfile import dump_yaml
 
 Array = np.ndarray
 
@@ -326,7 +326,7 @@ def _carry_over(old: Path, run_dir: Path) -> bool:
         return False
     whole = True
     for name in names:
-        if name in own or (m is None and name.endswith(".png")):
+        if name in own:  # unreadable metrics.json: every other file is kept, figures too
             continue
         try:
             if os.path.lexists(run_dir / name):
@@ -339,8 +339,11 @@ def _carry_over(old: Path, run_dir: Path) -> bool:
 
 def _drop_old(old: Path, run_dir: Path) -> None:
     """Remove the earlier folder once what was not nnfit's is carried over; a folder
-    from which something could not be moved stays as a hidden sibling."""
-    if _carry_over(old, run_dir):
+    from which something could not be moved stays as a hidden sibling. Ctrl-C waits
+    until the moves are done: the earlier folder is removed after an interrupt."""
+    with _signals_blocked():
+        whole = _carry_over(old, run_dir)
+    if whole:
         shutil.rmtree(old, ignore_errors=True)
     else:  # not a name that a later write tidies away
         with contextlib.suppress(OSError):
@@ -386,7 +389,7 @@ def _fsync_dir(folder: Path) -> None:
 
 def run_files(record) -> dict[str, bytes]:
     """Every file of a run but metrics.json, as bytes."""
-    files = {"config.yaml": yaml.safe_dump(record.config, sort_keys=False).encode()}
+    files = {"config.yaml": dump_yaml(record.config).encode()}
     if record.history:
         files["history.csv"] = history_csv(record.history)
     if record.model:
@@ -487,7 +490,7 @@ def _mark_interrupted(record, run_dir: Path) -> None:
         "stop_reason": "interrupted",
         "error": "interrupted while its files were written; run it again",
     }
-    files = {"config.yaml": yaml.safe_dump(record.config, sort_keys=False).encode()}
+    files = {"config.yaml": dump_yaml(record.config).encode()}
     new = _sibling(run_dir, "new")
     with _signals_blocked():
         try:

@@ -210,6 +210,19 @@ Loader.add_constructor(_Y + "int", _construct_int)
 Loader.add_constructor(_Y + "float", _construct_float)
 
 
+class Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper quoting every string that :class:`Loader` would read as
+    something else (``'0o17'``, ``'1e5'``), so that a written config reads back as it was."""
+
+
+Dumper.yaml_implicit_resolvers = Loader.yaml_implicit_resolvers
+
+
+def dump_yaml(data) -> str:
+    """YAML text of plain data, keys in their order, read back by :func:`load_yaml` as is."""
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=False)
+
+
 def plain_data(value, where: str, _open: frozenset = frozenset()):
     """A copy of ``value`` as the plain data a YAML file gives (numbers, strings, None,
     lists and string-keyed mappings), for configs built in Python.
