@@ -157,8 +157,9 @@ def guard(product: bool = True):
                     say("interrupted")
                     code = EXIT_INTERRUPTED
                 except display.OUTPUT_ERRORS as exc:
-                    if path_error(exc) and not state["debug"]:
-                        code = _code_of(fail, path_error(exc))
+                    bad_path = path_error(exc)
+                    if bad_path and not state["debug"]:
+                        code = _code_of(fail, bad_path)
                     elif not is_output_error(exc):
                         raise
                     else:

@@ -100,19 +100,21 @@ def run_summary(record, run_dir) -> Table:
             *(fmt(m.get(c)) for c in ("rmse", "max_abs", "mae", "rel_l2")),
             _r2(m.get("r2")),
         )
+    parts = [
+        f"{record.epochs} epochs",
+        f"{record.steps} steps",
+        f"{record.wall_s:.2f} s",
+        f"{record.n_params} parameters",
+    ]
     eps = (getattr(record, "config", None) or {}).get("training", {}).get("epsilon")
-    goal = ""
     if eps is not None:
         at = record.epsilon_reached_epoch
-        goal = (
-            f"sup error below {eps:g} first at epoch {at}, "
+        parts.append(
+            f"sup error below {eps:g} first at epoch {at}"
             if at is not None
-            else (f"sup error never below {eps:g}, ")
+            else f"sup error never below {eps:g}"
         )
-    t.caption = (
-        f"{record.epochs} epochs, {record.steps} steps, {record.wall_s:.2f} s, "
-        f"{record.n_params} parameters, {goal}→ {printable(run_dir)}"
-    ).replace(", →", " →")
+    t.caption = f"{', '.join(parts)} → {printable(run_dir)}"
     return t
 
 

@@ -28,3 +28,17 @@ data: {n_train: 64, n_val: 16, n_test: 200}
 model: {hidden: [8], activation: tanh}
 training: {epochs: 20, batch_size: 16, optimizer: {name: adam, lr: 0.01}}
 """
+
+
+@pytest.fixture(scope="module")
+def made_run(tmp_path_factory):
+    """A finished run of TINY (no figures), written once per module; its file is
+    ``made_run.parents[2] / "t.yaml"``."""
+    from nnfit.experiment import config, rundir, runner
+
+    base = tmp_path_factory.mktemp("made")
+    (base / "t.yaml").write_text(TINY)
+    exp = config.load(base / "t.yaml")
+    run_dir = base / "res" / exp.name / exp.run_id()
+    rundir.write_run(runner.execute(exp, plots=False), run_dir)
+    return run_dir

@@ -203,13 +203,9 @@ def test_the_live_losses_are_the_historys_in_fs_units():
     assert rec.history["val_loss"][-1] == pytest.approx(0.5 * rec.metrics["val"]["mse"], rel=1e-9)
 
 
-def test_the_run_summary_prints_a_huge_negative_r2_in_e_notation():
-    # a target near zero everywhere gave r2 ≈ -1e200, printed as a 200-digit number
-    from nnfit.tables import run_summary
-
-    part = {"rmse": 1e-3, "max_abs": 2e-3, "mae": 1e-3, "rel_l2": 1e97, "r2": -1.234e200}
-    good = {**part, "r2": 0.98765}
-    record = SimpleNamespace(
+def _record(metrics, **more):
+    """A finished run's record as run_summary reads it."""
+    return SimpleNamespace(
         name="tiny",
         run_id="w1",
         status="ok",
@@ -218,8 +214,18 @@ def test_the_run_summary_prints_a_huge_negative_r2_in_e_notation():
         steps=3,
         wall_s=0.1,
         n_params=4,
-        metrics={"train": good, "val": None, "test": part},
+        metrics=metrics,
+        **more,
     )
+
+
+def test_the_run_summary_prints_a_huge_negative_r2_in_e_notation():
+    # a target near zero everywhere gave r2 ≈ -1e200, printed as a 200-digit number
+    from nnfit.tables import run_summary
+
+    part = {"rmse": 1e-3, "max_abs": 2e-3, "mae": 1e-3, "rel_l2": 1e97, "r2": -1.234e200}
+    good = {**part, "r2": 0.98765}
+    record = _record({"train": good, "val": None, "test": part})
     console = Console(file=StringIO(), width=120)
     console.print(run_summary(record, "results/tiny/w1"))
     text = console.file.getvalue()
@@ -236,16 +242,8 @@ def test_the_run_summary_says_when_the_epsilon_goal_was_met(reached, says):
     from nnfit.tables import run_summary
 
     part = {"rmse": 1e-3, "max_abs": 2e-3, "mae": 1e-3, "rel_l2": 1e-2, "r2": 0.99}
-    record = SimpleNamespace(
-        name="tiny",
-        run_id="w1",
-        status="ok",
-        stop_reason="",
-        epochs=100,
-        steps=100,
-        wall_s=0.1,
-        n_params=4,
-        metrics={"train": part, "val": part, "test": part},
+    record = _record(
+        {"train": part, "val": part, "test": part},
         config={"training": {"epsilon": 0.05}},
         epsilon_reached_epoch=reached,
     )

@@ -289,16 +289,6 @@ def test_any_text_loads_or_fails_cleanly(tmp_path_factory, text):
     assert time.monotonic() - t0 < 2.0
 
 
-@pytest.fixture(scope="module")
-def one_run(tmp_path_factory):
-    base = tmp_path_factory.mktemp("one")
-    (base / "t.yaml").write_text(TINY)
-    exp = config.load(base / "t.yaml")
-    run_dir = base / "res" / exp.name / exp.run_id()
-    results.write_run(experiment.execute(exp, plots=False), run_dir)
-    return base, run_dir
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -314,9 +304,10 @@ def one_run(tmp_path_factory):
         ["predict", "{run}", "--x", "0.1", "--out", "{loop}"],
     ],
 )
-def test_a_name_too_long_or_a_link_loop_is_one_line(args, one_run, tmp_path):
+def test_a_name_too_long_or_a_link_loop_is_one_line(args, made_run, tmp_path):
     # each was an OSError or RuntimeError traceback (exit 1)
-    base, run_dir = one_run
+    run_dir = made_run
+    base = run_dir.parents[2]
     (tmp_path / "loop").symlink_to("loop")
     subs = {
         "{long}": str(tmp_path / ("a" * 256)),

@@ -179,16 +179,6 @@ def test_a_command_whose_output_is_its_product_exits_2_on_a_full_stdout(
     assert err.splitlines() == ["error: cannot write the output: No space left on device"]
 
 
-@pytest.fixture(scope="module")
-def made_run(tmp_path_factory):
-    base = tmp_path_factory.mktemp("made")
-    (base / "t.yaml").write_text(TINY)
-    exp = config.load(base / "t.yaml")
-    run_dir = base / "res" / exp.name / exp.run_id()
-    results.write_run(experiment.execute(exp, plots=False), run_dir)
-    return run_dir
-
-
 def test_an_ascii_terminal_gets_ascii_not_a_traceback(write, tmp_path):
     env = {**ENV, "PYTHONIOENCODING": "ascii"}
     code, out, err = finish(nnfit("targets", env=env))
