@@ -59,7 +59,7 @@ FIGURES = ("fit", "loss", "gradients")
 
 def _pairs(overrides: Overrides) -> list[tuple[str, Any]]:
     """``{"training.epochs": 100}``, ``["training.epochs=100"]`` or pairs → (key, value)."""
-    from nnfit.experiment.yamlfile import parse_set
+    from nnfit.experiment.yamlfile import check_once, parse_set
 
     if isinstance(overrides, str):
         overrides = [overrides]
@@ -82,6 +82,7 @@ def _pairs(overrides: Overrides) -> list[tuple[str, Any]]:
             )
         key = item[0]
         pairs.append((key, plain_data(item[1], f"overrides[{key!r}]")))
+    check_once(pairs, lambda key: f"overrides[{key!r}]")
     return pairs
 
 

@@ -443,6 +443,39 @@ def test_a_set_key_given_twice_is_refused(write):
 
 
 @pytest.mark.parametrize(
+    "given",
+    [
+        ["training.optimizer.lr=0.5", "training.optimizer={name: sgd}"],
+        ["training={epochs: 4}", "training.epochs=3"],
+    ],
+)
+def test_a_set_key_inside_another_set_key_is_refused(write, given):
+    # the section replaced the value inside it (lr 0.5 was lost), or merged over it
+    from conftest import TINY
+
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(TINY), given)
+    outer = next(g.split("=")[0] for g in given if "{" in g)
+    inner = next(g.split("=")[0] for g in given if "{" not in g)
+    assert str(info.value) == (
+        f"--set {outer}: --set {inner} sets a key inside it too; give the value once"
+    )
+
+
+def test_a_set_section_merges_into_the_file_section(write):
+    path = write("target: {name: sine}\ntraining: {optimizer: {name: adam, lr: 0.2, beta1: 0.5}}\n")
+    e = config.load(path, ["training.optimizer={lr: 0.3}"])
+    assert (e.training.optimizer.name, e.training.optimizer.lr) == ("adam", 0.3)
+    assert e.training.optimizer.beta1 == 0.5
+    # another choice brings its own keys: adam's beta1 does not carry over to sgd
+    e = config.load(path, ["training.optimizer={name: sgd}"])
+    assert e.training.optimizer.name == "sgd" and e.training.optimizer.lr == 0.01
+    # a formula in place of a built-in target is another choice too
+    e = config.load(path, ["target={expr: x**2}"])
+    assert (e.target.expr, e.target.name) == ("x**2", None)
+
+
+@pytest.mark.parametrize(
     ("value", "expect"),
     [
         ("!!int x", "YAML tags (!!int) are not supported"),
@@ -459,6 +492,15 @@ def test_set_values_take_plain_yaml_only_as_files_do(value, expect):
     with pytest.raises(config.ConfigError) as info:
         parse_set(f"training.epochs={value}")
     assert str(info.value).startswith("--set training.epochs: " + expect), str(info.value)
+
+
+def test_a_merge_sign_as_a_value_is_text():
+    # `name: <<` was "could not determine a constructor for the tag merge"; in YAML 1.2
+    # << is text, and a merge key only where a mapping's key is one (refused above)
+    from nnfit.experiment.yamlfile import dump_yaml, load_yaml
+
+    assert load_yaml("a: <<\nb: [<<, x]\n") == {"a": "<<", "b": ["<<", "x"]}
+    assert load_yaml(dump_yaml({"a": "<<"})) == {"a": "<<"}
 
 
 @pytest.mark.parametrize(

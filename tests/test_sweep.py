@@ -387,3 +387,44 @@ def test_a_grid_key_inside_another_is_refused(write, tmp_path, outer, inner):
     assert r.exit_code == 2
     assert f":7: sweep.grid: {inner} lies inside {outer}, also a grid key" in r.stderr
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("training.epochs=5", "--set training.epochs: the sweep grid also sets it (/"),
+        ("training={seed: 1}", "--set training: the sweep grid sets training.epochs, inside it"),
+        ("training.optimizer.lr=1", "the sweep grid sets training.optimizer, which holds it"),
+    ],
+)
+def test_a_set_key_the_grid_also_sets_is_refused(tmp_path, given, said):
+    # every grid point replaced the --set value, so it was dropped unseen
+    p = tmp_path / "t.yaml"
+    p.write_text(
+        "name: ov\ntarget: {name: sine}\nmodel: {hidden: [2]}\ntraining: {epochs: 2}\n"
+        "sweep:\n  grid:\n    training.epochs: [1, 2]\n    training.optimizer: [sgd, adam]\n"
+    )
+    r = invoke("sweep", p, "--set", given, "--out", tmp_path / "r")
+    assert r.exit_code == 2 and said in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_set_width_beside_the_widths_flag_is_refused(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_text("target: {name: sine}\ntraining: {epochs: 2}\n")
+    r = invoke("sweep", p, "--set", "model.hidden=[3]", "--widths", "1,2")
+    assert r.exit_code == 2
+    assert "--set model.hidden: the sweep grid also sets it (--widths 1,2)" in r.stderr
+
+
+def test_a_grid_section_keeps_the_file_keys_it_does_not_give(write, tmp_path):
+    # training: [{epochs: 1}] replaced the whole section: the file's optimizer was lost
+    p = write(
+        "name: ov\ntarget: {name: sine}\nmodel: {hidden: [2]}\n"
+        "training: {epochs: 2, optimizer: {name: sgd, lr: 0.2}}\n"
+        "sweep:\n  grid:\n    training: [{epochs: 1}, {epochs: 3, optimizer: {lr: 0.1}}]\n"
+    )
+    _folder, _grid, points = sweep.expand(p, out_root=tmp_path)
+    got = [(q.exp.training.epochs, q.exp.training.optimizer.name) for q in points]
+    assert got == [(1, "sgd"), (3, "sgd")]
+    assert [q.exp.training.optimizer.lr for q in points] == [0.2, 0.1]

@@ -10,7 +10,9 @@ and ``2024-01-01`` is a string (YAML 1.2 has no dates).
 from __future__ import annotations
 
 import copy
+import errno
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,23 @@ def short_path(name) -> str:
     """A path for a message line: a long one keeps its start and its end."""
     name = str(name)
     return name if len(name) <= 100 else f"{name[:40]}…{name[-40:]}"
+
+
+def missing(path, kind: str = "file") -> str | None:
+    """Why ``path`` cannot be looked at (no such file, a link that leads back to
+    itself), or None if it can."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        dangling = os.path.islink(path)
+        return f"no such {kind}" + (" (a symbolic link to nothing)" if dangling else "")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link in it leads back to itself"
+        return exc.strerror or str(exc)
+    except ValueError as exc:  # a NUL in the name
+        return str(exc)
+    return None
 
 
 class Problem(str):
@@ -208,6 +227,9 @@ def _construct_float(loader, node) -> float:
 
 Loader.add_constructor(_Y + "int", _construct_int)
 Loader.add_constructor(_Y + "float", _construct_float)
+# `<<` is a merge key only among a mapping's keys, where it is refused (YAML 1.1 merges
+# are not 1.2); as a value it is the text it reads as, as in YAML 1.2
+Loader.add_constructor(_MERGE, yaml.SafeLoader.construct_scalar)
 
 
 class Dumper(yaml.SafeDumper):
@@ -390,13 +412,14 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Located]:
 
 def _about(file, text: str) -> Problem:
     """A problem of a whole file (no line, no key)."""
-    return Problem(f"{file}: {text}", str(file), message=text)
+    return Problem(f"{short_path(file)}: {text}", str(file), message=text)
 
 
 def read_text(path: str | Path) -> str:
     p = Path(path)
-    if not p.exists():
-        raise ConfigError([_about(p, "no such file")])
+    why = missing(p)
+    if why:
+        raise ConfigError([_about(p, why)])
     if p.is_dir():
         raise ConfigError([_about(p, "is a directory, not an experiment file")])
     try:
@@ -453,7 +476,55 @@ def set_path(data: dict, dotted: str, value, where: str) -> None:
                 [f"{where}: {here} is a value ({_brief(nxt)}), not a section with keys under it"]
             )
         node = nxt
-    node[keys[-1]] = copy.deepcopy(value)  # a later key must not change the value given
+    node[keys[-1]] = merged(node.get(keys[-1]), value, keys[-1])
+
+
+def merged(old, new, key: str):
+    """``new`` given over ``old`` at ``key``: a section given over a section is merged key
+    by key (``training: {epochs: 5}`` keeps the file's optimizer), except a choice given
+    another name (``optimizer: {name: sgd}`` over adam, ``target: {expr: x}`` over a
+    built-in target), which brings its own keys.
+
+    The result shares nothing with ``new`` (a later key must not change the value given).
+    """
+    if isinstance(old, str) and key in _NAMED and isinstance(new, dict):
+        old = {"name": old}
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return copy.deepcopy(new)
+    if key in _NAMED or key == "target":
+        ids = ("name", "expr") if key == "target" else ("name",)  # what names the choice
+        given = {k: new[k] for k in ids if k in new}
+        if given and {k: old[k] for k in ids if k in old} != given:
+            return copy.deepcopy(new)
+    out = dict(old)
+    for k, v in new.items():
+        out[k] = merged(old.get(k), v, k)
+    return out
+
+
+def overlap(keys) -> tuple[int, int] | None:
+    """Where two dotted keys of ``keys`` set one value, or one lies inside the other."""
+    for j, key in enumerate(keys):
+        for i, other in enumerate(keys[:j]):
+            if key == other or key.startswith(other + ".") or other.startswith(key + "."):
+                return i, j
+    return None
+
+
+def check_once(pairs, where=lambda key: f"--set {key}") -> None:
+    """Each dotted key of the (key, value) ``pairs`` is given once, and none inside another:
+    the later would replace or merge into the earlier unseen, as a key given twice in a
+    file would. ``where(key)`` names a key in the error."""
+    twice = overlap([key for key, _ in pairs])
+    if twice is None:
+        return
+    (a, va), (b, vb) = pairs[twice[0]], pairs[twice[1]]
+    if a == b:
+        raise ConfigError([f"{where(a)}: given twice ({va!r} and {vb!r}); give it once"])
+    outer, inner = (a, b) if b.startswith(a + ".") else (b, a)
+    raise ConfigError(
+        [f"{where(outer)}: {where(inner)} sets a key inside it too; give the value once"]
+    )
 
 
 def _brief(value) -> str:
@@ -481,14 +552,9 @@ def apply_overrides(data: dict, overrides, source: str, loc: Located | None = No
     A key given twice is an error (the later one would win unseen, as a key given twice
     in a file is one).
     """
-    seen: dict[str, Any] = {}
-    for item in overrides or ():
-        key, value = parse_set(item) if isinstance(item, str) else item
-        if key in seen:
-            raise ConfigError(
-                [f"--set {key}: given twice ({seen[key]!r} and {value!r}); give it once"]
-            )
-        seen[key] = value
+    pairs = [parse_set(item) if isinstance(item, str) else item for item in overrides or ()]
+    check_once(pairs)
+    for key, value in pairs:
         set_path(data, key, value, f"--set {key}")
         if loc is not None:
             loc.overrides.append(Override(tuple(key.split(".")), f"--set {key}"))

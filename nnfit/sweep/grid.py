@@ -130,6 +130,25 @@ def _check_grid(grid: dict, origins: dict[str, _Origin]) -> None:
             )
 
 
+def _check_overrides(loc: Located, grid: dict, origins: dict[str, _Origin]) -> None:
+    """No ``--set`` key the grid also sets (or one inside the other): every grid point
+    would replace or merge into the value given, so it would be dropped unseen."""
+    for o in loc.overrides:
+        given = ".".join(o.path)
+        for key in grid:
+            if given == key:
+                also = "also sets it"
+            elif key.startswith(given + "."):
+                also = f"sets {key}, inside it"
+            elif given.startswith(key + "."):
+                also = f"sets {key}, which holds it"
+            else:
+                continue
+            raise config.ConfigError(
+                [f"{o.where}: the sweep grid {also} ({origins[key].key}); give the value once"]
+            )
+
+
 def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("results")):
     """Validate the file and every grid point; return (sweep folder, grid, points).
 
@@ -157,6 +176,7 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
         flags["training.seed"] = f"--seeds {seeds}"
     origins = {k: _Origin.of(k, len(v), source, loc, flags) for k, v in grid.items()}
     _check_grid(grid, origins)
+    _check_overrides(loc, grid, origins)
     n = math.prod(len(v) for v in grid.values())
     sizes = " × ".join(f"{len(v)} {k}" for k, v in grid.items())
     limits.GRID_POINTS.check(n, f"{source}: sweep.grid", f"{sizes} give {n:,} runs")
