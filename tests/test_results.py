@@ -119,6 +119,36 @@ def test_a_rerun_keeps_what_nnfit_did_not_write_in_the_run_folder(
     assert (run_dir / "mine" / "a.csv").read_text() == "1,2\n"
     assert results.check_run(run_dir) is None
     assert sorted(p.name for p in run_dir.parent.iterdir()) == [run_dir.name]  # no leftovers
+    assert rec.warnings == []
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_a_user_file_that_collides_with_a_new_run_file_is_kept_and_said(
+    write, tmp_path, monkeypatch, exchange
+):
+    # a user's fit.png beside a figure-less run went to a hidden folder without a word
+    from conftest import TINY
+
+    from nnfit.experiment import config
+    from nnfit.experiment import runner as experiment
+
+    if not exchange:
+        monkeypatch.setattr(results, "_exchange", lambda a, b: False)
+    exp = config.load(write(TINY))
+    run_dir = tmp_path / "res" / exp.name / exp.run_id()
+    rec = experiment.execute(exp, plots=False)
+    results.write_run(rec, run_dir)
+    (run_dir / "fit.png").write_bytes(b"mine")
+    (run_dir / "notes.txt").write_text("n")
+    rec.figures = {"fit.png": b"new figure"}
+    assert results.write_run(rec, run_dir)
+    assert (run_dir / "fit.png").read_bytes() == b"new figure"
+    assert (run_dir / "notes.txt").read_text() == "n"
+    [kept] = [p for p in run_dir.parent.iterdir() if p != run_dir]
+    assert kept.name.startswith(f".{run_dir.name}.kept-")
+    assert (kept / "fit.png").read_bytes() == b"mine"
+    [said] = rec.warnings
+    assert said.startswith("fit.png of the earlier folder kept in ") and kept.name in said
 
 
 def test_a_results_folder_inside_a_run_folder_or_a_file_is_refused(write, tmp_path):

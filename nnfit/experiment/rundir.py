@@ -314,18 +314,19 @@ def _exchange(a: Path, b: Path) -> bool:
 _OWN = {"metrics.json", "config.yaml", "history.csv", "model.npz", "data.npz"}
 
 
-def _carry_over(old: Path, run_dir: Path) -> bool:
+def _carry_over(old: Path, run_dir: Path) -> list[str] | None:
     """Move what nnfit did not write (a user's notes, a folder of their own) from the
-    earlier folder ``old`` into the new ``run_dir``; False if something could not be
-    moved, and ``old`` must then stay."""
+    earlier folder ``old`` into the new ``run_dir``; the names that could not be moved
+    (one of the new run's own names, say), and ``old`` must then stay, or None if the
+    folder could not be listed."""
     m = read_metrics(old)
     own = _OWN | set((m or {}).get("files") or ())
     try:
         names = os.listdir(old)
     except OSError:
-        return False
-    whole = True
-    for name in names:
+        return None
+    left = []
+    for name in sorted(names):
         if name in own:  # unreadable metrics.json: every other file is kept, figures too
             continue
         try:
@@ -333,36 +334,45 @@ def _carry_over(old: Path, run_dir: Path) -> bool:
                 raise FileExistsError(name)
             os.rename(old / name, run_dir / name)
         except OSError:
-            whole = False
-    return whole
+            left.append(name)
+    return left
 
 
-def _drop_old(old: Path, run_dir: Path) -> None:
+def _drop_old(old: Path, run_dir: Path) -> str | None:
     """Remove the earlier folder once what was not nnfit's is carried over; a folder
-    from which something could not be moved stays as a hidden sibling. Ctrl-C waits
-    until the moves are done: the earlier folder is removed after an interrupt."""
+    from which something could not be moved stays as a hidden sibling, and what the
+    user is told about it is returned. Ctrl-C waits until the moves are done: the
+    earlier folder is removed after an interrupt."""
     with _signals_blocked():
-        whole = _carry_over(old, run_dir)
-    if whole:
+        left = _carry_over(old, run_dir)
+    if left == []:
         shutil.rmtree(old, ignore_errors=True)
-    else:  # not a name that a later write tidies away
-        with contextlib.suppress(OSError):
-            os.rename(old, _sibling(run_dir, "kept"))
+        return None
+    kept = _sibling(run_dir, "kept")  # not a name that a later write tidies away
+    try:
+        os.rename(old, kept)
+    except OSError:
+        kept = old
+    what = ", ".join(left[:3]) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
+    what = f"{what} of the earlier folder" if left else "the earlier folder, unreadable,"
+    return f"{what} kept in {kept} (not moved into the new run folder)"
 
 
-def _swap(new: Path, run_dir: Path) -> None:
+def _swap(new: Path, run_dir: Path) -> str | None:
     """Put folder ``new`` at ``run_dir``; the earlier folder there is removed after,
-    what nnfit did not write in it moved into the new one first."""
+    what nnfit did not write in it moved into the new one first. Returns a note on
+    what of the earlier folder was kept aside, if anything was."""
     for _ in range(10):
         if _exchange(new, run_dir):  # ``new`` now holds the earlier folder
-            _drop_old(new, run_dir)
-            return
+            return _drop_old(new, run_dir)
         old = None
         if os.path.lexists(run_dir):
             old = _sibling(run_dir, "old")
             os.rename(run_dir, old)
+        placed = False
         try:
             os.rename(new, run_dir)
+            placed = True
         except OSError as exc:
             if old is not None and not os.path.lexists(run_dir):
                 os.rename(old, run_dir)
@@ -370,11 +380,10 @@ def _swap(new: Path, run_dir: Path) -> None:
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
             # another writer put its folder there meanwhile: swap with that one
-        else:
-            return
         finally:
-            if old is not None and os.path.lexists(old):
-                _drop_old(old, run_dir)
+            note = _drop_old(old, run_dir) if old is not None and os.path.lexists(old) else None
+        if placed:
+            return note
     raise OSError(errno.EBUSY, "other writers keep replacing it", str(run_dir))
 
 
@@ -448,8 +457,10 @@ def write_run(record, run_dir: Path) -> bool:
             if record.status in ("failed", "interrupted") and _finished(run_dir):
                 shutil.rmtree(new, ignore_errors=True)
                 return False
-            _swap(new, run_dir)
+            kept = _swap(new, run_dir)
             _fsync_dir(run_dir.parent)
+            if kept:
+                record.warnings.append(kept)
         except KeyboardInterrupt:
             shutil.rmtree(new, ignore_errors=True)
             if not _finished(run_dir):
