@@ -23,7 +23,14 @@ from typing import Annotated
 import typer
 
 from nnfit.cli_read import SetOpt, add_commands, build_data
-from nnfit.edge import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, open_closed_streams, state
+from nnfit.edge import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    open_closed_streams,
+    printable,
+    state,
+)
 from nnfit.edge import fail as _fail
 from nnfit.edge import guard as _guard
 from nnfit.edge import say as _say
@@ -108,7 +115,7 @@ def run(
             "is kept as it was"
         )
     else:
-        show(f"results: {run_dir}", soft_wrap=True, markup=False)
+        show(f"results: {printable(run_dir)}", soft_wrap=True)
     if rec.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
     if rec.status != "ok":
@@ -198,7 +205,7 @@ def sweep(
     show(sweep_summary(result.summary))
     for w in result.summary.get("warnings", []):
         _say(f"warning: {w}")
-    show(f"sweep: {folder}", soft_wrap=True, markup=False)
+    show(f"sweep: {printable(folder)}", soft_wrap=True)
     if result.interrupted:
         again = "rerun without --rerun" if rerun else "rerun with the same command"
         _say(
@@ -234,7 +241,7 @@ def study(
     from nnfit.study import run as st
 
     def on_sweep(stem, folder, n):
-        show(f"{stem}: {n} runs → {folder}", markup=False, soft_wrap=True)
+        show(f"{stem}: {n} runs → {printable(folder)}", soft_wrap=True)
 
     def on_swept(s):
         m = s.summary
@@ -251,9 +258,8 @@ def study(
         _say("interrupted: the finished runs are kept; run the same command to continue")
         raise typer.Exit(EXIT_INTERRUPTED)
     show(
-        f"report: {res.report} ({res.wall_s / 60:.1f} min wall, {res.cpu_s / 60:.1f} min CPU, "
-        f"{res.n_failed} runs failed)",
-        markup=False,
+        f"report: {printable(res.report)} ({res.wall_s / 60:.1f} min wall, "
+        f"{res.cpu_s / 60:.1f} min CPU, {res.n_failed} runs failed)",
         soft_wrap=True,
     )
     if res.n_failed:
@@ -269,6 +275,11 @@ add_commands(app)
 def _usage_line(exc) -> str:
     """A usage error (a missing argument, an unknown option) as one line."""
     where = exc.ctx.command_path if exc.ctx is not None else "nnfit"
+    if where == "nnfit":  # an option's missing value is found before the command's context
+        names = {c.name or c.callback.__name__ for c in app.registered_commands}
+        given = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+        if given in names:
+            where = f"nnfit {given}"
     message = exc.format_message().rstrip(".")
     return f"{where}: {message}; see '{where} --help'"
 

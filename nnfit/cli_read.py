@@ -13,10 +13,11 @@ from typing import Annotated
 
 import typer
 
-from nnfit.edge import EXIT_BAD_INPUT, EXIT_FAILED
+from nnfit.edge import EXIT_BAD_INPUT, EXIT_FAILED, printable
 from nnfit.edge import fail as _fail
 from nnfit.edge import guard as _guard
 from nnfit.edge import say as _say
+from nnfit.edge import state as edge_state
 
 SetOpt = Annotated[
     list[str] | None,
@@ -77,7 +78,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.
             continue
         grid = f", sweep of {points} runs" if points else ""
         show(
-            f"{f}: ok ({'-'.join(map(str, exp.sizes()))}, {how(exp)}, "
+            f"{printable(f)}: ok ({'-'.join(map(str, exp.sizes()))}, {how(exp)}, "
             f"{exp.training.epochs} epochs{grid})",
             markup=False,
         )
@@ -226,6 +227,8 @@ def predict(
     if str(out) == "-":
         out = None
     if str(csv) == "-":
+        if "stdin" in edge_state["closed"]:
+            _fail("--csv -: stdin is closed; pipe the points in, or give a file")
         csv = Path("/dev/stdin")  # read once, in memory, as any pipe
     if out is not None:
         _refuse_run_folder(out)
@@ -249,7 +252,8 @@ def predict(
         with results.atomic_open(out) as fh:
             for part in text:
                 fh.write(part.encode())
-        write(f"wrote {scan.rows} predictions to {out}\n")
+        edge_state["product"] = False  # the file is: a lost stdout loses only this line
+        write(f"wrote {scan.rows} predictions to {printable(out)}\n")
     if sum(not_finite):
         _say(
             f"warning: {sum(not_finite)} of {scan.rows} predictions are not finite: "
@@ -270,12 +274,13 @@ def report(
     whose files no longer match what its metrics.json recorded is listed as damaged.
     """
     from nnfit.display import show, write
+    from nnfit.experiment.yamlfile import missing, short_path
     from nnfit.sweep import catalog as rep
 
     if as_json and csv:
         _fail("give --csv or --json, not both")
     if not Path(directory).is_dir():
-        _fail(f"{directory}: " + ("not a folder" if Path(directory).exists() else "no such folder"))
+        _fail(f"{short_path(directory)}: {missing(directory, 'folder') or 'not a folder'}")
     rows, differs, problems = rep.collect(directory, with_problems=True)
     for line in problems[:5]:
         _say(f"warning: {line}")

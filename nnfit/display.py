@@ -19,7 +19,6 @@ import contextlib
 import errno
 import math
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -51,8 +50,9 @@ class _Console(Console):
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
-out = _Console(highlight=False, markup=False, width=_width(sys.stdout))  # names print as written
-err = _Console(stderr=True, highlight=False, width=_width(sys.stderr))
+# names print as written: no markup, no :emoji: codes
+out = _Console(highlight=False, markup=False, emoji=False, width=_width(sys.stdout))
+err = _Console(stderr=True, highlight=False, emoji=False, width=_width(sys.stderr))
 
 
 def fit_consoles() -> None:
@@ -113,12 +113,6 @@ def write(text: str) -> bool:
         lose(exc)
         return False
     return True
-
-
-def printable(text) -> str:
-    """``text`` with control characters escaped (``\\x1b``, ``\\n``): a folder name
-    cannot colour the terminal or break a table's row."""
-    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: repr(m.group())[1:-1], str(text))
 
 
 def fmt(v, spec=".3e") -> str:

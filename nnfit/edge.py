@@ -23,8 +23,9 @@ from nnfit.experiment.shield import Shield
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 3, 130
 MAX_LINE = 300  # characters of one message line
 
-# process: the command line runs this process; closed: the standard streams it found closed
-state = {"debug": False, "process": False, "closed": ()}
+# process: the command line runs this process; closed: the standard streams it found
+# closed; product: this command's stdout is its product (predict to a file says False)
+state = {"debug": False, "process": False, "closed": (), "product": True}
 
 
 def open_closed_streams() -> tuple[str, ...]:
@@ -62,9 +63,19 @@ def open_closed_streams() -> tuple[str, ...]:
     return tuple(closed)
 
 
+# C0 and C1 controls, DEL, and the marks that reorder text on a terminal (U+202E …)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text) -> str:
+    """``text`` with control characters escaped (``\\x1b``, ``\\n``, ``\\u202e``): a
+    folder name cannot colour the terminal, reverse a line or break a table's row."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
+
+
 def line(text) -> str:
     """One printable line: control characters escaped, at most MAX_LINE characters."""
-    text = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(text))
+    text = printable(text)
     return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
 
 
@@ -137,6 +148,7 @@ def guard(product: bool = True):
             from nnfit.experiment.rundir import ResultsError
 
             display.reset()
+            state["product"] = product
             if "stdout" in state["closed"]:
                 display.lost = OSError(errno.EBADF, "stdout is closed")
             code = 0
@@ -164,7 +176,7 @@ def guard(product: bool = True):
                         raise
                     else:
                         display.lose(exc)
-                code = output_verdict(code, product)
+                code = output_verdict(code, state["product"])
             raise typer.Exit(code)
 
         return wrapper

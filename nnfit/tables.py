@@ -15,7 +15,8 @@ from rich import box
 from rich.cells import cell_len
 from rich.table import Table
 
-from nnfit.display import fmt, out, printable
+from nnfit.display import fmt, out
+from nnfit.edge import printable
 
 
 @dataclass

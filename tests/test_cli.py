@@ -291,6 +291,11 @@ def test_targets_schema_and_module_entry_point():
             "unable to parse string as an integer; see 'nnfit sweep --help'",
         ),
         (["bogus"], "error: nnfit: No such command 'bogus'; see 'nnfit --help'"),
+        # the missing value of a last option named "nnfit", not the command
+        (
+            ["run", "e.yaml", "--out"],
+            "error: nnfit run: Option '--out' requires an argument; see 'nnfit run --help'",
+        ),
     ],
 )
 def test_a_usage_error_is_one_line_and_exit_2(args, line):
@@ -620,10 +625,16 @@ def test_validate_evaluates_the_target_where_run_would(write):
 def test_folder_names_print_as_written_never_as_markup_or_escapes(write, tmp_path, monkeypatch):
     # a folder "[/x]" was a rich MarkupError traceback, "\x1b[31m" coloured the terminal
     monkeypatch.setattr(experiment, "draw_figures", lambda *a: ({}, []))  # seconds, not needed
-    for name in ("[/x]", "a\x1b[31mred", "[bold]b"):
+    # the results: line printed "\x1b" raw, ":smile:" as an emoji, U+202E reversed the line
+    shown = {"[/x]": "[/x]", "a\x1b[31mred": "a\\x1b[31mred", "[bold]b": "[bold]b"}
+    shown[":smile:\u202e"] = ":smile:\\u202e"
+    for name, says in shown.items():
         r = invoke("run", write(TINY), "--out", tmp_path / "res" / name, "--quiet")
         assert r.exit_code == 0, r.output  # its summary names the folder: it crashed there
+        last = r.stdout.splitlines()[-1]
+        assert last.startswith("results: ") and f"/res/{says}/tiny/" in last
     r = invoke("report", tmp_path / "res")
     assert r.exit_code == 0, r.output
     assert "[/x]/" in r.stdout and "[bold]b/" in r.stdout and "a\\x1b[31mred/" in r.stdout
-    assert "\x1b" not in r.stdout
+    assert ":smile:\\u202e/" in r.stdout
+    assert not {"\x1b", "\u202e", "\N{SMILING FACE WITH SMILING EYES}"} & set(r.stdout)

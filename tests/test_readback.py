@@ -325,6 +325,24 @@ def test_a_config_yaml_no_constructor_can_build_is_read_as_missing(run_copy, tex
     assert r.exit_code == 0 and ",damaged," in r.stdout, r.output
 
 
+def test_report_says_when_a_whole_run_has_a_config_it_cannot_read(run_copy):
+    # a folder written by an older nnfit (a tag in config.yaml, checksums agreeing)
+    # showed blank config columns without a word
+    import hashlib
+
+    text = b"training: {epochs: !!int 5}\n"
+    (run_copy / "config.yaml").write_bytes(text)
+    m = json.loads((run_copy / "metrics.json").read_text())
+    m["files"]["config.yaml"] = {"bytes": len(text), "sha256": hashlib.sha256(text).hexdigest()}
+    (run_copy / "metrics.json").write_text(json.dumps(m))
+    assert results.check_run(run_copy) is None
+    r = invoke("report", run_copy.parent)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines() == [
+        f"warning: {run_copy}/config.yaml: cannot be read; its config columns are blank"
+    ]
+
+
 SWEEP = """
 name: sw
 target: {name: sine}

@@ -131,6 +131,26 @@ def test_predict_with_stdout_closed_is_exit_2_in_one_line(made_run):
     assert err.splitlines() == ["error: cannot write the output: stdout is closed"]
 
 
+def test_predict_from_a_closed_stdin_says_so(made_run):
+    # said "/dev/stdin: no points in the file"
+    code, err = closed("predict", made_run, "--csv", "-", streams="stdin")
+    assert code == 2
+    assert err.splitlines() == [
+        "error: --csv -: stdin is closed; pipe the points in, or give a file"
+    ]
+
+
+def test_predict_into_a_file_with_stdout_closed_keeps_exit_0(made_run, tmp_path):
+    # the file is the product: it was written, and exit 2 said it was not
+    out = tmp_path / "p.csv"
+    code, err = closed("predict", made_run, "--x", "0.5", "--out", out, streams="stdout")
+    assert code == 0, err
+    assert err.splitlines() == [
+        "note: the output could not be written (stdout is closed); the results are saved"
+    ]
+    assert out.read_text().splitlines()[1].startswith("0.5,")
+
+
 SWEEP = """
 name: sw
 target: {name: sine}

@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nnfit.engine.network import ActivationSpec, Network
-from nnfit.experiment.yamlfile import MAX_FILE_BYTES, load_yaml, short_path
+from nnfit.experiment.yamlfile import MAX_FILE_BYTES, load_yaml, missing, short_path
 
 MAX_JSON_BYTES = 64 * 2**20
 MAX_META_CHARS = 1_000_000
@@ -385,6 +385,9 @@ def require_done(run_dir: Path) -> dict:
     except OSError as exc:  # a name too long, a folder that is a file …
         raise ResultsError(f"{short_path(run_dir)}: {exc.strerror}") from None
     if not here:
+        why = missing(run_dir, "folder")
+        if why:
+            raise ResultsError(f"{short_path(run_dir)}: {why}")
         raise ResultsError(f"{run_dir}: not a run folder (no metrics.json or model.npz)")
     problem = check_run(run_dir)
     if problem:

@@ -62,8 +62,11 @@ def flatten(cfg, prefix: str = "") -> dict:
     return flat
 
 
-def _read_config(run_dir: Path) -> dict:
-    flat = flatten(read_config(run_dir) or {})
+def _read_config(run_dir: Path, problems: list[str]) -> dict:
+    data = read_config(run_dir)
+    if data is None:
+        problems.append(f"{run_dir / 'config.yaml'}: cannot be read; its config columns are blank")
+    flat = flatten(data or {})
     # one column for the target, whether built in or a formula
     expr, name = flat.pop("target.expr", None), flat.pop("target.name", None)
     if expr is not None or name is not None:
@@ -139,7 +142,7 @@ def collect(root: Path, with_problems: bool = False):
             problems.append(damage)
         test = m.get("test") or {}
         train = m.get("train") or {}
-        cfg = _read_config(run_dir)
+        cfg = _read_config(run_dir, [] if damage else problems)  # damage said it already
         configs.append(cfg)
         rows.append(
             {
