@@ -470,6 +470,10 @@ def test_a_set_section_merges_into_the_file_section(write):
     # another choice brings its own keys: adam's beta1 does not carry over to sgd
     e = config.load(path, ["training.optimizer={name: sgd}"])
     assert e.training.optimizer.name == "sgd" and e.training.optimizer.lr == 0.01
+    # a name alone is the same choice, or another one
+    e = config.load(path, ["training.optimizer=adam"])
+    assert (e.training.optimizer.lr, e.training.optimizer.beta1) == (0.2, 0.5)
+    assert config.load(path, ["training.optimizer=sgd"]).training.optimizer.lr == 0.01
     # a formula in place of a built-in target is another choice too
     e = config.load(path, ["target={expr: x**2}"])
     assert (e.target.expr, e.target.name) == ("x**2", None)

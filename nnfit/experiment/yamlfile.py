@@ -487,6 +487,8 @@ def merged(old, new, key: str):
 
     The result shares nothing with ``new`` (a later key must not change the value given).
     """
+    if key in _NAMED and isinstance(new, str) and isinstance(old, dict):
+        new = {"name": new}  # a name alone: `init: domain` over {name: domain, scale: 2}
     if isinstance(old, str) and key in _NAMED and isinstance(new, dict):
         old = {"name": old}
     if not (isinstance(old, dict) and isinstance(new, dict)):
