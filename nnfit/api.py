@@ -35,6 +35,7 @@ from nnfit.experiment.yamlfile import (
     Located,
     Override,
     Problem,
+    outer_first,
     plain_data,
     set_path,
 )
@@ -101,10 +102,10 @@ def _read(config, overrides: Overrides) -> tuple[dict, Located]:
     pairs = _pairs(overrides)
     if pairs and isinstance(data, dict):
         loc.baseline = copy.deepcopy(data)
-        for key, value in pairs:
+        for key, value in outer_first(pairs):
             where = f"overrides[{key!r}]"
             set_path(data, key, value, where)
-            loc.overrides.append(Override(tuple(key.split(".")), where))
+            loc.overrides.append(Override(tuple(key.split(".")), where, value=value))
     return data, loc
 
 

@@ -393,8 +393,8 @@ def test_a_grid_key_inside_another_is_refused(write, tmp_path, outer, inner):
     ("given", "said"),
     [
         ("training.epochs=5", "--set training.epochs: the sweep grid also sets it (/"),
-        ("training={seed: 1}", "--set training: the sweep grid sets training.epochs, inside it"),
-        ("training.optimizer.lr=1", "the sweep grid sets training.optimizer, which holds it"),
+        ("training={epochs: 1}", "--set training: the sweep grid sets training.epochs too"),
+        ("training.optimizer=lm", "the sweep grid sets training.optimizer.name too"),
     ],
 )
 def test_a_set_key_the_grid_also_sets_is_refused(tmp_path, given, said):
@@ -407,6 +407,30 @@ def test_a_set_key_the_grid_also_sets_is_refused(tmp_path, given, said):
     r = invoke("sweep", p, "--set", given, "--out", tmp_path / "r")
     assert r.exit_code == 2 and said in r.stderr and r.stderr.count("\n") == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_a_set_key_inside_a_grid_key_stays_on_every_point(tmp_path):
+    # sgd, another choice than the file's adam, replaced the section and its lr
+    p = tmp_path / "t.yaml"
+    p.write_text(
+        "target: {name: sine}\nmodel: {hidden: [2]}\ntraining: {epochs: 2}\n"
+        "sweep:\n  grid:\n    training.optimizer: [sgd, adam]\n"
+    )
+    _folder, _grid, points = sweep.expand(p, ["training.optimizer.lr=0.3"], out_root=tmp_path)
+    got = [(q.exp.training.optimizer.name, q.exp.training.optimizer.lr) for q in points]
+    assert got == [("sgd", 0.3), ("adam", 0.3)]
+    # and a section around a grid key merges beneath it
+    _folder, _grid, points = sweep.expand(p, ["training={seed: 4}"], out_root=tmp_path)
+    assert [q.exp.training.seed for q in points] == [4, 4]
+
+
+def test_a_grid_the_set_gives_and_the_widths_flag_replaces_is_refused(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_text("target: {name: sine}\ntraining: {epochs: 2}\n")
+    grid = "sweep.grid={model.hidden: [[1]], training.seed: [7]}"
+    r = invoke("sweep", p, "--set", grid, "--widths", "2,3")
+    assert r.exit_code == 2
+    assert "--set sweep.grid: sets sweep.grid.model.hidden, and --widths 2,3 replaces" in r.stderr
 
 
 def test_a_set_width_beside_the_widths_flag_is_refused(tmp_path):

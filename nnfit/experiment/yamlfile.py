@@ -299,6 +299,7 @@ class Override:
     where: str
     what: str = ""
     key_where: str = ""
+    value: Any = None  # what was given (for --set and overrides)
 
 
 class Located:
@@ -439,7 +440,7 @@ def read_text(path: str | Path) -> str:
 
 # ------------------------------------------------------------------------ overrides
 
-_NAMED = ("optimizer", "schedule", "init", "activation", "output")
+_NAMED = ("optimizer", "schedule", "init", "activation", "output", "loss")
 
 
 def key_problem(dotted) -> str | None:
@@ -504,29 +505,40 @@ def merged(old, new, key: str):
     return out
 
 
-def overlap(keys) -> tuple[int, int] | None:
-    """Where two dotted keys of ``keys`` set one value, or one lies inside the other."""
-    for j, key in enumerate(keys):
-        for i, other in enumerate(keys[:j]):
-            if key == other or key.startswith(other + ".") or other.startswith(key + "."):
-                return i, j
-    return None
+def leaves(key: str, value) -> list[str]:
+    """The dotted keys that ``value`` given at ``key`` sets: a section's own keys (it is
+    merged in), a choice's name, else ``key`` itself."""
+    if isinstance(value, dict) and value:
+        return [leaf for k, v in value.items() for leaf in leaves(f"{key}.{k}", v)]
+    if isinstance(value, str) and key.rsplit(".", 1)[-1] in _NAMED:
+        return [f"{key}.name"]  # `optimizer: sgd` is `optimizer: {name: sgd}`
+    return [key]
+
+
+def outer_first(pairs: list) -> list:
+    """(key, value) pairs in the order to apply them: a key before the keys inside it, so
+    that the more specific value is the one that stays (``training.optimizer.lr=0.5``
+    and ``training.optimizer={name: sgd}`` give sgd at 0.5, in either order)."""
+    return sorted(pairs, key=lambda kv: kv[0].count("."))
 
 
 def check_once(pairs, where=lambda key: f"--set {key}") -> None:
-    """Each dotted key of the (key, value) ``pairs`` is given once, and none inside another:
-    the later would replace or merge into the earlier unseen, as a key given twice in a
-    file would. ``where(key)`` names a key in the error."""
-    twice = overlap([key for key, _ in pairs])
-    if twice is None:
-        return
-    (a, va), (b, vb) = pairs[twice[0]], pairs[twice[1]]
-    if a == b:
-        raise ConfigError([f"{where(a)}: given twice ({va!r} and {vb!r}); give it once"])
-    outer, inner = (a, b) if b.startswith(a + ".") else (b, a)
-    raise ConfigError(
-        [f"{where(outer)}: {where(inner)} sets a key inside it too; give the value once"]
-    )
+    """No key is set twice by the (key, value) ``pairs``, directly or inside a section
+    (``training={epochs: 4}`` beside ``training.epochs=3``): one would be lost unseen, as
+    a key given twice in a file would. ``where(key)`` names a key in the error."""
+    seen: dict[str, tuple[str, Any]] = {}
+    for key, value in pairs:
+        for leaf in leaves(key, value):
+            if leaf in seen:
+                (k, v) = seen[leaf]
+                if k == key:
+                    raise ConfigError(
+                        [f"{where(key)}: given twice ({v!r} and {value!r}); give it once"]
+                    )
+                raise ConfigError(
+                    [f"{where(k)}: {where(key)} sets {leaf} too; give the value once"]
+                )
+            seen[leaf] = (key, value)
 
 
 def _brief(value) -> str:
@@ -556,8 +568,8 @@ def apply_overrides(data: dict, overrides, source: str, loc: Located | None = No
     """
     pairs = [parse_set(item) if isinstance(item, str) else item for item in overrides or ()]
     check_once(pairs)
-    for key, value in pairs:
+    for key, value in outer_first(pairs):
         set_path(data, key, value, f"--set {key}")
         if loc is not None:
-            loc.overrides.append(Override(tuple(key.split(".")), f"--set {key}"))
+            loc.overrides.append(Override(tuple(key.split(".")), f"--set {key}", value=value))
     return data

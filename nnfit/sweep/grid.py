@@ -26,7 +26,7 @@ from typing import Any
 
 from nnfit.experiment import config, limits, shield
 from nnfit.experiment.rundir import check_run, inside, read_metrics, write_run
-from nnfit.experiment.yamlfile import Located, Override, key_problem, set_path
+from nnfit.experiment.yamlfile import Located, Override, key_problem, leaves, set_path
 from nnfit.sweep import workers
 from nnfit.sweep.summary import (  # noqa: F401  (pretty, series_key: the plots read them here)
     pretty,
@@ -130,20 +130,24 @@ def _check_grid(grid: dict, origins: dict[str, _Origin]) -> None:
             )
 
 
-def _check_overrides(loc: Located, grid: dict, origins: dict[str, _Origin]) -> None:
-    """No ``--set`` key the grid also sets (or one inside the other): every grid point
-    would replace or merge into the value given, so it would be dropped unseen."""
-    for o in loc.overrides:
-        given = ".".join(o.path)
-        for key in grid:
-            if given == key:
-                also = "also sets it"
-            elif key.startswith(given + "."):
-                also = f"sets {key}, inside it"
-            elif given.startswith(key + "."):
-                also = f"sets {key}, which holds it"
-            else:
+def _check_overrides(loc: Located, grid: dict, origins: dict[str, _Origin], flags) -> None:
+    """No key that both a ``--set`` value and the grid set: every grid point would
+    replace the value given, unseen. (A ``--set`` key inside a grid key is applied on
+    top of each grid value, see :func:`expand_data`; a grid key inside a ``--set``
+    section on top of it.)"""
+    given = {leaf: o for o in loc.overrides for leaf in leaves(".".join(o.path), o.value)}
+    for key in flags:  # --widths, --seeds replace a grid key of the file
+        o = given.get(f"sweep.grid.{key}")
+        if o is not None:
+            raise config.ConfigError(
+                [f"{o.where}: sets sweep.grid.{key}, and {flags[key]} replaces it; give one"]
+            )
+    for key, values in grid.items():
+        for leaf in dict.fromkeys(leaf for v in values for leaf in leaves(key, v)):
+            o = given.get(leaf)
+            if o is None:
                 continue
+            also = "also sets it" if leaf == ".".join(o.path) else f"sets {leaf} too"
             raise config.ConfigError(
                 [f"{o.where}: the sweep grid {also} ({origins[key].key}); give the value once"]
             )
@@ -176,7 +180,7 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
         flags["training.seed"] = f"--seeds {seeds}"
     origins = {k: _Origin.of(k, len(v), source, loc, flags) for k, v in grid.items()}
     _check_grid(grid, origins)
-    _check_overrides(loc, grid, origins)
+    _check_overrides(loc, grid, origins, flags)
     n = math.prod(len(v) for v in grid.values())
     sizes = " × ".join(f"{len(v)} {k}" for k, v in grid.items())
     limits.GRID_POINTS.check(n, f"{source}: sweep.grid", f"{sizes} give {n:,} runs")
@@ -187,6 +191,7 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
     points: list[Point] = []
     seen: dict[str, Point] = {}
     keys = list(grid)
+    on_top = [o for o in loc.overrides if any(".".join(o.path).startswith(k + ".") for k in keys)]
     for index in itertools.product(*(range(len(grid[k])) for k in keys)):
         combo = [grid[k][i] for k, i in zip(keys, index, strict=True)]
         label = ", ".join(f"{k}={json.dumps(v)}" for k, v in zip(keys, combo, strict=True))
@@ -199,6 +204,8 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
             point_loc.overrides.append(
                 Override(tuple(k.split(".")), o.values[i], f"sweep point {label}", o.key)
             )
+        for o in on_top:  # a --set key inside a grid key stays on top of its values
+            set_path(point_data, ".".join(o.path), o.value, o.where)
         exp = config.from_dict(point_data, source, point_loc)
         p = Point(tuple(zip(keys, combo, strict=True)), exp, inside(folder, exp.run_id()))
         twin = seen.setdefault(exp.config_hash(), p)
