@@ -335,6 +335,9 @@ def run(
 
     _check_out(out)
     exp, loc = _experiment(config, overrides)
+    for o in loc.overrides:
+        if o.path[0] == "sweep":  # a file's sweep: section is for sweep(); one given is not
+            raise ConfigError([f"{o.where}: run() does not sweep; give it to nnfit.sweep"])
     run_dir = rundir.inside(Path(out), exp.name, exp.run_id()) if out is not None else None
     ds = _dataset(exp, loc)
     record = runner.execute(exp, callback=callback, data=ds, plots=out is not None)

@@ -90,6 +90,9 @@ def run(
     from nnfit.experiment import runner as experiment
     from nnfit.tables import run_summary
 
+    for item in set_ or []:
+        if item.split("=", 1)[0].strip().split(".")[0] == "sweep":
+            _fail(f"--set {item.split('=', 1)[0].strip()}: run does not sweep; use nnfit sweep")
     exp = config.load(file, set_ or [])
     run_dir = results.inside(out, exp.name, exp.run_id())
     ds = build_data(exp, file)
@@ -291,9 +294,54 @@ def _click_errors():
     return module.NoArgsIsHelpError, module.ClickException, typer.Abort
 
 
+def _argv_problem(argv: list[str]) -> str | None:
+    """An empty argument, or an option of one value given twice (click keeps the last
+    unseen: ``--out A --out B`` never writes A), as a usage line; None if neither."""
+    names = [a.split("=", 1)[0] for a in argv if a.startswith("-")]
+    if "" not in argv and len(names) == len(set(names)):
+        return None  # the common case needs no look at the commands
+    import typer.main
+
+    group = typer.main.get_command(app)
+    where, command, params = "nnfit", None, group.params
+    seen: dict[str, str] = {}
+    args = iter(enumerate(argv))
+    for i, a in args:
+        if a == "--":
+            break
+        if a == "":
+            after = f" after {argv[i - 1]}" if i and argv[i - 1].startswith("-") else ""
+            return f"{where}: an empty argument ('')" + after + "; give a value"
+        if not a.startswith("-"):
+            if command is None and a in getattr(group, "commands", {}):
+                command = group.commands[a]
+                where, params = f"nnfit {a}", command.params
+            continue
+        name, eq, value = a.partition("=")
+        opt = next((p for p in params if name in getattr(p, "opts", ())), None)
+        if opt is None or getattr(opt, "is_flag", False) or opt.param_type_name != "option":
+            continue
+        if not eq:
+            nxt = next(args, None)
+            value = nxt[1] if nxt else ""
+            if nxt is not None and value == "":
+                return f"{where}: an empty argument ('') after {name}; give a value"
+        if opt.multiple:
+            continue
+        key = opt.opts[0]
+        if key in seen:
+            return f"{where}: {key} given twice ({seen[key]} and {value}); give it once"
+        seen[key] = value
+    return None
+
+
 def main() -> None:
     state["process"] = True
     state["closed"] = open_closed_streams()
+    problem = _argv_problem(sys.argv[1:])
+    if problem:
+        _say(f"{problem}; see '{problem.split(':')[0]} --help'", "error")
+        sys.exit(EXIT_BAD_INPUT)
     no_args, usage_error, abort = _click_errors()
     try:
         code = app(prog_name="nnfit", standalone_mode=False)

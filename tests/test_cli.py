@@ -638,3 +638,59 @@ def test_folder_names_print_as_written_never_as_markup_or_escapes(write, tmp_pat
     assert "[/x]/" in r.stdout and "[bold]b/" in r.stdout and "a\\x1b[31mred/" in r.stdout
     assert ":smile:\\u202e/" in r.stdout
     assert not {"\x1b", "\u202e", "\N{SMILING FACE WITH SMILING EYES}"} & set(r.stdout)
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["run", "e.yaml", "--out", "A", "--out", "B"], "nnfit run: --out given twice (A and B)"),
+        (["sweep", "e.yaml", "--widths", "2", "--widths=3"], "--widths given twice (2 and 3)"),
+        (["predict", "R", "--csv", "a", "--csv", "b"], "nnfit predict: --csv given twice"),
+        (["run", "e.yaml", "--out", ""], "nnfit run: an empty argument ('') after --out"),
+        (["report", ""], "nnfit report: an empty argument ('')"),
+    ],
+)
+def test_an_option_given_twice_or_an_empty_argument_is_refused(argv, line):
+    # click kept the last value unseen (A was never written); '' was the current folder
+    from nnfit.cli import _argv_problem
+
+    assert line in (_argv_problem(argv) or "")
+
+
+def test_options_that_take_many_values_or_none_may_repeat():
+    from nnfit.cli import _argv_problem
+
+    assert _argv_problem(["run", "e.yaml", "--set", "a=1", "--set", "b=2", "-q", "-q"]) is None
+    assert _argv_problem(["predict", "R", "--x", "0.1", "--x", "0.2"]) is None
+    assert _argv_problem(["run", "e.yaml", "--", "--out", "--out"]) is None
+
+
+def test_the_command_line_refuses_a_repeated_option_before_anything_runs(tmp_path):
+    p = subprocess.run(
+        [sys.executable, "-m", "nnfit", "run", "e.yaml", "--out", tmp_path / "a", "--out", "b"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 2 and len(p.stderr.splitlines()) == 1
+    assert "--out given twice" in p.stderr and not (tmp_path / "a").exists()
+
+
+def test_run_refuses_a_sweep_given_to_it(write, tmp_path):
+    # `run --set sweep.grid=…` trained one run and said nothing of the grid
+    import nnfit
+
+    r = invoke("run", write(TINY), "--set", "sweep.grid={model.hidden: [[2]]}")
+    assert r.exit_code == 2
+    assert r.stderr == "error: --set sweep.grid: run does not sweep; use nnfit sweep\n"
+    with pytest.raises(nnfit.ConfigError, match="run\\(\\) does not sweep"):
+        nnfit.run(write(TINY), overrides={"sweep.grid": {"model.hidden": [[2]]}})
+
+
+def test_a_results_folder_that_is_a_dangling_link_is_refused_before_training(write, tmp_path):
+    # it trained, then failed to write: "a folder on its path is a file"
+    (tmp_path / "dang").symlink_to(tmp_path / "nothere")
+    for cmd in (["run", write(TINY)], ["sweep", write(TINY), "--widths", "2"]):
+        r = invoke(*cmd, "--out", tmp_path / "dang", "-q")
+        assert r.exit_code == 2
+        said = f"error: {tmp_path / 'dang'}: a symbolic link to nothing; give a folder\n"
+        assert r.stderr == said

@@ -193,3 +193,26 @@ def test_config_yaml_reads_back_as_written():
 
     data = {"name": "0o17", "expr": "1e5", "x": "1e-8", "y": "010", "z": 1e-8, "w": [1, True]}
     assert load_yaml(dump_yaml(data)) == data
+
+
+def test_a_run_file_edited_since_it_was_written_is_kept_on_a_rerun(write, tmp_path):
+    # an edited fit.png (its checksum no longer the run's) was deleted as nnfit's own
+    from conftest import TINY
+
+    from nnfit.experiment import config
+    from nnfit.experiment import runner as experiment
+
+    exp = config.load(write(TINY))
+    run_dir = tmp_path / "res" / exp.name / exp.run_id()
+    rec = experiment.execute(exp, plots=False)
+    rec.figures = {"fit.png": b"figure", "loss.png": b"loss"}
+    results.write_run(rec, run_dir)
+    (run_dir / "fit.png").write_bytes(b"annotated by hand")
+    rec.figures = {"loss.png": b"loss"}  # no fit.png this time: it moves in
+    assert results.write_run(rec, run_dir)
+    assert (run_dir / "fit.png").read_bytes() == b"annotated by hand" and rec.warnings == []
+    (run_dir / "loss.png").write_bytes(b"annotated too")
+    assert results.write_run(rec, run_dir)  # its name is taken: the earlier folder stays
+    [kept] = [p for p in run_dir.parent.iterdir() if p != run_dir]
+    assert (kept / "loss.png").read_bytes() == b"annotated too"
+    assert rec.warnings[-1].startswith("loss.png of the earlier folder kept in ")

@@ -34,6 +34,7 @@ from nnfit.experiment.runfiles import (  # noqa: F401  (the readers, where calle
     ResultsError,
     check_run,
     digest,
+    file_digest,
     load_metrics,
     load_model,
     read_config,
@@ -219,6 +220,9 @@ def inside(root: Path, *parts: str) -> Path:
         )
     if os.path.exists(top) and not os.path.isdir(top):
         raise ResultsError(f"{root}: is not a folder; give a folder for the results")
+    for folder in (path, *path.parents):  # found now, not when the finished run is written
+        if os.path.islink(folder) and not os.path.exists(folder):
+            raise ResultsError(f"{folder}: a symbolic link to nothing; give a folder")
     for folder in (top, *top.parents):
         if (folder / "metrics.json").is_file():
             what = "a run folder" if folder == top else f"inside the run folder {folder}"
@@ -320,14 +324,17 @@ def _carry_over(old: Path, run_dir: Path) -> list[str] | None:
     (one of the new run's own names, say), and ``old`` must then stay, or None if the
     folder could not be listed."""
     m = read_metrics(old)
-    own = _OWN | set((m or {}).get("files") or ())
+    files = (m or {}).get("files") or {}
+    own = _OWN | set(files)
     try:
         names = os.listdir(old)
     except OSError:
         return None
     left = []
     for name in sorted(names):
-        if name in own:  # unreadable metrics.json: every other file is kept, figures too
+        # unreadable metrics.json: every other file is kept, figures too; a file of the
+        # run edited since it was written is the user's now
+        if name in own and (name not in files or _as_written(old / name, files[name])):
             continue
         try:
             if os.path.lexists(run_dir / name):
@@ -336,6 +343,14 @@ def _carry_over(old: Path, run_dir: Path) -> list[str] | None:
         except OSError:
             left.append(name)
     return left
+
+
+def _as_written(path: Path, recorded) -> bool:
+    """Whether a run's file still has the size and checksum its metrics.json records."""
+    try:
+        return file_digest(path, recorded["bytes"]) == recorded
+    except (OSError, KeyError, TypeError):
+        return False
 
 
 def _drop_old(old: Path, run_dir: Path) -> str | None:

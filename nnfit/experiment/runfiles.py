@@ -319,7 +319,7 @@ def digest(payload: bytes) -> dict:
     return {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
 
 
-def _file_digest(path: Path, limit: int) -> dict:
+def file_digest(path: Path, limit: int) -> dict:
     h, n = hashlib.sha256(), 0
     with open_regular(path) as fh:
         while chunk := fh.read(1 << 20):
@@ -367,7 +367,7 @@ def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
             return f"{run_dir}/metrics.json: {_cut(name, 40)!r} is not a file of the run"
         p = run_dir / name
         try:
-            got = _file_digest(p, rec["bytes"])
+            got = file_digest(p, rec["bytes"])
         except FileNotFoundError:
             return f"{p}: missing"
         except OSError as exc:
