@@ -229,6 +229,7 @@ class LiveProgress:
         self.plain_every = plain_every
         self.clock = clock
         self._last_plain = 0.0
+        self._pending = None  # the latest epoch not printed as plain text
         self.progress: Progress | None = None
         self.task = None
         self.broken: BaseException | None = None  # why the display stopped, if it did
@@ -281,6 +282,12 @@ class LiveProgress:
                 self.progress.__exit__(*exc)
             except Exception as error:
                 self._stop(error)
+        elif self._pending is not None and self.broken is None:
+            # the last epoch shown as plain text, where training stopped early
+            try:
+                self._plain(self._pending)
+            except Exception as error:
+                self._stop(error)
         return False
 
     def __call__(self, info) -> None:
@@ -305,13 +312,18 @@ class LiveProgress:
             )
             return
         now = time.monotonic()
+        self._pending = info
         if now - self._last_plain >= self.plain_every or info.epoch == info.epochs:
             self._last_plain = now
-            self.console.print(
-                f"{self.label}: epoch {info.epoch}/{info.epochs}  train {fmt(info.train_loss)}"
-                f"  val {fmt(info.val_loss)}  lr {fmt(info.lr, '.2e')}  {info.wall_s:.1f}s",
-                markup=False,
-            )
+            self._plain(info)
+
+    def _plain(self, info) -> None:
+        self._pending = None
+        self.console.print(
+            f"{self.label}: epoch {info.epoch}/{info.epochs}  train {fmt(info.train_loss)}"
+            f"  val {fmt(info.val_loss)}  lr {fmt(info.lr, '.2e')}  {info.wall_s:.1f}s",
+            markup=False,
+        )
 
 
 class SweepProgress:

@@ -609,3 +609,17 @@ def test_a_loss_is_a_named_choice_as_an_optimizer_is(write):
     path = write("target: {name: sine}\ntraining: {loss: {name: huber, delta: 2.0}}\n")
     assert config.load(path, ["training.loss={name: mae}"]).training.loss.name == "mae"
     assert config.load(path, ["training.loss=huber"]).training.loss.delta == 2.0
+
+
+def test_a_key_another_optimizer_ignores_says_how_to_unset_it_and_that_works(write):
+    # switching to lm by --set was a dead end: the file's schedule could not be removed
+    path = write(
+        "target: {name: sine}\n"
+        "training: {optimizer: adam, schedule: {name: cosine}, batch_size: 32}\n"
+    )
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path, ["training.optimizer=lm"])
+    hint = str(info.value).split("remove it (")[1].split(")")[0]
+    assert hint == "--set training.schedule=constant --set training.batch_size=full"
+    sets = [s for s in hint.split() if s != "--set"]
+    assert config.load(path, ["training.optimizer=lm", *sets]).training.optimizer.name == "lm"

@@ -251,3 +251,18 @@ def test_the_run_summary_says_when_the_epsilon_goal_was_met(reached, says):
     console.print(run_summary(record, "results/tiny/w1"))
     text = " ".join(console.file.getvalue().split())  # the caption wraps at the table's width
     assert f"4 parameters, sup error {says} → results/tiny/w1" in text
+
+
+def test_plain_progress_ends_on_the_epoch_training_stopped_at():
+    # piped output showed epoch 1/3000 and nothing after a run that stopped early
+    con = Console(width=120, file=StringIO(), color_system=None)
+    with LiveProgress("sine-1d", 3000, console=con) as progress:
+        for e in range(1, 1015):
+            progress(epoch(e, 3000))
+    lines = con.file.getvalue().splitlines()
+    assert [line.split()[2] for line in lines] == ["1/3000", "1014/3000"]
+    con = Console(width=120, file=StringIO(), color_system=None)
+    with LiveProgress("sine-1d", 3, console=con) as progress:
+        for e in range(1, 4):
+            progress(epoch(e, 3))
+    assert [line.split()[2] for line in con.file.getvalue().splitlines()] == ["1/3", "3/3"]

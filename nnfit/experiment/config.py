@@ -183,10 +183,19 @@ class TrainingConfig(_Strict):
                 if method.honours
                 else f"it uses none of {keys}"
             )
+            neutral = {
+                "lr": "optimizer.lr=null",
+                "schedule": "schedule=constant",
+                "batch_size": "batch_size=full",
+                "clip_norm": "clip_norm=null",
+                "l1": "l1=0",
+                "output_every": "output_every=null",
+            }
+            sets = " ".join(f"--set training.{neutral[k]}" for k in unused)
             raise _AtKey(
                 key,
-                f"not used by optimizer {method.name}{also}: {uses}; remove the key or pick "
-                "another optimizer",
+                f"not used by optimizer {method.name}{also}: {uses}; remove it ({sets}) "
+                "or pick another optimizer",
             )
         if method.least_squares and not LOSSES[self.loss.name].least_squares:
             raise ValueError(
