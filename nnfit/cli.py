@@ -154,7 +154,9 @@ def _widths(text: str | None) -> list[int] | None:
 @app.command()
 @_guard(product=False)
 def sweep(
-    file: Annotated[Path, typer.Argument(help="Experiment YAML file (with sweep.grid).")],
+    file: Annotated[
+        Path, typer.Argument(help="Experiment YAML file (with sweep.grid, or give --widths).")
+    ],
     widths: Annotated[
         str | None, typer.Option(help="One hidden layer per width (every layer scaled).")
     ] = None,
@@ -179,8 +181,7 @@ def sweep(
 ):
     """Run every point of a grid in parallel; write a summary and the error-vs-width plot.
 
-    Points whose run folder already holds a finished ok run of the same config are kept
-    (so an interrupted sweep continues where it stopped); --rerun trains them again.
+    Finished runs of the same config are reused, so a sweep continues; --rerun trains again.
     """
     from nnfit.display import SweepProgress, show
     from nnfit.sweep import grid as sw

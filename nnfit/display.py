@@ -33,6 +33,8 @@ from rich.progress import (
 )
 from rich.table import Column
 
+from nnfit.edge import printable
+
 
 def _width(stream) -> int | None:
     # rich falls back to 80 columns when not on a terminal; logs want more unless the
@@ -390,7 +392,8 @@ class SweepProgress:
         reused = total - todo
         note = " (finished runs are reused; --rerun trains them again)" if reused else ""
         self.console.print(
-            f"sweep: {total} points, {reused} already done, {todo} to run → {self.folder}{note}",
+            f"sweep: {total} points, {reused} already done, {todo} to run → "
+            f"{printable(self.folder)}{note}",
             markup=False,
             soft_wrap=True,
         )
@@ -411,11 +414,15 @@ class SweepProgress:
         if self.quiet:
             return
         test = metrics.get("test") or {}
-        what = (
-            f"test rmse {fmt(test.get('rmse'))}  sup {fmt(test.get('max_abs'))}"
-            if ok
-            else f"{metrics.get('status')}: {metrics.get('error') or metrics.get('stop_reason')}"
-        )
+        if ok:
+            what = f"test rmse {fmt(test.get('rmse'))}  sup {fmt(test.get('max_abs'))}"
+        elif metrics.get("status") == "diverged" and not metrics.get("error"):
+            what = (
+                f"diverged in epoch {(metrics.get('epochs') or 0) + 1} (the loss grew far "
+                "above its start, or a weight stopped being finite); a smaller lr may help"
+            )
+        else:
+            what = f"{metrics.get('status')}: {metrics.get('error') or metrics.get('stop_reason')}"
         what = what if len(what) <= 200 else what[:199] + "…"
         self.console.print(
             f"[{self.n_done}/{self.n_todo}] {point.label()}: {what}  "

@@ -7,6 +7,7 @@ line.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -155,8 +156,12 @@ def sweep_summary(summary: dict, width: int | None = None) -> Table:
         counts += f" ({summary['n_reused']} reused)"
     title = f"{summary.get('name')} · {summary.get('sweep_id')} · {counts}"
 
-    def label(r):
-        return pretty(", ".join(f"{k}={v}" for k, v in r["point"].items())) or "all"
+    def label(r):  # values as the file writes them, {name: adam} not {'name': 'adam'}
+        return pretty(", ".join(f"{k}={json.dumps(v)}" for k, v in r["point"].items())) or "all"
+
+    def spread(r):  # one seed has no spread
+        std = fmt(r["test_rmse"]["std"], ".1e") if r["n_ok"] > 1 else "—"
+        return f"{fmt(r['test_rmse']['mean'])} ± {std}"
 
     def seeds(r):
         return f"{r['n_ok']}/{r.get('n_runs', r['n_ok'] + r['n_failed'])}"
@@ -166,10 +171,7 @@ def sweep_summary(summary: dict, width: int | None = None) -> Table:
         Col("ok", [seeds(r) for r in groups], keep=1),
         Col(
             "test rmse\n(mean ± std)",
-            [
-                f"{fmt(r['test_rmse']['mean'])} ± {fmt(r['test_rmse']['std'], '.1e')}"
-                for r in groups
-            ],
+            [spread(r) for r in groups],
             keep=2,
         ),
         Col("sup error\n(mean)", [fmt(r["test_max_abs"]["mean"]) for r in groups], keep=3),

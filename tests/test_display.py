@@ -180,6 +180,11 @@ def test_sweep_summary_at_80_columns_counts_what_finished():
     assert "1.235e-02 ± 1.2e-03" in text
     seeds = [line.split()[2] for line in text.splitlines() if line.startswith("hidden=")]
     assert seeds == ["3/3", "1/3", "0/3"]
+    assert "6.500e-03 ± —" in text  # one seed has no spread (it showed ± 0.0e+00)
+    # a section as a grid value reads as written in the file, not as a Python dict
+    summary["groups"][0]["point"]["training.optimizer"] = {"name": "adam"}
+    text = render(sweep_summary(summary, 120), 120)
+    assert "optimizer={name: adam}" in text and "'name'" not in text
 
 
 def test_the_live_losses_are_the_historys_in_fs_units():
@@ -266,3 +271,17 @@ def test_plain_progress_ends_on_the_epoch_training_stopped_at():
         for e in range(1, 4):
             progress(epoch(e, 3))
     assert [line.split()[2] for line in con.file.getvalue().splitlines()] == ["1/3", "3/3"]
+
+
+def test_a_diverged_sweep_point_says_where_and_what_may_help():
+    # it said "diverged: diverged"
+    con = Console(width=300, file=StringIO(), color_system=None)
+    point = SimpleNamespace(label=lambda: "training.optimizer.lr=1000000.0")
+    with SweepProgress("results/\x1bsw", console=con) as progress:
+        progress.start(total=1, todo=1)
+        metrics = {"status": "diverged", "stop_reason": "diverged", "epochs": 0, "wall_s": 0.0}
+        progress.done(point, metrics, skipped=False)
+    first, line = con.file.getvalue().splitlines()
+    assert first.endswith("to run → results/\\x1bsw")
+    assert line.startswith("[1/1] training.optimizer.lr=1000000.0: diverged in epoch 1 (")
+    assert "a smaller lr may help" in line

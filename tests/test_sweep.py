@@ -452,3 +452,31 @@ def test_a_grid_section_keeps_the_file_keys_it_does_not_give(write, tmp_path):
     got = [(q.exp.training.epochs, q.exp.training.optimizer.name) for q in points]
     assert got == [(1, "sgd"), (3, "sgd")]
     assert [q.exp.training.optimizer.lr for q in points] == [0.2, 0.1]
+
+
+def test_a_wider_sweep_reuses_the_runs_of_an_earlier_one(write, tmp_path, no_run_figures):
+    # widths 2,4 and then 2,4,8 are two sweep folders: all six runs were trained again
+    p = write(SWEEP)
+    one = ("--jobs", "1", "-q")
+    assert invoke("sweep", p, "--out", tmp_path, "--widths", "2,4", *one).exit_code == 0
+    r = invoke("sweep", p, "--out", tmp_path, "--widths", "2,4,8", *one)
+    assert r.exit_code == 0, r.output
+    first, second = sorted((tmp_path / "sw").glob("sweep-*"), key=lambda f: len(list(f.iterdir())))
+    s = json.loads((second / "summary.json").read_text())
+    assert s["n_reused"] == 4 and s["n_ok"] == 6
+    for run in first.glob("w*"):
+        assert (second / run.name / "metrics.json").read_bytes() == (
+            run / "metrics.json"
+        ).read_bytes()
+        assert results.check_run(second / run.name) is None
+
+
+def test_a_damaged_run_of_another_sweep_is_not_copied(write, tmp_path, no_run_figures):
+    p = write(SWEEP)
+    invoke("sweep", p, "--out", tmp_path, "--widths", "2", "--jobs", "1", "-q")
+    [first] = (tmp_path / "sw").glob("sweep-*")
+    for run in first.glob("w*"):
+        (run / "history.csv").write_text("changed")
+    invoke("sweep", p, "--out", tmp_path, "--widths", "2,4", "--jobs", "1", "-q")
+    [s] = [f for f in (tmp_path / "sw").glob("sweep-*/summary.json") if f.parent != first]
+    assert json.loads(s.read_text())["n_reused"] == 0

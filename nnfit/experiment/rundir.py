@@ -492,6 +492,30 @@ def write_run(record, run_dir: Path) -> bool:
     return True
 
 
+def copy_run(src: Path, run_dir: Path, config_hash: str) -> bool:
+    """Copy the whole, finished ok run of ``config_hash`` in ``src`` to the empty place
+    ``run_dir`` (through a hidden folder renamed into place); False where there is none
+    to copy or it cannot be copied, and nothing is left behind."""
+    if os.path.lexists(run_dir) or src.is_symlink() or check_run(src, config_hash):
+        return False
+    if (read_metrics(src) or {}).get("status") != "ok":
+        return False
+    new = _sibling(run_dir, "new")
+    try:
+        with shield.writing():
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(src, new, symlinks=True)
+            if check_run(new, config_hash) is not None:  # changed while it was copied
+                raise OSError(errno.EAGAIN, "changed while copied", str(src))
+            os.rename(new, run_dir)
+    except OSError:
+        shutil.rmtree(new, ignore_errors=True)
+        return False
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
+    return True
+
+
 def mark_interrupted(record, run_dir: Path) -> None:
     """After an interrupt that cut a run short before its results were written: unless
     a finished run is there, or one that already says it was interrupted, leave a

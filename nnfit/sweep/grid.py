@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from nnfit.experiment import config, limits, shield
-from nnfit.experiment.rundir import check_run, inside, read_metrics, write_run
+from nnfit.experiment.rundir import check_run, copy_run, inside, read_metrics, write_run
 from nnfit.experiment.yamlfile import Located, Override, key_problem, leaves, set_path
 from nnfit.sweep import workers
 from nnfit.sweep.summary import (  # noqa: F401  (pretty, series_key: the plots read them here)
@@ -240,6 +240,19 @@ def is_done(point: Point) -> bool:
     return m is not None and m["status"] == "ok"
 
 
+def from_another_sweep(point: Point) -> bool:
+    """Copy a finished run of exactly this config from another sweep of the experiment
+    (widths 2,8,32 and then 2,8,32,64 are two sweeps sharing three widths), so that it is
+    reused rather than trained again; False if no other sweep has one."""
+    here = point.run_dir.parent
+    try:
+        others = sorted(here.parent.glob(f"sweep-*/{point.run_dir.name}"))
+    except OSError:
+        return False
+    h = point.exp.config_hash()
+    return any(src.parent != here and copy_run(src, point.run_dir, h) for src in others)
+
+
 def run_mb(exp: config.Experiment) -> float:
     """Memory of one run: data, parameters, buffers (config's estimate) and history."""
     sizes = exp.sizes()
@@ -312,7 +325,7 @@ def run(
     try:
         todo = []
         for p in points:
-            if resume and is_done(p):
+            if resume and (is_done(p) or from_another_sweep(p)):
                 done[p.run_dir] = read_metrics(p.run_dir) or {}
                 n_reused += 1
                 if on_done:
