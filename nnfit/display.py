@@ -33,7 +33,7 @@ from rich.progress import (
 )
 from rich.table import Column
 
-from nnfit.edge import printable
+from nnfit.text import printable
 
 
 def _width(stream) -> int | None:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import re
 
 import typer
 
 from nnfit.experiment.shield import Shield
+from nnfit.text import printable
 
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 3, 130
 MAX_LINE = 300  # characters of one message line
@@ -61,16 +61,6 @@ def open_closed_streams() -> tuple[str, ...]:
             if name not in closed:
                 closed.append(name)
     return tuple(closed)
-
-
-# C0 and C1 controls, DEL, and the marks that reorder text on a terminal (U+202E …)
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text) -> str:
-    """``text`` with control characters escaped (``\\x1b``, ``\\n``, ``\\u202e``): a
-    folder name cannot colour the terminal, reverse a line or break a table's row."""
-    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
 
 
 def line(text) -> str:

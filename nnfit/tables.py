@@ -17,7 +17,7 @@ from rich.cells import cell_len
 from rich.table import Table
 
 from nnfit.display import fmt, out
-from nnfit.edge import printable
+from nnfit.text import printable
 
 
 @dataclass

@@ -1,0 +1,14 @@
+"""Text for the terminal: what a name may not do to the line it is printed on."""
+
+from __future__ import annotations
+
+import re
+
+# C0 and C1 controls, DEL, and the marks that reorder text on a terminal (U+202E …)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text) -> str:
+    """``text`` with control characters escaped (``\\x1b``, ``\\n``, ``\\u202e``): a
+    folder name cannot colour the terminal, reverse a line or break a table's row."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
