@@ -299,7 +299,8 @@ def _argv_problem(argv: list[str]) -> str | None:
     """An empty argument, or an option of one value given twice (click keeps the last
     unseen: ``--out A --out B`` never writes A), as a usage line; None if neither."""
     names = [a.split("=", 1)[0] for a in argv if a.startswith("-")]
-    if "" not in argv and len(names) == len(set(names)):
+    empty = "" in argv or any(a.startswith("-") and a.endswith("=") for a in argv)
+    if not empty and len(names) == len(set(names)):
         return None  # the common case needs no look at the commands
     import typer.main
 
@@ -322,6 +323,8 @@ def _argv_problem(argv: list[str]) -> str | None:
         opt = next((p for p in params if name in getattr(p, "opts", ())), None)
         if opt is None or getattr(opt, "is_flag", False) or opt.param_type_name != "option":
             continue
+        if eq and not value:
+            return f"{where}: an empty argument ('') after {name}; give a value"
         if not eq:
             nxt = next(args, None)
             value = nxt[1] if nxt else ""

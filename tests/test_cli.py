@@ -648,6 +648,8 @@ def test_folder_names_print_as_written_never_as_markup_or_escapes(write, tmp_pat
         (["predict", "R", "--csv", "a", "--csv", "b"], "nnfit predict: --csv given twice"),
         (["run", "e.yaml", "--out", ""], "nnfit run: an empty argument ('') after --out"),
         (["report", ""], "nnfit report: an empty argument ('')"),
+        (["run", "e.yaml", "--out="], "nnfit run: an empty argument ('') after --out"),
+        (["sweep", "e.yaml", "--dask="], "nnfit sweep: an empty argument ('') after --dask"),
     ],
 )
 def test_an_option_given_twice_or_an_empty_argument_is_refused(argv, line):

@@ -216,3 +216,24 @@ def test_a_run_file_edited_since_it_was_written_is_kept_on_a_rerun(write, tmp_pa
     [kept] = [p for p in run_dir.parent.iterdir() if p != run_dir]
     assert (kept / "loss.png").read_bytes() == b"annotated too"
     assert rec.warnings[-1].startswith("loss.png of the earlier folder kept in ")
+
+
+def test_a_file_of_ones_own_at_the_run_folders_name_is_kept_and_said(write, tmp_path):
+    # a traceback (TypeError) after training, and no summary in a sweep
+    from conftest import TINY
+
+    from nnfit.experiment import config
+    from nnfit.experiment import runner as experiment
+
+    exp = config.load(write(TINY))
+    run_dir = tmp_path / "res" / exp.name / exp.run_id()
+    run_dir.parent.mkdir(parents=True)
+    run_dir.write_text("note")
+    rec = experiment.execute(exp, plots=False)
+    assert results.write_run(rec, run_dir)
+    assert results.check_run(run_dir) is None
+    [kept] = [p for p in run_dir.parent.iterdir() if p != run_dir]
+    assert kept.read_text() == "note"
+    assert rec.warnings == [
+        f"what stood at the run folder's name kept in {kept} (not moved into the new run folder)"
+    ]

@@ -368,8 +368,11 @@ def _drop_old(old: Path, run_dir: Path) -> str | None:
         os.rename(old, kept)
     except OSError:
         kept = old
-    what = ", ".join(left[:3]) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
-    what = f"{what} of the earlier folder" if left else "the earlier folder, unreadable,"
+    if left:
+        what = ", ".join(left[:3]) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
+        what = f"{what} of the earlier folder"
+    else:  # not a folder that can be listed (a file of the user's at the run's name)
+        what = "what stood at the run folder's name"
     return f"{what} kept in {kept} (not moved into the new run folder)"
 
 
@@ -504,7 +507,7 @@ def copy_run(src: Path, run_dir: Path, config_hash: str) -> bool:
     try:
         with shield.writing():
             run_dir.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(src, new, symlinks=True)
+            shutil.copytree(src, new)  # a link's contents: the copy stands alone
             if check_run(new, config_hash) is not None:  # changed while it was copied
                 raise OSError(errno.EAGAIN, "changed while copied", str(src))
             os.rename(new, run_dir)
