@@ -90,9 +90,9 @@ def run(
     from nnfit.experiment import runner as experiment
     from nnfit.tables import run_summary
 
-    for item in set_ or []:
-        if item.split("=", 1)[0].strip().split(".")[0] == "sweep":
-            _fail(f"--set {item.split('=', 1)[0].strip()}: run does not sweep; use nnfit sweep")
+    for key in (item.split("=", 1)[0].strip() for item in set_ or []):
+        if key.split(".")[0] == "sweep":
+            _fail(f"--set {key}: run does not sweep; use nnfit sweep")
     exp = config.load(file, set_ or [])
     run_dir = results.inside(out, exp.name, exp.run_id())
     ds = build_data(exp, file)

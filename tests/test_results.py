@@ -9,6 +9,17 @@ import pytest
 from nnfit.experiment import rundir as results
 
 
+def trained(write, tmp_path):
+    """A finished record of the tiny run, and where its run folder goes (not yet written)."""
+    from conftest import TINY
+
+    from nnfit.experiment import config
+    from nnfit.experiment import runner as experiment
+
+    exp = config.load(write(TINY))
+    return experiment.execute(exp, plots=False), tmp_path / "res" / exp.name / exp.run_id()
+
+
 def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path):
     p = tmp_path / "a" / "f.txt"
     results.atomic_write(p, b"one")
@@ -93,16 +104,9 @@ def test_a_rerun_keeps_what_nnfit_did_not_write_in_the_run_folder(
     write, tmp_path, monkeypatch, exchange
 ):
     # a rerun replaced the whole folder: a user's notes and a folder of theirs were lost
-    from conftest import TINY
-
-    from nnfit.experiment import config
-    from nnfit.experiment import runner as experiment
-
     if not exchange:  # the rename-aside path of file systems without renameat2
         monkeypatch.setattr(results, "_exchange", lambda a, b: False)
-    exp = config.load(write(TINY))
-    run_dir = tmp_path / "res" / exp.name / exp.run_id()
-    rec = experiment.execute(exp, plots=False)
+    rec, run_dir = trained(write, tmp_path)
     rec.figures = {"fit.png": b"old figure"}
     results.write_run(rec, run_dir)
     (run_dir / "notes.txt").write_text("seed 0 looked odd")
@@ -127,16 +131,9 @@ def test_a_user_file_that_collides_with_a_new_run_file_is_kept_and_said(
     write, tmp_path, monkeypatch, exchange
 ):
     # a user's fit.png beside a figure-less run went to a hidden folder without a word
-    from conftest import TINY
-
-    from nnfit.experiment import config
-    from nnfit.experiment import runner as experiment
-
     if not exchange:
         monkeypatch.setattr(results, "_exchange", lambda a, b: False)
-    exp = config.load(write(TINY))
-    run_dir = tmp_path / "res" / exp.name / exp.run_id()
-    rec = experiment.execute(exp, plots=False)
+    rec, run_dir = trained(write, tmp_path)
     results.write_run(rec, run_dir)
     (run_dir / "fit.png").write_bytes(b"mine")
     (run_dir / "notes.txt").write_text("n")
@@ -171,14 +168,7 @@ def test_a_results_folder_inside_a_run_folder_or_a_file_is_refused(write, tmp_pa
 
 def test_a_rerun_over_an_unreadable_record_keeps_every_file_but_metrics_json(write, tmp_path):
     # with metrics.json unreadable, a user's .png was deleted as if it were a figure
-    from conftest import TINY
-
-    from nnfit.experiment import config
-    from nnfit.experiment import runner as experiment
-
-    exp = config.load(write(TINY))
-    run_dir = tmp_path / "res" / exp.name / exp.run_id()
-    rec = experiment.execute(exp, plots=False)
+    rec, run_dir = trained(write, tmp_path)
     results.write_run(rec, run_dir)
     (run_dir / "my.png").write_bytes(b"mine")
     (run_dir / "metrics.json").write_text("{bad")
@@ -197,14 +187,7 @@ def test_config_yaml_reads_back_as_written():
 
 def test_a_run_file_edited_since_it_was_written_is_kept_on_a_rerun(write, tmp_path):
     # an edited fit.png (its checksum no longer the run's) was deleted as nnfit's own
-    from conftest import TINY
-
-    from nnfit.experiment import config
-    from nnfit.experiment import runner as experiment
-
-    exp = config.load(write(TINY))
-    run_dir = tmp_path / "res" / exp.name / exp.run_id()
-    rec = experiment.execute(exp, plots=False)
+    rec, run_dir = trained(write, tmp_path)
     rec.figures = {"fit.png": b"figure", "loss.png": b"loss"}
     results.write_run(rec, run_dir)
     (run_dir / "fit.png").write_bytes(b"annotated by hand")
@@ -220,16 +203,9 @@ def test_a_run_file_edited_since_it_was_written_is_kept_on_a_rerun(write, tmp_pa
 
 def test_a_file_of_ones_own_at_the_run_folders_name_is_kept_and_said(write, tmp_path):
     # a traceback (TypeError) after training, and no summary in a sweep
-    from conftest import TINY
-
-    from nnfit.experiment import config
-    from nnfit.experiment import runner as experiment
-
-    exp = config.load(write(TINY))
-    run_dir = tmp_path / "res" / exp.name / exp.run_id()
+    rec, run_dir = trained(write, tmp_path)
     run_dir.parent.mkdir(parents=True)
     run_dir.write_text("note")
-    rec = experiment.execute(exp, plots=False)
     assert results.write_run(rec, run_dir)
     assert results.check_run(run_dir) is None
     [kept] = [p for p in run_dir.parent.iterdir() if p != run_dir]

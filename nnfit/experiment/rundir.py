@@ -512,10 +512,9 @@ def copy_run(src: Path, run_dir: Path, config_hash: str) -> bool:
                 raise OSError(errno.EAGAIN, "changed while copied", str(src))
             os.rename(new, run_dir)
     except OSError:
-        shutil.rmtree(new, ignore_errors=True)
         return False
     finally:
-        shutil.rmtree(new, ignore_errors=True)
+        shutil.rmtree(new, ignore_errors=True)  # gone once renamed: a no-op then
     return True
 
 
