@@ -102,10 +102,10 @@ def _read(config, overrides: Overrides) -> tuple[dict, Located]:
     pairs = _pairs(overrides)
     if pairs and isinstance(data, dict):
         loc.baseline = copy.deepcopy(data)
-        for key, value in outer_first(pairs):
-            where = f"overrides[{key!r}]"
+        for key, value, given in outer_first(pairs):
+            where = f"overrides[{given!r}]"
             set_path(data, key, value, where)
-            loc.overrides.append(Override(tuple(key.split(".")), where, value=value))
+            loc.overrides.append(Override(tuple(key.split(".")), where, value=value, given=given))
     return data, loc
 
 
@@ -335,9 +335,7 @@ def run(
 
     _check_out(out)
     exp, loc = _experiment(config, overrides)
-    for o in loc.overrides:
-        if o.path[0] == "sweep":  # a file's sweep: section is for sweep(); one given is not
-            raise ConfigError([f"{o.where}: run() does not sweep; give it to nnfit.sweep"])
+    config_mod.refuse_sweep(loc, "run() does not sweep; give it to nnfit.sweep")
     run_dir = rundir.inside(Path(out), exp.name, exp.run_id()) if out is not None else None
     ds = _dataset(exp, loc)
     record = runner.execute(exp, callback=callback, data=ds, plots=out is not None)

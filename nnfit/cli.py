@@ -90,10 +90,9 @@ def run(
     from nnfit.experiment import runner as experiment
     from nnfit.tables import run_summary
 
-    for key in (item.split("=", 1)[0].strip() for item in set_ or []):
-        if key.split(".")[0] == "sweep":
-            _fail(f"--set {key}: run does not sweep; use nnfit sweep")
-    exp = config.load(file, set_ or [])
+    data, loc = config.load_raw(file, set_ or [])
+    config.refuse_sweep(loc, "run does not sweep; use nnfit sweep")
+    exp = config.from_dict(data, str(file), loc)
     run_dir = results.inside(out, exp.name, exp.run_id())
     ds = build_data(exp, file)
     try:
@@ -307,13 +306,13 @@ def _argv_problem(argv: list[str]) -> str | None:
     group = typer.main.get_command(app)
     where, command, params = "nnfit", None, group.params
     seen: dict[str, str] = {}
-    args = iter(enumerate(argv))
-    for i, a in args:
+    args = iter(argv)
+    for a in args:
         if a == "--":
             break
-        if a == "":
-            after = f" after {argv[i - 1]}" if i and argv[i - 1].startswith("-") else ""
-            return f"{where}: an empty argument ('')" + after + "; give a value"
+        if a == "":  # an option's value is taken below: this one follows no option of a value
+            what = "a command" if command is None else "a file or folder"
+            return f"{where}: an empty argument ('') where {what} goes; give one"
         if not a.startswith("-"):
             if command is None and a in getattr(group, "commands", {}):
                 command = group.commands[a]
@@ -327,8 +326,8 @@ def _argv_problem(argv: list[str]) -> str | None:
             return f"{where}: an empty argument ('') after {name}; give a value"
         if not eq:
             nxt = next(args, None)
-            value = nxt[1] if nxt else ""
-            if nxt is not None and value == "":
+            value = nxt or ""
+            if nxt == "":
                 return f"{where}: an empty argument ('') after {name}; give a value"
         if opt.multiple:
             continue

@@ -461,11 +461,20 @@ def test_a_key_set_twice_through_a_section_is_refused(write, given, said):
 
 
 @pytest.mark.parametrize("order", [1, -1])
-def test_the_more_specific_set_key_stays_whatever_the_order(write, order):
-    # the section given after replaced lr 0.5 (sgd is another choice than adam)
+@pytest.mark.parametrize(
+    "lr",
+    [
+        "training.optimizer.lr=0.5",
+        "training={optimizer: {lr: 0.5}}",
+        "training.optimizer={lr: 0.5}",
+    ],
+)
+def test_the_more_specific_set_key_stays_whatever_the_order(write, order, lr):
+    # the section given after replaced lr 0.5 (sgd is another choice than adam); a
+    # section holding lr was applied first for its shorter key, and lost lr too
     from conftest import TINY
 
-    given = ["training.optimizer.lr=0.5", "training.optimizer={name: sgd}"][::order]
+    given = [lr, "training.optimizer={name: sgd}"][::order]
     e = config.load(write(TINY), given)
     assert (e.training.optimizer.name, e.training.optimizer.lr) == ("sgd", 0.5)
 

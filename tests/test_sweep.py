@@ -409,19 +409,41 @@ def test_a_set_key_the_grid_also_sets_is_refused(tmp_path, given, said):
     assert not (tmp_path / "r").exists()
 
 
-def test_a_set_key_inside_a_grid_key_stays_on_every_point(tmp_path):
-    # sgd, another choice than the file's adam, replaced the section and its lr
+@pytest.mark.parametrize("lr", ["training.optimizer.lr=0.3", "training.optimizer={lr: 0.3}"])
+def test_a_set_key_inside_a_grid_key_stays_on_every_point(tmp_path, lr):
+    # sgd, another choice than the file's adam, replaced the section and its lr (given
+    # as a section, lr reached only the adam points)
     p = tmp_path / "t.yaml"
     p.write_text(
         "target: {name: sine}\nmodel: {hidden: [2]}\ntraining: {epochs: 2}\n"
         "sweep:\n  grid:\n    training.optimizer: [sgd, adam]\n"
     )
-    _folder, _grid, points = sweep.expand(p, ["training.optimizer.lr=0.3"], out_root=tmp_path)
+    _folder, _grid, points = sweep.expand(p, [lr], out_root=tmp_path)
     got = [(q.exp.training.optimizer.name, q.exp.training.optimizer.lr) for q in points]
     assert got == [("sgd", 0.3), ("adam", 0.3)]
     # and a section around a grid key merges beneath it
     _folder, _grid, points = sweep.expand(p, ["training={seed: 4}"], out_root=tmp_path)
     assert [q.exp.training.seed for q in points] == [4, 4]
+
+
+def test_a_set_key_only_the_grid_choices_take_is_not_checked_on_the_file_choice(tmp_path):
+    # the file's adam has no momentum: the sweep was refused before any grid point
+    p = tmp_path / "t.yaml"
+    p.write_text(
+        "target: {name: sine}\nmodel: {hidden: [2]}\ntraining: {epochs: 2, optimizer: adam}\n"
+        "sweep:\n  grid:\n    training.optimizer: [momentum, nesterov]\n"
+    )
+    _folder, _grid, points = sweep.expand(p, ["training.optimizer.momentum=0.5"], out_root=tmp_path)
+    got = [(q.exp.training.optimizer.name, q.exp.training.optimizer.momentum) for q in points]
+    assert got == [("momentum", 0.5), ("nesterov", 0.5)]
+    # a bad value outside the grid's keys is still the file's error
+    with pytest.raises(sweep.config.ConfigError, match=r"--set training\.epochs"):
+        sweep.expand(
+            p, ["training.optimizer.momentum=0.5", "training.epochs=-1"], out_root=tmp_path
+        )
+    # and one no grid point takes is refused on the first point that does not
+    with pytest.raises(sweep.config.ConfigError, match="beta1"):
+        sweep.expand(p, ["training.optimizer.beta1=0.5"], out_root=tmp_path)
 
 
 def test_a_grid_the_set_gives_and_the_widths_flag_replaces_is_refused(tmp_path):
@@ -480,3 +502,22 @@ def test_a_damaged_run_of_another_sweep_is_not_copied(write, tmp_path, no_run_fi
     invoke("sweep", p, "--out", tmp_path, "--widths", "2,4", "--jobs", "1", "-q")
     [s] = [f for f in (tmp_path / "sw").glob("sweep-*/summary.json") if f.parent != first]
     assert json.loads(s.read_text())["n_reused"] == 0
+
+
+def test_a_run_whose_metrics_claim_another_config_is_not_copied(write, tmp_path, no_run_figures):
+    # a metrics.json's config_hash (not under a checksum) edited to another point's was
+    # enough for that point to take the run as its own
+    p = write(SWEEP)
+    one = ("--jobs", "1", "-q")
+    invoke("sweep", p, "--out", tmp_path, "--widths", "2", "--seeds", "1", *one)
+    [run] = (tmp_path / "sw").glob("sweep-*/w*")
+    _f, _g, [point] = sweep.expand(p, ["training.epochs=3"], [2], "1", out_root=tmp_path)
+    m = json.loads((run / "metrics.json").read_text())
+    m["config_hash"] = point.exp.config_hash()
+    (run / "metrics.json").write_text(json.dumps(m))
+    run.rename(run.parent / point.run_dir.name)
+    again = ("--widths", "2", "--seeds", "1", "--set", "training.epochs=3")
+    r = invoke("sweep", p, "--out", tmp_path, *again, *one)
+    assert r.exit_code == 0, r.output
+    s = json.loads((point.run_dir.parent / "summary.json").read_text())
+    assert s["n_reused"] == 0 and s["n_ok"] == 1

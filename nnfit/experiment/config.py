@@ -465,6 +465,14 @@ def load(path: str | Path, overrides=()) -> Experiment:
     return from_dict(data, str(path), loc)
 
 
+def refuse_sweep(loc: Located, hint: str) -> None:
+    """A run's overrides may not give a sweep: a file's ``sweep:`` section is for a
+    sweep, and one given to a run would be ignored unseen."""
+    for o in loc.overrides:
+        if o.path[0] == "sweep":
+            raise ConfigError([f"{o.where}: {hint}"])
+
+
 def load_raw(path: str | Path, overrides=()) -> tuple[Any, Located]:
     """The file's plain data with ``overrides`` applied, and its line map (not validated)."""
     source = str(path)

@@ -300,6 +300,7 @@ class Override:
     what: str = ""
     key_where: str = ""
     value: Any = None  # what was given (for --set and overrides)
+    given: str = ""  # the key as given, where ``path`` is one inside it (a section's key)
 
 
 class Located:
@@ -515,11 +516,30 @@ def leaves(key: str, value) -> list[str]:
     return [key]
 
 
-def outer_first(pairs: list) -> list:
-    """(key, value) pairs in the order to apply them: a key before the keys inside it, so
-    that the more specific value is the one that stays (``training.optimizer.lr=0.5``
-    and ``training.optimizer={name: sgd}`` give sgd at 0.5, in either order)."""
-    return sorted(pairs, key=lambda kv: kv[0].count("."))
+def _units(key: str, value) -> list[tuple[str, Any]]:
+    """``value`` given at ``key`` as the (key, value) pairs that set it one at a time: a
+    section is its keys (it is merged in), except a choice that names itself
+    (``optimizer: {name: sgd, lr: 0.1}`` brings its own keys, so it stays whole) and a
+    section whose keys are dotted (``sweep.grid``'s)."""
+    last = key.rsplit(".", 1)[-1]
+    ids = ("name", "expr") if last == "target" else ("name",) if last in _NAMED else ()
+    if (
+        not isinstance(value, dict)
+        or not value
+        or any(k in value for k in ids)
+        or any(not isinstance(k, str) or key_problem(k) or "." in k for k in value)
+    ):
+        return [(key, value)]
+    return [unit for k, v in value.items() for unit in _units(f"{key}.{k}", v)]
+
+
+def outer_first(pairs: list) -> list[tuple[str, Any, str]]:
+    """(key, value, key given) in the order to apply them: each section split into its
+    keys, and a key before the keys inside it, so that the more specific value is the one
+    that stays (``training.optimizer.lr=0.5`` and ``training.optimizer={name: sgd}`` give
+    sgd at 0.5 in either order, as does ``training={optimizer: {lr: 0.5}}``)."""
+    units = [(k, v, key) for key, value in pairs for k, v in _units(key, value)]
+    return sorted(units, key=lambda unit: unit[0].count("."))
 
 
 def check_once(pairs, where=lambda key: f"--set {key}") -> None:
@@ -568,8 +588,10 @@ def apply_overrides(data: dict, overrides, source: str, loc: Located | None = No
     """
     pairs = [parse_set(item) if isinstance(item, str) else item for item in overrides or ()]
     check_once(pairs)
-    for key, value in outer_first(pairs):
-        set_path(data, key, value, f"--set {key}")
+    for key, value, given in outer_first(pairs):
+        set_path(data, key, value, f"--set {given}")
         if loc is not None:
-            loc.overrides.append(Override(tuple(key.split(".")), f"--set {key}", value=value))
+            loc.overrides.append(
+                Override(tuple(key.split(".")), f"--set {given}", value=value, given=given)
+            )
     return data

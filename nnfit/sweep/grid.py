@@ -147,7 +147,7 @@ def _check_overrides(loc: Located, grid: dict, origins: dict[str, _Origin], flag
             o = given.get(leaf)
             if o is None:
                 continue
-            also = "also sets it" if leaf == ".".join(o.path) else f"sets {leaf} too"
+            also = "also sets it" if leaf == (o.given or ".".join(o.path)) else f"sets {leaf} too"
             raise config.ConfigError(
                 [f"{o.where}: the sweep grid {also} ({origins[key].key}); give the value once"]
             )
@@ -163,10 +163,40 @@ def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("r
     return expand_data(data, loc, widths, seeds, out_root)
 
 
+def _base(data, loc: Located, widths, seeds) -> config.Experiment:
+    """The file's own config, which must be valid, with the ``--set`` values on it, or
+    without those inside a grid key where they make it invalid: each grid point has them
+    on top of its own value (``training.optimizer.momentum=0.5`` beside a grid of
+    momentum and nesterov over a file's adam)."""
+    try:
+        return config.from_dict(data, loc.source, loc)
+    except config.ConfigError as exc:
+        problem = exc
+    grid = data.get("sweep", {}).get("grid") if isinstance(data.get("sweep"), dict) else None
+    keys = [*(grid if isinstance(grid, dict) else ()), *(["model.hidden"] if widths else [])]
+    keys += ["training.seed"] if seeds else []
+    inside = {id(o) for o in loc.overrides if _under(o, keys)}
+    if not inside or not isinstance(loc.baseline, dict):
+        raise problem
+    rest = copy.deepcopy(loc.baseline)
+    for o in loc.overrides:
+        if id(o) not in inside:
+            set_path(rest, ".".join(o.path), o.value, o.where)
+    try:
+        return config.from_dict(rest, loc.source, loc)
+    except config.ConfigError:
+        raise problem from None
+
+
+def _under(o: Override, keys) -> bool:
+    """Whether the override's key lies strictly inside one of the grid ``keys``."""
+    return any(".".join(o.path).startswith(f"{k}.") for k in keys if isinstance(k, str))
+
+
 def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Path("results")):
     """:func:`expand` for a config already read (``loc.source`` names it in errors)."""
     source = loc.source
-    base = config.from_dict(data, source, loc)  # the base itself must be valid
+    base = _base(data, loc, widths, seeds)
     file_grid = base.sweep.grid if base.sweep is not None else {}
     grid = build_grid(file_grid, base.model.hidden, widths, seeds)
     if not grid:
@@ -191,7 +221,7 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
     points: list[Point] = []
     seen: dict[str, Point] = {}
     keys = list(grid)
-    on_top = [o for o in loc.overrides if any(".".join(o.path).startswith(k + ".") for k in keys)]
+    on_top = [o for o in loc.overrides if _under(o, keys)]
     for index in itertools.product(*(range(len(grid[k])) for k in keys)):
         combo = [grid[k][i] for k, i in zip(keys, index, strict=True)]
         label = ", ".join(f"{k}={json.dumps(v)}" for k, v in zip(keys, combo, strict=True))
@@ -250,7 +280,19 @@ def from_another_sweep(point: Point) -> bool:
     except OSError:
         return False
     h = point.exp.config_hash()
-    return any(src.parent != here and copy_run(src, point.run_dir, h) for src in others)
+    return any(
+        src.parent != here and _made_by(src, h) and copy_run(src, point.run_dir, h)
+        for src in others
+    )
+
+
+def _made_by(src: Path, config_hash: str) -> bool:
+    """Whether the config.yaml in ``src`` is the config of ``config_hash`` (not only the
+    hash its metrics.json says, which is not under a checksum of its own)."""
+    try:
+        return config.load(src / "config.yaml").config_hash() == config_hash
+    except (config.ConfigError, OSError, ValueError):
+        return False
 
 
 def run_mb(exp: config.Experiment) -> float:
