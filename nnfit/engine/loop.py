@@ -214,6 +214,7 @@ class Session:
         self.best_epoch = np.zeros(K, dtype=int)
         self.best_theta = net.theta.copy()
         self.wait = np.zeros(K, dtype=int)
+        self.start_aside: tuple[Array, Array] | None = None  # see set_start_aside
         self.last_good = net.theta.copy()
         self.final = net.theta.copy()  # each model's weights when it stopped
         self.limit = np.full(K, math.inf)
@@ -251,6 +252,14 @@ class Session:
         # the clock covers the epochs (with their bookkeeping), not the initial
         # evaluation, which on a short run with a large training set would dominate
         self.t0 = time.perf_counter()
+
+    def set_start_aside(self) -> None:
+        """After :meth:`start`: epoch 0 no longer counts for early stopping's patience, but
+        stays a candidate for the end (see :func:`nnfit.engine.train.train`), for a method
+        whose first steps rise above the start by design: variable projection's ridge."""
+        if self.patience is not None and self.settings.restore_best:
+            self.start_aside = (self.best.copy(), self.best_theta.copy())
+            self.best.fill(math.inf)
 
     def check(self, cost: Array) -> bool:
         """After a step: stop the models whose cost is not finite or exploded.

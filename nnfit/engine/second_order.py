@@ -289,7 +289,13 @@ class LM(Method):
             threads.tune("form", lambda: normal.form(Jt))
             np.add(lam * mask, mu, out=damping)
             threads.tune("factor", lambda: normal.factor(damping))
-        problem.begin(session, math.nan, mu=mu)
+        if varpro:  # epoch 0: the random-features model (the output layer solved exactly),
+            readout.solve(net, problem.X, problem.Y, s.l2)  # which early stopping's end
+            problem.begin(session, math.nan, mu=mu)  # never lies above; the ridge's first
+            session.set_start_aside()  # steps rise above it by design
+            cost = evaluate(x)
+        else:
+            problem.begin(session, math.nan, mu=mu)
         # the finite difference needs the residuals' float64 digits: float32 residuals give
         # an r'' of rounding noise (Runge, 8 units: stuck at 2.3e-4 to 3e-4 after 57–90
         # steps, against 1.1e-4 to 2.1e-4 in 300 without it), so float32 runs go without

@@ -82,9 +82,24 @@ def train(
         stopped = any(r.status == "interrupted" or not r.history.epoch for r in results)
         if s.output_layer == "lstsq" and s.epochs > 0 and not stopped:
             _final_solve(net, problem, session, results)
+        if session.start_aside is not None and not stopped:
+            _start_if_lower(net, problem, session, results)
     finally:
         problem.close()
     return results
+
+
+def _start_if_lower(net: Network, problem: Problem, session: Session, results) -> None:
+    """Early stopping's end, but never above the start it set aside: each model whose
+    start had the lower monitored loss (validation, else training) ends on its start's
+    weights, ``best_epoch`` 0 (variable projection from a random-features model that it
+    does not improve on)."""
+    value, start = session.start_aside
+    now = session.val_loss() if session.monitor_val else problem.full_cost()
+    for k, res in enumerate(results):
+        if res.status == "ok" and value[k] < now[k]:
+            net.theta[k] = start[k]
+            res.best_epoch = 0
 
 
 def _final_solve(net: Network, problem: Problem, session: Session, results) -> None:
