@@ -90,6 +90,23 @@ def test_only_runs_the_chosen_sections_files(tiny, tmp_path):
     assert again.n_reused == again.n_runs > 0
 
 
+def test_only_keeps_the_sections_whose_runs_are_all_there(tiny, tmp_path):
+    # --only 5 after --only 3 wrote a REPORT.md of section 5 alone: section 3 was lost
+    out = tmp_path / "only"
+    run.run(tiny, out, jobs=1, only=[3])
+    res = run.run(tiny, out, jobs=1, only=[5])
+    report = (out / "REPORT.md").read_text()
+    assert "## 3. Continuity" in report and "## 5. Depth" in report and "## 1." not in report
+    assert res.sections == [5] and res.kept == [3]
+    assert "Section 3 was not run by this study" in report
+    assert "--only 5`" in report
+    # a section with a run missing is not kept: it would be read from a part of its runs
+    victim = next((out / SECTIONS[2].files[0]).glob("sweep-*/w*"))
+    (victim / "metrics.json").unlink()
+    res = run.run(tiny, out, jobs=1, only=[5])
+    assert res.kept == [] and "## 3." not in (out / "REPORT.md").read_text()
+
+
 def test_a_missing_file_is_an_error_before_anything_runs(tiny, tmp_path):
     (tiny / "5-sawtooth.yaml").unlink()
     out = tmp_path / "out"

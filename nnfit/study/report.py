@@ -100,11 +100,24 @@ def closing_note(sections: list[tuple[Section, Part]], sweeps: dict[str, Sweep],
         "(`nnfit run` on a run's config.yaml draws them); every other result file is "
         "there.\n",
         table(head, rows, "lrrrrr") + "\n",
+        *_kept(study),
         "Headlines:\n",
         *[f"- **{sec.number}.** {part.headline}" for sec, part in sections],
         "",
     ]
     return "\n".join(out)
+
+
+def _kept(study) -> list[str]:
+    """What ``--only`` left standing: the other sections read from the folder's runs."""
+    if not study.kept:
+        return []
+    which = ", ".join(map(str, study.kept))
+    one = len(study.kept) == 1
+    return [
+        f"Section{'' if one else 's'} {which} {'was' if one else 'were'} not run by this "
+        "study: every run of them was already in this folder, and is read as it stands.\n"
+    ]
 
 
 def _only(study) -> str:

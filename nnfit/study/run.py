@@ -33,6 +33,7 @@ class StudyResult:
     jobs: int
     sections: list[int]
     every_section: bool = True  # False when --only chose some
+    kept: list[int] = field(default_factory=list)  # other sections, read from runs here
     report: Path | None = None
     figures: list[Path] = field(default_factory=list)
     n_runs: int = 0
@@ -94,6 +95,32 @@ def plan(experiments: Path, only: list[int] | None = None):
     return chosen, files
 
 
+def _finished(experiments: Path, out: Path, others, sweeps: dict[str, Sweep]) -> list:
+    """The sections of ``others`` whose every run is finished in ``out`` (their sweeps,
+    read without training, go into ``sweeps``): ``--only`` rewrites REPORT.md, which
+    then still holds them rather than losing them."""
+    kept = []
+    for sec in others:
+        paths = {stem: Path(experiments) / f"{stem}.yaml" for stem in sec.files}
+        if not all(p.is_file() for p in paths.values()):
+            continue
+        try:
+            found = {
+                stem: sweeps.get(stem) or sweep.expand(path, out_root=out)
+                for stem, path in paths.items()
+            }
+        except sweep.config.ConfigError:
+            continue
+        todo = {stem: f for stem, f in found.items() if not isinstance(f, Sweep)}
+        if not all(sweep.is_done(p) for _, _, points in todo.values() for p in points):
+            continue
+        for stem, (folder, grid, points) in todo.items():
+            r = sweep.run(folder, grid, points, jobs=1, resume=True, plots=False)
+            sweeps[stem] = Sweep(stem, folder, r.summary, points, 0.0, 0.0)
+        kept.append(sec)
+    return kept
+
+
 def _cpu() -> float:
     """CPU seconds of this process and of its finished workers (user + system)."""
     own, kids = (
@@ -143,6 +170,10 @@ def run(
         if r.interrupted:
             res.interrupted = True
             return res
+    if only is not None:  # REPORT.md keeps the sections whose runs are all here already
+        kept = _finished(experiments, out, [s for s in SECTIONS if s not in chosen], sweeps)
+        chosen = sorted([*chosen, *kept], key=lambda sec: sec.number)
+        res.kept = [s.number for s in kept]
     t_report = time.perf_counter()
     ctx = report.Context(sweeps, out)
     parts = [(sec, sec.write(ctx)) for sec in chosen]
@@ -161,6 +192,7 @@ def run(
         out / "study.json",
         {
             "sections": res.sections,
+            "kept_sections": res.kept,
             "wall_s": res.wall_s,
             "cpu_s": res.cpu_s,
             "jobs": jobs,
