@@ -139,3 +139,19 @@ def test_variable_projection_never_ends_above_the_random_features_it_starts_from
     rec = runner.execute(exp, plots=False)
     assert rec.metrics["test"]["rmse"] <= drawn * (1 + 1e-9)
     assert rec.best_epoch == 0  # the start, solved, is what it keeps here
+
+
+@pytest.mark.parametrize("early", [None, {"patience": 10}])
+def test_variable_projection_with_no_epochs_is_the_random_features_model(early):
+    # LM's epoch 0 left the output layer solved under its starting ridge (1e-6), so a
+    # grid's "as drawn" points with lm were 1e5 times above random features (1.6e-5
+    # against 7.6e-12 on the study's ridge function in 1-D, width 64)
+    base = {
+        "target": {"name": "sine"},
+        "data": {"n_train": 256, "n_val": 64},
+        "model": {"hidden": [64], "activation": "tanh"},
+    }
+    drawn = rmse({**base, "training": {"output_layer": "lstsq", "epochs": 0}})
+    lm = {"optimizer": "lm", "output_layer": "lstsq", "epochs": 0, "early_stopping": early}
+    assert rmse({**base, "training": lm}) == pytest.approx(drawn, rel=1e-6)
+    assert drawn < 1e-9

@@ -293,6 +293,8 @@ class LM(Method):
             readout.solve(net, problem.X, problem.Y, s.l2)  # which early stopping's end
             problem.begin(session, math.nan, mu=mu)  # never lies above; the ridge's first
             session.set_start_aside()  # steps rise above it by design
+            if s.epochs == 0 or not session.active.any():
+                return  # epochs 0: the random-features model is the run's
             cost = evaluate(x)
         else:
             problem.begin(session, math.nan, mu=mu)
