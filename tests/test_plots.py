@@ -444,3 +444,21 @@ def test_each_curve_gets_its_own_baselines():
     levels = sorted(float(ln.get_ydata()[0]) for ln in cheb)
     assert levels[1] == pytest.approx(1000 * levels[0])
     assert len({ln.get_color() for ln in cheb}) == 2
+
+
+def test_a_baseline_in_the_settings_legend_lies_on_its_axis():
+    # the axis spanned the network's errors only: a Chebyshev fit at 1e-15 was listed in
+    # the legend and drawn nowhere
+    opts = [{"name": "gd", "lr": 0.2}, {"name": "adam", "lr": 0.005}]
+    summary = sweep_summary([32], {json.dumps(o): 0.01 for o in opts}, key="training.optimizer")
+    for r, o in zip(summary["groups"], opts, strict=True):
+        r["point"]["training.optimizer"] = o
+        del r["point"]["model.hidden"]
+        r["baselines"] = {"chebyshev": {"n_params": 97, sweep_plots.RMSE: {"mean": 1e-15}}}
+    summary["grid"] = {"training.optimizer": opts, "training.seed": [0, 1, 2]}
+    fig = sweep_plots.figures(summary)["errors.png"]
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    network = np.concatenate([ln.get_xdata() for ln in ax.lines if ln.get_color() != "0.4"])
+    assert lo <= 1e-15 < network.min() and network.max() <= hi
+    assert any("Chebyshev" in t.get_text() for t in fig.legends[0].get_texts())

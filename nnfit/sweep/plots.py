@@ -381,6 +381,7 @@ def settings_figure(summary: dict) -> Figure:
         b = [((r.get("baselines") or {}).get(name) or {}).get(RMSE) or {} for r in rows]
         vals = np.array([np.nan if s.get("mean") is None else s["mean"] for s in b])
         ax.plot(vals, y + 0.14, BASELINES.get(name, (name, "o"))[1], color=GREY, mfc="white")
+        seen += [v for v in vals if np.isfinite(v) and v > 0]  # on the axis, as in the legend
     ax.set_xscale("log")
     if seen:
         ax.set_xlim(min(seen) / 2, max(seen) * 2)
