@@ -462,3 +462,16 @@ def test_a_baseline_in_the_settings_legend_lies_on_its_axis():
     network = np.concatenate([ln.get_xdata() for ln in ax.lines if ln.get_color() != "0.4"])
     assert lo <= 1e-15 < network.min() and network.max() <= hi
     assert any("Chebyshev" in t.get_text() for t in fig.legends[0].get_texts())
+
+
+def test_log_axes_take_minor_ticks_at_two_and_five_of_a_decade():
+    # eight minor ticks a decade were a third of a run figure's time (layout and draw)
+    from nnfit.experiment.canvas import finish, new_figure
+
+    fig = new_figure(4, 3)
+    ax = fig.subplots()
+    ax.semilogy([1, 2, 3], [1e-6, 1e-3, 1.0])
+    finish(fig)
+    locs = [v for v in ax.yaxis.get_minorticklocs() if 1e-6 < v < 1.0]
+    mantissas = {round(v / 10 ** np.floor(np.log10(v)), 6) for v in locs}
+    assert mantissas == {2.0, 5.0} and len(locs) == 12

@@ -9,7 +9,7 @@ import io
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import LogLocator, NullLocator
 
 DPI = 110
 #: characters per inch of a 9-point title (DejaVu Sans averages about 0.55 em a glyph)
@@ -53,11 +53,24 @@ def _in_view(axis, label, box) -> bool:
 
 def finish(fig: Figure) -> Figure:
     """Lay the figure out once, then cut titles that overrun and thin crowded tick labels."""
+    _sparse_minor_ticks(fig)
     fig.draw_without_rendering()  # lays out and places every text; rasterizes nothing
     renderer = fig.canvas.get_renderer()
     _fit_titles(fig, renderer)
     _thin_tick_labels(fig, renderer)
     return fig
+
+
+def _sparse_minor_ticks(fig: Figure) -> None:
+    """Minor ticks of a log axis at 2 and 5 of each decade, not at 2 … 9, where the
+    axis has matplotlib's own: laying out and drawing the ticks of a figure of log axes
+    takes a third of its time, and a decade reads as well with two."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            loc = axis.get_minor_locator()
+            subs = getattr(loc, "_subs", None)
+            if axis.get_scale() == "log" and type(loc) is LogLocator and isinstance(subs, str):
+                axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
 
 
 def _fit_titles(fig: Figure, renderer) -> None:
