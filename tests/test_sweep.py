@@ -521,3 +521,60 @@ def test_a_run_whose_metrics_claim_another_config_is_not_copied(write, tmp_path,
     assert r.exit_code == 0, r.output
     s = json.loads((point.run_dir.parent / "summary.json").read_text())
     assert s["n_reused"] == 0 and s["n_ok"] == 1
+
+
+def test_a_run_is_copied_from_another_sweep_by_its_recorded_files_only(
+    write, tmp_path, no_run_figures
+):
+    # the whole folder was copied, links followed: a link to / copied the machine
+    p = write(SWEEP)
+    one = ("--jobs", "1", "-q", "--seeds", "1")
+    invoke("sweep", p, "--out", tmp_path, "--widths", "2", *one)
+    [run] = (tmp_path / "sw").glob("sweep-*/w*")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "big.bin").write_bytes(b"x" * 1000)
+    (run / "far").symlink_to(tmp_path / "mine")
+    (run / "notes.txt").write_text("mine")
+    r = invoke("sweep", p, "--out", tmp_path, "--widths", "2,4", *one)
+    assert r.exit_code == 0, r.output
+    [copy] = [f for f in (tmp_path / "sw").glob("sweep-*/w2*") if f != run]
+    assert json.loads((copy.parent / "summary.json").read_text())["n_reused"] == 1
+    recorded = json.loads((run / "metrics.json").read_text())["files"]
+    assert sorted(f.name for f in copy.iterdir()) == sorted(["metrics.json", *recorded])
+
+
+def test_a_run_without_checksums_is_not_copied_from_another_sweep(write, tmp_path, no_run_figures):
+    # with no "files" in metrics.json every file was trusted: another width's model.npz
+    # in its place was copied and predicted from
+    p = write(SWEEP)
+    one = ("--jobs", "1", "-q", "--seeds", "1")
+    invoke("sweep", p, "--out", tmp_path, "--widths", "2", *one)
+    [run] = (tmp_path / "sw").glob("sweep-*/w*")
+    m = json.loads((run / "metrics.json").read_text())
+    del m["files"]
+    (run / "metrics.json").write_text(json.dumps(m))
+    invoke("sweep", p, "--out", tmp_path, "--widths", "2,4", *one)
+    [s] = [f for f in (tmp_path / "sw").glob("sweep-*/summary.json") if f.parent != run.parent]
+    assert json.loads(s.read_text())["n_reused"] == 0
+
+
+def test_set_values_the_file_goes_without_still_name_their_own_sweep(tmp_path):
+    # the file's adam takes no momentum: the sweep was named from the file without it, and
+    # momentum 0.5 and 0.7 wrote into one folder, each over the other's summary
+    p = tmp_path / "t.yaml"
+    p.write_text(
+        "target: {name: sine}\nmodel: {hidden: [2]}\ntraining: {epochs: 2, optimizer: adam}\n"
+        "sweep:\n  grid:\n    training.optimizer: [momentum, nesterov]\n"
+    )
+    folders = {
+        sweep.expand(p, [f"training.optimizer.momentum={m}"], out_root=tmp_path)[0]
+        for m in (0.5, 0.7)
+    }
+    assert len(folders | {sweep.expand(p, out_root=tmp_path)[0]}) == 3
+    # an error beside them is the file's own, in one line, not theirs too
+    with pytest.raises(sweep.config.ConfigError) as info:
+        sweep.expand(p, ["training.optimizer.momentum=0.5", "training.epochs=-1"])
+    assert str(info.value).count("\n") == 0 and "--set training.epochs" in str(info.value)
+    # and an error in a grid point's --set value names the --set, not the grid's line
+    with pytest.raises(sweep.config.ConfigError, match=r"^--set training\.optimizer\.lr"):
+        sweep.expand(p, ["training.optimizer.lr=-1"], out_root=tmp_path)

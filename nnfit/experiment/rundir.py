@@ -498,16 +498,31 @@ def write_run(record, run_dir: Path) -> bool:
 def copy_run(src: Path, run_dir: Path, config_hash: str) -> bool:
     """Copy the whole, finished ok run of ``config_hash`` in ``src`` to the empty place
     ``run_dir`` (through a hidden folder renamed into place); False where there is none
-    to copy or it cannot be copied, and nothing is left behind."""
+    to copy or it cannot be copied, and nothing is left behind.
+
+    Only what the run recorded is copied (metrics.json and the files it lists with their
+    checksums), each a regular file: not what else lies in the folder (a link may lead
+    anywhere, a file of one's own be of any size). A folder written before checksums were
+    recorded is reused where it is, never copied.
+    """
     if os.path.lexists(run_dir) or src.is_symlink() or check_run(src, config_hash):
         return False
-    if (read_metrics(src) or {}).get("status") != "ok":
+    m = read_metrics(src) or {}
+    if m.get("status") != "ok" or not isinstance(m.get("files"), dict):
+        return False
+    names = ["metrics.json", *m["files"]]
+    try:
+        if not all(stat.S_ISREG(os.lstat(src / name).st_mode) for name in names):
+            return False
+    except OSError:
         return False
     new = _sibling(run_dir, "new")
     try:
         with shield.writing():
             run_dir.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(src, new)  # a link's contents: the copy stands alone
+            new.mkdir()
+            for name in names:
+                shutil.copyfile(src / name, new / name, follow_symlinks=False)
             if check_run(new, config_hash) is not None:  # changed while it was copied
                 raise OSError(errno.EAGAIN, "changed while copied", str(src))
             os.rename(new, run_dir)

@@ -163,13 +163,13 @@ def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("r
     return expand_data(data, loc, widths, seeds, out_root)
 
 
-def _base(data, loc: Located, widths, seeds) -> config.Experiment:
+def _base(data, loc: Located, widths, seeds) -> tuple[config.Experiment, list[Override]]:
     """The file's own config, which must be valid, with the ``--set`` values on it, or
     without those inside a grid key where they make it invalid: each grid point has them
     on top of its own value (``training.optimizer.momentum=0.5`` beside a grid of
-    momentum and nesterov over a file's adam)."""
+    momentum and nesterov over a file's adam). Returns it and the values left out."""
     try:
-        return config.from_dict(data, loc.source, loc)
+        return config.from_dict(data, loc.source, loc), []
     except config.ConfigError as exc:
         problem = exc
     grid = data.get("sweep", {}).get("grid") if isinstance(data.get("sweep"), dict) else None
@@ -178,14 +178,15 @@ def _base(data, loc: Located, widths, seeds) -> config.Experiment:
     inside = {id(o) for o in loc.overrides if _under(o, keys)}
     if not inside or not isinstance(loc.baseline, dict):
         raise problem
-    rest = copy.deepcopy(loc.baseline)
+    rest, kept = copy.deepcopy(loc.baseline), Located(loc.source)
+    kept.lines, kept.baseline = loc.lines, loc.baseline
     for o in loc.overrides:
         if id(o) not in inside:
             set_path(rest, ".".join(o.path), o.value, o.where)
-    try:
-        return config.from_dict(rest, loc.source, loc)
-    except config.ConfigError:
-        raise problem from None
+            kept.overrides.append(o)
+    # an error left without them is the file's own (theirs are the grid points' to find)
+    base = config.from_dict(rest, loc.source, kept)
+    return base, [o for o in loc.overrides if id(o) in inside]
 
 
 def _under(o: Override, keys) -> bool:
@@ -196,7 +197,7 @@ def _under(o: Override, keys) -> bool:
 def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Path("results")):
     """:func:`expand` for a config already read (``loc.source`` names it in errors)."""
     source = loc.source
-    base = _base(data, loc, widths, seeds)
+    base, aside = _base(data, loc, widths, seeds)
     file_grid = base.sweep.grid if base.sweep is not None else {}
     grid = build_grid(file_grid, base.model.hidden, widths, seeds)
     if not grid:
@@ -214,7 +215,10 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
     n = math.prod(len(v) for v in grid.values())
     sizes = " × ".join(f"{len(v)} {k}" for k, v in grid.items())
     limits.GRID_POINTS.check(n, f"{source}: sweep.grid", f"{sizes} give {n:,} runs")
-    folder = inside(out_root, base.name, sweep_id(base.run_config(), grid))
+    named = base.run_config()
+    if aside:  # the values the base went without still make it another sweep
+        named["--set"] = [[".".join(o.path), o.value] for o in aside]
+    folder = inside(out_root, base.name, sweep_id(named, grid))
     base_data = copy.deepcopy(data)
     base_data.pop("sweep", None)
     base_data.setdefault("baselines", "auto")  # a sweep is set beside the baselines
@@ -236,6 +240,7 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
             )
         for o in on_top:  # a --set key inside a grid key stays on top of its values
             set_path(point_data, ".".join(o.path), o.value, o.where)
+            point_loc.overrides.append(o)  # and is what an error in it names
         exp = config.from_dict(point_data, source, point_loc)
         p = Point(tuple(zip(keys, combo, strict=True)), exp, inside(folder, exp.run_id()))
         twin = seen.setdefault(exp.config_hash(), p)
