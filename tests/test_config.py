@@ -632,3 +632,36 @@ def test_a_key_another_optimizer_ignores_says_how_to_unset_it_and_that_works(wri
     assert hint == "--set training.schedule=constant --set training.batch_size=full"
     sets = [s for s in hint.split() if s != "--set"]
     assert config.load(path, ["training.optimizer=lm", *sets]).training.optimizer.name == "lm"
+
+
+@pytest.mark.parametrize(
+    ("given", "want"),
+    [
+        ("training.optimizer.name=sgd", {"name": "sgd", "lr": 0.01}),
+        ("training.optimizer.name=nesterov", {"name": "nesterov", "lr": 0.01, "momentum": 0.9}),
+        ("training.optimizer.name=momentum", {"name": "momentum", "lr": 0.2, "momentum": 0.8}),
+    ],
+)
+def test_a_choice_named_by_its_dotted_name_brings_its_own_keys(write, given, want):
+    # `optimizer.name=nesterov` kept the file's momentum 0.8 where `optimizer=nesterov`
+    # gave 0.9, and `optimizer.name=sgd` over a file's momentum failed on its keys
+    path = write(
+        "target: {name: sine}\ntraining: {optimizer: {name: momentum, lr: 0.2, momentum: 0.8}}\n"
+    )
+    dotted = config.load(path, [given]).training.optimizer.model_dump()
+    name = given.split("=")[1]
+    assert (
+        dotted == config.load(path, [f"training.optimizer={name}"]).training.optimizer.model_dump()
+    )
+    assert {k: dotted[k] for k in want} == want
+    # a key beside the name stays, whatever the order
+    for sets in ([given, "training.optimizer.lr=0.5"], ["training.optimizer.lr=0.5", given]):
+        assert config.load(path, sets).training.optimizer.lr == 0.5
+
+
+def test_an_empty_set_value_is_refused(write):
+    # `--set training.optimizer.lr=` (an empty shell variable) reset lr to its default
+    from conftest import TINY
+
+    with pytest.raises(config.ConfigError, match=r"^--set training\.epochs: no value after '='"):
+        config.load(write(TINY), ["training.epochs="])

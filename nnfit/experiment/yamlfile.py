@@ -442,6 +442,7 @@ def read_text(path: str | Path) -> str:
 # ------------------------------------------------------------------------ overrides
 
 _NAMED = ("optimizer", "schedule", "init", "activation", "output", "loss")
+_IDS = ("name", "expr")
 
 
 def key_problem(dotted) -> str | None:
@@ -478,7 +479,15 @@ def set_path(data: dict, dotted: str, value, where: str) -> None:
                 [f"{where}: {here} is a value ({_brief(nxt)}), not a section with keys under it"]
             )
         node = nxt
-    node[keys[-1]] = merged(node.get(keys[-1]), value, keys[-1])
+    last, ids = keys[-1], _ids(keys[-2]) if len(keys) > 1 else ()
+    if last in ids and node.get(last) != value and any(i in node for i in ids):
+        node.clear()  # another choice brings its own keys, as `optimizer: {name: sgd}` does
+    node[last] = merged(node.get(last), value, last)
+
+
+def _ids(key: str) -> tuple[str, ...]:
+    """The keys that name a choice given at ``key``."""
+    return ("name", "expr") if key == "target" else ("name",) if key in _NAMED else ()
 
 
 def merged(old, new, key: str):
@@ -521,8 +530,7 @@ def _units(key: str, value) -> list[tuple[str, Any]]:
     section is its keys (it is merged in), except a choice that names itself
     (``optimizer: {name: sgd, lr: 0.1}`` brings its own keys, so it stays whole) and a
     section whose keys are dotted (``sweep.grid``'s)."""
-    last = key.rsplit(".", 1)[-1]
-    ids = ("name", "expr") if last == "target" else ("name",) if last in _NAMED else ()
+    ids = _ids(key.rsplit(".", 1)[-1])
     if (
         not isinstance(value, dict)
         or not value
@@ -539,7 +547,8 @@ def outer_first(pairs: list) -> list[tuple[str, Any, str]]:
     that stays (``training.optimizer.lr=0.5`` and ``training.optimizer={name: sgd}`` give
     sgd at 0.5 in either order, as does ``training={optimizer: {lr: 0.5}}``)."""
     units = [(k, v, key) for key, value in pairs for k, v in _units(key, value)]
-    return sorted(units, key=lambda unit: unit[0].count("."))
+    # a choice's name before its keys: `optimizer.name=sgd` clears adam's
+    return sorted(units, key=lambda u: (u[0].count("."), u[0].rsplit(".", 1)[-1] not in _IDS))
 
 
 def check_once(pairs, where=lambda key: f"--set {key}") -> None:
@@ -571,8 +580,12 @@ def parse_set(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise ConfigError([f"--set {item}: expected KEY=VALUE, e.g. training.optimizer.lr=0.01"])
     key, raw = item.split("=", 1)
+    if not raw.strip():  # an empty shell variable, most likely; null is written as null
+        raise ConfigError(
+            [f"--set {key.strip()}: no value after '='; give one (null for none, '' for text)"]
+        )
     try:
-        value = load_yaml(raw) if raw.strip() else None
+        value = load_yaml(raw)
     except (yaml.constructor.ConstructorError, Unsupported) as exc:
         raise ConfigError([f"--set {key.strip()}: {exc.problem}"]) from None
     except yaml.YAMLError:
