@@ -260,6 +260,8 @@ def study(
     if res.interrupted:
         _say("interrupted: the finished runs are kept; run the same command to continue")
         raise typer.Exit(EXIT_INTERRUPTED)
+    for line in res.left:
+        _say(f"warning: not in REPORT.md: {printable(line)}")
     show(
         f"report: {printable(res.report)} ({res.wall_s / 60:.1f} min wall, "
         f"{res.cpu_s / 60:.1f} min CPU, {res.n_failed} runs failed)",

@@ -1,6 +1,7 @@
 """The study (nnfit study / make reproduce): sections, files, report, on tiny copies of
 the real study files."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +105,18 @@ def test_only_keeps_the_sections_whose_runs_are_all_there(tiny, tmp_path):
     victim = next((out / SECTIONS[2].files[0]).glob("sweep-*/w*"))
     (victim / "metrics.json").unlink()
     res = run.run(tiny, out, jobs=1, only=[5])
-    assert res.kept == [] and "## 3." not in (out / "REPORT.md").read_text()
+    report = (out / "REPORT.md").read_text()
+    assert res.kept == [] and "## 3." not in report
+    said = "section 3 (Continuity: a square wave): 1 of its "
+    assert len(res.left) == 1 and res.left[0].startswith(said) and said in report
+    # a file that no longer reads, or a sweep folder that is now a file: said, not fatal
+    (tiny / "3-square-wave-varpro-lm.yaml").write_text("target: [")
+    for sweep_dir in (out / "5-depth").glob("sweep-*"):
+        shutil.rmtree(sweep_dir)
+        sweep_dir.write_text("not a folder")
+    res = run.run(tiny, out, jobs=1, only=[1])
+    assert [line.split(" (")[0] for line in res.left] == ["section 3", "section 5"], res.left
+    assert "3-square-wave-varpro-lm.yaml" in res.left[0] and "not a folder" in res.left[1]
 
 
 def test_a_missing_file_is_an_error_before_anything_runs(tiny, tmp_path):
@@ -117,7 +129,7 @@ def test_a_missing_file_is_an_error_before_anything_runs(tiny, tmp_path):
     assert result.exit_code == 2 and "5-sawtooth.yaml" in result.output
 
 
-@pytest.mark.parametrize("text", ["9", "1,x", ",", "", "1,,4", "1,1"])  # "" ran every section
+@pytest.mark.parametrize("text", ["9", "1,x", ",", "", "1,,4", "1,1", " 3", "+3", "\u0663"])
 def test_only_refuses_unknown_sections(text):
     with pytest.raises(run.StudyError, match="--only"):
         run.parse_only(text)

@@ -110,14 +110,21 @@ def closing_note(sections: list[tuple[Section, Part]], sweeps: dict[str, Sweep],
 
 def _kept(study) -> list[str]:
     """What ``--only`` left standing: the other sections read from the folder's runs."""
-    if not study.kept:
-        return []
-    which = ", ".join(map(str, study.kept))
-    one = len(study.kept) == 1
-    return [
-        f"Section{'' if one else 's'} {which} {'was' if one else 'were'} not run by this "
-        "study: every run of them was already in this folder, and is read as it stands.\n"
-    ]
+    out = []
+    if study.kept:
+        which = ", ".join(map(str, study.kept))
+        one = len(study.kept) == 1
+        out.append(
+            f"Section{'' if one else 's'} {which} {'was' if one else 'were'} not run by this "
+            "study: every run of them was already in this folder, and is read as it stands.\n"
+        )
+    if study.left:
+        out.append(
+            "Not in this report, though runs of them are in this folder: "
+            + "; ".join(study.left)
+            + ".\n"
+        )
+    return out
 
 
 def _only(study) -> str:

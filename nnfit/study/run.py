@@ -11,6 +11,7 @@ figures, which would take most of the study's time.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ class StudyResult:
     sections: list[int]
     every_section: bool = True  # False when --only chose some
     kept: list[int] = field(default_factory=list)  # other sections, read from runs here
+    left: list[str] = field(default_factory=list)  # why each other section with runs is not
     report: Path | None = None
     figures: list[Path] = field(default_factory=list)
     n_runs: int = 0
@@ -53,12 +55,11 @@ def parse_only(text: str | Sequence[int] | None) -> list[int] | None:
 
     if text is None:
         return None
-    try:
-        nums = [int(t) for t in text.split(",")] if isinstance(text, str) else list(text)
-    except ValueError:
-        raise StudyError(
-            f"--only {text}: expected section numbers separated by commas, e.g. 1,4"
-        ) from None
+    parts = text.split(",") if isinstance(text, str) else None
+    if parts is not None and not all(re.fullmatch(r"[0-9]+", t) for t in parts):
+        # int() would take ' 3', '+3' and '٣' (another script's digit) as 3
+        raise StudyError(f"--only {text!r}: expected section numbers separated by commas, e.g. 1,4")
+    nums = [int(t) for t in parts] if parts is not None else list(text)
     known = [s.number for s in SECTIONS]
     twice = sorted({n for n in nums if nums.count(n) > 1})
     if twice:
@@ -95,30 +96,41 @@ def plan(experiments: Path, only: list[int] | None = None):
     return chosen, files
 
 
-def _finished(experiments: Path, out: Path, others, sweeps: dict[str, Sweep]) -> list:
+def _finished(experiments: Path, out: Path, others, sweeps: dict[str, Sweep]):
     """The sections of ``others`` whose every run is finished in ``out`` (their sweeps,
-    read without training, go into ``sweeps``): ``--only`` rewrites REPORT.md, which
-    then still holds them rather than losing them."""
-    kept = []
+    read without training, go into ``sweeps``), and a line for each of the others that
+    says why it is not: ``--only`` rewrites REPORT.md, which then still holds them."""
+    kept, left = [], []
     for sec in others:
-        paths = {stem: Path(experiments) / f"{stem}.yaml" for stem in sec.files}
-        if not all(p.is_file() for p in paths.values()):
-            continue
         try:
-            found = {
-                stem: sweeps.get(stem) or sweep.expand(path, out_root=out)
-                for stem, path in paths.items()
-            }
-        except sweep.config.ConfigError:
-            continue
-        todo = {stem: f for stem, f in found.items() if not isinstance(f, Sweep)}
-        if not all(sweep.is_done(p) for _, _, points in todo.values() for p in points):
-            continue
-        for stem, (folder, grid, points) in todo.items():
-            r = sweep.run(folder, grid, points, jobs=1, resume=True, plots=False)
-            sweeps[stem] = Sweep(stem, folder, r.summary, points, 0.0, 0.0)
-        kept.append(sec)
-    return kept
+            why = _unfinished(experiments, out, sec, sweeps)
+        except Exception as exc:  # a section not read is said, never fatal
+            why = " ".join(str(exc).split()) or type(exc).__name__
+        if why is None:
+            kept.append(sec)
+        elif why:
+            left.append(f"section {sec.number} ({sec.title}): {why}")
+    return kept, left
+
+
+def _unfinished(experiments: Path, out: Path, sec, sweeps: dict[str, Sweep]) -> str | None:
+    """Why section ``sec`` cannot be read from the runs in ``out`` ('' when none of it is
+    there: nothing to keep), or None after reading its sweeps into ``sweeps``."""
+    todo = {}
+    for stem in sec.files:
+        path = Path(experiments) / f"{stem}.yaml"
+        if stem not in sweeps:
+            todo[stem] = sweep.expand(path, out_root=out)
+    points = [p for _, _, pts in todo.values() for p in pts]
+    done = sum(sweep.is_done(p) for p in points)
+    if not done and points and not any(f.exists() for f, _, _ in todo.values()):
+        return ""
+    if done < len(points):
+        return f"{len(points) - done:,} of its {len(points):,} runs are not finished in {out}"
+    for stem, (folder, grid, pts) in todo.items():
+        r = sweep.run(folder, grid, pts, jobs=1, resume=True, plots=False)
+        sweeps[stem] = Sweep(stem, folder, r.summary, pts, 0.0, 0.0)
+    return None
 
 
 def _cpu() -> float:
@@ -171,7 +183,8 @@ def run(
             res.interrupted = True
             return res
     if only is not None:  # REPORT.md keeps the sections whose runs are all here already
-        kept = _finished(experiments, out, [s for s in SECTIONS if s not in chosen], sweeps)
+        others = [s for s in SECTIONS if s not in chosen]
+        kept, res.left = _finished(experiments, out, others, sweeps)
         chosen = sorted([*chosen, *kept], key=lambda sec: sec.number)
         res.kept = [s.number for s in kept]
     t_report = time.perf_counter()
