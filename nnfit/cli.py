@@ -43,6 +43,19 @@ app = typer.Typer(
 )
 _state = state  # --debug, read by the guard
 
+
+def _no_flag_type(display):
+    """Help shows no type for a flag: typer's '<bool>' reads as if it took a value
+    (``--quiet true`` is an error)."""
+
+    def shown(self, ctx):
+        return None if getattr(self, "is_flag", False) else display(self, ctx)
+
+    return shown
+
+
+typer.core.TyperOption.display_type_rich = _no_flag_type(typer.core.TyperOption.display_type_rich)
+
 OutOpt = Annotated[Path, typer.Option("--out", help="Results root folder.")]
 QuietOpt = Annotated[
     bool,

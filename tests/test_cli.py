@@ -698,3 +698,12 @@ def test_a_results_folder_that_is_a_dangling_link_is_refused_before_training(wri
         assert r.exit_code == 2
         said = f"error: {tmp_path / 'dang'}: a symbolic link to nothing; give a folder\n"
         assert r.stderr == said
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "report", "study", "predict", "validate"])
+def test_help_shows_no_type_for_a_flag(command):
+    # '--quiet <bool>' read as if it took a value; `--quiet true` is an error
+    r = CliRunner().invoke(app, [command, "--help"], terminal_width=100)
+    assert r.exit_code == 0 and "--help" in r.output
+    assert "<bool>" not in r.output
+    assert command not in ("run", "sweep") or "<path>" in r.output  # a value's type stays

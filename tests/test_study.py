@@ -220,3 +220,22 @@ def test_a_rise_of_the_trained_error_with_width_is_explained_by_its_training_err
     assert "the optimizer's steps, not the width" in dimension._rises([stalled])
     falling = sweep([group(16, 97, [1e-3] * 3, [1e-3] * 3), group(64, 385, [1e-4] * 3, [1e-4] * 3)])
     assert dimension._rises([falling]) == ""
+
+
+@pytest.mark.parametrize(
+    ("v", "up", "text"),
+    [
+        (0.5168, False, "0.51"),
+        (0.5168, True, "0.52"),
+        (0.87, True, "0.87"),
+        (0.87, False, "0.87"),
+        (3.14e-5, False, "3.1e-5"),
+        (3.14e-5, True, "3.2e-5"),
+        (1234.5, True, "1,300"),
+    ],
+)
+def test_a_bound_is_rounded_outward_so_that_it_holds_as_printed(v, up, text):
+    # "sup error ≥ 0.52 in every run" where the least was 0.5168
+    from nnfit.study.view import bound
+
+    assert bound(v, up=up) == text

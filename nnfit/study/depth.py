@@ -44,7 +44,7 @@ def compositions(expr: str) -> int:
 
 def constructed(s: Sweep, out) -> list[dict]:
     """Each sawtooth target's exact deep network, evaluated by nnfit's engine on that
-    target's own test set; the networks are saved where ``nnfit predict`` reads them."""
+    target's own test set; the networks are saved as model.npz (weights for numpy.load)."""
     rows = []
     for expr in s.summary["grid"].get("target.expr", [s.config("target.expr")]):
         g = next(g for g in s.groups if g["point"].get("target.expr", expr) == expr)

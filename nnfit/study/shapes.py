@@ -12,7 +12,7 @@ from nnfit.experiment.canvas import finish, new_figure
 from nnfit.experiment.rundir import load_model, predict
 from nnfit.study import draw, methods
 from nnfit.study.report import Context, Part, table
-from nnfit.study.view import Sweep, fmt, med, ok_runs, target_label, upper_first
+from nnfit.study.view import Sweep, bound, fmt, med, ok_runs, target_label, upper_first
 
 ACTIVATION_FILES = ("2-activations-random-features", "2-activations-varpro-lm")
 STEP_FILES = ("3-square-wave-random-features", "3-square-wave-varpro-lm")
@@ -249,8 +249,8 @@ def section_3(ctx: Context) -> Part:
     low, high = (min(sups), max(sups)) if sups else (math.nan, math.nan)
     blocks.append(
         f"**Measured.** {upper_first('; '.join(heads))}. The sup error over the "
-        f"{sweeps[0].config('data.n_test'):,} test points lies between {fmt(low)} and "
-        f"{fmt(high)} in every run. "
+        f"{sweeps[0].config('data.n_test'):,} test points lies between {bound(low)} and "
+        f"{bound(high, up=True)} in every run. "
         + (
             "**The gap.** None: L2 convergence without uniform convergence, exactly as the "
             "theory says."
@@ -271,4 +271,4 @@ def section_3(ctx: Context) -> Part:
             row += [med(g[0]) if g else None, med(g[0], "test_max_abs") if g else None]
         body.append(row)
     blocks.append("Median of seeds:\n\n" + table(head, body) + "\n")
-    return Part(blocks, "; ".join(heads) + f"; sup error ≥ {fmt(low)} in every run.")
+    return Part(blocks, "; ".join(heads) + f"; sup error ≥ {bound(low)} in every run.")

@@ -122,6 +122,17 @@ def formula_text(expr: str) -> str:
     return re.sub(r"√\(([0-9.]+)\)", r"√\1", text)
 
 
+def bound(v, up: bool = False, digits: int = 2) -> str:
+    """:func:`fmt` of a bound, rounded outward (down, or ``up``), so that it still holds
+    as printed: a least value of 0.5168 is '0.51', not '0.52'."""
+    if v is None or not math.isfinite(v) or v == 0:
+        return fmt(v, digits)
+    step = 10.0 ** (math.floor(math.log10(abs(v))) - digits + 1)
+    q = v / step
+    q = math.ceil(q - 1e-9) if up else math.floor(q + 1e-9)  # a bound already round stays
+    return fmt(q * step, digits)
+
+
 def fmt(v, digits: int = 2) -> str:
     """A number for a table or sentence: '3.2e-08', '0.41', '3,822', '—' for a missing
     value."""
