@@ -191,6 +191,19 @@ def sweep_summary(summary: dict, width: int | None = None) -> Table:
     return t
 
 
+#: training keys that a run of no epochs never uses (hidden layers as drawn)
+_UNUSED_WITHOUT_EPOCHS = ("training.optimizer", "training.schedule", "training.batch_size")
+
+
+def _shown(row: dict, key: str):
+    """A run's value of ``key`` for the report, None ('—') where the run does not use it:
+    a random-features run (``epochs: 0``) has no optimizer."""
+    config = row.get("config") or {}
+    if config.get("training.epochs") == 0 and key.startswith(_UNUSED_WITHOUT_EPOCHS):
+        return None
+    return config.get(key)
+
+
 def report_table(rows: list[dict], root, differs: list[str], width: int | None = None) -> Table:
     """The runs under ``root``, one section per folder, with a column per config key
     whose value differs between them (see :func:`nnfit.sweep.catalog.collect`)."""
@@ -209,6 +222,17 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
         lines += mine
     fixed = ("run", "status", "test rmse", "sup error", "epochs", "params", "train mse")
     names = short_names(differs, taken=(*fixed, "rel l2", "time s"))
+    # first the keys that tell apart runs of one folder, then those that differ only
+    # between folders (a column hidden for width is one that matters less)
+    groups = [
+        [x for x in lines if isinstance(x, dict) and os.path.dirname(x["path"]) == f]
+        for f in folders
+    ]
+
+    def within(k: str) -> int:
+        return -sum(len({value_text(_shown(r, k)) for r in g}) > 1 for g in groups)
+
+    differs = sorted(differs, key=within)
 
     def cells(fn) -> list[str]:
         return ["" if isinstance(x, str) else fn(x) for x in lines]
@@ -237,7 +261,7 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
         *(
             Col(
                 names[k],
-                cells(lambda r, k=k: value_text((r.get("config") or {}).get(k))),
+                cells(lambda r, k=k: value_text(_shown(r, k))),
                 keep=4 + i,
             )
             for i, k in enumerate(differs)

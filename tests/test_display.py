@@ -285,3 +285,27 @@ def test_a_diverged_sweep_point_says_where_and_what_may_help():
     assert first.endswith("to run → results/\\x1bsw")
     assert line.startswith("[1/1] training.optimizer.lr=1000000.0: diverged in epoch 1 (")
     assert "a smaller lr may help" in line
+
+
+def test_report_puts_first_the_keys_that_tell_apart_runs_of_one_folder():
+    # at 160 columns the study's sawtooth runs showed n_train and batch size, the same in
+    # every run of the folder, and hid the seed, which told them apart
+    rows = [dict(r) for r in rows_of(2) * 2]
+    for i, r in enumerate(rows):
+        r["path"] = f"{'ab'[i // 2]}/sweep-x/run{i}"
+        r["config"] = {"data.n_train": 100 * (i // 2 + 1), "training.seed": i % 2}
+    header = render(report_table(rows, "results", ["data.n_train", "training.seed"], 160), 160)
+    header = next(line for line in header.splitlines() if line.startswith("run "))
+    assert header.index("seed") < header.index("n_train")
+
+
+def test_report_shows_no_optimizer_for_a_run_of_no_epochs():
+    # random features (epochs 0) were listed as trained by adam at lr 0.001
+    rows = rows_of(2)
+    rows[0]["config"] = {"training.epochs": 0, "training.optimizer.lr": 0.001}
+    rows[1]["config"] = {"training.epochs": 10, "training.optimizer.lr": 0.01}
+    text = render(
+        report_table(rows, "results", ["training.epochs", "training.optimizer.lr"], 160), 160
+    )
+    [first] = [line for line in text.splitlines() if rows[0]["path"].split("/")[-1] in line]
+    assert "0.001" not in first and "—" in first
