@@ -578,3 +578,29 @@ def test_set_values_the_file_goes_without_still_name_their_own_sweep(tmp_path):
     # and an error in a grid point's --set value names the --set, not the grid's line
     with pytest.raises(sweep.config.ConfigError, match=r"^--set training\.optimizer\.lr"):
         sweep.expand(p, ["training.optimizer.lr=-1"], out_root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (
+            ["sweep.grid={training.optimizer: []}"],
+            "--set sweep.grid: sweep.grid.training.optimizer",
+        ),
+        (
+            ["sweep.grid={model.hidden: [[2], [4]]}", "model.hidden=[3]"],
+            "the sweep grid also sets it (--set sweep.grid)",
+        ),
+        (["sweep={grid: {training.epochs: [1, 1]}}"], "--set sweep: sweep.grid.training.epochs"),
+    ],
+)
+def test_a_grid_entry_given_by_set_is_named_by_its_set(tmp_path, given, said):
+    # the error named the file's grid line, which held other values
+    p = tmp_path / "t.yaml"
+    p.write_text(
+        "target: {name: sine}\nmodel: {hidden: [2]}\ntraining: {epochs: 2}\n"
+        "sweep:\n  grid:\n    training.optimizer: [sgd, adam]\n"
+    )
+    with pytest.raises(sweep.config.ConfigError) as info:
+        sweep.expand(p, given, out_root=tmp_path)
+    assert said in str(info.value)

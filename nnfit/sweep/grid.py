@@ -78,6 +78,9 @@ class _Origin:
         if key in flags:
             return _Origin(flags[key], (flags[key],) * n)
         at = ("sweep", "grid", key)
+        given = [o for o in loc.overrides if _gives(o, at)]
+        if given:  # a grid given by --set: the --set is where its values were written
+            return _Origin(given[-1].where, (given[-1].where,) * n)
         line = loc.lines.get(at)
         key_where = f"{source}:{line}" if line else source
         values = tuple(
@@ -85,6 +88,21 @@ class _Origin:
             for i in range(n)
         )
         return _Origin(key_where, values)
+
+
+def _gives(o: Override, at: tuple) -> bool:
+    """Whether override ``o`` gave the grid entry at ``at`` (``sweep.grid``'s keys are
+    dotted, so they are one part of a path)."""
+    path = tuple(o.path)
+    if path == at[: len(path)]:
+        rest = at[len(path) :]
+        value = o.value
+        for part in rest:
+            if not isinstance(value, dict) or part not in value:
+                return False
+            value = value[part]
+        return True
+    return False
 
 
 def _canonical(value) -> str:
