@@ -665,3 +665,15 @@ def test_an_empty_set_value_is_refused(write):
 
     with pytest.raises(config.ConfigError, match=r"^--set training\.epochs: no value after '='"):
         config.load(write(TINY), ["training.epochs="])
+
+
+def test_an_error_inside_a_set_section_names_the_key_in_it(write):
+    # "--set training: unknown key (did you mean 'epochs'?…)" never named the key given
+    from conftest import TINY
+
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(TINY), ["training={epoch: 3}"])
+    assert str(info.value).startswith("--set training: training.epoch: unknown key")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(TINY), ["training.epoch=3"])
+    assert str(info.value).startswith("--set training.epoch: unknown key")

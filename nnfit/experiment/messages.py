@@ -211,6 +211,6 @@ def _override_message(blamed: list[Override], path, key: str, text: str, kind: s
         where = last.key_where if kind == "extra_forbidden" and last.key_where else last.where
         return f"{where}: {last.what}: {key}: {text}"
     first = blamed[0]
-    if len(blamed) == 1 and path == first.path:
-        return f"{first.where}: {text}"
+    if len(blamed) == 1 and path == first.path and first.given in ("", key):
+        return f"{first.where}: {text}"  # (a key inside a section given is named too)
     return f"{', '.join(o.where for o in blamed)}: {key}: {text}"
