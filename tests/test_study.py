@@ -239,3 +239,8 @@ def test_a_bound_is_rounded_outward_so_that_it_holds_as_printed(v, up, text):
     from nnfit.study.view import bound
 
     assert bound(v, up=up) == text
+
+
+def test_a_number_below_one_keeps_its_two_digits():
+    # table cells read 0.67 | 0.6 and 0.3, 0.1 side by side
+    assert [fmt(v) for v in (0.6, 0.67, 0.3, 0.1, 0.28)] == ["0.60", "0.67", "0.30", "0.10", "0.28"]

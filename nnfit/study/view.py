@@ -144,7 +144,8 @@ def fmt(v, digits: int = 2) -> str:
         return f"{v:,}"
     a = abs(v)
     if 1e-2 <= a < 1e3:
-        return f"{v:.{digits}g}" if a < 1 else f"{v:.{digits + 1}g}"
+        # '#': the digits kept, so that 0.6 beside 0.67 reads 0.60
+        return f"{v:#.{digits}g}" if a < 1 else f"{v:.{digits + 1}g}"
     if 1e3 <= a < 1e6:  # a factor or a count: 3,822 rather than 3.8e+3
         return f"{v:,.0f}"
     return f"{v:.{digits - 1}e}".replace("e-0", "e-").replace("e+0", "e+")
