@@ -59,9 +59,21 @@ def test_every_section_names_files_that_exist_and_validate():
         sweep_grid.expand(REAL / f"{stem}.yaml")  # every grid point of every file is valid
 
 
-def test_whole_study_on_tiny_files(tiny, tmp_path):
+def test_whole_study_on_tiny_files(tiny, tmp_path, monkeypatch):
+    from nnfit.study import report as report_mod
+
+    legends = {}
+    drawn = report_mod.Context.figure
+
+    def figure(self, name, fig, alt):
+        legends[name] = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+        return drawn(self, name, fig, alt)
+
+    monkeypatch.setattr(report_mod.Context, "figure", figure)
     out = tmp_path / "out"
     res = run.run(tiny, out, jobs=1)
+    # the square wave's dotted sup curves are told apart from the dotted Barron reference
+    assert "sup error (dotted, squares)" in legends["3-square-wave"]
     assert res.n_failed == 0 and not res.interrupted
     report = res.report.read_text()
     heads = [line for line in report.splitlines() if line.startswith("## ")]
@@ -72,8 +84,8 @@ def test_whole_study_on_tiny_files(tiny, tmp_path):
     assert len(links) == 7 and all((out / link).is_file() for link in links)
     assert "0 runs failed" in report or "; 0 runs\nfailed" in report
     # the numbers come from the runs: the sawtooth's hand-built network is exact
-    k2 = np.load(out / "5-sawtooth" / "constructed-k2" / "model.npz")
-    assert k2["W0"].shape == (1, 2)
+    with np.load(out / "5-sawtooth" / "constructed-k2" / "model.npz") as k2:
+        assert k2["W0"].shape == (1, 2)
 
 
 def test_only_runs_the_chosen_sections_files(tiny, tmp_path):

@@ -115,11 +115,12 @@ def legend_below(fig, handles, labels, ncols: int = 3) -> None:
     fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=8)
 
 
-def methods_legend(fig, sweeps) -> None:
-    """The legend of a figure of several methods: one entry per sweep in its colour, then
-    the band, the baselines and the reference slopes."""
-    handles = [method_handle(methods.color(s)) for s in sweeps]
-    labels = [methods.of(s) for s in sweeps]
+def methods_legend(fig, sweeps, extra=()) -> None:
+    """The legend of a figure of several methods: one entry per sweep in its colour, the
+    ``extra`` (handle, label) pairs, then the band, the baselines and the reference
+    slopes."""
+    handles = [method_handle(methods.color(s)) for s in sweeps] + [h for h, _ in extra]
+    labels = [methods.of(s) for s in sweeps] + [text for _, text in extra]
     more_h, more_l = style_handles(n_seeds(sweeps[0].groups))
     legend_below(fig, handles + more_h, labels + more_l, ncols=3)
 

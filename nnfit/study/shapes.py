@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib.lines import Line2D
 
 from nnfit.experiment.canvas import finish, new_figure
 from nnfit.experiment.rundir import load_model, predict
@@ -222,7 +223,11 @@ def figure_step(ctx: Context, sweeps: list[Sweep]) -> str:
         fontsize=9,
     )
     _fit_panel(ax_fit, sweeps)
-    draw.methods_legend(fig, sweeps)
+    errors = [  # the sup curves are dotted, as the Barron reference is: told apart here
+        (Line2D([], [], color="black", marker="o", ms=4), "test RMS error (solid, dots)"),
+        (Line2D([], [], color="black", ls=":", marker="s", ms=4), "sup error (dotted, squares)"),
+    ]
+    draw.methods_legend(fig, sweeps, errors)
     fig.suptitle(f"A square wave, {target_label(sweeps[0].config('target'))}", fontsize=11)
     finish(fig)
     return ctx.figure("3-square-wave", fig, "errors against width for a square wave")
