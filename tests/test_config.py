@@ -677,3 +677,21 @@ def test_an_error_inside_a_set_section_names_the_key_in_it(write):
     with pytest.raises(config.ConfigError) as info:
         config.load(write(TINY), ["training.epoch=3"])
     assert str(info.value).startswith("--set training.epoch: unknown key")
+
+
+def test_a_dotted_name_over_a_section_without_one_brings_the_choice_s_own_keys(write):
+    # over the implicit adam's beta1: "sgd takes no parameter 'beta1'"; the section form worked
+    path = write("target: {name: sine}\ntraining: {optimizer: {lr: 0.02, beta1: 0.8}}\n")
+    dotted = config.load(path, ["training.optimizer.name=sgd"]).training.optimizer
+    assert dotted == config.load(path, ["training.optimizer={name: sgd}"]).training.optimizer
+
+
+@pytest.mark.parametrize(
+    "given", [["target.name=runge", "target.expr=x"], ["target={name: runge}", "target.expr=x"]]
+)
+def test_a_target_named_and_given_a_formula_by_set_is_refused(write, given):
+    # the one applied last won unseen
+    from conftest import TINY
+
+    with pytest.raises(config.ConfigError, match="names the target too; give one of"):
+        config.load(write(TINY), given)

@@ -604,3 +604,39 @@ def test_a_grid_entry_given_by_set_is_named_by_its_set(tmp_path, given, said):
     with pytest.raises(sweep.config.ConfigError) as info:
         sweep.expand(p, given, out_root=tmp_path)
     assert said in str(info.value)
+
+
+def _grid_file(
+    tmp_path, grid: str, training: str = "{epochs: 2, optimizer: {name: adam, lr: 0.01}}"
+):
+    p = tmp_path / "t.yaml"
+    p.write_text(
+        f"target: {{name: sine}}\nmodel: {{hidden: [2]}}\ntraining: {training}\n"
+        f"sweep:\n  grid:\n{grid}"
+    )
+    return p
+
+
+def test_a_grid_over_a_choice_name_keeps_the_set_keys_beside_it_and_applies_names_first(tmp_path):
+    # the name's value cleared a --set lr beside it (both runs at the file's 0.01), and a
+    # grid listing lr before the name lost its lr values ("0.2 and 0.4 give the same run")
+    p = _grid_file(tmp_path, "    training.optimizer.name: [sgd, momentum]\n")
+    _f, _g, points = sweep.expand(p, ["training.optimizer.lr=0.5"], out_root=tmp_path)
+    assert [(q.exp.training.optimizer.name, q.exp.training.optimizer.lr) for q in points] == [
+        ("sgd", 0.5),
+        ("momentum", 0.5),
+    ]
+    p = _grid_file(
+        tmp_path,
+        "    training.optimizer.lr: [0.2, 0.4]\n    training.optimizer.name: [sgd, momentum]\n",
+    )
+    _f, _g, points = sweep.expand(p, out_root=tmp_path)
+    got = {(q.exp.training.optimizer.name, q.exp.training.optimizer.lr) for q in points}
+    assert got == {("sgd", 0.2), ("sgd", 0.4), ("momentum", 0.2), ("momentum", 0.4)}
+
+
+def test_an_error_from_a_set_key_at_a_grid_point_names_the_set(tmp_path):
+    # it named the file's training: line, which sets no batch_size
+    p = _grid_file(tmp_path, "    training.optimizer: [momentum, lbfgs]\n")
+    with pytest.raises(sweep.config.ConfigError, match=r"^--set training\.batch_size: not used"):
+        sweep.expand(p, ["training.batch_size=8"], out_root=tmp_path)

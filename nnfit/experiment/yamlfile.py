@@ -442,7 +442,7 @@ def read_text(path: str | Path) -> str:
 # ------------------------------------------------------------------------ overrides
 
 _NAMED = ("optimizer", "schedule", "init", "activation", "output", "loss")
-_IDS = ("name", "expr")
+CHOICE_IDS = ("name", "expr")
 
 
 def key_problem(dotted) -> str | None:
@@ -479,13 +479,13 @@ def set_path(data: dict, dotted: str, value, where: str) -> None:
                 [f"{where}: {here} is a value ({_brief(nxt)}), not a section with keys under it"]
             )
         node = nxt
-    last, ids = keys[-1], _ids(keys[-2]) if len(keys) > 1 else ()
-    if last in ids and node.get(last) != value and any(i in node for i in ids):
+    last, ids = keys[-1], choice_ids(keys[-2]) if len(keys) > 1 else ()
+    if last in ids and node.get(last) != value:
         node.clear()  # another choice brings its own keys, as `optimizer: {name: sgd}` does
     node[last] = merged(node.get(last), value, last)
 
 
-def _ids(key: str) -> tuple[str, ...]:
+def choice_ids(key: str) -> tuple[str, ...]:
     """The keys that name a choice given at ``key``."""
     return ("name", "expr") if key == "target" else ("name",) if key in _NAMED else ()
 
@@ -530,7 +530,7 @@ def _units(key: str, value) -> list[tuple[str, Any]]:
     section is its keys (it is merged in), except a choice that names itself
     (``optimizer: {name: sgd, lr: 0.1}`` brings its own keys, so it stays whole) and a
     section whose keys are dotted (``sweep.grid``'s)."""
-    ids = _ids(key.rsplit(".", 1)[-1])
+    ids = choice_ids(key.rsplit(".", 1)[-1])
     if (
         not isinstance(value, dict)
         or not value
@@ -548,26 +548,35 @@ def outer_first(pairs: list) -> list[tuple[str, Any, str]]:
     sgd at 0.5 in either order, as does ``training={optimizer: {lr: 0.5}}``)."""
     units = [(k, v, key) for key, value in pairs for k, v in _units(key, value)]
     # a choice's name before its keys: `optimizer.name=sgd` clears adam's
-    return sorted(units, key=lambda u: (u[0].count("."), u[0].rsplit(".", 1)[-1] not in _IDS))
+    return sorted(units, key=lambda u: (u[0].count("."), u[0].rsplit(".", 1)[-1] not in CHOICE_IDS))
 
 
 def check_once(pairs, where=lambda key: f"--set {key}") -> None:
     """No key is set twice by the (key, value) ``pairs``, directly or inside a section
     (``training={epochs: 4}`` beside ``training.epochs=3``): one would be lost unseen, as
-    a key given twice in a file would. ``where(key)`` names a key in the error."""
-    seen: dict[str, tuple[str, Any]] = {}
+    a key given twice in a file would. ``where(key)`` names a key in the error. A
+    target's name and expr are one choice: each replaces the other."""
+    seen: dict[str, tuple[str, Any, str]] = {}
     for key, value in pairs:
         for leaf in leaves(key, value):
-            if leaf in seen:
-                (k, v) = seen[leaf]
+            one = leaf[: -len("expr")] + "name" if leaf.endswith("target.expr") else leaf
+            if one in seen:
+                (k, v, _) = seen[one]
                 if k == key:
                     raise ConfigError(
                         [f"{where(key)}: given twice ({v!r} and {value!r}); give it once"]
                     )
+                if one != leaf or seen[one][2] != one:
+                    raise ConfigError(
+                        [
+                            f"{where(k)}: {where(key)} names the target too; give one of "
+                            "target.name or target.expr"
+                        ]
+                    )
                 raise ConfigError(
                     [f"{where(k)}: {where(key)} sets {leaf} too; give the value once"]
                 )
-            seen[leaf] = (key, value)
+            seen[one] = (key, value, leaf)
 
 
 def _brief(value) -> str:

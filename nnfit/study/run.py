@@ -126,7 +126,10 @@ def _unfinished(experiments: Path, out: Path, sec, sweeps: dict[str, Sweep]) -> 
     if not done and points and not any(f.exists() for f, _, _ in todo.values()):
         return ""
     if done < len(points):
-        return f"{len(points) - done:,} of its {len(points):,} runs are not finished in {out}"
+        return (
+            f"{len(points) - done:,} of its {len(points):,} runs are not in {out} as finished "
+            "runs of its files as they stand"
+        )
     for stem, (folder, grid, pts) in todo.items():
         r = sweep.run(folder, grid, pts, jobs=1, resume=True, plots=False)
         sweeps[stem] = Sweep(stem, folder, r.summary, pts, 0.0, 0.0)

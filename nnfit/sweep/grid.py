@@ -26,7 +26,15 @@ from typing import Any
 
 from nnfit.experiment import config, limits, shield
 from nnfit.experiment.rundir import check_run, copy_run, inside, read_metrics, write_run
-from nnfit.experiment.yamlfile import Located, Override, key_problem, leaves, set_path
+from nnfit.experiment.yamlfile import (
+    CHOICE_IDS,
+    Located,
+    Override,
+    choice_ids,
+    key_problem,
+    leaves,
+    set_path,
+)
 from nnfit.sweep import workers
 from nnfit.sweep.summary import (  # noqa: F401  (pretty, series_key: the plots read them here)
     pretty,
@@ -208,8 +216,23 @@ def _base(data, loc: Located, widths, seeds) -> tuple[config.Experiment, list[Ov
 
 
 def _under(o: Override, keys) -> bool:
-    """Whether the override's key lies strictly inside one of the grid ``keys``."""
-    return any(".".join(o.path).startswith(f"{k}.") for k in keys if isinstance(k, str))
+    """Whether the override's key lies strictly inside one of the grid ``keys``, or
+    beside a grid key that names a choice (``training.optimizer.lr`` beside a grid over
+    ``training.optimizer.name``: the name's value clears what stood beside it)."""
+    key = ".".join(o.path)
+    for k in (k for k in keys if isinstance(k, str)):
+        head, _, last = k.rpartition(".")
+        if key.startswith(f"{k}.") or (
+            last in choice_ids(head.rpartition(".")[2]) and key.startswith(f"{head}.")
+        ):
+            return True
+    return False
+
+
+def _apply_order(keys: list[str]) -> list[int]:
+    """The grid keys' indices in the order to apply them: a choice's name before the
+    keys beside it (``training.optimizer.name`` clears ``training.optimizer.lr``)."""
+    return sorted(range(len(keys)), key=lambda i: keys[i].rpartition(".")[2] not in CHOICE_IDS)
 
 
 def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Path("results")):
@@ -235,7 +258,7 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
     limits.GRID_POINTS.check(n, f"{source}: sweep.grid", f"{sizes} give {n:,} runs")
     named = base.run_config()
     if aside:  # the values the base went without still make it another sweep
-        named["--set"] = [[".".join(o.path), o.value] for o in aside]
+        named["--set"] = sorted([".".join(o.path), o.value] for o in aside)
     folder = inside(out_root, base.name, sweep_id(named, grid))
     base_data = copy.deepcopy(data)
     base_data.pop("sweep", None)
@@ -250,7 +273,9 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
         point_data = copy.deepcopy(base_data)
         point_loc = Located(source)
         point_loc.lines, point_loc.baseline = loc.lines, base_data
-        for k, i, v in zip(keys, index, combo, strict=True):
+        point_loc.overrides = [o for o in loc.overrides if o.path[0] != "sweep"]  # --set's
+        for j in _apply_order(keys):
+            k, i, v = keys[j], index[j], combo[j]
             o = origins[k]
             set_path(point_data, k, v, f"{o.key}: sweep.grid.{k}")
             point_loc.overrides.append(
