@@ -289,15 +289,16 @@ class LM(Method):
             threads.tune("form", lambda: normal.form(Jt))
             np.add(lam * mask, mu, out=damping)
             threads.tune("factor", lambda: normal.factor(damping))
-        if varpro:  # epoch 0: the random-features model (the output layer solved exactly),
-            readout.solve(net, problem.X, problem.Y, s.l2)  # which early stopping's end
-            problem.begin(session, math.nan, mu=mu)  # never lies above; the ridge's first
-            session.set_start_aside()  # steps rise above it by design
+        if varpro:  # epoch 0 is the random-features model: the output layer solved exactly
+            readout.solve(net, problem.X, problem.Y, s.l2)
+        problem.begin(session, math.nan, mu=mu)
+        if varpro:
+            # the ridge's first steps rise above that start by design: early stopping's end
+            # is compared with it, not held to its loss (see Session.set_start_aside)
+            session.set_start_aside()
             if s.epochs == 0 or not session.active.any():
-                return  # epochs 0: the random-features model is the run's
-            cost = evaluate(x)
-        else:
-            problem.begin(session, math.nan, mu=mu)
+                return  # no epochs: the random-features model is the run's
+            cost = evaluate(x)  # back to the ridge's own output layer
         # the finite difference needs the residuals' float64 digits: float32 residuals give
         # an r'' of rounding noise (Runge, 8 units: stuck at 2.3e-4 to 3e-4 after 57–90
         # steps, against 1.1e-4 to 2.1e-4 in 300 without it), so float32 runs go without

@@ -442,7 +442,6 @@ def read_text(path: str | Path) -> str:
 # ------------------------------------------------------------------------ overrides
 
 _NAMED = ("optimizer", "schedule", "init", "activation", "output", "loss")
-CHOICE_IDS = ("name", "expr")
 
 
 def key_problem(dotted) -> str | None:
@@ -479,8 +478,8 @@ def set_path(data: dict, dotted: str, value, where: str) -> None:
                 [f"{where}: {here} is a value ({_brief(nxt)}), not a section with keys under it"]
             )
         node = nxt
-    last, ids = keys[-1], choice_ids(keys[-2]) if len(keys) > 1 else ()
-    if last in ids and node.get(last) != value:
+    last = keys[-1]
+    if names_choice(dotted) and node.get(last) != value:
         node.clear()  # another choice brings its own keys, as `optimizer: {name: sgd}` does
     node[last] = merged(node.get(last), value, last)
 
@@ -488,6 +487,13 @@ def set_path(data: dict, dotted: str, value, where: str) -> None:
 def choice_ids(key: str) -> tuple[str, ...]:
     """The keys that name a choice given at ``key``."""
     return ("name", "expr") if key == "target" else ("name",) if key in _NAMED else ()
+
+
+def names_choice(dotted: str) -> bool:
+    """Whether the dotted key names a choice (``training.optimizer.name``,
+    ``target.expr``): its value decides which keys may stand beside it."""
+    head, _, last = dotted.rpartition(".")
+    return last in choice_ids(head.rpartition(".")[2])
 
 
 def merged(old, new, key: str):
@@ -504,11 +510,10 @@ def merged(old, new, key: str):
         old = {"name": old}
     if not (isinstance(old, dict) and isinstance(new, dict)):
         return copy.deepcopy(new)
-    if key in _NAMED or key == "target":
-        ids = ("name", "expr") if key == "target" else ("name",)  # what names the choice
-        given = {k: new[k] for k in ids if k in new}
-        if given and {k: old[k] for k in ids if k in old} != given:
-            return copy.deepcopy(new)
+    ids = choice_ids(key)
+    given = {k: new[k] for k in ids if k in new}
+    if given and {k: old[k] for k in ids if k in old} != given:
+        return copy.deepcopy(new)
     out = dict(old)
     for k, v in new.items():
         out[k] = merged(old.get(k), v, k)
@@ -548,7 +553,7 @@ def outer_first(pairs: list) -> list[tuple[str, Any, str]]:
     sgd at 0.5 in either order, as does ``training={optimizer: {lr: 0.5}}``)."""
     units = [(k, v, key) for key, value in pairs for k, v in _units(key, value)]
     # a choice's name before its keys: `optimizer.name=sgd` clears adam's
-    return sorted(units, key=lambda u: (u[0].count("."), u[0].rsplit(".", 1)[-1] not in CHOICE_IDS))
+    return sorted(units, key=lambda u: (u[0].count("."), not names_choice(u[0])))
 
 
 def check_once(pairs, where=lambda key: f"--set {key}") -> None:
@@ -561,12 +566,12 @@ def check_once(pairs, where=lambda key: f"--set {key}") -> None:
         for leaf in leaves(key, value):
             one = leaf[: -len("expr")] + "name" if leaf.endswith("target.expr") else leaf
             if one in seen:
-                (k, v, _) = seen[one]
+                (k, v, first) = seen[one]
                 if k == key:
                     raise ConfigError(
                         [f"{where(key)}: given twice ({v!r} and {value!r}); give it once"]
                     )
-                if one != leaf or seen[one][2] != one:
+                if one != leaf or first != one:  # target.expr against target.name
                     raise ConfigError(
                         [
                             f"{where(k)}: {where(key)} names the target too; give one of "

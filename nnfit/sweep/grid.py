@@ -27,12 +27,11 @@ from typing import Any
 from nnfit.experiment import config, limits, shield
 from nnfit.experiment.rundir import check_run, copy_run, inside, read_metrics, write_run
 from nnfit.experiment.yamlfile import (
-    CHOICE_IDS,
     Located,
     Override,
-    choice_ids,
     key_problem,
     leaves,
+    names_choice,
     set_path,
 )
 from nnfit.sweep import workers
@@ -221,9 +220,8 @@ def _under(o: Override, keys) -> bool:
     ``training.optimizer.name``: the name's value clears what stood beside it)."""
     key = ".".join(o.path)
     for k in (k for k in keys if isinstance(k, str)):
-        head, _, last = k.rpartition(".")
         if key.startswith(f"{k}.") or (
-            last in choice_ids(head.rpartition(".")[2]) and key.startswith(f"{head}.")
+            names_choice(k) and key.startswith(f"{k.rpartition('.')[0]}.")
         ):
             return True
     return False
@@ -232,7 +230,7 @@ def _under(o: Override, keys) -> bool:
 def _apply_order(keys: list[str]) -> list[int]:
     """The grid keys' indices in the order to apply them: a choice's name before the
     keys beside it (``training.optimizer.name`` clears ``training.optimizer.lr``)."""
-    return sorted(range(len(keys)), key=lambda i: keys[i].rpartition(".")[2] not in CHOICE_IDS)
+    return sorted(range(len(keys)), key=lambda i: not names_choice(keys[i]))
 
 
 def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Path("results")):
