@@ -153,6 +153,28 @@ def test_messages_name_file_line_key_allowed_and_given(write, text, expect):
 
 
 @pytest.mark.parametrize(
+    ("model", "expect"),
+    [
+        ("{init: {name: glorott}}", "model.init.name: did you mean 'glorot'?"),
+        ("{init: {name: normal, std: -1}}", "model.init.std: "),
+        ("{activation: {name: tanhh}}", "model.activation.name: did you mean 'tanh'?"),
+        ("{activation: [relu, {name: elu, alfa: 1}]}", "model.activation.1.alfa: elu takes"),
+    ],
+)
+def test_a_bad_key_inside_a_choice_mapping_is_one_line(write, model, expect):
+    # the choice's bare-name branch of the union fails on the whole mapping too; that
+    # second line ("allowed 'domain', …, got {'name': 'glorott'}") told nothing new
+    p = write(f"target: {{expr: x}}\nmodel: {model}\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(p)
+    assert len(info.value.problems) == 1, str(info.value)
+    assert expect in str(info.value)
+    with pytest.raises(config.ConfigError) as info:  # the same through --set
+        config.load(write("target: {expr: x}\n"), overrides=[f"model={model}"])
+    assert len(info.value.problems) == 1, str(info.value)
+
+
+@pytest.mark.parametrize(
     ("hidden", "activation", "seed", "label"),
     [
         ([16], "tanh", 0, "w16-tanh-adam-s0"),

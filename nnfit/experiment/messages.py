@@ -173,6 +173,10 @@ def format_errors(exc: ValidationError, source: str, loc: Located | None, root) 
     errs = exc.errors()
     order = {_clean_loc(e["loc"]): i for i, e in reversed(list(enumerate(errs)))}
     errs = sorted(errs, key=lambda e: (order[_clean_loc(e["loc"])], _rank(e)))
+    # a union whose mapping branch failed on one of its keys also fails its scalar branch
+    # on the whole mapping: the key inside tells what is wrong, the whole value does not
+    deeper = {_clean_loc(e["loc"])[:i] for e in errs for i in range(len(_clean_loc(e["loc"])))}
+    errs = [e for e in errs if not (_rank(e) > 0 and _clean_loc(e["loc"]) in deeper)]
     baseline: set | None = None
     baseline_done = False
     for err in errs:
