@@ -65,8 +65,24 @@ QuietOpt = Annotated[
 ]
 
 
+def _print_version(given: bool) -> None:
+    if given:
+        from nnfit import __version__
+
+        typer.echo(f"nnfit {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False):
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+):
     _state["debug"] = debug
     # a character the terminal's encoding lacks becomes "?" rather than an error
     for stream in (sys.stdout, sys.stderr):
@@ -354,7 +370,7 @@ def _argv_problem(argv: list[str]) -> str | None:
 
 
 def main() -> None:
-    state["process"] = True
+    state["process"], state["ran"] = True, False
     state["closed"] = open_closed_streams()
     problem = _argv_problem(sys.argv[1:])
     if problem:
@@ -380,7 +396,12 @@ def main() -> None:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no 2nd flush
         code = EXIT_BAD_INPUT
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if code == 0 and "stdout" in state["closed"] and not state["ran"]:
+        # the help or --version, which click drops without a word when stdout is closed
+        _say("cannot write the output: stdout is closed", "error")
+        code = EXIT_BAD_INPUT
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ MAX_LINE = 300  # characters of one message line
 
 # process: the command line runs this process; closed: the standard streams it found
 # closed; product: this command's stdout is its product (predict to a file says False)
-state = {"debug": False, "process": False, "closed": (), "product": True}
+state = {"debug": False, "process": False, "closed": (), "product": True, "ran": False}
 
 
 def open_closed_streams() -> tuple[str, ...]:
@@ -138,7 +138,7 @@ def guard(product: bool = True):
             from nnfit.experiment.rundir import ResultsError
 
             display.reset()
-            state["product"] = product
+            state["product"], state["ran"] = product, True
             if "stdout" in state["closed"]:
                 display.lost = OSError(errno.EBADF, "stdout is closed")
             code = 0

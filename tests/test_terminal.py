@@ -131,6 +131,25 @@ def test_predict_with_stdout_closed_is_exit_2_in_one_line(made_run):
     assert err.splitlines() == ["error: cannot write the output: stdout is closed"]
 
 
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["run", "--help"]])
+def test_help_and_version_with_stdout_closed_are_exit_2_in_one_line(args):
+    # click drops what it writes to a closed stdout without a word: exit 0, nothing shown
+    code, err = closed(*args, streams="stdout")
+    assert code == 2
+    assert err.splitlines() == ["error: cannot write the output: stdout is closed"]
+
+
+def test_version_is_the_package_version():
+    import tomllib
+
+    meta = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    proc = subprocess.run(
+        [sys.executable, "-m", "nnfit", "--version"], capture_output=True, text=True, env=ENV
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"nnfit {meta['project']['version']}\n"
+
+
 def test_predict_from_a_closed_stdin_says_so(made_run):
     # said "/dev/stdin: no points in the file"
     code, err = closed("predict", made_run, "--csv", "-", streams="stdin")
