@@ -519,6 +519,20 @@ def test_a_set_section_merges_into_the_file_section(write):
 
 
 @pytest.mark.parametrize(
+    "given", [["target.expr=x0+x1"], ["target={expr: x0+x1}"], ["target={expr: x0+x1, dim: 2}"]]
+)
+def test_a_formula_over_a_formula_keeps_its_dimension(write, given):
+    # a formula is one choice: another formula over it kept no dim, and x1 was refused as
+    # a variable of a 1-D target
+    path = write("target: {expr: x0*x1, dim: 2}\n")
+    e = config.load(path, given)
+    assert (e.target.expr, e.target.dim) == ("x0+x1", 2)
+    # a built-in name over a formula brings its own dimension
+    assert config.load(path, ["target.name=sine"]).target.dim == 1
+    assert config.load(path, ["target={expr: x, dim: 3}"]).target.dim == 3
+
+
+@pytest.mark.parametrize(
     ("value", "expect"),
     [
         ("!!int x", "YAML tags (!!int) are not supported"),

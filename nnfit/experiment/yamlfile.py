@@ -479,9 +479,15 @@ def set_path(data: dict, dotted: str, value, where: str) -> None:
             )
         node = nxt
     last = keys[-1]
-    if names_choice(dotted) and node.get(last) != value:
+    if names_choice(dotted) and node.get(last) != value and not _formulas(node, {last: value}):
         node.clear()  # another choice brings its own keys, as `optimizer: {name: sgd}` does
     node[last] = merged(node.get(last), value, last)
+
+
+def _formulas(old: dict, new: dict) -> bool:
+    """Whether a target's formula is given over a formula: that is the same choice, a
+    formula, whose other keys (its ``dim``) stay, where a built-in name brings its own."""
+    return "expr" in old and "expr" in new and "name" not in new
 
 
 def choice_ids(key: str) -> tuple[str, ...]:
@@ -512,7 +518,11 @@ def merged(old, new, key: str):
         return copy.deepcopy(new)
     ids = choice_ids(key)
     given = {k: new[k] for k in ids if k in new}
-    if given and {k: old[k] for k in ids if k in old} != given:
+    if (
+        given
+        and {k: old[k] for k in ids if k in old} != given
+        and not (key == "target" and _formulas(old, new))
+    ):
         return copy.deepcopy(new)
     out = dict(old)
     for k, v in new.items():
