@@ -18,9 +18,9 @@ gratification" at the defaults ×1/3 and ×2; MATLAB's ``trainlm`` at ×0.1 and 
 training stops when μ passes 1e10, as in trainlm. Runge, 8 tanh units, 300 steps, test
 RMSE median of 10 seeds: ×0.1 and ×10 6.5e-6 (variable projection 8.0e-6), μ swinging
 past the damping the valley wanted; ×1/3 and ×2 3.07e-6 (4.1e-6) for 2.5 trials a step;
-the gain ratio 3.07e-6 (4.4e-6) for 1.3 (1.4), in 30 % (20 %) less time. μ starts at 1 (trainlm:
-1e-3): plain LM ends the same from either (3.1e-6), while variable projection's first,
-nearly undamped steps from 1e-3 jump into poor basins (6.2e-5).
+the gain ratio 3.07e-6 (4.4e-6) for 1.3 (1.4), in 30 % (20 %) less time. μ starts at 1
+(trainlm: 1e-3): plain LM ends the same from either (3.1e-6), while variable
+projection's first, nearly undamped steps from 1e-3 jump into poor basins (6.2e-5).
 
 Each step is geodesically accelerated (Transtrum & Sethna 2012): with δ the LM step, a
 second solve with the same factor gives a = −(JᵀJ + D)⁻¹Jᵀr'', r'' the residuals' second
@@ -328,8 +328,8 @@ class LM(Method):
                     mu *= hp["mu_inc"]
                     continue
                 delta = normal.solve(-grad)
-                # the decrease the quadratic model predicts for the LM step δ:
-                # −gᵀδ − ½δᵀ(H − μI)δ = ½(μ‖δ‖² − gᵀδ), as (H + μI)δ = −g
+                # the decrease the quadratic model predicts for the LM step δ, with
+                # H = JᵀJ + λD and (H + μI)δ = −g: −gᵀδ − ½δᵀHδ = ½(μ‖δ‖² − gᵀδ)
                 predicted = 0.5 * (mu * float(delta @ delta) - float(grad @ delta))
                 if accel:
                     delta = accelerated(x, delta, grad, damping)
