@@ -435,7 +435,8 @@ def sweep(
     Parameters
     ----------
     widths : list of int, optional
-        One hidden layer per width (every layer at that width), like ``--widths``.
+        Widths to sweep, like ``--widths``: each sets every hidden layer of the file's
+        network (its depth is kept).
     seeds : int, optional
         Seeds 0 … seeds − 1 per point, like ``--seeds``.
     jobs : int

@@ -131,6 +131,10 @@ def test_unknown_names_and_parameters_are_refused():
         ("momentum", "momentum", -0.1),
         ("rmsprop", "rho", float("inf")),
         ("lm", "mu_dec", 1.5),
+        # a factor near 1 climbed from μ = 1 to mu_max in 2e8 rejected trials: a hang
+        ("lm", "mu_inc", 1.0000001),
+        ("lm", "gain_ratio", 0.5),
+        ("lm", "gain_ratio", 2),
         ("lbfgs", "m", 2.5),
     ],
 )

@@ -368,6 +368,24 @@ def test_deep_gradients_name_layers_by_depth_and_show_the_ratio():
     assert ratio_ax.lines[0].get_ydata()[0] == pytest.approx(expected[0])
 
 
+def test_a_solved_output_layer_is_left_out_of_the_gradient_ratio():
+    # its gradient is rounding (or the ridge's): layer 1 over it read 1e5–1e10, "≫ 1:
+    # gradients grow toward the input", for a network whose gradients did no such thing
+    exp, rec = _run("sine", 1, [6, 6], epochs=10, optimizer="lm", output_layer="lstsq")
+    fig = plots.gradients_figure(exp, rec)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts[:3] == ["layer 1 (input side)", "layer 2", "layer 3 (output, solved)"]
+    ratio_ax = fig.axes[1]
+    assert ratio_ax.get_ylabel() == "layer 1 / layer 2"
+    g = rec.history
+    expected = g["grad_norm_0"][0] / g["grad_norm_1"][0]
+    assert ratio_ax.lines[0].get_ydata()[0] == pytest.approx(expected)
+    assert "(layer 3, the output, is solved)" in ratio_ax.get_title()
+    # one hidden layer: nothing to compare it with, so no ratio panel
+    exp, rec = _run("sine", 1, [6], epochs=10, optimizer="lm", output_layer="lstsq")
+    assert len(plots.gradients_figure(exp, rec).axes) == 1
+
+
 def test_loss_curves_are_in_fs_units_and_mark_the_restored_epoch():
     exp, rec = _run(
         "sine",

@@ -102,8 +102,8 @@ def test_the_gain_ratio_rule_tries_fewer_dampings_for_the_same_error(output_laye
     # Runge, 8 tanh units, 300 steps, seeds 0–9: fixed ×1/3 and ×2 tried 2.5 dampings a
     # step, the gain ratio 1.3 (1.4 with variable projection), at the same median error
     # (plain 3.07e-6 both; variable projection 4.1e-6 and 4.4e-6)
-    fixed, r_fixed = lm_rmse(output_layer, gain_ratio=0)
-    gain, r_gain = lm_rmse(output_layer)
+    fixed, r_fixed = lm_rmse(output_layer)
+    gain, r_gain = lm_rmse(output_layer, gain_ratio=1)
     trials = [r.steps / r.epochs for r in (r_fixed, r_gain)]
     assert min(r_fixed.epochs, r_gain.epochs) > 150  # variable projection converges first
     assert trials[0] > 2.2 and trials[1] < 1.6, trials

@@ -294,9 +294,13 @@ def gradients_figure(exp, record) -> Figure:
     ep = np.asarray(h["epoch"], dtype=float)
     keys = sorted((k for k in h if k.startswith("grad_norm_")), key=lambda k: int(k[10:]))
     L = len(keys)
+    # an output layer solved by least squares has no gradient to speak of (rounding, or
+    # the ridge's): the ratio is taken to the last layer that is trained
+    solved = exp.training.output_layer == "lstsq" and L > 1
+    T = L - 1 if solved else L
     window = max(1, round(ep.size / 25))
-    fig = new_figure(9.5, 6.2 if L > 1 else 4.6)
-    if L > 1:
+    fig = new_figure(9.5, 6.2 if T > 1 else 4.6)
+    if T > 1:
         ax, ax_r = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
     else:
         ax, ax_r = fig.subplots(1, 1), None
@@ -309,7 +313,13 @@ def gradients_figure(exp, record) -> Figure:
         s = running_median(raw, window)
         smooth.append(s)
         name = f"layer {l + 1}" + (
-            " (input side)" if l == 0 and L > 1 else " (output)" if l == L - 1 else ""
+            " (input side)"
+            if l == 0 and L > 1
+            else " (output, solved)"
+            if l == L - 1 and solved
+            else " (output)"
+            if l == L - 1
+            else ""
         )
         ax.plot(ep, s, color=c, lw=1.8, label=name)
     ax.set_yscale("log")
@@ -320,20 +330,23 @@ def gradients_figure(exp, record) -> Figure:
     handles, labels = ax.get_legend_handles_labels()
     if ax_r is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = smooth[0] / smooth[-1]
+            ratio = smooth[0] / smooth[T - 1]
         ax_r.plot(ep, ratio, color="black", lw=1.5)
         ax_r.axhline(1.0, color="tab:gray", ls=":", lw=1)
         ax_r.set_yscale("log")
-        ax_r.set_ylabel(f"layer 1 / layer {L}")
+        ax_r.set_ylabel(f"layer 1 / layer {T}")
         ax_r.set_xlabel("epoch")
         ax_r.grid(alpha=0.3)
         end = ratio[np.isfinite(ratio)]
         note = f"{end[0]:.2g} at the start, {end[-1]:.2g} at the end" if end.size else "—"
-        if end.size and np.median(end) < 1e-2:
-            note += "  (≪ 1: gradients vanish toward the input)"
-        elif end.size and np.median(end) > 1e2:
-            note += "  (≫ 1: gradients grow toward the input)"
-        ax_r.set_title(f"‖∇ layer 1‖ / ‖∇ layer {L}‖: {note}", fontsize=9)
+        med = float(np.median(end)) if end.size else 1.0
+        if med < 1e-2:
+            note += f"; median {med:.2g} ≪ 1: gradients vanish toward the input"
+        elif med > 1e2:
+            note += f"; median {med:.2g} ≫ 1: gradients grow toward the input"
+        if solved:
+            note += f" (layer {L}, the output, is solved)"
+        ax_r.set_title(f"‖∇ layer 1‖ / ‖∇ layer {T}‖: {note}", fontsize=9)
         handles.append(Line2D([], [], color="tab:gray", ls=":"))
         labels.append("ratio 1 (lower panel)")
     else:
