@@ -75,6 +75,28 @@ def test_a_solved_output_layer_is_no_divergence_for_first_order_training(opt):
     assert solved == [0, 5] and h["epoch"][-2:] == [5, 5]
 
 
+def test_the_closing_solve_keeps_the_early_stopping_model():
+    # 40 points, 60 units: solved exactly, the output layer fits the training points
+    # better and the validation points 1,700 times worse than at the restored epoch, and
+    # the run kept it (its training cost was lower)
+    cfg = {
+        "target": {"name": "runge"},
+        "data": {"n_train": 40, "n_val": 16},
+        "model": {"hidden": [60]},
+        "training": {
+            "optimizer": "lm",
+            "epochs": 60,
+            "output_layer": "lstsq",
+            "early_stopping": {"patience": 5},
+            "seed": 1,
+        },
+    }
+    rec = runner.execute(config.from_dict(cfg), plots=False)
+    h = rec.history
+    at_best = h["val_loss"][h["epoch"].index(rec.best_epoch)]
+    assert 0.5 * rec.metrics["val"]["mse"] == pytest.approx(at_best, rel=1e-6)
+
+
 def test_an_interpolating_output_layer_is_no_divergence_for_lm():
     # two points, 500 units: the residual is rounding (cost 1e-19 at the start); its
     # wobble must not count as a cost that grew a million-fold

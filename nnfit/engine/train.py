@@ -106,13 +106,20 @@ def _final_solve(net: Network, problem: Problem, session: Session, results) -> N
     """A least-squares output layer, solved for the final hidden weights: the exact
     minimiser of the cost given them (first-order training solves it only now and then,
     variable projection with LM under a ridge). Kept per model where it lowers the
-    training cost; the cost after it is logged as a last history row."""
+    training cost, and under early stopping on validation where it does not raise the
+    validation loss (solved exactly, the output weights of nearly dependent features can
+    fit the training points far better and the rest far worse); the cost after it is
+    logged as a last history row."""
     before = net.theta.copy()
     try:
         old = problem.full_cost()
+        early = session.patience is not None and session.monitor_val
+        val_old = session.val_loss() if early else None
         readout.solve(net, problem.X, problem.Y, session.settings.l2)
         cost = problem.full_cost()
         worse = ~(cost <= old)
+        if val_old is not None:
+            worse |= ~(session.val_loss() <= val_old)
         if worse.any():
             net.theta[worse] = before[worse]
             cost = np.where(worse, old, cost)
