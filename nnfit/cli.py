@@ -186,7 +186,8 @@ def sweep(
         Path, typer.Argument(help="Experiment YAML file (with sweep.grid, or give --widths).")
     ],
     widths: Annotated[
-        str | None, typer.Option(help="Widths to sweep: each sets every hidden layer of the file's network.")
+        str | None,
+        typer.Option(help="Widths to sweep: each sets every hidden layer of the file's network."),
     ] = None,
     seeds: Annotated[int | None, typer.Option(min=1, help="Seeds 0..N-1 per point.")] = None,
     jobs: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,

@@ -409,6 +409,29 @@ def test_a_set_key_the_grid_also_sets_is_refused(tmp_path, given, said):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize(
+    ("grid", "given", "said"),
+    [
+        ('target.expr: ["x0+x1"]', "target.name=franke", "sets target.expr too"),
+        ("target: [{expr: x0}]", "target.name=franke", "sets target.expr too"),
+        ("target.name: [franke, sine]", "target={expr: x0}", "sets target.name too"),
+        ('target.expr: ["x0"]', "target={name: franke}", "sets target.expr too"),
+        ("target.name: [franke, sine]", "target.expr=x0", "sets target.name too"),
+    ],
+)
+def test_a_set_target_beside_a_grid_of_targets_is_refused(tmp_path, grid, given, said):
+    # a formula and a name both say which target: franke ran under the label x0+x1, or
+    # the --set vanished, or "franke" and "sine" were said to give the same run
+    p = tmp_path / "t.yaml"
+    p.write_text(
+        'target: {expr: "x0*x1", dim: 2}\nmodel: {hidden: [2]}\ntraining: {epochs: 2}\n'
+        f"sweep:\n  grid:\n    {grid}\n"
+    )
+    r = invoke("sweep", p, "--set", given, "--out", tmp_path / "r")
+    assert r.exit_code == 2 and said in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize("lr", ["training.optimizer.lr=0.3", "training.optimizer={lr: 0.3}"])
 def test_a_set_key_inside_a_grid_key_stays_on_every_point(tmp_path, lr):
     # sgd, another choice than the file's adam, replaced the section and its lr (given

@@ -119,6 +119,17 @@ class ModelConfig(_Strict):
         "spread"
     )
 
+    @field_validator("activation", "output", "init", mode="before")
+    @classmethod
+    def _default_name(cls, v, info):
+        # a section without a name is the default's (`init: {scale: 2}` is domain's, as
+        # `optimizer: {lr: 0.1}` is adam's): `--set model.init.scale=2` on a file that
+        # leaves init at its default failed with "model.init.name: required key"
+        default = cls.model_fields[info.field_name].default
+        if isinstance(v, dict) and "name" not in v and isinstance(default, str):
+            return {"name": default, **v}
+        return v
+
     @model_validator(mode="after")
     def _activation_list(self):
         if isinstance(self.activation, list) and len(self.activation) != len(self.hidden):

@@ -160,7 +160,7 @@ def _check_overrides(loc: Located, grid: dict, origins: dict[str, _Origin], flag
     replace the value given, unseen. (A ``--set`` key inside a grid key is applied on
     top of each grid value, see :func:`expand_data`; a grid key inside a ``--set``
     section on top of it.)"""
-    given = {leaf: o for o in loc.overrides for leaf in leaves(".".join(o.path), o.value)}
+    given = {_unit(leaf): o for o in loc.overrides for leaf in leaves(".".join(o.path), o.value)}
     for key in flags:  # --widths, --seeds replace a grid key of the file
         o = given.get(f"sweep.grid.{key}")
         if o is not None:
@@ -169,13 +169,19 @@ def _check_overrides(loc: Located, grid: dict, origins: dict[str, _Origin], flag
             )
     for key, values in grid.items():
         for leaf in dict.fromkeys(leaf for v in values for leaf in leaves(key, v)):
-            o = given.get(leaf)
+            o = given.get(_unit(leaf))
             if o is None:
                 continue
             also = "also sets it" if leaf == (o.given or ".".join(o.path)) else f"sets {leaf} too"
             raise config.ConfigError(
                 [f"{o.where}: the sweep grid {also} ({origins[key].key}); give the value once"]
             )
+
+
+def _unit(leaf: str) -> str:
+    """A leaf key, but one key for all that name one choice: the grid's ``target.expr``
+    and a ``--set target.name`` both say which target it is."""
+    return f"{leaf.rpartition('.')[0]}.(choice)" if names_choice(leaf) else leaf
 
 
 def expand(path, overrides=(), widths=None, seeds=None, out_root: Path = Path("results")):
