@@ -325,6 +325,18 @@ def test_a_config_yaml_no_constructor_can_build_is_read_as_missing(run_copy, tex
     assert r.exit_code == 0 and ",damaged," in r.stdout, r.output
 
 
+def test_a_run_without_checksums_is_not_done(run_copy):
+    # with "files" deleted from metrics.json an edited model.npz was predicted from and
+    # a sweep reused the run: the check had nothing to compare, so it trusted everything
+    m = json.loads((run_copy / "metrics.json").read_text())
+    del m["files"]
+    (run_copy / "metrics.json").write_text(json.dumps(m))
+    assert results.check_run(run_copy).endswith("records no checksums of the run's files")
+    r = invoke("predict", run_copy, "--x", "0.5")
+    assert r.exit_code == 2 and "records no checksums" in r.stderr, r.output
+    assert r.stderr.count("\n") == 1
+
+
 def test_report_says_when_a_whole_run_has_a_config_it_cannot_read(run_copy):
     # a folder written by an older nnfit (a tag in config.yaml, checksums agreeing)
     # showed blank config columns without a word

@@ -338,8 +338,8 @@ def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
     """Why ``run_dir`` is not a done run (of ``config_hash``, if given), or None.
 
     Done: metrics.json is valid, was made by this config, and every file it records is
-    present with the recorded size and checksum (a folder written before checksums were
-    recorded needs its required files present and a readable model).
+    present with the recorded size and checksum (a metrics.json without checksums is
+    not done: an edited model or config would pass unseen).
     """
     run_dir = Path(run_dir)
     try:
@@ -349,19 +349,14 @@ def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
     if config_hash is not None and m["config_hash"] != config_hash:
         return f"{run_dir}/metrics.json: made by another config"
     files = m.get("files")
+    if files is None:  # nothing to check the files against: nothing in them is trusted
+        return f"{run_dir}/metrics.json: records no checksums of the run's files"
     for name in REQUIRED.get(m["status"], ("config.yaml",)):
-        if files is not None and name not in files:
+        if name not in files:
             return f"{run_dir}/metrics.json: does not record {name}"
         if not (run_dir / name).is_file():
             kind = "not a regular file" if (run_dir / name).exists() else "missing"
             return f"{run_dir}/{name}: {kind}"
-    if files is None:
-        if "model.npz" in REQUIRED.get(m["status"], ()):
-            try:
-                load_model(run_dir)
-            except ResultsError as exc:
-                return str(exc)
-        return None
     for name, rec in files.items():
         if not _PLAIN.match(name):
             return f"{run_dir}/metrics.json: {_cut(name, 40)!r} is not a file of the run"
