@@ -378,10 +378,11 @@ def main() -> None:
         _say(f"{problem}; see '{problem.split(':')[0]} --help'", "error")
         sys.exit(EXIT_BAD_INPUT)
     no_args, usage_error, abort = _click_errors()
+    helped = False
     try:
         code = app(prog_name="nnfit", standalone_mode=False)
     except no_args as exc:  # plain `nnfit`: the help is printed as the error is made
-        code = exc.exit_code
+        code, helped = exc.exit_code, True
     except usage_error as exc:  # a usage error: one line, as bad input is
         _say(_usage_line(exc), "error")
         code = exc.exit_code
@@ -398,7 +399,7 @@ def main() -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no 2nd flush
         code = EXIT_BAD_INPUT
     code = code if isinstance(code, int) else 0
-    if code == 0 and "stdout" in state["closed"] and not state["ran"]:
+    if (code == 0 or helped) and "stdout" in state["closed"] and not state["ran"]:
         # the help or --version, which click drops without a word when stdout is closed
         _say("cannot write the output: stdout is closed", "error")
         code = EXIT_BAD_INPUT

@@ -95,7 +95,7 @@ def output_verdict(code: int, product: bool) -> int:
     where the output was the product. A closed pipe (``| head``) goes unremarked."""
     from nnfit import display
 
-    if display.lost is None:
+    if display.lost is None or code == EXIT_BAD_INPUT:  # bad input said so, and saved nothing
         return code
     exc = display.lost
     reason = getattr(exc, "strerror", None) or type(exc).__name__

@@ -98,13 +98,13 @@ def test_run_into_a_full_stdout_is_recorded_ok_with_one_note(write, tmp_path):
     assert m["status"] == "ok"
 
 
-def closed(*args, streams: str, env=ENV):
+def closed(*args, streams: str, env=ENV, cwd=None):
     """Run nnfit with the standard streams named in ``streams`` closed (``>&-``)."""
     fds = {"stdin": 0, "stdout": 1, "stderr": 2}
     argv = " ".join(f"'{a}'" for a in map(str, args))
     shut = " ".join(f"{fds[s]}>&-" if s != "stdin" else "0<&-" for s in streams.split())
     cmd = f"exec '{sys.executable}' -m nnfit {argv} {shut}"
-    proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env=env)
+    proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, env=env, cwd=cwd)
     return proc.returncode, proc.stderr
 
 
@@ -137,6 +137,22 @@ def test_help_and_version_with_stdout_closed_are_exit_2_in_one_line(args):
     code, err = closed(*args, streams="stdout")
     assert code == 2
     assert err.splitlines() == ["error: cannot write the output: stdout is closed"]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["run", "nothing.yaml"], "error: nothing.yaml: no such file"),
+        (["report", "nothing"], "error: nothing: no such folder"),
+        ([], "error: cannot write the output: stdout is closed"),
+    ],
+)
+def test_bad_input_with_stdout_closed_is_one_line(args, line, tmp_path):
+    # a second line followed: "note: … the results are saved" where nothing was, or
+    # "cannot write the output" after the error; plain `nnfit` said nothing at all
+    code, err = closed(*args, streams="stdout", cwd=tmp_path)
+    assert code == 2
+    assert err.splitlines() == [line]
 
 
 def test_version_is_the_package_version():
