@@ -142,6 +142,11 @@ def test_per_layer_activations_and_parameters(write):
             "2: model.hidden.1: input should be greater than or equal to 1, got -2",
         ),
         ("target: {name: franke, dim: 3}\n", "1: target: target franke is 2-dimensional"),
+        (  # said "input should be a valid dictionary or instance of TargetConfig"
+            "target: franke\n",
+            "1: target: must be a section of keys (expr, name, dim), got 'franke'",
+        ),
+        ("target: {expr: x}\ndata: 5\n", "2: data: must be a section of keys (n_train,"),
     ],
 )
 def test_messages_name_file_line_key_allowed_and_given(write, text, expect):

@@ -86,6 +86,8 @@ def _describe(err: dict) -> str:
         return f"{hint}allowed {expected}, got {got!r}"
     if t == "missing":
         return "required key is missing"
+    if t in ("model_type", "dict_type"):  # pydantic's text names its own class
+        return f"must be a section of keys, got {got!r}"
     if t == "value_error":
         return str(ctx.get("error", err["msg"]))
     if t == "int_from_float":  # pydantic's own text says "got a number with a fractional part"
@@ -193,6 +195,9 @@ def format_errors(exc: ValidationError, source: str, loc: Located | None, root) 
             near = difflib.get_close_matches(str(path[-1]), allowed, n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
             text = f"unknown key ({hint}allowed: {', '.join(allowed)})"
+        elif err["type"] in ("model_type", "dict_type") and _fields_at(root, path):
+            keys = ", ".join(_fields_at(root, path))
+            text = f"must be a section of keys ({keys}), got {_Short(err.get('input'))!r}"
         if loc is not None and loc.overrides and not baseline_done:
             baseline, baseline_done = _baseline_problems(root, loc), True
         allowed, given = _allowed_given(root, err, path)
