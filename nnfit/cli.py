@@ -73,6 +73,16 @@ def _print_version(given: bool) -> None:
         raise typer.Exit()
 
 
+NoFiguresOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-figures",
+        help="Write runs without fit.png, loss.png and gradients.png (most of a small run's "
+        "time; nnfit run on a run's config.yaml draws them).",
+    ),
+]
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
@@ -111,6 +121,7 @@ def run(
     set_: SetOpt = None,
     out: OutOpt = Path("results"),
     quiet: QuietOpt = False,
+    no_figures: NoFiguresOpt = False,
 ):
     """Train one network and write its results folder."""
     from nnfit.display import LiveProgress, show
@@ -128,7 +139,7 @@ def run(
         with LiveProgress(exp.name, exp.training.epochs, quiet) as progress:
             rec = experiment.execute(exp, callback=progress, data=ds, plots=False)
         with shield.writing():  # figures too: a finished run is not lost to one Ctrl-C
-            if rec.model:
+            if rec.model and not no_figures:
                 rec.figures, rec.warnings = experiment.draw_figures(exp, rec, ds)
             placed = results.write_run(rec, run_dir)
     except KeyboardInterrupt:  # cut short outside training, or a third Ctrl-C
@@ -207,6 +218,7 @@ def sweep(
     set_: SetOpt = None,
     out: OutOpt = Path("results"),
     quiet: QuietOpt = False,
+    no_figures: NoFiguresOpt = False,
 ):
     """Run every point of a grid in parallel; write a summary and the error-vs-width plot.
 
@@ -231,6 +243,7 @@ def sweep(
             jobs=jobs,
             dask=dask,
             resume=not rerun,
+            plots=not no_figures,
             on_start=progress.start,
             on_done=progress.done,
         )

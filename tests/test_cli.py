@@ -35,6 +35,17 @@ def only_run(out):
     return runs[0]
 
 
+def test_run_without_figures_writes_the_rest(write, tmp_path):
+    out = tmp_path / "res"
+    r = invoke("run", write(TINY), "--out", out, "--quiet", "--no-figures")
+    assert r.exit_code == 0, r.output
+    run_dir = only_run(out)
+    names = {p.name for p in run_dir.iterdir()}
+    assert names == {"config.yaml", "metrics.json", "history.csv", "model.npz", "data.npz"}
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["status"] == "ok" and set(m["files"]) == names - {"metrics.json"}
+
+
 def test_run_writes_every_file(write, tmp_path):
     out = tmp_path / "res"
     r = invoke("run", write(TINY), "--out", out, "--quiet")

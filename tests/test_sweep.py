@@ -39,6 +39,19 @@ def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
+def test_no_figures_writes_runs_without_their_pngs_and_the_sweep_figure(write, tmp_path):
+    # local workers and, through the same task, Dask's: most of a small run is its figures
+    out = tmp_path / "res"
+    r = invoke("sweep", write(SWEEP), "--out", out, "--jobs", "2", "--no-figures", "-q")
+    assert r.exit_code == 0, r.output
+    folder = sweep_dir(out)
+    runs = results.find_runs(folder)
+    assert len(runs) == 4 and not [p for run in runs for p in run.glob("*.png")]
+    assert (folder / "error_vs_width.png").is_file()
+    for run in runs:
+        assert results.check_run(run) is None  # done: figures are not required
+
+
 def sweep_dir(out):
     (folder,) = (out / "sw").iterdir()
     return folder

@@ -405,8 +405,7 @@ def run(
 
     With ``resume`` (the default) a point whose folder holds a finished ok run of the
     same config is reused; without it every point is trained again. ``plots=False``
-    writes the runs without their figures (local workers), which take most of a small
-    run's time.
+    writes the runs without their figures, which take most of a small run's time.
     ``on_done(point, metrics, skipped)`` is called for each point as it finishes.
     Ctrl-C stops the sweep: finished runs are kept, runs in flight are dropped, and the
     summary covers what finished.
@@ -429,7 +428,9 @@ def run(
         if on_start:
             on_start(len(points), len(todo))
         tasks = workers.plan(todo, jobs if not dask else max(jobs, 1), stack)
-        stream = workers.dask(tasks, dask, jobs) if dask else workers.local(tasks, jobs, plots)
+        stream = (
+            workers.dask(tasks, dask, jobs, plots) if dask else workers.local(tasks, jobs, plots)
+        )
         try:
             for p, rec in stream:
                 if rec.status == "interrupted":

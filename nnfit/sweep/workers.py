@@ -203,7 +203,7 @@ def check_address(address: str) -> None:
         )
 
 
-def dask(tasks: list[list[Point]], address: str, jobs: int):
+def dask(tasks: list[list[Point]], address: str, jobs: int, plots: bool = True):
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -222,7 +222,8 @@ def dask(tasks: list[list[Point]], address: str, jobs: int):
         except (OSError, TimeoutError) as exc:
             raise config.ConfigError([f"--dask {address}: cannot connect: {exc}"]) from None
     try:
-        futures = {client.submit(run_task, _cfgs(t), pure=False): t for t in tasks}
+        fn = run_task if plots else run_task_without_figures
+        futures = {client.submit(fn, _cfgs(t), pure=False): t for t in tasks}
         for fut in as_completed(list(futures)):
             task = futures[fut]
             try:
