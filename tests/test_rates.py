@@ -29,12 +29,25 @@ def test_flat_tail_is_left_out_and_said():
     fit = fit_slope(W, synthetic(-2.0, floor=1e-4, noise=0.0))
     assert fit["slope"] == pytest.approx(-2.0, abs=0.15)
     assert fit["dropped"] == [128.0]
-    assert "flat from 128 on, left out" in describe(fit)
+    # 64 → 128 still falls, at slope −1.1 against −1.9 before: not flat
+    assert "falls more slowly from 128 on, left out" in describe(fit)
+    fit = fit_slope([1, 2, 4, 8, 16], [[1.0], [0.25], [0.0625], [0.06], [0.0601]])
+    assert fit["bend"] == "flat" and "flat from 8 on, left out" in describe(fit)
     errs = synthetic(-1.0, floor=1e-2, noise=0.0)  # the floor bends the curve from 32 on
     fit = fit_slope(W, errs)
     naive = np.polyfit(np.log(W), np.log([e[0] for e in errs]), 1)[0]
     assert fit["dropped"] == [128.0]
     assert abs(fit["slope"] + 1.0) < abs(naive + 1.0)
+
+
+def test_a_tail_that_still_falls_is_not_called_flat():
+    # slope −6 to width 16, then a six-fold fall to 32 (slope −2.6): left out as a bend,
+    # but the summary called it "flat from 32 on"
+    widths = [2, 4, 8, 16, 32, 64]
+    errs = [[0.5 * w**-6.0] for w in widths[:4]] + [[0.5 * 16**-6.0 / 6], [0.5 * 16**-6.0 / 7]]
+    fit = fit_slope(widths, errs)
+    assert fit["used"] == [2.0, 4.0, 8.0, 16.0] and fit["bend"] == "slower"
+    assert "falls more slowly from 32 on, left out" in describe(fit)
 
 
 def test_exact_slope_without_noise_and_missing_seeds():

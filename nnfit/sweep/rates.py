@@ -37,8 +37,9 @@ def fit_slope(widths, errors_per_width) -> dict:
     -------
     dict
         ``slope`` (fit of the mean log error), ``slope_std`` (spread of the per-seed
-        fits), ``intercept``, ``used`` and ``dropped`` widths, ``n_seeds``; ``slope`` is
-        None when fewer than two widths remain.
+        fits), ``intercept``, ``used`` and ``dropped`` widths, ``n_seeds``, and with
+        widths dropped ``bend``: "flat" or "slower", how the first step left out falls;
+        ``slope`` is None when fewer than two widths remain.
     """
     w = np.asarray(widths, dtype=float)
     logs = [np.log([e for e in errs if e is not None and e > 0]) for errs in errors_per_width]
@@ -67,6 +68,9 @@ def fit_slope(widths, errors_per_width) -> dict:
     keep = list(range(last + 1))
     result["used"] = [float(w[have[i]]) for i in keep]
     result["dropped"] = [float(w[have[i]]) for i in range(last + 1, len(have))]
+    if last + 1 < len(have):  # the first step left out: flat, or falling more slowly
+        step = (mean[last + 1] - mean[last]) / (lw[last + 1] - lw[last])
+        result["bend"] = "flat" if step > FLAT_SLOPE else "slower"
     if len(keep) < MIN_POINTS:
         return result
     k, a = np.polyfit(lw[keep], mean[keep], 1)
@@ -85,7 +89,9 @@ def fit_slope(widths, errors_per_width) -> dict:
 
 
 def describe(fit: dict) -> str:
-    """One phrase: 'slope −0.93 ± 0.05 over widths 1–64 (3 seeds); flat beyond 64'."""
+    """One phrase: 'slope −0.93 ± 0.05 over widths 1–64 (3 seeds); flat from 128 on, left
+    out' (or 'falls more slowly from 128 on', where it still falls, at less than half the
+    slope before)."""
     if fit.get("slope") is None:
         return f"too few falling points for a slope (it needs {MIN_POINTS})"
     used = fit["used"]
@@ -97,5 +103,6 @@ def describe(fit: dict) -> str:
         n = fit["n_seeds"]
         text += f" ({n} seed{'s' if n != 1 else ''})"
     if fit.get("dropped"):
-        text += f"; flat from {fit['dropped'][0]:g} on, left out"
+        how = "flat" if fit.get("bend", "flat") == "flat" else "falls more slowly"
+        text += f"; {how} from {fit['dropped'][0]:g} on, left out"
     return text
