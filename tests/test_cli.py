@@ -131,6 +131,13 @@ def test_predict_bad_input(write, tmp_path):
     out = tmp_path / "res"
     invoke("run", write(TINY), "--out", out, "--quiet")
     assert invoke("predict", tmp_path).exit_code == 2  # not a run folder
+    # an experiment's folder given for a run's names the runs in it
+    r = invoke("predict", out / "tiny", "--x", "0.5")
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
+    assert (
+        f"not a run folder (no metrics.json or model.npz); run folders in it: {only_run(out)}"
+        in r.stderr
+    )
     r = invoke("predict", only_run(out), "--x", "a,b")
     assert r.exit_code == 2 and "expected numbers" in r.stderr
     assert invoke("predict", only_run(out)).exit_code == 2

@@ -206,6 +206,21 @@ def test_run_ids_say_width_activation_optimizer_and_seed(hidden, activation, see
     assert len(e.run_id()) <= 60
 
 
+@pytest.mark.parametrize(
+    ("training", "how"),
+    [
+        ({"optimizer": "lm"}, "lm"),
+        ({"optimizer": "lm", "output_layer": "lstsq"}, "lm-ls"),
+        ({"optimizer": "adam", "output_layer": "lstsq"}, "adam-ls"),
+        ({"output_layer": "lstsq", "epochs": 0}, "rf"),
+    ],
+)
+def test_a_least_squares_output_layer_is_in_the_run_name(training, how):
+    # plain LM and variable projection were both w8-tanh-lm-s0-…: told apart by hash only
+    e = config.from_dict({"target": {"expr": "x"}, "model": {"hidden": [8]}, "training": training})
+    assert e.run_id().rsplit("-", 1)[0] == f"w8-tanh-{how}-s0"
+
+
 def test_runs_that_differ_in_activation_differ_in_name():
     a, b = (
         config.from_dict({"target": {"expr": "x"}, "model": {"activation": n}})

@@ -367,8 +367,9 @@ class Experiment(_Strict):
     def run_id(self) -> str:
         """A readable label and 8 hex of the config hash, e.g. ``w16-tanh-adam-s0-3fa2c1d8``.
 
-        The label says width, activation, optimizer (``rf`` for random features: no
-        training, the output layer by least squares) and seed, so that the runs of a
+        The label says width, activation, optimizer (``-ls`` after it where the output
+        layer is solved by least squares; ``rf`` for random features: no training, the
+        output layer by least squares) and seed, so that the runs of a
         sweep over any of them can be told apart by name; the hash keeps names unique.
         """
         hidden = self.model.hidden
@@ -383,7 +384,9 @@ class Experiment(_Strict):
         names = [a if isinstance(a, str) else a.name for a in acts]
         act = ".".join(dict.fromkeys(names)) or "linear"  # unique, in layer order
         t = self.training
-        how = "rf" if t.epochs == 0 and t.output_layer == "lstsq" else t.optimizer.name
+        how = t.optimizer.name
+        if t.output_layer == "lstsq":  # lm-ls: variable projection, beside plain lm
+            how = "rf" if t.epochs == 0 else f"{how}-ls"
         label = f"w{widths}-{act}-{how}-s{t.seed}"
         label = re.sub(r"[^A-Za-z0-9._-]", "_", label)[:50].rstrip("-._")
         return f"{label}-{self.config_hash()[:8]}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -372,6 +373,30 @@ def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
     return None
 
 
+def _runs_below(folder: Path, shown: int = 2) -> str:
+    """'; the run folders in it: a, b, … (5 in all)', for an experiment's or a sweep's
+    folder given where a run's goes; '' if none is found."""
+
+    def runs_in(where: Path) -> list[str]:  # a look, not a search: at most 2,000 entries
+        entries = itertools.islice(where.iterdir(), 2000)
+        return sorted(p.name for p in entries if (p / "metrics.json").is_file())
+
+    try:
+        where, runs = folder, runs_in(folder)
+        if not runs:  # an experiment's folder holds sweeps: name the first one's runs
+            entries = itertools.islice(folder.iterdir(), 2000)
+            sweeps = sorted(p for p in entries if p.name.startswith("sweep-"))
+            if sweeps:
+                where, runs = sweeps[0], runs_in(sweeps[0])
+    except OSError:
+        return ""
+    if not runs:
+        return ""
+    names = ", ".join(str(Path(short_path(where)) / r) for r in runs[:shown])
+    more = f", … ({len(runs)} in all)" if len(runs) > shown else ""
+    return f"; run folders in it: {names}{more}"
+
+
 def require_done(run_dir: Path) -> dict:
     """metrics.json of a done run; ResultsError naming the first file at fault."""
     run_dir = Path(run_dir)
@@ -383,7 +408,9 @@ def require_done(run_dir: Path) -> dict:
         why = missing(run_dir, "folder")
         if why:
             raise ResultsError(f"{short_path(run_dir)}: {why}")
-        raise ResultsError(f"{run_dir}: not a run folder (no metrics.json or model.npz)")
+        raise ResultsError(
+            f"{run_dir}: not a run folder (no metrics.json or model.npz){_runs_below(run_dir)}"
+        )
     problem = check_run(run_dir)
     if problem:
         raise ResultsError(problem)
