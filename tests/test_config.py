@@ -774,3 +774,13 @@ def test_a_target_named_and_given_a_formula_by_set_is_refused(write, given):
 
     with pytest.raises(config.ConfigError, match="names the target too; give one of"):
         config.load(write(TINY), given)
+
+
+@pytest.mark.parametrize("section", ["{expr: x, name: null}", "{expr: x, name: sine}"])
+def test_one_set_section_with_a_name_and_a_formula_says_so(write, section):
+    # said "given twice ({…} and {…})", the same mapping twice
+    from conftest import TINY
+
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(TINY), [f"target={section}"])
+    assert str(info.value) == "--set target: gives target.name and target.expr; give one of them"

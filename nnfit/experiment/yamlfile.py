@@ -577,6 +577,10 @@ def check_once(pairs, where=lambda key: f"--set {key}") -> None:
             one = leaf[: -len("expr")] + "name" if leaf.endswith("target.expr") else leaf
             if one in seen:
                 (k, v, first) = seen[one]
+                if k == key and first != leaf:  # one section with both
+                    raise ConfigError(
+                        [f"{where(key)}: gives target.name and target.expr; give one of them"]
+                    )
                 if k == key:
                     raise ConfigError(
                         [f"{where(key)}: given twice ({v!r} and {value!r}); give it once"]
