@@ -134,7 +134,7 @@ def run(
     config.refuse_sweep(loc, "run does not sweep; use nnfit sweep")
     exp = config.from_dict(data, str(file), loc)
     run_dir = results.inside(out, exp.name, exp.run_id())
-    ds = build_data(exp, file)
+    ds = build_data(exp, file, loc)
     try:
         with LiveProgress(exp.name, exp.training.epochs, quiet) as progress:
             rec = experiment.execute(exp, callback=progress, data=ds, plots=False)

@@ -33,14 +33,25 @@ def how(exp) -> str:
     return t.optimizer.name + (", output by least squares" if t.output_layer == "lstsq" else "")
 
 
-def build_data(exp, file):
+def build_data(exp, file, loc=None):
+    """The run's data; a target that cannot be evaluated names the ``--set`` that gave it
+    (``loc``: the file's line map with its overrides), else the file's line."""
     from nnfit.experiment import data
 
     try:
         return data.build(exp)
     except data.DataError as exc:
         key = "target.expr" if exp.target.expr is not None else "target.name"
-        raise data.DataError(f"{file}: {key}: {exc}") from None
+        where = str(file)
+        if loc is not None:
+            given = [o for o in loc.overrides if o.path[:1] == ("target",)]
+            if given:
+                w = given[-1].where
+                text = f"{w}: {exc}" if w.endswith(key) else f"{w}: {key}: {exc}"
+                raise data.DataError(text) from None
+            line = loc.line(tuple(key.split(".")))
+            where = f"{file}:{line}" if isinstance(line, int) else where
+        raise data.DataError(f"{where}: {key}: {exc}") from None
 
 
 @_guard()

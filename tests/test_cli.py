@@ -630,7 +630,13 @@ def test_validate_evaluates_the_target_where_run_would(write):
     r = invoke("validate", bad)
     assert r.exit_code == 2
     assert "sqrt.yaml: target.expr: target is not finite at the training point" in r.stderr
-    assert invoke("run", bad, "--quiet").exit_code == 2
+    r = invoke("run", bad, "--quiet")
+    assert r.exit_code == 2 and "sqrt.yaml:1: target.expr: target is not finite" in r.stderr
+    # a formula given by --set is named as such, not as a line of the file
+    good = write("target: {expr: x}\n", "good.yaml")
+    r = invoke("run", good, "--quiet", "--set", "target.expr=sqrt(x - 0.5)")
+    assert r.exit_code == 2
+    assert r.stderr.startswith("error: --set target.expr: target is not finite"), r.stderr
     # a sweep's grid points each get their own data: one of them is bad
     grid = write(
         "target: {expr: sqrt(x)}\nsweep:\n  grid:\n    target.expr: ['sqrt(x)', 'sqrt(x - 0.9)']\n",
