@@ -35,6 +35,23 @@ def only_run(out):
     return runs[0]
 
 
+def test_predict_names_odd_run_folders_on_one_line(tmp_path):
+    # a folder named with a newline broke the line in two
+    exp = tmp_path / "exp"
+    for name in ("new\nline", "sweep-0"):
+        (exp / name).mkdir(parents=True)
+    (exp / "new\nline" / "metrics.json").write_text("{}")
+    r = invoke("predict", exp, "--x", "0.5")
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
+    assert r.stderr.rstrip().endswith("run folders in it: " + str(exp / "new\\nline"))
+    # an experiment's folder of sweeps: the first sweep that holds runs is named
+    (exp / "new\nline" / "metrics.json").unlink()
+    (exp / "sweep-1" / "w2-s0").mkdir(parents=True)
+    (exp / "sweep-1" / "w2-s0" / "metrics.json").write_text("{}")
+    r = invoke("predict", exp, "--x", "0.5")
+    assert r.stderr.rstrip().endswith("run folders in it: " + str(exp / "sweep-1" / "w2-s0"))
+
+
 def test_run_without_figures_writes_the_rest(write, tmp_path):
     out = tmp_path / "res"
     r = invoke("run", write(TINY), "--out", out, "--quiet", "--no-figures")

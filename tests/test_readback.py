@@ -337,6 +337,30 @@ def test_a_run_without_checksums_is_not_done(run_copy):
     assert r.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        # a size in quotes: TypeError from the size check, a traceback in predict, report, sweep
+        (lambda f: f["model.npz"].update(bytes=str(f["model.npz"]["bytes"])), "files.model.npz"),
+        (lambda f: f["model.npz"].update(sha256=None), "files.model.npz"),
+        (lambda f: f.update({"model.npz": 5}), "files.model.npz"),
+        # history.csv unchecked: with its entry deleted the run was whole
+        (lambda f: f.pop("history.csv"), "does not record history.csv"),
+        (lambda f: f.pop("data.npz"), "does not record data.npz"),
+        (lambda f: f.update({"metrics.json": {"bytes": 1, "sha256": "0" * 64}}), "'metrics.json'"),
+    ],
+)
+def test_a_damaged_files_record_is_one_line(run_copy, edit, said):
+    m = json.loads((run_copy / "metrics.json").read_text())
+    edit(m["files"])
+    (run_copy / "metrics.json").write_text(json.dumps(m))
+    assert said in results.check_run(run_copy)
+    r = invoke("predict", run_copy, "--x", "0.5")
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and said in r.stderr, r.output
+    r = invoke("report", run_copy.parent)
+    assert r.exit_code == 0 and "damaged" in r.stdout, r.output
+
+
 def test_report_says_when_a_whole_run_has_a_config_it_cannot_read(run_copy):
     # a folder written by an older nnfit (a tag in config.yaml, checksums agreeing)
     # showed blank config columns without a word

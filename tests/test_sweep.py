@@ -445,6 +445,20 @@ def test_a_set_target_beside_a_grid_of_targets_is_refused(tmp_path, grid, given,
     assert not (tmp_path / "r").exists()
 
 
+def test_a_grid_over_a_targets_name_and_its_formula_is_refused(tmp_path):
+    # franke was dropped without a word: the point labelled name=franke, expr=x0 trained x0
+    p = tmp_path / "t.yaml"
+    p.write_text(
+        'target: {expr: "x0+x1", dim: 2}\nmodel: {hidden: [2]}\ntraining: {epochs: 2}\n'
+        "sweep:\n  grid:\n    target.name: [franke]\n    target.expr: [x0]\n"
+    )
+    r = invoke("sweep", p, "--out", tmp_path / "r")
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
+    assert "t.yaml:7: sweep.grid: target.expr and target.name (" in r.stderr
+    assert "both say which target it is; give one of them" in r.stderr
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize("lr", ["training.optimizer.lr=0.3", "training.optimizer={lr: 0.3}"])
 def test_a_set_key_inside_a_grid_key_stays_on_every_point(tmp_path, lr):
     # sgd, another choice than the file's adam, replaced the section and its lr (given

@@ -187,7 +187,7 @@ class ActivationConfig(_Named):
 
 class InitConfig(_Named):
     model_config = _named_schema(INIT_PARAMS)
-    name: _lit(INITIALIZERS)
+    name: _lit(INITIALIZERS) = "domain"  # model.init's default: `init: {scale: 2}` is its
     _params: ClassVar[dict[str, dict]] = INIT_PARAMS
 
 

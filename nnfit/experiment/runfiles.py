@@ -10,6 +10,7 @@ the run with its size and SHA-256 and each file still matches. Every problem is 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import itertools
@@ -332,7 +333,9 @@ def file_digest(path: Path, limit: int) -> dict:
 
 
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-REQUIRED = {"ok": ("config.yaml", "model.npz"), "diverged": ("config.yaml", "model.npz")}
+# what a finished run always writes beside metrics.json (a failed one: its config)
+_WRITTEN = ("config.yaml", "model.npz", "history.csv", "data.npz")
+REQUIRED = {"ok": _WRITTEN, "diverged": _WRITTEN}
 
 
 def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
@@ -359,8 +362,11 @@ def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
             kind = "not a regular file" if (run_dir / name).exists() else "missing"
             return f"{run_dir}/{name}: {kind}"
     for name, rec in files.items():
-        if not _PLAIN.match(name):
+        if not _PLAIN.match(name) or name == "metrics.json":
             return f"{run_dir}/metrics.json: {_cut(name, 40)!r} is not a file of the run"
+        size = rec.get("bytes") if isinstance(rec, dict) else None
+        if type(size) is not int or size < 0 or not isinstance(rec.get("sha256"), str):
+            return f"{run_dir}/metrics.json: files.{name}: not a size and a checksum"
         p = run_dir / name
         try:
             got = file_digest(p, rec["bytes"])
@@ -385,14 +391,18 @@ def _runs_below(folder: Path, shown: int = 2) -> str:
         where, runs = folder, runs_in(folder)
         if not runs:  # an experiment's folder holds sweeps: name the first one's runs
             entries = itertools.islice(folder.iterdir(), 2000)
-            sweeps = sorted(p for p in entries if p.name.startswith("sweep-"))
-            if sweeps:
-                where, runs = sweeps[0], runs_in(sweeps[0])
+            for sweep in sorted(p for p in entries if p.name.startswith("sweep-")):
+                with contextlib.suppress(OSError):
+                    where, runs = sweep, runs_in(sweep)
+                if runs:
+                    break
     except OSError:
         return ""
     if not runs:
         return ""
-    names = ", ".join(str(Path(short_path(where)) / r) for r in runs[:shown])
+    names = ", ".join(short_path(where / r) for r in runs[:shown])
+    if len(names) > 150:  # long names: one, so that the count still fits the line
+        shown, names = 1, short_path(where / runs[0])
     more = f", … ({len(runs)} in all)" if len(runs) > shown else ""
     return f"; run folders in it: {names}{more}"
 

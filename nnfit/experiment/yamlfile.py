@@ -24,9 +24,15 @@ MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 20_000
 
 
+# what may not reach a message line raw: C0 and C1 controls (a newline, an escape), DEL
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def short_path(name) -> str:
-    """A path for a message line: a long one keeps its start and its end."""
-    name = str(name)
+    """A path for a message line: a long one keeps its start and its end, and a control
+    character in it is written escaped (``\\n``), so that a folder's name cannot break
+    the line."""
+    name = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(name))
     return name if len(name) <= 100 else f"{name[:40]}…{name[-40:]}"
 
 
@@ -487,7 +493,7 @@ def set_path(data: dict, dotted: str, value, where: str) -> None:
 def _formulas(old: dict, new: dict) -> bool:
     """Whether a target's formula is given over a formula: that is the same choice, a
     formula, whose other keys (its ``dim``) stay, where a built-in name brings its own."""
-    return "expr" in old and "expr" in new and "name" not in new
+    return old.get("expr") is not None and new.get("expr") is not None and not new.get("name")
 
 
 def choice_ids(key: str) -> tuple[str, ...]:
@@ -578,6 +584,8 @@ def check_once(pairs, where=lambda key: f"--set {key}") -> None:
             if one in seen:
                 (k, v, first) = seen[one]
                 if k == key and first != leaf:  # one section with both
+                    if isinstance(value, dict) and None in (value.get("name"), value.get("expr")):
+                        continue  # config.yaml's own spelling: {expr: x0, name: null}
                     raise ConfigError(
                         [f"{where(key)}: gives target.name and target.expr; give one of them"]
                     )

@@ -129,6 +129,18 @@ def _check_grid(grid: dict, origins: dict[str, _Origin]) -> None:
                     f"grid key ({origins[outer].key}); give the values under one of them"
                 ]
             )
+    named: dict[str, str] = {}  # one key names a choice: target.name and target.expr both
+    for key in grid:
+        if isinstance(key, str) and names_choice(key):
+            other = named.setdefault(_unit(key), key)
+            if other != key:
+                raise config.ConfigError(
+                    [
+                        f"{origins[key].key}: sweep.grid: {key} and {other} "
+                        f"({origins[other].key}) both say which "
+                        f"{key.rpartition('.')[0].rpartition('.')[2]} it is; give one of them"
+                    ]
+                )
     for key, values in grid.items():
         o = origins[key]
         problem = key_problem(key)
