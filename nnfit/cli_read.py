@@ -64,7 +64,8 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.
     bad = 0
     for f in files:
         try:
-            exp = config.load(f)
+            data, loc = config.load_raw(f)
+            exp = config.from_dict(data, str(f), loc)
             exps = [exp]
             if exp.sweep is not None and exp.sweep.grid:
                 from nnfit.sweep import grid as sw
@@ -76,7 +77,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.
                 key = json.dumps([e.target.model_dump(), e.data.model_dump()], sort_keys=True)
                 if key not in seen:
                     seen.add(key)
-                    build_data(e, f)
+                    build_data(e, f, loc if e is exp else None)
             points = len(exps) if exp.sweep is not None and exp.sweep.grid else None
         except config.ConfigError as exc:
             bad += 1

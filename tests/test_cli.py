@@ -646,7 +646,7 @@ def test_validate_evaluates_the_target_where_run_would(write):
     bad = write("target: {expr: sqrt(x - 0.5)}\n", "sqrt.yaml")
     r = invoke("validate", bad)
     assert r.exit_code == 2
-    assert "sqrt.yaml: target.expr: target is not finite at the training point" in r.stderr
+    assert "sqrt.yaml:1: target.expr: target is not finite at the training point" in r.stderr
     r = invoke("run", bad, "--quiet")
     assert r.exit_code == 2 and "sqrt.yaml:1: target.expr: target is not finite" in r.stderr
     # a formula given by --set is named as such, not as a line of the file
