@@ -209,7 +209,8 @@ class Run:
     data : Dataset
         The training, validation and test points (in F's units).
     run_dir : Path or None
-        The run folder, when ``out`` was given.
+        The run folder, when ``out`` was given and this run is in it (None when it failed
+        or was interrupted and the folder's finished run was kept).
     """
 
     def __init__(self, exp: Experiment, record: RunRecord, data: Dataset, run_dir=None):
@@ -334,13 +335,14 @@ def run(
     from nnfit.experiment import runner
 
     _check_out(out)
+    _check_callback(callback)
     exp, loc = _experiment(config, overrides)
     config_mod.refuse_sweep(loc, "run() does not sweep; give it to nnfit.sweep")
     run_dir = rundir.inside(Path(out), exp.name, exp.run_id()) if out is not None else None
     ds = _dataset(exp, loc)
     record = runner.execute(exp, callback=callback, data=ds, plots=out is not None)
-    if run_dir is not None:
-        rundir.write_run(record, run_dir)
+    if run_dir is not None and not rundir.write_run(record, run_dir):
+        run_dir = None  # a finished run of the folder was kept: this Run is not the folder's
     if record.status == "failed":
         exc = RuntimeError(f"{exp.name}: training failed: {record.error}")
         if record.traceback:
@@ -397,6 +399,17 @@ def _check_out(out) -> None:
     if out is not None and not isinstance(out, str | os.PathLike):
         text = f"must be a path (str or os.PathLike), got {out!r}"
         raise ConfigError([Problem(f"out: {text}", None, None, "out", "a path", out, text)])
+    if out is not None and not os.fspath(out):  # as --out '': not "the current folder"
+        text = "is empty; give a folder for the results (None writes nothing)"
+        raise ConfigError([Problem(f"out: {text}", None, None, "out", "a path", out, text)])
+
+
+def _check_callback(callback) -> None:
+    if callback is not None and not callable(callback):
+        text = f"must be a function of the epoch, got {callback!r}"
+        raise ConfigError(
+            [Problem(f"callback: {text}", None, None, "callback", "a callable", callback, text)]
+        )
 
 
 def _whole(value) -> bool:

@@ -87,6 +87,35 @@ def test_nothing_is_written_without_out(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_bad_out_or_callback_is_refused_before_training(tmp_path):
+    # a file on the path was found after every epoch had run; '' wrote into the current
+    # folder; a callback that is not callable failed at the first epoch
+    epochs = []
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(rundir.ResultsError, match="a folder on its path is a file"):
+        nnfit.run(CFG, out=tmp_path / "afile" / "sub", callback=lambda ev: epochs.append(ev))
+    assert epochs == []
+    with pytest.raises(nnfit.ConfigError, match="out: is empty"):
+        nnfit.run(CFG, out="")
+    with pytest.raises(nnfit.ConfigError, match="callback: must be a function"):
+        nnfit.run(CFG, callback=5)
+
+
+def test_an_interrupted_rerun_is_not_the_folders_run(tmp_path):
+    # the finished run is kept; the Run returned read its metrics from that folder while
+    # its status and model were the interrupted run's
+    nnfit.run(CFG, out=tmp_path)
+
+    def stop(ev):
+        if ev.epoch == 3:
+            raise KeyboardInterrupt
+
+    run = nnfit.run(CFG, out=tmp_path, callback=stop)
+    assert run.status == "interrupted" and run.run_dir is None
+    assert run.metrics["status"] == "interrupted" and run.metrics["epochs"] == run.record.epochs
+    assert json.loads((only_run(tmp_path) / "metrics.json").read_text())["status"] == "ok"
+
+
 def test_metrics_history_and_model(tmp_path):
     run = nnfit.run(CFG, out=tmp_path)
     assert run.metrics == json.loads((run.run_dir / "metrics.json").read_text())

@@ -223,6 +223,12 @@ def inside(root: Path, *parts: str) -> Path:
     for folder in (path, *path.parents):  # found now, not when the finished run is written
         if os.path.islink(folder) and not os.path.exists(folder):
             raise ResultsError(f"{folder}: a symbolic link to nothing; give a folder")
+        if folder != path and os.path.exists(folder) and not os.path.isdir(folder):
+            raise ResultsError(f"cannot write {path}: a folder on its path is a file ({folder})")
+        if os.path.isdir(folder) and folder != path:
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ResultsError(f"cannot write {path}: {folder} is not writable")
+            break  # the rest of the path is made when the run is written
     for folder in (top, *top.parents):
         if (folder / "metrics.json").is_file():
             what = "a run folder" if folder == top else f"inside the run folder {folder}"
