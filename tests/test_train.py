@@ -256,3 +256,28 @@ def test_history_rows_and_event_fields():
     assert ev.grad_norm.shape == (1, 2) and ev.val_loss.shape == (1,)
     assert res.history.epoch == [0, 1, 2, 3, 4, 5]
     assert res.history.val_loss[-1] == pytest.approx(float(ev.val_loss[0]))
+
+
+@pytest.mark.parametrize(
+    ("kw", "said"),
+    [
+        # a batch of −1 took no step and logged a loss of 0 every epoch, status ok
+        ({"batch_size": -1}, "batch_size must be a whole number ≥ 1"),
+        ({"epochs": 2.5}, "epochs must be a whole number ≥ 0"),
+        ({"epochs": True}, "epochs must be a whole number ≥ 0"),
+        ({"l2": -1.0}, "l2 must be a finite number ≥ 0"),
+        ({"clip_norm": 0}, "clip_norm must be None or a finite number > 0"),
+        ({"output_layer": "nope"}, 'output_layer must be "trained" or "lstsq"'),
+        ({"output_every": 0}, "output_every must be None or a whole number ≥ 1"),
+        ({"early_stopping": {"patiencee": 3}}, "early_stopping must be None or a dict"),
+        ({"early_stopping": {"monitor": "foo"}}, 'early_stopping must be monitor "val" or'),
+        # a negative lr trained uphill, status ok
+        (
+            {"optimizer": {"name": "adam", "lr": -0.1}},
+            "optimizer must be a name or a dict whose lr",
+        ),
+    ],
+)
+def test_settings_that_would_train_silently_wrong_are_refused(kw, said):
+    with pytest.raises(ValueError, match=f"TrainSettings.{said}"):
+        TrainSettings(**kw)

@@ -60,6 +60,48 @@ class TrainSettings:
     restore_best: bool = True
     divergence_factor: float = 1e6
 
+    def __post_init__(self):
+        """Refuse what would train silently wrong (a batch of −1 took no step and logged a
+        loss of 0; a negative lr climbed; an early-stopping key misspelt was ignored)."""
+
+        def bad(key, allowed):
+            got = getattr(self, key)
+            raise ValueError(f"TrainSettings.{key} must be {allowed}, got {got!r}")
+
+        def whole(v, lo):
+            return isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= lo
+
+        def number(v, lo, open_=False):
+            ok = isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_)
+            return ok and math.isfinite(v) and (v > lo if open_ else v >= lo)
+
+        if not (self.batch_size in (None, "full") or whole(self.batch_size, 1)):
+            bad("batch_size", 'a whole number ≥ 1, "full" or None')
+        if not whole(self.epochs, 0):
+            bad("epochs", "a whole number ≥ 0")
+        for key in ("l1", "l2"):
+            if not number(getattr(self, key), 0):
+                bad(key, "a finite number ≥ 0")
+        if self.clip_norm is not None and not number(self.clip_norm, 0, open_=True):
+            bad("clip_norm", "None or a finite number > 0")
+        if self.output_layer not in ("trained", "lstsq"):
+            bad("output_layer", '"trained" or "lstsq"')
+        if self.output_every is not None and not whole(self.output_every, 1):
+            bad("output_every", "None or a whole number ≥ 1")
+        if not number(self.divergence_factor, 1, open_=True):
+            bad("divergence_factor", "a finite number > 1")
+        es = self.early_stopping
+        if es is not None:
+            if not isinstance(es, dict) or set(es) - {"patience", "min_delta", "monitor"}:
+                bad("early_stopping", "None or a dict of patience, min_delta and monitor")
+            if not whole(es.get("patience", 1), 1) or not number(es.get("min_delta", 0), 0):
+                bad("early_stopping", "patience a whole number ≥ 1, min_delta ≥ 0")
+            if es.get("monitor", "val") not in ("val", "train"):
+                bad("early_stopping", 'monitor "val" or "train"')
+        lr = self.optimizer.get("lr") if isinstance(self.optimizer, dict) else None
+        if lr is not None and not number(lr, 0, open_=True):
+            bad("optimizer", "a name or a dict whose lr is a finite number > 0")
+
     @classmethod
     def from_config(cls, training: dict) -> TrainSettings:
         """The settings from a ``training`` section (keys the engine does not use, such
