@@ -395,21 +395,23 @@ class Sweep:
         return f"Sweep({s.get('name')}: {s['n_ok']} ok, {s['n_failed']} failed{where})"
 
 
+def _refused(key: str, allowed: str, given, text: str) -> ConfigError:
+    """Bad input given as an argument (no file, no line), as one ConfigError."""
+    return ConfigError([Problem(f"{key}: {text}", None, None, key, allowed, given, text)])
+
+
 def _check_out(out) -> None:
     if out is not None and not isinstance(out, str | os.PathLike):
-        text = f"must be a path (str or os.PathLike), got {out!r}"
-        raise ConfigError([Problem(f"out: {text}", None, None, "out", "a path", out, text)])
+        raise _refused("out", "a path", out, f"must be a path (str or os.PathLike), got {out!r}")
     if out is not None and not os.fspath(out):  # as --out '': not "the current folder"
         text = "is empty; give a folder for the results (None writes nothing)"
-        raise ConfigError([Problem(f"out: {text}", None, None, "out", "a path", out, text)])
+        raise _refused("out", "a path", out, text)
 
 
 def _check_callback(callback) -> None:
     if callback is not None and not callable(callback):
         text = f"must be a function of the epoch, got {callback!r}"
-        raise ConfigError(
-            [Problem(f"callback: {text}", None, None, "callback", "a callable", callback, text)]
-        )
+        raise _refused("callback", "a callable", callback, text)
 
 
 def _whole(value) -> bool:
@@ -419,8 +421,7 @@ def _whole(value) -> bool:
 
 def _check_sweep_args(widths, seeds, jobs) -> None:
     def bad(key, allowed, given):
-        text = f"must be {allowed}, got {given!r}"
-        return ConfigError([Problem(f"{key}: {text}", None, None, key, allowed, given, text)])
+        return _refused(key, allowed, given, f"must be {allowed}, got {given!r}")
 
     if widths is not None and (
         isinstance(widths, str | bytes)

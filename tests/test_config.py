@@ -561,6 +561,14 @@ def test_a_key_under_a_default_choice_is_the_default_choices(write, given, expec
     assert str(info.value).startswith(expect)
 
 
+def test_the_schema_takes_an_init_section_without_a_name():
+    # the loader took `init: {scale: 2}` as domain's while the schema, for editors,
+    # still required a name
+    init = config.schema()["$defs"]["InitConfig"]
+    assert "name" not in init.get("required", [])
+    assert init["properties"]["name"]["default"] == config.ModelConfig.model_fields["init"].default
+
+
 @pytest.mark.parametrize(
     "given", [["target.expr=x0+x1"], ["target={expr: x0+x1}"], ["target={expr: x0+x1, dim: 2}"]]
 )

@@ -334,9 +334,9 @@ class LM(Method):
                     mu *= hp["mu_inc"]
                     continue
                 delta = normal.solve(-grad)
-                # the decrease the quadratic model predicts for the LM step δ, with
-                # H = JᵀJ + λD and (H + μI)δ = −g: −gᵀδ − ½δᵀHδ = ½(μ‖δ‖² − gᵀδ)
-                predicted = 0.5 * (mu * float(delta @ delta) - float(grad @ delta))
+                if gain:  # the decrease the quadratic model predicts for the LM step δ,
+                    # H = JᵀJ + λD and (H + μI)δ = −g: −gᵀδ − ½δᵀHδ = ½(μ‖δ‖² − gᵀδ)
+                    predicted = 0.5 * (mu * float(delta @ delta) - float(grad @ delta))
                 if accel:
                     delta = accelerated(x, delta, grad, damping)
                 new = evaluate(x + delta)

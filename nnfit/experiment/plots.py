@@ -312,15 +312,11 @@ def gradients_figure(exp, record) -> Figure:
         ax.plot(ep, np.where(raw > 0, raw, np.nan), color=c, lw=0.6, alpha=0.25)
         s = running_median(raw, window)
         smooth.append(s)
-        name = f"layer {l + 1}" + (
-            " (input side)"
-            if l == 0 and L > 1
-            else " (output, solved)"
-            if l == L - 1 and solved
-            else " (output)"
-            if l == L - 1
-            else ""
-        )
+        name = f"layer {l + 1}"
+        if l == 0 and L > 1:
+            name += " (input side)"
+        elif l == L - 1:
+            name += " (output, solved)" if solved else " (output)"
         ax.plot(ep, s, color=c, lw=1.8, label=name)
     ax.set_yscale("log")
     ax.set_ylabel("‖∂C/∂(W, b)‖ of the layer")
