@@ -65,24 +65,19 @@ def _pairs(overrides: Overrides) -> list[tuple[str, Any]]:
     if isinstance(overrides, str):
         overrides = [overrides]
     if isinstance(overrides, bytes) or not isinstance(overrides, Mapping | Iterable):
-        raise ConfigError(
-            [
-                "overrides: must be a mapping {key: value} or a list of 'key=value' "
-                f"strings or (key, value) pairs, got {overrides!r}"
-            ]
-        )
+        forms = "a mapping {key: value} or a list of 'key=value' strings or (key, value) pairs"
+        raise _refused("overrides", forms, overrides, f"must be {forms}, got {overrides!r}")
     items = overrides.items() if isinstance(overrides, Mapping) else overrides
     pairs = []
     for item in items:
         if isinstance(item, str):
-            pairs.append(parse_set(item))
+            pairs.append(parse_set(item, lambda key, item=item: f"overrides[{item!r}]"))
             continue
         if not (isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[0], str)):
-            raise ConfigError(
-                [f"overrides: each entry must be 'key=value' or a (key, value) pair, got {item!r}"]
-            )
+            forms = "'key=value' or a (key, value) pair"
+            raise _refused("overrides", forms, item, f"each entry must be {forms}, got {item!r}")
         key = item[0]
-        pairs.append((key, plain_data(item[1], f"overrides[{key!r}]")))
+        pairs.append((key, plain_data(item[1], f"overrides[{key!r}]", key=key)))
     check_once(pairs, lambda key: f"overrides[{key!r}]")
     return pairs
 
@@ -162,7 +157,9 @@ class Model:
 
     def predict(self, X) -> Array:
         """g(X) in F's units, shape (n,), for X of shape (n, d) ((n,) when d = 1)."""
-        X = np.asarray(X, dtype=float)
+        from nnfit.engine.network import numbers
+
+        X = numbers(X, float)
         if X.ndim == 1 and self.dim == 1:
             X = X[:, None]
         if X.ndim != 2 or X.shape[1] != self.dim:

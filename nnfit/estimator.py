@@ -25,8 +25,10 @@ from nnfit.estimator_base import (
     BaseEstimator,
     NotFittedError,
     RegressorMixin,
+    check_names,
     check_X,
     check_y,
+    feature_names,
     seed_sequence,
 )
 
@@ -251,6 +253,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         from nnfit.experiment.runner import settings_from
 
         model, training, root = self._validated()
+        names = feature_names(X)
         X = check_X(X)
         y = check_y(y, len(X))
         Y = y.reshape(len(y), -1)
@@ -275,6 +278,10 @@ class Regressor(RegressorMixin, BaseEstimator):
             val = np.sort(s_split.permutation(n)[:n_val])
         tr = np.setdiff1d(np.arange(n), val)
         self.n_features_in_, self.n_outputs_ = X.shape[1], k
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):  # refitted on an array
+            del self.feature_names_in_
         self._y_1d = y.ndim == 1
         self.x_min_ = X[tr].min(axis=0)
         self.x_scale_ = _nonzero(X[tr].max(axis=0) - self.x_min_)
@@ -328,6 +335,7 @@ class Regressor(RegressorMixin, BaseEstimator):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet; call fit first."
             )
+        check_names(getattr(self, "feature_names_in_", None), X, type(self).__name__)
         X = check_X(X, self.n_features_in_, type(self).__name__)
         net = Network.from_arrays(self._meta, list(zip(self.coefs_, self.intercepts_, strict=True)))
         g = net.predict((X - self.x_min_) / self.x_scale_)[0] * self.y_scale_ + self.y_mean_

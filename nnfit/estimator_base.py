@@ -112,6 +112,42 @@ def _finite(A: Array, what: str) -> None:
         raise ValueError(f"Input {what} contains NaN or infinity (inf).")
 
 
+def feature_names(X) -> Array | None:
+    """The column names of a data frame whose columns are all named by strings (what
+    scikit-learn keeps as ``feature_names_in_``); None for anything else."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = list(columns)
+    if not names or not all(isinstance(c, str) for c in names):
+        return None
+    return np.asarray(names, dtype=object)
+
+
+def check_names(fitted: Array | None, X, name: str) -> None:
+    """As scikit-learn: other names than at fit are an error; names on one side only, a
+    warning."""
+    import warnings
+
+    given = feature_names(X)
+    if fitted is None and given is None:
+        return
+    if fitted is None:
+        warnings.warn(
+            f"X has feature names, but {name} was fitted without feature names", stacklevel=3
+        )
+    elif given is None:
+        warnings.warn(
+            f"X does not have valid feature names, but {name} was fitted with feature names",
+            stacklevel=3,
+        )
+    elif list(given) != list(fitted):
+        raise ValueError(
+            "The feature names should match those that were passed during fit: "
+            f"fitted with {list(fitted)}, got {list(given)}"
+        )
+
+
 def check_X(X, n_features: int | None = None, name: str = "Regressor") -> Array:
     """X as a float64 (n, d) array with n, d ≥ 1 and finite entries."""
     X = _dense(X, "X")

@@ -74,9 +74,9 @@ def test_parameters_are_bound_and_checked():
         acts.get("leaky_relu", slope=1.0)
     with pytest.raises(ValueError, match="finite"):
         acts.get("elu", alpha=float("nan"))
-    with pytest.raises(KeyError, match="slope"):
+    with pytest.raises(ValueError, match="slope"):
         acts.get("tanh", slope=1.0)
-    with pytest.raises(KeyError, match="allowed"):
+    with pytest.raises(ValueError, match="allowed"):
         acts.get("tanhh")
 
 

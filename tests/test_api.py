@@ -169,6 +169,11 @@ def test_load_refuses_a_run_that_is_not_whole_and_predict_refuses_nan(tmp_path):
         model.predict([0.5, np.nan])
     with pytest.raises(ValueError, match="not finite"):
         model.predict([np.inf])
+    # text is not a number, though NumPy reads "0.1" as one
+    with pytest.raises(ValueError, match=r"X must be numbers, got text \(<U3\)"):
+        model.predict(["0.1"])
+    with pytest.raises(ValueError, match="X must be numbers, got text"):
+        model.predict(np.array([0.1, "0.2"], dtype=object))
     (run.run_dir / "history.csv").write_text("epoch\n")  # changed since it was recorded
     with pytest.raises(rundir.ResultsError, match=r"history\.csv"):
         nnfit.load(run.run_dir)
@@ -348,3 +353,55 @@ def test_import_nnfit_stays_light():
     assert p.returncode == 0, p.stderr
     # nnfit.sweep is the subpackage made callable: importing it costs no NumPy
     assert p.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("call", "key", "allowed", "given"),
+    [
+        (
+            lambda: nnfit.run(CFG, overrides={"training.optimizer.lr": 1j}),
+            "training.optimizer.lr",
+            "numbers, strings, lists and mappings",
+            1j,
+        ),
+        (
+            lambda: nnfit.run(CFG, overrides={"model.hidden": [2, {3}]}),
+            "model.hidden[1]",
+            "numbers, strings, lists and mappings",
+            {3},
+        ),
+        (
+            lambda: nnfit.run(CFG, overrides=5),
+            "overrides",
+            "a mapping {key: value} or a list of 'key=value' strings or (key, value) pairs",
+            5,
+        ),
+        (
+            lambda: nnfit.run(CFG, overrides=[5]),
+            "overrides",
+            "'key=value' or a (key, value) pair",
+            5,
+        ),
+        (lambda: nnfit.run({**CFG, 1: 2}), "config", "string keys", 1),
+        (
+            lambda: nnfit.run(CFG, overrides="training.epochs"),
+            "training.epochs",
+            "KEY=VALUE",
+            "training.epochs",
+        ),
+        (
+            lambda: nnfit.run(CFG, overrides="training.epochs= "),
+            "training.epochs",
+            "a YAML value",
+            " ",
+        ),
+    ],
+)
+def test_argument_errors_carry_their_key_allowed_and_given(call, key, allowed, given):
+    """These had key, allowed and given None, and a string override without '=' was
+    named '--set', a flag the Python caller never gave."""
+    with pytest.raises(nnfit.ConfigError) as info:
+        call()
+    e = info.value
+    assert (e.key, e.allowed, e.given, e.file, e.line) == (key, allowed, given, None, None)
+    assert "--set" not in str(e) and str(e).count("\n") == 0

@@ -288,3 +288,37 @@ def test_lm_with_several_outputs_is_one_clear_error():
     X = np.random.default_rng(0).uniform(size=(40, 2))
     with pytest.raises(ValueError, match="optimizer 'lm' fits one output and y has 2 columns"):
         nnfit.Regressor(optimizer="lm").fit(X, np.c_[X[:, 0], X[:, 1]])
+
+
+class _Frame:
+    """What the estimator reads of a data frame: named columns and the values."""
+
+    def __init__(self, values, columns):
+        self.values, self.columns = np.asarray(values), list(columns)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def __len__(self):
+        return len(self.values)
+
+
+def test_feature_names_are_kept_and_checked_as_scikit_learn_does():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(40, 2))
+    y = X[:, 0] - X[:, 1]
+    reg = nnfit.Regressor(epochs=3, random_state=0).fit(_Frame(X, ["a", "b"]), y)
+    assert list(reg.feature_names_in_) == ["a", "b"] and reg.n_features_in_ == 2
+    named = reg.predict(_Frame(X, ["a", "b"]))
+    with pytest.raises(ValueError, match=r"should match.*\['a', 'b'\].*\['b', 'a'\]"):
+        reg.predict(_Frame(X, ["b", "a"]))
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        plain = reg.predict(X)
+    assert named.shape == (40,) and np.array_equal(named, plain)
+    # refitted on a plain array: no names kept, and names given later are warned about
+    reg.fit(X, y)
+    assert not hasattr(reg, "feature_names_in_")
+    with pytest.warns(UserWarning, match="fitted without feature names"):
+        reg.predict(_Frame(X, ["a", "b"]))
+    # columns that are not all strings are no names (scikit-learn's rule)
+    assert not hasattr(nnfit.Regressor(epochs=1).fit(_Frame(X, [0, 1]), y), "feature_names_in_")

@@ -54,6 +54,6 @@ def test_l1_subgradient_is_zero_at_zero():
 def test_loss_parameters_are_checked():
     with pytest.raises(ValueError, match="delta"):
         get("huber", delta=0.0)
-    with pytest.raises(KeyError, match="delta"):
+    with pytest.raises(ValueError, match="delta"):
         get("mse", delta=1.0)
     assert LOSSES["mse"].least_squares and not LOSSES["huber"].least_squares

@@ -135,7 +135,7 @@ def test_bad_shapes_are_refused():
         Network.create([1, 4, 4, 1], activation=["tanh"])
     with pytest.raises(ValueError, match="positive"):
         Network([1, 0, 1], ["tanh", "identity"])
-    with pytest.raises(KeyError, match="allowed"):
+    with pytest.raises(ValueError, match="allowed"):
         Network.create([1, 2, 1], init="xavier")
 
 

@@ -281,3 +281,71 @@ def test_history_rows_and_event_fields():
 def test_settings_that_would_train_silently_wrong_are_refused(kw, said):
     with pytest.raises(ValueError, match=f"TrainSettings.{said}"):
         TrainSettings(**kw)
+
+
+def _tiny():
+    net = Network.create([1, 4, 1], activation="tanh", rng=np.random.default_rng(0))
+    X = np.linspace(0, 1, 20)[:, None]
+    return net, X, np.sin(X)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (lambda X, y: (X, y[:10]), r"y must have shape \(20, 1\) as X has 20 rows, got \(10, 1\)"),
+        (lambda X, y: (np.hstack([X, X]), y), r"X must have shape \(n, 1\), n ≥ 1, got \(20, 2\)"),
+        (lambda X, y: (X, np.hstack([y, y])), r"y must have shape \(20, 1\).*got \(20, 2\)"),
+        (lambda X, y: (X[:, :, None], y), r"X must have shape \(n, 1\).*\(20, 1, 1\)"),
+        (lambda X, y: (X[:0], y[:0]), r"X must have shape \(n, 1\), n ≥ 1, got \(0, 1\)"),
+        (lambda X, y: (X, y * np.nan), "y has values that are not finite"),
+        (lambda X, y: (X.astype(str), y), r"X must be numbers, got text \(<U"),
+        (lambda X, y: (X, None), r"y must have shape \(20, 1\).*got None"),
+    ],
+)
+def test_train_refuses_arrays_that_do_not_fit_the_network(args, message):
+    """Each of these failed deep in NumPy (a reshape, a product's core dimension) or, for
+    NaN targets, trained until the run was called diverged; the strings were read as
+    numbers."""
+    net, X, y = _tiny()
+    before = net.theta.copy()
+    with pytest.raises(ValueError, match=message):
+        train(net, *args(X, y), settings=TrainSettings(epochs=2))
+    assert np.array_equal(net.theta, before)  # refused before any step
+
+
+def test_train_checks_the_validation_arrays_and_takes_a_1d_column():
+    net, X, y = _tiny()
+    s = TrainSettings(epochs=2, early_stopping=None)
+    with pytest.raises(ValueError, match=r"y_val must have shape \(5, 1\) as X_val has 5 rows"):
+        train(net, X, y, X[:5], y[:4], settings=s)
+    with pytest.raises(ValueError, match=r"X_val must have shape \(n, 1\).*\(20, 2\)"):
+        train(net, X, y, np.hstack([X, X]), y, settings=s)
+    # one input, one output: 1-D X and y are a column each, as predict takes them
+    [r] = train(net, X[:, 0], y[:, 0], settings=s)
+    assert r.status == "ok" and r.epochs == 2
+    with pytest.raises(ValueError, match=r"X must have shape \(n, 1\), got \(20, 2\)"):
+        net.predict(np.hstack([X, X]))
+    with pytest.raises(ValueError, match="X must be numbers, got text"):
+        net.predict(np.array(["0.1", "0.2"], dtype=object))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"optimizer": "adamm"}, r"^unknown optimizer 'adamm' \(allowed: gd, sgd"),
+        ({"optimizer": {"lr": 0.1}}, r"^optimizer must be a name or a dict with its 'name'"),
+        ({"optimizer": 3}, r"^optimizer must be a name or a dict.*got 3"),
+        ({"optimizer": {"name": "adam", "beta3": 1}}, r"^optimizer 'adam' takes beta1.*beta3"),
+        ({"loss": "mse2"}, r"^unknown loss 'mse2' \(allowed: mse, mae, huber\)"),
+        ({"schedule": "cos"}, r"^unknown schedule 'cos' \(allowed: constant, step"),
+        ({"schedule": {"name": "step", "gama": 0.5}}, r"^schedule 'step' takes step_size"),
+    ],
+)
+def test_unknown_names_are_value_errors_before_training(settings, message):
+    """An unknown schedule was a bare KeyError('cos') at the first epoch, after the
+    first solve; the others were KeyErrors whose message came out quoted."""
+    net, X, y = _tiny()
+    before = net.theta.copy()
+    with pytest.raises(ValueError, match=message):
+        train(net, X, y, settings=TrainSettings(epochs=2, **settings))
+    assert np.array_equal(net.theta, before)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from nnfit.engine.params import Param, bind
+from nnfit.engine.params import Param, bind, lookup
 
 Array = np.ndarray
 
@@ -290,14 +290,13 @@ def get(name: str, **params: float) -> Activation:
 
     Raises
     ------
-    KeyError
-        For an unknown name or a parameter the activation does not take.
+    UnknownChoice
+        For an unknown name or a parameter the activation does not take (a KeyError
+        and a ValueError).
     ValueError
         For a parameter outside its range.
     """
-    if name not in ACTIVATIONS:
-        raise KeyError(f"unknown activation {name!r} (allowed: {', '.join(ACTIVATIONS)})")
-    act = ACTIVATIONS[name]
+    act = lookup("activation", name, ACTIVATIONS)
     if not params:
         bind("activation", name, act.params, {})
         return act

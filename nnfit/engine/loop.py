@@ -115,7 +115,7 @@ class TrainSettings:
         return None if bs is None or bs == "full" or int(bs) >= n else int(bs)
 
     def loss_fn(self) -> loss_mod.Loss:
-        name, params = spec(self.loss)
+        name, params = spec(self.loss, "loss")
         return loss_mod.get(name, **params)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from nnfit.engine.params import POSITIVE, Param, bind
+from nnfit.engine.params import POSITIVE, Param, bind, lookup
 
 Array = np.ndarray
 
@@ -77,10 +77,8 @@ LOSSES: dict[str, Loss] = {
 
 
 def get(name: str, **params: float) -> Loss:
-    """The loss ``name`` with ``params`` checked and bound (KeyError, ValueError)."""
-    if name not in LOSSES:
-        raise KeyError(f"unknown loss {name!r} (allowed: {', '.join(LOSSES)})")
-    loss = LOSSES[name]
+    """The loss ``name`` with ``params`` checked and bound (UnknownChoice, ValueError)."""
+    loss = lookup("loss", name, LOSSES)
     values = bind("loss", name, loss.params, params)
     if not values:
         return loss

@@ -29,7 +29,7 @@ import numpy as np
 from nnfit.engine import activations as acts
 from nnfit.engine import initializers as inits
 from nnfit.engine.losses import REGULARIZERS, Loss
-from nnfit.engine.params import bind
+from nnfit.engine.params import bind, lookup
 
 Array = np.ndarray
 
@@ -75,6 +75,21 @@ def forward(params: Sequence[tuple[Array, Array]], X, functions):
     for (W, b), f in zip(params, functions, strict=True):
         a = f(a @ W + b)
     return a
+
+
+def numbers(values, dtype, name: str = "X") -> Array:
+    """``values`` as an array of ``dtype``, refusing text: NumPy reads ``["0.1"]`` as the
+    number 0.1, so a column of a CSV read as strings would pass unnoticed."""
+    a = np.asarray(values)
+    text = a.dtype.kind in "US" or (
+        a.dtype.kind == "O" and any(isinstance(v, str | bytes) for v in a.flat)
+    )
+    if text:
+        raise ValueError(f"{name} must be numbers, got text ({a.dtype})")
+    try:
+        return np.asarray(a, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numbers ({exc})") from None
 
 
 class Network:
@@ -167,8 +182,7 @@ class Network:
     def initialize(self, k: int, rng: np.random.Generator, init="glorot", bias=0.0) -> None:
         """Draw model k's weights with ``init`` and set its biases (a number or "spread")."""
         name, given = (init, {}) if isinstance(init, str) else _split(init)
-        if name not in inits.INITIALIZERS:
-            raise KeyError(f"unknown init {name!r} (allowed: {', '.join(inits.INITIALIZERS)})")
+        lookup("init", name, inits.INITIALIZERS)
         params = bind("init", name, inits.PARAMS[name], given)
         fn = inits.INITIALIZERS[name]
         for l, block in enumerate(self.blocks):
@@ -230,9 +244,7 @@ class Network:
         Rows go through in blocks (by default about 2**21 activations of the widest
         layer per model, 16 MB in float64) to bound memory.
         """
-        X = np.asarray(X, dtype=self.dtype)
-        if X.ndim == 1:
-            X = X[:, None]
+        X = self._inputs(X)
         if block is None:
             block = max(256, (1 << 21) // (max(self.sizes) * self.k))
         return self._through(X, self.n_layers, block)
@@ -240,12 +252,22 @@ class Network:
     def features(self, X: Array, block: int | None = None) -> Array:
         """The last hidden layer's activations (K, n, width): what the output layer sees
         (X itself, broadcast to K models, for a linear model)."""
-        X = np.asarray(X, dtype=self.dtype)
+        X = self._inputs(X)
         if block is None:
             block = max(256, (1 << 21) // (max(self.sizes) * self.k))
         return np.broadcast_to(
             self._through(X, self.n_layers - 1, block), (self.k, len(X), self.sizes[-2])
         )
+
+    def _inputs(self, X) -> Array:
+        """X as (n, d) in the network's dtype (a 1-D X is a column), or a ValueError
+        naming its shape (it failed deep in the first product)."""
+        X = numbers(X, self.dtype)
+        if X.ndim == 1:
+            X = X[:, None]
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(f"X must have shape (n, {self.sizes[0]}), got {X.shape}")
+        return X
 
     def _through(self, X: Array, layers: int, block: int) -> Array:
         if layers == 0:

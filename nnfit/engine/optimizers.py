@@ -41,7 +41,7 @@ import numpy as np
 
 from nnfit.engine import passes, readout
 from nnfit.engine.loop import Method, Session
-from nnfit.engine.params import UNIT_OPEN, Param, bind, spec
+from nnfit.engine.params import UNIT_OPEN, Param, bind, lookup, spec
 from nnfit.engine.passes import Problem
 from nnfit.engine.schedules import PARAMS as SCHEDULE_PARAMS
 from nnfit.engine.schedules import SCHEDULES
@@ -116,9 +116,7 @@ class FirstOrder(Method):
 
     def _run(self, session: Session, problem: Problem) -> None:
         s, net, data = session.settings, problem.net, problem.data
-        name, sched_params = spec(s.schedule)
-        sched = SCHEDULES[name]
-        sched_params = bind("schedule", name, SCHEDULE_PARAMS[name], sched_params)
+        sched, sched_params = schedule(s.schedule)
         _, opt = spec(s.optimizer)
         lr0 = float(opt.get("lr") or self.default_lr)
         K, P = net.k, net.n_params
@@ -428,8 +426,14 @@ OPTIMIZERS: dict[str, type[Method]] = {
 }
 
 
+def schedule(value) -> tuple[Callable[..., float], dict]:
+    """The learning-rate schedule ``value`` names (a name or a dict) and its bound
+    parameters (UnknownChoice, ValueError)."""
+    name, params = spec(value, "schedule")
+    fn = lookup("schedule", name, SCHEDULES)
+    return fn, bind("schedule", name, SCHEDULE_PARAMS[name], params)
+
+
 def make(name: str, **hyper) -> Method:
-    """The optimizer ``name`` with its hyperparameters checked (KeyError, ValueError)."""
-    if name not in OPTIMIZERS:
-        raise KeyError(f"unknown optimizer {name!r} (allowed: {', '.join(OPTIMIZERS)})")
-    return OPTIMIZERS[name](**hyper)
+    """The optimizer ``name`` with its hyperparameters checked (UnknownChoice, ValueError)."""
+    return lookup("optimizer", name, OPTIMIZERS)(**hyper)

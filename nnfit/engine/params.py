@@ -81,27 +81,49 @@ class Param:
         return out
 
 
+class UnknownChoice(KeyError, ValueError):
+    """A name a registry does not have, or a parameter its entry does not take.
+
+    A ValueError, as every other bad value given to the engine is, and a KeyError (a
+    name looked up) for code that catches that; its message is the plain sentence, not
+    a KeyError's quoted repr."""
+
+    __str__ = Exception.__str__
+
+
+def lookup(family: str, name, table: dict):
+    """``table[name]``, or an :class:`UnknownChoice` naming the family and its names."""
+    if not isinstance(name, str) or name not in table:
+        raise UnknownChoice(f"unknown {family} {name!r} (allowed: {', '.join(table)})")
+    return table[name]
+
+
 def bind(family: str, name: str, declared: dict[str, Param], given: dict) -> dict:
     """Check ``given`` against ``declared`` and fill the defaults.
 
     Raises
     ------
-    KeyError
-        For a parameter ``name`` does not take.
+    UnknownChoice
+        For a parameter ``name`` does not take (a KeyError and a ValueError).
     ValueError
         For a value outside its declared range.
     """
     extra = set(given) - set(declared)
     if extra:
         allowed = ", ".join(declared) or "no parameters"
-        raise KeyError(f"{family} {name!r} takes {allowed}; got {', '.join(sorted(extra))}")
+        got = ", ".join(sorted(map(str, extra)))
+        raise UnknownChoice(f"{family} {name!r} takes {allowed}; got {got}")
     return {k: p.check(k, given.get(k, p.default)) for k, p in declared.items()}
 
 
-def spec(value) -> tuple[str, dict]:
+def spec(value, family: str = "choice") -> tuple[str, dict]:
     """``"adam"`` or ``{"name": "adam", "lr": 0.01}`` → ``("adam", {"lr": 0.01})``."""
     if isinstance(value, str):
         return value, {}
+    if not isinstance(value, dict) or "name" not in value:
+        raise UnknownChoice(
+            f"{family} must be a name or a dict with its 'name' and parameters, got {value!r}"
+        )
     value = dict(value)
     return value.pop("name"), value
 

@@ -15,8 +15,8 @@ import numpy as np
 
 from nnfit.engine import readout
 from nnfit.engine.loop import Callback, Session, TrainResult, TrainSettings
-from nnfit.engine.network import Network
-from nnfit.engine.optimizers import make
+from nnfit.engine.network import Network, numbers
+from nnfit.engine.optimizers import make, schedule
 from nnfit.engine.params import spec
 from nnfit.engine.passes import Problem, TrainSet
 
@@ -48,9 +48,10 @@ def train(
         return value (or mask) stops those models.
     """
     s = settings or TrainSettings()
-    name, hyper = spec(s.optimizer)
+    name, hyper = spec(s.optimizer, "optimizer")
     hyper.pop("lr", None)
     method = make(name, **hyper)
+    schedule(s.schedule)  # its name and parameters now, not at the first epoch
     if net.k > 1 and not method.stackable:
         raise ValueError(f"{name} trains one model at a time, not a stack of {net.k}")
     loss = s.loss_fn()
@@ -62,14 +63,13 @@ def train(
         rngs = [rngs]
     if len(rngs) != net.k:
         raise ValueError(f"need one generator per model ({net.k}), got {len(rngs)}")
-    X = np.asarray(X, dtype=net.dtype)
+    X, y = _rows(net, X, y, "X", "y")
     rows = None if method.full_batch else s.rows(len(X))
     data = TrainSet(X, y, net.dtype, net.k, rows)
     problem = Problem(net, data, loss, s.l1, s.l2, rngs)
     val = None
     if X_val is not None and len(X_val):
-        X_val = np.asarray(X_val, dtype=net.dtype)
-        val = (X_val, np.asarray(y_val, dtype=net.dtype).reshape(len(X_val), -1))
+        val = _rows(net, X_val, y_val, "X_val", "y_val")
     session = Session(net, s, val, callbacks)
     try:
         try:
@@ -87,6 +87,32 @@ def train(
     finally:
         problem.close()
     return results
+
+
+def _rows(net: Network, X, y, x_name: str, y_name: str) -> tuple[Array, Array]:
+    """X as (n, d) and y as (n, out) in the network's dtype, finite; else a ValueError
+    naming the shapes (a mismatch failed deep in a product, or trained on NaN until it
+    was called a divergence). A 1-D X is a column when the network takes one input, a
+    1-D y when it gives one output."""
+    d, out = net.sizes[0], net.sizes[-1]
+    X = numbers(X, net.dtype, x_name)
+    y = numbers(y, net.dtype, y_name) if y is not None else None
+    if X.ndim == 1 and d == 1:
+        X = X[:, None]
+    if X.ndim != 2 or X.shape[1] != d or not len(X):
+        raise ValueError(f"{x_name} must have shape (n, {d}), n ≥ 1, got {X.shape}")
+    n = len(X)
+    if y is not None and y.ndim == 1 and out == 1 and y.size == n:
+        y = y[:, None]
+    if y is None or y.shape != (n, out):
+        shape = None if y is None else y.shape
+        raise ValueError(
+            f"{y_name} must have shape ({n}, {out}) as {x_name} has {n} rows, got {shape}"
+        )
+    for name, a in ((x_name, X), (y_name, y)):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} has values that are not finite (NaN or ±inf)")
+    return X, y
 
 
 def _start_if_lower(net: Network, problem: Problem, session: Session, results) -> None:

@@ -251,9 +251,10 @@ def dump_yaml(data) -> str:
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=False)
 
 
-def plain_data(value, where: str, _open: frozenset = frozenset()):
+def plain_data(value, where: str, _open: frozenset = frozenset(), key: str | None = None):
     """A copy of ``value`` as the plain data a YAML file gives (numbers, strings, None,
-    lists and string-keyed mappings), for configs built in Python.
+    lists and string-keyed mappings), for configs built in Python. ``where`` names it in
+    a message, ``key`` (``where`` if not given) is the error's key path.
 
     NumPy scalars and arrays become numbers and lists, tuples lists; anything else (a
     set, a date, an object, a list that contains itself) is a :class:`ConfigError`
@@ -263,28 +264,35 @@ def plain_data(value, where: str, _open: frozenset = frozenset()):
 
     import numpy as np
 
+    here = where or "config"
+    key = here if key is None else key
+    plain = "numbers, strings, lists and mappings"
+
+    def refused(allowed, given, text):
+        return ConfigError([Problem(f"{here}: {text}", None, None, key, allowed, given, text)])
+
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, np.generic | np.ndarray) and value.dtype.kind in "biuf":
-        return plain_data(value.tolist(), where)
+        return plain_data(value.tolist(), where, _open, key)
     if isinstance(value, list | tuple | Mapping):
         if id(value) in _open:
-            raise ConfigError([f"{where or 'config'}: contains itself"])
+            raise refused(
+                f"{plain} that do not contain themselves", type(value).__name__, "contains itself"
+            )
         inner = _open | {id(value)}
         if not isinstance(value, Mapping):
-            return [plain_data(v, f"{where}[{i}]", inner) for i, v in enumerate(value)]
+            return [
+                plain_data(v, f"{where}[{i}]", inner, f"{key}[{i}]") for i, v in enumerate(value)
+            ]
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise ConfigError([f"{where or 'config'}: keys must be strings, got {k!r}"])
-            out[k] = plain_data(v, f"{where}.{k}" if where else k, inner)
+                raise refused("string keys", k, f"keys must be strings, got {k!r}")
+            sub = f"{where}.{k}" if where else k
+            out[k] = plain_data(v, sub, inner, f"{key}.{k}" if where else k)
         return out
-    raise ConfigError(
-        [
-            f"{where or 'config'}: a {type(value).__name__} is not plain data; "
-            "use numbers, strings, lists and mappings"
-        ]
-    )
+    raise refused(plain, value, f"a {type(value).__name__} is not plain data; use {plain}")
 
 
 def load_yaml(text: str):
@@ -611,22 +619,30 @@ def _brief(value) -> str:
     return text if len(text) <= 40 else text[:36] + "…"
 
 
-def parse_set(item: str) -> tuple[str, Any]:
-    """``key.path=value`` with the value parsed as YAML."""
-    if "=" not in item:
-        raise ConfigError([f"--set {item}: expected KEY=VALUE, e.g. training.optimizer.lr=0.01"])
-    key, raw = item.split("=", 1)
-    if not raw.strip():  # an empty shell variable, most likely; null is written as null
-        raise ConfigError(
-            [f"--set {key.strip()}: no value after '='; give one (null for none, '' for text)"]
+def parse_set(item: str, label=lambda key: f"--set {key}") -> tuple[str, Any]:
+    """``key.path=value`` with the value parsed as YAML; ``label(key)`` names it in a
+    message (``--set key``; ``overrides['key=value']`` from Python)."""
+
+    def refused(key, allowed, given, text):
+        where = label(key)
+        return ConfigError([Problem(f"{where}: {text}", None, None, key, allowed, given, text)])
+
+    if not isinstance(item, str) or "=" not in item:
+        raise refused(
+            item, "KEY=VALUE", item, "expected KEY=VALUE, e.g. training.optimizer.lr=0.01"
         )
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not raw.strip():  # an empty shell variable, most likely; null is written as null
+        text = "no value after '='; give one (null for none, '' for text)"
+        raise refused(key, "a YAML value", raw, text)
     try:
         value = load_yaml(raw)
     except (yaml.constructor.ConstructorError, Unsupported) as exc:
-        raise ConfigError([f"--set {key.strip()}: {exc.problem}"]) from None
+        raise refused(key, "plain YAML (no tags or aliases)", raw, exc.problem) from None
     except yaml.YAMLError:
-        raise ConfigError([f"--set {key}: value {raw!r} is not valid YAML"]) from None
-    return key.strip(), value
+        raise refused(key, "a YAML value", raw, f"value {raw!r} is not valid YAML") from None
+    return key, value
 
 
 def apply_overrides(data: dict, overrides, source: str, loc: Located | None = None) -> dict:
