@@ -106,16 +106,36 @@ def gradcheck(
         int, typer.Option(min=1, max=100_000, help="Training points used (at most n_train).")
     ] = 32,
 ):
-    """Check backprop on the file's network: finite differences, forward and reverse mode."""
-    import numpy as np
+    """Check backprop on the file's network: finite differences, forward and reverse mode.
 
+    A file with a sweep grid has each of the grid's networks checked too, one line each.
+    """
     from nnfit.display import show
-    from nnfit.engine.gradcheck import check_jacobian, check_network
     from nnfit.experiment import config
-    from nnfit.experiment import runner as experiment
     from nnfit.tables import gradcheck_table
 
     exp = config.load(file, set_ or [])
+    checks, jac, n, tol = _check_one(exp, file, points)
+    show(gradcheck_title(exp, n, tol))
+    show(gradcheck_table(checks, f"{exp.name}: backprop against three references"))
+    show(f"per-sample Jacobian (used by lm) against finite differences: {jac:.2e}")
+    worst = max(max(c.worst for c in checks), jac)
+    verdict = "ok" if worst < tol else "FAILED"
+    show(f"largest relative error {worst:.2e} (tolerance {tol:.0e}): {verdict}")
+    failed = worst >= tol
+    if exp.sweep is not None and exp.sweep.grid:
+        failed = _check_grid(file, set_ or [], exp, points) or failed
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _check_one(exp, file, points: int):
+    """Backprop and the Jacobian of exp's network at its initial weights on its data."""
+    import numpy as np
+
+    from nnfit.engine.gradcheck import check_jacobian, check_network
+    from nnfit.experiment import runner as experiment
+
     ds = build_data(exp, file)
     net = experiment.build_network(exp)
     n = min(points, len(ds.X_train))
@@ -124,15 +144,54 @@ def gradcheck(
     loss = experiment.settings_of(exp).loss_fn()
     checks = check_network(net, X, y, loss, t.l1, t.l2, rng=np.random.default_rng(0), max_fd=200)
     tol = 1e-6 if t.dtype == "float64" else 1e-3
-    show(gradcheck_title(exp, n, tol))
-    show(gradcheck_table(checks, f"{exp.name}: backprop against three references"))
-    jac = check_jacobian(net, X, max_params=400)
-    show(f"per-sample Jacobian (used by lm) against finite differences: {jac:.2e}")
-    worst = max(max(c.worst for c in checks), jac)
-    verdict = "ok" if worst < tol else "FAILED"
-    show(f"largest relative error {worst:.2e} (tolerance {tol:.0e}): {verdict}")
-    if worst >= tol:
-        raise typer.Exit(EXIT_FAILED)
+    return checks, check_jacobian(net, X, max_params=400), n, tol
+
+
+def _gradient_key(exp) -> tuple:
+    """What the check depends on: the network, the loss and penalties, the precision,
+    the target and data (not the seed, nor how training goes on)."""
+    t = exp.training
+    return (
+        exp.model.model_dump_json(),
+        t.loss.model_dump_json(),
+        t.l1,
+        t.l2,
+        t.dtype,
+        exp.target.model_dump_json(),
+        exp.data.model_dump_json(),
+    )
+
+
+def _check_grid(file, set_, base, points: int) -> bool:
+    """Each distinct network of the file's sweep grid, one row each; True if one fails."""
+    from rich.table import Table
+
+    from nnfit.display import show
+    from nnfit.sweep import grid
+
+    _, _, pts = grid.expand(file, set_)
+    seen = {_gradient_key(base)}
+    table = Table(title=f"{base.name}: the sweep grid's other networks")
+    for col in ("grid point", "network", "backprop", "Jacobian", ""):
+        table.add_column(col, justify="left" if col == "grid point" else "right")
+    failed = False
+    for p in pts:
+        key = _gradient_key(p.exp)
+        if key in seen:
+            continue
+        seen.add(key)
+        checks, jac, _, tol = _check_one(p.exp, file, points)
+        back = max(c.worst for c in checks)
+        ok = max(back, jac) < tol
+        failed = failed or not ok
+        sizes = "-".join(map(str, p.exp.sizes()))
+        table.add_row(p.label(), sizes, f"{back:.2e}", f"{jac:.2e}", "ok" if ok else "FAILED")
+    if table.row_count:
+        table.caption = "largest relative error of backprop and of the per-sample Jacobian"
+        show(table)
+    else:
+        show("every point of the sweep grid has the network checked above")
+    return failed
 
 
 def gradcheck_title(exp, n, tol) -> str:

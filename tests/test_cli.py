@@ -304,6 +304,29 @@ def test_gradcheck_passes_and_fails(write, monkeypatch):
     assert invoke("gradcheck", p.parent / "missing.yaml").exit_code == 2
 
 
+def test_gradcheck_checks_each_network_of_a_sweep_grid(write, monkeypatch):
+    """It checked the file's base network only: a grid over activations had its other
+    networks unchecked, and a wrong derivative there passed."""
+    grid = "sweep:\n  grid:\n    model.activation: [tanh, sigmoid]\n    training.seed: [0, 1]\n"
+    p = write(TINY + grid)
+    r = invoke("gradcheck", p)
+    assert r.exit_code == 0, r.output
+    # one row for sigmoid (the seeds do not make another network; tanh is the base)
+    rows = [line for line in r.stdout.splitlines() if "model.activation=" in line]
+    assert len(rows) == 1 and '"sigmoid"' in rows[0] and rows[0].rstrip(" │").endswith("ok")
+    import dataclasses
+
+    from nnfit.engine import activations
+
+    wrong = dataclasses.replace(
+        activations.ACTIVATIONS["sigmoid"], df=lambda z, a: a, fast_backward=None
+    )
+    monkeypatch.setitem(activations.ACTIVATIONS, "sigmoid", wrong)  # only in the grid
+    r = invoke("gradcheck", p)
+    assert r.exit_code == 3 and "FAILED" in r.stdout
+    assert "(tolerance 1e-06): ok" in r.stdout  # the base network itself is fine
+
+
 def test_targets_schema_and_module_entry_point():
     r = invoke("targets")
     assert r.exit_code == 0 and "franke" in r.stdout and "runge" in r.stdout
