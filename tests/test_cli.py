@@ -771,3 +771,21 @@ def test_help_shows_no_type_for_a_flag(command):
     assert r.exit_code == 0 and "--help" in r.output
     assert "<bool>" not in r.output
     assert command not in ("run", "sweep") or "<path>" in r.output  # a value's type stays
+
+
+def test_a_results_folder_that_cannot_be_made_is_refused_before_training(write, monkeypatch):
+    """os.access says yes to root in /proc and /sys, where the run was refused only
+    after its last epoch; a folder is now made and removed there first."""
+    import errno
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    out = write(TINY).parent / "res"
+    out.mkdir()
+    r = invoke("run", write(TINY), "--out", out, "--no-figures")
+    assert r.exit_code == 2
+    assert f"no folder can be made in {out} (No space left on device)" in r.output
+    assert "epoch" not in r.output and list(out.iterdir()) == []

@@ -228,6 +228,7 @@ def inside(root: Path, *parts: str) -> Path:
         if os.path.isdir(folder) and folder != path:
             if not os.access(folder, os.W_OK | os.X_OK):
                 raise ResultsError(f"cannot write {path}: {folder} is not writable")
+            _probe(folder, path)
             break  # the rest of the path is made when the run is written
     for folder in (top, *top.parents):
         if (folder / "metrics.json").is_file():
@@ -237,6 +238,19 @@ def inside(root: Path, *parts: str) -> Path:
                 "no run holds another"
             )
     return path
+
+
+def _probe(folder: Path, path: Path) -> None:
+    """Make and remove a folder in ``folder``: os.access says yes to root everywhere,
+    /proc and /sys included, where a run was refused only once it had trained."""
+    import tempfile
+
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".nnfit-probe-", dir=folder))
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        text = f"cannot write {path}: no folder can be made in {folder} ({why})"
+        raise ResultsError(text) from None
 
 
 def folders_holding(root: Path, name: str) -> list[Path]:
