@@ -99,10 +99,13 @@ def _dense(A, what: str) -> Array:
             f"sparse input is not supported: nnfit's networks take dense arrays; "
             f"convert {what} with .toarray()"
         )
+    if isinstance(A, np.ma.MaskedArray) and np.ma.is_masked(A):
+        raise ValueError(f"{what} has masked entries; fill or drop them first")
     A = np.asarray(A)
     if A.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: {what} has dtype {A.dtype}")
-    if A.dtype.kind in "USV":
+    text = A.dtype.kind == "O" and any(isinstance(v, str | bytes) for v in A.flat)
+    if A.dtype.kind in "USVMm" or text:  # text read as numbers, dates as counts
         raise ValueError(f"{what} must hold numbers, got dtype {A.dtype}")
     return A.astype(np.float64)  # a dict in an object array raises TypeError here
 

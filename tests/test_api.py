@@ -192,6 +192,10 @@ def test_overrides_numpy_values_become_plain_numbers():
 
 LOOP: list = [1]
 LOOP.append(LOOP)
+DEEP: dict = {}
+_inner = DEEP
+for _ in range(1200):  # a RecursionError before
+    _inner["a"] = _inner = {}
 
 
 @pytest.mark.parametrize(
@@ -217,6 +221,7 @@ LOOP.append(LOOP)
         (lambda: nnfit.sweep(CFG, widths=[2], jobs=np.bool_(True)), "jobs: must be a positive"),
         (lambda: nnfit.run({**CFG, "model": {"hidden": LOOP}}), "model.hidden[1]: contains itself"),
         (lambda: nnfit.run(CFG, out=5), "out: must be a path"),
+        (lambda: nnfit.run({**CFG, "extra": DEEP}), "extra: nested deeper than 100 levels"),
         (lambda: nnfit.sweep(CFG, widths=[2], out=5), "out: must be a path"),
     ],
 )

@@ -322,3 +322,17 @@ def test_feature_names_are_kept_and_checked_as_scikit_learn_does():
         reg.predict(_Frame(X, ["a", "b"]))
     # columns that are not all strings are no names (scikit-learn's rule)
     assert not hasattr(nnfit.Regressor(epochs=1).fit(_Frame(X, [0, 1]), y), "feature_names_in_")
+
+
+def test_text_masked_and_dates_are_refused_by_fit():
+    """Numbers stored as text fitted, masked entries were trained on, dates became
+    counts."""
+    X = np.linspace(0, 1, 20)[:, None]
+    y = X[:, 0]
+    reg = nnfit.Regressor(epochs=2)
+    with pytest.raises(ValueError, match="X must hold numbers, got dtype object"):
+        reg.fit(X.astype(str).astype(object), y)
+    with pytest.raises(ValueError, match="X has masked entries"):
+        reg.fit(np.ma.masked_array(X, mask=X > 0.5), y)
+    with pytest.raises(ValueError, match="X must hold numbers, got dtype datetime64"):
+        reg.fit(X.astype("datetime64[D]"), y)

@@ -349,3 +349,66 @@ def test_unknown_names_are_value_errors_before_training(settings, message):
     with pytest.raises(ValueError, match=message):
         train(net, X, y, settings=TrainSettings(epochs=2, **settings))
     assert np.array_equal(net.theta, before)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"optimizer": "lm", "l1": 10.0}, r"^lm does not use l1 \(it uses none of lr"),
+        ({"optimizer": "lm", "batch_size": 8}, "^lm does not use batch_size"),
+        ({"optimizer": {"name": "lm", "lr": 5}}, "^lm does not use lr"),
+        (
+            {"optimizer": "lbfgs", "clip_norm": 1.0},
+            r"^lbfgs does not use clip_norm \(it uses only l1\)",
+        ),
+        ({"optimizer": "lbfgs", "schedule": "cosine"}, "^lbfgs does not use schedule"),
+        ({"output_every": 2}, "output_every re-solves a least-squares output layer"),
+    ],
+)
+def test_settings_the_method_would_ignore_are_refused(settings, message):
+    """lm with l1 = 10 trained exactly as without it, and reported a loss without the
+    penalty; the experiment file refused the same settings, the engine took them."""
+    net, X, y = _tiny()
+    with pytest.raises(ValueError, match=message):
+        train(net, X, y, settings=TrainSettings(epochs=2, **settings))
+    [r] = train(net, X, y, settings=TrainSettings(epochs=2, optimizer="lm"))  # defaults: fine
+    assert r.status in ("ok", "converged")
+
+
+def test_assigning_theta_sets_the_weights_that_predict_and_train_read():
+    """A new array assigned to theta left the layer views on the old one: predict gave
+    the old network's output and training changed nothing visible."""
+    a, X, _ = _tiny()
+    b = Network.create([1, 4, 1], activation="tanh", rng=np.random.default_rng(1))
+    a.theta = b.theta.copy()
+    assert np.array_equal(a.predict(X), b.predict(X))
+    with pytest.raises(ValueError, match=r"theta must have shape \(1, 13\), got \(3,\)"):
+        a.theta = np.zeros(3)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda X: X + 1j * X, "X must be real numbers, got complex128"),
+        (lambda X: np.ma.masked_array(X, mask=X > 0.5), "X has masked entries"),
+        (lambda X: X.astype("datetime64[D]"), r"X must be real numbers, got datetime64\[D\]"),
+    ],
+)
+def test_values_a_cast_would_change_are_refused(make, message):
+    """The imaginary part was dropped with a warning, masked entries trained on, dates
+    became day counts."""
+    net, X, y = _tiny()
+    with pytest.raises(ValueError, match=message):
+        train(net, make(X), y, settings=TrainSettings(epochs=2))
+    with pytest.raises(ValueError, match=message):
+        net.predict(make(X))
+
+
+def test_settings_read_loosely_before_are_refused():
+    net, X, y = _tiny()
+    with pytest.raises(ValueError, match="give X_val and y_val together, or neither"):
+        train(net, X, y, y_val=y, settings=TrainSettings(epochs=2))  # was: no validation
+    with pytest.raises(ValueError, match="restore_best must be True or False, got 'no'"):
+        TrainSettings(restore_best="no")  # was: taken as True
+    with pytest.raises(ValueError, match="l2 must be a finite number"):
+        TrainSettings(l2=np.complex128(1 + 1j))  # was: trained, with ComplexWarnings

@@ -72,7 +72,9 @@ class TrainSettings:
             return isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= lo
 
         def number(v, lo, open_=False):
-            ok = isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_)
+            ok = isinstance(v, int | float | np.integer | np.floating) and not isinstance(
+                v, bool | np.bool_
+            )
             return ok and math.isfinite(v) and (v > lo if open_ else v >= lo)
 
         if not (self.batch_size in (None, "full") or whole(self.batch_size, 1)):
@@ -88,6 +90,8 @@ class TrainSettings:
             bad("output_layer", '"trained" or "lstsq"')
         if self.output_every is not None and not whole(self.output_every, 1):
             bad("output_every", "None or a whole number ≥ 1")
+        if not isinstance(self.restore_best, bool | np.bool_):
+            bad("restore_best", "True or False")
         if not number(self.divergence_factor, 1, open_=True):
             bad("divergence_factor", "a finite number > 1")
         es = self.early_stopping

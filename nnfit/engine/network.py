@@ -80,12 +80,17 @@ def forward(params: Sequence[tuple[Array, Array]], X, functions):
 def numbers(values, dtype, name: str = "X") -> Array:
     """``values`` as an array of ``dtype``, refusing text: NumPy reads ``["0.1"]`` as the
     number 0.1, so a column of a CSV read as strings would pass unnoticed."""
+    if isinstance(values, np.ma.MaskedArray) and np.ma.is_masked(values):
+        raise ValueError(f"{name} has masked entries; fill or drop them first")
     a = np.asarray(values)
     text = a.dtype.kind in "US" or (
         a.dtype.kind == "O" and any(isinstance(v, str | bytes) for v in a.flat)
     )
     if text:
         raise ValueError(f"{name} must be numbers, got text ({a.dtype})")
+    complex_ = a.dtype.kind == "O" and any(isinstance(v, complex) for v in a.flat)
+    if a.dtype.kind in "cMmV" or complex_:  # a cast drops the imaginary part, or counts days
+        raise ValueError(f"{name} must be real numbers, got {a.dtype}")
     try:
         return np.asarray(a, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -126,11 +131,25 @@ class Network:
         self.offsets = list(itertools.accumulate([o * (i + 1) for i, o in shapes], initial=0))
         self.n_params = self.offsets[-1]
         self.n_weights = sum(i * o for i, o in shapes)
-        self.theta = np.zeros((self.k, self.n_params), dtype=self.dtype)
-        self.blocks = self.block_views(self.theta)
+        self._theta = np.zeros((self.k, self.n_params), dtype=self.dtype)
+        self.blocks = self.block_views(self._theta)
         self.weight_mask = np.ones(self.n_params, dtype=self.dtype)
         for block in self.block_views(self.weight_mask[None, :]):
             block[..., -1] = 0.0
+
+    @property
+    def theta(self) -> Array:
+        """Every parameter, (K, P): the layers' blocks are views of it."""
+        return self._theta
+
+    @theta.setter
+    def theta(self, value) -> None:
+        """Copied into place: a new array would leave the blocks (what predict and train
+        read) on the old one, and the assignment would do nothing."""
+        value = numbers(value, self.dtype, "theta")
+        if value.shape != self._theta.shape:
+            raise ValueError(f"theta must have shape {self._theta.shape}, got {value.shape}")
+        self._theta[...] = value
 
     def block_views(self, flat: Array) -> list[Array]:
         """Views of a (K, P) array as per-layer blocks (K, fan_out, fan_in + 1)."""

@@ -52,6 +52,7 @@ def train(
     hyper.pop("lr", None)
     method = make(name, **hyper)
     schedule(s.schedule)  # its name and parameters now, not at the first epoch
+    _honoured(name, method, s)
     if net.k > 1 and not method.stackable:
         raise ValueError(f"{name} trains one model at a time, not a stack of {net.k}")
     loss = s.loss_fn()
@@ -67,6 +68,8 @@ def train(
     rows = None if method.full_batch else s.rows(len(X))
     data = TrainSet(X, y, net.dtype, net.k, rows)
     problem = Problem(net, data, loss, s.l1, s.l2, rngs)
+    if (X_val is None) != (y_val is None):  # one alone was no validation, silently
+        raise ValueError("give X_val and y_val together, or neither")
     val = None
     if X_val is not None and len(X_val):
         val = _rows(net, X_val, y_val, "X_val", "y_val")
@@ -87,6 +90,29 @@ def train(
     finally:
         problem.close()
     return results
+
+
+def _honoured(name: str, method, s: TrainSettings) -> None:
+    """Refuse a setting the method would ignore (lm took l1 = 10 and trained as without
+    it), as the experiment file does; TrainSettings' own defaults count as not given."""
+    given = {
+        "lr": isinstance(s.optimizer, dict) and s.optimizer.get("lr") is not None,
+        "schedule": spec(s.schedule, "schedule") != ("constant", {}),
+        "batch_size": s.batch_size not in (None, "full", TrainSettings.batch_size),
+        "clip_norm": s.clip_norm is not None,
+        "l1": bool(s.l1),
+        "output_every": s.output_every is not None,
+    }
+    unused = [k for k, on in given.items() if on and k not in method.honours]
+    if unused:
+        uses = ", ".join(k for k in given if k in method.honours)
+        uses = f"it uses only {uses}" if uses else f"it uses none of {', '.join(given)}"
+        raise ValueError(f"{name} does not use {', '.join(unused)} ({uses})")
+    if s.output_every is not None and s.output_layer != "lstsq":
+        raise ValueError(
+            "output_every re-solves a least-squares output layer: it needs "
+            f"output_layer 'lstsq', got {s.output_layer!r}"
+        )
 
 
 def _rows(net: Network, X, y, x_name: str, y_name: str) -> tuple[Array, Array]:

@@ -251,6 +251,11 @@ def dump_yaml(data) -> str:
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=False)
 
 
+#: the deepest lists and mappings a config built in Python may nest (no experiment needs
+#: more than a few; past some hundreds Python's own stack gives out)
+MAX_NESTING = 100
+
+
 def plain_data(value, where: str, _open: frozenset = frozenset(), key: str | None = None):
     """A copy of ``value`` as the plain data a YAML file gives (numbers, strings, None,
     lists and string-keyed mappings), for configs built in Python. ``where`` names it in
@@ -276,6 +281,13 @@ def plain_data(value, where: str, _open: frozenset = frozenset(), key: str | Non
     if isinstance(value, np.generic | np.ndarray) and value.dtype.kind in "biuf":
         return plain_data(value.tolist(), where, _open, key)
     if isinstance(value, list | tuple | Mapping):
+        if len(_open) >= MAX_NESTING:  # a RecursionError from Python's stack, below
+            text = f"nested deeper than {MAX_NESTING} levels"
+            top = here.split(".")[0].split("[")[0]
+            problem = Problem(
+                f"{top}: {text}", None, None, top, f"at most {MAX_NESTING}", None, text
+            )
+            raise ConfigError([problem])
         if id(value) in _open:
             raise refused(
                 f"{plain} that do not contain themselves", type(value).__name__, "contains itself"
