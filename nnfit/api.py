@@ -185,6 +185,8 @@ def load(run_dir: str | os.PathLike) -> Model:
     or is not whole (a run interrupted before its files were written, a file changed
     since): the check ``nnfit predict`` makes.
     """
+    if not isinstance(run_dir, str | os.PathLike):  # None was a TypeError from pathlib
+        raise rundir.ResultsError(f"load needs a run folder's path, got {run_dir!r}")
     metrics = rundir.require_done(Path(run_dir))
     net, meta = rundir.load_model(Path(run_dir))
     cfg = rundir.read_config(Path(run_dir))

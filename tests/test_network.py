@@ -151,3 +151,27 @@ def test_meta_round_trip_and_stacks():
     stack = Network.stack([net, other])
     assert stack.k == 2 and np.array_equal(stack.predict(X)[1], other.predict(X)[0])
     assert np.array_equal(stack.model(0).theta, net.theta)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"dtype": "int64"}, "dtype must be float64 or float32, got 'int64'"),  # weights rounded
+        ({"dtype": "floot64"}, "dtype must be float64 or float32"),
+        ({"bias": float("nan")}, 'bias must be a finite number or "spread", got nan'),
+        ({"bias": "0.5"}, 'bias must be a finite number or "spread"'),
+        ({"bias": True}, 'bias must be a finite number or "spread", got True'),
+        ({"rng": 42}, "rng must be a numpy Generator"),
+        ({"rng": [1, 2]}, "rng must be a numpy Generator"),
+        ({"rng": []}, "rng must be a numpy Generator"),
+        ({"init": {"scale": 2}}, "init must be a name or a dict with its 'name'"),
+        ({"sizes": [1, 2.7, 1]}, r"sizes must be a list of whole numbers.*\[1, 2\.7, 1\]"),
+        ({"sizes": "141"}, "sizes must be a list of whole numbers"),  # was [1, 4, 1]
+    ],
+)
+def test_create_refuses_arguments_it_took_and_changed(kwargs, message):
+    kwargs = {"sizes": [1, 4, 1], **kwargs}
+    with pytest.raises(ValueError, match=message):
+        Network.create(kwargs.pop("sizes"), **kwargs)
+    with pytest.raises(ValueError, match="k must be a whole number ≥ 1, got 2.5"):
+        Network([1, 1], ["identity"], k=2.5)  # was k = 2

@@ -29,7 +29,7 @@ import numpy as np
 from nnfit.engine import activations as acts
 from nnfit.engine import initializers as inits
 from nnfit.engine.losses import REGULARIZERS, Loss
-from nnfit.engine.params import bind, lookup
+from nnfit.engine.params import bind, lookup, spec
 
 Array = np.ndarray
 
@@ -114,6 +114,11 @@ class Network:
     """
 
     def __init__(self, sizes: Sequence[int], activations: Sequence, dtype=np.float64, k: int = 1):
+        whole = (int, np.integer)
+        listed = isinstance(sizes, list | tuple | np.ndarray)
+        if not listed or not all(isinstance(v, whole) and not isinstance(v, bool) for v in sizes):
+            # [1, 2.7, 1] was [1, 2, 1] and "141" [1, 4, 1]
+            raise ValueError(f"sizes must be a list of whole numbers [in, …, out], got {sizes!r}")
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must be at least [in, out] of positive ints, got {sizes}")
@@ -121,10 +126,15 @@ class Network:
             raise ValueError(
                 f"need {len(sizes) - 1} activations (one per layer), got {len(activations)}"
             )
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+        if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a whole number ≥ 1, got {k!r}")
         self.sizes, self.k = sizes, int(k)
-        self.dtype = np.dtype(DTYPES.get(dtype, dtype))
+        try:
+            self.dtype = np.dtype(DTYPES.get(dtype, dtype))
+        except (TypeError, ValueError):
+            self.dtype = None
+        if self.dtype not in (np.float32, np.float64):  # int64 rounded every weight
+            raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
         self.specs = [ActivationSpec.parse(a) for a in activations]
         self.activations = [s.activation() for s in self.specs]
         shapes = list(itertools.pairwise(sizes))
@@ -192,7 +202,16 @@ class Network:
                 )
         if rng is None:
             rng = np.random.default_rng(0)
-        rngs = [rng] if isinstance(rng, np.random.Generator) else list(rng)
+        rngs = [rng] if isinstance(rng, np.random.Generator) else rng
+        if (
+            not isinstance(rngs, list | tuple)
+            or not rngs
+            or not all(isinstance(r, np.random.Generator) for r in rngs)
+        ):
+            raise ValueError(
+                "rng must be a numpy Generator (np.random.default_rng(seed)) or a non-empty "
+                f"list of them, one per model; got {rng!r}"
+            )
         net = cls(sizes, [*hidden, output], dtype=dtype, k=len(rngs))
         for k, r in enumerate(rngs):
             net.initialize(k, r, init, bias)
@@ -200,8 +219,12 @@ class Network:
 
     def initialize(self, k: int, rng: np.random.Generator, init="glorot", bias=0.0) -> None:
         """Draw model k's weights with ``init`` and set its biases (a number or "spread")."""
-        name, given = (init, {}) if isinstance(init, str) else _split(init)
+        name, given = spec(init, "init")
         lookup("init", name, inits.INITIALIZERS)
+        real = isinstance(bias, int | float | np.integer | np.floating)
+        spread = isinstance(bias, str) and bias == "spread"
+        if not spread and not (real and not isinstance(bias, bool) and np.isfinite(bias)):
+            raise ValueError(f'bias must be a finite number or "spread", got {bias!r}')
         params = bind("init", name, inits.PARAMS[name], given)
         fn = inits.INITIALIZERS[name]
         for l, block in enumerate(self.blocks):
@@ -423,8 +446,3 @@ def pack(pairs) -> Array:
     return np.concatenate(
         [np.column_stack([np.asarray(W).T, np.asarray(b)]).ravel() for W, b in pairs]
     )
-
-
-def _split(spec: dict) -> tuple[str, dict]:
-    spec = dict(spec)
-    return spec.pop("name"), spec
