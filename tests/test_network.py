@@ -173,5 +173,5 @@ def test_create_refuses_arguments_it_took_and_changed(kwargs, message):
     kwargs = {"sizes": [1, 4, 1], **kwargs}
     with pytest.raises(ValueError, match=message):
         Network.create(kwargs.pop("sizes"), **kwargs)
-    with pytest.raises(ValueError, match="k must be a whole number ≥ 1, got 2.5"):
+    with pytest.raises(ValueError, match=r"k must be a whole number ≥ 1, got 2\.5"):
         Network([1, 1], ["identity"], k=2.5)  # was k = 2
