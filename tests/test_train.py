@@ -412,3 +412,17 @@ def test_settings_read_loosely_before_are_refused():
         TrainSettings(restore_best="no")  # was: taken as True
     with pytest.raises(ValueError, match="l2 must be a finite number"):
         TrainSettings(l2=np.complex128(1 + 1j))  # was: trained, with ComplexWarnings
+
+
+def test_rngs_and_callbacks_are_checked_and_one_callback_may_stand_alone():
+    """rngs=[0] failed in the shuffle (no attribute 'permutation'), a bare function as
+    callbacks was 'not iterable', [None] 'not callable' at the first epoch."""
+    net, X, y = _tiny()
+    s = TrainSettings(epochs=3, early_stopping=None)
+    with pytest.raises(ValueError, match=r"rngs must be a numpy Generator.*got \[0\]"):
+        train(net, X, y, settings=s, rngs=[0])
+    with pytest.raises(ValueError, match="callbacks must be functions of the epoch"):
+        train(net, X, y, settings=s, callbacks=[None])
+    seen = []
+    [r] = train(net, X, y, settings=s, callbacks=lambda ev: seen.append(ev.epoch))
+    assert r.epochs == 3 and seen == [1, 2, 3]

@@ -62,8 +62,15 @@ def train(
         rngs = [np.random.default_rng(k) for k in range(net.k)]
     elif isinstance(rngs, np.random.Generator):
         rngs = [rngs]
+    if not isinstance(rngs, list | tuple) or not all(
+        isinstance(r, np.random.Generator) for r in rngs
+    ):
+        raise ValueError(f"rngs must be a numpy Generator or a list of them, got {rngs!r}")
     if len(rngs) != net.k:
         raise ValueError(f"need one generator per model ({net.k}), got {len(rngs)}")
+    callbacks = [callbacks] if callable(callbacks) else list(callbacks)
+    if not all(callable(c) for c in callbacks):
+        raise ValueError(f"callbacks must be functions of the epoch, got {callbacks!r}")
     X, y = _rows(net, X, y, "X", "y")
     rows = None if method.full_batch else s.rows(len(X))
     data = TrainSet(X, y, net.dtype, net.k, rows)
