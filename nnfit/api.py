@@ -322,14 +322,16 @@ def run(
         Dotted keys set on top of ``config``, like ``--set``: ``{"training.epochs": 100}``.
     callback : callable, optional
         Called after every epoch with an object holding ``epoch``, ``epochs``,
-        ``train_loss``, ``val_loss``, ``lr`` and ``wall_s``; a true return value stops.
+        ``train_loss``, ``val_loss``, ``lr`` and ``wall_s``; returning True stops.
 
     Raises
     ------
     ConfigError
         Bad input, with ``file``, ``line``, ``key``, ``allowed`` and ``given``.
     RuntimeError
-        Training failed (the run folder is written first when ``out`` is given).
+        Training failed (the run folder is written first when ``out`` is given). An
+        exception raised by ``callback`` reaches the caller as it was raised, after the
+        run folder is written.
     """
     from nnfit.experiment import runner
 
@@ -339,9 +341,21 @@ def run(
     config_mod.refuse_sweep(loc, "run() does not sweep; give it to nnfit.sweep")
     run_dir = rundir.inside(Path(out), exp.name, exp.run_id()) if out is not None else None
     ds = _dataset(exp, loc)
-    record = runner.execute(exp, callback=callback, data=ds, plots=out is not None)
+    raised: list[Exception] = []
+
+    def guarded(info):
+        try:
+            return callback(info)
+        except Exception as exc:
+            raised.append(exc)
+            raise
+
+    watched = guarded if callback is not None else None
+    record = runner.execute(exp, callback=watched, data=ds, plots=out is not None)
     if run_dir is not None and not rundir.write_run(record, run_dir):
         run_dir = None  # a finished run of the folder was kept: this Run is not the folder's
+    if record.status == "failed" and raised:
+        raise raised[0]  # the caller's own error, as the caller raised it
     if record.status == "failed":
         exc = RuntimeError(f"{exp.name}: training failed: {record.error}")
         if record.traceback:

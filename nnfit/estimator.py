@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from numbers import Real
 
 import numpy as np
 
@@ -214,6 +215,15 @@ class Regressor(RegressorMixin, BaseEstimator):
 
         if not isinstance(self.early_stopping, bool | np.bool_):
             bad("early_stopping", "True or False", self.early_stopping)
+        if not isinstance(self.hidden, int | np.integer | tuple | list | np.ndarray) or isinstance(
+            self.hidden, bool
+        ):
+            # an iterator would be used up by the first fit and give no layers to the next
+            bad("hidden", "an int or a tuple of ints", self.hidden)
+        tol = self.tol
+        unchecked = self.n_iter_no_change is None  # else early_stopping.min_delta checks it
+        if unchecked and (isinstance(tol, bool) or not (isinstance(tol, Real) and tol >= 0)):
+            bad("tol", "a number ≥ 0", tol)
         vf = self.validation_fraction
         if isinstance(vf, bool) or not (isinstance(vf, float | int) and 0 < vf < 1):
             bad("validation_fraction", "a number in (0, 1)", vf)

@@ -116,6 +116,22 @@ def test_an_interrupted_rerun_is_not_the_folders_run(tmp_path):
     assert json.loads((only_run(tmp_path) / "metrics.json").read_text())["status"] == "ok"
 
 
+def test_a_callbacks_own_error_reaches_the_caller_as_raised(tmp_path):
+    """It came back as a RuntimeError 'training failed: ValueError: …'."""
+
+    class Mine(Exception):
+        pass
+
+    def fail(ev):
+        if ev.epoch == 2:
+            raise Mine("my check")
+
+    with pytest.raises(Mine, match="my check"):
+        nnfit.run(CFG, out=tmp_path, callback=fail)
+    metrics = json.loads((only_run(tmp_path) / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "Mine: my check" in metrics["error"]
+
+
 def test_metrics_history_and_model(tmp_path):
     run = nnfit.run(CFG, out=tmp_path)
     assert run.metrics == json.loads((run.run_dir / "metrics.json").read_text())

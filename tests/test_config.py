@@ -141,7 +141,7 @@ def test_per_layer_activations_and_parameters(write):
             "target: {expr: x}\nmodel: {hidden: [4, -2]}\n",
             "2: model.hidden.1: input should be greater than or equal to 1, got -2",
         ),
-        ("target: {name: franke, dim: 3}\n", "1: target: target franke is 2-dimensional"),
+        ("target: {name: franke, dim: 3}\n", "1: target: dim: franke is 2-dimensional, got 3"),
         (  # said "input should be a valid dictionary or instance of TargetConfig"
             "target: franke\n",
             "1: target: must be a section of keys (expr, name, dim), got 'franke'",

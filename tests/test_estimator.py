@@ -336,3 +336,20 @@ def test_text_masked_and_dates_are_refused_by_fit():
         reg.fit(np.ma.masked_array(X, mask=X > 0.5), y)
     with pytest.raises(ValueError, match="X must hold numbers, got dtype datetime64"):
         reg.fit(X.astype("datetime64[D]"), y)
+
+
+def test_an_iterator_of_widths_a_negative_tol_and_a_missing_layer_are_refused():
+    """hidden=iter(...) fitted once and gave the second fit no layers; tol=-5 was taken
+    when no early stopping read it; a layer taken out of coefs_ predicted 0."""
+    X = np.linspace(0, 1, 20)[:, None]
+    y = X[:, 0]
+    with pytest.raises(nnfit.ConfigError, match=r"hidden: must be an int or a tuple of ints"):
+        nnfit.Regressor(hidden=iter([4]), epochs=2).fit(X, y)
+    with pytest.raises(nnfit.ConfigError, match=r"tol: must be a number ≥ 0, got -5"):
+        nnfit.Regressor(tol=-5, n_iter_no_change=None, epochs=2).fit(X, y)
+    with pytest.raises(nnfit.ConfigError, match=r"tol:"):
+        nnfit.Regressor(tol=-5, n_iter_no_change=3, epochs=2).fit(X, y)
+    reg = nnfit.Regressor(hidden=np.array([4]), epochs=2, tol=np.float32(0.0)).fit(X, y)
+    del reg.coefs_[0], reg.intercepts_[0]
+    with pytest.raises(ValueError, match="need 2 layers of weights, got 1"):
+        reg.predict(X)

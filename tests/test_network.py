@@ -175,3 +175,42 @@ def test_create_refuses_arguments_it_took_and_changed(kwargs, message):
         Network.create(kwargs.pop("sizes"), **kwargs)
     with pytest.raises(ValueError, match=r"k must be a whole number ≥ 1, got 2\.5"):
         Network([1, 1], ["identity"], k=2.5)  # was k = 2
+
+
+def test_arrays_of_the_wrong_count_or_shape_are_refused_not_read_as_zeros():
+    """from_arrays with a layer missing predicted 0 from the zero blocks left behind; a
+    scalar bias was spread over the whole layer."""
+    net = Network.create([1, 4, 1], rng=np.random.default_rng(0))
+    layers = net.params()
+    with pytest.raises(ValueError, match=r"sizes \[1, 4, 1\] need 2 layers of weights, got 1"):
+        Network.from_arrays(net.meta(), layers[:1])
+    W = layers[1][0]
+    with pytest.raises(
+        ValueError, match=r"layer 1: weights of shape \(4, 1\).*got \(4, 1\) and \(\)"
+    ):
+        Network.from_arrays(net.meta(), [layers[0], (W, 0.5)])
+    with pytest.raises(ValueError, match=r"layer 0: .*got \(4,\) and \(4,\)"):
+        Network.from_arrays(net.meta(), [(layers[0][0][0], layers[0][1]), layers[1]])
+
+
+def test_rows_models_and_stacks_out_of_range_are_refused_in_one_line():
+    net = Network.create([1, 4, 1], rng=np.random.default_rng(0))
+    X = np.linspace(0, 1, 5)[:, None]
+    for block in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="block must be a whole number ≥ 1 of rows"):
+            net.predict(X, block=block)
+    with pytest.raises(ValueError, match="block must be"):
+        net.features(X, block=0)
+    assert np.array_equal(net.predict(X, block=2), net.predict(X))  # blocks of rows agree
+    with pytest.raises(ValueError, match=r"model k must be a whole number in \[0, 1\), got 5"):
+        net.model(5)
+    assert np.array_equal(net.model(-1).theta, net.theta)
+    with pytest.raises(ValueError, match="a stack needs one or more networks, got \\[\\]"):
+        Network.stack([])
+
+
+def test_inputs_beyond_float32_are_named_as_such():
+    net = Network.create([1, 4, 1], dtype="float32", rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"X has values beyond float32's range \(±3\.4e\+38\)"):
+        net.predict([[0.5], [1e39]])
+    assert np.isnan(net.predict([[np.nan]])).all()  # NaN in, NaN out, as NumPy does

@@ -426,3 +426,17 @@ def test_rngs_and_callbacks_are_checked_and_one_callback_may_stand_alone():
     seen = []
     [r] = train(net, X, y, settings=s, callbacks=lambda ev: seen.append(ev.epoch))
     assert r.epochs == 3 and seen == [1, 2, 3]
+
+
+def test_a_callback_that_returns_a_number_or_a_loss_is_refused():
+    """Its return was read by truthiness: returning the loss stopped at the first epoch
+    (status 'callback') whenever it was not exactly 0."""
+    X, y = sine()
+    net = Network.create([1, 8, 1], rng=np.random.default_rng(0))
+    for wrong in (lambda ev: ev.train_loss, lambda ev: 1, lambda ev: "stop"):
+        with pytest.raises(TypeError, match="a callback returns None, True or False, or 1 bools"):
+            train(net, X, y, settings=settings(0.01, epochs=5), callbacks=[wrong])
+    [res] = train(
+        net, X, y, settings=settings(0.01, epochs=5), callbacks=[lambda ev: ev.train_loss < 1e9]
+    )
+    assert res.stop_reason == "callback" and res.epochs == 1

@@ -355,7 +355,7 @@ class Session:
             for cb in self.callbacks:
                 stop = cb(event)
                 if stop is not None and stop is not False:
-                    mask = act & np.broadcast_to(np.asarray(stop, bool), act.shape)
+                    mask = act & self._stop_mask(stop)
                     for k in np.flatnonzero(mask):
                         if self.active[k]:
                             self._stop(k, "callback")
@@ -363,6 +363,19 @@ class Session:
             for k in np.flatnonzero(out & self.active):
                 self._stop(k, "early_stopping" if self.monitor_val else "converged")
         return self.n_active == 0
+
+    def _stop_mask(self, stop) -> Array:
+        """A callback's answer as one flag per model: True, False or one bool each. A
+        number or a loss returned by mistake is refused, not read as 'stop'."""
+        flags = np.asarray(stop)
+        if flags.dtype != bool or flags.shape not in ((), (self.k,)):
+            shown = repr(stop)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise TypeError(
+                f"a callback returns None, True or False, or {self.k} bools (one per "
+                f"model), got {shown}"
+            )
+        return np.broadcast_to(flags, (self.k,))
 
     def _track(self, value: Array, epoch: int) -> Array:
         """Early-stopping bookkeeping; returns the models whose patience ran out."""

@@ -92,9 +92,17 @@ def numbers(values, dtype, name: str = "X") -> Array:
     if a.dtype.kind in "cMmV" or complex_:  # a cast drops the imaginary part, or counts days
         raise ValueError(f"{name} must be real numbers, got {a.dtype}")
     try:
-        return np.asarray(a, dtype=dtype)
+        with np.errstate(over="ignore"):
+            out = np.asarray(a, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numbers ({exc})") from None
+    if out.dtype.itemsize < 8 and not np.isfinite(out).all():
+        # a float64 of 1e39 is inf in float32: say so rather than "not finite"
+        wide = np.asarray(a, dtype=np.float64)
+        if (np.isfinite(wide) & ~np.isfinite(out)).any():
+            top = np.finfo(out.dtype).max
+            raise ValueError(f"{name} has values beyond {out.dtype}'s range (±{top:.3g})")
+    return out
 
 
 class Network:
@@ -242,6 +250,9 @@ class Network:
     @classmethod
     def stack(cls, nets: Sequence[Network]) -> Network:
         """One network holding the models of ``nets`` (same shape, activations, dtype)."""
+        nets = list(nets)
+        if not nets or not all(isinstance(n, Network) for n in nets):
+            raise ValueError(f"a stack needs one or more networks, got {nets!r:.80}")
         first = nets[0]
         for n in nets:
             if n.sizes != first.sizes or n.specs != first.specs or n.dtype != first.dtype:
@@ -252,6 +263,8 @@ class Network:
 
     def model(self, k: int) -> Network:
         """A copy of model k as a network of its own."""
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or not -self.k <= k < self.k:
+            raise ValueError(f"model k must be a whole number in [0, {self.k}), got {k!r}")
         out = Network(self.sizes, self.specs, self.dtype)
         out.theta[0] = self.theta[k]
         return out
@@ -287,19 +300,24 @@ class Network:
         layer per model, 16 MB in float64) to bound memory.
         """
         X = self._inputs(X)
-        if block is None:
-            block = max(256, (1 << 21) // (max(self.sizes) * self.k))
-        return self._through(X, self.n_layers, block)
+        return self._through(X, self.n_layers, self._block(block))
 
     def features(self, X: Array, block: int | None = None) -> Array:
         """The last hidden layer's activations (K, n, width): what the output layer sees
         (X itself, broadcast to K models, for a linear model)."""
         X = self._inputs(X)
-        if block is None:
-            block = max(256, (1 << 21) // (max(self.sizes) * self.k))
+        block = self._block(block)
         return np.broadcast_to(
             self._through(X, self.n_layers - 1, block), (self.k, len(X), self.sizes[-2])
         )
+
+    def _block(self, block) -> int:
+        """Rows per pass: about 2**21 activations of the widest layer by default."""
+        if block is None:
+            return max(256, (1 << 21) // (max(self.sizes) * self.k))
+        if isinstance(block, bool) or not isinstance(block, int | np.integer) or block < 1:
+            raise ValueError(f"block must be a whole number ≥ 1 of rows, got {block!r}")
+        return int(block)
 
     def _inputs(self, X) -> Array:
         """X as (n, d) in the network's dtype (a 1-D X is a column), or a ValueError
@@ -421,7 +439,20 @@ class Network:
     @classmethod
     def from_arrays(cls, meta: dict, arrays: Sequence[tuple[Array, Array]]) -> Network:
         net = cls(meta["sizes"], [*meta["activations"], meta["output"]], meta["dtype"])
-        for l, (W_src, b_src) in enumerate(arrays):
+        arrays = list(arrays)
+        if len(arrays) != len(net.sizes) - 1:
+            raise ValueError(
+                f"sizes {net.sizes} need {len(net.sizes) - 1} layers of weights, got {len(arrays)}"
+            )
+        for l, ((W_src, b_src), (i, o)) in enumerate(
+            zip(arrays, itertools.pairwise(net.sizes), strict=True)
+        ):
+            W_shape, b_shape = np.shape(W_src), np.shape(b_src)
+            if W_shape != (i, o) or b_shape != (o,):
+                raise ValueError(
+                    f"layer {l}: weights of shape {(i, o)} and a bias of shape {(o,)} "
+                    f"expected, got {W_shape} and {b_shape}"
+                )
             net.blocks[l][0, :, :-1] = np.asarray(W_src).T
             net.blocks[l][0, :, -1] = b_src
         return net

@@ -44,8 +44,9 @@ def train(
     rngs : generator or one per model
         Sources of each model's per-epoch shuffles.
     callbacks : callables
-        Called with an :class:`~nnfit.engine.loop.EpochEvent` after every epoch; a true
-        return value (or mask) stops those models.
+        Called with an :class:`~nnfit.engine.loop.EpochEvent` after every epoch; returning True
+        stops every model, one bool per model stops those that are True; None or False
+        goes on. Anything else is a TypeError.
     """
     s = settings or TrainSettings()
     name, hyper = spec(s.optimizer, "optimizer")

@@ -87,7 +87,7 @@ class TargetConfig(_Strict):
             if self.dim is None:
                 object.__setattr__(self, "dim", t.default_dim)
             elif t.dim is not None and self.dim != t.dim:
-                raise ValueError(f"target {self.name} is {t.dim}-dimensional, got dim {self.dim}")
+                raise ValueError(f"dim: {self.name} is {t.dim}-dimensional, got {self.dim}")
         elif self.dim is None:
             object.__setattr__(self, "dim", 1)
         if self.expr is not None:
