@@ -126,11 +126,15 @@ def test_the_activation_line_puts_the_tanh_call_next_to_the_same_runs_steps():
     assert "30.0 µs in float64 and 6.0 µs in float32" in line and "found: X86_V3" in line
     assert "60% of the floor's step, 3.0× JAX's whole step, and the floor is 5.0× JAX" in line
     assert blank == "" and report._activation({"activation": {"error": "x"}, "rows": rows}) == []
-    [line, _] = report._activation({"activation": {**a, "nnfit_f64_us": 14.0}, "rows": rows})
+    exp = {**a, "nnfit_f64_us": 14.0, "nnfit_form": "exp"}
+    [line, _] = report._activation({"activation": exp, "rows": rows})
     assert line.endswith(
         "5.0× JAX. nnfit's passes compute it as 2/(1 + eᵘ) − 1 from weights "
         "scaled by −2, 14.0 µs on the same block."
     )
+    vector = {**a, "nnfit_f64_us": 4.8, "nnfit_form": "numpy"}
+    [line, _] = report._activation({"activation": vector, "rows": rows})
+    assert line.endswith("(the exponential form 2/(1 + eᵘ) − 1 takes 4.8 µs).")
 
 
 def test_the_report_takes_the_default_lm_for_its_goal_and_shows_the_one_thread_floor():

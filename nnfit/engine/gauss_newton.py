@@ -62,7 +62,7 @@ class Jacobian:
         # that c·z comes out of the product: one pass over (width, n) the fewer a layer
         self.Wc = [
             np.empty_like(W) if act.fast_scaled is not None and not act.needs_z else None
-            for W, act in zip(self.Wt, self.acts)
+            for W, act in zip(self.Wt, self.acts, strict=True)
         ]
 
     def forward(self, layers: int | None = None) -> Array:
