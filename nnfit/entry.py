@@ -14,8 +14,10 @@ def _quiet(signum, frame):  # before anything has started there is nothing to ke
 
 
 def main() -> None:
-    previous = signal.signal(signal.SIGINT, _quiet)
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # `nnfit … &` in a script
+    previous = None if ignored else signal.signal(signal.SIGINT, _quiet)
     from nnfit.cli import main as run_command
 
-    signal.signal(signal.SIGINT, previous)  # from here the commands' own Ctrl-C rules hold
+    if not ignored:  # from here the commands' own Ctrl-C rules hold
+        signal.signal(signal.SIGINT, previous)
     run_command()

@@ -1,8 +1,14 @@
+import signal
 import textwrap
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+# Ctrl-C as at a terminal, however the suite was started: a shell script's background
+# job starts with SIGINT ignored, which nnfit keeps (and so would every child started here)
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # the same examples on every run: a property test that fails, fails every time
 settings.register_profile("nnfit", derandomize=True, database=None)

@@ -34,13 +34,18 @@ SLOW = TINY.replace("epochs: 20", "epochs: 3000, early_stopping: null").replace(
 )
 
 
-def nnfit(*args, stdout=subprocess.PIPE, env=ENV):
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def nnfit(*args, stdout=subprocess.PIPE, env=ENV, sigint_ignored=False):
     return subprocess.Popen(
         [sys.executable, "-m", "nnfit", *map(str, args)],
         stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_ignore_sigint if sigint_ignored else None,
     )
 
 
@@ -328,6 +333,33 @@ def test_the_shield_counts_signals(monkeypatch):
             finished = True
         assert finished and sh.count == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_signal_the_process_ignores_stays_ignored():
+    # a script's `nnfit sweep … &` starts with SIGINT ignored: the shield took it over,
+    # so the Ctrl-C meant for the script's foreground command ended the background sweep
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with shield.Shield() as sh:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            assert sh.count == 0
+            assert signal.getsignal(signal.SIGTERM) == sh._handle  # not ignored: shielded
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_run_started_with_sigint_ignored_trains_to_the_end(write, tmp_path):
+    out = tmp_path / "res"
+    proc = nnfit("run", write(SLOW), "--out", out, sigint_ignored=True)
+    assert "slow: epoch" in proc.stdout.readline()
+    interrupt(proc, 3)
+    code, _, err = finish(proc)
+    assert code == 0, err
+    (m,) = whole(out)
+    assert m["status"] == "ok" and m["epochs"] == 3000
 
 
 def exp_of(run_dir):

@@ -10,6 +10,9 @@ While one is installed (the command line installs one per command):
   written), and ``note`` says so;
 - the third raises at once: the write is aborted, and the run folder says
   ``interrupted`` (see :func:`nnfit.experiment.rundir.write_run`).
+
+A signal that is ignored when the shield is installed (a shell starts a background
+command of a script with SIGINT ignored) is left ignored.
 """
 
 from __future__ import annotations
@@ -42,7 +45,10 @@ class Shield:
         global _active
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
+                # a signal the process was started ignoring stays ignored, as Python
+                # leaves it: a shell script's `nnfit sweep … &` must outlive its Ctrl-C
+                if signal.getsignal(sig) is not signal.SIG_IGN:
+                    self._previous[sig] = signal.signal(sig, self._handle)
         _active = self
         return self
 
