@@ -322,6 +322,18 @@ def test_a_key_the_optimizer_would_ignore_is_refused():
         with pytest.raises(config.ConfigError) as exc:
             config.from_dict({**base, "training": training})
         assert key in str(exc.value) and "not used by optimizer" in str(exc.value)
+    # one sentence: what it does not use, then what of those keys it does
+    with pytest.raises(config.ConfigError) as exc:
+        config.from_dict(
+            {**base, "training": {"optimizer": "lbfgs", "schedule": "cosine", "batch_size": 4}}
+        )
+    assert str(exc.value).endswith(
+        "training.schedule: not used by optimizer lbfgs, nor is batch_size (it uses only l1); "
+        "remove them (--set training.schedule=constant --set training.batch_size=full) "
+        "or pick another optimizer"
+    )
+    with pytest.raises(config.ConfigError, match=r"gd \(it uses only lr, schedule, clip_norm, l1"):
+        config.from_dict({**base, "training": {"optimizer": "gd", "batch_size": 4}})
     # the defaults never count as given, and a resolved config validates again
     for name in ("lbfgs", "lm", "gd"):
         e = config.from_dict({**base, "training": {"optimizer": name}})
@@ -715,7 +727,7 @@ def test_a_key_another_optimizer_ignores_says_how_to_unset_it_and_that_works(wri
     )
     with pytest.raises(config.ConfigError) as info:
         config.load(path, ["training.optimizer=lm"])
-    hint = str(info.value).split("remove it (")[1].split(")")[0]
+    hint = str(info.value).split("remove them (")[1].split(")")[0]
     assert hint == "--set training.schedule=constant --set training.batch_size=full"
     sets = [s for s in hint.split() if s != "--set"]
     assert config.load(path, ["training.optimizer=lm", *sets]).training.optimizer.name == "lm"

@@ -187,12 +187,10 @@ class TrainingConfig(_Strict):
         unused = [k for k, free in inert.items() if not free and k not in method.honours]
         if unused:
             key = "optimizer.lr" if unused[0] == "lr" else unused[0]
-            also = f" (nor {', '.join(unused[1:])})" if unused[1:] else ""
-            keys = ", ".join(inert)
+            also = f", nor is {' or '.join(unused[1:])}" if unused[1:] else ""
+            used = [k for k in inert if k in method.honours]
             uses = (
-                f"it uses only {', '.join(sorted(method.honours))} of {keys}"
-                if method.honours
-                else f"it uses none of {keys}"
+                f"it uses only {', '.join(used)}" if used else f"it uses none of {', '.join(inert)}"
             )
             neutral = {
                 "lr": "optimizer.lr=null",
@@ -205,7 +203,8 @@ class TrainingConfig(_Strict):
             sets = " ".join(f"--set training.{neutral[k]}" for k in unused)
             raise _AtKey(
                 key,
-                f"not used by optimizer {method.name}{also}: {uses}; remove it ({sets}) "
+                f"not used by optimizer {method.name}{also} ({uses}); "
+                f"remove {'them' if also else 'it'} ({sets}) "
                 "or pick another optimizer",
             )
         if method.least_squares and not LOSSES[self.loss.name].least_squares:
