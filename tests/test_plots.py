@@ -410,9 +410,14 @@ def test_loss_curves_are_in_fs_units_and_mark_the_restored_epoch():
     assert any(t.startswith("epoch 20: lowest validation loss, weights restored") for t in texts)
     assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_linestyle() == "--"] == [20]
     assert fig.axes[1].get_ylabel() == "learning rate"  # the cosine schedule moves it
+    assert texts[0].endswith(", mean over the epoch's batches")
     exp, rec = _run("sine", 1, [8], epochs=5)
     texts = [t.get_text() for t in plots.loss_figure(exp, rec).legends[0].get_texts()]
     assert texts[0].startswith("training loss")
+    # lm has one batch an epoch: its loss is not a mean over batches
+    exp, rec = _run("sine", 1, [4], epochs=5, optimizer="lm")
+    texts = [t.get_text() for t in plots.loss_figure(exp, rec).legends[0].get_texts()]
+    assert texts[0] == "training loss, on the whole training set"
 
 
 def test_importing_and_drawing_leaves_the_backend_alone():

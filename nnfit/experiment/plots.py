@@ -225,9 +225,11 @@ def loss_figure(exp, record) -> Figure:
     ylabel = loss_units(exp, record)
     penalty = _penalty(exp)
     train = np.asarray(h["train_loss"], dtype=float)
-    train_label = (
-        f"training cost C (incl. {penalty} penalty)" if penalty else "training loss"
-    ) + ", mean over the epoch's batches"
+    train_label = (f"training cost C (incl. {penalty} penalty)" if penalty else "training loss") + (
+        ", on the whole training set"  # one batch an epoch (lm, lbfgs, gd, or asked for)
+        if exp.training.batch_size == "full"
+        else ", mean over the epoch's batches"
+    )
     ax.semilogy(ep, train, color="tab:blue", label=train_label)
     val = np.asarray([v if v is not None else np.nan for v in h["val_loss"]], dtype=float)
     has_val = bool(np.isfinite(val).any())
