@@ -102,6 +102,21 @@ def run_summary(record, run_dir) -> Table:
             *(fmt(m.get(c)) for c in ("rmse", "max_abs", "mae", "rel_l2")),
             _r2(m.get("r2")),
         )
+    # the baselines asked for, on the same test set (their own parameter counts)
+    fitted = {
+        k: b
+        for k, b in ((record.metrics or {}).get("baselines") or {}).items()
+        if isinstance(b, dict) and b.get("rmse") is not None
+    }
+    for i, (name, b) in enumerate(fitted.items()):
+        t.add_row(
+            f"{name} ({b.get('n_params')})",
+            *(fmt(b.get(c)) if c != "mae" else "" for c in ("rmse", "max_abs", "mae", "rel_l2")),
+            "",
+            end_section=False,
+        )
+        if i == 0:
+            t.rows[-2].end_section = True
     parts = [
         f"{record.epochs} epochs",
         f"{record.steps} steps",
@@ -116,6 +131,8 @@ def run_summary(record, run_dir) -> Table:
             if at is not None
             else f"sup error never below {eps:g}"
         )
+    if fitted:
+        parts.append("baselines on the test set (parameters)")
     t.caption = f"{', '.join(parts)} → {printable(run_dir)}"
     return t
 

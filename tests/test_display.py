@@ -309,3 +309,20 @@ def test_report_shows_no_optimizer_for_a_run_of_no_epochs():
     )
     [first] = [line for line in text.splitlines() if rows[0]["path"].split("/")[-1] in line]
     assert "0.001" not in first and "—" in first
+
+
+def test_the_run_summary_shows_the_baselines_asked_for():
+    # a run with `baselines:` kept them in metrics.json only: the summary said nothing
+    from nnfit.tables import run_summary
+
+    part = {"rmse": 1e-3, "max_abs": 2e-3, "mae": 1e-3, "rel_l2": 1e-2, "r2": 0.99}
+    cheb = {"n_params": 41, "rmse": 1.128e-15, "max_abs": 2.981e-14, "rel_l2": 1.596e-15}
+    skipped = {"n_params": None, "note": "piecewise linear skipped: d = 2 > 1"}
+    baselines = {"chebyshev": cheb, "pwlinear": skipped}
+    record = _record({"train": part, "val": part, "test": part, "baselines": baselines})
+    console = Console(file=StringIO(), width=200)
+    console.print(run_summary(record, "results/tiny/w1"))
+    rows = [line.split() for line in console.file.getvalue().splitlines()]
+    assert ["│", "chebyshev", "(41)", "│", "1.128e-15", "│", "2.981e-14", "│", "│"] == rows[8][:9]
+    assert not [r for r in rows if "pwlinear" in r]
+    assert "baselines on the test set (parameters)" in console.file.getvalue()
