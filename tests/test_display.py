@@ -323,6 +323,6 @@ def test_the_run_summary_shows_the_baselines_asked_for():
     console = Console(file=StringIO(), width=200)
     console.print(run_summary(record, "results/tiny/w1"))
     rows = [line.split() for line in console.file.getvalue().splitlines()]
-    assert ["│", "chebyshev", "(41)", "│", "1.128e-15", "│", "2.981e-14", "│", "│"] == rows[8][:9]
+    assert rows[8][:9] == ["│", "chebyshev", "(41)", "│", "1.128e-15", "│", "2.981e-14", "│", "│"]
     assert not [r for r in rows if "pwlinear" in r]
-    assert "baselines on the test set (parameters)" in console.file.getvalue()
+    assert "baselines on the test set (parameters)" in " ".join(console.file.getvalue().split())
