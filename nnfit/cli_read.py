@@ -41,10 +41,11 @@ def build_data(exp, file, loc=None):
     try:
         return data.build(exp)
     except data.DataError as exc:
-        key = "target.expr" if exp.target.expr is not None else "target.name"
+        key = exc.key or ("target.expr" if exp.target.expr is not None else "target.name")
+        section = tuple(key.split("."))[:1]
         where = str(file)
         if loc is not None:
-            given = [o for o in loc.overrides if o.path[:1] == ("target",)]
+            given = [o for o in loc.overrides if o.path[:1] == section]
             if given:
                 w = given[-1].where
                 text = f"{w}: {exc}" if w.endswith(key) else f"{w}: {key}: {exc}"

@@ -53,3 +53,33 @@ def test_a_target_not_finite_names_a_point():
     e = config.from_dict({"target": {"expr": "log(x - 0.5)"}, "data": {"sampling": "grid"}})
     with pytest.raises(DataError, match=r"not finite at the training point \(0\)"):
         build(e)
+
+
+def test_a_test_set_left_empty_is_refused_naming_n_test(write):
+    # the one test point (x = 0.5) was also a grid training point: it was dropped, the
+    # test mse of no points was NaN, and the run that trained fine said 'diverged'
+    cfg = {
+        "target": {"expr": "sin(2*pi*x)"},
+        "data": {"n_train": 3, "sampling": "grid", "n_val": 0, "n_test": 1},
+        "model": {"hidden": [4]},
+        "training": {"epochs": 5},
+    }
+    with pytest.raises(DataError, match=r"none is left to test on \(given 1\)") as exc:
+        build(config.from_dict(cfg))
+    assert exc.value.key == "data.n_test"
+    assert len(build(config.from_dict({**cfg, "data": {**cfg["data"], "n_test": 2}})).X_test) == 2
+    import subprocess
+    import sys
+
+    text = "target: {expr: sin(2*pi*x)}\ndata: {n_train: 3, sampling: grid, n_test: 1}\n"
+    p = subprocess.run(
+        [sys.executable, "-m", "nnfit", "run", str(write(text)), "--no-figures", "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 2 and p.stdout == ""
+    [line] = p.stderr.splitlines()
+    assert line.startswith("error: ") and line.endswith(
+        "exp.yaml:2: data.n_test: each of the 1 test point(s) is a training or validation "
+        "point, so none is left to test on (given 1); raise n_test"
+    )

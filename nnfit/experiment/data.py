@@ -25,7 +25,12 @@ Array = np.ndarray
 
 
 class DataError(ValueError):
-    """The target cannot be evaluated on the sampled points."""
+    """The target cannot be evaluated on the sampled points, or ``key`` (a dotted config
+    key; the target's when None) leaves a set without the points it needs."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 def target_function(target) -> Callable[[Array], Array]:
@@ -188,7 +193,14 @@ def build(exp) -> Dataset:
     s_train, s_val, s_noise_train, s_noise_val = seeds.streams(cfg.seed, seeds.DATA, 4)
     X_train = sample(cfg.n_train, d, cfg.sampling, s_train)
     X_val = sample(cfg.n_val, d, "uniform", s_val)  # independent of the training design
-    X_test = without(dense_points(cfg.n_test, d), X_train, X_val)
+    dense = dense_points(cfg.n_test, d)
+    X_test = without(dense, X_train, X_val)
+    if not len(X_test):  # no test error to report: the run would say 'diverged'
+        raise DataError(
+            f"each of the {len(dense)} test point(s) is a training or validation point, so "
+            f"none is left to test on (given {cfg.n_test}); raise n_test",
+            key="data.n_test",
+        )
     F_train = evaluate(F, X_train, "training")
     F_val = evaluate(F, X_val, "validation")
     F_test = evaluate(F, X_test, "test")
