@@ -317,6 +317,7 @@ def test_a_key_the_optimizer_would_ignore_is_refused():
         "schedule": {"optimizer": "lm", "schedule": "cosine"},
         "batch_size": {"optimizer": "lbfgs", "batch_size": 4},
         "output_every": {"optimizer": "lm", "output_layer": "lstsq", "output_every": 5},
+        "l1": {"optimizer": "lbfgs", "output_layer": "lstsq", "l1": 1e-3},
     }
     for key, training in bad.items():
         with pytest.raises(config.ConfigError) as exc:

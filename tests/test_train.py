@@ -363,6 +363,11 @@ def test_unknown_names_are_value_errors_before_training(settings, message):
         ),
         ({"optimizer": "lbfgs", "schedule": "cosine"}, "^lbfgs does not use schedule"),
         ({"output_every": 2}, "output_every re-solves a least-squares output layer"),
+        # l1 1e-3 and 10 ended on the same weights: the solved layer's L1 was a constant
+        (
+            {"optimizer": "lbfgs", "output_layer": "lstsq", "l1": 1e-3},
+            r"^l1: not used by optimizer lbfgs with output_layer lstsq: variable projection",
+        ),
     ],
 )
 def test_settings_the_method_would_ignore_are_refused(settings, message):

@@ -194,6 +194,14 @@ class TrainResult:
     history: History
 
 
+#: why variable projection takes no L1 penalty (the file and the engine say the same)
+VARPRO_L1 = (
+    "not used by optimizer {name} with output_layer lstsq: variable projection solves the "
+    "output layer by least squares with the l2 ridge, which has no L1 term, so the L1 of "
+    "its weights is a cost {name} cannot lower; use l2, or output_layer: trained"
+)
+
+
 class Method:
     """A way to train: the optimizer table's entries derive from this.
 

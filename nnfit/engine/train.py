@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nnfit.engine import readout
-from nnfit.engine.loop import Callback, Session, TrainResult, TrainSettings
+from nnfit.engine.loop import VARPRO_L1, Callback, Session, TrainResult, TrainSettings
 from nnfit.engine.network import Network, numbers
 from nnfit.engine.optimizers import make, schedule
 from nnfit.engine.params import spec
@@ -116,6 +116,8 @@ def _honoured(name: str, method, s: TrainSettings) -> None:
         uses = ", ".join(k for k in given if k in method.honours)
         uses = f"it uses only {uses}" if uses else f"it uses none of {', '.join(given)}"
         raise ValueError(f"{name} does not use {', '.join(unused)} ({uses})")
+    if method.varpro and s.output_layer == "lstsq" and s.l1:
+        raise ValueError("l1: " + VARPRO_L1.format(name=name))
     if s.output_every is not None and s.output_layer != "lstsq":
         raise ValueError(
             "output_every re-solves a least-squares output layer: it needs "

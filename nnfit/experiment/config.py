@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from nnfit.engine.initializers import INITIALIZERS
+from nnfit.engine.loop import VARPRO_L1
 from nnfit.engine.losses import LOSSES
 from nnfit.engine.network import param_count
 from nnfit.engine.optimizers import OPTIMIZERS
@@ -212,6 +213,8 @@ class TrainingConfig(_Strict):
                 f"optimizer {method.name} is Gauss–Newton on squared residuals: it needs loss "
                 f"mse (got {self.loss.name}); use lbfgs otherwise"
             )
+        if method.varpro and self.output_layer == "lstsq" and self.l1:
+            raise _AtKey("l1", VARPRO_L1.format(name=method.name))
         if self.output_every is not None and self.output_layer != "lstsq":
             raise ValueError("training.output_every needs training.output_layer: lstsq")
         if self.output_layer == "lstsq" and not LOSSES[self.loss.name].least_squares:
