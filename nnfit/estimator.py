@@ -220,6 +220,11 @@ class Regressor(RegressorMixin, BaseEstimator):
         ):
             # an iterator would be used up by the first fit and give no layers to the next
             bad("hidden", "an int or a tuple of ints", self.hidden)
+        opt = self.optimizer
+        if isinstance(opt, dict) and opt.get("lr") is not None and self.lr is not None:
+            # the parameter overwrote the optimizer's own, silently
+            message = f"given twice, {self.lr!r} and optimizer's lr {opt['lr']!r}; give one"
+            bad("lr", "one learning rate", self.lr, message)
         tol = self.tol
         unchecked = self.n_iter_no_change is None  # else early_stopping.min_delta checks it
         if unchecked and (isinstance(tol, bool) or not (isinstance(tol, Real) and tol >= 0)):
@@ -281,9 +286,14 @@ class Regressor(RegressorMixin, BaseEstimator):
         val = np.empty(0, dtype=int)
         if self.early_stopping:
             n_val = max(1, round(self.validation_fraction * n))
-            if n - n_val < 1:
+            if n < 2:
                 raise ValueError(
                     f"early_stopping needs at least 2 samples to hold some out; got {n} sample(s)"
+                )
+            if n - n_val < 1:
+                raise ValueError(
+                    f"validation_fraction {self.validation_fraction!r} holds out all {n} "
+                    "samples, leaving none to train on; lower it"
                 )
             val = np.sort(s_split.permutation(n)[:n_val])
         tr = np.setdiff1d(np.arange(n), val)

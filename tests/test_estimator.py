@@ -353,3 +353,18 @@ def test_an_iterator_of_widths_a_negative_tol_and_a_missing_layer_are_refused():
     del reg.coefs_[0], reg.intercepts_[0]
     with pytest.raises(ValueError, match="need 2 layers of weights, got 1"):
         reg.predict(X)
+
+
+def test_a_learning_rate_given_twice_is_refused_and_a_fraction_that_leaves_nothing_named():
+    # lr=0.01 overwrote optimizer={"name": "adam", "lr": 0.5} without a word
+    X = np.linspace(0, 1, 40).reshape(-1, 1)
+    y = np.sin(X[:, 0])
+    twice = nnfit.Regressor(optimizer={"name": "adam", "lr": 0.5}, lr=0.01, epochs=2)
+    with pytest.raises(nnfit.ConfigError) as exc:
+        twice.fit(X, y)
+    assert str(exc.value) == ("Regressor: lr: given twice, 0.01 and optimizer's lr 0.5; give one")
+    nnfit.Regressor(optimizer={"name": "adam", "lr": 0.5}, epochs=2).fit(X, y)  # once: fine
+    # the message spoke of needing 2 samples when 40 were given
+    full = nnfit.Regressor(early_stopping=True, validation_fraction=0.99, epochs=2)
+    with pytest.raises(ValueError, match=r"^validation_fraction 0.99 holds out all 40 samples"):
+        full.fit(X, y)
