@@ -108,15 +108,14 @@ def run_summary(record, run_dir) -> Table:
         for k, b in ((record.metrics or {}).get("baselines") or {}).items()
         if isinstance(b, dict) and b.get("rmse") is not None
     }
-    for i, (name, b) in enumerate(fitted.items()):
+    if fitted:
+        t.rows[-1].end_section = True  # a rule between the network's sets and them
+    for name, b in fitted.items():
         t.add_row(
             f"{name} ({b.get('n_params')})",
             *(fmt(b.get(c)) if c != "mae" else "" for c in ("rmse", "max_abs", "mae", "rel_l2")),
             "",
-            end_section=False,
         )
-        if i == 0:
-            t.rows[-2].end_section = True
     parts = [
         f"{record.epochs} epochs",
         f"{record.steps} steps",
