@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -68,9 +71,6 @@ def test_a_test_set_left_empty_is_refused_naming_n_test(write):
         build(config.from_dict(cfg))
     assert exc.value.key == "data.n_test"
     assert len(build(config.from_dict({**cfg, "data": {**cfg["data"], "n_test": 2}})).X_test) == 2
-    import subprocess
-    import sys
-
     text = "target: {expr: sin(2*pi*x)}\ndata: {n_train: 3, sampling: grid, n_test: 1}\n"
     p = subprocess.run(
         [sys.executable, "-m", "nnfit", "run", str(write(text)), "--no-figures", "--quiet"],
