@@ -123,13 +123,9 @@ def _dataset(exp: Experiment, loc: Located) -> Dataset:
     try:
         return data_mod.build(exp)
     except data_mod.DataError as exc:
-        key = exc.key or ("target.expr" if exp.target.expr is not None else "target.name")
+        key, given = exc.located(exp)
         line = loc.lines.get(tuple(key.split(".")))
         where = f"{loc.source}:{line}" if line else loc.source
-        if exc.key == "data.n_test":
-            given = exp.data.n_test
-        else:
-            given = exp.target.expr if exp.target.expr is not None else exp.target.name
         problem = Problem(f"{where}: {key}: {exc}", loc.source, line, key, None, given, str(exc))
         raise ConfigError([problem]) from None
 

@@ -41,7 +41,7 @@ def build_data(exp, file, loc=None):
     try:
         return data.build(exp)
     except data.DataError as exc:
-        key = exc.key or ("target.expr" if exp.target.expr is not None else "target.name")
+        key, _ = exc.located(exp)
         section = tuple(key.split("."))[:1]
         where = str(file)
         if loc is not None:

@@ -362,7 +362,7 @@ def test_a_learning_rate_given_twice_is_refused_and_a_fraction_that_leaves_nothi
     twice = nnfit.Regressor(optimizer={"name": "adam", "lr": 0.5}, lr=0.01, epochs=2)
     with pytest.raises(nnfit.ConfigError) as exc:
         twice.fit(X, y)
-    assert str(exc.value) == ("Regressor: lr: given twice, 0.01 and optimizer's lr 0.5; give one")
+    assert str(exc.value) == "Regressor: lr: given twice, 0.01 and optimizer's lr 0.5; give one"
     nnfit.Regressor(optimizer={"name": "adam", "lr": 0.5}, epochs=2).fit(X, y)  # once: fine
     # the message spoke of needing 2 samples when 40 were given
     full = nnfit.Regressor(early_stopping=True, validation_fraction=0.99, epochs=2)

@@ -32,6 +32,14 @@ class DataError(ValueError):
         super().__init__(message)
         self.key = key
 
+    def located(self, exp) -> tuple[str, object]:
+        """The dotted key this error is about, in ``exp``, and its value there."""
+        key = self.key or ("target.expr" if exp.target.expr is not None else "target.name")
+        given = exp
+        for part in key.split("."):
+            given = getattr(given, part)
+        return key, given
+
 
 def target_function(target) -> Callable[[Array], Array]:
     """F for a validated ``TargetConfig``: X (n, d) -> (n,)."""
