@@ -445,3 +445,26 @@ def test_a_callback_that_returns_a_number_or_a_loss_is_refused():
         net, X, y, settings=settings(0.01, epochs=5), callbacks=[lambda ev: ev.train_loss < 1e9]
     )
     assert res.stop_reason == "callback" and res.epochs == 1
+
+
+def test_a_ctrl_c_between_two_columns_of_a_history_row_drops_that_row(monkeypatch):
+    # the interrupt landed after epoch and train_loss were appended, before the rest:
+    # history.csv's zip(strict=True) failed and the interrupted run was a traceback
+    from nnfit.engine import loop
+    from nnfit.experiment.rundir import history_csv
+
+    append = loop.History.append
+
+    def cut(self, epoch, train_loss, *rest, **extra):
+        if epoch == 3:
+            self.epoch.append(epoch)
+            self.train_loss.append(float(train_loss))
+            raise KeyboardInterrupt
+        append(self, epoch, train_loss, *rest, **extra)
+
+    monkeypatch.setattr(loop.History, "append", cut)
+    net, X, y = _tiny()
+    [r] = train(net, X, y, settings=TrainSettings(epochs=10, batch_size=20))
+    assert r.status == "interrupted"
+    assert r.history.epoch == [0, 1, 2] and len(r.history.wall_s) == 3
+    assert history_csv(r.history.columns()).count(b"\n") == 4  # a header, three whole rows

@@ -148,6 +148,15 @@ class History:
             if len(col) < len(self.epoch):
                 col.append(math.nan)
 
+    def trim(self) -> None:
+        """Drop a row that an interrupt cut short, so that every column has each
+        finished epoch's value (a Ctrl-C between two appends left them unequal)."""
+        lists = [self.epoch, self.train_loss, self.val_loss, self.lr, self.grad_norm]
+        lists += [self.wall_s, *self.extra.values()]
+        n = min(len(col) for col in lists)
+        for col in lists:
+            del col[n:]
+
     def __len__(self) -> int:
         return len(self.epoch)
 
@@ -429,6 +438,7 @@ class Session:
             self.n_active -= 1
             self.status[k] = self.reason[k] = "interrupted"
             self.final[k] = self.last_good[k]
+            self.histories[k].trim()
 
     def finish(self) -> list[TrainResult]:
         """Set each model's final weights (its best when early stopping restores them)."""
