@@ -122,6 +122,12 @@ def gradcheck(
     show(f"per-sample Jacobian (used by lm) against finite differences: {jac:.2e}")
     worst = max(max(c.worst for c in checks), jac)
     verdict = "ok" if worst < tol else "FAILED"
+    for c in checks:
+        if c.fd_error >= tol and c.fd_beyond < tol:
+            show(
+                f"layer {c.layer}: finite differences resolve only {2 * c.fd_spread:.1e} here "
+                "(twice h vs 2h); forward and reverse mode decide"
+            )
     show(f"largest relative error {worst:.2e} (tolerance {tol:.0e}): {verdict}")
     failed = worst >= tol
     if exp.sweep is not None and exp.sweep.grid:

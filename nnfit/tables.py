@@ -138,7 +138,7 @@ def run_summary(record, run_dir) -> Table:
 
 def gradcheck_table(checks, title: str) -> Table:
     t = Table(title=title)
-    cols = ("layer", "W shape", "‖grad‖", "finite diff.", "forward mode", "reverse mode")
+    cols = ("layer", "W shape", "‖grad‖", "finite diff.", "h vs 2h", "forward mode", "reverse mode")
     for col in cols:
         t.add_column(col, justify="right")
     for c in checks:
@@ -147,12 +147,14 @@ def gradcheck_table(checks, title: str) -> Table:
             f"{c.shape[0]}×{c.shape[1]}",
             fmt(c.grad_norm),
             fmt(c.fd_error, ".2e"),
+            fmt(c.fd_spread, ".2e"),
             fmt(c.jvp_error, ".2e"),
             fmt(c.tape_error, ".2e"),
         )
     t.caption = (
-        "relative error of backprop against central differences, dual numbers (forward "
-        "mode) and the tape (reverse mode)"
+        "relative error of backprop against central differences at step h (h vs 2h: "
+        "those at h against those at 2h), dual numbers (forward mode) and the tape "
+        "(reverse mode)"
     )
     return t
 

@@ -304,6 +304,20 @@ def test_gradcheck_passes_and_fails(write, monkeypatch):
     assert invoke("gradcheck", p.parent / "missing.yaml").exit_code == 2
 
 
+def test_gradcheck_passes_saturated_units_that_finite_differences_cannot_resolve(write):
+    # bias 10 on 64 tanh units in 5-D: central differences at h = 1e-6 are 1.2e-6 off the
+    # first layer's (correct) gradient, and as far off those at 2h
+    p = write(
+        "name: sat\ntarget: {name: sine_product, dim: 5}\n"
+        "data: {n_train: 512, sampling: sobol, n_test: 200}\n"
+        "model: {hidden: [64], activation: tanh, bias: 10}\n"
+    )
+    r = invoke("gradcheck", p)
+    assert r.exit_code == 0, r.output
+    assert "layer 0: finite differences resolve only" in r.stdout
+    assert "(tolerance 1e-06): ok" in r.stdout
+
+
 def test_gradcheck_checks_each_network_of_a_sweep_grid(write, monkeypatch):
     """It checked the file's base network only: a grid over activations had its other
     networks unchecked, and a wrong derivative there passed."""

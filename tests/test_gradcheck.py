@@ -22,6 +22,20 @@ def test_a_wrong_activation_derivative_is_caught(monkeypatch):
     monkeypatch.setitem(acts.ACTIVATIONS, "tanh", wrong)
     bad = Network.create([1, 4, 1], activation="tanh", rng=np.random.default_rng(1))
     checks = check_network(bad, X, y, mse)
-    assert checks[0].fd_error > 1e-2 and checks[0].jvp_error > 1e-2
+    assert checks[0].fd_beyond > 1e-2 and checks[0].jvp_error > 1e-2
     assert checks[0].tape_error > 1e-2
     assert checks[1].worst < 1e-7  # the output layer's gradient does not use σ'
+
+
+def test_saturated_units_are_not_failed_for_what_finite_differences_cannot_resolve():
+    # bias 10 on every tanh unit of a 5-64-1 network: the first layer's gradient is ~1e-3
+    # against a cost of ~50, below what central differences at h = 1e-6 resolve
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(32, 5))
+    y = 10.0 * np.prod(np.sin(np.pi * X), axis=1, keepdims=True)
+    net = Network.create([5, 64, 1], activation="tanh", bias=10.0, rng=np.random.default_rng(0))
+    first, out = check_network(net, X, y, losses.get("mse"))
+    assert first.fd_error > 1e-6  # the differences alone would call backprop wrong
+    assert first.fd_error <= 2 * first.fd_spread  # … by no more than they disagree
+    assert first.jvp_error < 1e-12 and first.tape_error < 1e-12
+    assert first.worst < 1e-12 and out.worst < 1e-8
