@@ -213,3 +213,45 @@ def test_a_file_of_ones_own_at_the_run_folders_name_is_kept_and_said(write, tmp_
     assert rec.warnings == [
         f"what stood at the run folder's name kept in {kept} (not moved into the new run folder)"
     ]
+
+
+def _history(text: str):
+    import yaml
+
+    from nnfit.experiment import config
+    from nnfit.experiment import runner as experiment
+
+    return experiment.execute(config.from_dict(yaml.safe_load(text), "t.yaml"), plots=False)
+
+
+BIG = """
+target: {expr: 10*sin(2*pi*x)}
+data: {n_train: 64, n_val: 0, n_test: 200}
+model: {hidden: [8], activation: tanh}
+training:
+  optimizer: {name: gd, lr: 0.2}
+  epochs: 3000
+  early_stopping: EARLY
+"""
+
+
+def test_huber_is_logged_in_fs_units_as_mse_is():
+    # δ = 100 standard deviations: Huber is ½r² on every residual, so it trains as mse;
+    # its history used to stay in the scaled units, 1/σ² (here 1/50) of mse's
+    early = "{patience: 50, monitor: train}"
+    mse = _history(BIG.replace("EARLY", early))
+    huber = _history(BIG.replace("EARLY", early) + "  loss: {name: huber, delta: 100}\n")
+    a, b = np.array(mse.history["train_loss"]), np.array(huber.history["train_loss"])
+    assert a[0] > 10  # F's units: ½·mean(F²) is 25 before training
+    np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+def test_min_delta_is_in_the_units_history_csv_shows():
+    # F = 10·sin(2πx): σ² = 50, so a min_delta taken in scaled units was 50 times larger
+    # in the history's units, and later epochs improved on the "best" by more than it
+    rec = _history(BIG.replace("EARLY", "{patience: 30, min_delta: 1.0e-2, monitor: train}"))
+    loss = np.array(rec.history["train_loss"])
+    assert rec.stop_reason == "converged" and rec.epochs == rec.best_epoch + 30
+    best = loss[rec.best_epoch]
+    assert loss[: rec.best_epoch].min() > best  # gd: the cost falls at every step
+    assert best - 1e-2 < loss[-1] < best

@@ -108,6 +108,25 @@ def test_divergence_stops_at_once_and_keeps_finite_weights():
     assert all(math.isfinite(v) for v in res.history.train_loss)
 
 
+def test_a_diverged_model_keeps_its_best_epoch_under_early_stopping():
+    X, y = sine()
+    kept = {}
+    for patience in (100, None):
+        net = Network.create([1, 16, 1], activation="relu", rng=np.random.default_rng(0))
+        start = net.theta.copy()
+        s = settings(5.0, "gd", patience, "train", epochs=1000)
+        [res] = train(net, X, y, settings=s)
+        assert res.status == "diverged" and np.all(np.isfinite(net.theta))
+        loss = res.history.train_loss
+        kept[patience] = res.best_epoch, cost(net, X, y)
+        if patience is None:  # no early stopping: the last finite epoch
+            assert res.best_epoch == res.epochs > 1
+        else:  # the epoch of the lowest cost; the cost at θ_{e−1} is row e's for gd
+            assert res.best_epoch == int(np.argmin(loss)) == 0
+            assert np.array_equal(net.theta, start)
+    assert kept[100][1] < 1e-3 * kept[None][1]
+
+
 def test_early_stopping_on_validation_restores_the_best_weights():
     X, y = sine(64)
     Xv, yv = sine(64, seed=1)

@@ -4,8 +4,9 @@ Every way of training (first-order mini-batches, Levenberg–Marquardt, L-BFGS t
 SciPy's callback; one model or a stack of K) drives a :class:`Session`: it reports the
 start, each step's cost (so a diverging model stops at once) and each epoch's end. The
 session keeps a :class:`History` per model, stops models whose early-stopping patience
-ran out, whose cost exploded or went non-finite (their last finite weights are kept),
-or that a callback stops; at the end it restores each model's best weights. A model
+ran out, whose cost exploded or went non-finite, or that a callback stops; at the end it
+restores each model's best weights under early stopping (a diverged model's too; without
+early stopping it keeps its last finite weights). A model
 that stops rides along in a stack until all have stopped; its numbers are set aside.
 
 The per-step check is one comparison on the hot path: a cost below ``ceiling`` (the
@@ -452,7 +453,8 @@ class Session:
         out = []
         for k in range(self.k):
             best = int(self.epochs_done[k])
-            restore = self.status[k] == "ok" and self.settings.restore_best
+            # a diverged model too: its best epoch, not the last finite one before it blew up
+            restore = self.status[k] in ("ok", "diverged") and self.settings.restore_best
             if restore and self.patience is not None:
                 theta[k] = self.best_theta[k]
                 best = int(self.best_epoch[k])

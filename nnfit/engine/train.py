@@ -159,7 +159,7 @@ def _start_if_lower(net: Network, problem: Problem, session: Session, results) -
     value, start = session.start_aside
     now = session.val_loss() if session.monitor_val else problem.full_cost()
     for k, res in enumerate(results):
-        if res.status == "ok" and value[k] < now[k]:
+        if res.status in ("ok", "diverged") and value[k] < now[k]:
             net.theta[k] = start[k]
             res.best_epoch = 0
 

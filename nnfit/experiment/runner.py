@@ -92,15 +92,21 @@ def failed_record(exp: Experiment, exc: BaseException) -> RunRecord:
     )
 
 
-def settings_of(exp: Experiment) -> TrainSettings:
+def settings_of(exp: Experiment, factor: float = 1.0) -> TrainSettings:
     """The engine's settings: the ``training`` section as it is, names as specs."""
-    return settings_from(exp.training)
+    return settings_from(exp.training, factor)
 
 
-def settings_from(t) -> TrainSettings:
-    """:func:`settings_of` for a validated ``TrainingConfig`` on its own."""
+def settings_from(t, factor: float = 1.0) -> TrainSettings:
+    """:func:`settings_of` for a validated ``TrainingConfig`` on its own. ``factor``
+    (:func:`loss_factor`) takes losses from the scaled units training sees to F's: a
+    file's ``min_delta`` is in F's units, those of history.csv, and the engine compares
+    scaled losses, so it gets min_delta / factor."""
     cfg = t.model_dump(mode="json")
     cfg.update(loss=t.loss.spec(), optimizer=t.optimizer.spec(), schedule=t.schedule.spec())
+    es = cfg.get("early_stopping")
+    if es is not None:
+        es["min_delta"] = es["min_delta"] / factor
     return TrainSettings.from_config(cfg)
 
 
@@ -203,10 +209,11 @@ def loss_factor(loss: str, scaler) -> float:
     """From the network's scaled units to F's, for the loss ``loss``.
 
     Training sees y scaled to (y − shift)/scale, so an mse is ``scale²`` times smaller
-    than in F's units and an mae ``scale`` times; Huber's δ lives in scaled units, so
-    that loss stays in them (factor 1).
+    than in F's units and an mae ``scale`` times. Huber's δ is in scaled units; as
+    ρ_{sδ}(s·r) = s²·ρ_δ(r), ``scale²`` times the scaled loss is Huber's in F's units with
+    δ·scale.
     """
-    return {"mse": scaler.scale**2, "mae": scaler.scale}.get(loss, 1.0)
+    return {"mse": scaler.scale**2, "mae": scaler.scale, "huber": scaler.scale**2}[loss]
 
 
 def _progress(callback, factor: float):
@@ -262,7 +269,7 @@ def execute_stack(
             sc.forward(ds.y_train),
             ds.X_val,
             sc.forward(ds.y_val),
-            settings=settings_of(exps[0]),
+            settings=settings_of(exps[0], factor),
             rngs=[streams(e.training.seed)[1] for e in exps],
             callbacks=callbacks,
         )
