@@ -56,7 +56,9 @@ def build_data(exp, file, loc=None):
 
 
 @_guard()
-def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.")]):
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Experiment files.")], set_: SetOpt = None
+):
     """Check experiment files without training: one line per problem."""
     from nnfit.display import show
     from nnfit.experiment import config
@@ -65,17 +67,19 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Experiment files.
     bad = 0
     for f in files:
         try:
-            data, loc = config.load_raw(f)
+            data, loc = config.load_raw(f, set_ or [])
             exp = config.from_dict(data, str(f), loc)
             exps = [exp]
             if exp.sweep is not None and exp.sweep.grid:
                 from nnfit.sweep import grid as sw
 
-                exps = [p.exp for p in sw.expand(f)[2]]  # every grid point must be valid
+                exps = [p.exp for p in sw.expand(f, set_ or [])[2]]  # every point must be valid
             # the target on the very points a run would evaluate it at, once per data set
+            # (and output activation, whose range the scaled targets must lie in)
             seen = set()
             for e in exps:
-                key = json.dumps([e.target.model_dump(), e.data.model_dump()], sort_keys=True)
+                parts = [e.target.model_dump(), e.data.model_dump(), e.model.model_dump()["output"]]
+                key = json.dumps(parts, sort_keys=True, default=str)
                 if key not in seen:
                     seen.add(key)
                     build_data(e, f, loc if e is exp else None)

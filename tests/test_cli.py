@@ -803,3 +803,24 @@ def test_a_results_folder_that_cannot_be_made_is_refused_before_training(write, 
     assert r.exit_code == 2
     assert f"no folder can be made in {out} (No space left on device)" in r.output
     assert "epoch" not in r.output and list(out.iterdir()) == []
+
+
+def test_an_output_that_cannot_reach_the_scaled_targets_is_refused(write, tmp_path):
+    # a sigmoid output under scale_y standard fitted only the positive half (RMSE 0.51)
+    p = write(TINY)
+    out = tmp_path / "res"
+    for cmd in ("run", "validate"):
+        extra = ["--out", out] if cmd == "run" else []
+        r = invoke(cmd, p, "--set", "model.output=sigmoid", *extra)
+        assert r.exit_code == 2, r.output
+        (line,) = r.stderr.strip().splitlines()
+        assert line.removeprefix("error: ").startswith("--set model.output: the output sigmoid")
+        assert "[0, 1] only" in line and "scale_y standard" in line and "minmax" in line
+    assert not out.exists()
+    r = invoke("run", p, "--set", "model.output=sigmoid", "--set", "data.scale_y=minmax",
+               "--out", out, "--quiet", "--no-figures")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = invoke("validate", p, "--set", "model.output={name: elu, alpha: 2}")
+    assert r.exit_code == 0 and "ok (1-8-1" in r.stdout  # elu reaches −2: enough here
+    r = invoke("validate", p, "--set", "model.hiden=[4]")
+    assert r.exit_code == 2 and "did you mean 'hidden'" in r.stderr

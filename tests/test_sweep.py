@@ -690,3 +690,27 @@ def test_an_error_from_a_set_key_at_a_grid_point_names_the_set(tmp_path):
     p = _grid_file(tmp_path, "    training.optimizer: [momentum, lbfgs]\n")
     with pytest.raises(sweep.config.ConfigError, match=r"^--set training\.batch_size: not used"):
         sweep.expand(p, ["training.batch_size=8"], out_root=tmp_path)
+
+
+def test_dask_without_its_extra_is_refused_before_the_sweep_starts(write, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "distributed" else real(name, *a),
+    )
+    p = write(SWEEP)
+    r = invoke("sweep", p, "--out", tmp_path / "res", "--dask", "local")
+    assert r.exit_code == 2
+    assert r.output.strip() == "error: --dask needs the optional extra: pip install 'nnfit[dask]'"
+    assert not (tmp_path / "res").exists()
+
+
+def test_one_seed_has_no_spread_rather_than_a_spread_of_zero():
+    from nnfit.sweep.summary import _stats
+
+    one, two = _stats([3e-4]), _stats([1e-4, 3e-4])
+    assert one["std"] is None and one["n"] == 1 and one["mean"] == one["min"] == 3e-4
+    assert two["std"] == pytest.approx(np.std([1e-4, 3e-4], ddof=1), rel=1e-12)

@@ -317,6 +317,17 @@ ACTIVATIONS: dict[str, Activation] = {
 POLYNOMIAL = frozenset({"identity", "square"})
 
 
+def image(act: Activation) -> tuple[float, float]:
+    """The values σ takes on the real line, as (inf, sup): ±inf where it grows without
+    bound (found on a grid out to |z| = 1e6, so tails such as GELU's dip count)."""
+    tail = np.logspace(1.3, 6, 60)
+    z = np.concatenate([-tail[::-1], np.linspace(-20.0, 20.0, 4001), tail])
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = np.asarray(act.f(z), dtype=float)
+    lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+    return (-math.inf if lo < -1e3 else lo), (math.inf if hi > 1e3 else hi)
+
+
 def get(name: str, **params: float) -> Activation:
     """The activation ``name`` with ``params`` checked and bound.
 

@@ -151,6 +151,32 @@ def _check_magnitude(*sets: tuple[Array, Array, str]) -> None:
         )
 
 
+def _check_output_range(exp, y: Array) -> None:
+    """Refuse an output activation whose values cannot reach the scaled targets (a
+    sigmoid output under scale_y standard fitted only the positive half: test RMSE 0.51
+    on sin(2πx), where scale_y minmax gives 4e-3)."""
+    from nnfit.engine import activations
+
+    out = exp.model.output
+    name, params = (out, {}) if isinstance(out, str) else (out.name, out.params())
+    if name == "identity" or not len(y):
+        return
+    lo, hi = activations.image(activations.get(name, **params))
+    ymin, ymax = float(np.min(y)), float(np.max(y))
+    tol = 1e-6 * max(1.0, hi - lo) if math.isfinite(hi - lo) else 1e-6
+    if ymin >= lo - tol and ymax <= hi + tol:
+        return
+    kind = exp.data.scale_y
+    fix = "data.scale_y: minmax (onto [0, 1])" if lo <= tol and hi >= 1 - tol else None
+    fix = f"use {fix} or model.output: identity" if fix else "use model.output: identity"
+    raise DataError(
+        f"the output {name} takes values in [{lo:.3g}, {hi:.3g}] only, but the training "
+        f"targets, scaled by data.scale_y {kind}, span [{ymin:.3g}, {ymax:.3g}]: it cannot "
+        f"fit them; {fix}",
+        key="model.output",
+    )
+
+
 @dataclass(frozen=True)
 class Scaler:
     """y_scaled = (y − shift) / scale."""
@@ -219,6 +245,7 @@ def build(exp) -> Dataset:
     y_train = F_train + noise * s_noise_train.standard_normal(len(F_train)) if noise else F_train
     y_val = F_val + noise * s_noise_val.standard_normal(len(F_val)) if noise else F_val
     scaler = Scaler.fit(cfg.scale_y, y_train)
+    _check_output_range(exp, scaler.forward(y_train))
     if cfg.scale_y == "none" and exp.training.dtype == "float32" and len(y_train):
         top = float(np.max(np.abs(y_train)))
         if top > MAX_ABS_FLOAT32:

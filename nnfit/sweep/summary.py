@@ -39,7 +39,8 @@ def _stats(values: Iterable[float]) -> dict:
         return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
     return {
         "mean": float(v.mean()),
-        "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+        # the sample std; of one value there is none (null in JSON, empty in the CSV)
+        "std": float(v.std(ddof=1)) if v.size > 1 else None,
         "min": float(v.min()),
         "max": float(v.max()),
         "n": int(v.size),

@@ -161,6 +161,9 @@ PROBE_TIMEOUT = 5.0  # seconds to connect to a scheduler and hear its greeting
 _ADDRESS = re.compile(r"^(?:tcp://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})/?$")
 
 
+NO_DASK = "--dask needs the optional extra: pip install 'nnfit[dask]'"
+
+
 def check_address(address: str) -> None:
     """Refuse, in bounded time, a ``--dask`` value that is not a reachable scheduler.
 
@@ -168,8 +171,13 @@ def check_address(address: str) -> None:
     something must listen there, and it must greet like a Dask scheduler: on connect, a
     scheduler sends its handshake, framed by an 8-byte length; a web server (or anything
     else) sends nothing or text, which Dask's client would wait on, or read as a length
-    of petabytes.
+    of petabytes. Either way the optional extra must be installed: said before the
+    sweep starts, not once its folder is announced.
     """
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise config.ConfigError([NO_DASK])
     if address == "local":
         return
     shown = address if len(address) <= 80 else address[:79] + "…"
@@ -207,9 +215,7 @@ def dask(tasks: list[list[Point]], address: str, jobs: int, plots: bool = True):
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise config.ConfigError(
-            ["--dask needs the optional extra: pip install 'nnfit[dask]'"]
-        ) from None
+        raise config.ConfigError([NO_DASK]) from None
     cluster = None
     if address == "local":
         cluster = LocalCluster(
