@@ -809,3 +809,25 @@ def test_one_set_section_with_a_name_and_a_formula_says_so(write):
     e = config.load(path, ["target={expr: x0, name: null}"])
     assert (e.target.expr, e.target.dim) == ("x0", 2)
     assert e.config_hash() == config.load(path, ["target={expr: x0}"]).config_hash()
+
+
+def test_float32_lm_records_what_it_runs_and_refuses_what_it_cannot():
+    # float32 runs go without the geodesic acceleration and keep the ridge ≥ 1e-8: the
+    # resolved config said geodesic 0.75 and ridge_min 1e-14, and a given 0.5 or 1e-12
+    # was taken and overridden unseen
+    base = {"target": {"name": "sine"}, "training": {"optimizer": "lm", "dtype": "float32"}}
+    e = config.from_dict(base)
+    opt = e.run_config()["training"]["optimizer"]
+    assert opt["geodesic"] == 0.0 and opt["ridge_min"] == 1e-8 and opt["ridge"] == 1e-6
+    assert config.from_dict(e.run_config()).config_hash() == e.config_hash()
+    double = config.from_dict({**base, "training": {"optimizer": "lm"}})
+    assert double.run_config()["training"]["optimizer"]["geodesic"] == 0.75
+    for key, value in (("geodesic", 0.5), ("ridge_min", 1e-12), ("ridge", 1e-9)):
+        t = {"optimizer": {"name": "lm", key: value}, "dtype": "float32"}
+        with pytest.raises(config.ConfigError) as err:
+            config.from_dict({**base, "training": t}, "f.yaml")
+        (line,) = err.value.problems
+        assert line.startswith(f"f.yaml: training.optimizer.{key}: float32") and "float64" in line
+    ok = {"optimizer": {"name": "lm", "geodesic": 0, "ridge_min": 1e-6}, "dtype": "float32"}
+    opt = config.from_dict({**base, "training": ok}).run_config()["training"]["optimizer"]
+    assert opt["geodesic"] == 0 and opt["ridge_min"] == 1e-6

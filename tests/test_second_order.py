@@ -232,9 +232,9 @@ def test_float32_lm_goes_without_the_acceleration():
     # must then take plain LM's steps, bit for bit
     X, y, _, _ = runge_problem(n=256)
     runs = []
-    for geodesic in (0.75, 0.0):
+    for given in ({}, {"geodesic": 0.0}):
         net = Network.create([1, 8, 1], rng=np.random.default_rng(0), dtype="float32")
-        s = opts({"name": "lm", "geodesic": geodesic}, 30)
+        s = opts({"name": "lm", **given}, 30)
         [res] = train(net, X, y, settings=s)
         runs.append((net.theta.copy(), res.history.train_loss))
     assert runs[0][0].dtype == np.float32
@@ -286,3 +286,20 @@ def test_a_damping_that_underflows_climbs_back():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["converged", "True"]
+
+
+def test_lm_in_float32_refuses_the_acceleration_and_a_ridge_it_would_override():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(32, 1))
+    y = np.sin(2 * np.pi * X)
+    for opt, said in (
+        ({"name": "lm", "geodesic": 0.5}, "geodesic: float32 runs go without"),
+        ({"name": "lm", "ridge_min": 1e-12}, "ridge_min: float32 keeps"),
+    ):
+        net = Network.create([1, 4, 1], rng=np.random.default_rng(0), dtype="float32")
+        s = TrainSettings(optimizer=opt, epochs=3, output_layer="lstsq")
+        with pytest.raises(ValueError, match=said):
+            train(net, X, y, settings=s)
+    net = Network.create([1, 4, 1], rng=np.random.default_rng(0), dtype="float32")
+    [res] = train(net, X, y, settings=TrainSettings(optimizer="lm", epochs=3))
+    assert res.status == "ok" and res.epochs == 3

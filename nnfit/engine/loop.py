@@ -242,6 +242,13 @@ class Method:
     def check_together(cls, hyper: dict) -> None:
         """Raise ValueError for values each in range but wrong together (none here)."""
 
+    @classmethod
+    def in_precision(cls, given: dict, dtype) -> tuple[dict, list[tuple[str, str]]]:
+        """What training in ``dtype`` uses in place of the defaults of parameters not in
+        ``given``, and (parameter, message) for each given value it could not honour
+        (none here)."""
+        return {}, []
+
     def run(self, session: Session) -> None:
         raise NotImplementedError
 

@@ -53,12 +53,19 @@ def dhuber(r, delta=1.0):
 
 @dataclass(frozen=True)
 class Loss:
-    """ρ and ρ' elementwise; ``least_squares`` marks ρ = ½r² (Gauss–Newton applies)."""
+    """ρ and ρ' elementwise; ``least_squares`` marks ρ = ½r² (Gauss–Newton applies).
+
+    ``degree`` p, where known, says that the cost of residuals s·r is s^p times that of r
+    (a length parameter such as Huber's δ scaled with them): losses of targets scaled by
+    1/s then read in the targets' own units as s^p times the scaled ones. None: unknown,
+    the loss stays in the scaled units.
+    """
 
     rho: Callable[..., Array]
     drho: Callable[..., Array]
     params: dict[str, Param] = field(default_factory=dict)
     least_squares: bool = False
+    degree: float | None = None
 
     def value(self, r) -> float:
         """C = Σρ(r) / n for residuals of shape (n, out) (n the first axis)."""
@@ -70,9 +77,11 @@ class Loss:
 
 
 LOSSES: dict[str, Loss] = {
-    "mse": Loss(half_square, dhalf_square, least_squares=True),
-    "mae": Loss(absolute, dabsolute),
-    "huber": Loss(huber, dhuber, {"delta": Param(1.0, **POSITIVE, doc="where ρ turns linear")}),
+    "mse": Loss(half_square, dhalf_square, least_squares=True, degree=2),
+    "mae": Loss(absolute, dabsolute, degree=1),
+    "huber": Loss(
+        huber, dhuber, {"delta": Param(1.0, **POSITIVE, doc="where ρ turns linear")}, degree=2
+    ),
 }
 
 

@@ -208,6 +208,34 @@ class LM(Method):
                 f"mu must be at most mu_max ({hyper['mu_max']:g}), got {hyper['mu']:g}"
             )
 
+    @classmethod
+    def in_precision(cls, given: dict, dtype) -> tuple[dict, list[tuple[str, str]]]:
+        """float32 goes without the geodesic acceleration and keeps the ridge at least
+        :data:`F32_RIDGE_MIN`: a value given against that is refused, not overridden."""
+        if np.dtype(dtype) != np.float32:
+            return {}, []
+
+        def number(v) -> bool:
+            return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+        problems = []
+        if number(given.get("geodesic")) and given["geodesic"] != 0:
+            problems.append((
+                "geodesic",
+                "float32 runs go without the geodesic acceleration (its finite difference "
+                f"needs float64 residuals): allowed 0, or dtype float64; got {given['geodesic']:g}",
+            ))  # fmt: skip
+        for key in ("ridge", "ridge_min"):
+            if number(given.get(key)) and given[key] < F32_RIDGE_MIN:
+                problems.append((
+                    key,
+                    f"float32 keeps the output layer's ridge at {F32_RIDGE_MIN:g} or above "
+                    f"(below it LM stops on rounding): allowed ≥ {F32_RIDGE_MIN:g}, or dtype "
+                    f"float64; got {given[key]:g}",
+                ))  # fmt: skip
+        floor = max(cls.params["ridge_min"].default, F32_RIDGE_MIN)
+        return {"geodesic": 0.0, "ridge_min": floor}, problems
+
     def run(self, session: Session, problem: Problem) -> None:
         threads = Threads()
         with threads.everything():

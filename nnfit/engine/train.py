@@ -54,6 +54,8 @@ def train(
     method = make(name, **hyper)
     schedule(s.schedule)  # its name and parameters now, not at the first epoch
     _honoured(name, method, s)
+    for key, message in method.in_precision(hyper, net.dtype)[1]:
+        raise ValueError(f"optimizer {name}: {key}: {message}")
     if net.k > 1 and not method.stackable:
         raise ValueError(f"{name} trains one model at a time, not a stack of {net.k}")
     loss = s.loss_fn()

@@ -171,6 +171,26 @@ class TrainingConfig(_Strict):
     def _name_string(cls, v):
         return {"name": v} if isinstance(v, str) else v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _precision(cls, data):
+        """The optimizer's parameters for the dtype (lm in float32: no geodesic
+        acceleration, the ridge ≥ 1e-8) fill its defaults, so that the resolved config
+        says what runs; a value given against them is refused, not overridden."""
+        if not isinstance(data, dict) or data.get("dtype") not in ("float32", "float64"):
+            return data
+        opt = data.get("optimizer")
+        opt = {"name": opt} if isinstance(opt, str) else opt
+        name = opt.get("name", "adam") if isinstance(opt, dict) else None
+        if not isinstance(name, str) or name not in OPTIMIZERS:
+            return data
+        fills, problems = OPTIMIZERS[name].in_precision(opt, data["dtype"])
+        for key, message in problems:
+            raise _AtKey(f"optimizer.{key}", message)
+        if fills:
+            data = {**data, "optimizer": {**fills, **opt}}
+        return data
+
     @model_validator(mode="after")
     def _honoured(self):
         """Every key given must be one the optimizer uses: none is silently ignored."""

@@ -15,6 +15,7 @@ import numpy as np
 import nnfit
 from nnfit.engine import seeds
 from nnfit.engine.loop import EpochEvent, TrainSettings
+from nnfit.engine.losses import LOSSES
 from nnfit.engine.network import Network
 from nnfit.engine.optimizers import OPTIMIZERS
 from nnfit.engine.train import train
@@ -208,12 +209,14 @@ class ModelEpoch:
 def loss_factor(loss: str, scaler) -> float:
     """From the network's scaled units to F's, for the loss ``loss``.
 
-    Training sees y scaled to (y − shift)/scale, so an mse is ``scale²`` times smaller
-    than in F's units and an mae ``scale`` times. Huber's δ is in scaled units; as
+    Training sees y scaled to (y − shift)/scale, so a loss of degree p
+    (:class:`~nnfit.engine.losses.Loss`) is ``scale``^p times smaller than in F's units:
+    an mse ``scale²`` times, an mae ``scale`` times. Huber's δ is in scaled units; as
     ρ_{sδ}(s·r) = s²·ρ_δ(r), ``scale²`` times the scaled loss is Huber's in F's units with
-    δ·scale.
+    δ·scale. A loss of unknown degree stays in the scaled units (factor 1).
     """
-    return {"mse": scaler.scale**2, "mae": scaler.scale, "huber": scaler.scale**2}[loss]
+    degree = LOSSES[loss].degree
+    return 1.0 if degree is None else scaler.scale**degree
 
 
 def _progress(callback, factor: float):
