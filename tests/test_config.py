@@ -184,7 +184,7 @@ def test_a_bad_key_inside_a_choice_mapping_is_one_line(write, model, expect):
     [
         ([16], "tanh", 0, "w16-tanh-adam-s0"),
         ([8, 4], ["relu", "tanh"], 3, "w8x4-relu.tanh-adam-s3"),
-        ([], "tanh", 0, "w0-tanh-adam-s0"),
+        ([], "tanh", 0, "w0-linear-adam-s0"),
         ([64] * 10, "relu", 1, "w64d10-relu-adam-s1"),
         (
             [4, 4],

@@ -6,7 +6,7 @@ import numpy as np
 
 from nnfit.engine import activations as acts
 from nnfit.engine import losses
-from nnfit.engine.gradcheck import check_network
+from nnfit.engine.gradcheck import check_jacobian, check_network
 from nnfit.engine.network import Network
 
 
@@ -39,3 +39,30 @@ def test_saturated_units_are_not_failed_for_what_finite_differences_cannot_resol
     assert first.fd_error <= 2 * first.fd_spread  # … by no more than they disagree
     assert first.jvp_error < 1e-12 and first.tape_error < 1e-12
     assert first.worst < 1e-12 and out.worst < 1e-8
+
+
+def test_relu_kinks_are_not_failed_and_a_wrong_relu_derivative_still_is(monkeypatch):
+    # zero biases after the first layer put ReLU units exactly at z = 0 downstream of a
+    # dead unit: central differences there average the two slopes (error 0.92 and 1.0 of
+    # layers 1 and 2 of this 1-3-3-3-1 network), while backprop takes the slope 0
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(32, 1))
+    y = np.sin(2 * np.pi * X)
+    mse = losses.get("mse")
+
+    def net(hidden):
+        return Network.create(
+            [1, *hidden, 1], activation="relu", init="domain", bias="spread",
+            rng=np.random.default_rng(3),
+        )  # fmt: skip
+
+    for hidden in ([3, 3, 3], [3] * 10, [8] * 10):
+        checks = check_network(net(hidden), X, y, mse)
+        assert max(c.worst for c in checks) < 1e-9, (hidden, checks)
+    assert check_jacobian(net([3, 3, 3]), X) < 1e-8
+    wrong = dataclasses.replace(
+        acts.ACTIVATIONS["relu"], df=lambda z, a: 0.5 * (z > 0), fast_backward=None
+    )
+    monkeypatch.setitem(acts.ACTIVATIONS, "relu", wrong)
+    checks = check_network(net([8, 8]), X, y, mse)
+    assert checks[0].fd_beyond > 0.1 and checks[0].jvp_error > 0.1

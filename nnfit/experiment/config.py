@@ -404,7 +404,8 @@ class Experiment(_Strict):
             else [self.model.activation]
         )
         names = [a if isinstance(a, str) else a.name for a in acts]
-        act = ".".join(dict.fromkeys(names)) or "linear"  # unique, in layer order
+        # unique, in layer order; a model without hidden layers has no activation to name
+        act = ".".join(dict.fromkeys(names)) if hidden else "linear"
         t = self.training
         how = t.optimizer.name
         if t.output_layer == "lstsq":  # lm-ls: variable projection, beside plain lm
