@@ -7,7 +7,9 @@ from scipy import stats
 
 from nnfit.engine import readout
 from nnfit.engine.initializers import domain, spread_bias
+from nnfit.engine.loop import TrainSettings
 from nnfit.engine.network import Network
+from nnfit.engine.train import train
 
 
 def test_spread_bias_centres_are_uniform_in_the_unit_interval():
@@ -109,3 +111,26 @@ def test_domain_slopes_grow_with_the_width_up_to_a_limit(activation, n, slope):
     # s = s_act·n/64 up to a limit: 1,024 tanh units at s = 160 overlap too little
     W = domain(np.random.default_rng(0), 1, n, activation=activation)
     assert np.std(W) == pytest.approx(slope, rel=0.1)
+
+
+def test_features_that_overflow_stop_the_run_as_diverged():
+    # square units with N(0, 30²) weights overflow float32 within four layers: the solve
+    # failed with SciPy's "array must not contain infs or NaNs", and in float64 a zero
+    # output layer made a constant that a run with no epochs called ok
+    from nnfit.engine import lstsq
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(64, 1))
+    y = np.sin(2 * np.pi * X)
+    with pytest.raises(lstsq.NotFinite):
+        lstsq.solve(np.array([[1.0, np.inf], [1.0, 2.0]]), np.ones(2))
+    for optimizer, epochs in (("adam", 5), ("adam", 0), ("lm", 5), ("lbfgs", 5)):
+        net = Network.create(
+            [1, 8, 8, 8, 8, 1], activation="square", init={"name": "normal", "std": 30},
+            rng=np.random.default_rng(0), dtype="float32",
+        )  # fmt: skip
+        with np.errstate(over="ignore", invalid="ignore"):
+            assert not np.isfinite(net.features(X)).all()
+        s = TrainSettings(optimizer=optimizer, epochs=epochs, output_layer="lstsq")
+        [res] = train(net, X, y, settings=s)
+        assert res.status == "diverged" and res.stop_reason == "diverged", (optimizer, epochs)

@@ -15,6 +15,17 @@ import scipy.linalg.lapack
 Array = np.ndarray
 
 
+class NotFinite(ValueError):
+    """Features with a value that is not finite (a hidden layer overflowed): no least
+    squares to solve. Callers leave the output layer as it was, so the cost through it
+    is not finite either and the run stops as diverged."""
+
+
+def _finite(Phi: Array) -> None:
+    if not np.isfinite(Phi).all():
+        raise NotFinite("the features are not finite (a hidden layer overflowed)")
+
+
 def solve(
     Phi: Array,
     Y: Array,
@@ -77,6 +88,7 @@ def solve(
         raise ValueError(f"Y must have shape ({n},) or ({n}, k), got {Y.shape}")
     if ridge < 0 or not np.isfinite(ridge):
         raise ValueError(f"ridge must be a finite number >= 0, got {ridge}")
+    _finite(Phi)
     if m == 0:
         return np.zeros((0, *Y.shape[1:]))
 
@@ -129,6 +141,7 @@ def basis(Phi: Array, rcond: float | None = None) -> Basis:
     triplets, from the SVD of R (at about the SVD's own cost).
     """
     Phi = np.asarray(Phi, dtype=np.float64)
+    _finite(Phi)
     n, m = Phi.shape
     scale = np.linalg.norm(Phi, axis=0)
     scale[scale == 0] = 1.0

@@ -32,10 +32,19 @@ def fit(Phi: Array, Y: Array, l2: float) -> Array:
 
 
 def solve(net: Network, X: Array, Y: Array, l2: float = 0.0) -> None:
-    """Set every model's output layer to its least-squares fit on (X, Y) (network units)."""
+    """Set every model's output layer to its least-squares fit on (X, Y) (network units).
+
+    A model whose features are not finite keeps its output layer: its cost through them
+    is not finite, so training stops it as diverged (a zero output layer, which the solve
+    gave them, made a constant that a run with no epochs called ok).
+    """
     if net.specs[-1].name != "identity":
         raise ValueError("a least-squares output layer needs output: identity")
-    feats = net.features(X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        feats = net.features(X)
     Y = np.asarray(Y, dtype=np.float64).reshape(len(X), -1)
     for k in range(net.k):
-        net.blocks[-1][k] = fit(design(feats[k]), Y, l2)
+        try:
+            net.blocks[-1][k] = fit(design(feats[k]), Y, l2)
+        except lstsq.NotFinite:
+            continue

@@ -275,9 +275,14 @@ class LM(Method):
             system, so that r ⟂ U exactly (the projected Jacobian and r agree)."""
             theta[:P] = x
             if varpro:  # Φ = [features | 1] is the last hidden layer's [a; 1], transposed
-                lin.forward(net.n_layers - 1)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    lin.forward(net.n_layers - 1)
                 aug = np.vstack([lin.A[-1].T, math.sqrt(lam + ridge[0]) * out_mask])
-                parts = lstsq.basis(aug)
+                try:
+                    parts = lstsq.basis(aug)
+                except lstsq.NotFinite:  # the features overflow here: no step to take
+                    last["r"] = np.full(len(y_aug), math.nan)
+                    return math.inf
                 net.blocks[-1][0] = lstsq.coefficients(parts, y_aug)[None, :]
                 U = last["U"] = parts.U
                 r = U @ (U.T @ y_aug) - y_aug
@@ -319,6 +324,10 @@ class LM(Method):
         mu, nu = float(hp["mu"]), float(hp["mu_inc"])
         x = theta[:P].astype(np.float64)
         cost = evaluate(x)
+        if varpro and not math.isfinite(cost):  # features not finite from the start
+            problem.begin(session, math.nan, mu=mu)
+            session.check(np.array([math.inf]))
+            return
         if P == 0:  # no hidden layer: the solved output layer is the whole model
             problem.begin(session, math.nan, mu=mu)
             session.stop_all("converged")

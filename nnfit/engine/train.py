@@ -84,19 +84,23 @@ def train(
     if X_val is not None and len(X_val):
         val = _rows(net, X_val, y_val, "X_val", "y_val")
     session = Session(net, s, val, callbacks)
+    # a model whose values overflow gives inf and then NaN, which the divergence checks
+    # stop it for (status diverged): NumPy's warnings would only repeat that, on stderr
+    quiet = np.errstate(over="ignore", invalid="ignore")
     try:
-        try:
-            method.run(session, problem)
-        except KeyboardInterrupt:
-            session.interrupt()
-        results = session.finish()
-        # not after Ctrl-C (the user asked to stop), nor before any epoch was recorded
-        # (stopped during the first solve)
-        stopped = any(r.status == "interrupted" or not r.history.epoch for r in results)
-        if s.output_layer == "lstsq" and s.epochs > 0 and not stopped:
-            _final_solve(net, problem, session, results)
-        if session.start_aside is not None and not stopped:
-            _start_if_lower(net, problem, session, results)
+        with quiet:
+            try:
+                method.run(session, problem)
+            except KeyboardInterrupt:
+                session.interrupt()
+            results = session.finish()
+            # not after Ctrl-C (the user asked to stop), nor before any epoch was recorded
+            # (stopped during the first solve)
+            stopped = any(r.status == "interrupted" or not r.history.epoch for r in results)
+            if s.output_layer == "lstsq" and s.epochs > 0 and not stopped:
+                _final_solve(net, problem, session, results)
+            if session.start_aside is not None and not stopped:
+                _start_if_lower(net, problem, session, results)
     finally:
         problem.close()
     return results
