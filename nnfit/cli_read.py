@@ -103,6 +103,13 @@ def validate(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
 @_guard()
 def gradcheck(
     file: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
@@ -304,7 +311,7 @@ def predict(
     if metrics["status"] != "ok":  # diverged: a model, but not one to trust
         _say(
             f"warning: {run_dir}: training {metrics['status']} at epoch {metrics['epochs']}; "
-            "these are the values of its last finite weights"
+            f"these are the values of the weights it kept (epoch {metrics.get('best_epoch')})"
         )
     if str(out) == "-":
         out = None
@@ -314,6 +321,8 @@ def predict(
         csv = Path("/dev/stdin")  # read once, in memory, as any pipe
     if out is not None:
         _refuse_run_folder(out)
+        if csv is not None and _same_file(csv, out):  # the rename would replace the points
+            _fail(f"--out {printable(out)} is the --csv file: write the predictions elsewhere")
     net, meta = results.load_model(run_dir)
     dim = meta["sizes"][0]
     if x:

@@ -586,3 +586,16 @@ def test_a_number_is_a_constant_formula(write, tmp_path):
     run = next((tmp_path / "res" / "tiny").iterdir())
     m = json.loads((run / "metrics.json").read_text())
     assert m["status"] == "ok" and "expr: '1'" in (run / "config.yaml").read_text()
+
+
+def test_a_limit_raised_past_what_the_machine_can_hold_is_refused(write, tmp_path, monkeypatch):
+    # 10^20 jobs was an OverflowError from multiprocessing, 10^10 seeds a MemoryError
+    p = write(GRID + "    model.hidden: [[2], [4]]\n")
+    monkeypatch.setenv("NNFIT_MAX_JOBS", "99999999999999999999")
+    r = invoke("sweep", p, "--jobs", "99999999999999999999", "--out", tmp_path / "res")
+    refused(r, "NNFIT_MAX_JOBS=99999999999999999999: at most 1,024 jobs")
+    monkeypatch.delenv("NNFIT_MAX_JOBS")
+    monkeypatch.setenv("NNFIT_MAX_GRID_POINTS", "100000000000")
+    r = invoke("sweep", p, "--seeds", "10000000000", "--out", tmp_path / "res")
+    refused(r, "NNFIT_MAX_GRID_POINTS=100000000000: at most 1,000,000 runs")
+    assert not (tmp_path / "res").exists()

@@ -242,8 +242,19 @@ def test_a_diverging_run_exits_3_with_finite_weights(write, tmp_path):
     epochs = m["epochs"]
     assert r.stderr.strip() == (
         f"warning: {run_dir}: training diverged at epoch {epochs}; "
-        "these are the values of its last finite weights"
+        f"these are the values of the weights it kept (epoch {m['best_epoch']})"
     )
+
+
+def test_predict_refuses_to_write_over_its_own_points(made_run, tmp_path):
+    pts = tmp_path / "in.csv"
+    pts.write_text("x\n0.1\n0.2\n")
+    for out in (pts, tmp_path / "." / "in.csv"):
+        r = invoke("predict", made_run, "--csv", pts, "--out", out)
+        assert r.exit_code == 2 and "is the --csv file" in r.stderr
+        assert pts.read_text() == "x\n0.1\n0.2\n"  # the points survive
+    r = invoke("predict", made_run, "--csv", pts, "--out", tmp_path / "g.csv")
+    assert r.exit_code == 0 and (tmp_path / "g.csv").read_text().startswith("x0,g\n0.1,")
 
 
 def test_set_overrides_from_the_command_line(write, tmp_path):
@@ -821,6 +832,31 @@ def test_an_output_that_cannot_reach_the_scaled_targets_is_refused(write, tmp_pa
                "--out", out, "--quiet", "--no-figures")  # fmt: skip
     assert r.exit_code == 0, r.output
     r = invoke("validate", p, "--set", "model.output={name: elu, alpha: 2}")
-    assert r.exit_code == 0 and "ok (1-8-1" in r.stdout  # elu reaches −2: enough here
+    assert r.exit_code == 0 and "ok (1-8-1" in " ".join(r.stdout.split())  # elu: to −2
     r = invoke("validate", p, "--set", "model.hiden=[4]")
     assert r.exit_code == 2 and "did you mean 'hidden'" in r.stderr
+
+
+def test_a_pipe_given_as_the_file_is_read_or_refused_but_never_waited_on(
+    write, tmp_path, monkeypatch
+):
+    import os
+    import threading
+
+    from nnfit.experiment import yamlfile
+
+    monkeypatch.setattr(yamlfile, "PIPE_WAIT_S", 0.3)
+    fifo = tmp_path / "ff"
+    os.mkfifo(fifo)
+    r = invoke("validate", fifo)  # nothing writes to it: this waited forever
+    assert r.exit_code == 2 and r.stderr.strip().endswith("nothing was written to it within 0.3 s")
+
+    def writer():
+        with open(fifo, "w") as f:
+            f.write(TINY)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    r = invoke("validate", fifo)
+    t.join(5)
+    assert r.exit_code == 0 and "ok (1-8-1" in " ".join(r.stdout.split())

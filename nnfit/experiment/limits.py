@@ -39,12 +39,19 @@ class Limit:
     env: str
     what: str
     default: object  # a number, or a function giving one
+    #: the most the variable may raise it to (the size of a C int, or of memory, beyond:
+    #: 10^20 jobs was an OverflowError from multiprocessing, 10^10 seeds a MemoryError)
+    ceiling: int = 2**53
 
     def value(self) -> int:
         raw = os.environ.get(self.env, "").strip()
         if raw:
             if not re.fullmatch(r"[0-9]+", raw) or int(raw) < 1:  # no full-width digits
                 raise LimitError(f"{self.env}={raw[:40]!r}: expected a positive whole number")
+            if len(raw) > 30 or int(raw) > self.ceiling:
+                raise LimitError(
+                    f"{self.env}={raw[:40]}: at most {self.ceiling:,} {self.what.split(',')[0]}"
+                )
             return int(raw)
         d = self.default() if callable(self.default) else self.default
         return max(1, int(d))
@@ -66,8 +73,8 @@ class LimitError(ConfigError):
         super().__init__([message])
 
 
-GRID_POINTS = Limit("NNFIT_MAX_GRID_POINTS", "runs", 10_000)
-JOBS = Limit("NNFIT_MAX_JOBS", "jobs, two per core", lambda: 2 * cores())
+GRID_POINTS = Limit("NNFIT_MAX_GRID_POINTS", "runs", 10_000, ceiling=1_000_000)
+JOBS = Limit("NNFIT_MAX_JOBS", "jobs, two per core", lambda: 2 * cores(), ceiling=1024)
 SWEEP_MB = Limit("NNFIT_MAX_MEMORY_MB", "MiB, 80% of this machine", lambda: 0.8 * physical_mb())
 HISTORY_MB = Limit("NNFIT_MAX_HISTORY_MB", "MiB", 512)
 

@@ -205,7 +205,7 @@ STOPS = {
     "epochs": "ran to the epoch limit",
     "early_stopping": "early stopping: the validation loss stopped improving",
     "converged": "converged: the training cost stopped improving",
-    "diverged": "diverged: the last finite weights were kept",
+    "diverged": "diverged: the cost blew up; the marked epoch's weights were kept",
     "interrupted": "interrupted (Ctrl-C)",
     "callback": "stopped by the caller",
 }

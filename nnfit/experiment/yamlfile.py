@@ -14,6 +14,7 @@ import errno
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 import yaml
 
 MAX_FILE_BYTES = 1_000_000
+#: how long a pipe given as a file may take to deliver its first bytes
+PIPE_WAIT_S = 5
 MAX_NODES = 20_000
 
 
@@ -443,6 +446,33 @@ def _about(file, text: str) -> Problem:
     return Problem(f"{short_path(file)}: {text}", str(file), message=text)
 
 
+def _read_stream(p: Path) -> bytes:
+    """At most MAX_FILE_BYTES + 1 bytes of a pipe or device (``<(…)``, /dev/stdin).
+
+    Opened without waiting, where a plain open of a FIFO waits for a writer forever; a
+    writer then has PIPE_WAIT_S to come (a pipe that nothing writes to is refused), and
+    reads wait for the data of a writer that is there."""
+    import select
+
+    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        if not poll.poll(PIPE_WAIT_S * 1000):
+            raise ConfigError([_about(p, f"nothing was written to it within {PIPE_WAIT_S} s")])
+        os.set_blocking(fd, True)
+        chunks, total = [], 0
+        while total <= MAX_FILE_BYTES:
+            chunk = os.read(fd, min(1 << 16, MAX_FILE_BYTES + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_text(path: str | Path) -> str:
     p = Path(path)
     why = missing(p)
@@ -451,10 +481,18 @@ def read_text(path: str | Path) -> str:
     if p.is_dir():
         raise ConfigError([_about(p, "is a directory, not an experiment file")])
     try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ConfigError([_about(p, f"file is {size:,} bytes (at most {MAX_FILE_BYTES:,})")])
-        raw = p.read_bytes()
+        st = p.stat()
+        if stat.S_ISREG(st.st_mode):
+            size = st.st_size
+            if size > MAX_FILE_BYTES:
+                raise ConfigError(
+                    [_about(p, f"file is {size:,} bytes (at most {MAX_FILE_BYTES:,})")]
+                )
+            raw = p.read_bytes()
+        else:
+            raw = _read_stream(p)
+            if len(raw) > MAX_FILE_BYTES:
+                raise ConfigError([_about(p, f"gives more than {MAX_FILE_BYTES:,} bytes")])
     except OSError as exc:
         raise ConfigError([_about(p, f"cannot read: {exc.strerror}")]) from None
     if b"\x00" in raw:
