@@ -16,6 +16,7 @@ standard deviation 1 per output. Both scalings are part of the fitted state
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 from numbers import Real
@@ -274,6 +275,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         Y = y.reshape(len(y), -1)
         _check_range(X, Y)
         n, k = len(X), Y.shape[1]
+        _check_size([X.shape[1], *model.hidden, k], n, training.batch_size)
         method = training.optimizer.name
         if k > 1 and OPTIMIZERS[method].least_squares:  # its Jacobian is of one output
             raise ValueError(
@@ -332,7 +334,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         if res.status == "diverged":
             warnings.warn(
                 f"training diverged after {res.epochs} epochs (the cost became non-finite or "
-                "exploded); the weights are the last finite ones: lower lr",
+                f"exploded); the weights are those of epoch {res.best_epoch}: lower lr",
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -394,6 +396,28 @@ def _check_range(X, Y) -> None:
         span = np.max(X, axis=0) - np.min(X, axis=0) if X.size else np.zeros(1)
     if not np.all(np.isfinite(span)):
         raise ConfigError(["Regressor: X: a column spans more than float64 holds; rescale it"])
+
+
+def _check_size(sizes: list[int], n: int, batch_size) -> None:
+    """The command line's bounds, before anything is allocated: at most MAX_PARAMS
+    parameters, and MAX_MEMORY_MB for them (with gradient and optimizer state) and one
+    batch's buffers (hidden=(100000, 100000) was NumPy's 'Unable to allocate 74.5 GiB')."""
+    from nnfit.experiment.config import MAX_MEMORY_MB, MAX_PARAMS
+
+    n_params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    if n_params > MAX_PARAMS:
+        raise ValueError(
+            f"hidden: the network {'-'.join(map(str, sizes))} has {n_params:,} parameters "
+            f"(at most {MAX_PARAMS:,})"
+        )
+    rows = min(n if batch_size == "full" else batch_size, n, 8192)
+    mb = (n_params * 48 + rows * max(sizes) * 32 * (len(sizes) - 1) + n * sizes[0] * 16) / 2**20
+    if mb > MAX_MEMORY_MB:
+        raise ValueError(
+            f"hidden: training {'-'.join(map(str, sizes))} on batches of {rows:,} rows would "
+            f"need about {mb:,.0f} MiB (at most {MAX_MEMORY_MB:,}); use narrower layers or "
+            "a smaller batch_size"
+        )
 
 
 def _nonzero(scale: Array) -> Array:

@@ -329,11 +329,15 @@ def test_a_key_the_optimizer_would_ignore_is_refused():
             {**base, "training": {"optimizer": "lbfgs", "schedule": "cosine", "batch_size": 4}}
         )
     assert str(exc.value).endswith(
-        "training.schedule: not used by optimizer lbfgs, nor is batch_size (it uses only l1); "
+        "training.schedule: not used by optimizer lbfgs, nor is batch_size "
+        "(of these training keys it uses only l1); "
         "remove them (--set training.schedule=constant --set training.batch_size=full) "
         "or pick another optimizer"
     )
-    with pytest.raises(config.ConfigError, match=r"gd \(it uses only lr, schedule, clip_norm, l1"):
+    with pytest.raises(
+        config.ConfigError,
+        match=r"gd \(of these training keys it uses only lr, schedule, clip_norm, l1",
+    ):
         config.from_dict({**base, "training": {"optimizer": "gd", "batch_size": 4}})
     # the defaults never count as given, and a resolved config validates again
     for name in ("lbfgs", "lm", "gd"):

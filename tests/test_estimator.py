@@ -368,3 +368,12 @@ def test_a_learning_rate_given_twice_is_refused_and_a_fraction_that_leaves_nothi
     full = nnfit.Regressor(early_stopping=True, validation_fraction=0.99, epochs=2)
     with pytest.raises(ValueError, match=r"^validation_fraction 0.99 holds out all 40 samples"):
         full.fit(X, y)
+
+
+def test_a_network_too_large_for_memory_is_refused_before_allocation():
+    X = np.random.default_rng(0).uniform(size=(2000, 1))
+    y = np.sin(X[:, 0])
+    with pytest.raises(ValueError, match=r"10,000,400,001 parameters \(at most 20,000,000\)"):
+        nnfit.Regressor(hidden=(100000, 100000), epochs=1).fit(X, y)  # NumPy: 74.5 GiB
+    with pytest.raises(ValueError, match=r"batches of 2,000 rows would need about [\d,]+ MiB"):
+        nnfit.Regressor(hidden=(10**6,), batch_size="full", optimizer="gd", epochs=1).fit(X, y)

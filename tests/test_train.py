@@ -373,12 +373,15 @@ def test_unknown_names_are_value_errors_before_training(settings, message):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"optimizer": "lm", "l1": 10.0}, r"^lm does not use l1 \(it uses none of lr"),
+        (
+            {"optimizer": "lm", "l1": 10.0},
+            r"^lm does not use l1 \(it uses none of the training settings lr",
+        ),
         ({"optimizer": "lm", "batch_size": 8}, "^lm does not use batch_size"),
         ({"optimizer": {"name": "lm", "lr": 5}}, "^lm does not use lr"),
         (
             {"optimizer": "lbfgs", "clip_norm": 1.0},
-            r"^lbfgs does not use clip_norm \(it uses only l1\)",
+            r"^lbfgs does not use clip_norm \(of the training settings it uses only l1\)",
         ),
         ({"optimizer": "lbfgs", "schedule": "cosine"}, "^lbfgs does not use schedule"),
         ({"output_every": 2}, "output_every re-solves a least-squares output layer"),

@@ -120,7 +120,11 @@ def _honoured(name: str, method, s: TrainSettings) -> None:
     unused = [k for k, on in given.items() if on and k not in method.honours]
     if unused:
         uses = ", ".join(k for k in given if k in method.honours)
-        uses = f"it uses only {uses}" if uses else f"it uses none of {', '.join(given)}"
+        uses = (
+            f"of the training settings it uses only {uses}"
+            if uses
+            else f"it uses none of the training settings {', '.join(given)}"
+        )
         raise ValueError(f"{name} does not use {', '.join(unused)} ({uses})")
     if method.varpro and s.output_layer == "lstsq" and s.l1:
         raise ValueError("l1: " + VARPRO_L1.format(name=name))

@@ -211,7 +211,9 @@ class TrainingConfig(_Strict):
             also = f", nor is {' or '.join(unused[1:])}" if unused[1:] else ""
             used = [k for k in inert if k in method.honours]
             uses = (
-                f"it uses only {', '.join(used)}" if used else f"it uses none of {', '.join(inert)}"
+                f"of these training keys it uses only {', '.join(used)}"
+                if used
+                else f"it uses none of the training keys {', '.join(inert)}"
             )
             neutral = {
                 "lr": "optimizer.lr=null",
