@@ -437,6 +437,7 @@ def _check_sweep_args(widths, seeds, jobs) -> None:
 
     if widths is not None and (
         isinstance(widths, str | bytes)
+        or not hasattr(widths, "__len__")  # widths=2 was len()'s TypeError
         or not len(widths)
         or not all(_whole(w) and w >= 1 for w in widths)
     ):

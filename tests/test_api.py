@@ -235,6 +235,7 @@ for _ in range(1200):  # a RecursionError before
             "sweep.grid.training.seed: a set is not plain data",
         ),
         (lambda: nnfit.sweep(CFG, widths=[True]), "widths: must be a non-empty list"),
+        (lambda: nnfit.sweep(CFG, widths=2), "widths: must be a non-empty list"),
         (lambda: nnfit.sweep(CFG, widths=[2], seeds=True), "seeds: must be a positive whole"),
         (lambda: nnfit.sweep(CFG, widths=[2], jobs=np.bool_(True)), "jobs: must be a positive"),
         (lambda: nnfit.run({**CFG, "model": {"hidden": LOOP}}), "model.hidden[1]: contains itself"),
