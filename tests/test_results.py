@@ -255,3 +255,13 @@ def test_min_delta_is_in_the_units_history_csv_shows():
     best = loss[rec.best_epoch]
     assert loss[: rec.best_epoch].min() > best  # gd: the cost falls at every step
     assert best - 1e-2 < loss[-1] < best
+
+
+def test_a_run_whose_values_overflow_is_diverged_without_numpy_warnings():
+    # the metrics after training printed NumPy's overflow warnings (pytest makes them errors)
+    rec = _history(
+        "target: {expr: sin(2*pi*x)}\ndata: {n_train: 64, n_test: 200}\n"
+        "model: {hidden: [8, 8, 8, 8], activation: square, init: {name: normal, std: 30}}\n"
+        "training: {epochs: 5, output_layer: lstsq, dtype: float32}\n"
+    )
+    assert rec.status == "diverged"

@@ -144,8 +144,10 @@ def model_arrays(net: Network, scaler, k: int = 0) -> dict:
 
 
 def predict_unscaled(net: Network, scaler, X: Array) -> Array:
-    """g(X) in F's units for every model, (K, n)."""
-    return scaler.inverse(net.predict(X).astype(float)[:, :, 0])
+    """g(X) in F's units for every model, (K, n). A diverged model's values may
+    overflow: its metrics say so (not finite), NumPy's warnings would only repeat it."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return scaler.inverse(net.predict(X).astype(float)[:, :, 0])
 
 
 class EpsilonWatch:
