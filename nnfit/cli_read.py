@@ -75,10 +75,14 @@ def validate(
 
                 exps = [p.exp for p in sw.expand(f, set_ or [])[2]]  # every point must be valid
             # the target on the very points a run would evaluate it at, once per data set
-            # (and output activation, whose range the scaled targets must lie in)
+            # and output activation (whose range must hold the scaled targets)
             seen = set()
             for e in exps:
-                parts = [e.target.model_dump(), e.data.model_dump(), e.model.model_dump()["output"]]
+                parts = [
+                    e.target.model_dump(),
+                    e.data.model_dump(),
+                    e.model.model_dump(include={"output"}),
+                ]
                 key = json.dumps(parts, sort_keys=True, default=str)
                 if key not in seen:
                     seen.add(key)

@@ -62,9 +62,13 @@ class LayerCheck:
 FLOOR = 1e-12
 
 
+def _scale(a: Array, b: Array, floor: float = 0.0) -> float:
+    """max(max|a|, max|b|, floor): what :func:`_rel` divides by."""
+    return max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)), floor)
+
+
 def _rel(a: Array, b: Array, floor: float = 0.0) -> float:
-    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
-    scale = max(scale, floor)
+    scale = _scale(a, b, floor)
     if scale == 0.0:
         return 0.0
     return float(np.max(np.abs(a - b))) / scale
@@ -73,8 +77,7 @@ def _rel(a: Array, b: Array, floor: float = 0.0) -> float:
 def _spread(fd: Array, fd2: Array, kink: Array, bp: Array, floor: float) -> float:
     """The differences' own uncertainty, max(|fd − fd2|, kink), on the scale that
     :func:`_rel` gives fd against bp."""
-    scale = max(float(np.max(np.abs(fd), initial=0.0)), float(np.max(np.abs(bp), initial=0.0)))
-    scale = max(scale, floor)
+    scale = _scale(fd, bp, floor)
     spread = np.maximum(np.abs(fd - fd2), kink)
     return float(np.max(spread, initial=0.0)) / scale if scale else 0.0
 
@@ -214,6 +217,6 @@ def check_jacobian(
         fd[:, j] = (plus - minus) / (2 * h)
         gap[:, j] = np.abs(plus - 2.0 * base + minus) / h
     Jc = J[:, cols]
-    scale = max(float(np.max(np.abs(Jc), initial=0.0)), float(np.max(np.abs(fd), initial=0.0)))
+    scale = _scale(Jc, fd)
     smooth = gap <= 1e-4 * scale
     return _rel(np.where(smooth, Jc, 0.0), np.where(smooth, fd, 0.0), scale)
