@@ -252,14 +252,15 @@ def schema():
 # ---------------------------------------------------------------------------- outputs
 
 
-def _predictions(net, meta, chunks, dim: int, not_finite: list[int]):
-    """CSV text of the predictions, one chunk of rows at a time, header first; the count
-    of predictions that are not finite is added to ``not_finite``."""
+def _predictions(net, meta, chunks, names: list[str], not_finite: list[int]):
+    """CSV text of the predictions, one chunk of rows at a time, header first (``names``
+    for the inputs, then g); the count of predictions that are not finite is added to
+    ``not_finite``."""
     import numpy as np
 
     from nnfit.experiment import rundir as results
 
-    yield ",".join([f"x{i}" for i in range(dim)] + ["g"]) + "\n"
+    yield ",".join([*names, "g"]) + "\n"
     for X in chunks:
         g = results.predict(net, meta, X)
         not_finite.append(int((~np.isfinite(g)).sum()))
@@ -338,7 +339,8 @@ def predict(
     if note:
         _say(note)
     not_finite: list[int] = []
-    text = _predictions(net, meta, chunks, dim, not_finite)
+    names = scan.names or [f"x{i}" for i in range(dim)]  # the input file's, if it named them
+    text = _predictions(net, meta, chunks, names, not_finite)
     if out is None:
         for part in text:
             if not write(part):

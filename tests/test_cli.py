@@ -141,7 +141,8 @@ def test_predict_matches_the_in_memory_model(write, tmp_path):
     csv_in.write_text("x\n0.1\n0.25\n0.9\n")
     r = invoke("predict", only_run(out), "--csv", csv_in, "--out", tmp_path / "pred.csv")
     assert r.exit_code == 0
-    assert (tmp_path / "pred.csv").read_text() == "\n".join(",".join(rw) for rw in rows) + "\n"
+    written = (tmp_path / "pred.csv").read_text()  # the file's header named its input x
+    assert written == "\n".join(",".join(rw) for rw in [["x", "g"], *rows[1:]]) + "\n"
 
 
 def test_predict_bad_input(write, tmp_path):
@@ -254,7 +255,7 @@ def test_predict_refuses_to_write_over_its_own_points(made_run, tmp_path):
         assert r.exit_code == 2 and "is the --csv file" in r.stderr
         assert pts.read_text() == "x\n0.1\n0.2\n"  # the points survive
     r = invoke("predict", made_run, "--csv", pts, "--out", tmp_path / "g.csv")
-    assert r.exit_code == 0 and (tmp_path / "g.csv").read_text().startswith("x0,g\n0.1,")
+    assert r.exit_code == 0 and (tmp_path / "g.csv").read_text().startswith("x,g\n0.1,")
 
 
 def test_set_overrides_from_the_command_line(write, tmp_path):
@@ -643,6 +644,27 @@ def test_predict_takes_one_point_per_x(write, tmp_path):
     r = invoke("predict", two, "--x", "0.1")
     assert r.exit_code == 2 and "the model takes 2 coordinates per point, got 1" in r.stderr
     assert "One point, e.g. --x 0.1,0.2 in 2-D; repeat for more." in help_text("predict")
+
+
+def test_predict_writes_the_input_names_its_file_gave(write, tmp_path):
+    """A header x, y (any order) comes back as x, y in the model's order; x0, x1 and no
+    header as x0, x1; a pipe read once keeps them too."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "res"
+    assert invoke("run", write(TINY_2D, "two.yaml"), "--out", out, "--quiet").exit_code == 0
+    two = only_run(out)
+    for text, header in [("y,x\n0.2,0.1\n", "x,y,g"), ("X1,x0\n0.2,0.1\n", "x0,x1,g"),
+                         ("0.1,0.2\n", "x0,x1,g")]:  # fmt: skip
+        (tmp_path / "in.csv").write_text(text)
+        r = invoke("predict", two, "--csv", tmp_path / "in.csv")
+        assert r.exit_code == 0, r.output
+        rows = r.stdout.strip().splitlines()
+        assert rows[0] == header and rows[1].split(",")[:2] == ["0.1", "0.2"], rows
+    cmd = [sys.executable, "-m", "nnfit", "predict", str(two), "--csv", "-"]
+    r = subprocess.run(cmd, input="y,x\n0.2,0.1\n", capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == "x,y,g", r.stderr
 
 
 def test_predict_outside_the_unit_cube_warns_and_still_answers(write, tmp_path):

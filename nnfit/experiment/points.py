@@ -85,6 +85,8 @@ class Scan:
     rows: int = 0
     outside: int = 0
     first_outside: tuple | None = None
+    #: the input names of the file's header (x, y, z or x0, x1, …) in the model's order
+    names: list[str] | None = None
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -140,12 +142,13 @@ def _names(dim: int) -> list[list[str]]:
     return out
 
 
-def _columns(path: Path, line: str, dim: int) -> list[int]:
-    """For a header line, the column of each input coordinate (names in any order)."""
+def _columns(path: Path, line: str, dim: int) -> tuple[list[int], list[str]]:
+    """For a header line, the column of each input coordinate (names in any order), and
+    the names in the model's order."""
     given = [p.strip().lower() for p in line.split(",")]
     for names in _names(dim):
         if sorted(given) == sorted(names):
-            return [given.index(n) for n in names]
+            return [given.index(n) for n in names], names
     expected = " or ".join(", ".join(n) for n in _names(dim))
     raise DataError(
         f"{path}:1: the header names {_cut(', '.join(given))}; the model's inputs are "
@@ -153,15 +156,18 @@ def _columns(path: Path, line: str, dim: int) -> list[int]:
     )
 
 
-def _points(path: Path, dim: int) -> Iterator[list[float]]:
-    """The points of a CSV file in the model's coordinate order, one row at a time."""
+def _points(path: Path, dim: int, found: Scan | None = None) -> Iterator[list[float]]:
+    """The points of a CSV file in the model's coordinate order, one row at a time; a
+    header's names go into ``found``."""
     cols = None
     for i, line in _lines(path):
         if not line:
             continue
         vals = _row(path, i, line, dim)
         if vals is None:
-            cols = _columns(path, line, dim)
+            cols, names = _columns(path, line, dim)
+            if found is not None:
+                found.names = names
             continue
         yield vals if cols is None else [vals[c] for c in cols]
 
@@ -169,7 +175,7 @@ def _points(path: Path, dim: int) -> Iterator[list[float]]:
 def scan_csv(path: Path, dim: int) -> Scan:
     """Check every row of a CSV file of points; count the points outside [0, 1]^dim."""
     s = Scan()
-    for vals in _points(path, dim):
+    for vals in _points(path, dim, s):
         s.rows += 1
         if any(v < 0 or v > 1 for v in vals):
             s.outside += 1
@@ -179,11 +185,13 @@ def scan_csv(path: Path, dim: int) -> Scan:
     return s
 
 
-def csv_chunks(path: Path, dim: int, chunk: int | None = None) -> Iterator[Array]:
+def csv_chunks(
+    path: Path, dim: int, chunk: int | None = None, found: Scan | None = None
+) -> Iterator[Array]:
     """The points of a CSV file (checked by :func:`scan_csv`), ``chunk`` rows at a time."""
     chunk = chunk or CHUNK
     rows: list[list[float]] = []
-    for vals in _points(path, dim):
+    for vals in _points(path, dim, found):
         rows.append(vals)
         if len(rows) == chunk:
             yield np.asarray(rows, dtype=float)
@@ -202,11 +210,14 @@ def read_csv(path: Path, dim: int) -> tuple[Scan, Iterator[Array] | list[Array]]
         regular = False
     if regular:
         return scan_csv(path, dim), csv_chunks(path, dim)
-    chunks = list(csv_chunks(path, dim))
+    found = Scan()
+    chunks = list(csv_chunks(path, dim, found=found))
     if not chunks:
         raise DataError(f"{path}: no points in the file")
     X = np.vstack(chunks)
-    return scan_points(X), [X]
+    scan = scan_points(X)
+    scan.names = found.names
+    return scan, [X]
 
 
 def outside_note(n_outside: int, n: int, first, dim: int) -> str | None:
