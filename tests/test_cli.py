@@ -556,6 +556,16 @@ def test_missing_paths_and_directories(tmp_path, target):
     assert r.exit_code == 2 and ("no such file" in r.stderr or "directory" in r.stderr)
 
 
+def test_a_dash_for_the_experiment_says_how_to_read_stdin(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no file named "-" here
+    for cmd in ("run", "validate"):
+        r = invoke(cmd, "-")
+        assert r.exit_code == 2, r.output
+        assert r.stderr.strip() == (
+            "error: -: no such file (for the experiment on standard input, give /dev/stdin)"
+        ), r.stderr
+
+
 def test_debug_shows_the_traceback(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("target: {expr: x}\nmodel: {hiden: 1}\n")

@@ -476,6 +476,8 @@ def _read_stream(p: Path) -> bytes:
 def read_text(path: str | Path) -> str:
     p = Path(path)
     why = missing(p)
+    if why and str(path) == "-":  # as predict's --csv - : say how, rather than take a pipe
+        why += " (for the experiment on standard input, give /dev/stdin)"
     if why:
         raise ConfigError([_about(p, why)])
     if p.is_dir():
