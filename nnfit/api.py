@@ -177,15 +177,21 @@ class Model:
         return f"Model({arch}, {acts.replace(chr(34), '') or 'linear'}{where})"
 
 
+class _NotAPath(rundir.ResultsError, TypeError):
+    """A run folder given as something other than a path: a TypeError, as Python's own
+    calls raise for an argument of the wrong type, and the ResultsError load documents."""
+
+
 def load(run_dir: str | os.PathLike) -> Model:
     """The trained model of a run folder (written by ``nnfit run`` or :func:`run`).
 
     Raises :class:`~nnfit.experiment.rundir.ResultsError` when the folder holds no model,
     or is not whole (a run interrupted before its files were written, a file changed
-    since): the check ``nnfit predict`` makes.
+    since): the check ``nnfit predict`` makes; a TypeError (also a ResultsError) when
+    ``run_dir`` is not a path.
     """
-    if not isinstance(run_dir, str | os.PathLike):  # None was a TypeError from pathlib
-        raise rundir.ResultsError(f"load needs a run folder's path, got {run_dir!r}")
+    if not isinstance(run_dir, str | os.PathLike):
+        raise _NotAPath(f"load needs a run folder's path, got {run_dir!r}")
     metrics = rundir.require_done(Path(run_dir))
     net, meta = rundir.load_model(Path(run_dir))
     cfg = rundir.read_config(Path(run_dir))
