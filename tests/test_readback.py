@@ -407,6 +407,26 @@ def test_resume_trains_again_exactly_the_damaged_runs(write, tmp_path, monkeypat
     assert all(results.check_run(run) is None for run in runs)
 
 
+def test_report_says_a_sweeps_counts_predate_the_damage_to_its_runs(write, tmp_path, monkeypatch):
+    from nnfit.experiment import plots
+
+    monkeypatch.setattr(plots, "render", lambda exp, rec, ds: ({}, []))  # no figures: fast
+    p, out = write(SWEEP), tmp_path / "res"
+    assert invoke("sweep", p, "--out", out, "--jobs", "1", "--quiet").exit_code == 0
+    r = invoke("report", out, "--json")
+    [sweep] = [row for row in json.loads(r.stdout) if row["kind"] == "sweep"]
+    assert sweep["status"] == "3 ok, 0 failed"
+    runs = results.find_runs(out)
+    (runs[0] / "metrics.json").write_text("{")  # unreadable: left out of the table
+    damage(runs[1], "change history.csv")  # damaged: shown as such
+    r = invoke("report", out, "--json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    [sweep] = [row for row in rows if row["kind"] == "sweep"]
+    assert sweep["status"] == "3 ok, 0 failed when run; 2 damaged or unreadable now"
+    assert sorted(row["status"] for row in rows if row["kind"] == "run") == ["damaged", "ok"]
+
+
 # ------------------------------------------------------------------ predict's own files
 
 

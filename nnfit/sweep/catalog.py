@@ -131,15 +131,18 @@ def collect(root: Path, with_problems: bool = False):
     rows = []
     configs = []
     problems = []
+    bad = []  # run folders unreadable or damaged: a sweep's recorded counts predate them
     for run_dir in find_runs(root):
         try:
             m = load_metrics(run_dir)
         except ResultsError as exc:
             problems.append(str(exc))
+            bad.append(run_dir)
             continue
         damage = check_run(run_dir)
         if damage:
             problems.append(damage)
+            bad.append(run_dir)
         test = m.get("test") or {}
         train = m.get("train") or {}
         cfg = _read_config(run_dir, [] if damage else problems)  # damage said it already
@@ -173,6 +176,9 @@ def collect(root: Path, with_problems: bool = False):
         status = f"{n_ok} ok, {n_failed} failed"
         if s.get("n_missing"):
             status += f", {s['n_missing']} not run"
+        k = sum(folder in b.parents for b in bad)
+        if k:  # the counts are the sweep's record, from before the damage
+            status += f" when run; {k} damaged or unreadable now"
         rows.append(
             {
                 "kind": "sweep",
