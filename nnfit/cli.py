@@ -78,7 +78,8 @@ NoFiguresOpt = Annotated[
     typer.Option(
         "--no-figures",
         help="Write runs without fit.png, loss.png and gradients.png (most of a small run's "
-        "time; nnfit run on a run's config.yaml draws them).",
+        "time; nnfit run on a run's config.yaml trains it again, to the same weights, with "
+        "them).",
     ),
 ]
 

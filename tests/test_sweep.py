@@ -718,3 +718,21 @@ def test_one_seed_has_no_spread_rather_than_a_spread_of_zero():
     one, two = _stats([3e-4]), _stats([1e-4, 3e-4])
     assert one["std"] is None and one["n"] == 1 and one["mean"] == one["min"] == 3e-4
     assert two["std"] == pytest.approx(np.std([1e-4, 3e-4], ddof=1), rel=1e-12)
+
+
+def test_a_sweep_runs_config_yaml_trains_again_to_the_same_weights_with_figures(write, tmp_path):
+    """What --no-figures's help and REPORT.md promise: a run of a sweep (seeds trained as
+    one stack) written without figures gets them from `nnfit run` on its config.yaml,
+    which trains it again to the same weights and metrics, in a folder of the same name."""
+    p = write(SWEEP)
+    args = ("--out", tmp_path / "sw", "--jobs", "1", "--quiet", "--no-figures")
+    assert invoke("sweep", p, *args).exit_code == 0
+    run = next(r for r in results.find_runs(tmp_path / "sw") if "-s1-" in r.name)
+    assert not list(run.glob("*.png"))
+    r = invoke("run", run / "config.yaml", "--out", tmp_path / "again", "--quiet")
+    assert r.exit_code == 0, r.output
+    [again] = results.find_runs(tmp_path / "again")
+    assert again.name == run.name and (again / "fit.png").exists()
+    with np.load(run / "model.npz") as a, np.load(again / "model.npz") as b:
+        assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
+    assert results.read_metrics(again)["test"] == results.read_metrics(run)["test"]

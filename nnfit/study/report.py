@@ -97,8 +97,8 @@ def closing_note(sections: list[tuple[Section, Part]], sweeps: dict[str, Sweep],
         f"{minutes(study.cpu_s)} of CPU time, on {study.cores} cores{_load(study)}; "
         f"{study.n_failed} runs failed. Drawing the figures and writing this report took "
         f"{study.report_s:.0f} s of it. Runs are written without their per-run figures "
-        "(`nnfit run` on a run's config.yaml draws them); every other result file is "
-        "there.\n",
+        "(`nnfit run` on a run's config.yaml trains it again, to the same weights, and "
+        "draws them in a folder of its own); every other result file is there.\n",
         table(head, rows, "lrrrrr") + "\n",
         *_kept(study),
         "Headlines:\n",
