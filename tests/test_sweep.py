@@ -736,3 +736,12 @@ def test_a_sweep_runs_config_yaml_trains_again_to_the_same_weights_with_figures(
     with np.load(run / "model.npz") as a, np.load(again / "model.npz") as b:
         assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
     assert results.read_metrics(again)["test"] == results.read_metrics(run)["test"]
+
+
+def test_report_lists_runs_by_width_as_numbers(write, tmp_path, no_run_figures):
+    p = write(SWEEP.replace("[[2], [4]]", "[[16], [2], [4]]").replace("[0, 1]", "[0]"))
+    assert invoke("sweep", p, "--out", tmp_path / "res", "--jobs", "1", "--quiet").exit_code == 0
+    r = invoke("report", tmp_path / "res", "--json")
+    assert r.exit_code == 0, r.output
+    runs = [row["path"].split("/")[-1] for row in json.loads(r.stdout) if row["kind"] == "run"]
+    assert [name.split("-")[0] for name in runs] == ["w2", "w4", "w16"], runs

@@ -19,6 +19,7 @@ import io
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -253,8 +254,17 @@ def _probe(folder: Path, path: Path) -> None:
         raise ResultsError(text) from None
 
 
+def natural(path: Path) -> list:
+    """A sort key reading the numbers in a path's names as numbers: w2 before w16."""
+    return [
+        [int(t) if i % 2 else t for i, t in enumerate(re.split(r"(\d+)", part))]
+        for part in path.parts
+    ]
+
+
 def folders_holding(root: Path, name: str) -> list[Path]:
-    """Every folder under ``root`` (itself included) holding a file ``name``, sorted.
+    """Every folder under ``root`` (itself included) holding a file ``name``, sorted
+    (numbers in names as numbers, :func:`natural`).
     Hidden folders are not entered: they are runs being written, renamed into place when
     complete, so one may vanish while the tree is walked (a sweep writing beside a
     reader); a folder that vanishes is passed over, as ``os.walk`` does."""
@@ -263,7 +273,7 @@ def folders_holding(root: Path, name: str) -> list[Path]:
         folders[:] = [f for f in folders if not f.startswith(".")]
         if name in files:
             found.append(Path(where))
-    return sorted(found)
+    return sorted(found, key=natural)
 
 
 def find_runs(root: Path) -> list[Path]:
