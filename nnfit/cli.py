@@ -330,6 +330,11 @@ def _usage_line(exc) -> str:
         if given in names:
             where = f"nnfit {given}"
     message = exc.format_message().rstrip(".")
+    argv = sys.argv[1:]
+    for i, a in enumerate(argv[:-2]):  # --set KEY VALUE: the value came out as an argument
+        if a == "--set" and "=" not in argv[i + 1] and not argv[i + 2].startswith("-"):
+            message += f" (--set takes KEY=VALUE: --set {argv[i + 1]}={argv[i + 2]})"
+            break
     return f"{where}: {message}; see '{where} --help'"
 
 

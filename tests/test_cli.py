@@ -781,6 +781,17 @@ def test_an_option_given_twice_or_an_empty_argument_is_refused(argv, line):
     assert line in (_argv_problem(argv) or "")
 
 
+def test_set_with_a_space_for_the_equals_sign_says_key_equals_value(tmp_path):
+    p = subprocess.run(
+        [sys.executable, "-m", "nnfit", "run", "e.yaml", "--set", "training.epochs", "5"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert p.returncode == 2 and len(p.stderr.splitlines()) == 1, p.stderr
+    assert "(--set takes KEY=VALUE: --set training.epochs=5)" in p.stderr
+
+
 def test_options_that_take_many_values_or_none_may_repeat():
     from nnfit.cli import _argv_problem
 

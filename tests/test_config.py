@@ -147,6 +147,37 @@ def test_per_layer_activations_and_parameters(write):
             "1: target: must be a section of keys (expr, name, dim), got 'franke'",
         ),
         ("target: {expr: x}\ndata: 5\n", "2: data: must be a section of keys (n_train,"),
+        # the common mistakes of a first file: a key one section too high, a name's case,
+        # a width for a list of widths, a name with a space
+        (
+            "target: {expr: x}\ntraining: {optimizer: sgd, lr: 0.1}\n",
+            "2: training.lr: unknown key here (lr goes inside training.optimizer: "
+            "optimizer: {name: sgd, lr: …})",
+        ),
+        (  # the file's own choice when it takes the key, else one that does
+            "target: {expr: x}\ntraining: {optimizer: {name: sgd}, beta1: 0.8}\n",
+            "training.beta1: unknown key here (beta1 goes inside training.optimizer: "
+            "optimizer: {name: adam, beta1: …})",
+        ),
+        (
+            "target: {expr: x}\ntraining: {loss: {name: huber}, delta: 0.5}\n",
+            "training.delta: unknown key here (delta goes inside training.loss: "
+            "loss: {name: huber, delta: …})",
+        ),
+        (
+            "target: {expr: x}\ntraining: {patience: 5}\n",
+            "training.patience: unknown key here (patience goes inside "
+            "training.early_stopping: early_stopping: {patience: …})",
+        ),
+        (
+            "target: {expr: x}\nmodel: {activation: ReLU}\n",
+            "2: model.activation: did you mean 'relu'? allowed 'sigmoid'",
+        ),
+        ("target: {expr: x}\nmodel: {hidden: 64}\n", "model.hidden: must be a list, e.g. [64], got 64"),
+        (
+            "target: {expr: x}\nname: my run\n",
+            "2: name: must be letters, digits, '.', '_' and '-' only (no spaces), got 'my run'",
+        ),
     ],
 )
 def test_messages_name_file_line_key_allowed_and_given(write, text, expect):

@@ -491,7 +491,7 @@ def from_dict(data: Any, source: str = "<config>", loc: Located | None = None) -
     try:
         return Experiment.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, source, loc, Experiment)) from None
+        raise ConfigError(format_errors(exc, source, loc, Experiment, data)) from None
 
 
 def load(path: str | Path, overrides=()) -> Experiment:

@@ -53,6 +53,36 @@ def _fields_at(root, loc) -> list[str]:
     return list(getattr(model, "model_fields", {}))
 
 
+def _inside(root, section: tuple, key: str, data) -> str | None:
+    """Where an unknown ``key`` of ``section`` belongs, when it is a key of one of the
+    section's own sub-sections (``training.lr`` is ``training.optimizer.lr``): a hint
+    with an example of the sub-section, the file's own choice in it if it takes the key."""
+    model: Any = root
+    for part in section:
+        field = getattr(model, "model_fields", {}).get(part)
+        ann = field.annotation if field is not None else None
+        model = next((a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None)
+        data = data.get(part) if isinstance(data, dict) else None
+    for name, field in getattr(model, "model_fields", {}).items():
+        ann = field.annotation
+        sub = next((a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None)
+        if sub is None:
+            continue
+        choices = getattr(sub, "_params", None) or {}
+        takers = [c for c, params in choices.items() if key in params]
+        if key in sub.model_fields and key != "name":
+            takers = takers or list(choices) or [None]
+        if not takers:
+            continue
+        given = data.get(name) if isinstance(data, dict) else None
+        given = given.get("name") if isinstance(given, dict) else given
+        choice = given if given in takers else takers[0]
+        head = f"name: {choice}, " if choice is not None else ""
+        where = ".".join(map(str, (*section, name)))
+        return f"{key} goes inside {where}: {name}: {{{head}{key}: …}}"
+    return None
+
+
 def _clean_loc(loc) -> tuple:
     # pydantic adds union branch names ("function-after[...]", "literal[...]", "list[...]",
     # "constrained-float"): none is a key of the file
@@ -75,14 +105,25 @@ def _rank(err: dict) -> float:
     return 0.0
 
 
+#: a pattern of the schema in words
+PATTERNS = {"^[A-Za-z0-9._-]+$": "must be letters, digits, '.', '_' and '-' only (no spaces)"}
+
+
+def _near(given: str, allowed: list[str]) -> str:
+    """'did you mean …? ' for a name that differs from an allowed one only in case, or
+    is close to one; else ''."""
+    same = [a for a in allowed if a.lower() == given.lower()]
+    near = same or difflib.get_close_matches(given.lower(), allowed, n=1)
+    return f"did you mean {near[0]!r}? " if near else ""
+
+
 def _describe(err: dict) -> str:
     t, ctx, got = err["type"], err.get("ctx") or {}, _Short(err.get("input"))
     if t == "extra_forbidden":
         return "unknown key"
     if t == "literal_error":
         expected = ctx.get("expected", "")
-        near = difflib.get_close_matches(str(got.value), re.findall(r"'([^']*)'", expected), n=1)
-        hint = f"did you mean {near[0]!r}? " if near else ""
+        hint = _near(str(got.value), re.findall(r"'([^']*)'", expected))
         return f"{hint}allowed {expected}, got {got!r}"
     if t == "missing":
         return "required key is missing"
@@ -92,6 +133,10 @@ def _describe(err: dict) -> str:
         return str(ctx.get("error", err["msg"]))
     if t == "int_from_float":  # pydantic's own text says "got a number with a fractional part"
         return f"must be a whole number, got {got!r}"
+    if t == "list_type" and isinstance(got.value, int | float | str):
+        return f"must be a list, e.g. [{got}], got {got!r}"
+    if t == "string_pattern_mismatch" and ctx.get("pattern") in PATTERNS:
+        return f"{PATTERNS[ctx['pattern']]}, got {got!r}"
     msg = err["msg"]
     return f"{msg[0].lower()}{msg[1:]}, got {got!r}"
 
@@ -167,9 +212,12 @@ def _line_at(where: str, source: str) -> int | None:
     return int(tail) if head == source and tail.isdigit() else None
 
 
-def format_errors(exc: ValidationError, source: str, loc: Located | None, root) -> list[Problem]:
+def format_errors(
+    exc: ValidationError, source: str, loc: Located | None, root, data=None
+) -> list[Problem]:
     """One line per problem: ``FILE:LINE: key.path: what is wrong (allowed …, got …)``,
-    or the ``--set``/grid entry that caused it. ``root`` is the validated model class."""
+    or the ``--set``/grid entry that caused it. ``root`` is the validated model class,
+    ``data`` what it was given (for hints that name the file's own choices)."""
     out, seen = [], set()
     # keep the file's order of keys; within a key, the most telling branch first
     errs = exc.errors()
@@ -192,9 +240,12 @@ def format_errors(exc: ValidationError, source: str, loc: Located | None, root) 
         seen.add(branch)
         if err["type"] == "extra_forbidden":
             allowed = _fields_at(root, path[:-1])
-            near = difflib.get_close_matches(str(path[-1]), allowed, n=1)
-            hint = f"did you mean {near[0]!r}? " if near else ""
-            text = f"unknown key ({hint}allowed: {', '.join(allowed)})"
+            hint = _near(str(path[-1]), allowed)
+            inside = None if hint else _inside(root, path[:-1], str(path[-1]), data)
+            if inside:
+                text = f"unknown key here ({inside})"
+            else:
+                text = f"unknown key ({hint}allowed: {', '.join(allowed)})"
         elif err["type"] in ("model_type", "dict_type") and _fields_at(root, path):
             keys = ", ".join(_fields_at(root, path))
             text = f"must be a section of keys ({keys}), got {_Short(err.get('input'))!r}"
