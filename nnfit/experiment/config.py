@@ -207,14 +207,12 @@ class TrainingConfig(_Strict):
         }
         unused = [k for k, free in inert.items() if not free and k not in method.honours]
         if unused:
-            key = "optimizer.lr" if unused[0] == "lr" else unused[0]
-            also = f", nor is {' or '.join(unused[1:])}" if unused[1:] else ""
-            used = [k for k in inert if k in method.honours]
-            uses = (
-                f"of these training keys it uses only {', '.join(used)}"
-                if used
-                else f"it uses none of the training keys {', '.join(inert)}"
-            )
+            named = {k: "optimizer.lr" if k == "lr" else k for k in inert}  # as the file has them
+            key = named[unused[0]]
+            also = f", nor is {' or '.join(named[k] for k in unused[1:])}" if unused[1:] else ""
+            used = [named[k] for k in inert if k in method.honours]
+            keys = ", ".join(named[k] for k in list(inert)[:-1]) + f" and {named[list(inert)[-1]]}"
+            uses = f"of {keys} it uses {'only ' + ', '.join(used) if used else 'none'}"
             neutral = {
                 "lr": "optimizer.lr=null",
                 "schedule": "schedule=constant",
@@ -227,7 +225,7 @@ class TrainingConfig(_Strict):
             raise _AtKey(
                 key,
                 f"not used by optimizer {method.name}{also} ({uses}); "
-                f"remove {'them' if also else 'it'} ({sets}) "
+                f"remove {'them' if also else 'it'} (on the command line: {sets}) "
                 "or pick another optimizer",
             )
         if method.least_squares and not LOSSES[self.loss.name].least_squares:
