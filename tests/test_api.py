@@ -152,9 +152,10 @@ def test_metrics_history_and_model(tmp_path):
     with pytest.raises(ValueError, match=r"shape \(n, 1\)"):
         loaded.predict(np.zeros((3, 2)))
     with pytest.raises(
-        rundir.ResultsError, match=r"not a run folder \(no metrics\.json or model\.npz\)"
+        nnfit.ResultsError, match=r"not a run folder \(no metrics\.json or model\.npz\)"
     ):
-        nnfit.load(tmp_path)
+        nnfit.load(tmp_path)  # the error the package exports, the one it raises
+    assert nnfit.ResultsError is rundir.ResultsError and "ResultsError" in nnfit.__all__
 
 
 def test_figures_are_figures_on_their_own_canvas():
