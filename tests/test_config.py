@@ -173,7 +173,10 @@ def test_per_layer_activations_and_parameters(write):
             "target: {expr: x}\nmodel: {activation: ReLU}\n",
             "2: model.activation: did you mean 'relu'? allowed 'sigmoid'",
         ),
-        ("target: {expr: x}\nmodel: {hidden: 64}\n", "model.hidden: must be a list, e.g. [64], got 64"),
+        (
+            "target: {expr: x}\nmodel: {hidden: 64}\n",
+            "model.hidden: must be a list, e.g. [64], got 64",
+        ),
         (
             "target: {expr: x}\nname: my run\n",
             "2: name: must be letters, digits, '.', '_' and '-' only (no spaces), got 'my run'",

@@ -61,11 +61,15 @@ def _inside(root, section: tuple, key: str, data) -> str | None:
     for part in section:
         field = getattr(model, "model_fields", {}).get(part)
         ann = field.annotation if field is not None else None
-        model = next((a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None)
+        model = next(
+            (a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None
+        )
         data = data.get(part) if isinstance(data, dict) else None
     for name, field in getattr(model, "model_fields", {}).items():
         ann = field.annotation
-        sub = next((a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None)
+        sub = next(
+            (a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None
+        )
         if sub is None:
             continue
         choices = getattr(sub, "_params", None) or {}
