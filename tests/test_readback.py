@@ -4,6 +4,7 @@ traceback or a huge allocation; a run is done only when every file matches its r
 
 import io
 import json
+import os
 import shutil
 import tracemalloc
 
@@ -530,3 +531,28 @@ def test_a_link_planted_in_a_sweep_folder_is_replaced_not_followed(write, tmp_pa
     assert precious.read_text() == "mine"
     for name in ("summary.csv", "summary.json", "error_vs_width.png"):
         assert not (folder / name).is_symlink() and (folder / name).stat().st_size > 100
+
+
+def test_a_run_folder_replaced_by_a_link_to_another_run_is_trained_again_beside_it(
+    write, tmp_path, monkeypatch
+):
+    """The link is replaced, never entered: the other run keeps its files (a note of the
+    user's too) and no hidden folder is left behind."""
+    from nnfit.experiment import runner
+
+    monkeypatch.setattr(runner, "draw_figures", lambda *a: ({}, []))
+    p, out = write(SWEEP), tmp_path / "res"
+    assert invoke("sweep", p, "--out", out, "--jobs", "1", "-q").exit_code == 0
+    a, b = results.find_runs(out)[:2]
+    with np.load(a / "model.npz") as z:
+        weights = {k: z[k].copy() for k in z.files}
+    (b / "notes.txt").write_text("mine")
+    before = sorted(os.listdir(b))
+    shutil.rmtree(a)
+    a.symlink_to(b.name)
+    assert invoke("sweep", p, "--out", out, "--jobs", "1", "-q").exit_code == 0
+    assert not a.is_symlink() and results.check_run(a) is None
+    with np.load(a / "model.npz") as z:
+        assert all(np.array_equal(z[k], weights[k]) for k in z.files)
+    assert sorted(os.listdir(b)) == before and (b / "notes.txt").read_text() == "mine"
+    assert not [n for n in os.listdir(a.parent) if n.startswith(".")]

@@ -318,7 +318,17 @@ def _tidy(run_dir: Path) -> None:
                 os.rename(olds[-1], run_dir)
     for p in [*_siblings(run_dir, "new"), *_siblings(run_dir, "old")]:
         if not _alive(p):
-            shutil.rmtree(p, ignore_errors=True)
+            _remove(p)
+
+
+def _remove(p: Path) -> None:
+    """Remove a folder of nnfit's, or a link that stood in its place (the link only:
+    where it leads is not the run's)."""
+    if os.path.islink(p):
+        with contextlib.suppress(OSError):
+            os.unlink(p)
+    else:
+        shutil.rmtree(p, ignore_errors=True)
 
 
 _libc = None
@@ -388,6 +398,9 @@ def _drop_old(old: Path, run_dir: Path) -> str | None:
     from which something could not be moved stays as a hidden sibling, and what the
     user is told about it is returned. Ctrl-C waits until the moves are done: the
     earlier folder is removed after an interrupt."""
+    if os.path.islink(old):  # a link planted at the run's name: replaced, never entered
+        _remove(old)
+        return None
     with _signals_blocked():
         left = _carry_over(old, run_dir)
     if left == []:
