@@ -39,8 +39,9 @@ def only_run(out: Path) -> Path:
 
 def without_time(metrics: dict) -> dict:
     """metrics.json less what holds times (wall_s) or depends on them: the record of the
-    folder's files (history.csv has a wall_s column; a run in memory has no files)."""
-    return {k: v for k, v in metrics.items() if k not in ("wall_s", "files")}
+    folder's files (history.csv has a wall_s column; a run in memory has no files) and
+    the file's own checksum."""
+    return {k: v for k, v in metrics.items() if k not in ("wall_s", "files", "sha256")}
 
 
 def history_rows(run_dir: Path) -> list[dict]:

@@ -326,12 +326,56 @@ def test_a_config_yaml_no_constructor_can_build_is_read_as_missing(run_copy, tex
     assert r.exit_code == 0 and ",damaged," in r.stdout, r.output
 
 
+def sealed(m: dict) -> str:
+    """metrics.json text after an edit, with its own checksum made to agree: the edit
+    as one that also forged the checksum, for the checks behind it."""
+    return json.dumps({**m, "sha256": results.own_digest(m)})
+
+
+def test_an_edited_metrics_json_is_not_done_and_its_sweep_trains_it_again(
+    write, tmp_path, monkeypatch
+):
+    # a baselines section of text, a test of null, a number edited: metrics.json parsed
+    # and the run was reused, then sweep and study failed with tracebacks on the values
+    from nnfit.experiment import runner
+
+    monkeypatch.setattr(runner, "draw_figures", lambda *a: ({}, []))
+    p, out = write(SWEEP), tmp_path / "res"
+    assert invoke("sweep", p, "--out", out, "--jobs", "1", "-q").exit_code == 0
+    runs = results.find_runs(out)
+    edits = [
+        lambda m: m.update(baselines={"chebyshev": "x"}),
+        lambda m: m.update(test=None),
+        lambda m: m["test"].update(rmse=m["test"]["rmse"] / 10),
+    ]
+    for run, edit in zip(runs, edits, strict=True):
+        m = json.loads((run / "metrics.json").read_text())
+        edit(m)
+        (run / "metrics.json").write_text(json.dumps(m, indent=1))
+        assert results.check_run(run).endswith(
+            "metrics.json: changed since the run was written (checksum differs)"
+        )
+        r = invoke("predict", run, "--x", "0.5")
+        assert r.exit_code == 2 and "checksum differs" in r.stderr, r.output
+    r = invoke("sweep", p, "--out", out, "--jobs", "1")
+    assert r.exit_code == 0, r.output
+    assert "3 points, 0 already done, 3 to run" in r.stdout
+    assert all(results.check_run(run) is None for run in runs)
+    # the layout of the file is not what is checked: the same keys reindented still are
+    m = json.loads((runs[0] / "metrics.json").read_text())
+    (runs[0] / "metrics.json").write_text(json.dumps(m, indent=None, sort_keys=True))
+    assert results.check_run(runs[0]) is None
+    del m["sha256"]  # as an earlier nnfit wrote it: nothing to hold its numbers to
+    (runs[0] / "metrics.json").write_text(json.dumps(m))
+    assert results.check_run(runs[0]).endswith("records no checksum of its own")
+
+
 def test_a_run_without_checksums_is_not_done(run_copy):
     # with "files" deleted from metrics.json an edited model.npz was predicted from and
     # a sweep reused the run: the check had nothing to compare, so it trusted everything
     m = json.loads((run_copy / "metrics.json").read_text())
     del m["files"]
-    (run_copy / "metrics.json").write_text(json.dumps(m))
+    (run_copy / "metrics.json").write_text(sealed(m))
     assert results.check_run(run_copy).endswith("records no checksums of the run's files")
     r = invoke("predict", run_copy, "--x", "0.5")
     assert r.exit_code == 2 and "records no checksums" in r.stderr, r.output
@@ -354,7 +398,7 @@ def test_a_run_without_checksums_is_not_done(run_copy):
 def test_a_damaged_files_record_is_one_line(run_copy, edit, said):
     m = json.loads((run_copy / "metrics.json").read_text())
     edit(m["files"])
-    (run_copy / "metrics.json").write_text(json.dumps(m))
+    (run_copy / "metrics.json").write_text(sealed(m))
     assert said in results.check_run(run_copy)
     r = invoke("predict", run_copy, "--x", "0.5")
     assert r.exit_code == 2 and r.stderr.count("\n") == 1 and said in r.stderr, r.output
@@ -371,7 +415,7 @@ def test_report_says_when_a_whole_run_has_a_config_it_cannot_read(run_copy):
     (run_copy / "config.yaml").write_bytes(text)
     m = json.loads((run_copy / "metrics.json").read_text())
     m["files"]["config.yaml"] = {"bytes": len(text), "sha256": hashlib.sha256(text).hexdigest()}
-    (run_copy / "metrics.json").write_text(json.dumps(m))
+    (run_copy / "metrics.json").write_text(sealed(m))
     assert results.check_run(run_copy) is None
     r = invoke("report", run_copy.parent)
     assert r.exit_code == 0, r.output

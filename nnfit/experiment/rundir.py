@@ -35,6 +35,7 @@ from nnfit.experiment.runfiles import (  # noqa: F401  (the readers, where calle
     ResultsError,
     check_run,
     digest,
+    own_digest,
     file_digest,
     load_metrics,
     load_model,
@@ -476,11 +477,11 @@ def _write_folder(folder: Path, files: dict[str, bytes], metrics: dict) -> None:
     """Write ``files`` and then metrics.json, recording each file's size and checksum."""
     folder.mkdir()
     record = {name: digest(payload) for name, payload in files.items()}
+    # as read back (NaN as null, tuples as lists), then with its own checksum
+    data = json.loads(json_text({**metrics, "files": record}))
+    data["sha256"] = own_digest(data)
     # no temporary names inside: the folder is hidden until it is swapped in whole
-    for name, payload in [
-        *files.items(),
-        ("metrics.json", json_bytes({**metrics, "files": record})),
-    ]:
+    for name, payload in [*files.items(), ("metrics.json", json_bytes(data))]:
         with open(folder / name, "wb") as fh:
             fh.write(payload)
             fh.flush()

@@ -95,6 +95,8 @@ class Metrics(_File):
     versions: dict[str, str] = Field(default_factory=dict)
     error: str | None = None
     files: dict[str, FileRecord] | None = None  # None: written before files were recorded
+    # the checksum of the file's other keys (:func:`own_digest`); None: written before
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 class Summary(_File):
@@ -316,6 +318,14 @@ def load_model(run_dir: Path) -> tuple[Network, dict]:
 # ------------------------------------------------------------------ done or not
 
 
+def own_digest(metrics: dict) -> str:
+    """The SHA-256 of a metrics.json's keys but its own ``sha256``, as canonical JSON
+    (keys sorted, no spaces): an edit of any value shows, whatever the file's layout."""
+    rest = {k: v for k, v in metrics.items() if k != "sha256"}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def digest(payload: bytes) -> dict:
     """The record of one file: its size and SHA-256."""
     return {"bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
@@ -350,6 +360,10 @@ def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
         m = load_metrics(run_dir)
     except ResultsError as exc:
         return str(exc)
+    if m.get("sha256") is None:  # the numbers of a run are only trusted as written
+        return f"{run_dir}/metrics.json: records no checksum of its own"
+    if own_digest(m) != m["sha256"]:
+        return f"{run_dir}/metrics.json: changed since the run was written (checksum differs)"
     if config_hash is not None and m["config_hash"] != config_hash:
         return f"{run_dir}/metrics.json: made by another config"
     files = m.get("files")
