@@ -194,7 +194,18 @@ json_values = st.recursive(
     ),
     max_leaves=8,
 )
-METRIC_KEYS = ["status", "epochs", "test", "config_hash", "files", "n_params", "seed", "name"]
+METRIC_KEYS = [
+    "status",
+    "epochs",
+    "test",
+    "config_hash",
+    "files",
+    "n_params",
+    "seed",
+    "name",
+    "baselines",
+    "sha256",
+]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -335,7 +346,7 @@ def sealed(m: dict) -> str:
 def test_an_edited_metrics_json_is_not_done_and_its_sweep_trains_it_again(
     write, tmp_path, monkeypatch
 ):
-    # a baselines section of text, a test of null, a number edited: metrics.json parsed
+    # a baseline's numbers, a test of null, a number edited: metrics.json parsed
     # and the run was reused, then sweep and study failed with tracebacks on the values
     from nnfit.experiment import runner
 
@@ -344,7 +355,7 @@ def test_an_edited_metrics_json_is_not_done_and_its_sweep_trains_it_again(
     assert invoke("sweep", p, "--out", out, "--jobs", "1", "-q").exit_code == 0
     runs = results.find_runs(out)
     edits = [
-        lambda m: m.update(baselines={"chebyshev": "x"}),
+        lambda m: m["baselines"].update(chebyshev={"n_params": 1, "rmse": 0.0}),
         lambda m: m.update(test=None),
         lambda m: m["test"].update(rmse=m["test"]["rmse"] / 10),
     ]
@@ -600,3 +611,18 @@ def test_a_run_folder_replaced_by_a_link_to_another_run_is_trained_again_beside_
         assert all(np.array_equal(z[k], weights[k]) for k in z.files)
     assert sorted(os.listdir(b)) == before and (b / "notes.txt").read_text() == "mine"
     assert not [n for n in os.listdir(a.parent) if n.startswith(".")]
+
+
+@pytest.mark.parametrize(
+    ("baselines", "said"),
+    [({"chebyshev": "x"}, "baselines.chebyshev"), ([1], "baselines"),
+     ({"pwlinear": {"rmse": "x"}}, "baselines.pwlinear.rmse")],
+)  # fmt: skip
+def test_a_baselines_section_not_nnfits_is_one_line_even_with_its_checksum(
+    run_copy, baselines, said
+):
+    m = json.loads((run_copy / "metrics.json").read_text())
+    m["baselines"] = baselines
+    (run_copy / "metrics.json").write_text(sealed(m))
+    r = invoke("predict", run_copy, "--x", "0.5")
+    one_line_error(r, f"{run_copy}/metrics.json: {said}")

@@ -72,6 +72,16 @@ class Errors(_File):
     r2: Finite | None = None
 
 
+class BaselineErrors(BaseModel):
+    """One baseline of metrics.json: its size and test errors (null where not finite)."""
+
+    model_config = ConfigDict(extra="allow")
+    n_params: Count | None = None
+    rmse: Finite | None = None
+    max_abs: Finite | None = None
+    rel_l2: Finite | None = None
+
+
 class Metrics(_File):
     """metrics.json (DESIGN.md, result files); keys added later are kept as they are."""
 
@@ -88,6 +98,7 @@ class Metrics(_File):
     val: Errors | None = None
     test: Errors | None = None
     weights: dict[str, Finite | None] | None = None
+    baselines: dict[str, BaselineErrors] | None = None
     epsilon: Finite | None = None
     epsilon_reached_epoch: Count | None = None
     config_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -116,6 +127,8 @@ def _first_error(exc: ValidationError) -> str:
     e = exc.errors()[0]
     where = ".".join(map(str, e["loc"])) or "(top level)"
     got = _cut(repr(e.get("input")), 60)
+    if e["type"] in ("model_type", "dict_type"):  # pydantic's text names its own class
+        return f"{where}: must be an object of keys (got {got})"
     return f"{where}: {e['msg'][0].lower()}{e['msg'][1:]} (got {got})"
 
 
