@@ -22,7 +22,7 @@ from typing import Annotated
 
 import typer
 
-from nnfit.cli_read import SetOpt, add_commands, build_data
+from nnfit.cli_read import SetOpt, add_commands, build_data, check_data
 from nnfit.edge import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -226,6 +226,7 @@ def sweep(
     Finished runs of the same config are reused, so a sweep continues; --rerun trains again.
     """
     from nnfit.display import SweepProgress, show
+    from nnfit.experiment import config
     from nnfit.sweep import grid as sw
     from nnfit.sweep import workers
     from nnfit.tables import sweep_summary
@@ -233,6 +234,9 @@ def sweep(
     if resume and rerun:
         _fail("--resume and --rerun contradict each other: give one")
     folder, grid, points = sw.expand(file, set_ or [], _widths(widths), seeds, out)
+    data, loc = config.load_raw(file, set_ or [])  # every point's data, as validate checks
+    base = config.from_dict(data, str(file), loc)
+    check_data(file, [p.exp for p in points], base, loc, [p.label() for p in points])
     if dask:
         workers.check_address(dask)
     sw.check_resources(points, jobs, dask)

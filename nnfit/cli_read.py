@@ -55,6 +55,34 @@ def build_data(exp, file, loc=None):
         raise data.DataError(f"{where}: {key}: {exc}") from None
 
 
+def check_data(file: Path, exps: list, exp=None, loc=None, labels=None) -> None:
+    """The target on the very points each run would evaluate it at, once per data set
+    and output activation (whose range must hold the scaled targets); a DataError naming
+    the file's line (``loc`` of ``exp``, the file's own experiment) or the --set, or for
+    a grid point that changed them, the point (``labels``, one per experiment)."""
+    from nnfit.experiment import data
+
+    seen = set()
+    for i, e in enumerate(exps):
+        parts = [e.target.model_dump(), e.data.model_dump(), e.model.model_dump(include={"output"})]
+        key = json.dumps(parts, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            same = exp is not None and (e.target, e.data, e.model.output) == (
+                exp.target,
+                exp.data,
+                exp.model.output,
+            )
+            if same or labels is None:
+                build_data(e, file, loc if same else None)
+                continue
+            try:
+                data.build(e)
+            except data.DataError as exc:
+                key, _ = exc.located(e)
+                raise data.DataError(f"{file}: sweep point {labels[i]}: {key}: {exc}") from None
+
+
 @_guard()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Experiment files.")], set_: SetOpt = None
@@ -69,24 +97,13 @@ def validate(
         try:
             data, loc = config.load_raw(f, set_ or [])
             exp = config.from_dict(data, str(f), loc)
-            exps = [exp]
+            exps, labels = [exp], None
             if exp.sweep is not None and exp.sweep.grid:
                 from nnfit.sweep import grid as sw
 
-                exps = [p.exp for p in sw.expand(f, set_ or [])[2]]  # every point must be valid
-            # the target on the very points a run would evaluate it at, once per data set
-            # and output activation (whose range must hold the scaled targets)
-            seen = set()
-            for e in exps:
-                parts = [
-                    e.target.model_dump(),
-                    e.data.model_dump(),
-                    e.model.model_dump(include={"output"}),
-                ]
-                key = json.dumps(parts, sort_keys=True, default=str)
-                if key not in seen:
-                    seen.add(key)
-                    build_data(e, f, loc if e is exp else None)
+                points = sw.expand(f, set_ or [])[2]  # every point must be valid
+                exps, labels = [p.exp for p in points], [p.label() for p in points]
+            check_data(f, exps, exp, loc, labels)
             points = len(exps) if exp.sweep is not None and exp.sweep.grid else None
         except config.ConfigError as exc:
             bad += 1

@@ -745,3 +745,28 @@ def test_report_lists_runs_by_width_as_numbers(write, tmp_path, no_run_figures):
     assert r.exit_code == 0, r.output
     runs = [row["path"].split("/")[-1] for row in json.loads(r.stdout) if row["kind"] == "run"]
     assert [name.split("-")[0] for name in runs] == ["w2", "w4", "w16"], runs
+
+
+@pytest.mark.parametrize(
+    ("grid", "sets", "said"),
+    [
+        ("", ["--set", "target.expr=10**400*x"], "--set target.expr: target is not finite"),
+        (
+            '    target.expr: [x, "10**400*x"]\n',
+            [],
+            'target.expr="10**400*x": target.expr: target is not finite',
+        ),
+    ],
+)
+def test_a_sweep_refuses_a_target_its_points_cannot_evaluate_before_it_starts(
+    write, tmp_path, grid, sets, said
+):
+    # as run and validate do (exit 2); the sweep ran every point as failed (exit 3) and
+    # left their folders behind
+    text = SWEEP.replace("target: {name: sine}", "target: {expr: x}")
+    p = write(text.replace("    training.seed: [0, 1]\n", grid or "    training.seed: [0, 1]\n"))
+    r = invoke("sweep", p, *sets, "--out", tmp_path / "res", "--jobs", "1")
+    assert r.exit_code == 2 and said in r.stderr and len(r.stderr.splitlines()) == 1, r.output
+    assert not (tmp_path / "res").exists()
+    v = invoke("validate", p, *sets)
+    assert v.exit_code == 2 and said in v.stderr
