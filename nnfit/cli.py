@@ -182,12 +182,13 @@ def _say_all(text: str) -> None:
 def _widths(text: str | None) -> list[int] | None:
     if text is None:
         return None
-    try:  # every part a number: 1,,2 is a width left out, not two widths
-        widths = [int(w) for w in text.split(",")]
-    except ValueError:
-        _fail(f"--widths {text}: expected whole numbers separated by commas, e.g. 1,2,4,8")
-    if not widths or min(widths) < 1:
-        _fail(f"--widths {text}: widths must be positive")
+    from nnfit.text import cut, whole_numbers
+
+    widths = whole_numbers(text)  # every part a number: 1,,2 is a width left out
+    if widths is None:
+        _fail(f"--widths {cut(text)}: expected whole numbers separated by commas, e.g. 1,2,4,8")
+    if min(widths) < 1:
+        _fail(f"--widths {cut(text)}: widths must be positive")
     return widths
 
 

@@ -792,6 +792,14 @@ def test_set_with_a_space_for_the_equals_sign_says_key_equals_value(tmp_path):
     assert "(--set takes KEY=VALUE: --set training.epochs=5)" in p.stderr
 
 
+@pytest.mark.parametrize("widths", [" 3,4", "+4", "1_0", "\u0663", "9" * 5000, "1,,2", "0,2"])
+def test_widths_are_plain_whole_numbers_said_in_one_short_line(write, widths, tmp_path):
+    r = invoke("sweep", write(TINY), "--widths", widths, "--out", tmp_path / "res")
+    assert r.exit_code == 2 and r.stderr.startswith("error: --widths "), r.output
+    assert len(r.stderr.splitlines()) == 1 and len(r.stderr) < 120
+    assert not (tmp_path / "res").exists()
+
+
 def test_options_that_take_many_values_or_none_may_repeat():
     from nnfit.cli import _argv_problem
 

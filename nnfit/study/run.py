@@ -11,7 +11,6 @@ figures, which would take most of the study's time.
 from __future__ import annotations
 
 import os
-import re
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -55,11 +54,14 @@ def parse_only(text: str | Sequence[int] | None) -> list[int] | None:
 
     if text is None:
         return None
-    parts = text.split(",") if isinstance(text, str) else None
-    if parts is not None and not all(re.fullmatch(r"[0-9]+", t) for t in parts):
-        # int() would take ' 3', '+3' and '٣' (another script's digit) as 3
-        raise StudyError(f"--only {text!r}: expected section numbers separated by commas, e.g. 1,4")
-    nums = [int(t) for t in parts] if parts is not None else list(text)
+    from nnfit.text import cut, whole_numbers
+
+    nums = whole_numbers(text) if isinstance(text, str) else list(text)
+    if nums is None:
+        raise StudyError(
+            f"--only {cut(text)!r}: expected section numbers separated by commas, e.g. 1,4"
+        )
+    text = cut(text) if isinstance(text, str) else text
     known = [s.number for s in SECTIONS]
     twice = sorted({n for n in nums if nums.count(n) > 1})
     if twice:
