@@ -276,6 +276,14 @@ class Regressor(RegressorMixin, BaseEstimator):
         _check_range(X, Y)
         n, k = len(X), Y.shape[1]
         _check_size([X.shape[1], *model.hidden, k], n, training.batch_size)
+        if training.optimizer.name == "lm":  # as the command line refuses it, before fitting
+            from nnfit.engine.gauss_newton import too_large
+
+            sizes = [X.shape[1], *model.hidden, k]
+            P = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+            why = too_large(n, P, training.optimizer.params()["max_jacobian_mb"])
+            if why:
+                raise ValueError(f"optimizer: {why}; use optimizer lbfgs or fewer units")
         method = training.optimizer.name
         if k > 1 and OPTIMIZERS[method].least_squares:  # its Jacobian is of one output
             raise ValueError(

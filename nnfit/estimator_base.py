@@ -77,9 +77,14 @@ def _same(a, b) -> bool:
 def r2_score(y, g, sample_weight=None) -> float:
     """1 − Σw(y − g)² / Σw(y − ȳ)² per output, averaged; 1 (or 0) where y is constant and
     predicted exactly (or not), as scikit-learn reports it."""
-    y = np.asarray(y, dtype=float).reshape(len(g), -1)
-    g = np.asarray(g, dtype=float).reshape(len(y), -1)
-    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    g = np.asarray(g, dtype=float).reshape(len(g), -1)
+    y = check_y(y, len(g)).reshape(len(g), -1)  # the X passed to predict has len(g) rows
+    w = np.ones(len(y)) if sample_weight is None else _dense(sample_weight, "sample_weight")
+    if w.shape != (len(y),):
+        raise ValueError(f"sample_weight must have shape ({len(y)},), got {w.shape}")
+    _finite(w, "sample_weight")
+    if (w < 0).any() or not w.sum() > 0:
+        raise ValueError("sample_weight must be ≥ 0 with a positive sum")
     w = w[:, None]
     res = np.sum(w * (y - g) ** 2, axis=0)
     tot = np.sum(w * (y - np.average(y, axis=0, weights=w[:, 0])) ** 2, axis=0)

@@ -104,6 +104,25 @@ def test_an_int_random_state_gives_the_streams_of_training_seed():
     assert not np.array_equal(other.predict(X), reg.predict(X))
 
 
+@pytest.mark.parametrize(
+    ("y", "w", "said"),
+    [
+        ([1.0, 2.0], None, "different numbers of samples: 3 and 2"),
+        ([1.0, 2.0, np.nan], None, "y contains NaN"),
+        ([1.0, 2.0, 3.0], [-1.0, 1.0, 1.0], "≥ 0 with a positive sum"),
+        ([1.0, 2.0, 3.0], [0.0, 0.0, 0.0], "≥ 0 with a positive sum"),
+        ([1.0, 2.0, 3.0], [np.nan, 1.0, 1.0], "sample_weight contains NaN"),
+        ([1.0, 2.0, 3.0], [1.0, 1.0], r"shape \(3,\), got \(2,\)"),
+    ],
+)
+def test_the_own_score_refuses_what_it_cannot_weigh(y, w, said):
+    # without scikit-learn: negative or NaN weights and a NaN y gave R² 0.0, zero
+    # weights a ZeroDivisionError, a y one short NumPy's reshape error
+    with pytest.raises(ValueError, match=said):
+        own_r2(y, [1.0, 2.0, 2.5], w)
+    assert own_r2([1.0, 2.0, 3.0], [1.0, 2.0, 2.5]) == pytest.approx(0.875)
+
+
 def test_multi_output():
     rng = np.random.default_rng(2)
     X = rng.uniform(size=(300, 2))

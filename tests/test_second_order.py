@@ -151,7 +151,11 @@ def test_lbfgs_stops_early_on_validation():
 
 def test_lm_refuses_a_jacobian_too_large_and_non_squared_losses():
     base = {"target": {"expr": "x"}, "training": {"optimizer": {"name": "lm"}}}
-    with pytest.raises(config.ConfigError, match=r"MiB for the Jacobian.*use lbfgs"):
+    with pytest.raises(
+        config.ConfigError,
+        match=r"MiB for J \(100,000 points × 6,001 parameters\) and JᵀJ \(6,001 × 6,001\), "
+        r"above max_jacobian_mb 1,024 \(training.optimizer\); use lbfgs",
+    ):
         config.from_dict({**base, "data": {"n_train": 100000}, "model": {"hidden": [2000]}})
     with pytest.raises(config.ConfigError, match="needs loss mse"):
         config.from_dict({**base, "training": {"optimizer": "lm", "loss": "huber"}})
@@ -303,3 +307,14 @@ def test_lm_in_float32_refuses_the_acceleration_and_a_ridge_it_would_override():
     net = Network.create([1, 4, 1], rng=np.random.default_rng(0), dtype="float32")
     [res] = train(net, X, y, settings=TrainSettings(optimizer="lm", epochs=3))
     assert res.status == "ok" and res.epochs == 3
+
+
+def test_the_estimator_refuses_an_lm_too_large_before_fitting_and_names_jtj():
+    # 60 points × 60,001 parameters: JᵀJ is 27 GiB, J 29 MB; fit raised MemoryError
+    # naming only "the Jacobian"
+    import nnfit
+
+    X = np.linspace(0, 1, 60)[:, None]
+    reg = nnfit.Regressor(hidden=(20000,), optimizer="lm")
+    with pytest.raises(ValueError, match=r"J \(60 points × 60,001 parameters\) and JᵀJ"):
+        reg.fit(X, np.sin(X[:, 0]))

@@ -33,6 +33,19 @@ def jacobian_mb(n: int, n_params: int, itemsize: int = 8) -> float:
     return (n * n_params + n_params * n_params) * itemsize / 2**20
 
 
+def too_large(n: int, n_params: int, limit: float) -> str | None:
+    """Why LM refuses J and JᵀJ for n points and P parameters above ``limit`` MiB, or
+    None: the words name both, since JᵀJ dominates once P passes n."""
+    need = jacobian_mb(n, n_params)
+    if need <= limit:
+        return None
+    P = n_params
+    return (
+        f"lm would need {need:,.0f} MiB for J ({n:,} points × {P:,} parameters) and JᵀJ "
+        f"({P:,} × {P:,}), above max_jacobian_mb {limit:,.0f}"
+    )
+
+
 class Jacobian:
     """Forward pass and per-sample Jacobian of model 0 of ``net`` (one output) on X.
 

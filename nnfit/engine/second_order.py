@@ -54,7 +54,7 @@ from typing import ClassVar
 import numpy as np
 
 from nnfit.engine import lstsq, readout
-from nnfit.engine.gauss_newton import Jacobian, Normal, Threads, jacobian_mb
+from nnfit.engine.gauss_newton import Jacobian, Normal, Threads, too_large
 from nnfit.engine.loop import Method, Session
 from nnfit.engine.params import POSITIVE, Param
 from nnfit.engine.passes import Problem, one_blas_thread
@@ -247,13 +247,9 @@ class LM(Method):
         n = len(X)
         varpro = s.output_layer == "lstsq"
         P = net.offsets[-2] if varpro else net.n_params
-        need = jacobian_mb(n, P)
-        if need > hp["max_jacobian_mb"]:
-            raise MemoryError(
-                f"lm needs {need:,.0f} MiB for the Jacobian of {n} points × {P} parameters "
-                f"(limit {hp['max_jacobian_mb']:,.0f}); use optimizer lbfgs, fewer points, or "
-                "raise max_jacobian_mb"
-            )
+        why = too_large(n, P, hp["max_jacobian_mb"])
+        if why:
+            raise MemoryError(f"{why}; use optimizer lbfgs, fewer points, or raise it")
         theta = net.theta[0]
         lam = n * s.l2
         mask = net.weight_mask[:P].astype(np.float64)

@@ -362,16 +362,11 @@ class Experiment(_Strict):
             )
         opt = t.optimizer
         if opt.name == "lm":
-            from nnfit.engine.second_order import jacobian_mb
+            from nnfit.engine.gauss_newton import too_large
 
-            need = jacobian_mb(self.data.n_train, n_params)
-            limit = opt.params()["max_jacobian_mb"]
-            if need > limit:
-                raise ValueError(
-                    f"optimizer lm would need {need:,.0f} MiB for the Jacobian of "
-                    f"{self.data.n_train} points × {n_params:,} parameters (limit {limit:,.0f}"
-                    " MiB, training.optimizer.max_jacobian_mb); use lbfgs instead"
-                )
+            why = too_large(self.data.n_train, n_params, opt.params()["max_jacobian_mb"])
+            if why:
+                raise ValueError(f"optimizer {why} (training.optimizer); use lbfgs instead")
         return self
 
     # ---------------------------------------------------------------- derived views
