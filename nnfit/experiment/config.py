@@ -13,6 +13,7 @@ import copy
 import difflib
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -76,6 +77,8 @@ class TargetConfig(_Strict):
     def _number_is_a_formula(cls, v):
         # `expr: 1` is YAML's number 1, and a constant is a formula too
         if isinstance(v, int | float) and not isinstance(v, bool):
+            if not math.isfinite(v):  # 1e400 or .inf read as a number: no formula 'inf'
+                raise ValueError(f"read as the number {v!r}, which is not finite; F must be finite")
             return repr(v)
         return v
 
