@@ -182,7 +182,8 @@ def _say_all(text: str) -> None:
 def _widths(text: str | None) -> list[int] | None:
     if text is None:
         return None
-    from nnfit.text import cut, whole_numbers
+    from nnfit.experiment.points import whole_numbers
+    from nnfit.text import cut
 
     widths = whole_numbers(text)  # every part a number: 1,,2 is a width left out
     if widths is None:

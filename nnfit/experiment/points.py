@@ -25,12 +25,12 @@ CHUNK = 65_536
 MAX_LINE = 100_000  # characters; a longer line is not a row of at most 64 numbers
 
 
-def _cut(text: str, limit: int = 40) -> str:
+def cut(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _show(text: str, limit: int = 40) -> str:
-    return repr(_cut(text, limit))
+    return repr(cut(text, limit))
 
 
 #: a number as written in a CSV file or on the command line: digits, an optional point
@@ -41,6 +41,16 @@ NUMBER = re.compile(
 )
 #: a column name of a header line
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .()\[\]-]*")
+
+
+def whole_numbers(text: str, limit: int = 9) -> list[int] | None:
+    """'1,4,16' → [1, 4, 16]; None unless every part is plain digits (at most ``limit``
+    of them): int() would also take ' 3', '+3', '1_0', another script's digits, and
+    fail on a number of 4,301 digits."""
+    parts = text.split(",")
+    if not all(re.fullmatch(rf"[0-9]{{1,{limit}}}", p) for p in parts):
+        return None
+    return [int(p) for p in parts]
 
 
 def _numbers(parts: list[str]) -> list[float] | None:
@@ -63,17 +73,15 @@ def parse_x(items: list[str], dim: int) -> Array:
         parts = item.split(",")
         vals = _numbers(parts)
         if vals is None:
-            raise DataError(
-                f"--x {_cut(item)}: {_bad(parts)}; expected numbers separated by commas"
-            )
+            raise DataError(f"--x {cut(item)}: {_bad(parts)}; expected numbers separated by commas")
         if len(vals) != dim:
             what = "coordinate" if dim == 1 else "coordinates"
             more = "; give one point per --x, e.g. --x 0.1 --x 0.25" if dim == 1 else ""
             raise DataError(
-                f"--x {_cut(item)}: the model takes {dim} {what} per point, got {len(vals)}{more}"
+                f"--x {cut(item)}: the model takes {dim} {what} per point, got {len(vals)}{more}"
             )
         if not all(math.isfinite(v) for v in vals):
-            raise DataError(f"--x {_cut(item)}: coordinates must be finite numbers")
+            raise DataError(f"--x {cut(item)}: coordinates must be finite numbers")
         rows.append(vals)
     return np.asarray(rows, dtype=float).reshape(-1, dim)
 
@@ -151,7 +159,7 @@ def _columns(path: Path, line: str, dim: int) -> tuple[list[int], list[str]]:
             return [given.index(n) for n in names], names
     expected = " or ".join(", ".join(n) for n in _names(dim))
     raise DataError(
-        f"{path}:1: the header names {_cut(', '.join(given))}; the model's inputs are "
+        f"{path}:1: the header names {cut(', '.join(given))}; the model's inputs are "
         f"{expected} (in any order), or leave the header out"
     )
 

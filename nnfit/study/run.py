@@ -54,7 +54,7 @@ def parse_only(text: str | Sequence[int] | None) -> list[int] | None:
 
     if text is None:
         return None
-    from nnfit.text import cut, whole_numbers
+    from nnfit.experiment.points import cut, whole_numbers
 
     nums = whole_numbers(text) if isinstance(text, str) else list(text)
     if nums is None:
