@@ -308,7 +308,11 @@ training:
         ),
         (["target.expr.x=1"], "--set target.expr.x: target.expr is a value ('sin(2*pi*x)')"),
         (["a..b=1"], "--set a..b: 'a..b' has an empty part"),
-        (["training.epochs"], "--set training.epochs: expected KEY=VALUE"),
+        (
+            ["training.epochs"],
+            "--set training.epochs: expected KEY=VALUE, one argument with no space around '=', "
+            "e.g. training.epochs=…",
+        ),
     ],
 )
 def test_set_errors_name_the_override_not_a_line_of_the_file(write, sets, expect):
@@ -367,11 +371,18 @@ def test_a_key_the_optimizer_would_ignore_is_refused():
             {**base, "training": {"optimizer": "lbfgs", "schedule": "cosine", "batch_size": 4}}
         )
     assert str(exc.value).endswith(
-        "training.schedule: not used by optimizer lbfgs, nor is batch_size "
-        "(of optimizer.lr, schedule, batch_size, clip_norm, l1 and output_every it uses only "
-        "l1); remove them (on the command line: --set training.schedule=constant "
-        "--set training.batch_size=full) or pick another optimizer"
+        "training.schedule: not used by optimizer lbfgs, nor is batch_size; remove them "
+        "(--set training.KEY=VALUE for each: schedule=constant, batch_size=full) "
+        "or pick another optimizer"
     )
+    # every one lm ignores, in a line short enough to be shown whole
+    training = {"optimizer": {"name": "lm", "lr": 0.1}, "schedule": "step", "batch_size": 8}
+    training.update(clip_norm=1.0, output_every=5, output_layer="lstsq")
+    with pytest.raises(config.ConfigError) as exc:
+        config.from_dict({**base, "training": training})
+    line = str(exc.value)
+    assert "lm, nor is schedule, batch_size, clip_norm or output_every;" in line
+    assert "output_every=null) or pick another optimizer" in line and len(line) < 300
     with pytest.raises(
         config.ConfigError, match=r"gd \(of optimizer.lr, .* it uses only optimizer.lr, schedule,"
     ):
@@ -769,9 +780,10 @@ def test_a_key_another_optimizer_ignores_says_how_to_unset_it_and_that_works(wri
     )
     with pytest.raises(config.ConfigError) as info:
         config.load(path, ["training.optimizer=lm"])
-    hint = str(info.value).split("remove them (on the command line: ")[1].split(")")[0]
-    assert hint == "--set training.schedule=constant --set training.batch_size=full"
-    sets = [s for s in hint.split() if s != "--set"]
+    hint = str(info.value).split("remove them (--set training.KEY=VALUE for each: ")[1]
+    hint = hint.split(")")[0]
+    assert hint == "schedule=constant, batch_size=full"
+    sets = [f"training.{s}" for s in hint.split(", ")]
     assert config.load(path, ["training.optimizer=lm", *sets]).training.optimizer.name == "lm"
 
 

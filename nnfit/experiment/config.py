@@ -212,7 +212,6 @@ class TrainingConfig(_Strict):
         if unused:
             named = {k: "optimizer.lr" if k == "lr" else k for k in inert}  # as the file has them
             key = named[unused[0]]
-            also = f", nor is {' or '.join(named[k] for k in unused[1:])}" if unused[1:] else ""
             used = [named[k] for k in inert if k in method.honours]
             keys = ", ".join(named[k] for k in list(inert)[:-1]) + f" and {named[list(inert)[-1]]}"
             uses = f"of {keys} it uses {'only ' + ', '.join(used) if used else 'none'}"
@@ -224,12 +223,22 @@ class TrainingConfig(_Strict):
                 "l1": "l1=0",
                 "output_every": "output_every=null",
             }
-            sets = " ".join(f"--set training.{neutral[k]}" for k in unused)
+            if len(unused) == 1:
+                fix = f"remove it (on the command line: --set training.{neutral[unused[0]]})"
+                what = f" ({uses})"
+            else:  # one --set each, said once; the keys it does not use are the news
+                each = ", ".join(neutral[k] for k in unused)
+                fix = f"remove them (--set training.KEY=VALUE for each: {each})"
+                what = ""
+            also = (
+                f", nor is {', '.join(named[k] for k in unused[1:-1])}"
+                f"{' or ' if unused[2:] else ''}{named[unused[-1]]}"
+                if unused[1:]
+                else ""
+            )
             raise _AtKey(
                 key,
-                f"not used by optimizer {method.name}{also} ({uses}); "
-                f"remove {'them' if also else 'it'} (on the command line: {sets}) "
-                "or pick another optimizer",
+                f"not used by optimizer {method.name}{also}{what}; {fix} or pick another optimizer",
             )
         if method.least_squares and not LOSSES[self.loss.name].least_squares:
             raise ValueError(

@@ -680,8 +680,13 @@ def parse_set(item: str, label=lambda key: f"--set {key}") -> tuple[str, Any]:
         return ConfigError([Problem(f"{where}: {text}", None, None, key, allowed, given, text)])
 
     if not isinstance(item, str) or "=" not in item:
+        named = isinstance(item, str) and 0 < len(item.strip()) <= 60 and item.isprintable()
+        example = f"{item.strip()}=…" if named else "training.epochs=5"
         raise refused(
-            item, "KEY=VALUE", item, "expected KEY=VALUE, e.g. training.optimizer.lr=0.01"
+            item,
+            "KEY=VALUE",
+            item,
+            f"expected KEY=VALUE, one argument with no space around '=', e.g. {example}",
         )
     key, raw = item.split("=", 1)
     key = key.strip()
