@@ -116,8 +116,9 @@ def _dense(A, what: str) -> Array:
 
 
 def _finite(A: Array, what: str) -> None:
-    if not np.isfinite(A).all():
-        raise ValueError(f"Input {what} contains NaN or infinity (inf).")
+    if not np.isfinite(A).all():  # scikit-learn's words, for what is there
+        kind = "NaN" if np.isnan(A).any() else "infinity or a value too large for float64"
+        raise ValueError(f"Input {what} contains {kind}.")
 
 
 def feature_names(X) -> Array | None:

@@ -111,7 +111,8 @@ def test_an_int_random_state_gives_the_streams_of_training_seed():
         ([1.0, 2.0, np.nan], None, "y contains NaN"),
         ([1.0, 2.0, 3.0], [-1.0, 1.0, 1.0], "≥ 0 with a positive sum"),
         ([1.0, 2.0, 3.0], [0.0, 0.0, 0.0], "≥ 0 with a positive sum"),
-        ([1.0, 2.0, 3.0], [np.nan, 1.0, 1.0], "sample_weight contains NaN"),
+        ([1.0, 2.0, 3.0], [np.nan, 1.0, 1.0], r"sample_weight contains NaN\.$"),
+        ([1.0, 2.0, np.inf], None, "y contains infinity"),
         ([1.0, 2.0, 3.0], [1.0, 1.0], r"shape \(3,\), got \(2,\)"),
     ],
 )
