@@ -473,14 +473,17 @@ def test_report_says_a_sweeps_counts_predate_the_damage_to_its_runs(write, tmp_p
     [sweep] = [row for row in json.loads(r.stdout) if row["kind"] == "sweep"]
     assert sweep["status"] == "3 ok, 0 failed"
     runs = results.find_runs(out)
-    (runs[0] / "metrics.json").write_text("{")  # unreadable: left out of the table
+    (runs[0] / "metrics.json").write_text("{")  # unreadable: a row that says so
     damage(runs[1], "change history.csv")  # damaged: shown as such
     r = invoke("report", out, "--json")
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
     [sweep] = [row for row in rows if row["kind"] == "sweep"]
     assert sweep["status"] == "3 ok, 0 failed when run; 2 damaged or unreadable now"
-    assert sorted(row["status"] for row in rows if row["kind"] == "run") == ["damaged", "ok"]
+    statuses = sorted(row["status"] for row in rows if row["kind"] == "run")
+    assert statuses == ["damaged", "ok", "unreadable"]  # every run folder has its row
+    [unread] = [row for row in rows if row["status"] == "unreadable"]
+    assert unread["path"].endswith(runs[0].name) and unread["test_rmse"] is None
 
 
 # ------------------------------------------------------------------ predict's own files

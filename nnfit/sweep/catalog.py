@@ -135,9 +135,18 @@ def collect(root: Path, with_problems: bool = False):
     for run_dir in find_runs(root):
         try:
             m = load_metrics(run_dir)
-        except ResultsError as exc:
+        except ResultsError as exc:  # a row all the same: the table lists every run folder
             problems.append(str(exc))
             bad.append(run_dir)
+            rows.append(
+                {
+                    "kind": "run",
+                    "path": str(run_dir.relative_to(root)),
+                    **dict.fromkeys(COLUMNS[2:]),
+                    "status": "unreadable",
+                    "config": {},
+                }
+            )
             continue
         damage = check_run(run_dir)
         if damage:
