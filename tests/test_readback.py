@@ -376,6 +376,19 @@ def test_an_edited_metrics_json_is_not_done_and_its_sweep_trains_it_again(
     m = json.loads((runs[0] / "metrics.json").read_text())
     (runs[0] / "metrics.json").write_text(json.dumps(m, indent=None, sort_keys=True))
     assert results.check_run(runs[0]) is None
+
+    def whole(v):  # as jq and JavaScript rewrite it: 0.0 as 0
+        if isinstance(v, dict):
+            return {k: whole(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [whole(x) for x in v]
+        return int(v) if isinstance(v, float) and v.is_integer() else v
+
+    (runs[0] / "metrics.json").write_text(json.dumps(whole(m)))
+    assert results.check_run(runs[0]) is None
+    text = json.dumps(m).replace('"status": "ok"', '"status": "failed", "status": "ok"')
+    (runs[0] / "metrics.json").write_text(text)  # readers differ on which one wins
+    assert "key 'status' given twice" in results.check_run(runs[0])
     del m["sha256"]  # as an earlier nnfit wrote it: nothing to hold its numbers to
     (runs[0] / "metrics.json").write_text(json.dumps(m))
     assert results.check_run(runs[0]).endswith("records no checksum of its own")

@@ -146,6 +146,16 @@ def open_regular(path: Path):
         raise
 
 
+def _no_repeats(pairs: list) -> dict:
+    """A JSON object, refused when a key is given twice (readers differ on which wins)."""
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        seen = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"key {_cut(twice, 40)!r} given twice")
+    return out
+
+
 def _load_json(path: Path, model: type[BaseModel]) -> dict:
     try:
         with open_regular(path) as fh:
@@ -157,7 +167,7 @@ def _load_json(path: Path, model: type[BaseModel]) -> dict:
     if len(raw) > MAX_JSON_BYTES:
         raise ResultsError(f"{path}: larger than {MAX_JSON_BYTES // 2**20} MiB, not nnfit's")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_repeats)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ResultsError(f"{path}: not valid JSON ({_cut(exc, 80)})") from None
     except RecursionError:
@@ -331,10 +341,25 @@ def load_model(run_dir: Path) -> tuple[Network, dict]:
 # ------------------------------------------------------------------ done or not
 
 
+def _canonical(v):
+    """Every number as a float (JSON tools write 0.0 as 0), the rest as it is."""
+    if isinstance(v, dict):
+        return {k: _canonical(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_canonical(x) for x in v]
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        try:
+            return float(v)
+        except OverflowError:  # an integer past float's range: kept as written
+            return v
+    return v
+
+
 def own_digest(metrics: dict) -> str:
     """The SHA-256 of a metrics.json's keys but its own ``sha256``, as canonical JSON
-    (keys sorted, no spaces): an edit of any value shows, whatever the file's layout."""
-    rest = {k: v for k, v in metrics.items() if k != "sha256"}
+    (keys sorted, no spaces, numbers as floats): an edit of any value shows, whatever
+    the file's layout or the tool that rewrote it (``jq`` writes 0.0 as 0)."""
+    rest = _canonical({k: v for k, v in metrics.items() if k != "sha256"})
     text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
