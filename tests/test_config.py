@@ -159,6 +159,17 @@ def test_per_layer_activations_and_parameters(write):
             "training.beta1: unknown key here (beta1 goes inside training.optimizer: "
             "optimizer: {name: adam, beta1: …})",
         ),
+        (  # a key of a sub-section before a near spelling (eps is not epochs), any case,
+            # the section's default choice when the file names none
+            "target: {expr: x}\ntraining: {EPS: 0.1}\n",
+            "training.EPS: unknown key here (eps goes inside training.optimizer: "
+            "optimizer: {name: adam, eps: …})",
+        ),
+        (
+            "target: {expr: x}\nseed: 3\n",
+            "seed: unknown key here (seed goes inside data: data: {seed: …} or inside "
+            "training: training: {seed: …})",
+        ),
         (
             "target: {expr: x}\ntraining: {loss: {name: huber}, delta: 0.5}\n",
             "training.delta: unknown key here (delta goes inside training.loss: "

@@ -65,6 +65,7 @@ def _inside(root, section: tuple, key: str, data) -> str | None:
             (a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None
         )
         data = data.get(part) if isinstance(data, dict) else None
+    found = []
     for name, field in getattr(model, "model_fields", {}).items():
         ann = field.annotation
         sub = next(
@@ -73,18 +74,26 @@ def _inside(root, section: tuple, key: str, data) -> str | None:
         if sub is None:
             continue
         choices = getattr(sub, "_params", None) or {}
-        takers = [c for c, params in choices.items() if key in params]
-        if key in sub.model_fields and key != "name":
-            takers = takers or list(choices) or [None]
-        if not takers:
+        fields = {k.lower(): k for k in sub.model_fields if k != "name"}
+        params = {k.lower(): k for ps in choices.values() for k in ps}
+        real = fields.get(key.lower()) or params.get(key.lower())  # LR is lr
+        if real is None:
             continue
+        takers = [c for c, ps in choices.items() if real in ps]
+        if real in sub.model_fields:
+            takers = takers or list(choices) or [None]
         given = data.get(name) if isinstance(data, dict) else None
         given = given.get("name") if isinstance(given, dict) else given
+        if given is None and "name" in sub.model_fields:  # the section's default choice
+            given = sub.model_fields["name"].default
         choice = given if given in takers else takers[0]
         head = f"name: {choice}, " if choice is not None else ""
         where = ".".join(map(str, (*section, name)))
-        return f"{key} goes inside {where}: {name}: {{{head}{key}: …}}"
-    return None
+        found.append((real, f"{where}: {name}: {{{head}{real}: …}}"))
+    if not found:
+        return None
+    # seed is data's and training's: both are said
+    return f"{found[0][0]} goes inside " + " or inside ".join(text for _, text in found)
 
 
 def _clean_loc(loc) -> tuple:
@@ -244,8 +253,9 @@ def format_errors(
         seen.add(branch)
         if err["type"] == "extra_forbidden":
             allowed = _fields_at(root, path[:-1])
-            hint = _near(str(path[-1]), allowed)
-            inside = None if hint else _inside(root, path[:-1], str(path[-1]), data)
+            # a key of a sub-section before a near spelling: eps is adam's, not epochs
+            inside = _inside(root, path[:-1], str(path[-1]), data)
+            hint = "" if inside else _near(str(path[-1]), allowed)
             if inside:
                 text = f"unknown key here ({inside})"
             else:
