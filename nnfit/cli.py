@@ -238,7 +238,7 @@ def sweep(
     folder, grid, points = sw.expand(file, set_ or [], _widths(widths), seeds, out)
     data, loc = config.load_raw(file, set_ or [])  # every point's data, as validate checks
     base = config.from_dict(data, str(file), loc)
-    check_data(file, [p.exp for p in points], base, loc, [p.label() for p in points])
+    check_data(file, [p.exp for p in points], base, loc, [p.label() for p in points], seeds=False)
     if dask:
         workers.check_address(dask)
     sw.check_resources(points, jobs, dask)
