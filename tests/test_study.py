@@ -263,3 +263,14 @@ def test_a_bound_is_rounded_outward_so_that_it_holds_as_printed(v, up, text):
 def test_a_number_below_one_keeps_its_two_digits():
     # table cells read 0.67 | 0.6 and 0.3, 0.1 side by side
     assert [fmt(v) for v in (0.6, 0.67, 0.3, 0.1, 0.28)] == ["0.60", "0.67", "0.30", "0.10", "0.28"]
+
+
+def test_section_6_names_the_smallest_epsilon_adam_meets_on_its_best_target():
+    # it named its worst target's: "meets no ε below 1e-1" where the table above showed
+    # Adam at 1e-2 on sine and Runge (1e-1 on the spike alone)
+    ls = [(8, 5), (16, 5), (64, 5)]
+    text = existence._gap_6(ls, [(None, 1), (None, 1), (None, 0)], 256)
+    assert "Least squares meets ε = 1e-6 on 3 of 3 targets, with at most 64 units" in text
+    assert "meets no ε below 1e-2 on any target at any width up to 256" in text
+    none = existence._gap_6(ls, [(None, None)] * 3, 256)
+    assert "meets none of them on any target at any width up to 256" in none
