@@ -190,6 +190,8 @@ def test_numbers_and_tables_read_well():
     ]
     # a factor or count that is a float reads as one too, not as 3.8e+3
     assert [fmt(v) for v in (3841.2, 2.5e6)] == ["3,841", "2.5e+6"]
+    # a number that rounds up to 0.01 reads as 0.010 beside 0.013, not as 1.0e-2
+    assert [fmt(v) for v in (0.009996, 0.00994, 999.7)] == ["0.010", "9.9e-3", "1,000"]
     assert table(["a", "b"], [["x", 1e-3]]).splitlines() == [
         "| a | b |",
         "| --- | ---: |",

@@ -142,7 +142,7 @@ def fmt(v, digits: int = 2) -> str:
         return "0"
     if isinstance(v, int):
         return f"{v:,}"
-    a = abs(v)
+    a = abs(float(f"{v:.{digits - 1}e}"))  # as rounded: 0.00999 reads 0.010, not 1.0e-2
     if 1e-2 <= a < 1e3:
         # '#': the digits kept, so that 0.6 beside 0.67 reads 0.60
         return f"{v:#.{digits}g}" if a < 1 else f"{v:.{digits + 1}g}"
