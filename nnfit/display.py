@@ -129,6 +129,21 @@ MIN_BAR = 10
 _TIME = 8  # "10:00:00"
 
 
+def failure(metrics: dict) -> str:
+    """Why a run did not finish, from its metrics.json (or a sweep summary's entry for
+    it): in which epoch it diverged and what may help, or its status and error."""
+    status, error = metrics.get("status"), metrics.get("error")
+    if status != "diverged" or error:
+        return f"{status}: {error or metrics.get('stop_reason')}"
+    opt = ((metrics.get("config") or {}).get("training") or {}).get("optimizer")
+    name = metrics.get("optimizer") or (opt.get("name") if isinstance(opt, dict) else None)
+    hint = "" if name in ("lbfgs", "lm") else "; a smaller lr may help"
+    return (
+        f"diverged in epoch {(metrics.get('epochs') or 0) + 1} (the loss grew far above "
+        f"its start, or a weight stopped being finite){hint}"
+    )
+
+
 class _FittedProgress(Progress):
     """A Progress whose columns are chosen for the console's width at every refresh."""
 
@@ -416,13 +431,8 @@ class SweepProgress:
         test = metrics.get("test") or {}
         if ok:
             what = f"test rmse {fmt(test.get('rmse'))}  sup {fmt(test.get('max_abs'))}"
-        elif metrics.get("status") == "diverged" and not metrics.get("error"):
-            what = (
-                f"diverged in epoch {(metrics.get('epochs') or 0) + 1} (the loss grew far "
-                "above its start, or a weight stopped being finite); a smaller lr may help"
-            )
         else:
-            what = f"{metrics.get('status')}: {metrics.get('error') or metrics.get('stop_reason')}"
+            what = failure(metrics)
         what = what if len(what) <= 200 else what[:199] + "…"
         self.console.print(
             f"[{self.n_done}/{self.n_todo}] {point.label()}: {what}  "

@@ -16,7 +16,7 @@ from rich import box
 from rich.cells import cell_len
 from rich.table import Table
 
-from nnfit.display import fmt, out
+from nnfit.display import failure, fmt, out
 from nnfit.text import printable
 
 
@@ -133,6 +133,12 @@ def run_summary(record, run_dir) -> Table:
     if fitted:
         parts.append("baselines on the test set (parameters)")
     t.caption = f"{', '.join(parts)} → {printable(run_dir)}"
+    if record.status == "diverged" and not record.error:  # what the errors above are of
+        kept = record.best_epoch
+        said = {"status": "diverged", "epochs": record.epochs, "config": record.config or {}}
+        t.caption += f"\n{failure(said)}; the errors above are those of " + (
+            f"epoch {kept}'s weights" if kept else "the weights as initialised (epoch 0)"
+        )
     return t
 
 
@@ -199,10 +205,7 @@ def sweep_summary(summary: dict, width: int | None = None) -> Table:
     t, left_out = fitted_table(cols, width, title)
     notes = [f"{pretty(f['series'])}: {describe(f)}" for f in summary.get("slopes", [])]
     if summary.get("failed"):
-        notes += [
-            f"failed: {f['run']}: {f['status']} {f.get('error') or ''}"
-            for f in summary["failed"][:5]
-        ]
+        notes += [f"failed: {label(f)}: {failure(f)} → {f['run']}" for f in summary["failed"][:5]]
     notes.append(_left_out_note(left_out, width))
     t.caption = "\n".join(n for n in notes if n)
     t.caption_justify = "left"

@@ -326,3 +326,65 @@ def test_the_run_summary_shows_the_baselines_asked_for():
     assert rows[8][:9] == ["│", "chebyshev", "(41)", "│", "1.128e-15", "│", "2.981e-14", "│", "│"]
     assert not [r for r in rows if "pwlinear" in r]
     assert "baselines on the test set (parameters)" in " ".join(console.file.getvalue().split())
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "kept", "says"),
+    [
+        (
+            "gd",
+            0,
+            "a smaller lr may help; the errors above are those of the weights as initialised",
+        ),
+        ("gd", 7, "a smaller lr may help; the errors above are those of epoch 7's weights"),
+        ("lm", 7, "finite); the errors above are those of epoch 7's weights"),
+    ],
+)
+def test_a_diverged_run_says_in_which_epoch_and_whose_errors_it_shows(optimizer, kept, says):
+    # its table said "diverged" above train/test errors of the untrained network (early
+    # stopping keeps epoch 0 when the loss only grew), with no epoch and no hint
+    from nnfit.tables import run_summary
+
+    part = {"rmse": 0.53, "max_abs": 1.6, "mae": 0.42, "rel_l2": 1.8, "r2": -2.4}
+    record = _record(
+        {"train": part, "val": None, "test": part},
+        config={"training": {"optimizer": {"name": optimizer}}},
+        epsilon_reached_epoch=None,
+        error=None,
+        best_epoch=kept,
+    )
+    record.status = record.stop_reason = "diverged"
+    record.epochs = 7
+    console = Console(file=StringIO(), width=200)
+    console.print(run_summary(record, "results/tiny/w1"))
+    text = " ".join(console.file.getvalue().split())
+    assert "diverged in epoch 8 (the loss grew far above its start" in text
+    assert says in text
+    assert ("lr" in text) == (optimizer != "lm")
+
+
+def test_a_quiet_sweep_names_its_failed_points_and_why():
+    # --quiet left "failed: w24-tanh-gd-s0-00fbd63f: diverged" per point: two such lines
+    # differed only in their hash, with neither the point (lr) nor the epoch
+    empty = {"mean": None, "std": None, "min": None, "max": None, "n": 0}
+    group = {
+        "point": {"training.optimizer.lr": 5.0},
+        "n_params": 25,
+        "n_runs": 1,
+        "n_ok": 0,
+        "n_failed": 1,
+        **{k: empty for k in ("test_rmse", "test_max_abs", "train_mse")},
+    }
+    failed = {
+        "run": "w8-tanh-gd-s0-43aac258",
+        "point": {"training.optimizer.lr": 5.0},
+        "status": "diverged",
+        "error": None,
+        "epochs": 4,
+        "optimizer": "gd",
+    }
+    summary = {"name": "dvs", "sweep_id": "sweep-1", "n_ok": 0, "n_failed": 1}
+    summary.update(groups=[group], slopes=[], failed=[failed])
+    text = " ".join(render(sweep_summary(summary, 300), 300).split())
+    assert "failed: lr=5.0: diverged in epoch 5 (" in text
+    assert "a smaller lr may help → w8-tanh-gd-s0-43aac258" in text

@@ -99,6 +99,8 @@ def summarize(points: list[Point], metrics: dict[Path, dict], grid: dict) -> dic
                     "point": dict(p.values),
                     "status": m["status"],
                     "error": m.get("error"),
+                    "epochs": m.get("epochs"),
+                    "optimizer": p.exp.training.optimizer.name,
                 }
             )
     rows = []
