@@ -15,6 +15,7 @@ for the results to be written, the third aborts.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 from pathlib import Path
@@ -136,6 +137,14 @@ def run(
     exp = config.from_dict(data, str(file), loc)
     run_dir = results.inside(out, exp.name, exp.run_id())
     ds = build_data(exp, file, loc)
+    earlier = results.finished(run_dir)  # trained again and replaced: said at the end
+    drawn = earlier and no_figures and any(run_dir.glob("*.png"))
+    if exp.sweep is not None and exp.sweep.grid:  # said, since run leaves it aside
+        n = math.prod(len(v) for v in exp.sweep.grid.values())
+        _say(
+            f"note: {printable(file)}: run trains the file's own experiment and leaves its "
+            f"sweep.grid ({n:,} points) aside; nnfit sweep runs the grid"
+        )
     try:
         with LiveProgress(exp.name, exp.training.epochs, quiet) as progress:
             rec = experiment.execute(exp, callback=progress, data=ds, plots=False)
@@ -158,7 +167,12 @@ def run(
             "is kept as it was"
         )
     else:
-        show(f"results: {printable(run_dir)}", soft_wrap=True)
+        replaced = ""
+        if earlier:
+            replaced = " (replaces the earlier run of this config" + (
+                " and its figures; without --no-figures it draws them)" if drawn else ")"
+            )
+        show(f"results: {printable(run_dir)}{replaced}", soft_wrap=True)
     if rec.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
     if rec.status != "ok":

@@ -63,6 +63,26 @@ def test_run_without_figures_writes_the_rest(write, tmp_path):
     assert m["status"] == "ok" and set(m["files"]) == names - {"metrics.json"}
 
 
+def test_a_run_says_when_it_replaces_the_earlier_run_of_its_config(write, tmp_path, monkeypatch):
+    # trained again with --no-figures, it swapped out the earlier folder's plots unsaid
+    from nnfit.experiment import runner
+
+    out, p = tmp_path / "res", write(TINY)
+    monkeypatch.setattr(runner, "draw_figures", lambda *a: ({"fit.png": b"png"}, []))
+    first = invoke("run", p, "--out", out, "--quiet")
+    assert "replaces" not in first.stdout and (only_run(out) / "fit.png").exists()
+    again = " ".join(invoke("run", p, "--out", out, "--quiet", "--no-figures").stdout.split())
+    assert again.endswith(
+        "(replaces the earlier run of this config and its figures; without --no-figures "
+        "it draws them)"
+    )
+    assert not (only_run(out) / "fit.png").exists()
+    third = " ".join(invoke("run", p, "--out", out, "--quiet", "--no-figures").stdout.split())
+    assert third.endswith(
+        "/tiny/" + only_run(out).name + " (replaces the earlier run of this config)"
+    )
+
+
 def test_run_writes_every_file(write, tmp_path):
     out = tmp_path / "res"
     r = invoke("run", write(TINY), "--out", out, "--quiet")
@@ -816,6 +836,19 @@ def test_the_command_line_refuses_a_repeated_option_before_anything_runs(tmp_pat
     )
     assert p.returncode == 2 and len(p.stderr.splitlines()) == 1
     assert "--out given twice" in p.stderr and not (tmp_path / "a").exists()
+
+
+def test_run_says_it_leaves_the_files_grid_aside(write, tmp_path):
+    # it trained the file's own experiment and said nothing of its 6-point grid
+    grid = "sweep:\n  grid:\n    model.hidden: [[2], [3], [4]]\n    training.seed: [0, 1]\n"
+    p = write(TINY + grid)
+    r = invoke("run", p, "--out", tmp_path / "res", "--quiet", "--no-figures")
+    assert r.exit_code == 0, r.output
+    assert r.stderr == (
+        f"note: {p}: run trains the file's own experiment and leaves its sweep.grid "
+        "(6 points) aside; nnfit sweep runs the grid\n"
+    )
+    assert len(list((tmp_path / "res").glob("*/*/metrics.json"))) == 1
 
 
 def test_run_refuses_a_sweep_given_to_it(write, tmp_path):

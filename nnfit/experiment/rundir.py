@@ -489,7 +489,7 @@ def _write_folder(folder: Path, files: dict[str, bytes], metrics: dict) -> None:
     _fsync_dir(folder)
 
 
-def _finished(run_dir: Path) -> bool:
+def finished(run_dir: Path) -> bool:
     """A done run (ok or diverged) is there, which a failed or interrupted one must not
     replace."""
     if check_run(run_dir) is not None:
@@ -516,7 +516,7 @@ def write_run(record, run_dir: Path) -> bool:
         new = _sibling(run_dir, "new")
         try:
             _write_folder(new, run_files(record), record.metrics_json())
-            if record.status in ("failed", "interrupted") and _finished(run_dir):
+            if record.status in ("failed", "interrupted") and finished(run_dir):
                 shutil.rmtree(new, ignore_errors=True)
                 return False
             kept = _swap(new, run_dir)
@@ -525,7 +525,7 @@ def write_run(record, run_dir: Path) -> bool:
                 record.warnings.append(kept)
         except KeyboardInterrupt:
             shutil.rmtree(new, ignore_errors=True)
-            if not _finished(run_dir):
+            if not finished(run_dir):
                 _mark_interrupted(record, run_dir)
             raise
         except OSError as exc:
@@ -582,7 +582,7 @@ def mark_interrupted(record, run_dir: Path) -> None:
     a finished run is there, or one that already says it was interrupted, leave a
     folder that says so (``record`` gives the config and names)."""
     run_dir = Path(run_dir)
-    if _finished(run_dir):
+    if finished(run_dir):
         return
     m = read_metrics(run_dir)
     if m and m["status"] == "interrupted" and m["config_hash"] == record.config_hash:
