@@ -50,6 +50,29 @@ _PARAMS = {
 _FILE_KEY = re.compile(r"training\.((?:optimizer\.)?\w+)")
 
 
+#: the command line's way to unset a training key, in a message the file's checks give
+_SET_HINT = re.compile(
+    r"\((?:on the command line: --set training\.|--set training\.KEY=VALUE for each: )([^)]*)\)"
+)
+
+
+def _as_params(message: str) -> str:
+    """A message's --set hint as the parameters that do the same ("(lr=None)"), and
+    the optimizer's lr by its parameter's name."""
+
+    def each(m):
+        pairs = [p.split("=", 1) for p in m.group(1).replace("training.", "").split(", ")]
+        out = []
+        for key, value in pairs:
+            value = {"null": "None"}.get(value, value)
+            if not re.fullmatch(r"None|[-+.\deE]+", value):
+                value = repr(value)
+            out.append(f"{_param(key)}={value}")
+        return f"({', '.join(out)})"
+
+    return _SET_HINT.sub(each, message).replace("(of optimizer.lr, ", "(of lr, ")
+
+
 def _param(key: str) -> str:
     """The parameter that sets a key of the model or training section."""
     return _PARAMS.get(key, key.split(".")[0])
@@ -254,7 +277,7 @@ class Regressor(RegressorMixin, BaseEstimator):
                             Problem(f"{name}: {message}", None, None, key, None, None, message)
                         )
                     else:
-                        bad(_param(p.key), p.allowed, p.given, p.message)
+                        bad(_param(p.key), p.allowed, p.given, _as_params(p.message))
         if problems:
             raise ConfigError(problems)
         return (*sections, root)

@@ -217,6 +217,20 @@ def test_parameters_are_checked_in_fit_with_the_files_messages():
     assert "relu" in info.value.allowed
 
 
+def test_an_unused_parameter_is_said_as_the_parameters_that_unset_it():
+    # it told a Python user "on the command line: --set training.optimizer.lr=null"
+    X, y = np.random.default_rng(0).uniform(size=(20, 1)), np.arange(20.0)
+    with pytest.raises(nnfit.ConfigError) as one:
+        nnfit.Regressor(optimizer="lbfgs", lr=0.1).fit(X, y)
+    assert "(of lr, schedule, batch_size" in str(one.value)
+    assert "remove it (lr=None) or pick another optimizer" in str(one.value)
+    with pytest.raises(nnfit.ConfigError) as several:
+        nnfit.Regressor(optimizer="lm", lr=0.1, schedule="cosine", batch_size=16).fit(X, y)
+    said = str(several.value)
+    assert "(lr=None, schedule='constant', batch_size='full')" in said and "--set" not in said
+    nnfit.Regressor(optimizer="lm", schedule="constant", batch_size="full", epochs=2).fit(X, y)
+
+
 @pytest.mark.parametrize(
     ("factor", "says"),
     [
