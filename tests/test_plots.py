@@ -354,6 +354,14 @@ def test_five_dimensional_fit_shows_every_coordinate():
     slices = sorted(ax.get_xlabel().split()[0] for ax in fig.axes if "others" in ax.get_xlabel())
     assert slices == ["x0", "x1", "x2", "x3", "x4"]
     assert any(ax.get_ylabel() == "network g" for ax in fig.axes)  # predicted against true
+    said = [ax.get_xlabel() for ax in fig.axes if ax.get_ylabel() == "network g"]
+    assert said == ["F at 512 test points"]
+    # the scatter shows the first 2,000 test points, and says of how many: it read as if
+    # they were the whole test set of 10,000
+    big = exp.model_copy(update={"data": exp.data.model_copy(update={"n_test": 3000})})
+    fig = plots.fit_figure(big, rec, build(big))
+    said = [ax.get_xlabel() for ax in fig.axes if ax.get_ylabel() == "network g"]
+    assert said == ["F at 2,000 of the 3,000 test points"]
 
 
 def test_deep_gradients_name_layers_by_depth_and_show_the_ratio():

@@ -162,7 +162,8 @@ def _fit_slices(F, net, meta, ds, d, g_test, score) -> Figure:
     ax.scatter(ft, gt, s=3, alpha=0.35, color="tab:blue", label="test points")
     lo, hi = float(ft.min()), float(ft.max())
     ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="g = F")
-    ax.set_xlabel(f"F at {len(ft):,} test points")
+    shown = f"{len(ft):,} of the {len(ds.F_test):,}" if len(ft) < len(ds.F_test) else f"{len(ft):,}"
+    ax.set_xlabel(f"F at {shown} test points")
     ax.set_ylabel("network g")
     ax.set_title(score, fontsize=8)
     for extra in axes[n:]:
