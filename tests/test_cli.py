@@ -741,6 +741,36 @@ def test_report_at_80_columns_shows_whole_numbers_and_what_differs(write, tmp_pa
     assert csv[0].endswith(",wall_s,model.activation") and csv[1].endswith((",relu", ",tanh"))
 
 
+def test_report_says_null_where_a_run_turned_a_section_off(write, tmp_path):
+    # early_stopping: null beside a run that stops early showed '—' in its
+    # early_stopping column for both, which told nothing
+    out, p = tmp_path / "res", write(TINY)
+    for es in ("{patience: 5}", "null"):
+        r = invoke(
+            "run",
+            p,
+            "--out",
+            out,
+            "--quiet",
+            "--no-figures",
+            "--set",
+            f"training.early_stopping={es}",
+        )
+        assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["report", str(out)], env={"COLUMNS": "200"})
+    lines = r.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("run ")).split()
+    at = header.index("early_stopping") - 2  # "test rmse" and "sup error" are two words
+    cells = {line.split()[0]: line.split()[at : at + 2] for line in lines if "-s0-" in line}
+    rows = json.loads(invoke("report", out, "--json").stdout)
+    said = {}
+    for row in rows:
+        name, cfg = row["path"].split("/")[-1], row["config"]
+        said[cfg["training.early_stopping.patience"]] = cells[name]
+        assert cfg["training.early_stopping"] is None  # the JSON keeps null for both
+    assert said == {None: ["null", "—"], 5: ["—", "5"]}
+
+
 def test_validate_evaluates_the_target_where_run_would(write):
     bad = write("target: {expr: sqrt(x - 0.5)}\n", "sqrt.yaml")
     r = invoke("validate", bad)

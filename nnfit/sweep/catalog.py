@@ -123,6 +123,16 @@ def value_text(v) -> str:
     return str(v)
 
 
+class Config(dict):
+    """A run's value of each differing key (None where it has none), knowing which it
+    set to null itself (``early_stopping: null`` beside runs whose early_stopping is a
+    section of keys, each a column of its own), so that the table can say so."""
+
+    def __init__(self, cfg: dict, keys: list[str]):
+        super().__init__((k, cfg.get(k)) for k in keys)
+        self.nulls = frozenset(k for k in keys if k in cfg and cfg[k] is None)
+
+
 def collect(root: Path, with_problems: bool = False):
     """One row per run folder (metrics.json) and per sweep (summary.json) under ``root``,
     and the config keys that differ between the runs (each run row's ``config``); with
@@ -174,7 +184,7 @@ def collect(root: Path, with_problems: bool = False):
         )
     differs = differing(configs)
     for r in rows:
-        r["config"] = {k: r["config"].get(k) for k in differs}
+        r["config"] = Config(r["config"], differs)
     for folder in folders_holding(root, "summary.json"):
         try:
             s = load_summary(folder)
