@@ -230,7 +230,12 @@ def _check_grid(file, set_, base, points: int) -> bool:
         sizes = "-".join(map(str, p.exp.sizes()))
         table.add_row(p.label(), sizes, f"{back:.2e}", f"{jac:.2e}", "ok" if ok else "FAILED")
     if table.row_count:
-        table.caption = "largest relative error of backprop and of the per-sample Jacobian"
+        table.caption = (
+            "backprop: its largest relative error against the three references above, a "
+            "finite difference counted only beyond twice its h-vs-2h spread, as in the "
+            "verdict above; Jacobian: the per-sample Jacobian (lm's) against finite "
+            "differences"
+        )
         show(table)
     else:
         show("every point of the sweep grid has the network checked above")
