@@ -582,6 +582,51 @@ def test_least_squares_needs_the_squared_loss(write, tmp_path):
     refused(r, "lstsq minimises squared errors: it needs loss mse (got mae)")
 
 
+@pytest.mark.parametrize(
+    ("sets", "says"),
+    [
+        # random features on 2,000,000 points of 4,000 units: the features alone are
+        # 64 GB, which the check let through because the solve had no ridge
+        (
+            ["data.n_train=2000000", "model.hidden=[4000]", "training.epochs=0"],
+            "lstsq solves for 4,001 output weights on 2,000,000 points, about 122,345 MiB; "
+            "at most 4,096 MiB: use fewer points or a narrower last hidden layer",
+        ),
+        (
+            ["model.hidden=[6000]", "training.epochs=3"],
+            "6,001 output weights on 64 points with a ridge (as it does when training "
+            "follows or l2 > 0), each solve a dense factorisation no Ctrl-C interrupts; at "
+            "most 4,097 weights",
+        ),
+    ],
+)
+def test_a_least_squares_layer_too_large_to_solve_is_refused(write, tmp_path, sets, says):
+    sets = ["training.output_layer=lstsq", "data.n_val=0", *sets]
+    r = invoke(
+        "run", write(TINY), *[a for s in sets for a in ("--set", s)], "--out", tmp_path / "res"
+    )
+    refused(r, "--set training.output_layer: ", says)
+    assert not (tmp_path / "res").exists()
+    ok = ["data.n_train=2000000", "model.hidden=[1000]", "training.epochs=0"]  # 30 GB: no
+    r = invoke(
+        "validate",
+        write(TINY),
+        *[a for s in ["training.output_layer=lstsq", *ok] for a in ("--set", s)],
+    )
+    assert r.exit_code == 2 and "about 30,563 MiB" in r.stderr
+    r = invoke(
+        "validate",
+        write(TINY),
+        "--set",
+        "training.output_layer=lstsq",
+        "--set",
+        "model.hidden=[6000]",
+        "--set",
+        "training.epochs=0",
+    )
+    assert r.exit_code == 0, r.output  # 64 points: no ridge, no training, a quick solve
+
+
 def test_a_number_is_a_constant_formula(write, tmp_path):
     # `expr: 1` is YAML's number 1; as a formula it is the constant target 1
     r = invoke("run", write(TINY), "--set", "target.expr=1", "--out", tmp_path / "res")

@@ -345,18 +345,27 @@ class Experiment(_Strict):
                 f"must be at most the learning rate ({lr:g}), got {lr_min:g}: the rate "
                 "would rise instead of decay",
             )
-        if t.output_layer == "lstsq" and (t.epochs > 0 or t.l2 > 0):
-            # with a ridge the solve is dense in the output weights m: (n + m)·m numbers
-            # and (n + m)·m² operations, none of which a signal can interrupt
+        if t.output_layer == "lstsq":
+            # the solve is dense in the output weights m: (n + m)·m numbers whatever the
+            # ridge, and with one, or training after it, (n + m)·m² operations as often
+            # as it solves, none of which a signal can interrupt
             n, m = self.data.n_train, sizes[-2] + 1
-            if m > MAX_RIDGE_WEIGHTS or lstsq_mb(n, m) > MAX_MEMORY_MB:
+            dense = t.epochs > 0 or t.l2 > 0
+            need = lstsq_mb(n, m)
+            if need > MAX_MEMORY_MB:
+                raise _AtKey(
+                    "training.output_layer",
+                    f"lstsq solves for {m:,} output weights on {n:,} points, about "
+                    f"{need:,.0f} MiB; at most {MAX_MEMORY_MB:,} MiB: use fewer points or a "
+                    "narrower last hidden layer",
+                )
+            if dense and m > MAX_RIDGE_WEIGHTS:
                 raise _AtKey(
                     "training.output_layer",
                     f"lstsq solves for {m:,} output weights on {n:,} points with a ridge "
-                    f"(as it does when training follows or l2 > 0), about "
-                    f"{lstsq_mb(n, m):,.0f} MiB; at most {MAX_RIDGE_WEIGHTS:,} weights and "
-                    f"{MAX_MEMORY_MB:,} MiB: use a narrower last hidden layer, or epochs: 0 "
-                    "and l2: 0",
+                    "(as it does when training follows or l2 > 0), each solve a dense "
+                    f"factorisation no Ctrl-C interrupts; at most {MAX_RIDGE_WEIGHTS:,} "
+                    "weights: use a narrower last hidden layer, or epochs: 0 and l2: 0",
                 )
         es = t.early_stopping
         if es is not None and es.monitor == "val" and self.data.n_val == 0:
