@@ -307,6 +307,18 @@ class Regressor(RegressorMixin, BaseEstimator):
             why = too_large(n, P, training.optimizer.params()["max_jacobian_mb"])
             if why:
                 raise ValueError(f"optimizer: {why}; use optimizer lbfgs or fewer units")
+        if training.output_layer == "lstsq":  # as the command line refuses it
+            from nnfit.experiment.config import lstsq_problem
+
+            why = lstsq_problem(
+                n,
+                model.hidden[-1] + 1 if model.hidden else X.shape[1] + 1,
+                training.epochs > 0 or training.l2 > 0,
+            )
+            if why:
+                raise ValueError(
+                    f"output_layer: {why.replace('epochs: 0 and l2: 0', 'epochs=0 and l2=0')}"
+                )
         method = training.optimizer.name
         if k > 1 and OPTIMIZERS[method].least_squares:  # its Jacobian is of one output
             raise ValueError(

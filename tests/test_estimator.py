@@ -231,6 +231,21 @@ def test_an_unused_parameter_is_said_as_the_parameters_that_unset_it():
     nnfit.Regressor(optimizer="lm", schedule="constant", batch_size="full", epochs=2).fit(X, y)
 
 
+def test_the_estimator_refuses_what_the_file_refuses_across_sections():
+    # a rising cosine schedule trained (R² 0.36), and a 6,000-wide least-squares layer
+    # ran 74 s in a solve no Ctrl-C stops, where the command line refuses both
+    X = np.random.default_rng(0).uniform(size=(200, 1))
+    y = np.sin(3 * X[:, 0])
+    rising = {"name": "cosine", "lr_min": 5.0}
+    with pytest.raises(nnfit.ConfigError, match="the rate would rise instead of decay") as e:
+        nnfit.Regressor(lr=0.001, schedule=rising, epochs=2).fit(X, y)
+    assert e.value.key == "schedule"
+    with pytest.raises(ValueError, match="6,001 output weights on 200 points with a ridge"):
+        nnfit.Regressor(hidden=(6000,), epochs=2, output_layer="lstsq").fit(X, y)
+    wide = nnfit.Regressor(hidden=(600,), epochs=0, output_layer="lstsq", random_state=0)
+    assert wide.fit(X, y).score(X, y) > 0.999  # no ridge, no training: one quick solve
+
+
 @pytest.mark.parametrize(
     ("factor", "says"),
     [

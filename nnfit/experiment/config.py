@@ -254,6 +254,13 @@ class TrainingConfig(_Strict):
                 f"training.output_layer: lstsq minimises squared errors: it needs loss mse "
                 f"(got {self.loss.name}); use output_layer: trained"
             )
+        lr_min, lr = self.schedule.params().get("lr_min"), self.optimizer.lr
+        if lr_min is not None and lr is not None and lr_min > lr:
+            raise _AtKey(
+                "schedule.lr_min",
+                f"must be at most the learning rate ({lr:g}), got {lr_min:g}: the rate "
+                "would rise instead of decay",
+            )
         return self
 
 
@@ -338,35 +345,10 @@ class Experiment(_Strict):
                 "or narrower layers"
             )
         t = self.training
-        lr_min, lr = t.schedule.params().get("lr_min"), t.optimizer.lr
-        if lr_min is not None and lr is not None and lr_min > lr:
-            raise _AtKey(
-                "training.schedule.lr_min",
-                f"must be at most the learning rate ({lr:g}), got {lr_min:g}: the rate "
-                "would rise instead of decay",
-            )
         if t.output_layer == "lstsq":
-            # the solve is dense in the output weights m: (n + m)·m numbers whatever the
-            # ridge, and with one, or training after it, (n + m)·m² operations as often
-            # as it solves, none of which a signal can interrupt
-            n, m = self.data.n_train, sizes[-2] + 1
-            dense = t.epochs > 0 or t.l2 > 0
-            need = lstsq_mb(n, m)
-            if need > MAX_MEMORY_MB:
-                raise _AtKey(
-                    "training.output_layer",
-                    f"lstsq solves for {m:,} output weights on {n:,} points, about "
-                    f"{need:,.0f} MiB; at most {MAX_MEMORY_MB:,} MiB: use fewer points or a "
-                    "narrower last hidden layer",
-                )
-            if dense and m > MAX_RIDGE_WEIGHTS:
-                raise _AtKey(
-                    "training.output_layer",
-                    f"lstsq solves for {m:,} output weights on {n:,} points with a ridge "
-                    "(as it does when training follows or l2 > 0), each solve a dense "
-                    f"factorisation no Ctrl-C interrupts; at most {MAX_RIDGE_WEIGHTS:,} "
-                    "weights: use a narrower last hidden layer, or epochs: 0 and l2: 0",
-                )
+            why = lstsq_problem(self.data.n_train, sizes[-2] + 1, t.epochs > 0 or t.l2 > 0)
+            if why:
+                raise _AtKey("training.output_layer", why)
         es = t.early_stopping
         if es is not None and es.monitor == "val" and self.data.n_val == 0:
             if "monitor" in es.model_fields_set:
@@ -486,10 +468,32 @@ def estimate_mb(exp: Experiment, n_params: int) -> float:
     return (data + params + buffers) / 2**20
 
 
-def lstsq_mb(n: int, m: int) -> float:
-    """Memory of a least-squares output layer with a ridge: the augmented system
-    [Φ; √λ·I] of (n + m) × m, and LAPACK's copy of it (see :func:`nnfit.engine.lstsq.solve`)."""
-    return 2 * (n + m) * m * 8 / 2**20
+def lstsq_problem(n: int, m: int, ridge: bool) -> str | None:
+    """Why a least-squares output layer of ``m`` weights on ``n`` points cannot be
+    solved here, or None. The solve is dense: n·m numbers, (n + m)·m with a ridge
+    (``ridge``: training follows, or l2 > 0), which also solves as often as it trains,
+    (n + m)·m² operations each, none of which a signal can interrupt."""
+    need = lstsq_mb(n, m, ridge)
+    if need > MAX_MEMORY_MB:
+        return (
+            f"lstsq solves for {m:,} output weights on {n:,} points, about {need:,.0f} MiB; "
+            f"at most {MAX_MEMORY_MB:,} MiB: use fewer points or a narrower last hidden layer"
+        )
+    if ridge and m > MAX_RIDGE_WEIGHTS:
+        return (
+            f"lstsq solves for {m:,} output weights on {n:,} points with a ridge (as it "
+            "does when training follows or l2 > 0), each solve a dense factorisation no "
+            f"Ctrl-C interrupts; at most {MAX_RIDGE_WEIGHTS:,} weights: use a narrower last "
+            "hidden layer, or epochs: 0 and l2: 0"
+        )
+    return None
+
+
+def lstsq_mb(n: int, m: int, ridge: bool = True) -> float:
+    """Memory of a least-squares output layer: the system of n rows, with a ridge
+    [Φ; √λ·I] of n + m, by m columns, and LAPACK's copy of it (see
+    :func:`nnfit.engine.lstsq.solve`)."""
+    return 2 * (n + (m if ridge else 0)) * m * 8 / 2**20
 
 
 # ------------------------------------------------------------------------ entry points
