@@ -56,6 +56,8 @@ def test_variables_in_several_dimensions():
         ("sin", "is a function"),
         ("sin(x, x)", "takes 1 argument"),
         ("sin(x=1)", "keyword"),
+        # it said "maximum() takes 2 argument(s), got 2"
+        ("maximum(x, *[1])", "written out, not unpacked with"),
         ("'a' + x", "only numbers"),
         ("True + x", "only numbers"),
         ("x if x else 1", "IfExp"),

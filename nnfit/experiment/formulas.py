@@ -277,7 +277,9 @@ class _Compiler:
         if node.keywords:
             self.fail(node, f"{name}() takes no keyword arguments")
         arity, fn = FUNCTIONS[name]
-        if len(node.args) != arity or any(isinstance(a, ast.Starred) for a in node.args):
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            self.fail(node, f"{name}() takes its arguments written out, not unpacked with *")
+        if len(node.args) != arity:
             self.fail(node, f"{name}() takes {arity} argument(s), got {len(node.args)}")
         args = [self.build(a, d) for a in node.args]
         return lambda X: fn(*[_f(a(X)) for a in args])
