@@ -201,6 +201,13 @@ def _widths(text: str | None) -> list[int] | None:
 
     widths = whole_numbers(text)  # every part a number: 1,,2 is a width left out
     if widths is None:
+        from nnfit.experiment.config import MAX_WIDTH
+
+        parts = text.split(",")
+        long = next((p for p in parts if p.isascii() and p.isdigit() and len(p) > 9), None)
+        if long:  # a whole number, past any width the model takes
+            which = "" if long == text else f"width {cut(long, 20)} "
+            _fail(f"--widths {cut(text)}: {which}is above {MAX_WIDTH:,}, the widest layer allowed")
         _fail(f"--widths {cut(text)}: expected whole numbers separated by commas, e.g. 1,2,4,8")
     if min(widths) < 1:
         _fail(f"--widths {cut(text)}: widths must be positive")

@@ -852,6 +852,10 @@ def test_widths_are_plain_whole_numbers_said_in_one_short_line(write, widths, tm
     assert r.exit_code == 2 and r.stderr.startswith("error: --widths "), r.output
     assert len(r.stderr.splitlines()) == 1 and len(r.stderr) < 120
     assert not (tmp_path / "res").exists()
+    # a whole number too long to be a width says so, with the widest allowed (it said
+    # "expected whole numbers")
+    said = "is above 1,000,000, the widest layer allowed" in r.stderr
+    assert said == (widths == "9" * 5000)
 
 
 def test_options_that_take_many_values_or_none_may_repeat():

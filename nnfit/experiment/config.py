@@ -59,6 +59,7 @@ from nnfit.experiment.yamlfile import (  # noqa: F401  (ConfigError and the read
 
 MAX_PARAMS = 20_000_000  # a network larger than this is refused before allocation
 MAX_DIM = 64
+MAX_WIDTH = 1_000_000  # units in one hidden layer
 MAX_MEMORY_MB = 4096  # estimated data, parameter and buffer memory of one run
 #: the most output weights solved with a ridge: 4,097 on 1,024 points take about 20 s
 MAX_RIDGE_WEIGHTS = 4097
@@ -113,7 +114,7 @@ class DataConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    hidden: list[Annotated[int, Field(ge=1, le=1_000_000)]] = Field(
+    hidden: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] = Field(
         default_factory=lambda: [64], max_length=1000
     )
     activation: Activation | list[Activation] = "tanh"
