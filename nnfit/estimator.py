@@ -262,6 +262,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         except ValueError as exc:
             allowed = "None, an int ≥ 0, a numpy Generator or RandomState"
             bad("random_state", allowed, self.random_state, str(exc))
+        said = {p.key for p in problems}  # a parameter refused above is not refused again
         sections = []
         for cls, section in ((config.ModelConfig, model), (config.TrainingConfig, training)):
             try:
@@ -276,7 +277,7 @@ class Regressor(RegressorMixin, BaseEstimator):
                         problems.append(
                             Problem(f"{name}: {message}", None, None, key, None, None, message)
                         )
-                    else:
+                    elif _param(p.key) not in said:
                         bad(_param(p.key), p.allowed, p.given, _as_params(p.message))
         if problems:
             raise ConfigError(problems)

@@ -188,6 +188,14 @@ def test_per_layer_activations_and_parameters(write):
             "target: {expr: x}\nmodel: {hidden: 64}\n",
             "model.hidden: must be a list, e.g. [64], got 64",
         ),
+        (  # it suggested [-1] and ['64'], which are refused as well
+            "target: {expr: x}\nmodel: {hidden: -1}\n",
+            "model.hidden: must be a list (in brackets), got -1",
+        ),
+        (
+            "target: {expr: x}\nmodel: {hidden: '64'}\n",
+            "model.hidden: must be a list, e.g. [64], got '64'",
+        ),
         (  # YAML reads 1e400 as inf: it said "unknown name 'inf'", a name never written
             "target: {expr: 1e400}\n",
             "1: target.expr: read as the number inf, which is not finite; F must be finite",

@@ -215,6 +215,10 @@ def test_parameters_are_checked_in_fit_with_the_files_messages():
     with pytest.raises(nnfit.ConfigError) as info:
         nnfit.Regressor(activation="tanhh").fit(X, y)
     assert "relu" in info.value.allowed
+    # one line per parameter: hidden='64' had a second one suggesting ['64']
+    with pytest.raises(nnfit.ConfigError) as info:
+        nnfit.Regressor(hidden="64").fit(X, y)
+    assert str(info.value) == "Regressor: hidden: must be an int or a tuple of ints, got '64'"
 
 
 def test_an_unused_parameter_is_said_as_the_parameters_that_unset_it():

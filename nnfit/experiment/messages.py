@@ -147,7 +147,12 @@ def _describe(err: dict) -> str:
     if t == "int_from_float":  # pydantic's own text says "got a number with a fractional part"
         return f"must be a whole number, got {got!r}"
     if t == "list_type" and isinstance(got.value, int | float | str):
-        return f"must be a list, e.g. [{got}], got {got!r}"
+        v = got.value
+        if isinstance(v, str) and v.isascii() and v.isdigit() and int(v) > 0:
+            v = int(v)  # hidden: '64' (a string) would be refused in the list too
+        if type(v) is int and v > 0:
+            return f"must be a list, e.g. [{v}], got {got!r}"
+        return f"must be a list (in brackets), got {got!r}"
     if t == "string_pattern_mismatch" and ctx.get("pattern") in PATTERNS:
         return f"{PATTERNS[ctx['pattern']]}, got {got!r}"
     msg = err["msg"]
