@@ -231,7 +231,16 @@ def _construct_int(loader, node) -> int:
 def _construct_float(loader, node) -> float:
     text = loader.construct_scalar(node).replace("_", "")
     special = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
-    return special[text.lower()] if text.lower() in special else float(text)
+    if text.lower() in special:
+        return special[text.lower()]
+    v = float(text)
+    if v == 0 and re.search(r"[1-9]", text.lower().split("e")[0]):  # 1e-400: not a 0 written
+        raise Unsupported(
+            f"{text} is below the smallest float64 (about 5e-324) and would read as 0; "
+            "write 0 if you mean it",
+            node.start_mark,
+        )
+    return v
 
 
 Loader.add_constructor(_Y + "int", _construct_int)
