@@ -119,7 +119,7 @@ def _rank(err: dict) -> float:
 
 
 #: a pattern of the schema in words
-PATTERNS = {"^[A-Za-z0-9._-]+$": "must be letters, digits, '.', '_' and '-' only (no spaces)"}
+PATTERNS = {"^[A-Za-z0-9._-]+$": "must be ASCII letters, digits, '.', '_' and '-' only (no spaces)"}
 
 
 def _near(given: str, allowed: list[str]) -> str:
