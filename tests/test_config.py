@@ -207,7 +207,8 @@ def test_per_layer_activations_and_parameters(write):
         ),
         (
             "target: {expr: x}\nname: my run\n",
-            "2: name: must be ASCII letters, digits, '.', '_' and '-' only (no spaces), got 'my run'",
+            "2: name: must be ASCII letters, digits, '.', '_' and '-' only (no spaces), "
+            "got 'my run'",
         ),
         (  # ü is a letter: it said "must be letters" of one
             "target: {expr: x}\nname: ünï\n",

@@ -271,7 +271,11 @@ def test_bad_summary_json_is_named_by_report(tmp_path, text):
     r = invoke("report", tmp_path / "res", "--json")
     assert r.exit_code == 0, r.output
     assert r.stderr.startswith(f"warning: {folder}/summary.json: ")
-    assert json.loads(r.stdout) == []
+    # listed, as a run folder that cannot be read is, not left out of the table
+    rows = json.loads(r.stdout)
+    assert [(x["kind"], x["path"], x["status"]) for x in rows] == [
+        ("sweep", "sw/sweep-00000000", "unreadable")
+    ]
 
 
 # ----------------------------------------------------------------------- done or not

@@ -796,3 +796,47 @@ def test_a_sweep_checks_points_that_differ_only_in_data_seed_once(write, tmp_pat
     assert len(built) == 1, built  # 12 points, one data set up to its seed
     v = invoke("validate", p)
     assert v.exit_code == 0 and len(built) == 1 + 6, built  # validate checks each seed
+
+
+def test_a_sweep_keeps_an_edited_summary_aside_and_report_sees_an_edited_count(
+    write, tmp_path, no_run_figures
+):
+    # a rerun wrote over a user's notes in summary.csv, and report printed "999 ok" from
+    # a summary.json edited by hand beside a folder of two runs
+    from nnfit.experiment.runfiles import own_digest
+
+    p = write(SWEEP.replace("[[2], [4]]", "[[2]]"))
+    out = tmp_path / "res"
+
+    def sweep():
+        r = invoke("sweep", p, "--out", out, "--jobs", "1", "--quiet")
+        assert r.exit_code == 0, r.output
+        return r
+
+    sweep()
+    (folder,) = (out / "sw").iterdir()
+    s = json.loads((folder / "summary.json").read_text())
+    assert s["sha256"] == own_digest(s)
+    csv = (folder / "summary.csv").read_bytes()
+    assert s["files"]["summary.csv"]["bytes"] == len(csv)
+    again = sweep()  # as written: nothing kept
+    assert not list(folder.glob("*.kept-*")) and "kept" not in again.stderr
+    (folder / "summary.csv").write_bytes(csv + b"# my notes\n")
+    r = sweep()
+    assert "summary.csv: changed since the sweep wrote it (checksum differs); kept as " in r.stderr
+    assert (folder / "summary.csv.kept-1").read_bytes() == csv + b"# my notes\n"
+    assert (folder / "summary.csv").read_bytes() == csv
+    s["n_ok"] = 999
+    (folder / "summary.json").write_text(json.dumps(s))
+    rows = json.loads(invoke("report", out, "--json").stdout)
+    (row,) = [r for r in rows if r["kind"] == "sweep"]
+    assert row["status"] == "damaged"
+    r = invoke("report", out)
+    assert "summary.json: changed since the sweep wrote it" in r.stderr and "999" not in r.stdout
+    (folder / "summary.json").write_text('{"mine": 1}')
+    rows = json.loads(invoke("report", out, "--json").stdout)
+    assert [r["status"] for r in rows if r["kind"] == "sweep"] == ["unreadable"]
+    sweep()
+    assert (folder / "summary.json.kept-1").read_text() == '{"mine": 1}'
+    rows = json.loads(invoke("report", out, "--json").stdout)
+    assert [r["status"] for r in rows if r["kind"] == "sweep"] == ["2 ok, 0 failed"]

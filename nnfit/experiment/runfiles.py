@@ -121,6 +121,8 @@ class Summary(_File):
     wall_s: Finite | None = None
     interrupted: bool = False
     groups: list[dict[str, Any]] = Field(default_factory=list)
+    files: dict[str, FileRecord] | None = None  # summary.csv's; None: written before
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -211,6 +213,42 @@ def read_config(run_dir: Path) -> dict | None:
 def load_summary(folder: Path) -> dict:
     """A sweep's summary.json, validated."""
     return _load_json(Path(folder) / "summary.json", Summary)
+
+
+def seal_summary(summary: dict, csv: bytes) -> dict:
+    """summary.json's keys as written: the summary, the size and checksum of its
+    summary.csv, and its own checksum (as a run's metrics.json has, :func:`own_digest`)."""
+    out = {k: v for k, v in summary.items() if k not in ("files", "sha256")}
+    out["files"] = {"summary.csv": digest(csv)}
+    out["sha256"] = own_digest(out)
+    return out
+
+
+def summary_changes(folder: Path) -> list[str]:
+    """What of a sweep folder's summary.json and summary.csv changed since the sweep
+    wrote them (a summary of an nnfit that recorded no checksums is taken as written):
+    the names, each with why; [] if neither did or neither is there."""
+    folder = Path(folder)
+    path = folder / "summary.json"
+    if not os.path.lexists(path):
+        return []
+    try:
+        s = load_summary(folder)
+    except ResultsError as exc:
+        return [f"summary.json: {str(exc).removeprefix(f'{path}: ')}"]
+    out = []
+    if s.get("sha256") is not None and own_digest(s) != s["sha256"]:
+        out.append("summary.json: changed since the sweep wrote it (checksum differs)")
+    rec = (s.get("files") or {}).get("summary.csv")
+    csv = folder / "summary.csv"
+    if rec is not None and os.path.lexists(csv):
+        try:
+            got = file_digest(csv, rec["bytes"])
+        except OSError as exc:
+            got = {"error": exc}
+        if got != rec:
+            out.append("summary.csv: changed since the sweep wrote it (checksum differs)")
+    return out
 
 
 # ------------------------------------------------------------------ model.npz

@@ -21,7 +21,7 @@ from nnfit.experiment.rundir import (
     folders_holding,
     load_metrics,
 )
-from nnfit.experiment.runfiles import load_summary, read_config
+from nnfit.experiment.runfiles import load_summary, read_config, summary_changes
 
 COLUMNS = [
     "kind",
@@ -186,10 +186,19 @@ def collect(root: Path, with_problems: bool = False):
     for r in rows:
         r["config"] = Config(r["config"], differs)
     for folder in folders_holding(root, "summary.json"):
+        sweep_row = {"kind": "sweep", "path": str(folder.relative_to(root))}
         try:
             s = load_summary(folder)
-        except ResultsError as exc:
+        except ResultsError as exc:  # a row all the same, as for a run folder
             problems.append(str(exc))
+            rows.append({**sweep_row, "name": None, "status": "unreadable"})
+            rows[-1].update(dict.fromkeys(COLUMNS[4:]))
+            continue
+        changed = [c for c in summary_changes(folder) if c.startswith("summary.json")]
+        if changed:  # its counts are not the sweep's
+            problems.append(f"{folder}/{changed[0]}")
+            rows.append({**sweep_row, "name": s.get("name"), "status": "damaged"})
+            rows[-1].update(dict.fromkeys(COLUMNS[4:]))
             continue
         n_ok, n_failed = s.get("n_ok", 0), s.get("n_failed", 0)
         status = f"{n_ok} ok, {n_failed} failed"

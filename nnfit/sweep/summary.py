@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from nnfit.engine.network import param_count
 from nnfit.experiment.rundir import write_json
+from nnfit.experiment.runfiles import seal_summary, summary_changes
 
 if TYPE_CHECKING:
     from nnfit.sweep.grid import Point
@@ -196,7 +197,6 @@ def write_summary(folder: Path, summary: dict) -> None:
 
     from nnfit.experiment.rundir import atomic_write
 
-    write_json(folder / "summary.json", summary)
     cols = ["point", "width", "depth", "n_params", "n_ok", "n_failed"]
     stat_cols = [f"{s}_{e}_{q}" for s, e in ERRORS for q in ("mean", "std", "min", "max")]
     extra = [f"baseline_{n}_test_rmse" for n in baseline_names(summary)]
@@ -220,4 +220,28 @@ def write_summary(folder: Path, summary: dict) -> None:
                 *("" if v is None else repr(v) for v in stats),
             ]
         )
-    atomic_write(folder / "summary.csv", buf.getvalue().encode())
+    csv_bytes = buf.getvalue().encode()
+    summary.setdefault("warnings", []).extend(_keep_edited(folder))
+    atomic_write(folder / "summary.csv", csv_bytes)
+    write_json(folder / "summary.json", seal_summary(summary, csv_bytes))  # last: it seals
+
+
+def _keep_edited(folder: Path) -> list[str]:
+    """Move aside what of the summary files changed since the sweep wrote them (a
+    user's notes in summary.csv), as ``summary.csv.kept-1`` and on; a note for each."""
+    import os
+
+    notes = []
+    for change in summary_changes(folder):
+        name, why = change.split(": ", 1)
+        n = 1
+        while os.path.lexists(folder / f"{name}.kept-{n}"):
+            n += 1
+        kept = f"{name}.kept-{n}"
+        try:
+            os.rename(folder / name, folder / kept)
+        except OSError as exc:
+            notes.append(f"{folder / name}: {why}, and could not be kept aside: {exc.strerror}")
+            continue
+        notes.append(f"{folder / name}: {why}; kept as {kept}, and written anew")
+    return notes
