@@ -276,3 +276,29 @@ def test_section_6_names_the_smallest_epsilon_adam_meets_on_its_best_target():
     assert "meets no ε below 1e-2 on any target at any width up to 256" in text
     none = existence._gap_6(ls, [(None, None)] * 3, 256)
     assert "meets none of them on any target at any width up to 256" in none
+
+
+def test_section_3_claims_l2_convergence_only_where_the_rms_error_fell():
+    # one width (or runs that all diverged) read "0.49 at width 2 → 0.49 at width 2 ...
+    # The gap. None: L2 convergence", and "between — and —" of no finished run
+    from nnfit.study.shapes import _measured_3
+
+    fell = _measured_3(["a: RMS 0.40 at width 1 → 0.10 at width 8"], [0.6, 0.7], [], 200)
+    assert "**The gap.** None: L2 convergence without uniform convergence" in fell
+    one = _measured_3(["a: RMS 0.49 at width 2 alone"], [0.6, 0.7], ["a"], 200)
+    assert "L2 convergence without" not in one
+    assert "the RMS error of a does not fall with width here" in one
+    assert "between 0.60 and 0.70 in every run" in one
+    none = _measured_3(["a: RMS — at width 1 → — at width 8"], [], ["a"], 200)
+    assert "No run finished" in none and "between" not in none and "gap" not in none
+
+
+def test_only_does_not_name_sections_whose_files_the_experiments_folder_lacks(tmp_path):
+    # with a folder holding section 3's files alone, REPORT.md said of the others "runs of
+    # them are in this folder" (the folder was empty)
+    exps = tmp_path / "exps"
+    exps.mkdir()
+    for stem in SECTIONS[2].files:
+        shutil.copy(REAL / f"{stem}.yaml", exps / f"{stem}.yaml")
+    kept, left = run._finished(exps, tmp_path / "out", [SECTIONS[0], SECTIONS[3]], {})
+    assert kept == [] and left == []

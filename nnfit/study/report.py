@@ -119,11 +119,7 @@ def _kept(study) -> list[str]:
             "study: every run of them was already in this folder, and is read as it stands.\n"
         )
     if study.left:
-        out.append(
-            "Not in this report, though runs of them are in this folder: "
-            + "; ".join(study.left)
-            + ".\n"
-        )
+        out.append("Not in this report: " + "; ".join(study.left) + ".\n")
     return out
 
 

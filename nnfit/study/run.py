@@ -108,6 +108,8 @@ def _finished(experiments: Path, out: Path, others, sweeps: dict[str, Sweep]):
             why = _unfinished(experiments, out, sec, sweeps)
         except Exception as exc:  # a section not read is said, never fatal
             why = " ".join(str(exc).split()) or type(exc).__name__
+            if not all((Path(experiments) / f"{s}.yaml").exists() for s in sec.files):
+                why = ""  # not among the experiments given: nothing of it to read
         if why is None:
             kept.append(sec)
         elif why:
