@@ -278,7 +278,11 @@ class Regressor(RegressorMixin, BaseEstimator):
                             Problem(f"{name}: {message}", None, None, key, None, None, message)
                         )
                     elif _param(p.key) not in said:
-                        bad(_param(p.key), p.allowed, p.given, _as_params(p.message))
+                        param, message = _param(p.key), _as_params(p.message)
+                        sub = p.key[len(param) + 1 :] if p.key.startswith(f"{param}.") else ""
+                        if sub and p.key not in _PARAMS and sub not in message:
+                            message = f"{sub}: {message}"  # schedule's lr_min, named
+                        bad(param, p.allowed, p.given, message)
         if problems:
             raise ConfigError(problems)
         return (*sections, root)

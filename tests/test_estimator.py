@@ -241,7 +241,9 @@ def test_the_estimator_refuses_what_the_file_refuses_across_sections():
     X = np.random.default_rng(0).uniform(size=(200, 1))
     y = np.sin(3 * X[:, 0])
     rising = {"name": "cosine", "lr_min": 5.0}
-    with pytest.raises(nnfit.ConfigError, match="the rate would rise instead of decay") as e:
+    with pytest.raises(
+        nnfit.ConfigError, match="schedule: lr_min: must be at most the learning"
+    ) as e:
         nnfit.Regressor(lr=0.001, schedule=rising, epochs=2).fit(X, y)
     assert e.value.key == "schedule"
     with pytest.raises(ValueError, match="6,001 output weights on 200 points with a ridge"):

@@ -236,8 +236,7 @@ def _construct_float(loader, node) -> float:
     v = float(text)
     if v == 0 and re.search(r"[1-9]", text.lower().split("e")[0]):  # 1e-400: not a 0 written
         raise Unsupported(
-            f"{text} is below the smallest float64 (about 5e-324) and would read as 0; "
-            "write 0 if you mean it",
+            f"{text} is below the smallest float64 (about 5e-324) and would read as 0",
             node.start_mark,
         )
     return v
