@@ -126,6 +126,34 @@ def test_a_rerun_keeps_what_nnfit_did_not_write_in_the_run_folder(
     assert rec.warnings == []
 
 
+@pytest.mark.parametrize("edit", ["note", "value", "garbage", "as written"])
+def test_an_edited_metrics_json_is_kept_when_the_run_is_written_again(write, tmp_path, edit):
+    # a note added to metrics.json (or a value changed) was dropped without a word when
+    # the run trained again; one as written is nnfit's and simply replaced
+    rec, run_dir = trained(write, tmp_path)
+    results.write_run(rec, run_dir)
+    path = run_dir / "metrics.json"
+    m = json.loads(path.read_text())
+    text = {
+        "note": json.dumps({**m, "note": "my annotation"}),
+        "value": json.dumps({**m, "epochs": m["epochs"] + 1}),
+        "garbage": "my annotation {",
+        "as written": json.dumps(m, indent=4),  # another layout, the same values
+    }[edit]
+    path.write_text(text)
+    rec.warnings = []
+    assert results.write_run(rec, run_dir)
+    assert results.check_run(run_dir) is None
+    others = [p for p in run_dir.parent.iterdir() if p != run_dir]
+    if edit == "as written":
+        assert others == [] and rec.warnings == []
+        return
+    [kept] = others
+    assert (kept / "metrics.json").read_text() == text
+    [said] = rec.warnings
+    assert said.startswith("metrics.json of the earlier folder kept in ") and kept.name in said
+
+
 @pytest.mark.parametrize("exchange", [True, False])
 def test_a_user_file_that_collides_with_a_new_run_file_is_kept_and_said(
     write, tmp_path, monkeypatch, exchange

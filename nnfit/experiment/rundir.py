@@ -372,10 +372,16 @@ def _carry_over(old: Path, run_dir: Path) -> list[str] | None:
     except OSError:
         return None
     left = []
+    # a metrics.json edited since it was written (its checksum differs, or it no longer
+    # reads as one) is the user's now, as any other file of the run would be
+    edited = m is None or (m.get("sha256") is not None and own_digest(m) != m["sha256"])
     for name in sorted(names):
         # unreadable metrics.json: every other file is kept, figures too; a file of the
         # run edited since it was written is the user's now
-        if name in own and (name not in files or _as_written(old / name, files[name])):
+        if name == "metrics.json":
+            if not edited:
+                continue
+        elif name in own and (name not in files or _as_written(old / name, files[name])):
             continue
         try:
             if os.path.lexists(run_dir / name):
