@@ -840,3 +840,42 @@ def test_a_sweep_keeps_an_edited_summary_aside_and_report_sees_an_edited_count(
     assert (folder / "summary.json.kept-1").read_text() == '{"mine": 1}'
     rows = json.loads(invoke("report", out, "--json").stdout)
     assert [r["status"] for r in rows if r["kind"] == "sweep"] == ["2 ok, 0 failed"]
+
+
+def test_a_summary_csv_no_summary_json_vouches_for_is_kept_and_a_stripped_checksum_shows(
+    write, tmp_path, no_run_figures
+):
+    # with summary.json deleted (or unreadable) a rerun wrote over the notes in
+    # summary.csv unsaid; with its sha256 deleted an edited count passed as the sweep's,
+    # and report called a sweep with an edited summary.csv fine
+    p = write(SWEEP.replace("[[2], [4]]", "[[2]]"))
+    out = tmp_path / "res"
+
+    def sweep():
+        r = invoke("sweep", p, "--out", out, "--jobs", "1", "--quiet")
+        assert r.exit_code == 0, r.output
+        return r
+
+    def status():
+        rows = json.loads(invoke("report", out, "--json").stdout)
+        return [r["status"] for r in rows if r["kind"] == "sweep"]
+
+    sweep()
+    (folder,) = (out / "sw").iterdir()
+    with (folder / "summary.csv").open("a") as fh:
+        fh.write("# my notes\n")
+    assert status() == ["damaged"]
+    (folder / "summary.json").unlink()
+    r = sweep()
+    assert (
+        "summary.csv: no readable summary.json records it; kept as summary.csv.kept-1" in r.stderr
+    )
+    assert (folder / "summary.csv.kept-1").read_text().endswith("# my notes\n")
+    assert status() == ["2 ok, 0 failed"]
+    s = json.loads((folder / "summary.json").read_text())
+    del s["sha256"]
+    s["n_ok"] = 1
+    (folder / "summary.json").write_text(json.dumps(s))
+    assert status() == ["damaged"]
+    r = invoke("report", out)
+    assert "summary.json: changed since the sweep wrote it (a checksum is gone)" in r.stderr

@@ -226,28 +226,36 @@ def seal_summary(summary: dict, csv: bytes) -> dict:
 
 def summary_changes(folder: Path) -> list[str]:
     """What of a sweep folder's summary.json and summary.csv changed since the sweep
-    wrote them (a summary of an nnfit that recorded no checksums is taken as written):
-    the names, each with why; [] if neither did or neither is there."""
+    wrote them, each as "name: why"; [] if neither did or neither is there. A summary
+    of an nnfit that recorded neither checksum is taken as written; a summary.csv that
+    no readable summary.json vouches for is taken as changed."""
     folder = Path(folder)
-    path = folder / "summary.json"
-    if not os.path.lexists(path):
-        return []
-    try:
-        s = load_summary(folder)
-    except ResultsError as exc:
-        return [f"summary.json: {str(exc).removeprefix(f'{path}: ')}"]
-    out = []
-    if s.get("sha256") is not None and own_digest(s) != s["sha256"]:
-        out.append("summary.json: changed since the sweep wrote it (checksum differs)")
-    rec = (s.get("files") or {}).get("summary.csv")
-    csv = folder / "summary.csv"
-    if rec is not None and os.path.lexists(csv):
+    path, csv = folder / "summary.json", folder / "summary.csv"
+    out, rec = [], None
+    if os.path.lexists(path):
         try:
-            got = file_digest(csv, rec["bytes"])
-        except OSError as exc:
-            got = {"error": exc}
-        if got != rec:
-            out.append("summary.csv: changed since the sweep wrote it (checksum differs)")
+            s = load_summary(folder)
+        except ResultsError as exc:
+            out.append(f"summary.json: {str(exc).removeprefix(f'{path}: ')}")
+        else:
+            rec = (s.get("files") or {}).get("summary.csv")
+            sealed = s.get("sha256") is not None
+            if sealed and own_digest(s) != s["sha256"]:
+                out.append("summary.json: changed since the sweep wrote it (checksum differs)")
+            elif sealed != (s.get("files") is not None):  # one of the two taken out
+                out.append("summary.json: changed since the sweep wrote it (a checksum is gone)")
+            elif not sealed:
+                return out  # an earlier nnfit's: nothing to check against
+    if os.path.lexists(csv):
+        if rec is None:
+            out.append("summary.csv: no readable summary.json records it")
+        else:
+            try:
+                got = file_digest(csv, rec["bytes"])
+            except OSError as exc:
+                got = {"error": exc}
+            if got != rec:
+                out.append("summary.csv: changed since the sweep wrote it (checksum differs)")
     return out
 
 

@@ -194,9 +194,9 @@ def collect(root: Path, with_problems: bool = False):
             rows.append({**sweep_row, "name": None, "status": "unreadable"})
             rows[-1].update(dict.fromkeys(COLUMNS[4:]))
             continue
-        changed = [c for c in summary_changes(folder) if c.startswith("summary.json")]
-        if changed:  # its counts are not the sweep's
-            problems.append(f"{folder}/{changed[0]}")
+        changed = summary_changes(folder)
+        if changed:  # its counts, or its table, are not the sweep's
+            problems += [f"{folder}/{c}" for c in changed]
             rows.append({**sweep_row, "name": s.get("name"), "status": "damaged"})
             rows[-1].update(dict.fromkeys(COLUMNS[4:]))
             continue
