@@ -309,6 +309,12 @@ def _refuse_run_folder(out: Path) -> None:
             f"--out {out}: {folder} is a run folder; write the predictions outside it, "
             "so that none of the run's files is replaced"
         )
+    sweep_files = ("summary.json", "summary.csv", "error_vs_width.png", "errors.png")
+    if target.name in sweep_files and (folder / "summary.json").exists():
+        _fail(
+            f"--out {out}: {target.name} is a file of the sweep in {folder}; give the "
+            "predictions a name of their own"
+        )
 
 
 @_guard()

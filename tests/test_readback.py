@@ -516,6 +516,22 @@ def test_predictions_are_never_written_into_a_run_folder(run_copy, name):
     assert results.check_run(run_copy) is None
 
 
+@pytest.mark.parametrize("name", ["summary.json", "summary.csv", "error_vs_width.png"])
+def test_predictions_are_never_written_over_a_sweeps_files(run_copy, tmp_path, name):
+    # --out SWEEP/summary.json wrote the predictions there, and report then called the
+    # sweep unreadable
+    sweep = tmp_path / "sw" / "sweep-00000000"
+    sweep.mkdir(parents=True)
+    (sweep / "summary.json").write_text('{"name": "sw"}')
+    (sweep / name).write_bytes((sweep / name).read_bytes() if name == "summary.json" else b"x")
+    before = {p.name: p.read_bytes() for p in sweep.iterdir()}
+    r = invoke("predict", run_copy, "--x", "0.5", "--out", sweep / name)
+    one_line_error(r, f"--out {sweep / name}: {name} is a file of the sweep in ")
+    assert {p.name: p.read_bytes() for p in sweep.iterdir()} == before
+    r = invoke("predict", run_copy, "--x", "0.5", "--out", sweep / "p.csv")
+    assert r.exit_code == 0 and (sweep / "p.csv").read_text().startswith("x0,g\n")
+
+
 @pytest.mark.parametrize("args", [["--csv", "/dev/stdin"], ["--csv", "-", "--out", "-"]])
 def test_points_from_a_pipe_are_all_predicted(finished, args, tmp_path):
     """A pipe can be read once: the points were scanned, then read again as nothing.
