@@ -222,8 +222,8 @@ def _shown(row: dict, key: str):
     config = row.get("config") or {}
     if config.get("training.epochs") == 0 and key.startswith(_UNUSED_WITHOUT_EPOCHS):
         return None
-    if key in getattr(config, "nulls", ()):
-        return "null"  # as its file says, where others have a section there
+    if key in config and config[key] is None:
+        return "null"  # as its file says, where others may have a section there
     return config.get(key)
 
 

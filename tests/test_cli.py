@@ -770,8 +770,11 @@ def test_report_says_null_where_a_run_turned_a_section_off(write, tmp_path):
     said = {}
     for row in rows:
         name, cfg = row["path"].split("/")[-1], row["config"]
-        said[cfg["training.early_stopping.patience"]] = cells[name]
-        assert cfg["training.early_stopping"] is None  # the JSON keeps null for both
+        said[cfg.get("training.early_stopping.patience")] = cells[name]
+        # the JSON tells them apart too: null where the file set it, no key where it has none
+        off = "training.early_stopping" in cfg
+        assert off == ("training.early_stopping.patience" not in cfg)
+        assert cfg.get("training.early_stopping") is None
     assert said == {None: ["null", "—"], 5: ["—", "5"]}
 
 

@@ -124,13 +124,13 @@ def value_text(v) -> str:
 
 
 class Config(dict):
-    """A run's value of each differing key (None where it has none), knowing which it
-    set to null itself (``early_stopping: null`` beside runs whose early_stopping is a
-    section of keys, each a column of its own), so that the table can say so."""
+    """A run's value of each differing key that its config has: null where it set the
+    key to null (``early_stopping: null``), left out where it has none (runs whose
+    early_stopping is a section of keys, each a column of its own), so that the table
+    and the JSON can tell the two apart."""
 
     def __init__(self, cfg: dict, keys: list[str]):
-        super().__init__((k, cfg.get(k)) for k in keys)
-        self.nulls = frozenset(k for k in keys if k in cfg and cfg[k] is None)
+        super().__init__((k, cfg[k]) for k in keys if k in cfg)
 
 
 def collect(root: Path, with_problems: bool = False):
