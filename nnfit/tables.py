@@ -205,7 +205,10 @@ def sweep_summary(summary: dict, width: int | None = None) -> Table:
     t, left_out = fitted_table(cols, width, title)
     notes = [f"{pretty(f['series'])}: {describe(f)}" for f in summary.get("slopes", [])]
     if summary.get("failed"):
-        notes += [f"failed: {label(f)}: {failure(f)} → {f['run']}" for f in summary["failed"][:5]]
+        failed = summary["failed"]
+        notes += [f"failed: {label(f)}: {failure(f)} → {f['run']}" for f in failed[:5]]
+        if len(failed) > 5:
+            notes.append(f"and {len(failed) - 5:,} more failed runs (summary.json lists them all)")
     notes.append(_left_out_note(left_out, width))
     t.caption = "\n".join(n for n in notes if n)
     t.caption_justify = "left"

@@ -388,3 +388,9 @@ def test_a_quiet_sweep_names_its_failed_points_and_why():
     text = " ".join(render(sweep_summary(summary, 300), 300).split())
     assert "failed: lr=5.0: diverged in epoch 5 (" in text
     assert "a smaller lr may help → w8-tanh-gd-s0-43aac258" in text
+    assert "more failed" not in text
+    # past five, the count of the others (six failed showed five lines and no word more)
+    summary["failed"] = [{**failed, "run": f"r{i}"} for i in range(7)]
+    text = " ".join(render(sweep_summary(summary, 300), 300).split())
+    assert text.count("failed: lr=5.0") == 5
+    assert "and 2 more failed runs (summary.json lists them all)" in text
