@@ -901,6 +901,10 @@ def test_run_refuses_a_sweep_given_to_it(write, tmp_path):
     assert r.stderr == "error: --set sweep.grid: run does not sweep; use nnfit sweep\n"
     with pytest.raises(nnfit.ConfigError, match="run\\(\\) does not sweep"):
         nnfit.run(write(TINY), overrides={"sweep.grid": {"model.hidden": [[2]]}})
+    # taking the file's sweep away is not giving one: it was refused the same way
+    grid = write(TINY + "sweep:\n  grid:\n    model.hidden: [[2], [3]]\n", "g.yaml")
+    r = invoke("run", grid, "--set", "sweep=null", "--out", tmp_path / "r", "-q", "--no-figures")
+    assert r.exit_code == 0 and r.stderr == "", r.output  # and no note of a grid left aside
 
 
 def test_a_results_folder_that_is_a_dangling_link_is_refused_before_training(write, tmp_path):

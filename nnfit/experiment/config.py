@@ -527,8 +527,8 @@ def refuse_sweep(loc: Located, hint: str) -> None:
     """A run's overrides may not give a sweep: a file's ``sweep:`` section is for a
     sweep, and one given to a run would be ignored unseen."""
     for o in loc.overrides:
-        if o.path[0] == "sweep":
-            raise ConfigError([f"{o.where}: {hint}"])
+        if o.path[0] == "sweep" and not (o.path == ("sweep",) and o.value is None):
+            raise ConfigError([f"{o.where}: {hint}"])  # sweep=null takes it away: allowed
 
 
 def load_raw(path: str | Path, overrides=()) -> tuple[Any, Located]:
