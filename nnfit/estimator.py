@@ -70,7 +70,16 @@ def _as_params(message: str) -> str:
             out.append(f"{_param(key)}={value}")
         return f"({', '.join(out)})"
 
-    return _SET_HINT.sub(each, message).replace("(of optimizer.lr, ", "(of lr, ")
+    return _SET_HINT.sub(each, message).replace("optimizer.lr", "lr")
+
+
+def _refused(param: str, message: str):
+    """A ConfigError of the estimator's, as its parameter checks raise: one line naming
+    the parameter (a ValueError, as scikit-learn's own parameter errors are)."""
+    from nnfit.experiment.yamlfile import ConfigError, Problem
+
+    line = f"Regressor: {param}: {message}"
+    return ConfigError([Problem(line, None, None, param, None, None, message)])
 
 
 def _param(key: str) -> str:
@@ -311,7 +320,7 @@ class Regressor(RegressorMixin, BaseEstimator):
             P = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
             why = too_large(n, P, training.optimizer.params()["max_jacobian_mb"])
             if why:
-                raise ValueError(f"optimizer: {why}; use optimizer lbfgs or fewer units")
+                raise _refused("optimizer", f"{why}; use optimizer lbfgs or fewer units")
         if training.output_layer == "lstsq":  # as the command line refuses it
             from nnfit.experiment.config import lstsq_problem
 
@@ -321,14 +330,15 @@ class Regressor(RegressorMixin, BaseEstimator):
                 training.epochs > 0 or training.l2 > 0,
             )
             if why:
-                raise ValueError(
-                    f"output_layer: {why.replace('epochs: 0 and l2: 0', 'epochs=0 and l2=0')}"
+                raise _refused(
+                    "output_layer", why.replace("epochs: 0 and l2: 0", "epochs=0 and l2=0")
                 )
         method = training.optimizer.name
         if k > 1 and OPTIMIZERS[method].least_squares:  # its Jacobian is of one output
-            raise ValueError(
-                f"optimizer {method!r} fits one output and y has {k} columns; fit one "
-                "Regressor per column, or use lbfgs or a first-order optimizer"
+            raise _refused(
+                "optimizer",
+                f"{method!r} fits one output and y has {k} columns; fit one Regressor per "
+                "column, or use lbfgs or a first-order optimizer",
             )
         # the streams of training.seed (initial weights, shuffles; the third is the
         # baselines'), then the validation split's
@@ -337,13 +347,15 @@ class Regressor(RegressorMixin, BaseEstimator):
         if self.early_stopping:
             n_val = max(1, round(self.validation_fraction * n))
             if n < 2:
-                raise ValueError(
-                    f"early_stopping needs at least 2 samples to hold some out; got {n} sample(s)"
+                raise _refused(
+                    "early_stopping",
+                    f"needs at least 2 samples to hold some out; got {n} sample(s)",
                 )
             if n - n_val < 1:
-                raise ValueError(
-                    f"validation_fraction {self.validation_fraction!r} holds out all {n} "
-                    "samples, leaving none to train on; lower it"
+                raise _refused(
+                    "validation_fraction",
+                    f"{self.validation_fraction!r} holds out all {n} samples, leaving none "
+                    "to train on; lower it",
                 )
             val = np.sort(s_split.permutation(n)[:n_val])
         tr = np.setdiff1d(np.arange(n), val)
@@ -454,17 +466,19 @@ def _check_size(sizes: list[int], n: int, batch_size) -> None:
 
     n_params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     if n_params > MAX_PARAMS:
-        raise ValueError(
-            f"hidden: the network {'-'.join(map(str, sizes))} has {n_params:,} parameters "
-            f"(at most {MAX_PARAMS:,})"
+        raise _refused(
+            "hidden",
+            f"the network {'-'.join(map(str, sizes))} has {n_params:,} parameters "
+            f"(at most {MAX_PARAMS:,})",
         )
     rows = min(n if batch_size == "full" else batch_size, n, 8192)
     mb = (n_params * 48 + rows * max(sizes) * 32 * (len(sizes) - 1) + n * sizes[0] * 16) / 2**20
     if mb > MAX_MEMORY_MB:
-        raise ValueError(
-            f"hidden: training {'-'.join(map(str, sizes))} on batches of {rows:,} rows would "
-            f"need about {mb:,.0f} MiB (at most {MAX_MEMORY_MB:,}); use narrower layers or "
-            "a smaller batch_size"
+        raise _refused(
+            "hidden",
+            f"training {'-'.join(map(str, sizes))} on batches of {rows:,} rows would need "
+            f"about {mb:,.0f} MiB (at most {MAX_MEMORY_MB:,}); use narrower layers or a "
+            "smaller batch_size",
         )
 
 

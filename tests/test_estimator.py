@@ -246,8 +246,11 @@ def test_the_estimator_refuses_what_the_file_refuses_across_sections():
     ) as e:
         nnfit.Regressor(lr=0.001, schedule=rising, epochs=2).fit(X, y)
     assert e.value.key == "schedule"
-    with pytest.raises(ValueError, match="6,001 output weights on 200 points with a ridge"):
+    with pytest.raises(nnfit.ConfigError, match="6,001 output weights on 200 points with a r") as e:
         nnfit.Regressor(hidden=(6000,), epochs=2, output_layer="lstsq").fit(X, y)
+    # one line naming the parameter, as the other checks of the estimator give
+    assert str(e.value).startswith("Regressor: output_layer: lstsq solves for 6,001")
+    assert e.value.key == "output_layer" and isinstance(e.value, ValueError)
     wide = nnfit.Regressor(hidden=(600,), epochs=0, output_layer="lstsq", random_state=0)
     assert wide.fit(X, y).score(X, y) > 0.999  # no ridge, no training: one quick solve
 
@@ -341,7 +344,9 @@ def test_the_estimator_works_without_scikit_learn():
 
 def test_lm_with_several_outputs_is_one_clear_error():
     X = np.random.default_rng(0).uniform(size=(40, 2))
-    with pytest.raises(ValueError, match="optimizer 'lm' fits one output and y has 2 columns"):
+    with pytest.raises(
+        ValueError, match="^Regressor: optimizer: 'lm' fits one output and y has 2 columns"
+    ):
         nnfit.Regressor(optimizer="lm").fit(X, np.c_[X[:, 0], X[:, 1]])
 
 
@@ -421,7 +426,9 @@ def test_a_learning_rate_given_twice_is_refused_and_a_fraction_that_leaves_nothi
     nnfit.Regressor(optimizer={"name": "adam", "lr": 0.5}, epochs=2).fit(X, y)  # once: fine
     # the message spoke of needing 2 samples when 40 were given
     full = nnfit.Regressor(early_stopping=True, validation_fraction=0.99, epochs=2)
-    with pytest.raises(ValueError, match=r"^validation_fraction 0.99 holds out all 40 samples"):
+    with pytest.raises(
+        ValueError, match=r"^Regressor: validation_fraction: 0.99 holds out all 40 samples"
+    ):
         full.fit(X, y)
 
 
