@@ -345,7 +345,7 @@ def test_the_estimator_works_without_scikit_learn():
 def test_lm_with_several_outputs_is_one_clear_error():
     X = np.random.default_rng(0).uniform(size=(40, 2))
     with pytest.raises(
-        ValueError, match="^Regressor: optimizer: 'lm' fits one output and y has 2 columns"
+        ValueError, match=r"^Regressor: optimizer: 'lm' fits one output and y has 2 columns"
     ):
         nnfit.Regressor(optimizer="lm").fit(X, np.c_[X[:, 0], X[:, 1]])
 
