@@ -196,6 +196,10 @@ def test_per_layer_activations_and_parameters(write):
             "target: {expr: x}\nmodel: {hidden: '64'}\n",
             "model.hidden: must be a list, e.g. [64], got '64'",
         ),
+        (  # it said "got inf" of a value written as 1e400
+            "target: {expr: x}\ntraining: {l2: 1e400}\n",
+            "2: training.l2: 1e400 is above the largest float64 (about 1.8e308)",
+        ),
         (  # it said "got 0.0" of a value written as 1.0e-999
             "target: {expr: x}\ntraining: {l2: 1.0e-999}\n",
             "2: training.l2: 1.0e-999 is below the smallest float64 (about 5e-324) and would "
@@ -203,7 +207,8 @@ def test_per_layer_activations_and_parameters(write):
         ),
         (  # YAML reads 1e400 as inf: it said "unknown name 'inf'", a name never written
             "target: {expr: 1e400}\n",
-            "1: target.expr: read as the number inf, which is not finite; F must be finite",
+            "1: target.expr: 1e400 is above the largest float64 (about 1.8e308) and would "
+            "read as infinity",
         ),
         (
             "target: {expr: x}\nname: my run\n",

@@ -174,6 +174,12 @@ class _Compiler:
             except OverflowError:  # an integer of hundreds of digits
                 digits = len(str(node.value))  # at most MAX_LENGTH: str() is cheap
                 self.fail(node, f"the number with {digits} digits is too large for a float")
+            written = ast.get_source_segment(self.text, node) or ""
+            mantissa = written.lower().replace("_", "").split("e")[0]
+            if value == 0 and re.search(r"[1-9]", mantissa):  # 1e-400 reads as 0
+                self.fail(node, f"{written} is below the smallest float64 (about 5e-324)")
+            if math.isinf(value):  # 1e400 reads as inf
+                self.fail(node, f"{written} is above the largest float64 (about 1.8e308)")
             return lambda X: value
         if isinstance(node, ast.Name):
             return self.name(node)

@@ -234,6 +234,11 @@ def _construct_float(loader, node) -> float:
     if text.lower() in special:
         return special[text.lower()]
     v = float(text)
+    if math.isinf(v):  # 1e400: a number written, not .inf
+        raise Unsupported(
+            f"{text} is above the largest float64 (about 1.8e308) and would read as infinity",
+            node.start_mark,
+        )
     if v == 0 and re.search(r"[1-9]", text.lower().split("e")[0]):  # 1e-400: not a 0 written
         raise Unsupported(
             f"{text} is below the smallest float64 (about 5e-324) and would read as 0",
