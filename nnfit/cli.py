@@ -211,6 +211,11 @@ def _widths(text: str | None) -> list[int] | None:
         _fail(f"--widths {cut(text)}: expected whole numbers separated by commas, e.g. 1,2,4,8")
     if min(widths) < 1:
         _fail(f"--widths {cut(text)}: widths must be positive")
+    from nnfit.experiment.config import MAX_WIDTH
+
+    if max(widths) > MAX_WIDTH:  # said as for a number of more digits than a width has
+        which = "" if len(widths) == 1 else f"width {max(widths)} "
+        _fail(f"--widths {cut(text)}: {which}is above {MAX_WIDTH:,}, the widest layer allowed")
     return widths
 
 
