@@ -798,6 +798,23 @@ def test_a_sweep_checks_points_that_differ_only_in_data_seed_once(write, tmp_pat
     assert v.exit_code == 0 and len(built) == 1 + 6, built  # validate checks each seed
 
 
+def _one_sweep(p, out):
+    """A function that sweeps ``p`` into ``out`` (one job, quiet) and checks it ran."""
+
+    def sweep():
+        r = invoke("sweep", p, "--out", out, "--jobs", "1", "--quiet")
+        assert r.exit_code == 0, r.output
+        return r
+
+    return sweep
+
+
+def _sweep_statuses(out) -> list[str]:
+    """The status of each sweep row that report --json gives for ``out``."""
+    rows = json.loads(invoke("report", out, "--json").stdout)
+    return [r["status"] for r in rows if r["kind"] == "sweep"]
+
+
 def test_a_sweep_keeps_an_edited_summary_aside_and_report_sees_an_edited_count(
     write, tmp_path, no_run_figures
 ):
@@ -807,11 +824,7 @@ def test_a_sweep_keeps_an_edited_summary_aside_and_report_sees_an_edited_count(
 
     p = write(SWEEP.replace("[[2], [4]]", "[[2]]"))
     out = tmp_path / "res"
-
-    def sweep():
-        r = invoke("sweep", p, "--out", out, "--jobs", "1", "--quiet")
-        assert r.exit_code == 0, r.output
-        return r
+    sweep = _one_sweep(p, out)
 
     sweep()
     (folder,) = (out / "sw").iterdir()
@@ -828,18 +841,14 @@ def test_a_sweep_keeps_an_edited_summary_aside_and_report_sees_an_edited_count(
     assert (folder / "summary.csv").read_bytes() == csv
     s["n_ok"] = 999
     (folder / "summary.json").write_text(json.dumps(s))
-    rows = json.loads(invoke("report", out, "--json").stdout)
-    (row,) = [r for r in rows if r["kind"] == "sweep"]
-    assert row["status"] == "damaged"
+    assert _sweep_statuses(out) == ["damaged"]
     r = invoke("report", out)
     assert "summary.json: changed since the sweep wrote it" in r.stderr and "999" not in r.stdout
     (folder / "summary.json").write_text('{"mine": 1}')
-    rows = json.loads(invoke("report", out, "--json").stdout)
-    assert [r["status"] for r in rows if r["kind"] == "sweep"] == ["unreadable"]
+    assert _sweep_statuses(out) == ["unreadable"]
     sweep()
     assert (folder / "summary.json.kept-1").read_text() == '{"mine": 1}'
-    rows = json.loads(invoke("report", out, "--json").stdout)
-    assert [r["status"] for r in rows if r["kind"] == "sweep"] == ["2 ok, 0 failed"]
+    assert _sweep_statuses(out) == ["2 ok, 0 failed"]
 
 
 def test_a_summary_csv_no_summary_json_vouches_for_is_kept_and_a_stripped_checksum_shows(
@@ -850,15 +859,7 @@ def test_a_summary_csv_no_summary_json_vouches_for_is_kept_and_a_stripped_checks
     # and report called a sweep with an edited summary.csv fine
     p = write(SWEEP.replace("[[2], [4]]", "[[2]]"))
     out = tmp_path / "res"
-
-    def sweep():
-        r = invoke("sweep", p, "--out", out, "--jobs", "1", "--quiet")
-        assert r.exit_code == 0, r.output
-        return r
-
-    def status():
-        rows = json.loads(invoke("report", out, "--json").stdout)
-        return [r["status"] for r in rows if r["kind"] == "sweep"]
+    sweep, status = _one_sweep(p, out), lambda: _sweep_statuses(out)
 
     sweep()
     (folder,) = (out / "sw").iterdir()

@@ -186,38 +186,40 @@ def collect(root: Path, with_problems: bool = False):
     for r in rows:
         r["config"] = Config(r["config"], differs)
     for folder in folders_holding(root, "summary.json"):
-        sweep_row = {"kind": "sweep", "path": str(folder.relative_to(root))}
-        try:
-            s = load_summary(folder)
-        except ResultsError as exc:  # a row all the same, as for a run folder
-            problems.append(str(exc))
-            rows.append({**sweep_row, "name": None, "status": "unreadable"})
-            rows[-1].update(dict.fromkeys(COLUMNS[4:]))
-            continue
-        changed = summary_changes(folder)
-        if changed:  # its counts, or its table, are not the sweep's
-            problems += [f"{folder}/{c}" for c in changed]
-            rows.append({**sweep_row, "name": s.get("name"), "status": "damaged"})
-            rows[-1].update(dict.fromkeys(COLUMNS[4:]))
-            continue
-        n_ok, n_failed = s.get("n_ok", 0), s.get("n_failed", 0)
-        status = f"{n_ok} ok, {n_failed} failed"
-        if s.get("n_missing"):
-            status += f", {s['n_missing']} not run"
-        k = sum(folder in b.parents for b in bad)
-        if k:  # the counts are the sweep's record, from before the damage
-            status += f" when run; {k} damaged or unreadable now"
+        name, status, wall_s = _sweep_status(folder, bad, problems)
         rows.append(
             {
                 "kind": "sweep",
                 "path": str(folder.relative_to(root)),
-                "name": s.get("name"),
+                "name": name,
                 "status": status,
                 **dict.fromkeys(COLUMNS[4:]),
-                "wall_s": s.get("wall_s"),
+                "wall_s": wall_s,
             }
         )
     return (rows, differs, problems) if with_problems else (rows, differs)
+
+
+def _sweep_status(folder: Path, bad: list[Path], problems: list[str]):
+    """A sweep folder's (name, status, wall_s) for its report row: its counts, or
+    'unreadable' or 'damaged' (a row all the same, as for a run folder), with why in
+    ``problems``; ``bad`` are the run folders found damaged or unreadable."""
+    try:
+        s = load_summary(folder)
+    except ResultsError as exc:
+        problems.append(str(exc))
+        return None, "unreadable", None
+    changed = summary_changes(folder)
+    if changed:  # its counts, or its table, are not the sweep's
+        problems += [f"{folder}/{c}" for c in changed]
+        return s.get("name"), "damaged", None
+    status = f"{s.get('n_ok', 0)} ok, {s.get('n_failed', 0)} failed"
+    if s.get("n_missing"):
+        status += f", {s['n_missing']} not run"
+    k = sum(folder in b.parents for b in bad)
+    if k:  # the counts are the sweep's record, from before the damage
+        status += f" when run; {k} damaged or unreadable now"
+    return s.get("name"), status, s.get("wall_s")
 
 
 def to_csv(rows: list[dict], differs: list[str] = ()) -> str:

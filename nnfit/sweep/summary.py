@@ -6,6 +6,7 @@ the error-vs-width figure.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -229,8 +230,6 @@ def write_summary(folder: Path, summary: dict) -> None:
 def _keep_edited(folder: Path) -> list[str]:
     """Move aside what of the summary files changed since the sweep wrote them (a
     user's notes in summary.csv), as ``summary.csv.kept-1`` and on; a note for each."""
-    import os
-
     notes = []
     for change in summary_changes(folder):
         name, why = change.split(": ", 1)
