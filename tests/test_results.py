@@ -126,18 +126,24 @@ def test_a_rerun_keeps_what_nnfit_did_not_write_in_the_run_folder(
     assert rec.warnings == []
 
 
-@pytest.mark.parametrize("edit", ["note", "value", "garbage", "as written"])
+@pytest.mark.parametrize(
+    "edit", ["note", "value", "garbage", "no checksum", "null checksum", "as written"]
+)
 def test_an_edited_metrics_json_is_kept_when_the_run_is_written_again(write, tmp_path, edit):
     # a note added to metrics.json (or a value changed) was dropped without a word when
-    # the run trained again; one as written is nnfit's and simply replaced
+    # the run trained again, and so was one whose checksum was taken out with the edit;
+    # one as written is nnfit's and simply replaced
     rec, run_dir = trained(write, tmp_path)
     results.write_run(rec, run_dir)
     path = run_dir / "metrics.json"
     m = json.loads(path.read_text())
+    unsealed = {k: v for k, v in m.items() if k != "sha256"}
     text = {
         "note": json.dumps({**m, "note": "my annotation"}),
         "value": json.dumps({**m, "epochs": m["epochs"] + 1}),
         "garbage": "my annotation {",
+        "no checksum": json.dumps({**unsealed, "note": "my annotation"}),
+        "null checksum": json.dumps({**unsealed, "sha256": None, "epochs": 1}),
         "as written": json.dumps(m, indent=4),  # another layout, the same values
     }[edit]
     path.write_text(text)
@@ -151,7 +157,9 @@ def test_an_edited_metrics_json_is_kept_when_the_run_is_written_again(write, tmp
     [kept] = others
     assert (kept / "metrics.json").read_text() == text
     [said] = rec.warnings
-    assert said.startswith("metrics.json of the earlier folder kept in ") and kept.name in said
+    # not JSON: no record tells nnfit's files from edited ones, and all are kept
+    first = "config.yaml, data.npz, history.csv and 2 more" if edit == "garbage" else "metrics.json"
+    assert said.startswith(f"{first} of the earlier folder kept in ") and kept.name in said
 
 
 @pytest.mark.parametrize("exchange", [True, False])
@@ -194,14 +202,35 @@ def test_a_results_folder_inside_a_run_folder_or_a_file_is_refused(write, tmp_pa
     assert results.check_run(run.run_dir) is None
 
 
-def test_a_rerun_over_an_unreadable_record_keeps_every_file_but_metrics_json(write, tmp_path):
-    # with metrics.json unreadable, a user's .png was deleted as if it were a figure
+def test_a_config_yaml_edited_with_the_record_of_the_files_taken_out_is_kept(write, tmp_path):
+    # with `files` and `sha256` taken out of metrics.json, an edited config.yaml could
+    # not be told from nnfit's and was replaced without a word
+    rec, run_dir = trained(write, tmp_path)
+    results.write_run(rec, run_dir)
+    m = json.loads((run_dir / "metrics.json").read_text())
+    m = {k: v for k, v in m.items() if k not in ("files", "sha256")}
+    (run_dir / "metrics.json").write_text(json.dumps(m))
+    (run_dir / "config.yaml").write_text("# my notes on this run\n")
+    assert results.write_run(rec, run_dir)
+    assert results.check_run(run_dir) is None
+    [kept] = [p for p in run_dir.parent.iterdir() if p != run_dir]
+    assert (kept / "config.yaml").read_text() == "# my notes on this run\n"
+    assert (kept / "metrics.json").exists()
+    [said] = rec.warnings
+    assert said.startswith("config.yaml, data.npz, history.csv and 2 more of the earlier")
+
+
+def test_a_rerun_over_an_unreadable_record_keeps_every_file(write, tmp_path):
+    # with metrics.json unreadable, a user's .png was deleted as if it were a figure,
+    # and so was an edited config.yaml
     rec, run_dir = trained(write, tmp_path)
     results.write_run(rec, run_dir)
     (run_dir / "my.png").write_bytes(b"mine")
     (run_dir / "metrics.json").write_text("{bad")
     assert results.write_run(rec, run_dir)
     assert (run_dir / "my.png").read_bytes() == b"mine"
+    [kept] = [p for p in run_dir.parent.iterdir() if p != run_dir]
+    assert (kept / "metrics.json").read_text() == "{bad" and (kept / "config.yaml").exists()
     assert results.check_run(run_dir) is None
 
 

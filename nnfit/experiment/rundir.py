@@ -364,25 +364,28 @@ def _carry_over(old: Path, run_dir: Path) -> list[str] | None:
     earlier folder ``old`` into the new ``run_dir``; the names that could not be moved
     (one of the new run's own names, say), and ``old`` must then stay, or None if the
     folder could not be listed."""
-    m = read_metrics(old)
-    files = (m or {}).get("files") or {}
-    own = _OWN | set(files)
+    m = read_metrics(old) or {}
+    files = m.get("files")
+    files = files if isinstance(files, dict) else None
+    own = _OWN | set(files or ())
     try:
         names = os.listdir(old)
     except OSError:
         return None
     left = []
-    # a metrics.json edited since it was written (its checksum differs, or it no longer
-    # reads as one) is the user's now, as any other file of the run would be
-    edited = m is None or (m.get("sha256") is not None and own_digest(m) != m["sha256"])
+    # a metrics.json edited since it was written (its checksum differs or is gone, or
+    # it no longer reads as one) is the user's now, as any other file of the run would be
+    edited = m.get("sha256") is None or own_digest(m) != m["sha256"]
     for name in sorted(names):
-        # unreadable metrics.json: every other file is kept, figures too; a file of the
-        # run edited since it was written is the user's now
+        # a file of the run edited since it was written is the user's now; with no
+        # record of the files (metrics.json unreadable, or its record taken out) none
+        # of them can be told from a user's edit, and every one is kept
         if name == "metrics.json":
             if not edited:
                 continue
-        elif name in own and (name not in files or _as_written(old / name, files[name])):
-            continue
+        elif name in own and files is not None:
+            if name not in files or _as_written(old / name, files[name]):
+                continue
         try:
             if os.path.lexists(run_dir / name):
                 raise FileExistsError(name)
