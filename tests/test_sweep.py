@@ -880,3 +880,28 @@ def test_a_summary_csv_no_summary_json_vouches_for_is_kept_and_a_stripped_checks
     assert status() == ["damaged"]
     r = invoke("report", out)
     assert "summary.json: changed since the sweep wrote it (a checksum is gone)" in r.stderr
+
+
+def test_a_missing_summary_csv_shows_and_an_edited_summary_json_vouches_for_nothing(
+    write, tmp_path, no_run_figures
+):
+    # report called a sweep fine whose summary.csv, recorded in summary.json, was gone;
+    # and a summary.json edited by hand still vouched for summary.csv on a rerun
+    p = write(SWEEP.replace("[[2], [4]]", "[[2]]"))
+    out = tmp_path / "res"
+    sweep, status = _one_sweep(p, out), lambda: _sweep_statuses(out)
+
+    sweep()
+    (folder,) = (out / "sw").iterdir()
+    csv = (folder / "summary.csv").read_bytes()
+    (folder / "summary.csv").unlink()
+    assert status() == ["damaged"]
+    assert f"{folder}/summary.csv: missing" in invoke("report", out).stderr
+    r = sweep()  # nothing to keep aside: written anew, not a word of keeping
+    assert "kept" not in r.stderr and (folder / "summary.csv").read_bytes() == csv
+    s = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").write_text(json.dumps({**s, "n_ok": 7}))
+    r = sweep()
+    assert "summary.csv: the summary.json that records it changed; kept as " in r.stderr
+    assert (folder / "summary.csv.kept-1").read_bytes() == csv
+    assert status() == ["2 ok, 0 failed"]

@@ -231,24 +231,27 @@ def summary_changes(folder: Path) -> list[str]:
     no readable summary.json vouches for is taken as changed."""
     folder = Path(folder)
     path, csv = folder / "summary.json", folder / "summary.csv"
-    out, rec = [], None
+    out, rec, untrusted = [], None, "no readable summary.json records it"
     if os.path.lexists(path):
         try:
             s = load_summary(folder)
         except ResultsError as exc:
             out.append(f"summary.json: {str(exc).removeprefix(f'{path}: ')}")
         else:
-            rec = (s.get("files") or {}).get("summary.csv")
-            sealed = s.get("sha256") is not None
-            if sealed and own_digest(s) != s["sha256"]:
-                out.append("summary.json: changed since the sweep wrote it (checksum differs)")
-            elif sealed != (s.get("files") is not None):  # one of the two taken out
-                out.append("summary.json: changed since the sweep wrote it (a checksum is gone)")
-            elif not sealed:
+            sealed, files = s.get("sha256") is not None, s.get("files")
+            if not sealed and files is None:
                 return out  # an earlier nnfit's: nothing to check against
+            if sealed and own_digest(s) == s["sha256"] and files is not None:
+                rec = files.get("summary.csv")  # only a record as written vouches
+                if rec is not None and not os.path.lexists(csv):
+                    out.append("summary.csv: missing")
+            else:
+                why = "checksum differs" if sealed and files is not None else "a checksum is gone"
+                out.append(f"summary.json: changed since the sweep wrote it ({why})")
+                untrusted = "the summary.json that records it changed"
     if os.path.lexists(csv):
         if rec is None:
-            out.append("summary.csv: no readable summary.json records it")
+            out.append(f"summary.csv: {untrusted}")
         else:
             try:
                 got = file_digest(csv, rec["bytes"])

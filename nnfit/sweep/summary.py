@@ -233,6 +233,8 @@ def _keep_edited(folder: Path) -> list[str]:
     notes = []
     for change in summary_changes(folder):
         name, why = change.split(": ", 1)
+        if not os.path.lexists(folder / name):  # missing: nothing to keep
+            continue
         n = 1
         while os.path.lexists(folder / f"{name}.kept-{n}"):
             n += 1
