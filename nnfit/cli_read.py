@@ -8,6 +8,8 @@ Added to the ``nnfit`` app by :func:`add_commands`; the same edge rules as
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -310,11 +312,26 @@ def _refuse_run_folder(out: Path) -> None:
             "so that none of the run's files is replaced"
         )
     sweep_files = ("summary.json", "summary.csv", "error_vs_width.png", "errors.png")
-    if target.name in sweep_files and (folder / "summary.json").exists():
+    if target.name in sweep_files and _a_sweeps(folder):
         _fail(
             f"--out {out}: {target.name} is a file of the sweep in {folder}; give the "
             "predictions a name of their own"
         )
+
+
+def _a_sweeps(folder: Path) -> bool:
+    """Whether ``folder`` is a sweep's: it holds a summary.json, has a sweep folder's
+    name, or holds a run folder (a sweep whose summary is not written yet, or gone)."""
+    if (folder / "summary.json").exists() or re.fullmatch(r"sweep-[0-9a-f]{8}", folder.name):
+        return True
+    try:
+        with os.scandir(folder) as entries:
+            return any(
+                e.is_dir(follow_symlinks=False) and os.path.exists(Path(e.path, "metrics.json"))
+                for e in entries
+            )
+    except OSError:
+        return False
 
 
 @_guard()

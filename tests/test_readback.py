@@ -532,6 +532,21 @@ def test_predictions_are_never_written_over_a_sweeps_files(run_copy, tmp_path, n
     assert r.exit_code == 0 and (sweep / "p.csv").read_text().startswith("x0,g\n")
 
 
+@pytest.mark.parametrize("kind", ["sweep name", "a run inside"])
+def test_predictions_are_never_written_into_a_sweep_folder_without_its_summary(
+    run_copy, tmp_path, kind
+):
+    # a sweep folder whose summary.json was not written yet (or was deleted) took
+    # --out DIR/summary.csv, which the sweep's next summary then wrote over
+    sweep = tmp_path / "sw" / ("sweep-0123abcd" if kind == "sweep name" else "mine")
+    sweep.mkdir(parents=True)
+    if kind == "a run inside":
+        shutil.copytree(run_copy, sweep / run_copy.name)
+    r = invoke("predict", run_copy, "--x", "0.5", "--out", sweep / "summary.csv")
+    one_line_error(r, f"--out {sweep / 'summary.csv'}: summary.csv is a file of the sweep in ")
+    assert not (sweep / "summary.csv").exists()
+
+
 @pytest.mark.parametrize("args", [["--csv", "/dev/stdin"], ["--csv", "-", "--out", "-"]])
 def test_points_from_a_pipe_are_all_predicted(finished, args, tmp_path):
     """A pipe can be read once: the points were scanned, then read again as nothing.
