@@ -202,8 +202,17 @@ def test_per_layer_activations_and_parameters(write):
         ),
         (  # it said "got 0.0" of a value written as 1.0e-999
             "target: {expr: x}\ntraining: {l2: 1.0e-999}\n",
-            "2: training.l2: 1.0e-999 is below the smallest float64 (about 5e-324) and would "
-            "read as 0",
+            "2: training.l2: 1.0e-999 is nearer 0 than the smallest float64 (about 5e-324) "
+            "and would read as 0",
+        ),
+        (  # it said "above the largest float64" of a number below the most negative
+            "target: {expr: x}\ntraining: {l2: -1e400}\n",
+            "2: training.l2: -1e400 is below the most negative float64 (about -1.8e308) and "
+            "would read as -infinity",
+        ),
+        (  # a literal of 600 digits was printed whole, the reason cut off the line
+            "target: {expr: x}\ntraining: {l2: 0." + "0" * 600 + "1}\n",
+            "2: training.l2: 0." + "0" * 27 + "… is nearer 0 than the smallest float64",
         ),
         (  # YAML reads 1e400 as inf: it said "unknown name 'inf'", a name never written
             "target: {expr: 1e400}\n",

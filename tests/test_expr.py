@@ -57,8 +57,9 @@ def test_variables_in_several_dimensions():
         ("sin(x, x)", "takes 1 argument"),
         ("sin(x=1)", "keyword"),
         # read as 0 and as inf: F ≡ 0 passed, unsaid
-        ("sin(2*pi*x)*1e-400", "1e-400 is below the smallest float64"),
+        ("sin(2*pi*x)*1e-400", "1e-400 is nearer 0 than the smallest float64"),
         ("x*1e400", "1e400 is above the largest float64"),
+        ("x*0." + "0" * 500 + "1", "0." + "0" * 27 + "… is nearer 0 than"),
         # it said "maximum() takes 2 argument(s), got 2"
         ("maximum(x, *[1])", "written out, not unpacked with"),
         ("'a' + x", "only numbers"),

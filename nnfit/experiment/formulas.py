@@ -22,6 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nnfit.text import cut
+
 Array = np.ndarray
 
 MAX_LENGTH = 2000
@@ -176,8 +178,9 @@ class _Compiler:
                 self.fail(node, f"the number with {digits} digits is too large for a float")
             written = ast.get_source_segment(self.text, node) or ""
             mantissa = written.lower().replace("_", "").split("e")[0]
+            written = cut(written, 30)  # hundreds of digits would push the reason off
             if value == 0 and re.search(r"[1-9]", mantissa):  # 1e-400 reads as 0
-                self.fail(node, f"{written} is below the smallest float64 (about 5e-324)")
+                self.fail(node, f"{written} is nearer 0 than the smallest float64 (about 5e-324)")
             if math.isinf(value):  # 1e400 reads as inf
                 self.fail(node, f"{written} is above the largest float64 (about 1.8e308)")
             return lambda X: value

@@ -383,9 +383,12 @@ def _carry_over(old: Path, run_dir: Path) -> list[str] | None:
         if name == "metrics.json":
             if not edited:
                 continue
-        elif name in own and files is not None:
-            if name not in files or _as_written(old / name, files[name]):
-                continue
+        elif (
+            name in own
+            and files is not None
+            and (name not in files or _as_written(old / name, files[name]))
+        ):
+            continue
         try:
             if os.path.lexists(run_dir / name):
                 raise FileExistsError(name)

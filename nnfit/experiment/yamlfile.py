@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from nnfit.text import cut
+
 MAX_FILE_BYTES = 1_000_000
 #: how long a pipe given as a file may take to deliver its first bytes
 PIPE_WAIT_S = 5
@@ -234,14 +236,17 @@ def _construct_float(loader, node) -> float:
     if text.lower() in special:
         return special[text.lower()]
     v = float(text)
+    shown = cut(text, 30)  # hundreds of digits would push the reason off the line
     if math.isinf(v):  # 1e400: a number written, not .inf
+        far = "above the largest" if v > 0 else "below the most negative"
         raise Unsupported(
-            f"{text} is above the largest float64 (about 1.8e308) and would read as infinity",
+            f"{shown} is {far} float64 (about {math.copysign(1.8, v)}e308) and would read "
+            f"as {'' if v > 0 else '-'}infinity",
             node.start_mark,
         )
     if v == 0 and re.search(r"[1-9]", text.lower().split("e")[0]):  # 1e-400: not a 0 written
         raise Unsupported(
-            f"{text} is below the smallest float64 (about 5e-324) and would read as 0",
+            f"{shown} is nearer 0 than the smallest float64 (about 5e-324) and would read as 0",
             node.start_mark,
         )
     return v
