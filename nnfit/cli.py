@@ -204,7 +204,9 @@ def _widths(text: str | None) -> list[int] | None:
         from nnfit.experiment.config import MAX_WIDTH
 
         parts = text.split(",")
-        long = next((p for p in parts if p.isascii() and p.isdigit() and len(p) > 9), None)
+        long = next(
+            (p for p in parts if p.isascii() and p.isdigit() and len(p.lstrip("0")) > 9), None
+        )
         if long:  # a whole number, past any width the model takes
             which = "" if long == text else f"width {cut(long, 20)} "
             _fail(f"--widths {cut(text)}: {which}is above {MAX_WIDTH:,}, the widest layer allowed")

@@ -850,7 +850,19 @@ def test_set_with_a_space_for_the_equals_sign_says_key_equals_value(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "widths", [" 3,4", "+4", "1_0", "\u0663", "9" * 5000, "1,,2", "0,2", "2,1000001"]
+    "widths",
+    [
+        " 3,4",
+        "+4",
+        "1_0",
+        "\u0663",
+        "9" * 5000,
+        "1,,2",
+        "0,2",
+        "2,1000001",
+        "0" * 12,
+        "0" * 12 + "2" * 9,
+    ],
 )
 def test_widths_are_plain_whole_numbers_said_in_one_short_line(write, widths, tmp_path):
     r = invoke("sweep", write(TINY), "--widths", widths, "--out", tmp_path / "res")
@@ -860,7 +872,15 @@ def test_widths_are_plain_whole_numbers_said_in_one_short_line(write, widths, tm
     # a whole number too long to be a width says so, with the widest allowed (it said
     # "expected whole numbers")
     said = "is above 1,000,000, the widest layer allowed" in r.stderr
-    assert said == (widths in ("9" * 5000, "2,1000001"))
+    assert said == (widths in ("9" * 5000, "2,1000001", "0" * 12 + "2" * 9))
+    # twelve zeros are a width of 0 (it said "above 1,000,000", counting digits)
+    assert ("widths must be positive" in r.stderr) == (widths in ("0,2", "0" * 12))
+
+
+def test_widths_may_have_leading_zeros():
+    from nnfit.cli import _widths
+
+    assert _widths("0000000000004,08") == [4, 8]
 
 
 def test_options_that_take_many_values_or_none_may_repeat():

@@ -45,10 +45,10 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .()\[\]-]*")
 
 def whole_numbers(text: str, limit: int = 9) -> list[int] | None:
     """'1,4,16' → [1, 4, 16]; None unless every part is plain digits (at most ``limit``
-    of them): int() would also take ' 3', '+3', '1_0', another script's digits, and
-    fail on a number of 4,301 digits."""
+    of them past leading zeros): int() would also take ' 3', '+3', '1_0', another
+    script's digits, and fail on a number of 4,301 digits."""
     parts = text.split(",")
-    if not all(re.fullmatch(rf"[0-9]{{1,{limit}}}", p) for p in parts):
+    if not all(re.fullmatch(rf"0*[0-9]{{1,{limit}}}", p) for p in parts):
         return None
     return [int(p) for p in parts]
 
