@@ -528,7 +528,10 @@ BAD_FILES = {
     ),
     "bool tag": ("target: {expr: x}\ntraining: {epochs: !!bool 1}\n", "training.epochs: YAML tags"),
     "binary tag": ("target: {expr: x}\nmodel: {bias: !!binary aGVsbG8=}\n", "model.bias: YAML"),
-    "integer too long": (f"target: {{expr: x}}\ntraining: {{seed: {'1' * 5000}}}\n", "4300 digits"),
+    "integer too long": (
+        f"target: {{expr: x}}\ntraining: {{seed: {'1' * 5000}}}\n",
+        "whole number of 5,000 digits",
+    ),
     "a date is a string": ("target: {expr: x}\ntraining: {seed: 2024-01-01}\n", "got '2024-01-01'"),
     "merge key": ("target: {expr: x}\ntraining:\n  <<: {epochs: 2}\n", "merge keys (<<)"),
     "absurd size": (BASE + "model: {hidden: [100000, 100000, 100000]}\n", "parameters"),

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,15 @@ for _tag, _rx, _first in _RESOLVERS:
 
 def _construct_int(loader, node) -> int:
     text = loader.construct_scalar(node).replace("_", "")
+    body = text.lstrip("+-")
+    digits = len(body.removeprefix("0o").removeprefix("0x").lstrip("0"))
+    limit = sys.get_int_max_str_digits() or math.inf
+    if digits > limit:  # int() would refuse it in words about sys.set_int_max_str_digits
+        raise Unsupported(
+            f"{cut(text, 30)} is a whole number of {digits:,} digits, too long to read "
+            f"(at most {limit:,}), and far above any value an experiment file takes",
+            node.start_mark,
+        )
     if text.startswith(("0o", "0x")):
         return int(text[2:], 8 if text[1] == "o" else 16)
     return int(text)  # decimal, leading zeros and all
