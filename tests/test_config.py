@@ -589,6 +589,10 @@ def test_a_set_key_given_twice_is_refused(write):
     with pytest.raises(config.ConfigError) as info:
         config.load(path, ["training.epochs=5", "training.epochs=10"])
     assert str(info.value) == "--set training.epochs: given twice (5 and 10); give it once"
+    # it said "(None and None)", Python's spelling of YAML's null
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path, ["training.early_stopping=null", "training.early_stopping=null"])
+    assert str(info.value).endswith("given twice (null and null); give it once")
     assert config.load(path, ["training.epochs=5", "training.seed=1"]).training.epochs == 5
 
 

@@ -679,7 +679,10 @@ def check_once(pairs, where=lambda key: f"--set {key}") -> None:
                     )
                 if k == key:
                     raise ConfigError(
-                        [f"{where(key)}: given twice ({v!r} and {value!r}); give it once"]
+                        [
+                            f"{where(key)}: given twice ({yaml_brief(v)} and "
+                            f"{yaml_brief(value)}); give it once"
+                        ]
                     )
                 if one != leaf or first != one:  # target.expr against target.name
                     raise ConfigError(
@@ -692,6 +695,12 @@ def check_once(pairs, where=lambda key: f"--set {key}") -> None:
                     [f"{where(k)}: {where(key)} sets {leaf} too; give the value once"]
                 )
             seen[one] = (key, value, leaf)
+
+
+def yaml_brief(value, limit: int = 40) -> str:
+    """A value as it is written in YAML (null, true, 'text'), cut to ``limit``."""
+    text = yaml.dump(value, Dumper=Dumper, default_flow_style=True, width=math.inf)
+    return cut(text.removesuffix("\n...\n").strip(), limit)
 
 
 def _brief(value) -> str:
