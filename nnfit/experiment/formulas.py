@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nnfit.text import cut
+from nnfit.experiment.yamlfile import cut
 
 Array = np.ndarray
 

@@ -18,15 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from nnfit.experiment.data import DataError
+from nnfit.experiment.yamlfile import cut
 
 Array = np.ndarray
 
 CHUNK = 65_536
 MAX_LINE = 100_000  # characters; a longer line is not a row of at most 64 numbers
-
-
-def cut(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _show(text: str, limit: int = 40) -> str:

@@ -22,8 +22,6 @@ from typing import Any
 
 import yaml
 
-from nnfit.text import cut
-
 MAX_FILE_BYTES = 1_000_000
 #: how long a pipe given as a file may take to deliver its first bytes
 PIPE_WAIT_S = 5
@@ -32,6 +30,11 @@ MAX_NODES = 20_000
 
 # what may not reach a message line raw: C0 and C1 controls (a newline, an escape), DEL
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def cut(text: str, limit: int = 40) -> str:
+    """``text`` at most ``limit`` characters, its end marked …"""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def short_path(name) -> str:
