@@ -930,6 +930,11 @@ def test_run_refuses_a_sweep_given_to_it(write, tmp_path):
     grid = write(TINY + "sweep:\n  grid:\n    model.hidden: [[2], [3]]\n", "g.yaml")
     r = invoke("run", grid, "--set", "sweep=null", "--out", tmp_path / "r", "-q", "--no-figures")
     assert r.exit_code == 0 and r.stderr == "", r.output  # and no note of a grid left aside
+    # in sweep it is the grid taken away: it said "add sweep.grid to the file"
+    r = invoke("sweep", grid, "--set", "sweep=null", "--out", tmp_path / "s")
+    assert r.stderr == "error: --set sweep: leaves nothing to sweep; give --widths or --seeds\n"
+    r = invoke("sweep", grid, "--set", "sweep.grid=null", "--out", tmp_path / "s")
+    assert r.stderr == "error: --set sweep.grid: must be a section of keys, got null\n"
 
 
 def test_a_results_folder_that_is_a_dangling_link_is_refused_before_training(write, tmp_path):

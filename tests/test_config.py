@@ -527,9 +527,9 @@ def test_a_bad_parameter_of_a_named_choice_is_one_line_at_its_own_key(write):
 @pytest.mark.parametrize(
     "body, expect",
     [
-        ("data: {n_train: true}", "2: data.n_train: must be a whole number, got True"),
-        ("model: {hidden: [8, true]}", "2: model.hidden: must list whole numbers, got True in it"),
-        ("model: {bias: false}", "2: model.bias: must be a number or 'spread', got False"),
+        ("data: {n_train: true}", "2: data.n_train: must be a whole number, got true"),
+        ("model: {hidden: [8, true]}", "2: model.hidden: must list whole numbers, got true in it"),
+        ("model: {bias: false}", "2: model.bias: must be a number or 'spread', got false"),
         ("model: {bias: '0.01'}", "2: model.bias: must be a number or 'spread', got '0.01'"),
         (
             "training: {batch_size: '20'}",
@@ -540,7 +540,7 @@ def test_a_bad_parameter_of_a_named_choice_is_one_line_at_its_own_key(write):
             "training: {optimizer: {name: adam, lr: '0.01'}}",
             "2: training.optimizer.lr: must be a number",
         ),
-        ("training: {l2: true}", "2: training.l2: must be a number, got True"),
+        ("training: {l2: true}", "2: training.l2: must be a number, got true"),
         ("data: {n_train: 32.5}", "2: data.n_train: must be a whole number, got 32.5"),
     ],
 )

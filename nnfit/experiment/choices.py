@@ -22,7 +22,7 @@ from nnfit.engine.initializers import PARAMS as INIT_PARAMS
 from nnfit.engine.losses import LOSSES
 from nnfit.engine.optimizers import OPTIMIZERS
 from nnfit.engine.schedules import PARAMS as SCHEDULE_PARAMS
-from nnfit.experiment.messages import _AtKey, _Bad
+from nnfit.experiment.messages import _AtKey, _Bad, shown
 
 
 def _lit(names):
@@ -89,12 +89,14 @@ class _NumbersAreNumbers(BaseModel):
                 continue
             kinds, item = _kinds(field.annotation)
             if _not_a_number(value, kinds):
-                raise _AtKey(key, f"must be {_number(kinds)}, got {value!r}")
+                raise _AtKey(key, f"must be {_number(kinds)}, got {shown(value)}")
             if item is not None and isinstance(value, list):
                 item_kinds, _ = _kinds(item)
                 for v in value:
                     if _not_a_number(v, item_kinds):
-                        raise _AtKey(key, f"must list {_number(item_kinds)[2:]}s, got {v!r} in it")
+                        raise _AtKey(
+                            key, f"must list {_number(item_kinds)[2:]}s, got {shown(v)} in it"
+                        )
         return data
 
 

@@ -104,8 +104,16 @@ def _clean_loc(loc) -> tuple:
     )
 
 
+def shown(value) -> str:
+    """A value given in a file, for a message: null, true and false as YAML writes
+    them (a file never shows Python's None and True), anything else as its repr."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return repr(value)
+
+
 def _short(value, limit: int = 60) -> str:
-    text = repr(value)
+    text = shown(value)
     return text if len(text) <= limit else f"{text[: limit - 5]}…{text[-3:]}"
 
 

@@ -258,6 +258,11 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
     file_grid = base.sweep.grid if base.sweep is not None else {}
     grid = build_grid(file_grid, base.model.hidden, widths, seeds)
     if not grid:
+        away = [o for o in loc.overrides if o.path[:1] == ("sweep",)]
+        if away:  # the file's grid taken away on the command line, not missing
+            raise config.ConfigError(
+                [f"{away[-1].where}: leaves nothing to sweep; give --widths or --seeds"]
+            )
         raise config.ConfigError(
             [f"{source}: nothing to sweep: add sweep.grid to the file, or --widths/--seeds"]
         )
