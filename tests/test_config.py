@@ -542,6 +542,17 @@ def test_a_bad_parameter_of_a_named_choice_is_one_line_at_its_own_key(write):
         ),
         ("training: {l2: true}", "2: training.l2: must be a number, got true"),
         ("data: {n_train: 32.5}", "2: data.n_train: must be a whole number, got 32.5"),
+        # a file's true and null are shown as the file writes them (it said True, None)
+        ("baselines: true", "2: baselines: expected a list of chebyshev, pwlinear, "),
+        ("baselines: [chebyshev, null]", "2: baselines: entry 2: allowed chebyshev"),
+        (
+            "training: {optimizer: {name: adam, beta1: null}}",
+            "2: training.optimizer.beta1: beta1 must be a number (0 ≤ beta1 < 1), got null",
+        ),
+        (
+            "model: {activation: {name: leaky_relu, slope: true}}",
+            "2: model.activation.slope: slope must be a number (0 ≤ slope < 1), got true",
+        ),
     ],
 )
 def test_true_false_and_strings_are_not_numbers(write, body, expect):
@@ -550,6 +561,8 @@ def test_true_false_and_strings_are_not_numbers(write, body, expect):
     with pytest.raises(config.ConfigError) as info:
         config.load(p)
     assert str(info.value).startswith(f"{p}:{expect}")
+    if "baselines" in body:
+        assert str(info.value).endswith("got true" if "true" in body else "got null")
 
 
 def test_numpy_true_is_not_a_number_from_python_either():

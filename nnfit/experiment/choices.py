@@ -142,10 +142,19 @@ class _Named(_NumbersAreNumbers):
                     key,
                     key=str(key),
                 )
+            about = declared[key].describe(key)
+            if value is None or isinstance(value, bool):  # the engine would say None, True
+                kind = "a whole number" if declared[key].integer else "a number"
+                raise _Bad(
+                    f"{key} must be {kind} ({about}), got {shown(value)}",
+                    about,
+                    value,
+                    key=str(key),
+                )
             try:
                 self.model_extra[key] = declared[key].check(key, value)
             except ValueError as exc:
-                raise _Bad(str(exc), declared[key].describe(key), value, key=str(key)) from None
+                raise _Bad(str(exc), about, value, key=str(key)) from None
         return self
 
     def _takes(self, field: str) -> bool:

@@ -44,7 +44,7 @@ from nnfit.experiment.choices import (
     _Strict,
 )
 from nnfit.experiment.formulas import ExprError, compile_expr
-from nnfit.experiment.messages import _AtKey, format_errors
+from nnfit.experiment.messages import _AtKey, format_errors, shown
 from nnfit.experiment.targets import TARGETS
 from nnfit.experiment.yamlfile import (  # noqa: F401  (ConfigError and the reading helpers live on here)
     ConfigError,
@@ -290,13 +290,13 @@ class Experiment(_Strict):
             near = f" (write [{v}])" if v in BASELINES else ""
             raise ValueError(f"expected a list of {allowed}, got {v!r}{near}")
         if v is not None and not isinstance(v, str | list | tuple):
-            raise ValueError(f"expected a list of {allowed}, got {v!r}")
+            raise ValueError(f"expected a list of {allowed}, got {shown(v)}")
         if isinstance(v, list | tuple):
             for i, item in enumerate(v):
                 if item not in BASELINES:
                     near = difflib.get_close_matches(str(item).lower(), BASELINES, n=1)
                     hint = f"did you mean {near[0]!r}? " if near else ""
-                    raise ValueError(f"entry {i + 1}: {hint}allowed {allowed}, got {item!r}")
+                    raise ValueError(f"entry {i + 1}: {hint}allowed {allowed}, got {shown(item)}")
         return v
 
     @field_validator("name")
