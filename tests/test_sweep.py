@@ -882,6 +882,42 @@ def test_a_summary_csv_no_summary_json_vouches_for_is_kept_and_a_stripped_checks
     assert "summary.json: changed since the sweep wrote it (a checksum is gone)" in r.stderr
 
 
+def test_a_sweep_figure_edited_by_hand_is_kept_aside_not_drawn_over(
+    write, tmp_path, no_run_figures
+):
+    # summary.json recorded summary.csv only: a user's annotated error_vs_width.png (or
+    # a folder put at its name) was replaced on the next sweep without a word
+    p = write(SWEEP)
+    out = tmp_path / "res"
+    sweep = _one_sweep(p, out)
+    sweep()
+    (folder,) = (out / "sw").iterdir()
+    fig = folder / "error_vs_width.png"
+    rec = json.loads((folder / "summary.json").read_text())["files"]["error_vs_width.png"]
+    assert rec["bytes"] == fig.stat().st_size > 1000
+    r = sweep()  # as written: drawn anew, not a word
+    assert "kept" not in r.stderr and not (folder / "error_vs_width.png.kept-1").exists()
+    fig.write_bytes(b"my annotated plot")
+    r = sweep()
+    assert (
+        f"{fig}: changed since the sweep wrote it (checksum differs); kept as "
+        "error_vs_width.png.kept-1, and written anew" in r.stderr
+    )
+    assert (folder / "error_vs_width.png.kept-1").read_bytes() == b"my annotated plot"
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig.unlink()
+    fig.mkdir()
+    (fig / "note.txt").write_text("mine")
+    r = sweep()  # a folder at its name: kept too, and the figure drawn
+    assert (folder / "error_vs_width.png.kept-2" / "note.txt").read_text() == "mine"
+    assert fig.is_file() and "sweep figure not written" not in r.stderr
+    # a summary.json that no longer vouches for it: its figure is kept as well
+    (folder / "summary.json").write_text(json.dumps({"mine": 1}))
+    r = sweep()
+    assert "error_vs_width.png: not recorded by a summary.json as the sweep wrote it" in r.stderr
+    assert (folder / "error_vs_width.png.kept-3").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_a_missing_summary_csv_shows_and_an_edited_summary_json_vouches_for_nothing(
     write, tmp_path, no_run_figures
 ):

@@ -121,7 +121,9 @@ class Summary(_File):
     wall_s: Finite | None = None
     interrupted: bool = False
     groups: list[dict[str, Any]] = Field(default_factory=list)
-    files: dict[str, FileRecord] | None = None  # summary.csv's; None: written before
+    files: dict[str, FileRecord] | None = (
+        None  # summary.csv's and the figures'; None: written before
+    )
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
@@ -215,13 +217,45 @@ def load_summary(folder: Path) -> dict:
     return _load_json(Path(folder) / "summary.json", Summary)
 
 
-def seal_summary(summary: dict, csv: bytes) -> dict:
+def seal_summary(summary: dict, csv: bytes, figures: dict | None = None) -> dict:
     """summary.json's keys as written: the summary, the size and checksum of its
-    summary.csv, and its own checksum (as a run's metrics.json has, :func:`own_digest`)."""
+    summary.csv and of the figures the sweep wrote (``figures``: name → record), and
+    its own checksum (as a run's metrics.json has, :func:`own_digest`)."""
     out = {k: v for k, v in summary.items() if k not in ("files", "sha256")}
-    out["files"] = {"summary.csv": digest(csv)}
+    out["files"] = {"summary.csv": digest(csv), **(figures or {})}
     out["sha256"] = own_digest(out)
     return out
+
+
+def _vouched(folder: Path) -> dict | None:
+    """The record of files of a sweep folder's summary.json, if it reads and is as the
+    sweep wrote it; else None."""
+    try:
+        s = load_summary(folder)
+    except ResultsError:
+        return None
+    files = s.get("files")
+    if s.get("sha256") is None or files is None or own_digest(s) != s["sha256"]:
+        return None
+    return files
+
+
+def figure_changed(folder: Path, name: str) -> str | None:
+    """Why a sweep figure ``name`` in ``folder`` is not the one the sweep wrote (a
+    user's annotated copy, a folder put in its place), or None if it is or is not
+    there. A figure no summary.json as written records counts as changed: an earlier
+    nnfit recorded none, and nothing tells its figure from a user's file."""
+    path = Path(folder) / name
+    if not os.path.lexists(path):
+        return None
+    rec = (_vouched(folder) or {}).get(name)
+    if rec is None:
+        return "not recorded by a summary.json as the sweep wrote it"
+    try:
+        got = file_digest(path, rec["bytes"])
+    except OSError as exc:
+        got = {"error": exc}
+    return None if got == rec else "changed since the sweep wrote it (checksum differs)"
 
 
 def summary_changes(folder: Path) -> list[str]:

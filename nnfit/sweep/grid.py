@@ -480,18 +480,31 @@ def run(
         warnings=warnings,
     )
     with shield.writing():
-        _render(folder, summary)  # first, so that a figure's warning reaches summary.json
-        write_summary(folder, summary)
+        figures = _render(folder, summary)  # first: a figure's warning reaches summary.json
+        write_summary(folder, summary, figures)
     return SweepResult(folder, summary, interrupted)
 
 
-def _render(folder: Path, summary: dict) -> None:
+def _render(folder: Path, summary: dict) -> dict:
+    """Write the sweep's figure, a figure of the same name the sweep did not write as it
+    is now (a user's annotated copy) kept aside first; the record of each written."""
     from nnfit.experiment.rundir import atomic_write
+    from nnfit.experiment.runfiles import ResultsError, digest, figure_changed
+    from nnfit.sweep.summary import _keep_edited
 
+    written = {}
     try:
         from nnfit.sweep import plots  # a matplotlib that fails to load costs the figure
 
         for name, payload in plots.render(summary).items():
+            why = figure_changed(folder, name)
+            if why:
+                summary["warnings"] += _keep_edited(folder, [f"{name}: {why}"])
             atomic_write(folder / name, payload)
+            written[name] = digest(payload)
     except Exception as exc:  # the summary files are the result; a figure is evidence
-        summary["warnings"].append(f"sweep figure not written: {type(exc).__name__}: {exc}")
+        plain = isinstance(exc, ResultsError | OSError)  # their text says what happened
+        summary["warnings"].append(
+            f"sweep figure not written: {exc if plain else f'{type(exc).__name__}: {exc}'}"
+        )
+    return written

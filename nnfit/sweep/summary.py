@@ -191,8 +191,9 @@ def baseline_names(summary: dict) -> list[str]:
     return list(dict.fromkeys(n for r in summary["groups"] for n in r.get("baselines", {})))
 
 
-def write_summary(folder: Path, summary: dict) -> None:
-    """summary.json and summary.csv (the figure is the caller's: see ``render``)."""
+def write_summary(folder: Path, summary: dict, figures: dict | None = None) -> None:
+    """summary.json and summary.csv (the figures are the caller's, who passes the
+    record of each it wrote, name → :func:`digest`, for summary.json to keep)."""
     import csv
     import io
 
@@ -224,14 +225,15 @@ def write_summary(folder: Path, summary: dict) -> None:
     csv_bytes = buf.getvalue().encode()
     summary.setdefault("warnings", []).extend(_keep_edited(folder))
     atomic_write(folder / "summary.csv", csv_bytes)
-    write_json(folder / "summary.json", seal_summary(summary, csv_bytes))  # last: it seals
+    write_json(folder / "summary.json", seal_summary(summary, csv_bytes, figures))  # last: it seals
 
 
-def _keep_edited(folder: Path) -> list[str]:
-    """Move aside what of the summary files changed since the sweep wrote them (a
-    user's notes in summary.csv), as ``summary.csv.kept-1`` and on; a note for each."""
+def _keep_edited(folder: Path, changes: list[str] | None = None) -> list[str]:
+    """Move aside what of the summary files (or of ``changes``, "name: why") changed
+    since the sweep wrote them (a user's notes in summary.csv), as
+    ``summary.csv.kept-1`` and on; a note for each."""
     notes = []
-    for change in summary_changes(folder):
+    for change in summary_changes(folder) if changes is None else changes:
         name, why = change.split(": ", 1)
         if not os.path.lexists(folder / name):  # missing: nothing to keep
             continue
