@@ -293,6 +293,7 @@ def run_dir(tmp_path_factory):
         ("0.1,0.2\nnan,0.3\n", ":2: column 1 is nan, not finite"),
         ("0.1,0.2\n0.3,inf\n", ":2: column 2 is inf, not finite"),
         ("0.1,0.2\n0.3,1e999\n", ":2: column 2 is 1e999, not finite"),
+        ("0.1,0.2\n0.3,1e-999\n", ":2: column 2 is 1e-999, nearer 0 than the smallest float64"),
         ("0.1,0.2\n0.3\n", ":2: 1 columns, the model takes 2"),
         ("0.1,0.2,0.3\n", ":1: 3 columns, the model takes 2"),
         ("a,b,c\n0.1,0.2\n", ":1: the header has 3 columns"),

@@ -720,6 +720,15 @@ def test_predict_outside_the_unit_cube_warns_and_still_answers(write, tmp_path):
     assert r.exit_code == 0 and r.stderr == ""
     r = invoke("predict", run_dir, "--x", "nan")
     assert r.exit_code == 2 and "--x nan: coordinates must be finite numbers" in r.stderr
+    # 1e-400 read as 0 without a word, where an experiment file refuses it
+    r = invoke("predict", run_dir, "--x", "0.5", "--x", "1e-400")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr == (
+        "error: --x 1e-400: 1e-400 is nearer 0 than the smallest float64 (about 5e-324) "
+        "and would read as 0\n"
+    )
+    r = invoke("predict", run_dir, "--x", "0e-400", "--x", "0.000")  # zeros written
+    assert r.exit_code == 0 and r.stdout.count("\n0.0,") == 2
 
 
 def test_report_at_80_columns_shows_whole_numbers_and_what_differs(write, tmp_path):
@@ -884,6 +893,8 @@ def test_widths_may_have_leading_zeros():
     from nnfit.cli import _widths
 
     assert _widths("0000000000004,08") == [4, 8]
+    # past int()'s 4,300 digits it was a traceback, exit 1
+    assert _widths("0" * 5000 + "4") == [4]
 
 
 def test_options_that_take_many_values_or_none_may_repeat():

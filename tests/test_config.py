@@ -716,6 +716,12 @@ def test_a_formula_over_a_formula_keeps_its_dimension(write, given):
         # it said Python's "Exceeds the limit (4300 digits) for integer string conversion"
         ("1" * 5000, "1" * 29 + "… is a whole number of 5,000 digits, too long to read (at"),
         ("0x" + "f" * 5000, "0x" + "f" * 27 + "… is a whole number of 5,000 digits"),
+        # a negative one is far below, not "far above", any value a file takes
+        (
+            "-" + "9" * 5000,
+            "-" + "9" * 28 + "… is a whole number of 5,000 digits, too long to "
+            "read (at most 4,300), and far below any",
+        ),
         ("{<<: {name: adam, name: lm}}", "YAML merge keys (<<) are not supported"),
         ("[&a 1, *a]", "YAML aliases (*name) are not supported"),
     ],

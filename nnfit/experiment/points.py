@@ -47,7 +47,7 @@ def whole_numbers(text: str, limit: int = 9) -> list[int] | None:
     parts = text.split(",")
     if not all(re.fullmatch(rf"0*[0-9]{{1,{limit}}}", p) for p in parts):
         return None
-    return [int(p) for p in parts]
+    return [int(p.lstrip("0") or "0") for p in parts]  # int() reads at most 4,300 digits
 
 
 def _numbers(parts: list[str]) -> list[float] | None:
@@ -55,6 +55,11 @@ def _numbers(parts: list[str]) -> list[float] | None:
     if not all(NUMBER.fullmatch(p) for p in parts):
         return None
     return [float(p) for p in parts]
+
+
+def _underflows(text: str) -> bool:
+    """Whether a number written as ``text`` that reads as 0 is not a 0 written."""
+    return re.search(r"[1-9]", text.lower().split("e")[0]) is not None
 
 
 def _bad(parts: list[str]) -> str:
@@ -79,6 +84,14 @@ def parse_x(items: list[str], dim: int) -> Array:
             )
         if not all(math.isfinite(v) for v in vals):
             raise DataError(f"--x {cut(item)}: coordinates must be finite numbers")
+        tiny = next(
+            (p for p, v in zip(parts, vals, strict=True) if v == 0 and _underflows(p)), None
+        )
+        if tiny is not None:  # 1e-400 would read as 0, as an experiment file says too
+            raise DataError(
+                f"--x {cut(item)}: {cut(tiny.strip(), 30)} is nearer 0 than the smallest "
+                "float64 (about 5e-324) and would read as 0"
+            )
         rows.append(vals)
     return np.asarray(rows, dtype=float).reshape(-1, dim)
 
@@ -136,6 +149,11 @@ def _row(path: Path, i: int, line: str, dim: int) -> list[float] | None:
     for j, v in enumerate(vals):
         if not math.isfinite(v):
             raise DataError(f"{path}:{i}: column {j + 1} is {parts[j].strip()}, not finite")
+        if v == 0 and _underflows(parts[j]):
+            raise DataError(
+                f"{path}:{i}: column {j + 1} is {cut(parts[j].strip(), 30)}, nearer 0 than the "
+                "smallest float64 (about 5e-324), and would read as 0"
+            )
     return vals
 
 

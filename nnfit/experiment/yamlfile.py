@@ -235,7 +235,8 @@ def _construct_int(loader, node) -> int:
     if digits > limit:  # int() would refuse it in words about sys.set_int_max_str_digits
         raise Unsupported(
             f"{cut(text, 30)} is a whole number of {digits:,} digits, too long to read "
-            f"(at most {limit:,}), and far above any value an experiment file takes",
+            f"(at most {limit:,}), and far {'below' if text.startswith('-') else 'above'} any "
+            "value an experiment file takes",
             node.start_mark,
         )
     if text.startswith(("0o", "0x")):
