@@ -545,6 +545,16 @@ def test_a_bad_parameter_of_a_named_choice_is_one_line_at_its_own_key(write):
         # a file's true and null are shown as the file writes them (it said True, None)
         ("baselines: true", "2: baselines: expected a list of chebyshev, pwlinear, "),
         ("baselines: [chebyshev, null]", "2: baselines: entry 2: allowed chebyshev"),
+        # inside a list or section too (it said [True, None]), and .inf as YAML writes it
+        (
+            "training: {epochs: [true, {a: null}]}",
+            "2: training.epochs: input should be a valid integer, got [true, {'a': null}]",
+        ),
+        ("training: {l2: .inf}", "2: training.l2: input should be a finite number, got .inf"),
+        (
+            "baselines: [pwlinear, chebyshev, pwlinear]",
+            "2: baselines: pwlinear is listed twice; list each baseline once",
+        ),
         (
             "training: {optimizer: {name: adam, beta1: null}}",
             "2: training.optimizer.beta1: beta1 must be a number (0 ≤ beta1 < 1), got null",
@@ -561,8 +571,17 @@ def test_true_false_and_strings_are_not_numbers(write, body, expect):
     with pytest.raises(config.ConfigError) as info:
         config.load(p)
     assert str(info.value).startswith(f"{p}:{expect}")
-    if "baselines" in body:
+    if "baselines" in body and "pwlinear" not in body:
         assert str(info.value).endswith("got true" if "true" in body else "got null")
+
+
+@pytest.mark.parametrize(("text", "got"), [("null", "null"), ("- 1", "a list"), ("7", "a number")])
+def test_a_file_that_is_not_a_mapping_says_what_it_holds_in_yaml_words(write, text, got):
+    # it said "got NoneType", "got list"
+    p = write(text + "\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(p)
+    assert str(info.value) == f"{p}: expected a mapping of keys (target:, model:, …), got {got}"
 
 
 def test_numpy_true_is_not_a_number_from_python_either():

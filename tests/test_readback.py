@@ -241,7 +241,8 @@ def test_metrics_json_of_any_shape_reads_or_is_refused(
 @pytest.mark.parametrize(
     ("text", "expect"),
     [
-        ("[1]", "expected a JSON object of nnfit's keys, got a list"),
+        ("[1]", "expected a JSON object of nnfit's keys, got an array"),
+        ("null", "expected a JSON object of nnfit's keys, got null"),  # it said "a NoneType"
         ("", "not valid JSON"),
         ('{"status": "ok"', "not valid JSON"),
         ('{"status": NaN}', "status"),
@@ -258,6 +259,20 @@ def test_bad_metrics_json_at_the_command_line(run_copy, text, expect):
     assert r.exit_code == 0, r.output
     assert f"warning: {run_copy}/metrics.json: " in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_a_bad_value_in_metrics_json_is_shown_as_json_spells_it(run_copy):
+    # it said (got None), (got True): Python's words for a file's null and true
+    m = json.loads((run_copy / "metrics.json").read_text())
+    from nnfit.experiment.runfiles import own_digest
+
+    for value, got in ((None, "null"), (True, "true")):
+        bad = {k: v for k, v in m.items() if k != "sha256"} | {"status": value}
+        bad["sha256"] = own_digest(bad)  # sealed: the value itself is what is read
+        (run_copy / "metrics.json").write_text(json.dumps(bad))
+        r = invoke("predict", run_copy, "--x", "0.5")
+        one_line_error(r, f"{run_copy}/metrics.json: status: ")
+        assert r.stderr.endswith(f"(got {got})\n"), r.stderr
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,7 @@ from nnfit.experiment.yamlfile import (  # noqa: F401  (ConfigError and the read
     Override,
     Problem,
     apply_overrides,
+    kind,
     parse_set,
     parse_yaml,
     read_text,
@@ -326,7 +327,8 @@ class Experiment(_Strict):
         elif "pwlinear" in b and pwlinear_problem(dim, knots):
             raise _AtKey("baselines", pwlinear_problem(dim, knots))
         elif len(set(b)) != len(b):
-            raise _AtKey("baselines", f"a baseline is listed twice: {b}")
+            twice = next(n for n in b if b.count(n) > 1)
+            raise _AtKey("baselines", f"{twice} is listed twice; list each baseline once")
         if self.data.n_test is None:
             n_test = 40_000 if dim == 2 else 10_000
             object.__setattr__(self.data, "n_test", n_test)
@@ -502,9 +504,8 @@ def lstsq_mb(n: int, m: int, ridge: bool = True) -> float:
 
 def from_dict(data: Any, source: str = "<config>", loc: Located | None = None) -> Experiment:
     if not isinstance(data, dict):
-        kind = type(data).__name__
         raise ConfigError(
-            [f"{source}: expected a mapping of keys (target:, model:, …), got {kind}"]
+            [f"{source}: expected a mapping of keys (target:, model:, …), got {kind(data)}"]
         )
     limits.HISTORY_MB.value()  # a bad NNFIT_MAX_HISTORY_MB is the variable's fault
     try:

@@ -9,6 +9,7 @@ near names, and cuts long values short.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from typing import Any
 
@@ -104,11 +105,21 @@ def _clean_loc(loc) -> tuple:
     )
 
 
-def shown(value) -> str:
-    """A value given in a file, for a message: null, true and false as YAML writes
-    them (a file never shows Python's None and True), anything else as its repr."""
+def shown(value, depth: int = 0) -> str:
+    """A value given in a file, for a message, as YAML writes it: null, true, .inf,
+    [1, null], {'a': true} (a file never shows Python's None and True), in lists and
+    sections too; anything else as its repr."""
     if value is None or isinstance(value, bool):
         return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+    if depth > 20:  # a message shows the start of a value only
+        return "…"
+    if isinstance(value, list | tuple):
+        return f"[{', '.join(shown(v, depth + 1) for v in value)}]"
+    if isinstance(value, dict):
+        items = (f"{shown(k, depth + 1)}: {shown(v, depth + 1)}" for k, v in value.items())
+        return f"{{{', '.join(items)}}}"
     return repr(value)
 
 

@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nnfit.engine.network import ActivationSpec, Network
-from nnfit.experiment.yamlfile import MAX_FILE_BYTES, load_yaml, missing, short_path
+from nnfit.experiment.yamlfile import MAX_FILE_BYTES, kind, load_yaml, missing, short_path
 
 MAX_JSON_BYTES = 64 * 2**20
 MAX_META_CHARS = 1_000_000
@@ -121,16 +121,19 @@ class Summary(_File):
     wall_s: Finite | None = None
     interrupted: bool = False
     groups: list[dict[str, Any]] = Field(default_factory=list)
-    files: dict[str, FileRecord] | None = (
-        None  # summary.csv's and the figures'; None: written before
-    )
+    #: summary.csv's and the figures' records; None: written before they were recorded
+    files: dict[str, FileRecord] | None = None
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 def _first_error(exc: ValidationError) -> str:
     e = exc.errors()[0]
     where = ".".join(map(str, e["loc"])) or "(top level)"
-    got = _cut(repr(e.get("input")), 60)
+    try:  # as the file spells it: true, null, "text"
+        got = json.dumps(e.get("input"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        got = repr(e.get("input"))
+    got = _cut(got, 60)
     if e["type"] in ("model_type", "dict_type"):  # pydantic's text names its own class
         return f"{where}: must be an object of keys (got {got})"
     return f"{where}: {e['msg'][0].lower()}{e['msg'][1:]} (got {got})"
@@ -177,8 +180,8 @@ def _load_json(path: Path, model: type[BaseModel]) -> dict:
     except RecursionError:
         raise ResultsError(f"{path}: JSON nested too deeply") from None
     if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise ResultsError(f"{path}: expected a JSON object of nnfit's keys, got a {kind}")
+        got = kind(data, json=True)
+        raise ResultsError(f"{path}: expected a JSON object of nnfit's keys, got {got}")
     try:
         model.model_validate(data)
     except ValidationError as exc:
@@ -494,8 +497,8 @@ def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
         if name not in files:
             return f"{run_dir}/metrics.json: does not record {name}"
         if not (run_dir / name).is_file():
-            kind = "not a regular file" if (run_dir / name).exists() else "missing"
-            return f"{run_dir}/{name}: {kind}"
+            state = "not a regular file" if (run_dir / name).exists() else "missing"
+            return f"{run_dir}/{name}: {state}"
     for name, rec in files.items():
         if not _PLAIN.match(name) or name == "metrics.json":
             return f"{run_dir}/metrics.json: {_cut(name, 40)!r} is not a file of the run"

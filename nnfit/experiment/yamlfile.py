@@ -37,6 +37,19 @@ def cut(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def kind(value, json: bool = False) -> str:
+    """What a file holds where a mapping was expected, in its own format's words."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, list):
+        return "an array" if json else "a list"
+    if isinstance(value, str):
+        return "a string" if json else "text"
+    if isinstance(value, int | float):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
 def short_path(name) -> str:
     """A path for a message line: a long one keeps its start and its end, and a control
     character in it is written escaped (``\\n``), so that a folder's name cannot break
