@@ -944,8 +944,16 @@ def test_run_refuses_a_sweep_given_to_it(write, tmp_path):
     # in sweep it is the grid taken away: it said "add sweep.grid to the file"
     r = invoke("sweep", grid, "--set", "sweep=null", "--out", tmp_path / "s")
     assert r.stderr == "error: --set sweep: leaves nothing to sweep; give --widths or --seeds\n"
+    # grid: null is no grid, as sweep: null is no sweep (it was "must be a section of
+    # keys" in sweep and "run does not sweep" in run)
     r = invoke("sweep", grid, "--set", "sweep.grid=null", "--out", tmp_path / "s")
-    assert r.stderr == "error: --set sweep.grid: must be a section of keys, got null\n"
+    assert (
+        r.stderr == "error: --set sweep.grid: leaves nothing to sweep; give --widths or --seeds\n"
+    )
+    r = invoke(
+        "run", grid, "--set", "sweep.grid=null", "--out", tmp_path / "r", "-q", "--no-figures"
+    )
+    assert r.exit_code == 0 and r.stderr == "", r.output
 
 
 def test_a_results_folder_that_is_a_dangling_link_is_refused_before_training(write, tmp_path):

@@ -312,13 +312,13 @@ sweep:
         (
             "training.seed: [0, 1]",
             "training.seed: [0, 0]",
-            ":11: sweep.grid.training.seed: 0 is listed twice (values 1 and 2); "
+            ":11: sweep.grid.training.seed: 0 is listed twice (entries 1 and 2); "
             "list each value once",
         ),
         (
             "- [4]",
             "- [2]",
-            ":10: sweep.grid.model.hidden: [2] is listed twice (values 1 and 2); "
+            ":10: sweep.grid.model.hidden: [2] is listed twice (entries 1 and 2); "
             "list each value once",
         ),
         (

@@ -269,6 +269,11 @@ class TrainingConfig(_Strict):
 class SweepConfig(_Strict):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
 
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _no_grid(cls, v):
+        return {} if v is None else v  # grid: null is no grid, as sweep: null is no sweep
+
 
 BaselineName = _lit(BASELINES)
 
@@ -528,8 +533,9 @@ def refuse_sweep(loc: Located, hint: str) -> None:
     """A run's overrides may not give a sweep: a file's ``sweep:`` section is for a
     sweep, and one given to a run would be ignored unseen."""
     for o in loc.overrides:
-        if o.path[0] == "sweep" and not (o.path == ("sweep",) and o.value is None):
-            raise ConfigError([f"{o.where}: {hint}"])  # sweep=null takes it away: allowed
+        away = o.value is None and o.path in (("sweep",), ("sweep", "grid"))
+        if o.path[0] == "sweep" and not away:  # sweep=null takes it away: allowed
+            raise ConfigError([f"{o.where}: {hint}"])
 
 
 def load_raw(path: str | Path, overrides=()) -> tuple[Any, Located]:

@@ -162,7 +162,7 @@ def _check_grid(grid: dict, origins: dict[str, _Origin]) -> None:
             raise config.ConfigError(
                 [
                     f"{o.values[i]}: sweep.grid.{key}: {json.dumps(v)} is listed twice "
-                    f"(values {j + 1} and {i + 1}); list each value once"
+                    f"(entries {j + 1} and {i + 1}); list each value once"
                 ]
             )
 
