@@ -550,6 +550,12 @@ def test_a_bad_parameter_of_a_named_choice_is_one_line_at_its_own_key(write):
             "training: {epochs: [true, {a: null}]}",
             "2: training.epochs: input should be a valid integer, got [true, {'a': null}]",
         ),
+        # null where no null is allowed names what is (it said "allowed 'spread'")
+        ("model: {bias: null}", "2: model.bias: must be a number or 'spread', got null"),
+        (
+            "training: {batch_size: null}",
+            "2: training.batch_size: must be a whole number or 'full', got null",
+        ),
         ("training: {l2: .inf}", "2: training.l2: input should be a finite number, got .inf"),
         (
             "baselines: [pwlinear, chebyshev, pwlinear]",

@@ -60,6 +60,8 @@ def _not_a_number(value, kinds: set) -> bool:
     numeric = bool(kinds & {int, float}) and object not in kinds
     if not numeric:
         return False
+    if value is None:  # null where it is not allowed: one line naming both kinds
+        return type(None) not in kinds
     if isinstance(value, bool | np.bool_):
         return bool not in kinds
     if isinstance(value, str):
