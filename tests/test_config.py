@@ -556,6 +556,11 @@ def test_a_bad_parameter_of_a_named_choice_is_one_line_at_its_own_key(write):
             "training: {batch_size: null}",
             "2: training.batch_size: must be a whole number or 'full', got null",
         ),
+        # a whole number past float64 (it said "input should be a valid number")
+        (
+            "data: {noise: 1" + "0" * 400 + "}",
+            "2: data.noise: must be a number within float64's range (about ±1.8e308), got 1000",
+        ),
         ("training: {l2: .inf}", "2: training.l2: input should be a finite number, got .inf"),
         (
             "baselines: [pwlinear, chebyshev, pwlinear]",

@@ -9,6 +9,7 @@ parameters for that name, and each parameter's declared range
 from __future__ import annotations
 
 import difflib
+import sys
 import types
 import typing
 from typing import Annotated, ClassVar, Literal
@@ -23,6 +24,7 @@ from nnfit.engine.losses import LOSSES
 from nnfit.engine.optimizers import OPTIMIZERS
 from nnfit.engine.schedules import PARAMS as SCHEDULE_PARAMS
 from nnfit.experiment.messages import _AtKey, _Bad, shown
+from nnfit.experiment.yamlfile import cut
 
 
 def _lit(names):
@@ -92,6 +94,12 @@ class _NumbersAreNumbers(BaseModel):
             kinds, item = _kinds(field.annotation)
             if _not_a_number(value, kinds):
                 raise _AtKey(key, f"must be {_number(kinds)}, got {shown(value)}")
+            if type(value) is int and float in kinds and abs(value) > sys.float_info.max:
+                raise _AtKey(  # pydantic says only "input should be a valid number"
+                    key,
+                    "must be a number within float64's range (about ±1.8e308), "
+                    f"got {cut(str(value), 30)}",
+                )
             if item is not None and isinstance(value, list):
                 item_kinds, _ = _kinds(item)
                 for v in value:
