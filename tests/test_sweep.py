@@ -332,6 +332,12 @@ sweep:
             "training.optimizer.lr: [0.01, 1.0e-2]",
             ":11: sweep.grid.training.optimizer.lr: 0.01 is listed twice",
         ),
+        (  # it said "sweep.grid.training: input should be a valid list, got {'seed': …}"
+            "training.seed: [0, 1]",
+            "training: {seed: [0, 1]}",
+            ":7: sweep.grid: a grid's keys are dotted names, as in grid: {training.seed: […]}, "
+            "not a section training: under it",
+        ),
     ],
 )
 def test_a_bad_grid_entry_is_reported_at_its_own_line(write, tmp_path, old, new, expect):

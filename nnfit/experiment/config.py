@@ -272,6 +272,14 @@ class SweepConfig(_Strict):
     @field_validator("grid", mode="before")
     @classmethod
     def _no_grid(cls, v):
+        if isinstance(v, dict):  # model: {hidden: …} under grid, or --set sweep.grid.model.…
+            for k, section in v.items():
+                if isinstance(section, dict) and section and isinstance(k, str):
+                    inner = next(iter(section))
+                    raise ValueError(
+                        f"a grid's keys are dotted names, as in grid: {{{k}.{inner}: […]}}, "
+                        f"not a section {k}: under it"
+                    )
         return {} if v is None else v  # grid: null is no grid, as sweep: null is no sweep
 
 
