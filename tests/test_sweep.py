@@ -1,6 +1,7 @@
 """Sweeps: parallel runs, resume, isolated failures, Dask, and the summary by hand."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -287,7 +288,7 @@ sweep:
         (
             "training.seed: [0, 1]",
             "training.epochs: [3, x]",
-            ':11: sweep point model.hidden=[2], training.epochs="x": training.epochs: '
+            ":11: sweep point model.hidden=[2], training.epochs=x: training.epochs: "
             "must be a whole number, got 'x'",
         ),
         (
@@ -331,6 +332,11 @@ sweep:
             "training.seed: [0, 1]",
             "training.optimizer.lr: [0.01, 1.0e-2]",
             ":11: sweep.grid.training.optimizer.lr: 0.01 is listed twice",
+        ),
+        (  # as YAML writes it (it said Infinity, and "tanh" in quotes)
+            "training.seed: [0, 1]",
+            "training.optimizer.lr: [.inf, .inf]",
+            ":11: sweep.grid.training.optimizer.lr: .inf is listed twice (entries 1 and 2)",
         ),
         (  # it said "sweep.grid.training: input should be a valid list, got {'seed': …}"
             "training.seed: [0, 1]",
@@ -760,7 +766,7 @@ def test_report_lists_runs_by_width_as_numbers(write, tmp_path, no_run_figures):
         (
             '    target.expr: [x, "10**400*x"]\n',
             [],
-            'target.expr="10**400*x": target.expr: target is not finite',
+            "target.expr=10**400*x: target.expr: target is not finite",
         ),
     ],
 )
@@ -917,11 +923,20 @@ def test_a_sweep_figure_edited_by_hand_is_kept_aside_not_drawn_over(
     r = sweep()  # a folder at its name: kept too, and the figure drawn
     assert (folder / "error_vs_width.png.kept-2" / "note.txt").read_text() == "mine"
     assert fig.is_file() and "sweep figure not written" not in r.stderr
+    # a link to a copy of the same bytes is the user's too (it was replaced unsaid)
+    copy = tmp_path / "paper.png"
+    copy.write_bytes(fig.read_bytes())
+    fig.unlink()
+    fig.symlink_to(copy)
+    r = sweep()
+    assert f"{fig}: changed since the sweep wrote it (a link or folder in its place)" in r.stderr
+    assert os.readlink(folder / "error_vs_width.png.kept-3") == str(copy)
+    assert fig.is_file() and not fig.is_symlink()
     # a summary.json that no longer vouches for it: its figure is kept as well
     (folder / "summary.json").write_text(json.dumps({"mine": 1}))
     r = sweep()
     assert "error_vs_width.png: not recorded by a summary.json as the sweep wrote it" in r.stderr
-    assert (folder / "error_vs_width.png.kept-3").read_bytes()[:4] == b"\x89PNG"
+    assert (folder / "error_vs_width.png.kept-4").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_missing_summary_csv_shows_and_an_edited_summary_json_vouches_for_nothing(

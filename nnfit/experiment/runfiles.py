@@ -254,7 +254,15 @@ def figure_changed(folder: Path, name: str) -> str | None:
     rec = (_vouched(folder) or {}).get(name)
     if rec is None:
         return "not recorded by a summary.json as the sweep wrote it"
+    return _unlike(path, rec)
+
+
+def _unlike(path: Path, rec: dict) -> str | None:
+    """Why the file at ``path`` is not the one ``rec`` records, or None if it is. A link
+    put in its place is the user's, even to a copy of the same bytes."""
     try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return "changed since the sweep wrote it (a link or folder in its place)"
         got = file_digest(path, rec["bytes"])
     except OSError as exc:
         got = {"error": exc}
@@ -289,13 +297,8 @@ def summary_changes(folder: Path) -> list[str]:
     if os.path.lexists(csv):
         if rec is None:
             out.append(f"summary.csv: {untrusted}")
-        else:
-            try:
-                got = file_digest(csv, rec["bytes"])
-            except OSError as exc:
-                got = {"error": exc}
-            if got != rec:
-                out.append("summary.csv: changed since the sweep wrote it (checksum differs)")
+        elif why := _unlike(csv, rec):
+            out.append(f"summary.csv: {why}")
     return out
 
 

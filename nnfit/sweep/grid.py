@@ -33,6 +33,7 @@ from nnfit.experiment.yamlfile import (
     leaves,
     names_choice,
     set_path,
+    yaml_brief,
 )
 from nnfit.sweep import workers
 from nnfit.sweep.summary import (  # noqa: F401  (pretty, series_key: the plots read them here)
@@ -52,7 +53,7 @@ class Point:
     run_dir: Path
 
     def label(self) -> str:
-        return ", ".join(f"{k}={json.dumps(v)}" for k, v in self.values)
+        return ", ".join(f"{k}={yaml_brief(v, 60)}" for k, v in self.values)
 
 
 def build_grid(grid: dict[str, list], base_hidden: list[int], widths=None, seeds=None) -> dict:
@@ -161,7 +162,7 @@ def _check_grid(grid: dict, origins: dict[str, _Origin]) -> None:
                 raise config.ConfigError([f"{o.key}: width {v[0]} is given twice"])
             raise config.ConfigError(
                 [
-                    f"{o.values[i]}: sweep.grid.{key}: {json.dumps(v)} is listed twice "
+                    f"{o.values[i]}: sweep.grid.{key}: {yaml_brief(v)} is listed twice "
                     f"(entries {j + 1} and {i + 1}); list each value once"
                 ]
             )
@@ -290,7 +291,7 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
     on_top = [o for o in loc.overrides if _under(o, keys)]
     for index in itertools.product(*(range(len(grid[k])) for k in keys)):
         combo = [grid[k][i] for k, i in zip(keys, index, strict=True)]
-        label = ", ".join(f"{k}={json.dumps(v)}" for k, v in zip(keys, combo, strict=True))
+        label = ", ".join(f"{k}={yaml_brief(v, 60)}" for k, v in zip(keys, combo, strict=True))
         point_data = copy.deepcopy(base_data)
         point_loc = Located(source)
         point_loc.lines, point_loc.baseline = loc.lines, base_data
@@ -326,7 +327,7 @@ def _duplicate(a: Point, b: Point, origins: dict[str, _Origin], grid: dict) -> s
     k, va, vb = diff[0]
     where = origins[k].values[[_canonical(v) for v in grid[k]].index(_canonical(vb))]
     return (
-        f"{where}: sweep.grid.{k}: {json.dumps(va)} and {json.dumps(vb)} give the same run "
+        f"{where}: sweep.grid.{k}: {yaml_brief(va)} and {yaml_brief(vb)} give the same run "
         "(the same resolved config); list each value once"
     )
 
