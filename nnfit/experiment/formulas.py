@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nnfit.experiment.yamlfile import cut
+from nnfit.experiment.yamlfile import cut, underflows
 
 Array = np.ndarray
 
@@ -177,9 +177,9 @@ class _Compiler:
                 digits = len(str(node.value))  # at most MAX_LENGTH: str() is cheap
                 self.fail(node, f"the number with {digits} digits is too large for a float")
             written = ast.get_source_segment(self.text, node) or ""
-            mantissa = written.lower().replace("_", "").split("e")[0]
+            tiny = value == 0 and underflows(written)
             written = cut(written, 30)  # hundreds of digits would push the reason off
-            if value == 0 and re.search(r"[1-9]", mantissa):  # 1e-400 reads as 0
+            if tiny:
                 self.fail(node, f"{written} is nearer 0 than the smallest float64 (about 5e-324)")
             if math.isinf(value):  # 1e400 reads as inf
                 self.fail(node, f"{written} is above the largest float64 (about 1.8e308)")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from nnfit.experiment.data import DataError
-from nnfit.experiment.yamlfile import cut
+from nnfit.experiment.yamlfile import cut, underflows
 
 Array = np.ndarray
 
@@ -57,11 +57,6 @@ def _numbers(parts: list[str]) -> list[float] | None:
     return [float(p) for p in parts]
 
 
-def _underflows(text: str) -> bool:
-    """Whether a number written as ``text`` that reads as 0 is not a 0 written."""
-    return re.search(r"[1-9]", text.lower().split("e")[0]) is not None
-
-
 def _bad(parts: list[str]) -> str:
     """The first field that is not a number, in words."""
     j, p = next((j, p.strip()) for j, p in enumerate(parts) if _numbers([p]) is None)
@@ -84,9 +79,7 @@ def parse_x(items: list[str], dim: int) -> Array:
             )
         if not all(math.isfinite(v) for v in vals):
             raise DataError(f"--x {cut(item)}: coordinates must be finite numbers")
-        tiny = next(
-            (p for p, v in zip(parts, vals, strict=True) if v == 0 and _underflows(p)), None
-        )
+        tiny = next((p for p, v in zip(parts, vals, strict=True) if v == 0 and underflows(p)), None)
         if tiny is not None:  # 1e-400 would read as 0, as an experiment file says too
             raise DataError(
                 f"--x {cut(item)}: {cut(tiny.strip(), 30)} is nearer 0 than the smallest "
@@ -149,7 +142,7 @@ def _row(path: Path, i: int, line: str, dim: int) -> list[float] | None:
     for j, v in enumerate(vals):
         if not math.isfinite(v):
             raise DataError(f"{path}:{i}: column {j + 1} is {parts[j].strip()}, not finite")
-        if v == 0 and _underflows(parts[j]):
+        if v == 0 and underflows(parts[j]):
             raise DataError(
                 f"{path}:{i}: column {j + 1} is {cut(parts[j].strip(), 30)}, nearer 0 than the "
                 "smallest float64 (about 5e-324), and would read as 0"

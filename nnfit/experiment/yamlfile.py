@@ -37,6 +37,12 @@ def cut(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def underflows(text: str) -> bool:
+    """Whether a number written as ``text`` that reads as 0 is not a 0 written (1e-400
+    reads as 0; 0e-400 and 0.000 are zeros)."""
+    return re.search(r"[1-9]", text.lower().replace("_", "").split("e")[0]) is not None
+
+
 def kind(value, json: bool = False) -> str:
     """What a file holds where a mapping was expected, in its own format's words."""
     if value is None or isinstance(value, bool):
@@ -271,7 +277,7 @@ def _construct_float(loader, node) -> float:
             f"as {'' if v > 0 else '-'}infinity",
             node.start_mark,
         )
-    if v == 0 and re.search(r"[1-9]", text.lower().split("e")[0]):  # 1e-400: not a 0 written
+    if v == 0 and underflows(text):
         raise Unsupported(
             f"{shown} is nearer 0 than the smallest float64 (about 5e-324) and would read as 0",
             node.start_mark,

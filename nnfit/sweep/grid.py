@@ -53,7 +53,12 @@ class Point:
     run_dir: Path
 
     def label(self) -> str:
-        return ", ".join(f"{k}={yaml_brief(v, 60)}" for k, v in self.values)
+        return _label(self.values)
+
+
+def _label(pairs) -> str:
+    """A grid point for a message: model.hidden=[8], training.seed=0."""
+    return ", ".join(f"{k}={yaml_brief(v, 60)}" for k, v in pairs)
 
 
 def build_grid(grid: dict[str, list], base_hidden: list[int], widths=None, seeds=None) -> dict:
@@ -291,7 +296,7 @@ def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Pa
     on_top = [o for o in loc.overrides if _under(o, keys)]
     for index in itertools.product(*(range(len(grid[k])) for k in keys)):
         combo = [grid[k][i] for k, i in zip(keys, index, strict=True)]
-        label = ", ".join(f"{k}={yaml_brief(v, 60)}" for k, v in zip(keys, combo, strict=True))
+        label = _label(zip(keys, combo, strict=True))
         point_data = copy.deepcopy(base_data)
         point_loc = Located(source)
         point_loc.lines, point_loc.baseline = loc.lines, base_data
