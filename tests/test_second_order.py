@@ -231,6 +231,35 @@ def test_lm_jacobian_normal_matrix_and_damped_solve_are_the_dense_algebra(dtype)
     assert not normal.factor(np.full(net.n_params, -1e6))  # not positive definite: refused
 
 
+@pytest.mark.parametrize("output_layer", ["trained", "lstsq"])
+def test_lm_weights_do_not_depend_on_the_blas_threads(output_layer):
+    # OpenBLAS's syrk, potrf and QR round differently on one thread and on two: JᵀJ of a
+    # large network is formed on two lanes in fixed blocks, the rest on one thread, so
+    # that a run, a sweep worker (which pins one) and a rerun agree to the bit
+    from threadpoolctl import threadpool_limits
+
+    from nnfit.engine import gauss_newton
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(size=(1024, 1))
+    y = np.sin(2 * np.pi * X)
+    s = TrainSettings(
+        optimizer={"name": "lm"}, epochs=4, early_stopping=None, output_layer=output_layer
+    )
+    width = 256  # P = 769 (variable projection: 512), JᵀJ in two blocks
+    assert 2 * width + 1 >= gauss_newton.SPLIT_FROM
+    ends = []
+    for threads in (1, 2, 2, 1):
+        with threadpool_limits(threads, user_api="blas"):
+            assert gauss_newton.Threads().lanes == threads
+            net = Network.create([1, width, 1], rng=np.random.default_rng(0), bias="spread")
+            [res] = train(net, X, y, settings=s)
+        assert res.epochs == 4
+        ends.append(net.theta.copy())
+    for other in ends[1:]:
+        np.testing.assert_array_equal(other, ends[0])
+
+
 def test_float32_lm_goes_without_the_acceleration():
     # float32 residuals make the finite difference's r'' rounding noise: the default
     # must then take plain LM's steps, bit for bit

@@ -6,24 +6,25 @@ layer by layer into one preallocated array (a broadcast product per layer, rows 
 layout of ``theta``); JᵀJ is a symmetric rank-n update (BLAS ``syrk``: half the
 multiplications of a general product, one triangle written); the factorisation and the
 two triangular solves are LAPACK ``potrf``/``potrs`` on a Fortran-ordered copy,
-overwritten in place. The products that remain run on NumPy's BLAS, the ``syrk`` and
-the factorisations on SciPy's: two OpenBLAS builds (in pip's wheels), each with its own
-thread pool. Threads of one library that still spin after a product slow the other's
-start by an order of magnitude, so NumPy's runs on one thread (its products here are
-small) and SciPy's on one or on its default, whichever formed the first JᵀJ faster
-(:class:`Threads`): on a quiet machine two threads nearly halve an iteration at width
-256, on a busy one they lose to one (load 5 on two cores: ``syrk`` 36 ms on two, 20 ms
-on one).
+overwritten in place. Every BLAS call runs on one thread, so that the weights do not
+depend on how many the machine offers: OpenBLAS's ``syrk`` and ``potrf`` round
+differently on one thread and on two (width 256: other last bits after one product,
+other weights after 30 steps), and a count chosen by timing would make two runs of one
+experiment differ. A large JᵀJ is parallel all the same, in fixed column blocks
+(:meth:`Normal.form`): its off-diagonal block is one product on one lane, its two
+diagonal blocks (``syrk``) on the other, as fast as OpenBLAS's ``syrk`` on two threads
+(7.0 ms against 7.1 at width 256 on 1,024 points) and the same to the bit on one core.
 """
 
 from __future__ import annotations
 
-import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from scipy.linalg import blas, lapack
+from scipy.linalg import lapack
 
 from nnfit.engine.network import Network
+from nnfit.engine.passes import blas_threads
 
 Array = np.ndarray
 
@@ -121,60 +122,71 @@ class Jacobian:
                 d = prev
 
 
-class Threads:
-    """The BLAS threads of a Levenberg–Marquardt run (see the module docstring).
+#: JᵀJ is formed in two column blocks on two lanes from this many parameters
+SPLIT_FROM = 256
 
-    ``everything()`` holds every BLAS library to one thread; inside it, ``heavy(op)``
-    gives SciPy's library (the one whose path names scipy; every library if none does)
-    the threads that :meth:`tune` found faster for ``op`` ("form" or "factor": OpenBLAS's
-    ``syrk`` gains from a second thread where its ``potrf`` of a few hundred rows loses).
+
+class Threads:
+    """The threads of a Levenberg–Marquardt run (see the module docstring).
+
+    ``everything()`` holds every BLAS library to one thread; ``lanes`` is how many
+    threads the run may use (two at most, one inside a sweep worker, which pins the
+    BLAS), counted before that limit; ``pool`` runs the second lane's product.
     """
 
     def __init__(self):
         from threadpoolctl import ThreadpoolController
 
-        ctl = ThreadpoolController()
-        self.blas = ctl.select(user_api="blas")
-        paths = [lib.filepath for lib in self.blas.lib_controllers]
-        self.scipy = ctl.select(filepath=[p for p in paths if "scipy" in p] or paths)
-        self.default = max((lib.num_threads for lib in self.scipy.lib_controllers), default=1)
-        self.threads = {"form": 1, "factor": 1}
+        self.blas = ThreadpoolController().select(user_api="blas")
+        self.lanes = min(2, blas_threads())
+        self.pool = ThreadPoolExecutor(1) if self.lanes > 1 else None
 
     def everything(self):
         return self.blas.limit(limits=1)
 
-    def heavy(self, op: str):
-        return self.scipy.limit(limits=self.threads[op])
-
-    def tune(self, op: str, work) -> None:
-        """Run ``work`` on SciPy's default threads and on one, twice each in turn (the
-        first run wakes the threads); keep the faster for op."""
-        if self.default <= 1:
-            return
-        times = {self.default: np.inf, 1: np.inf}
-        for t in (self.default, 1, self.default, 1):
-            with self.scipy.limit(limits=t):
-                t0 = time.perf_counter()
-                work()
-                times[t] = min(times[t], time.perf_counter() - t0)
-        self.threads[op] = min(times, key=times.get)
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
 
 
 class Normal:
-    """JᵀJ (P × P, lower triangle, Fortran order) and its damped Cholesky factor."""
+    """JᵀJ (P × P, lower triangle, Fortran order) and its damped Cholesky factor.
 
-    def __init__(self, P: int):
-        self.P = P
-        self.H = np.zeros((P, P), order="F")
+    ``H`` is the Fortran view of a C-ordered ``G``, whose upper triangle
+    :meth:`form` writes; from :data:`SPLIT_FROM` parameters in two fixed column blocks
+    [A; B] of Jᵀ (A its first P//2 rows): AAᵀ and BBᵀ by ``syrk`` on one lane, ABᵀ by a
+    product on the other (``pool``), so that the sums are the same however many lanes
+    ran them.
+    """
+
+    def __init__(self, P: int, pool: ThreadPoolExecutor | None = None):
+        self.P, self.pool = P, pool
+        self.G = np.zeros((P, P))
+        self.H = self.G.T
         self.C = np.zeros((P, P), order="F")
         self.diag = self.C.reshape(-1, order="F")[:: P + 1]  # a view of C's diagonal
         self.Hdiag = self.H.reshape(-1, order="F")[:: P + 1]
 
     def form(self, Jt: Array) -> None:
-        """H ← JᵀJ by ``syrk`` from Jt = Jᵀ (P × rows, C-ordered: J is its Fortran view)."""
-        out = blas.dsyrk(1.0, Jt.T, beta=0.0, c=self.H, trans=1, lower=1, overwrite_c=1)
-        if not np.shares_memory(out, self.H):  # pragma: no cover - the wrapper copied
-            self.H[...] = out
+        """H ← JᵀJ from Jt = Jᵀ (P × rows, C-ordered); NumPy computes a product with its
+        own transpose by ``syrk``."""
+        G, P = self.G, self.P
+        if P < SPLIT_FROM:
+            np.matmul(Jt, Jt.T, out=G)
+            return
+        h = P // 2
+        A, B = Jt[:h], Jt[h:]
+        pending = None
+        if self.pool is not None:
+            pending = self.pool.submit(np.matmul, A, B.T, out=G[:h, h:])
+        else:
+            np.matmul(A, B.T, out=G[:h, h:])
+        try:
+            np.matmul(A, A.T, out=G[:h, :h])
+            np.matmul(B, B.T, out=G[h:, h:])
+        finally:
+            if pending is not None:
+                pending.result()
 
     def factor(self, damping: Array) -> bool:
         """C ← chol(H + diag(damping)) in place (lower); False if not positive definite."""

@@ -161,8 +161,6 @@ class LBFGS(Method):
 MU_MIN = float(np.finfo(np.float64).tiny)
 #: the finite-difference step, along δ, of the geodesic acceleration's r'' (Transtrum's)
 FD_STEP = 0.1
-#: LM tries two BLAS threads for JᵀJ and its factorisations from this many parameters
-TUNE_FROM = 256
 #: variable projection in float32 keeps its ridge at least this: below it the output
 #: weights of nearly dependent features cancel beyond float32's digits and LM stops on
 #: rounding (Runge, 8 tanh units, seeds 0–2, damping ×0.1 and ×10: "converged" at test
@@ -238,8 +236,11 @@ class LM(Method):
 
     def run(self, session: Session, problem: Problem) -> None:
         threads = Threads()
-        with threads.everything():
-            self._run(session, problem, threads)
+        try:
+            with threads.everything():
+                self._run(session, problem, threads)
+        finally:
+            threads.close()
 
     def _run(self, session: Session, problem: Problem, threads: Threads) -> None:
         net, s, hp = problem.net, session.settings, self.hyper
@@ -261,7 +262,7 @@ class LM(Method):
         ridge = [max(float(hp["ridge"]), floor)]
         lin = Jacobian(net, X)
         Jt = np.zeros((P, len(y_aug) if varpro else n))  # Jᵀ: rows along the samples
-        normal = Normal(P)
+        normal = Normal(P, threads.pool)
         last = {}  # the residual (and varpro's basis U) of the last evaluation
 
         def evaluate(x) -> float:
@@ -332,11 +333,7 @@ class LM(Method):
         limit = s.divergence_factor * max(cost, 0.5 * float(yv @ yv), 1e-300)
         steps, grad = 0, gradient(x)
         damping = np.empty(P)
-        formed = P >= TUNE_FROM and s.epochs > 0
-        if formed:  # SciPy's threads for JᵀJ and the factorisation, on the first ones
-            threads.tune("form", lambda: normal.form(Jt))
-            np.add(lam * mask, mu, out=damping)
-            threads.tune("factor", lambda: normal.factor(damping))
+        formed = False
         if varpro:  # epoch 0 is the random-features model: the output layer solved exactly
             readout.solve(net, problem.X, problem.Y, s.l2)
         problem.begin(session, math.nan, mu=mu)
@@ -354,15 +351,13 @@ class LM(Method):
         gain = bool(hp["gain_ratio"])
         for _ in session.epochs():
             if not formed:  # JᵀJ once per accepted step, when another step follows
-                with threads.heavy("form"):
-                    normal.form(Jt)
+                normal.form(Jt)
                 formed = True
             accepted = False
             while mu <= hp["mu_max"]:
                 steps += 1
                 np.add(lam * mask, mu, out=damping)
-                with threads.heavy("factor"):
-                    ok = normal.factor(damping)
+                ok = normal.factor(damping)
                 if not ok:  # JᵀJ + D not positive definite: damp more
                     mu *= hp["mu_inc"]
                     continue

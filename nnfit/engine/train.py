@@ -18,7 +18,7 @@ from nnfit.engine.loop import VARPRO_L1, Callback, Session, TrainResult, TrainSe
 from nnfit.engine.network import Network, numbers
 from nnfit.engine.optimizers import make, schedule
 from nnfit.engine.params import spec
-from nnfit.engine.passes import Problem, TrainSet
+from nnfit.engine.passes import Problem, TrainSet, one_blas_thread
 
 Array = np.ndarray
 
@@ -97,10 +97,14 @@ def train(
             # not after Ctrl-C (the user asked to stop), nor before any epoch was recorded
             # (stopped during the first solve)
             stopped = any(r.status == "interrupted" or not r.history.epoch for r in results)
-            if s.output_layer == "lstsq" and s.epochs > 0 and not stopped:
-                _final_solve(net, problem, session, results)
-            if session.start_aside is not None and not stopped:
-                _start_if_lower(net, problem, session, results)
+            # on one BLAS thread, as the methods' own solves: OpenBLAS rounds a product or
+            # a QR differently on two, and the weights must not depend on the machine's
+            # thread count (a sweep worker pins one)
+            with one_blas_thread():
+                if s.output_layer == "lstsq" and s.epochs > 0 and not stopped:
+                    _final_solve(net, problem, session, results)
+                if session.start_aside is not None and not stopped:
+                    _start_if_lower(net, problem, session, results)
     finally:
         problem.close()
     return results
