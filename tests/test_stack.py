@@ -184,3 +184,24 @@ def test_a_stack_needs_one_shape_and_a_stackable_method():
     stack = Network.stack([make(k, (2, 4, 1), ("tanh",), "float64") for k in range(2)])
     with pytest.raises(ValueError, match="one model at a time"):
         train(stack, X, y, settings=TrainSettings(optimizer="lm", epochs=2))
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_each_models_batches_follow_its_own_permutation(k):
+    # the shuffle is rng.permutation(n) of each model's own stream, epoch after epoch,
+    # and a batch holds those rows of x and y in that order
+    X = np.arange(10.0).reshape(10, 1)
+    y = 100.0 + X
+    data = passes.TrainSet(X, y, np.float64, k, 4)
+    rngs = [np.random.default_rng(s) for s in range(k)]
+    again = [np.random.default_rng(s) for s in range(k)]
+    for _ in range(3):
+        data.shuffle(rngs)
+        orders = [r.permutation(10) for r in again]
+        for m, order in enumerate(orders):
+            np.testing.assert_array_equal(data.index[m], order)
+            x, xT, yb = data.batches[1]
+            x, yb = (x, yb) if k == 1 else (x[m], yb[m])
+            np.testing.assert_array_equal(x[0], order[4:8])
+            np.testing.assert_array_equal(x[1], 1.0)  # the ones row of the folded bias
+            np.testing.assert_array_equal(yb[0], 100.0 + order[4:8])

@@ -72,6 +72,7 @@ class TrainSet:
             lead = () if k == 1 else (k,)
             self.buffer = np.empty((self.XY.shape[0], *lead, n), dtype=dtype)
             self.index = np.empty((k, n), dtype=np.intp)
+            self.rows_in_order = np.arange(n, dtype=np.intp)
             self.batches = [
                 self._views(self.buffer[..., i : i + self.rows]) for i in range(0, n, self.rows)
             ]
@@ -86,11 +87,16 @@ class TrainSet:
         return self._views(self.XY)
 
     def shuffle(self, rngs) -> None:
-        """Draw one permutation per model and gather the rows in that order."""
+        """Draw one permutation per model and gather the rows in that order.
+
+        Each model's is ``rng.permutation(n)`` to the bit, shuffled in place from one
+        copy of 0 … n − 1 for all (W4 of ``make bench``, eight models: 78 µs an epoch
+        against 117 for eight calls of ``permutation``, which allocate)."""
         if self.full:
             return
+        self.index[...] = self.rows_in_order
         for k, rng in enumerate(rngs):
-            self.index[k] = rng.permutation(self.n)
+            rng.shuffle(self.index[k])
         index = self.index[0] if self.k == 1 else self.index
         self.XY.take(index, axis=1, out=self.buffer, mode="clip")
 
