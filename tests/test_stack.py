@@ -201,7 +201,8 @@ def test_each_models_batches_follow_its_own_permutation(k):
         for m, order in enumerate(orders):
             np.testing.assert_array_equal(data.index[m], order)
             x, xT, yb = data.batches[1]
-            x, yb = (x, yb) if k == 1 else (x[m], yb[m])
+            x, xT, yb = (x, xT, yb) if k == 1 else (x[m], xT[m], yb[m])
+            np.testing.assert_array_equal(xT, x.T)
             np.testing.assert_array_equal(x[0], order[4:8])
             np.testing.assert_array_equal(x[1], 1.0)  # the ones row of the folded bias
             np.testing.assert_array_equal(yb[0], 100.0 + order[4:8])
