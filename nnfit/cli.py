@@ -35,6 +35,7 @@ from nnfit.edge import (
 from nnfit.edge import fail as _fail
 from nnfit.edge import guard as _guard
 from nnfit.edge import say as _say
+from nnfit.text import count
 
 app = typer.Typer(
     add_completion=False,
@@ -143,7 +144,7 @@ def run(
         n = math.prod(len(v) for v in exp.sweep.grid.values())
         _say(
             f"note: {printable(file)}: run trains the file's own experiment and leaves its "
-            f"sweep.grid ({n:,} points) aside; nnfit sweep runs the grid"
+            f"sweep.grid ({count(n, 'point')}) aside; nnfit sweep runs the grid"
         )
     try:
         with LiveProgress(exp.name, exp.training.epochs, quiet) as progress:
@@ -290,7 +291,8 @@ def sweep(
     if result.interrupted:
         again = "rerun without --rerun" if rerun else "rerun with the same command"
         _say(
-            f"interrupted: {result.n_finished} of {len(points)} runs finished; {again} to continue"
+            f"interrupted: {result.n_finished:,} of {count(len(points), 'run')} finished; "
+            f"{again} to continue"
         )
         raise typer.Exit(EXIT_INTERRUPTED)
     if result.n_failed or result.summary["n_missing"]:
@@ -322,7 +324,7 @@ def study(
     from nnfit.study import run as st
 
     def on_sweep(stem, folder, n):
-        show(f"{stem}: {n} runs → {printable(folder)}", soft_wrap=True)
+        show(f"{stem}: {count(n, 'run')} → {printable(folder)}", soft_wrap=True)
 
     def on_swept(s):
         m = s.summary
@@ -342,7 +344,7 @@ def study(
         _say(f"warning: not in REPORT.md: {printable(line)}")
     show(
         f"report: {printable(res.report)} ({res.wall_s / 60:.1f} min wall, "
-        f"{res.cpu_s / 60:.1f} min CPU, {res.n_failed} runs failed)",
+        f"{res.cpu_s / 60:.1f} min CPU, {count(res.n_failed, 'run')} failed)",
         soft_wrap=True,
     )
     if res.n_failed:

@@ -20,6 +20,7 @@ from nnfit.edge import fail as _fail
 from nnfit.edge import guard as _guard
 from nnfit.edge import say as _say
 from nnfit.edge import state as edge_state
+from nnfit.text import count
 
 SetOpt = Annotated[
     list[str] | None,
@@ -120,7 +121,7 @@ def validate(
             bad += 1
             _say(str(exc))
             continue
-        grid = f", sweep of {points} runs" if points else ""
+        grid = f", sweep of {count(points, 'run')}" if points else ""
         show(
             f"{printable(f)}: ok ({'-'.join(map(str, exp.sizes()))}, {how(exp)}, "
             f"{exp.training.epochs} epochs{grid})",

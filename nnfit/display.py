@@ -33,7 +33,7 @@ from rich.progress import (
 )
 from rich.table import Column
 
-from nnfit.text import printable
+from nnfit.text import count, printable
 
 
 def _width(stream) -> int | None:
@@ -407,7 +407,7 @@ class SweepProgress:
         reused = total - todo
         note = " (finished runs are reused; --rerun trains them again)" if reused else ""
         self.console.print(
-            f"sweep: {total} points, {reused} already done, {todo} to run → "
+            f"sweep: {count(total, 'point')}, {reused:,} already done, {todo:,} to run → "
             f"{printable(self.folder)}{note}",
             markup=False,
             soft_wrap=True,

@@ -17,7 +17,7 @@ from rich.cells import cell_len
 from rich.table import Table
 
 from nnfit.display import failure, fmt, out
-from nnfit.text import printable
+from nnfit.text import count, printable
 
 
 @dataclass
@@ -117,10 +117,10 @@ def run_summary(record, run_dir) -> Table:
             "",
         )
     parts = [
-        f"{record.epochs} epochs",
-        f"{record.steps} steps",
+        count(record.epochs, "epoch"),
+        count(record.steps, "step"),
         f"{record.wall_s:.2f} s",
-        f"{record.n_params} parameters",
+        count(record.n_params, "parameter"),
     ]
     eps = (getattr(record, "config", None) or {}).get("training", {}).get("epsilon")
     if eps is not None:
@@ -131,7 +131,7 @@ def run_summary(record, run_dir) -> Table:
             else f"sup error never below {eps:g}"
         )
     if fitted:
-        parts.append("baselines on the test set (parameters)")
+        parts.append("baselines on the test set, their parameters in brackets")
     t.caption = f"{', '.join(parts)} → {printable(run_dir)}"
     if record.status == "diverged" and not record.error:  # what the errors above are of
         kept = record.best_epoch

@@ -14,6 +14,12 @@ def printable(text) -> str:
     return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
 
 
+def count(n: int, noun: str) -> str:
+    """``n`` with thousands separators and ``noun``, plural unless n is 1: "1 run",
+    "2,048 runs"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def cut(text, limit: int = 40) -> str:
     """``text`` printable and at most ``limit`` characters (its end marked …)."""
     text = printable(text)

@@ -932,6 +932,32 @@ def test_run_says_it_leaves_the_files_grid_aside(write, tmp_path):
     assert len(list((tmp_path / "res").glob("*/*/metrics.json"))) == 1
 
 
+def test_counts_of_one_are_singular(write, tmp_path):
+    # "sweep of 1 runs", "(1 points) aside" and "1 epochs, 1 steps" in the caption
+    p = write(TINY + "sweep:\n  grid:\n    model.hidden: [[2]]\n")
+    r = invoke("validate", p)
+    assert r.exit_code == 0 and r.stdout.rstrip().endswith("sweep of 1 run)"), r.output
+    r = invoke("run", p, "--out", tmp_path / "res", "--set", "training.epochs=1", "--no-figures")
+    assert r.exit_code == 0, r.output
+    assert "sweep.grid (1 point) aside" in r.stderr
+    words = " ".join(r.stdout.split())
+    assert "1 epoch, " in words and " 1 epochs" not in words, words
+
+
+def test_a_key_given_by_set_that_the_optimizer_ignores_is_to_be_left_out(write):
+    # it said "remove it (on the command line: --set training.optimizer.lr=null)" of
+    # the --set itself; the file's line keeps the hint
+    lm = "target: {name: sine}\nmodel: {hidden: [4]}\ntraining: {optimizer: lm, epochs: 3}\n"
+    r = invoke("validate", write(lm), "--set", "training.optimizer.lr=0.1")
+    assert r.exit_code == 2
+    assert r.stderr.startswith("--set training.optimizer.lr: not used by optimizer lm")
+    assert r.stderr.rstrip().endswith("; remove it or pick another optimizer"), r.stderr
+    given = lm.replace("optimizer: lm,", "optimizer: {name: lm, lr: 0.1},")
+    r = invoke("validate", write(given))
+    assert r.exit_code == 2
+    assert "remove it (on the command line: --set training.optimizer.lr=null)" in r.stderr
+
+
 def test_run_refuses_a_sweep_given_to_it(write, tmp_path):
     # `run --set sweep.grid=…` trained one run and said nothing of the grid
     import nnfit

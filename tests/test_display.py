@@ -325,7 +325,8 @@ def test_the_run_summary_shows_the_baselines_asked_for():
     rows = [line.split() for line in console.file.getvalue().splitlines()]
     assert rows[8][:9] == ["│", "chebyshev", "(41)", "│", "1.128e-15", "│", "2.981e-14", "│", "│"]
     assert not [r for r in rows if "pwlinear" in r]
-    assert "baselines on the test set (parameters)" in " ".join(console.file.getvalue().split())
+    words = " ".join(console.file.getvalue().split())
+    assert "baselines on the test set, their parameters in brackets" in words
 
 
 @pytest.mark.parametrize(

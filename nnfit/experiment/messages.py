@@ -303,11 +303,17 @@ def format_errors(
     return out
 
 
+#: a check's hint for the file's reader, which a value given by --set does not need:
+#: "remove it" is then to leave out that --set
+_COMMAND_LINE_HINT = re.compile(r" \(on the command line: --set [^)]*\)")
+
+
 def _override_message(blamed: list[Override], path, key: str, text: str, kind: str) -> str:
     last = blamed[-1]  # of several, the one applied last is the most specific
     if last.what:  # a sweep-grid entry: its own line, then which point
         where = last.key_where if kind == "extra_forbidden" and last.key_where else last.where
         return f"{where}: {last.what}: {key}: {text}"
+    text = _COMMAND_LINE_HINT.sub("", text)
     first = blamed[0]
     if len(blamed) == 1 and path == first.path and first.given in ("", key):
         return f"{first.where}: {text}"  # (a key inside a section given is named too)

@@ -210,7 +210,8 @@ def by_width(summary: dict) -> bool:
 
 def _title(fig, summary, what: str) -> None:
     line = f"{summary.get('name', 'sweep')}: {what}"
-    line += f"  ({summary['n_ok']} runs ok, {summary['n_failed']} failed)"
+    ok = summary["n_ok"]
+    line += f"  ({ok} run{'' if ok == 1 else 's'} ok, {summary['n_failed']} failed)"
     fig.suptitle(clip_line(line, fig.get_figwidth()), fontsize=10)
 
 
