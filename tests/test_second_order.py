@@ -1,6 +1,7 @@
 """L-BFGS and Levenberg–Marquardt: Jacobian, monotone cost, teacher recovery, limits."""
 
 import itertools
+import math
 import subprocess
 import sys
 
@@ -154,9 +155,27 @@ def test_lm_refuses_a_jacobian_too_large_and_non_squared_losses():
     with pytest.raises(
         config.ConfigError,
         match=r"MiB for J \(100,000 points × 6,001 parameters\) and JᵀJ \(6,001 × 6,001\), "
-        r"above max_jacobian_mb 1,024 \(training.optimizer\); use lbfgs",
+        r"above max_jacobian_mb 1,024; use lbfgs",
     ):
         config.from_dict({**base, "data": {"n_train": 100000}, "model": {"hidden": [2000]}})
+    # a raised limit does not lift the machine's memory: 64 points and 100,000 units
+    # asked for 671 GiB at the first step (exit 3); a tiny limit is not shown as 0
+    from nnfit.engine import gauss_newton
+
+    memory = gauss_newton._physical_mb()
+    width = int(math.sqrt(memory * 2**20 / 8) / 3) + 10  # JᵀJ alone above the memory
+    big = {"name": "lm", "max_jacobian_mb": 1e7}
+    data = {"n_train": 64, "n_val": 8, "n_test": 100}
+    with pytest.raises(config.ConfigError) as exc:
+        config.from_dict(
+            {**base, "data": data, "model": {"hidden": [width]}, "training": {"optimizer": big}}
+        )
+    assert f"above this machine's {memory:,.0f} MiB; use lbfgs" in str(exc.value)
+    assert "training.optimizer: lm would need" in str(exc.value)
+    with pytest.raises(config.ConfigError, match=r"need 1\.79 MiB .*above max_jacobian_mb 1e-09"):
+        config.from_dict(
+            {**base, "training": {"optimizer": {"name": "lm", "max_jacobian_mb": 1e-9}}}
+        )
     with pytest.raises(config.ConfigError, match="needs loss mse"):
         config.from_dict({**base, "training": {"optimizer": "lm", "loss": "huber"}})
     e = config.from_dict({**base, "model": {"hidden": [8]}})

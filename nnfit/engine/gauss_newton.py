@@ -18,6 +18,7 @@ diagonal blocks (``syrk``) on the other, as fast as OpenBLAS's ``syrk`` on two t
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -34,17 +35,34 @@ def jacobian_mb(n: int, n_params: int, itemsize: int = 8) -> float:
     return (n * n_params + n_params * n_params) * itemsize / 2**20
 
 
-def too_large(n: int, n_params: int, limit: float) -> str | None:
-    """Why LM refuses J and JᵀJ for n points and P parameters above ``limit`` MiB, or
-    None: the words name both, since JᵀJ dominates once P passes n."""
-    need = jacobian_mb(n, n_params)
-    if need <= limit:
+def _physical_mb() -> float | None:
+    """The machine's memory in MiB, or None where it cannot be read."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (AttributeError, OSError, ValueError):
         return None
+
+
+def _mib(x: float) -> str:
+    return f"{x:,.0f}" if x >= 10 else f"{x:.3g}"
+
+
+def too_large(n: int, n_params: int, limit: float) -> str | None:
+    """Why LM refuses J and JᵀJ for n points and P parameters, or None: above ``limit``
+    MiB, or above the machine's memory whatever the limit (a raised limit let a run ask
+    for 671 GiB, and fail, at its first step). The words name both, since JᵀJ dominates
+    once P passes n."""
+    need = jacobian_mb(n, n_params)
+    memory = _physical_mb()
     P = n_params
-    return (
-        f"lm would need {need:,.0f} MiB for J ({n:,} points × {P:,} parameters) and JᵀJ "
-        f"({P:,} × {P:,}), above max_jacobian_mb {limit:,.0f}"
-    )
+    arrays = f"J ({n:,} points × {P:,} parameters) and JᵀJ ({P:,} × {P:,})"
+    if need > limit:
+        return f"lm would need {_mib(need)} MiB for {arrays}, above max_jacobian_mb {_mib(limit)}"
+    if memory is not None and need > memory:
+        return (
+            f"lm would need {_mib(need)} MiB for {arrays}, above this machine's {_mib(memory)} MiB"
+        )
+    return None
 
 
 class Jacobian:

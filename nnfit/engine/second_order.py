@@ -250,7 +250,8 @@ class LM(Method):
         P = net.offsets[-2] if varpro else net.n_params
         why = too_large(n, P, hp["max_jacobian_mb"])
         if why:
-            raise MemoryError(f"{why}; use optimizer lbfgs, fewer points, or raise it")
+            more = ", or raise it" if "max_jacobian_mb" in why else ""
+            raise MemoryError(f"{why}; use optimizer lbfgs or fewer points{more}")
         theta = net.theta[0]
         lam = n * s.l2
         mask = net.weight_mask[:P].astype(np.float64)

@@ -385,7 +385,7 @@ class Experiment(_Strict):
 
             why = too_large(self.data.n_train, n_params, opt.params()["max_jacobian_mb"])
             if why:
-                raise ValueError(f"optimizer {why} (training.optimizer); use lbfgs instead")
+                raise _AtKey("training.optimizer", f"{why}; use lbfgs instead")
         return self
 
     # ---------------------------------------------------------------- derived views
