@@ -444,6 +444,12 @@ def main() -> None:
     except abort:  # Ctrl-C or end of input while the line is parsed
         _say("interrupted")
         code = EXIT_INTERRUPTED
+    except SystemExit as exc:
+        # rich and click end the help or --version on a closed pipe with exit 1 (before
+        # any command ran, nothing else exits 1); a command's output there gives 2, unsaid
+        if exc.code != 1 or state["ran"]:
+            raise
+        code = EXIT_BAD_INPUT
     except OSError as exc:  # the help or a usage message, written before any command ran
         from nnfit.edge import is_output_error
 

@@ -363,11 +363,6 @@ def predict(
     if x and csv is not None:
         _fail("give points with --x or with --csv, not both")
     metrics = results.require_done(run_dir)
-    if metrics["status"] != "ok":  # diverged: a model, but not one to trust
-        _say(
-            f"warning: {run_dir}: training {metrics['status']} at epoch {metrics['epochs']}; "
-            f"these are the values of the weights it kept (epoch {metrics.get('best_epoch')})"
-        )
     if str(out) == "-":
         out = None
     if str(csv) == "-":
@@ -379,6 +374,12 @@ def predict(
         if csv is not None and _same_file(csv, out):  # the rename would replace the points
             _fail(f"--out {printable(out)} is the --csv file: write the predictions elsewhere")
     net, meta = results.load_model(run_dir)
+    # after the model is read: a folder without one (its write aborted) is one error
+    if metrics["status"] != "ok":  # diverged: a model, but not one to trust
+        _say(
+            f"warning: {run_dir}: training {metrics['status']} at epoch {metrics['epochs']}; "
+            f"these are the values of the weights it kept (epoch {metrics.get('best_epoch')})"
+        )
     dim = meta["sizes"][0]
     if x:
         X = pts.parse_x(x, dim)

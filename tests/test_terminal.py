@@ -239,6 +239,20 @@ def test_a_command_whose_output_is_its_product_exits_2_on_a_full_stdout(
     assert err.splitlines() == ["error: cannot write the output: No space left on device"]
 
 
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["run", "--help"], ["schema"]])
+def test_output_into_a_pipe_nobody_reads_is_exit_2_unsaid(args):
+    # the help and --version said exit 1 there (rich's and click's own), the commands 2;
+    # a pipe whose reader went away (`| head`) goes unremarked, as the commands do
+    read, write_end = os.pipe()
+    os.close(read)
+    try:
+        code, _, err = finish(nnfit(*args, stdout=write_end))
+    finally:
+        os.close(write_end)
+    assert code == 2
+    assert err == ""
+
+
 def test_an_ascii_terminal_gets_ascii_not_a_traceback(write, tmp_path):
     env = {**ENV, "PYTHONIOENCODING": "ascii"}
     code, out, err = finish(nnfit("targets", env=env))
@@ -409,6 +423,10 @@ def test_an_aborted_write_keeps_the_earlier_run_or_says_interrupted(
     else:
         m = results.load_metrics(run_dir)
         assert m["status"] == "interrupted" and results.check_run(run_dir) is None
+        # one line: it warned first of "the weights it kept", which it has none of
+        code, _, err = finish(nnfit("predict", run_dir, "--x", "0.5"))
+        assert code == 2
+        assert len(err.splitlines()) == 1 and "no model.npz" in err, err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
