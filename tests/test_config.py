@@ -982,3 +982,22 @@ def test_float32_lm_records_what_it_runs_and_refuses_what_it_cannot():
     ok = {"optimizer": {"name": "lm", "geodesic": 0, "ridge_min": 1e-6}, "dtype": "float32"}
     opt = config.from_dict({**base, "training": ok}).run_config()["training"]["optimizer"]
     assert opt["geodesic"] == 0 and opt["ridge_min"] == 1e-6
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "names"),
+    [
+        ("optimizer", None, "gd, sgd, momentum"),
+        ("optimizer", 5, "gd, sgd, momentum"),
+        ("schedule", [1], "constant, step, exponential"),
+        ("loss", True, "mse, mae, huber"),
+    ],
+)
+def test_a_choice_that_is_neither_a_name_nor_a_section_says_it_takes_both(key, value, names):
+    # it said "must be a section of keys (name, lr)" of optimizer: null, and named lr,
+    # which lm refuses
+    with pytest.raises(config.ConfigError) as exc:
+        config.from_dict({"target": {"expr": "x"}, "training": {key: value}})
+    text = str(exc.value)
+    assert f"training.{key}: must be a name ({names}" in text
+    assert "or a section {name: …, …}, got " in text and "section of keys" not in text

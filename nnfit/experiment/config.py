@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import re
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -173,8 +174,18 @@ class TrainingConfig(_Strict):
 
     @field_validator("optimizer", "schedule", "loss", mode="before")
     @classmethod
-    def _name_string(cls, v):
-        return {"name": v} if isinstance(v, str) else v
+    def _name_string(cls, v, info):
+        if isinstance(v, str):
+            return {"name": v}
+        if v is None or isinstance(v, bool | int | float | list):
+            # pydantic said "must be a section of keys (name, lr)", of a key that takes a
+            # name too, and lists lr for lm, which refuses it
+            section = type(cls.model_fields[info.field_name].default_factory())
+            names = typing.get_args(section.model_fields["name"].annotation)
+            raise ValueError(
+                f"must be a name ({', '.join(names)}) or a section {{name: …, …}}, got {shown(v)}"
+            )
+        return v
 
     @model_validator(mode="before")
     @classmethod
