@@ -124,7 +124,7 @@ def validate(
         grid = f", sweep of {count(points, 'run')}" if points else ""
         show(
             f"{printable(f)}: ok ({'-'.join(map(str, exp.sizes()))}, {how(exp)}, "
-            f"{exp.training.epochs} epochs{grid})",
+            f"{count(exp.training.epochs, 'epoch')}{grid})",
             markup=False,
         )
     if bad:

@@ -935,8 +935,8 @@ def test_run_says_it_leaves_the_files_grid_aside(write, tmp_path):
 def test_counts_of_one_are_singular(write, tmp_path):
     # "sweep of 1 runs", "(1 points) aside" and "1 epochs, 1 steps" in the caption
     p = write(TINY + "sweep:\n  grid:\n    model.hidden: [[2]]\n")
-    r = invoke("validate", p)
-    assert r.exit_code == 0 and r.stdout.rstrip().endswith("sweep of 1 run)"), r.output
+    r = invoke("validate", p, "--set", "training.epochs=1")
+    assert r.exit_code == 0 and r.stdout.rstrip().endswith(", 1 epoch, sweep of 1 run)"), r.output
     r = invoke("run", p, "--out", tmp_path / "res", "--set", "training.epochs=1", "--no-figures")
     assert r.exit_code == 0, r.output
     assert "sweep.grid (1 point) aside" in r.stderr

@@ -154,7 +154,8 @@ def test_lm_refuses_a_jacobian_too_large_and_non_squared_losses():
     base = {"target": {"expr": "x"}, "training": {"optimizer": {"name": "lm"}}}
     with pytest.raises(
         config.ConfigError,
-        match=r"MiB for J \(100,000 points × 6,001 parameters\) and JᵀJ \(6,001 × 6,001\), "
+        match=r"MiB for J \(100,000 points × 6,001 parameters\), JᵀJ \(6,001 × 6,001\) and its "
+        r"factor, "
         r"above max_jacobian_mb 1,024; use lbfgs",
     ):
         config.from_dict({**base, "data": {"n_train": 100000}, "model": {"hidden": [2000]}})
@@ -172,10 +173,16 @@ def test_lm_refuses_a_jacobian_too_large_and_non_squared_losses():
         )
     assert f"above this machine's {memory:,.0f} MiB; use lbfgs" in str(exc.value)
     assert "training.optimizer: lm would need" in str(exc.value)
-    with pytest.raises(config.ConfigError, match=r"need 1\.79 MiB .*above max_jacobian_mb 1e-09"):
+    with pytest.raises(config.ConfigError, match=r"need 2\.08 MiB .*above max_jacobian_mb 1e-09"):
         config.from_dict(
             {**base, "training": {"optimizer": {"name": "lm", "max_jacobian_mb": 1e-9}}}
         )
+    # the estimate covers what LM allocates: Jᵀ, JᵀJ and its factor (it left one P × P
+    # out, so a run checked just under the machine's memory needed twice that)
+    n, P = 1024, 193
+    normal = gauss_newton.Normal(P)
+    held = np.zeros((P, n)).nbytes + normal.G.nbytes + normal.C.nbytes
+    assert gauss_newton.jacobian_mb(n, P) * 2**20 >= held
     with pytest.raises(config.ConfigError, match="needs loss mse"):
         config.from_dict({**base, "training": {"optimizer": "lm", "loss": "huber"}})
     e = config.from_dict({**base, "model": {"hidden": [8]}})
@@ -364,5 +371,5 @@ def test_the_estimator_refuses_an_lm_too_large_before_fitting_and_names_jtj():
 
     X = np.linspace(0, 1, 60)[:, None]
     reg = nnfit.Regressor(hidden=(20000,), optimizer="lm")
-    with pytest.raises(ValueError, match=r"J \(60 points × 60,001 parameters\) and JᵀJ"):
+    with pytest.raises(ValueError, match=r"J \(60 points × 60,001 parameters\), JᵀJ"):
         reg.fit(X, np.sin(X[:, 0]))

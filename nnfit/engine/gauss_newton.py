@@ -31,8 +31,8 @@ Array = np.ndarray
 
 
 def jacobian_mb(n: int, n_params: int, itemsize: int = 8) -> float:
-    """Memory of J (n × P) and JᵀJ (P × P), in MiB."""
-    return (n * n_params + n_params * n_params) * itemsize / 2**20
+    """Memory of J (n × P), JᵀJ and its damped factor (P × P each), in MiB."""
+    return (n * n_params + 2 * n_params * n_params) * itemsize / 2**20
 
 
 def _physical_mb() -> float | None:
@@ -44,7 +44,7 @@ def _physical_mb() -> float | None:
 
 
 def _mib(x: float) -> str:
-    return f"{x:,.0f}" if x >= 10 else f"{x:.3g}"
+    return f"{x:,.0f}" if x >= 1000 else f"{x:.3g}"
 
 
 def too_large(n: int, n_params: int, limit: float) -> str | None:
@@ -55,7 +55,7 @@ def too_large(n: int, n_params: int, limit: float) -> str | None:
     need = jacobian_mb(n, n_params)
     memory = _physical_mb()
     P = n_params
-    arrays = f"J ({n:,} points × {P:,} parameters) and JᵀJ ({P:,} × {P:,})"
+    arrays = f"J ({n:,} points × {P:,} parameters), JᵀJ ({P:,} × {P:,}) and its factor"
     if need > limit:
         return f"lm would need {_mib(need)} MiB for {arrays}, above max_jacobian_mb {_mib(limit)}"
     if memory is not None and need > memory:
