@@ -10,6 +10,7 @@ import math
 import socket
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -648,3 +649,24 @@ def test_a_limit_raised_past_what_the_machine_can_hold_is_refused(write, tmp_pat
     r = invoke("sweep", p, "--seeds", "10000000000", "--out", tmp_path / "res")
     refused(r, "NNFIT_MAX_GRID_POINTS=100000000000: at most 1,000,000 runs")
     assert not (tmp_path / "res").exists()
+
+
+def test_a_sweep_counts_the_jacobian_of_each_lm_run(monkeypatch):
+    # two lm runs whose J, JᵀJ and factor each took most of the machine went at once
+    from nnfit.engine.gauss_newton import jacobian_mb
+
+    base = {"target": {"name": "sine"}, "data": {"n_train": 1024}}
+    train = {"epochs": 2}
+    lm = config.from_dict(
+        {**base, "model": {"hidden": [400]}, "training": {**train, "optimizer": "lm"}}
+    )
+    lbfgs = config.from_dict(  # full batch too, without a Jacobian
+        {**base, "model": {"hidden": [400]}, "training": {**train, "optimizer": "lbfgs"}}
+    )
+    jac = jacobian_mb(1024, 1201)
+    assert sw.run_mb(lm) == pytest.approx(sw.run_mb(lbfgs) + jac)
+    monkeypatch.setenv("NNFIT_MAX_MEMORY_MB", str(int(2 * sw.run_mb(lbfgs) + jac)))
+    pts = [sw.Point((("training.seed", k),), lm, Path(f"r{k}")) for k in range(2)]
+    sw.check_resources(pts, 1)  # one at a time fits
+    with pytest.raises(config.ConfigError, match=r"2 runs at once .* would need about"):
+        sw.check_resources(pts, 2)

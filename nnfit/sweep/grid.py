@@ -371,11 +371,16 @@ def _made_by(src: Path, config_hash: str) -> bool:
 
 
 def run_mb(exp: config.Experiment) -> float:
-    """Memory of one run: data, parameters, buffers (config's estimate) and history."""
+    """Memory of one run: data, parameters, buffers (config's estimate), history, and
+    for lm its Jacobian, JᵀJ and factor (two runs of 15 GiB each went to a 24 GiB
+    machine at once)."""
+    from nnfit.engine.gauss_newton import jacobian_mb
+
     sizes = exp.sizes()
     n_params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     history = limits.history_mb(exp.training.epochs, len(sizes) - 1)
-    return config.estimate_mb(exp, n_params) + history
+    lm = jacobian_mb(exp.data.n_train, n_params) if exp.training.optimizer.name == "lm" else 0.0
+    return config.estimate_mb(exp, n_params) + history + lm
 
 
 def check_resources(points: list[Point], jobs: int, dask: str | None = None) -> None:
