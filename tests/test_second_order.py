@@ -373,3 +373,25 @@ def test_the_estimator_refuses_an_lm_too_large_before_fitting_and_names_jtj():
     reg = nnfit.Regressor(hidden=(20000,), optimizer="lm")
     with pytest.raises(ValueError, match=r"J \(60 points × 60,001 parameters\), JᵀJ"):
         reg.fit(X, np.sin(X[:, 0]))
+
+
+def test_variable_projection_that_takes_no_step_logs_epoch_0_once():
+    # with no ridge every trial of 200 units was refused: the final solve then repeated
+    # epoch 0's row, two identical rows of epoch 0 in history.csv
+    opt = {"name": "lm", "ridge": 0.0, "ridge_min": 0.0}
+    e = config.from_dict(
+        {
+            "target": {"name": "sine"},
+            "model": {"hidden": [200]},
+            "training": {"optimizer": opt, "output_layer": "lstsq", "epochs": 20},
+        }
+    )
+    rec = runner.execute(e, plots=False)
+    assert rec.epochs == 0 and rec.steps > 0
+    assert rec.history["epoch"] == [0]
+    # where steps were taken the end's solve is a row of its own
+    X = np.linspace(0, 1, 256)[:, None]
+    net = Network.create([1, 8, 1], rng=np.random.default_rng(0), bias="spread")
+    s = TrainSettings(optimizer="lm", epochs=3, output_layer="lstsq", early_stopping=None)
+    [res] = train(net, X, np.sin(2 * np.pi * X), settings=s)
+    assert res.history.epoch == [0, 1, 2, 3, 3]

@@ -209,4 +209,21 @@ def _final_solve(net: Network, problem: Problem, session: Session, results) -> N
     norms = net.layer_norms(problem.grad)
     for k, res in enumerate(results):
         h = res.history
+        if _repeats(h, res.epochs, cost[k], vl[k]):  # no step taken: the start is the end
+            continue
         h.append(res.epochs, cost[k], vl[k], math.nan, norms[k], h.wall_s[-1], output_solved=1.0)
+
+
+def _repeats(h, epoch: int, train: float, val: float) -> bool:
+    """The history's last row already has this epoch and these losses (variable
+    projection that took no step: its epoch 0 is the exact solve the end repeats)."""
+
+    def same(a, b) -> bool:
+        return a == b or (math.isnan(a) and math.isnan(b))
+
+    return (
+        bool(h.epoch)
+        and h.epoch[-1] == epoch
+        and same(h.train_loss[-1], float(train))
+        and (same(h.val_loss[-1], float(val)))
+    )
