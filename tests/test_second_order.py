@@ -163,7 +163,7 @@ def test_lm_refuses_a_jacobian_too_large_and_non_squared_losses():
     # asked for 671 GiB at the first step (exit 3); a tiny limit is not shown as 0
     from nnfit.engine import gauss_newton
 
-    memory = gauss_newton._physical_mb()
+    memory = gauss_newton.physical_mb()
     width = int(math.sqrt(memory * 2**20 / 8) / 3) + 10  # JᵀJ alone above the memory
     big = {"name": "lm", "max_jacobian_mb": 1e7}
     data = {"n_train": 64, "n_val": 8, "n_test": 100}

@@ -35,7 +35,7 @@ def jacobian_mb(n: int, n_params: int, itemsize: int = 8) -> float:
     return (n * n_params + 2 * n_params * n_params) * itemsize / 2**20
 
 
-def _physical_mb() -> float | None:
+def physical_mb() -> float | None:
     """The machine's memory in MiB, or None where it cannot be read."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
@@ -53,7 +53,7 @@ def too_large(n: int, n_params: int, limit: float) -> str | None:
     for 671 GiB, and fail, at its first step). The words name both, since JᵀJ dominates
     once P passes n."""
     need = jacobian_mb(n, n_params)
-    memory = _physical_mb()
+    memory = physical_mb()
     P = n_params
     arrays = f"J ({n:,} points × {P:,} parameters), JᵀJ ({P:,} × {P:,}) and its factor"
     if need > limit:

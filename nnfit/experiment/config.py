@@ -180,7 +180,7 @@ class TrainingConfig(_Strict):
         if v is None or isinstance(v, bool | int | float | list):
             # pydantic said "must be a section of keys (name, lr)", of a key that takes a
             # name too, and lists lr for lm, which refuses it
-            section = type(cls.model_fields[info.field_name].default_factory())
+            section = cls.model_fields[info.field_name].annotation
             names = typing.get_args(section.model_fields["name"].annotation)
             raise ValueError(
                 f"must be a name ({', '.join(names)}) or a section {{name: …, …}}, got {shown(v)}"

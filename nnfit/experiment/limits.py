@@ -26,10 +26,9 @@ def cores() -> int:
 
 def physical_mb() -> float:
     """The machine's memory in MiB (4 GiB when it cannot be read)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
-    except (AttributeError, OSError, ValueError):
-        return 4096.0
+    from nnfit.engine.gauss_newton import physical_mb as read
+
+    return read() or 4096.0
 
 
 @dataclass(frozen=True)
