@@ -518,6 +518,59 @@ def test_report_says_a_sweeps_counts_predate_the_damage_to_its_runs(write, tmp_p
     assert unread["path"].endswith(runs[0].name) and unread["test_rmse"] is None
 
 
+def _edit_metrics(run_dir, key: str, value, reseal: bool) -> None:
+    m = json.loads((run_dir / "metrics.json").read_text())
+    *outer, last = key.split(".")
+    target = m
+    for k in outer:
+        target = target[k]
+    target[last] = value
+    if reseal:  # as if the run had written it: only the type is wrong
+        m["sha256"] = results.own_digest(m)
+    (run_dir / "metrics.json").write_text(json.dumps(m))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("epochs", "20", 'epochs: must be a whole number (got "20")'),
+        ("epochs", True, "epochs: must be a whole number (got true)"),
+        ("n_params", 2.5, "n_params: must be a whole number (got 2.5)"),
+        ("wall_s", "0.1", 'wall_s: must be a number (got "0.1")'),
+        ("test.rmse", "1e-3", 'test.rmse: must be a number (got "1e-3")'),
+        ("train.mse", False, "train.mse: must be a number (got false)"),
+    ],
+)
+@pytest.mark.parametrize("reseal", [False, True])
+def test_a_number_of_the_wrong_type_in_metrics_json_is_named_not_a_traceback(
+    run_copy, tmp_path, key, value, says, reseal
+):
+    # "epochs": "20" or true passed the lax reader (as 20 and 1), and report's table
+    # then failed to format it: a traceback, exit 1, and no table for any other run
+    _edit_metrics(run_copy, key, value, reseal)
+    r = invoke("report", run_copy.parent)
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    assert "unreadable" in r.stdout
+    assert f"{run_copy}/metrics.json: {says}" in r.stderr
+    one_line_error(invoke("predict", run_copy, "--x", "0.5"), f"{run_copy}/metrics.json: {says}")
+
+
+def test_a_count_written_as_a_float_reads_as_the_count(run_copy):
+    # jq and other tools may write 20 as 20.0; the checksum counts numbers as floats, so
+    # the run is still done, and its table shows 20 (it failed on format(20.0, "d"))
+    epochs = json.loads((run_copy / "metrics.json").read_text())["epochs"]
+    _edit_metrics(run_copy, "epochs", float(epochs), reseal=False)
+    assert results.check_run(run_copy) is None
+    assert results.load_metrics(run_copy)["epochs"] == epochs
+    assert type(results.load_metrics(run_copy)["epochs"]) is int
+    r = invoke("report", run_copy.parent, "--json")
+    assert r.exit_code == 0, r.output
+    [row] = json.loads(r.stdout)
+    assert row["status"] == "ok" and row["epochs"] == epochs
+    r = invoke("report", run_copy.parent)
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+
+
 # ------------------------------------------------------------------ predict's own files
 
 

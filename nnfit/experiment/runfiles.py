@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from nnfit.engine.network import ActivationSpec, Network
 from nnfit.experiment.yamlfile import MAX_FILE_BYTES, kind, load_yaml, missing, short_path
@@ -47,18 +47,27 @@ def _cut(text: str, limit: int = 120) -> str:
 
 # ------------------------------------------------------------------ JSON files
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
+
+def _whole(v):
+    """A count written as a float (20.0, as some tools rewrite it) is that count."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+# strict: a number is a JSON number, not true or "20" (which a lax reader took as 1 and
+# 20, and a table then failed to format)
+Finite = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+Count = Annotated[int, BeforeValidator(_whole), Field(ge=0, strict=True)]
+_JSON = ConfigDict(extra="allow", strict=True)
 
 
 class _File(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _JSON
 
 
 class FileRecord(BaseModel):
     """Size and checksum of one file of a run, as recorded in its metrics.json."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     bytes: Count
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -75,7 +84,7 @@ class Errors(_File):
 class BaselineErrors(BaseModel):
     """One baseline of metrics.json: its size and test errors (null where not finite)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = _JSON
     n_params: Count | None = None
     rmse: Finite | None = None
     max_abs: Finite | None = None
@@ -126,6 +135,10 @@ class Summary(_File):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
+#: pydantic's "input should be a valid integer" as the file's reader says it
+_NUMBER_TYPES = {"int_type": "a whole number", "float_type": "a number"}
+
+
 def _first_error(exc: ValidationError) -> str:
     e = exc.errors()[0]
     where = ".".join(map(str, e["loc"])) or "(top level)"
@@ -136,6 +149,8 @@ def _first_error(exc: ValidationError) -> str:
     got = _cut(got, 60)
     if e["type"] in ("model_type", "dict_type"):  # pydantic's text names its own class
         return f"{where}: must be an object of keys (got {got})"
+    if e["type"] in _NUMBER_TYPES:
+        return f"{where}: must be {_NUMBER_TYPES[e['type']]} (got {got})"
     return f"{where}: {e['msg'][0].lower()}{e['msg'][1:]} (got {got})"
 
 
@@ -183,10 +198,12 @@ def _load_json(path: Path, model: type[BaseModel]) -> dict:
         got = kind(data, json=True)
         raise ResultsError(f"{path}: expected a JSON object of nnfit's keys, got {got}")
     try:
-        model.model_validate(data)
+        valid = model.model_validate(data)
     except ValidationError as exc:
         raise ResultsError(f"{path}: {_first_error(exc)}") from None
-    return data
+    # the keys as validated (a count written 20.0 is 20), those the file does not give
+    # left out, as before: a reader tells an old file's absent key from a default
+    return valid.model_dump(exclude_unset=True)
 
 
 def load_metrics(run_dir: Path) -> dict:
