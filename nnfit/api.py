@@ -488,7 +488,7 @@ def sweep(
     widths = [int(w) for w in widths] if widths is not None else None
     data, loc = _read(config, overrides)
     root = Path(out) if out is not None else Path("results")
-    folder, grid, points = sw.expand_data(data, loc, widths, seeds, root)
+    folder, grid, points = sw.expand_data(data, loc, widths, seeds, root, python=True)
     if out is not None:
         result = sw.run(folder, grid, points, jobs=jobs, resume=resume)
         return Sweep(result.summary, folder)

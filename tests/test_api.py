@@ -326,8 +326,19 @@ def test_sweep_arguments_are_checked():
         with pytest.raises(nnfit.ConfigError) as info:
             nnfit.sweep(CFG, **kwargs)
         assert info.value.key == key
-    with pytest.raises(nnfit.ConfigError, match="nothing to sweep"):
+    with pytest.raises(nnfit.ConfigError, match="nothing to sweep") as info:
         nnfit.sweep(CFG)
+    assert str(info.value).endswith("or give widths= or seeds=")
+
+
+def test_sweep_errors_name_the_arguments_not_the_command_lines_flags():
+    # they said "--widths 2,2: width 2 is given twice", a flag nnfit.sweep has not
+    with pytest.raises(nnfit.ConfigError) as info:
+        nnfit.sweep(CFG, widths=[2, 4, 2])
+    assert str(info.value) == "widths=[2, 4, 2]: width 2 is given twice"
+    with pytest.raises(nnfit.ConfigError) as info:
+        nnfit.sweep(CFG, seeds=2, overrides=["sweep.grid={training.seed: [0, 1]}"])
+    assert "seeds=2 replaces it" in str(info.value) and "--" not in str(info.value)
 
 
 FRESH = """

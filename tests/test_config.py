@@ -394,6 +394,29 @@ def test_unknown_keys_point_at_the_key_not_the_value_below_it(write):
         config.load(p)
 
 
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        # a key that YAML reads as a boolean or number is named as the file spells it
+        # (it said "training.early_stopping.True", Python's spelling)
+        ("training: {early_stopping: {true: 3}}", "training.early_stopping.true: unknown key"),
+        ("training: {Off: 3}", "training.Off: unknown key"),
+        ("model: {0x10: 1}", "model.0x10: unknown key"),
+        ("model: {1.50: 1}", "model.1.50: unknown key"),
+        # a key that is no name at all says what it is (it said only "keys must be …")
+        ("model: {null: 3}", "model: keys must be plain names, got null"),
+        ("model: {~: 3}", "model: keys must be plain names, got null"),
+        ("? [a, b]\n: 3", "keys must be plain names, got a list"),
+        ("model: {? {a: 1} : 2}", "model: keys must be plain names, got a mapping"),
+    ],
+)
+def test_a_key_is_named_as_the_file_writes_it(write, line, said):
+    p = write(f"target: {{expr: x}}\n{line}\n")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(p)
+    assert info.value.problems[0].startswith(f"{p}:2: {said}"), info.value.problems
+
+
 def test_a_key_the_optimizer_would_ignore_is_refused():
     base = {"target": {"expr": "x"}}
     bad = {

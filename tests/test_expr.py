@@ -98,6 +98,8 @@ def test_refused(text, message):
         ("pow(x, 2)", "function 'pow' is not allowed (write a ** b)"),
         ("pii*x", "unknown name 'pii' (did you mean pi?)"),
         ("X + 1", "unknown name 'X' (did you mean x?)"),
+        # Python reads names in NFKC form: the message names the one written too
+        ("sin(xᵢ)", "unknown name 'xᵢ' (read as 'xi') (did you mean x?)"),
         ("x1 + x", "unknown name 'x1' (the target is 1-D; set target.dim for more variables)"),
         ("2x", "syntax error: invalid decimal literal (multiplication needs *: write 2*x)"),
         ("sin(2 pi x)", "(multiplication needs *: write 2*pi)"),

@@ -145,6 +145,26 @@ def test_a_missing_file_is_an_error_before_anything_runs(tiny, tmp_path):
     assert result.exit_code == 2 and "5-sawtooth.yaml" in result.output
 
 
+@pytest.mark.parametrize("make", ["file", "nothing"])
+def test_experiments_that_is_no_folder_says_so(tmp_path, make):
+    # a file said "FILE/1-random-features.yaml and 3 more files missing"
+    given = tmp_path / "base.yaml"
+    if make == "file":
+        given.write_text("target: {expr: x}\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["study", "--only", "1", "--experiments", str(given), "--out", str(out)]
+    )
+    state = "not a folder" if make == "file" else "no such folder"
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == f"error: --experiments {given}: {state}; give the folder of the study's files "
+        "(experiments/reproduce)\n"
+    )
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "text", ["9", "1,x", ",", "", "1,,4", "1,1", " 3", "+3", "\u0663", "1," + "9" * 4301]
 )

@@ -235,8 +235,11 @@ class _Compiler:
             hint = f" (did you mean {n.lower()}?)"
         if re.fullmatch(r"x\d+", n):
             hint = f" (the target is {self.dim}-D; set target.dim for more variables)"
+        # as written: Python reads identifiers in NFKC form, so xᵢ arrives as xi
+        written = ast.get_source_segment(self.text, node) or n
+        shown = repr(n) if written == n else f"{written!r} (read as {n!r})"
         self.fail(
-            node, f"unknown name {n!r}{hint}; variables: {', '.join(names)}; constants: pi, e"
+            node, f"unknown name {shown}{hint}; variables: {', '.join(names)}; constants: pi, e"
         )
         raise AssertionError
 

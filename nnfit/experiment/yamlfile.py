@@ -414,6 +414,18 @@ class Located:
                 [Problem(text, self.source, line, where, given=node.value, message=exc.problem)]
             ) from None
 
+    def _not_a_name(self, k, key, path) -> Problem:
+        """A key that is null, a date, a list or a mapping, named as the file gives it."""
+        line = k.start_mark.line + 1
+        if isinstance(k, yaml.ScalarNode):
+            given = "null" if key is None else k.value
+        else:
+            given = "a list" if isinstance(k, yaml.SequenceNode) else "a mapping"
+        where = ".".join(map(str, path))
+        text = f"keys must be plain names, got {given}"
+        head = f"{self.source}:{line}: {where}: " if where else f"{self.source}:{line}: "
+        return Problem(head + text, self.source, line, where or None, "plain names", given, text)
+
     def _build(self, node, loader, path):
         loader.refuse_tags(node)  # tags and merge keys; the composer refuses aliases
         if isinstance(node, yaml.MappingNode):
@@ -421,15 +433,9 @@ class Located:
             for k, v in node.value:
                 key = loader.construct_object(k) if isinstance(k, yaml.ScalarNode) else None
                 if not isinstance(key, str | int | float | bool) or key is None:
-                    line = k.start_mark.line + 1
-                    raise ConfigError(
-                        [
-                            Problem(
-                                f"{self.source}:{line}: keys must be plain names", self.source, line
-                            )
-                        ]
-                    )
-                key = str(key)
+                    raise ConfigError([self._not_a_name(k, key, path)])
+                # as the file spells it: `true: 3` is the key "true", not Python's "True"
+                key = key if isinstance(key, str) else k.value
                 if key in out:
                     where = ".".join(map(str, (*path, key)))
                     line = k.start_mark.line + 1

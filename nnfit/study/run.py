@@ -80,6 +80,13 @@ def plan(experiments: Path, only: list[int] | None = None):
     from nnfit.study.sections import SECTIONS
 
     chosen = [s for s in SECTIONS if only is None or s.number in only]
+    folder = Path(experiments)
+    if not folder.is_dir():  # not "FILE/1-adam.yaml and 3 more files missing"
+        state = "not a folder" if folder.exists() else "no such folder"
+        raise StudyError(
+            f"--experiments {folder}: {state}; give the folder of the study's files "
+            "(experiments/reproduce)"
+        )
     files: dict[str, Path] = {}
     missing: dict[Path, list[int]] = {}
     for sec in chosen:

@@ -163,7 +163,7 @@ def _check_grid(grid: dict, origins: dict[str, _Origin]) -> None:
             j = first.setdefault(_canonical(v), i)
             if j == i:
                 continue
-            if o.key.startswith("--widths"):
+            if o.key.startswith(("--widths", "widths=")):
                 raise config.ConfigError([f"{o.key}: width {v[0]} is given twice"])
             raise config.ConfigError(
                 [
@@ -257,26 +257,36 @@ def _apply_order(keys: list[str]) -> list[int]:
     return sorted(range(len(keys)), key=lambda i: not names_choice(keys[i]))
 
 
-def expand_data(data, loc: Located, widths=None, seeds=None, out_root: Path = Path("results")):
-    """:func:`expand` for a config already read (``loc.source`` names it in errors)."""
+def expand_data(
+    data,
+    loc: Located,
+    widths=None,
+    seeds=None,
+    out_root: Path = Path("results"),
+    python: bool = False,
+):
+    """:func:`expand` for a config already read (``loc.source`` names it in errors);
+    ``python``: widths and seeds are named as the arguments of ``nnfit.sweep``, not as
+    the command line's flags."""
     source = loc.source
+    either = "widths= or seeds=" if python else "--widths or --seeds"
     base, aside = _base(data, loc, widths, seeds)
     file_grid = base.sweep.grid if base.sweep is not None else {}
     grid = build_grid(file_grid, base.model.hidden, widths, seeds)
     if not grid:
         away = [o for o in loc.overrides if o.path[:1] == ("sweep",)]
         if away:  # the file's grid taken away on the command line, not missing
-            raise config.ConfigError(
-                [f"{away[-1].where}: leaves nothing to sweep; give --widths or --seeds"]
-            )
+            raise config.ConfigError([f"{away[-1].where}: leaves nothing to sweep; give {either}"])
         raise config.ConfigError(
-            [f"{source}: nothing to sweep: add sweep.grid to the file, or --widths/--seeds"]
+            [f"{source}: nothing to sweep: add sweep.grid to the file, or give {either}"]
         )
     flags = {}
     if widths:
-        flags["model.hidden"] = f"--widths {','.join(map(str, widths))}"
+        flags["model.hidden"] = (
+            f"widths={list(widths)}" if python else f"--widths {','.join(map(str, widths))}"
+        )
     if seeds:
-        flags["training.seed"] = f"--seeds {seeds}"
+        flags["training.seed"] = f"seeds={seeds}" if python else f"--seeds {seeds}"
     origins = {k: _Origin.of(k, len(v), source, loc, flags) for k, v in grid.items()}
     _check_grid(grid, origins)
     _check_overrides(loc, grid, origins, flags)
