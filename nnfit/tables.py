@@ -133,6 +133,11 @@ def run_summary(record, run_dir) -> Table:
     if fitted:
         parts.append("baselines on the test set, their parameters in brackets")
     t.caption = f"{', '.join(parts)} → {printable(run_dir)}"
+    best = getattr(record, "best_epoch", None)
+    if record.status != "diverged" and best is not None and best < record.epochs:
+        # as loss.png marks it: the errors above are not those of the last epoch
+        watched = "validation loss" if (record.metrics or {}).get("val") else "training cost"
+        t.caption += f"\nweights restored from epoch {best:,} (best {watched})"
     if record.status == "diverged" and not record.error:  # what the errors above are of
         kept = record.best_epoch
         said = {"status": "diverged", "epochs": record.epochs, "config": record.config or {}}

@@ -395,3 +395,27 @@ def test_a_quiet_sweep_names_its_failed_points_and_why():
     text = " ".join(render(sweep_summary(summary, 300), 300).split())
     assert text.count("failed: lr=5.0") == 5
     assert "and 2 more failed runs (summary.json lists them all)" in text
+
+
+@pytest.mark.parametrize(
+    ("best", "sets", "says"),
+    [
+        (2, ("train", "val", "test"), "weights restored from epoch 2 (best validation loss)"),
+        (2, ("train", "test"), "weights restored from epoch 2 (best training cost)"),
+        (3, ("train", "val", "test"), None),  # the last epoch's weights: nothing to say
+    ],
+)
+def test_the_run_summary_says_whose_weights_early_stopping_kept(best, sets, says):
+    # the table's errors were those of the restored epoch, the caption said only
+    # "3 epochs", and the last progress line showed the last epoch's losses
+    from nnfit.tables import run_summary
+
+    part = {"rmse": 1e-3, "max_abs": 2e-3, "mae": 1e-3, "rel_l2": 1e-2, "r2": 0.99}
+    record = _record({s: part for s in sets}, best_epoch=best)
+    console = Console(file=StringIO(), width=200)
+    console.print(run_summary(record, "results/tiny/w1"))
+    text = " ".join(console.file.getvalue().split())
+    if says is None:
+        assert "restored" not in text
+    else:
+        assert text.endswith(f"→ results/tiny/w1 {says}")

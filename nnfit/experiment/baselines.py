@@ -7,7 +7,8 @@ baselines only through the samples, and evaluates the fit at ``X_eval``.
 - ``chebyshev``: a total-degree tensor Chebyshev polynomial on [0,1]^d with as many
   coefficients as the network has parameters (or fewer);
 - ``pwlinear``: d = 1 only, the continuous piecewise-linear function on ``width``
-  uniform knots, which is what one ReLU layer of that width can represent;
+  uniform knots: one ReLU layer of that width represents each such function, with its
+  kinks held at the knots (a trained layer places them where F bends);
 - ``random_features``: the network's own architecture with random hidden weights (the
   ``domain`` initialiser and ``spread`` biases) and only the output layer solved.
 """
@@ -221,7 +222,8 @@ def baseline_sizes(sizes: list[int], n_train: int | None = None) -> dict[str, Ba
     if d == 1:
         w = sizes[1] if len(sizes) > 2 else 2
         out["pwlinear"] = BaselineSize(
-            w, f"piecewise linear on {w} uniform knots (what {w} ReLU units represent)"
+            w,
+            f"piecewise linear on {w} uniform knots (ReLU units with their kinks held there)",
         )
     else:
         out["pwlinear"] = BaselineSize(None, f"piecewise linear skipped: d = {d} > 1")
