@@ -1,6 +1,7 @@
 """The study (nnfit study / make reproduce): sections, files, report, on tiny copies of
 the real study files."""
 
+import math
 import shutil
 from pathlib import Path
 
@@ -322,3 +323,84 @@ def test_only_does_not_name_sections_whose_files_the_experiments_folder_lacks(tm
         shutil.copy(REAL / f"{stem}.yaml", exps / f"{stem}.yaml")
     kept, left = run._finished(exps, tmp_path / "out", [SECTIONS[0], SECTIONS[3]], {})
     assert kept == [] and left == []
+
+
+def test_section_1_fits_each_methods_slope_and_says_where_it_leaves_its_power_law():
+    # REPORT.md showed the curves but no fitted slope beside Barron's −½ and the −2 of
+    # the piecewise-linear fit, which THEORY.md asks every error-against-width plot for
+    from types import SimpleNamespace
+
+    from nnfit.study import existence
+
+    widths = [1, 2, 4, 8, 16, 32, 64]
+
+    def sweep(training, test, train=None, pw=None):
+        def group(w):
+            run = {"status": "ok", "test_rmse": test(w), "train_mse": (train or test)(w) ** 2}
+            if pw:
+                run["baselines"] = {"pwlinear": {"rmse": pw(w)}}
+            return {"point": {}, "width": w, "n_params": 3 * w + 1, "runs": [run] * 3}
+
+        cfg = {"target": {"name": "sine"}, "training": training}
+        return SimpleNamespace(
+            groups=[group(w) for w in widths], summary={"grid": {}}, config=cfg.__getitem__
+        )
+
+    lstsq = {"epochs": 0, "optimizer": {"name": "adam"}, "output_layer": "lstsq"}
+    varpro = {"epochs": 100, "optimizer": {"name": "lm"}, "output_layer": "lstsq"}
+    lm = {"epochs": 100, "optimizer": {"name": "lm"}, "output_layer": "trained"}
+    adam = {"epochs": 1500, "optimizer": {"name": "adam"}, "output_layer": "trained"}
+    sweeps = [
+        sweep(lstsq, lambda w: float(w) ** -4, pw=lambda w: 0.5 * float(w) ** -2),
+        # at float64's rounding from width 64 on
+        sweep(varpro, lambda w: {32: 5e-13, 64: 4e-13}.get(w, 10.0 ** (-2 * math.log2(w)))),
+        # flat from 32 on, its training error far below: the data, not the optimizer
+        sweep(lm, lambda w: 1e-2 * float(min(w, 16)) ** -3, train=lambda w: 1e-9),
+        # flat from 32 on, its training error as high: the optimizer's floor
+        sweep(adam, lambda w: float(min(w, 16)) ** -1),
+    ]
+    text = existence._rates(sweeps, [{"name": "sine"}])
+    assert (
+        "| sine | −4.00 ± 0.00 (1–64) | −7.74 ± 0.00 (1–32, then slower) | "
+        "−3.00 ± 0.00 (1–16, then flat) | −1.00 ± 0.00 (1–16, then flat) | "
+        "−2.00 ± 0.00 (1–64) |"
+    ) in text
+    assert "Least squares falls at k = −4.0 to −7.7, far steeper than Barron's −½" in text
+    assert "its error is down to 4.0e-13 or less: float64's rounding" in text
+    assert "The piecewise-linear fit falls at k = −2.0, the −2 of its h² error once its " in text
+    assert "shallowest" not in text  # one target: nothing to compare
+    assert (
+        "LM on all weights (≤ 100 steps) falls at k = −3.0, then slows (sine from width 32; "
+        "its training error below its test error there: the data's limit too)"
+    ) in text
+    assert (
+        "Adam (1,500 epochs) falls at k = −1.0, then slows (sine from width 32; its training "
+        "error as high as its test error there: the optimizer's floor)"
+    ) in text
+
+
+def test_section_2_gives_relus_fitted_slopes_beside_the_piecewise_linear_fits():
+    # it said "falls no faster than the piecewise-linear fit's n⁻²" without a slope measured
+    from types import SimpleNamespace
+
+    from nnfit.study import shapes
+
+    def groups(k, pw=None):
+        out = []
+        for w in (1, 2, 4, 8, 16):
+            run = {"status": "ok", "test_rmse": float(w) ** k}
+            if pw is not None:
+                run["baselines"] = {"pwlinear": {"rmse": float(w) ** pw}}
+            out.append({"width": w, "runs": [run] * 3})
+        return out
+
+    rf = SimpleNamespace(config={"training": {"epochs": 0, "optimizer": {"name": "adam"}}}.get)
+    vp = {"epochs": 100, "optimizer": {"name": "lm"}, "output_layer": "lstsq"}
+    vp = SimpleNamespace(config={"training": vp}.get)
+    text = shapes._relu([rf, vp], [{"relu": groups(-1.5, pw=-1.8)}, {"relu": groups(-1.7)}])
+    assert text.startswith(
+        "ReLU builds piecewise-linear functions, and falls at a power of the width: k = "
+        "random features −1.50 ± 0.00 (1–16), VarPro + LM −1.70 ± 0.00 (1–16), the "
+        "uniform-knot piecewise-linear fit −1.80 ± 0.00 (1–16), against −2"
+    )
+    assert shapes._relu([rf, vp], [{"tanh": groups(-3)}, {"tanh": groups(-3)}]) == ""

@@ -15,7 +15,16 @@ import numpy as np
 from nnfit.experiment.canvas import finish, new_figure
 from nnfit.study import draw, methods
 from nnfit.study.report import Context, Part, table
-from nnfit.study.view import Sweep, baseline, fmt, med, target_label
+from nnfit.study.view import (
+    Sweep,
+    baseline,
+    fmt,
+    med,
+    slope_cell,
+    slope_fit,
+    span,
+    target_label,
+)
 
 FILES = ("1-random-features", "1-varpro-lm", "1-lm", "1-adam")
 EPSILONS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
@@ -142,6 +151,9 @@ def section_1(ctx: Context) -> Part:
             + "\n"
         )
         blocks.append(_width_table(sweeps, t) + "\n")
+    rates = _rates(sweeps, targets(rf))
+    if rates:
+        blocks.append(rates)
     if falls:
         blocks.append(
             "**The gap.** Random features and variable projection show what each width can "
@@ -154,6 +166,111 @@ def section_1(ctx: Context) -> Part:
             "2021).\n"
         )
     return Part(blocks, "; ".join(heads) + ".")
+
+
+def _rates(sweeps: list[Sweep], ts: list) -> str:
+    """THEORY's reading of the width curves: each method's fitted slope beside Barron's
+    −½ and the piecewise-linear −2, and where a curve left its power law."""
+    fits: dict[str, list[dict]] = {}
+    body = []
+    for t in ts:
+        row = [short_name(t)]
+        for s in sweeps:
+            fit = slope_fit(rows(s, t), lambda r: r.get("test_rmse"))
+            fits.setdefault(methods.kind(s.config("training")), []).append(fit | {"t": t})
+            row.append(slope_cell(fit))
+        pw = slope_fit(
+            rows(sweeps[0], t),
+            lambda r: ((r.get("baselines") or {}).get("pwlinear") or {}).get("rmse"),
+        )
+        fits.setdefault("pwlinear", []).append(pw | {"t": t})
+        row.append(slope_cell(pw))
+        body.append(row)
+
+    def slopes(*kinds) -> list[float]:
+        return [f["slope"] for k in kinds for f in fits.get(k, []) if f.get("slope") is not None]
+
+    said = []
+    exact = slopes("random features", "varpro")
+    if exact:
+        said.append(
+            f"Least squares falls at k = {span(exact)}, far steeper than Barron's −½. "
+            "That rate bounds the error of every F with a finite Fourier moment and is only "
+            "a bound; on these smooth targets the curves bend further down as the width "
+            "grows (faster than any power of it), so k is the mean slope of the stretch "
+            "fitted."
+        )
+        ends = [
+            _at(s, f["t"], f["dropped"][0])
+            for s in sweeps
+            if methods.exists(s)
+            for f in fits[methods.kind(s.config("training"))]
+            if f["dropped"]
+        ]
+        ends = [e for e in ends if e is not None]
+        if ends and max(e[0] for e in ends) < 1e-9:
+            said.append(
+                "Where a least-squares curve slows, its error is down to "
+                f"{fmt(max(e[0] for e in ends))} or less: float64's rounding, not the width, "
+                "stops it."
+            )
+    pw = [f for f in fits.get("pwlinear", []) if f.get("slope") is not None]
+    if pw:
+        least = max(pw, key=lambda f: f["slope"])
+        said.append(
+            f"The piecewise-linear fit falls at k = {span([f['slope'] for f in pw])}, the −2 "
+            "of its h² error once its knots resolve F"
+            + (
+                f"; it is shallowest on the {short_name(least['t'])} target, whose finest "
+                "detail the knots resolve last."
+                if len(pw) > 1
+                else "."
+            )
+        )
+    trained = []
+    for s in sweeps:
+        if methods.exists(s):
+            continue
+        mine = [f for f in fits.get(methods.kind(s.config("training")), []) if f.get("slope")]
+        if not mine:
+            continue
+        left = [f for f in mine if f["dropped"]]
+        name, _, budget = methods.of(s).partition(", ")  # "Adam, 1,500 epochs"
+        text = f"{name}{f' ({budget})' if budget else ''} falls at k = "
+        text += span([f["slope"] for f in mine])
+        if left:
+            where = ", ".join(f"{short_name(f['t'])} from width {f['dropped'][0]:g}" for f in left)
+            ends = [_at(s, f["t"], f["dropped"][0]) for f in left]
+            own = all(e is not None and e[1] > 0.5 * e[0] for e in ends)
+            why = (
+                "its training error as high as its test error there: the optimizer's floor"
+                if own
+                else "its training error below its test error there: the data's limit too"
+            )
+            text += f", then slows ({where}; {why})"
+        trained.append(text)
+    if trained:
+        said.append("; ".join(trained) + ", at widths where least squares still falls.")
+    head = ["target", *(methods.of(s, True) for s in sweeps), "pw. linear"]
+    return (
+        "**Rates.** The slope k of log(test RMS error) = a + k·log(width), fitted over the "
+        "widths where the error still falls (the widths after the curve turns flat, or "
+        "falls at less than half its slope so far, are left out: the brackets give the "
+        "widths fitted), ± the spread of the seeds' own fits. Theory: −½ (Barron, any d) "
+        "and −2 (the best piecewise-linear fit of a smooth 1-D F).\n\n"
+        + table(head, body, "l" + "r" * (len(head) - 1))
+        + "\n\n"
+        + " ".join(said)
+        + "\n"
+    )
+
+
+def _at(sweep: Sweep, t, width) -> tuple[float, float] | None:
+    """(test RMS, training RMS) at one width of one target, medians of seeds."""
+    match = [g for g in rows(sweep, t) if g["width"] == width]
+    if not match:
+        return None
+    return med(match[0]), math.sqrt(med(match[0], "train_mse"))
 
 
 def _width_table(sweeps: list[Sweep], t) -> str:

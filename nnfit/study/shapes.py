@@ -13,7 +13,17 @@ from nnfit.experiment.canvas import finish, new_figure
 from nnfit.experiment.rundir import load_model, predict
 from nnfit.study import draw, methods
 from nnfit.study.report import Context, Part, table
-from nnfit.study.view import Sweep, bound, fmt, med, ok_runs, target_label, upper_first
+from nnfit.study.view import (
+    Sweep,
+    bound,
+    fmt,
+    med,
+    ok_runs,
+    slope_cell,
+    slope_fit,
+    target_label,
+    upper_first,
+)
 
 ACTIVATION_FILES = ("2-activations-random-features", "2-activations-varpro-lm")
 STEP_FILES = ("3-square-wave-random-features", "3-square-wave-varpro-lm")
@@ -82,16 +92,13 @@ def _and(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def _speed_clauses(floor, good, slow, rf_best, vp_best) -> list[str]:
+def _speed_clauses(floor, relu, slow, rf_best, vp_best) -> list[str]:
     """How fast the activations that fall do fall, one clause each."""
     out = []
     if floor:
         out.append(f"{upper_first(_and(list(floor)))} reach the rounding floor (below 1e-10)")
-    if "relu" in good:
-        out.append(
-            "ReLU builds piecewise-linear functions, whose error falls no faster than the "
-            "piecewise-linear fit's n⁻²"
-        )
+    if relu:
+        out.append(relu)
     if slow:
         out.append(
             f"{slow} falls slowly with its units as drawn ({fmt(rf_best[slow])} as random "
@@ -100,6 +107,30 @@ def _speed_clauses(floor, good, slow, rf_best, vp_best) -> list[str]:
     if not out:
         out.append("every one of them falls at its own rate")
     return out
+
+
+def _relu(sweeps: list[Sweep], per: list[dict]) -> str:
+    """ReLU's fitted slopes, as drawn and trained, beside the piecewise-linear fit's and
+    the −2 of the best piecewise-linear fit ('' without ReLU runs)."""
+    if "relu" not in per[0]:
+        return ""
+    fits = [
+        (s, slope_fit(p.get("relu", []), lambda r: r.get("test_rmse")))
+        for s, p in zip(sweeps, per, strict=True)
+    ]
+    pw = slope_fit(
+        per[0]["relu"], lambda r: ((r.get("baselines") or {}).get("pwlinear") or {}).get("rmse")
+    )
+    said = [f"{methods.of(s, True)} {slope_cell(f)}" for s, f in fits if f.get("slope")]
+    if not said:
+        return ""
+    return (
+        "ReLU builds piecewise-linear functions, and falls at a power of the width: k = "
+        + ", ".join(said)
+        + (f", the uniform-knot piecewise-linear fit {slope_cell(pw)}" if pw.get("slope") else "")
+        + ", against −2 for the best piecewise-linear fit of a smooth F (fitted slopes of "
+        "log error on log width, ± the seeds' spread, the widths fitted in brackets)"
+    )
 
 
 def section_2(ctx: Context) -> Part:
@@ -156,7 +187,7 @@ def section_2(ctx: Context) -> Part:
             f"and the worst best error is {worst}'s {fmt(best[worst])}. "
             + (f"The polynomials stay flat: {poly_text}. " if poly else "")
             + "**The gap.** The theorem promises no speed. "
-            + "; ".join(_speed_clauses(floor, good, slow, rf_best, vp_best))
+            + "; ".join(_speed_clauses(floor, _relu(sweeps, per), slow, rf_best, vp_best))
             + ".\n"
         )
         headline = (

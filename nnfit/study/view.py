@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnfit.experiment.targets import TARGETS
+from nnfit.sweep.rates import fit_slope
 
 
 @dataclass
@@ -154,3 +155,32 @@ def fmt(v, digits: int = 2) -> str:
 def upper_first(text: str) -> str:
     """The first letter a capital, the rest as it is ('random features: …' → 'Random …')."""
     return text[:1].upper() + text[1:]
+
+
+def slope_fit(groups: list[dict], value) -> dict:
+    """The slope of log(error) against log(width) over the widths where it still falls
+    (:func:`nnfit.sweep.rates.fit_slope`), ``value(run)`` the error of one seed's run
+    (None where it has none)."""
+    widths = [g["width"] for g in groups]
+    return fit_slope(widths, [[value(r) for r in ok_runs(g)] for g in groups])
+
+
+def slope_cell(fit: dict) -> str:
+    """'−2.01 ± 0.03 (1–64, then slower)': the slope, its seeds' spread, the widths fitted."""
+    if fit.get("slope") is None:
+        return "—"
+    text = f"{fit['slope']:.2f}".replace("-", "−")
+    if fit.get("slope_std") is not None:
+        text += f" ± {fit['slope_std']:.2f}"
+    used = fit["used"]
+    text += f" ({used[0]:g}–{used[-1]:g}"
+    if fit.get("dropped"):
+        text += ", then " + ("flat" if fit.get("bend", "flat") == "flat" else "slower")
+    return text + ")"
+
+
+def span(values: list[float]) -> str:
+    """'−1.1 to −1.9' (or one value), from the shallowest slope to the steepest."""
+    lo, hi = min(values), max(values)
+    out = f"{hi:.1f}" if f"{lo:.1f}" == f"{hi:.1f}" else f"{hi:.1f} to {lo:.1f}"
+    return out.replace("-", "−")
