@@ -231,7 +231,11 @@ def _rates(sweeps: list[Sweep], ts: list) -> str:
     for s in sweeps:
         if methods.exists(s):
             continue
-        mine = [f for f in fits.get(methods.kind(s.config("training")), []) if f.get("slope")]
+        mine = [
+            f
+            for f in fits.get(methods.kind(s.config("training")), [])
+            if f.get("slope") is not None
+        ]
         if not mine:
             continue
         left = [f for f in mine if f["dropped"]]
@@ -241,13 +245,15 @@ def _rates(sweeps: list[Sweep], ts: list) -> str:
         if left:
             where = ", ".join(f"{short_name(f['t'])} from width {f['dropped'][0]:g}" for f in left)
             ends = [_at(s, f["t"], f["dropped"][0]) for f in left]
-            own = all(e is not None and e[1] > 0.5 * e[0] for e in ends)
-            why = (
-                "its training error as high as its test error there: the optimizer's floor"
-                if own
-                else "its training error below its test error there: the data's limit too"
-            )
-            text += f", then slows ({where}; {why})"
+            if all(e is not None and math.isfinite(e[1]) for e in ends):
+                why = (
+                    "; its training error as high as its test error there: the optimizer's floor"
+                    if all(e[1] > 0.5 * e[0] for e in ends)
+                    else "; its training error below its test error there: the data's limit too"
+                )
+            else:  # no training error to tell the optimizer from the data
+                why = ""
+            text += f", then slows ({where}{why})"
         trained.append(text)
     if trained:
         said.append("; ".join(trained) + ", at widths where least squares still falls.")
