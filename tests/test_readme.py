@@ -72,13 +72,15 @@ def test_the_worked_example_says_what_make_run_gives():
     assert f"results/quick-sine/{exp.run_id()}" in part
     assert part.count("w64-tanh-adam-s0-") == part.count(exp.run_id())
     said = re.search(
-        r"after about ([\d,]+) epochs \(([\d.]+) s of training\) with a test RMS\s+error of "
-        r"([\d.e-]+) and a sup-norm error of ([\d.e-]+)",
+        r"after about ([\d,]+) epochs \(([\d.]+) s of training\), its weights those\s+of "
+        r"epoch ([\d,]+) \(the best validation loss; the table's caption says so\), with a "
+        r"test RMS\s+error of ([\d.e-]+) and a sup-norm error of ([\d.e-]+)",
         part,
     )
     assert said, "the worked example's sentence of figures"
     m = nnfit.run(README.parent / "experiments" / "quick.yaml").metrics
-    epochs, _, rmse, sup = said.groups()
+    epochs, _, best, rmse, sup = said.groups()
     assert abs(m["epochs"] - int(epochs.replace(",", ""))) <= 0.1 * m["epochs"]
+    assert abs(m["best_epoch"] - int(best.replace(",", ""))) <= 0.1 * m["epochs"]
     assert float(rmse) == pytest.approx(m["test"]["rmse"], rel=0.06)
     assert float(sup) == pytest.approx(m["test"]["max_abs"], rel=0.06)
