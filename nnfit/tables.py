@@ -139,10 +139,9 @@ def run_summary(record, run_dir) -> Table:
         watched = "validation loss" if (record.metrics or {}).get("val") else "training cost"
         t.caption += f"\nweights restored from epoch {best:,} (best {watched})"
     if record.status == "diverged" and not record.error:  # what the errors above are of
-        kept = record.best_epoch
         said = {"status": "diverged", "epochs": record.epochs, "config": record.config or {}}
         t.caption += f"\n{failure(said)}; the errors above are those of " + (
-            f"epoch {kept}'s weights" if kept else "the weights as initialised (epoch 0)"
+            f"epoch {best}'s weights" if best else "the weights as initialised (epoch 0)"
         )
     return t
 

@@ -20,6 +20,7 @@ from nnfit.study.view import (
     baseline,
     fmt,
     med,
+    run_baseline,
     slope_cell,
     slope_fit,
     span,
@@ -177,12 +178,10 @@ def _rates(sweeps: list[Sweep], ts: list) -> str:
         row = [short_name(t)]
         for s in sweeps:
             fit = slope_fit(rows(s, t), lambda r: r.get("test_rmse"))
-            fits.setdefault(methods.kind(s.config("training")), []).append(fit | {"t": t})
+            kind = methods.kind(s.config("training"))
+            fits.setdefault(kind, []).append(fit | {"t": t, "sweep": s})
             row.append(slope_cell(fit))
-        pw = slope_fit(
-            rows(sweeps[0], t),
-            lambda r: ((r.get("baselines") or {}).get("pwlinear") or {}).get("rmse"),
-        )
+        pw = slope_fit(rows(sweeps[0], t), lambda r: run_baseline(r, "pwlinear"))
         fits.setdefault("pwlinear", []).append(pw | {"t": t})
         row.append(slope_cell(pw))
         body.append(row)
@@ -201,13 +200,11 @@ def _rates(sweeps: list[Sweep], ts: list) -> str:
             "fitted."
         )
         ends = [
-            _at(s, f["t"], f["dropped"][0])
-            for s in sweeps
-            if methods.exists(s)
-            for f in fits[methods.kind(s.config("training"))]
-            if f["dropped"]
+            e
+            for k in ("random features", "varpro")
+            for f in fits.get(k, [])
+            if f["dropped"] and (e := _at(f["sweep"], f["t"], f["dropped"][0])) is not None
         ]
-        ends = [e for e in ends if e is not None]
         if ends and max(e[0] for e in ends) < 1e-9:
             said.append(
                 "Where a least-squares curve slows, its error is down to "

@@ -19,6 +19,7 @@ from nnfit.study.view import (
     fmt,
     med,
     ok_runs,
+    run_baseline,
     slope_cell,
     slope_fit,
     target_label,
@@ -118,9 +119,7 @@ def _relu(sweeps: list[Sweep], per: list[dict]) -> str:
         (s, slope_fit(p.get("relu", []), lambda r: r.get("test_rmse")))
         for s, p in zip(sweeps, per, strict=True)
     ]
-    pw = slope_fit(
-        per[0]["relu"], lambda r: ((r.get("baselines") or {}).get("pwlinear") or {}).get("rmse")
-    )
+    pw = slope_fit(per[0]["relu"], lambda r: run_baseline(r, "pwlinear"))
     said = [f"{methods.of(s, True)} {slope_cell(f)}" for s, f in fits if f.get("slope")]
     if not said:
         return ""

@@ -88,13 +88,14 @@ def spread(group: dict, metric: str = "test_rmse") -> tuple[float, float]:
     return (min(vals), max(vals)) if vals else (math.nan, math.nan)
 
 
+def run_baseline(run: dict, name: str, metric: str = "rmse") -> float | None:
+    """One run's baseline test error (``rmse``, ``max_abs``, ``rel_l2``), None if absent."""
+    return ((run.get("baselines") or {}).get(name) or {}).get(metric)
+
+
 def baseline(group: dict, name: str, metric: str = "rmse") -> float:
-    """Median over seeds of a baseline's test error (``rmse``, ``max_abs``, ``rel_l2``)."""
-    vals = [
-        r["baselines"][name][metric]
-        for r in ok_runs(group)
-        if name in (r.get("baselines") or {}) and r["baselines"][name].get(metric) is not None
-    ]
+    """Median over seeds of a baseline's test error."""
+    vals = [v for r in ok_runs(group) if (v := run_baseline(r, name, metric)) is not None]
     return statistics.median(vals) if vals else math.nan
 
 
