@@ -160,11 +160,17 @@ def sweep_summary(widths, series, key="model.activation", seeds=3, baselines=Fal
             if baselines:
                 row["baselines"] = {
                     # a Chebyshev degree is capped: fewer coefficients than parameters
+                    # random features are the network's own: they differ between curves
                     name: {
                         "n_params": min(3 * w + 1, 41) if name == "chebyshev" else 3 * w + 1,
                         "test_rmse": _stats([f * w**-2.0]),
+                        "test_max_abs": _stats([3 * f * w**-2.0]),
                     }
-                    for name, f in (("chebyshev", 0.3), ("pwlinear", 0.1), ("random_features", 1))
+                    for name, f in (
+                        ("chebyshev", 0.3),
+                        ("pwlinear", 0.1),
+                        ("random_features", 10 * scale),
+                    )
                 }
             rows.append(row)
     grid = {"model.hidden": [[w] for w in widths], "training.seed": list(range(seeds))}
@@ -273,6 +279,31 @@ def test_baselines_are_grey_dashed_with_one_legend_entry_each():
         assert sorted(ln.get_marker() for ln in grey) == ["D", "^", "s"]
 
 
+def test_baselines_every_curve_shares_are_drawn_once_in_grey_the_rest_in_its_colour():
+    # a sweep over activations drew its one Chebyshev fit once per curve, each copy
+    # hiding the one before in another colour; the sup panel had no baselines at all
+    s = sweep_summary([2, 4, 8], {"tanh": 0.1, "relu": 0.2}, baselines=True)
+    fig = sweep_plots.width_figure(s)
+    ax_w, ax_s, ax_p = fig.axes
+    tanh, relu = (h.get_color() for h in fig.legends[0].legend_handles[:2])
+    assert tanh != relu
+    for ax, metric in ((ax_w, "test_rmse"), (ax_s, "test_max_abs"), (ax_p, "test_rmse")):
+        dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--" and ln.get_marker() != ""]
+        by_marker = {}
+        for ln in dashed:
+            by_marker.setdefault(ln.get_marker(), []).append(ln)
+        assert [ln.get_color() for ln in by_marker["s"]] == ["0.4"]
+        assert [ln.get_color() for ln in by_marker["^"]] == ["0.4"]
+        assert sorted(map(str, (ln.get_color() for ln in by_marker["D"]))) == sorted(
+            map(str, (tanh, relu))
+        )
+        row = s["groups"][0]["baselines"]["chebyshev"]
+        assert by_marker["s"][0].get_ydata()[0] == pytest.approx(row[metric]["mean"])
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any(t.startswith("random features") and t.endswith("in its colour") for t in texts)
+    assert any(t.startswith("Chebyshev") and not t.endswith("in its colour") for t in texts)
+
+
 def test_settings_read_as_words_on_their_own_rows():
     opts = [{"name": "gd", "lr": 0.2}, {"name": "adam", "lr": 0.005}, {"name": "lbfgs"}]
     summary = sweep_summary([32], {json.dumps(o): 0.01 for o in opts}, key="training.optimizer")
@@ -374,6 +405,24 @@ def test_deep_gradients_name_layers_by_depth_and_show_the_ratio():
     expected = plots.running_median(g["grad_norm_0"], 1) / plots.running_median(g["grad_norm_8"], 1)
     assert ratio_ax.get_ylabel() == "layer 1 / layer 9"
     assert ratio_ax.lines[0].get_ydata()[0] == pytest.approx(expected[0])
+
+
+def test_a_ratio_within_two_decades_is_ticked_in_plain_numbers():
+    # a tanh net's ratio between 0.9 and 2.6 had two ticks, labelled 10⁰ and 2 × 10⁰
+    exp, rec = _run("sine", 1, [8, 8], epochs=20)
+    fig = plots.gradients_figure(exp, rec)
+    ratio_ax = fig.axes[1]
+    ratio = ratio_ax.lines[0].get_ydata()
+    assert 1 < max(ratio.max(), 1) / min(ratio.min(), 1) < 100
+    fig.canvas.draw()
+    lo, hi = ratio_ax.get_ylim()
+    shown = [
+        (t.get_position()[1], t.get_text())
+        for t in ratio_ax.get_yticklabels()
+        if t.get_text() and lo <= t.get_position()[1] <= hi
+    ]
+    assert len(shown) >= 3
+    assert all(float(text) == pytest.approx(y) for y, text in shown)
 
 
 def test_a_solved_output_layer_is_left_out_of_the_gradient_ratio():

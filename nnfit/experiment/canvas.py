@@ -9,7 +9,7 @@ import io
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator, NullLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 DPI = 110
 #: characters per inch of a 9-point title (DejaVu Sans averages about 0.55 em a glyph)
@@ -138,6 +138,20 @@ def log_ticks_at(axis, values, min_ratio: float = 1.0) -> None:
             kept.append(v)
     values = kept
     axis.set_ticks(values, [f"{v:,.0f}" if v >= 1 else f"{v:g}" for v in values])
+    axis.set_minor_locator(NullLocator())
+
+
+def plain_log_ticks(axis, values) -> None:
+    """A log axis over the values given, spanning under two decades: major ticks at
+    1, 2, 5 (or, within one decade, 1, 1.5, 2, 3, 5, 7) of each decade, written as plain
+    numbers. Matplotlib's own give such an axis one or two ticks, labelled 2 × 10⁰."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size or v.max() >= 100 * v.min():
+        return
+    subs = (1.0, 2.0, 5.0) if v.max() >= 10 * v.min() else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     axis.set_minor_locator(NullLocator())
 
 

@@ -4,8 +4,9 @@
 ticked at the widths run, one curve per setting of the other grid keys (one small panel
 each from five settings on), a band from the best to the worst seed, the fitted slope
 drawn over the widths it was fitted on, the reference slopes n^-1/2 (Barron, RMS
-error) and n^-2 (piecewise-linear fit of a smooth 1-D F), and grey dashed baselines
-when the summary has them. ``errors.png`` otherwise: one row per setting.
+error) and n^-2 (piecewise-linear fit of a smooth 1-D F), and dashed baselines when the
+summary has them: once in grey where every curve has the same ones, else each in its
+curve's colour. ``errors.png`` otherwise: one row per setting.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def _floor(summary: dict) -> float:
         s.get(q)
         for r in summary["groups"]
         for s in [r.get(RMSE) or {}, r.get(SUP) or {}]
-        + [b.get(RMSE) or {} for b in (r.get("baselines") or {}).values()]
+        + [b.get(m) or {} for b in (r.get("baselines") or {}).values() for m in (RMSE, SUP)]
         for q in ("mean", "min", "max")
     ]
     return zero_floor(values)
@@ -113,10 +114,7 @@ def _references(ax, x, y) -> bool:
 
 
 def _baselines(rows: list[dict]) -> dict[str, list[tuple[float, int, dict]]]:
-    """Of one curve's grid points: baseline name → [(width, its parameters, RMSE stats)].
-
-    Baselines belong to their curve: a sweep over targets (or dimensions) has one set per
-    target, fitted to that target's data."""
+    """Of one curve's grid points: baseline name → [(width, its parameters, its stats)]."""
     out: dict[str, dict[float, tuple]] = {}
     for r in rows:
         for name, b in (r.get("baselines") or {}).items():
@@ -133,11 +131,36 @@ def _all_baselines(summary: dict) -> dict[str, list]:
     return out
 
 
-def _draw_baselines(ax, baselines, by_params: bool, floor, color=GREY) -> list[float]:
+def _points(pts) -> list[tuple]:
+    """What a baseline's curve draws: width, parameters and both mean errors."""
+    return [(w, n, *((b.get(m) or {}).get("mean") for m in (RMSE, SUP))) for w, n, b in pts]
+
+
+def _shared_baselines(series: dict[str, list[dict]]) -> set[str]:
+    """The baselines every curve has with the same values: drawn once, in grey.
+
+    A sweep over activations shares its Chebyshev and piecewise-linear fits (they see
+    the data, not the network); its random features, and every baseline of a sweep
+    over targets or dimensions, belong to their curve."""
+    per_curve = [_baselines(rows) for rows in series.values()]
+    names = set().union(*per_curve) if per_curve else set()
+    return {
+        name
+        for name in names
+        if all(name in b for b in per_curve)
+        and all(_points(b[name]) == _points(per_curve[0][name]) for b in per_curve)
+    }
+
+
+def _draw_baselines(
+    ax, baselines, by_params: bool, floor, color=GREY, metric=RMSE, names=None
+) -> list[float]:
     drawn: list[float] = []
     for name, pts in baselines.items():
+        if names is not None and name not in names:
+            continue
         x = [p[1] if by_params else p[0] for p in pts]
-        y = np.array([(p[2].get(RMSE) or {}).get("mean") for p in pts], dtype=float)
+        y = np.array([(p[2].get(metric) or {}).get("mean") for p in pts], dtype=float)
         y = np.where(y == 0, floor, y)
         marker = BASELINES.get(name, (name, "o"))[1]
         ax.plot(x, y, color=color, ls="--", lw=1, marker=marker, ms=4, mfc="white")
@@ -145,8 +168,12 @@ def _draw_baselines(ax, baselines, by_params: bool, floor, color=GREY) -> list[f
     return drawn
 
 
-def _style_entries(summary, baselines, floor, zeros, fitted, refs, fit_text) -> tuple:
-    """Legend entries for what is not a curve of its own: band, fit, references, zeros."""
+def _style_entries(
+    summary, baselines, floor, zeros, fitted, refs, fit_text, own=frozenset()
+) -> tuple:
+    """Legend entries for what is not a curve of its own: band, fit, references, zeros.
+
+    A baseline named in ``own`` is drawn once per curve, in the curve's colour."""
     k = _seeds(summary)
     handles = [Patch(color="tab:gray", alpha=0.3)]
     labels = [
@@ -169,7 +196,7 @@ def _style_entries(summary, baselines, floor, zeros, fitted, refs, fit_text) -> 
     for name in baselines:
         text, marker = BASELINES.get(name, (name, "o"))
         handles.append(Line2D([], [], color=GREY, ls="--", marker=marker, mfc="white"))
-        labels.append(text)
+        labels.append(text + ("; one per curve, in its colour" if name in own else ""))
     if zeros:
         handles.append(Line2D([], [], color="tab:gray", marker="v", ls="none", ms=7))
         labels.append(f"error exactly 0, drawn at {floor:.0e}")
@@ -222,6 +249,8 @@ def width_figure(summary: dict) -> Figure:
         return _small_multiples(summary, series)
     fits = {f["series"]: f for f in summary.get("slopes", [])}
     floor, baselines = _floor(summary), _all_baselines(summary)
+    shared = _shared_baselines(series)
+    own = set(baselines) - shared
     fig = new_figure(14.5, 5.6)
     ax_w, ax_s, ax_p = fig.subplots(1, 3)
     colors = colormaps["tab10"].colors
@@ -236,10 +265,13 @@ def width_figure(summary: dict) -> Figure:
         seen[ax_w] += _curve(ax_w, w, rows, RMSE, c, floor) + _fit_line(ax_w, fits.get(key), c)
         seen[ax_s] += _curve(ax_s, w, rows, SUP, c, floor)
         seen[ax_p] += _curve(ax_p, n, rows, RMSE, c, floor)
-        own = _baselines(rows)  # grey for one curve; in the curve's colour for several
-        tint = GREY if len(series) == 1 else c
-        seen[ax_w] += _draw_baselines(ax_w, own, False, floor, tint)
-        seen[ax_p] += _draw_baselines(ax_p, own, True, floor, tint)
+        # a baseline every curve shares is drawn once, in grey; one of the curve's own in
+        # its colour
+        pts = _baselines(rows)
+        for names, tint in ((own, c), (shared if i == 0 else (), GREY)):
+            seen[ax_w] += _draw_baselines(ax_w, pts, False, floor, tint, names=names)
+            seen[ax_s] += _draw_baselines(ax_s, pts, False, floor, tint, SUP, names)
+            seen[ax_p] += _draw_baselines(ax_p, pts, True, floor, tint, names=names)
         if i == 0:
             refs = _references(ax_w, w, _stat(rows, RMSE, "mean"))
         zeros = zeros or bool((_stat(rows, RMSE, "mean") == 0).any())
@@ -263,7 +295,14 @@ def width_figure(summary: dict) -> Figure:
     ax_p.set_title("test RMS error against parameter count", fontsize=10)
     fitted = any(f.get("slope") is not None for f in fits.values())
     more_h, more_l = _style_entries(
-        summary, baselines, floor, zeros, fitted, refs, "fitted slope (in the curve's colour)"
+        summary,
+        baselines,
+        floor,
+        zeros,
+        fitted,
+        refs,
+        "fitted slope (in the curve's colour)",
+        own if len(series) > 1 else frozenset(),
     )
     fig.legend(handles + more_h, labels + more_l, loc="outside lower center", ncols=2, fontsize=8)
     varied = varied_keys(summary)
