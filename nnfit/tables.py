@@ -40,19 +40,23 @@ GAP = 3  # between two columns: padding, rule, padding
 def fitted_table(cols: list[Col], width: int, title: str = "", fold_at: int = 40, essential=3):
     """A table of ``cols`` that fits ``width``; numbers are never cut.
 
-    Columns are taken in order of ``keep``. Those with ``keep <= essential`` may narrow
-    the first (folding) column down to 20 cells; the others are left out unless the first
-    column keeps up to ``fold_at`` cells. Returns the table and the headers left out.
+    Columns are taken in order of ``keep`` until one does not fit: a narrow column of
+    little weight never takes the place of a wider one that matters more. Those with
+    ``keep <= essential`` may narrow the first (folding) column down to 20 cells; the
+    others are left out unless the first column keeps up to ``fold_at`` cells. Returns
+    the table and the headers left out.
     """
     first, rest = cols[0], cols[1:]
     natural = first.natural()
-    used, chosen = 0, set()
+    used, chosen, full = 0, set(), False
     for i in sorted(range(len(rest)), key=lambda i: rest[i].keep):
         reserve = min(natural, 20 if rest[i].keep <= essential else fold_at)
         need = rest[i].natural() + GAP
-        if used + need + reserve <= width:
+        if used + need + reserve <= width and not (full and rest[i].keep > essential):
             chosen.add(i)
             used += need
+        elif rest[i].keep > essential:
+            full = True
     shown = [first] + [c for i, c in enumerate(rest) if i in chosen]
     left_out = [c.header.replace("\n", " ") for i, c in enumerate(rest) if i not in chosen]
     t = Table(
@@ -263,6 +267,9 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
         return -sum(len({value_text(_shown(r, k)) for r in g}) > 1 for g in groups)
 
     differs = sorted(differs, key=within)
+    # a key that differs only between folders matters less than a run's epochs, size,
+    # training error and time: it is the same for every run of the folder above it
+    apart = sum(within(k) < 0 for k in differs)
 
     def cells(fn) -> list[str]:
         return ["" if isinstance(x, str) else fn(x) for x in lines]
@@ -289,18 +296,18 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
         Col("test rmse", num("test_rmse"), keep=2),
         Col("sup error", num("test_max_abs"), keep=3),
         *(
-            Col(
-                names[k],
-                cells(lambda r, k=k: value_text(_shown(r, k))),
-                keep=4 + i,
-            )
-            for i, k in enumerate(differs)
+            Col(names[k], cells(lambda r, k=k: value_text(_shown(r, k))), keep=4 + i)
+            for i, k in enumerate(differs[:apart])
         ),
-        Col("epochs", num("epochs", "d"), keep=50),
-        Col("params", num("n_params", "d"), keep=51),
-        Col("train mse", num("train_mse"), keep=52),
-        Col("rel l2", num("test_rel_l2"), keep=53),
-        Col("time s", num("wall_s", ".2f"), keep=54),
+        Col("epochs", num("epochs", "d"), keep=4 + apart),
+        Col("params", num("n_params", "d"), keep=5 + apart),
+        Col("train mse", num("train_mse"), keep=6 + apart),
+        Col("time s", num("wall_s", ".2f"), keep=7 + apart),
+        *(
+            Col(names[k], cells(lambda r, k=k: value_text(_shown(r, k))), keep=8 + i)
+            for i, k in enumerate(differs[apart:], start=apart)
+        ),
+        Col("rel l2", num("test_rel_l2"), keep=9 + len(differs)),
     ]
     t, left_out = fitted_table(cols, width, printable(f"runs under {root}"), fold_at=64)
     notes = [] if lines else ["no finished runs found"]

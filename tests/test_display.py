@@ -297,6 +297,17 @@ def test_report_puts_first_the_keys_that_tell_apart_runs_of_one_folder():
     header = render(report_table(rows, "results", ["data.n_train", "training.seed"], 160), 160)
     header = next(line for line in header.splitlines() if line.startswith("run "))
     assert header.index("seed") < header.index("n_train")
+    # and a key the same in every run of its folder comes after the run's epochs, size,
+    # training error and time: at 120 columns n_train and batch size had hidden them
+    order = ["seed", "epochs", "params", "train mse", "time s", "n_train"]
+    assert [header.index(h) for h in order] == sorted(header.index(h) for h in order)
+    for width in (100, 110, 120, 130, 140):
+        text = render(
+            report_table(rows, "results", ["data.n_train", "training.seed"], width), width
+        )
+        header = next(line for line in text.splitlines() if line.startswith("run "))
+        shown = [h for h in order if h in header]
+        assert shown == order[: len(shown)], (width, shown)  # a prefix: nothing skipped
 
 
 def test_report_shows_no_optimizer_for_a_run_of_no_epochs():
