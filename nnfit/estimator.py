@@ -138,8 +138,9 @@ class Regressor(RegressorMixin, BaseEstimator):
     n_iter_ : int
         Epochs run.
     loss_curve_ : list of float
-        Training cost after each epoch; ``validation_loss_curve_`` the held-out cost
-        (None without early stopping).
+        Training cost after each epoch, of the standardised y (times ``y_scale_**2``:
+        y's units); ``validation_loss_curve_`` the held-out cost (None without early
+        stopping).
     best_epoch_ : int
         The epoch whose weights were kept.
     stop_reason_ : str
