@@ -230,6 +230,8 @@ _UNUSED_WITHOUT_EPOCHS = ("training.optimizer", "training.schedule", "training.b
 def _shown(row: dict, key: str):
     """A run's value of ``key`` for the report, None ('—') where the run does not use it:
     a random-features run (``epochs: 0``) has no optimizer."""
+    if key == "name":  # the experiment's, which a sweep's grid may vary
+        return row.get("name")
     config = row.get("config") or {}
     if config.get("training.epochs") == 0 and key.startswith(_UNUSED_WITHOUT_EPOCHS):
         return None
@@ -254,14 +256,17 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
         if folder:
             lines.append(printable(f"{folder}/"))
         lines += mine
-    fixed = ("run", "status", "test rmse", "sup error", "epochs", "params", "train mse")
-    names = short_names(differs, taken=(*fixed, "rel l2", "time s"))
-    # first the keys that tell apart runs of one folder, then those that differ only
-    # between folders (a column hidden for width is one that matters less)
     groups = [
         [x for x in lines if isinstance(x, dict) and os.path.dirname(x["path"]) == f]
         for f in folders
     ]
+    # the folder names the experiment, but not each run's of a sweep over `name`
+    if any(len({r.get("name") for r in g}) > 1 for g in groups):
+        differs = ["name", *differs]
+    fixed = ("run", "status", "test rmse", "sup error", "epochs", "params", "train mse")
+    names = short_names(differs, taken=(*fixed, "rel l2", "time s"))
+    # first the keys that tell apart runs of one folder, then those that differ only
+    # between folders (a column hidden for width is one that matters less)
 
     def within(k: str) -> int:
         return -sum(len({value_text(_shown(r, k)) for r in g}) > 1 for g in groups)

@@ -310,6 +310,25 @@ def test_report_puts_first_the_keys_that_tell_apart_runs_of_one_folder():
         assert shown == order[: len(shown)], (width, shown)  # a prefix: nothing skipped
 
 
+def test_report_names_the_experiment_where_a_sweep_varies_it():
+    # a sweep over `name` listed its runs as two look-alike rows under one folder
+    rows = rows_of(2)
+    for r, name in zip(rows, ("left", "right"), strict=True):
+        r.update(name=name, config={})
+        r["path"] = f"demo/sweep-x/{r['path'].split('/')[1]}"
+    text = render(report_table(rows, "results", [], 120), 120)
+    header = next(line for line in text.splitlines() if line.startswith("run "))
+    assert header.split()[6] == "name"
+    for r in rows:
+        [line] = [ln for ln in text.splitlines() if r["path"].split("/")[-1] in ln]
+        assert r["name"] in line.split()
+    # where each folder holds one experiment, its folder line says the name
+    for r, folder in zip(rows, ("left", "right"), strict=True):
+        r["path"] = f"{folder}/{r['path'].split('/')[-1]}"
+    text = render(report_table(rows, "results", [], 120), 120)
+    assert "name" not in next(line for line in text.splitlines() if line.startswith("run "))
+
+
 def test_report_shows_no_optimizer_for_a_run_of_no_epochs():
     # random features (epochs 0) were listed as trained by adam at lr 0.001
     rows = rows_of(2)
