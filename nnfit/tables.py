@@ -189,7 +189,8 @@ def sweep_summary(summary: dict, width: int | None = None) -> Table:
     title = f"{summary.get('name')} · {summary.get('sweep_id')} · {counts}"
 
     def label(r):  # values as the file writes them, {name: adam} not {'name': 'adam'}
-        return pretty(", ".join(f"{k}={json.dumps(v)}" for k, v in r["point"].items())) or "all"
+        point = ", ".join(f"{k}={json.dumps(v)}" for k, v in r["point"].items())
+        return pretty(point) or "as in the file"  # the grid varies the seeds alone
 
     def spread(r):  # one seed has no spread
         std = fmt(r["test_rmse"]["std"], ".1e") if r["n_ok"] > 1 else "—"
@@ -211,7 +212,10 @@ def sweep_summary(summary: dict, width: int | None = None) -> Table:
         Col("train mse\n(mean)", [fmt(r["train_mse"]["mean"]) for r in groups], keep=5),
     ]
     t, left_out = fitted_table(cols, width, title)
-    notes = [f"{pretty(f['series'])}: {describe(f)}" for f in summary.get("slopes", [])]
+    notes = [  # "all": the grid varies the width alone
+        f"{'test RMS error' if f['series'] == 'all' else pretty(f['series'])}: {describe(f)}"
+        for f in summary.get("slopes", [])
+    ]
     if summary.get("failed"):
         failed = summary["failed"]
         notes += [f"failed: {label(f)}: {failure(f)} → {f['run']}" for f in failed[:5]]

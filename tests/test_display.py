@@ -185,6 +185,14 @@ def test_sweep_summary_at_80_columns_counts_what_finished():
     summary["groups"][0]["point"]["training.optimizer"] = {"name": "adam"}
     text = render(sweep_summary(summary, 120), 120)
     assert "optimizer={name: adam}" in text and "'name'" not in text
+    # a grid of seeds alone has one point, the file's: it read "all"; and the slope of a
+    # grid of widths alone (series "all" in summary.json) is the test RMS error's
+    only = dict(summary, groups=[dict(summary["groups"][0], point={})])
+    only["slopes"] = [{"series": "all", "slope": None, "reason": "too few points"}]
+    lines = render(sweep_summary(only, 120), 120).splitlines()
+    assert any(line.startswith("as in the file ") for line in lines)
+    assert not any(line.startswith("all") for line in lines)
+    assert any(line.startswith("test RMS error: ") for line in lines)
 
 
 def test_the_live_losses_are_the_historys_in_fs_units():

@@ -320,6 +320,17 @@ def test_settings_read_as_words_on_their_own_rows():
     assert fig.axes[0].get_ylabel() == "setting: optimizer"
 
 
+def test_a_sweep_of_seeds_alone_names_its_one_setting_as_the_files():
+    summary = sweep_summary([32], {None: 0.01})
+    summary["groups"][0]["point"] = {}
+    summary["grid"] = {"training.seed": [0, 1, 2]}
+    fig = sweep_plots.figures(summary)["errors.png"]
+    assert_readable(fig)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["as in the file"]
+    assert ax.get_ylabel() == "the file's one setting"  # it read "setting: all"
+
+
 def test_sweep_figures_choose_width_or_settings():
     widths = sweep_summary([1, 2], {"tanh": 0.1})
     assert list(sweep_plots.render(widths)) == ["error_vs_width.png"]

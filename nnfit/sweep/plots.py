@@ -401,7 +401,7 @@ def settings_figure(summary: dict) -> Figure:
     rows = summary["groups"]
     params = "model.hidden" in summary["grid"]
     labels = [
-        (setting_label(r["point"]) or "all")
+        (setting_label(r["point"]) or "as in the file")
         + (f"  ({r['n_params']:,} parameters)" if params else "")
         + ("  — every run failed" if not r["n_ok"] else "")
         for r in rows
@@ -429,7 +429,8 @@ def settings_figure(summary: dict) -> Figure:
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.grid(alpha=0.3, axis="x")
     ax.set_xlabel("error in F's units (dot: mean over seeds; line: best to worst seed)")
-    ax.set_ylabel("setting: " + (", ".join(varied_keys(summary, ())) or "all"))
+    varied = ", ".join(varied_keys(summary, ()))
+    ax.set_ylabel(f"setting: {varied}" if varied else "the file's one setting")
     handles = [
         Line2D([], [], color="tab:blue", marker="o", lw=2.5, alpha=0.8),
         Line2D([], [], color="tab:orange", marker="o", lw=2.5, alpha=0.8),
