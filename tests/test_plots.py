@@ -566,3 +566,39 @@ def test_log_axes_take_minor_ticks_at_two_and_five_of_a_decade():
     locs = [v for v in ax.yaxis.get_minorticklocs() if 1e-6 < v < 1.0]
     mantissas = {round(v / 10 ** np.floor(np.log10(v)), 6) for v in locs}
     assert mantissas == {2.0, 5.0} and len(locs) == 12
+
+
+def _labelled_log_ticks(ax):
+    ax.figure.canvas.draw()
+    lo, hi = sorted(ax.get_ylim())
+    return [
+        (t.get_position()[1], t.get_text())
+        for t in ax.get_yticklabels()
+        if t.get_text() and lo <= t.get_position()[1] <= hi
+    ]
+
+
+@pytest.mark.parametrize("span", [(0.44, 0.48), (0.02, 0.6), (0.03, 2.5)])
+def test_a_log_axis_under_three_decades_gets_three_or_more_plain_labels(span):
+    # matplotlib's own gave the square wave's panels 10⁻¹ and 10⁰, a sup panel 10⁰ alone
+    from nnfit.experiment.canvas import finish, new_figure
+
+    fig = new_figure(4, 3)
+    ax = fig.subplots()
+    ax.semilogy([1, 2, 3], [span[0], np.sqrt(span[0] * span[1]), span[1]])
+    finish(fig)
+    shown = _labelled_log_ticks(ax)
+    assert len(shown) >= 3
+    assert all(float(text) == pytest.approx(y) for y, text in shown)
+
+
+def test_a_final_solve_keeps_the_learning_rate_panel_and_random_features_name_no_optimizer():
+    # the closing solve's row has no rate: the panel of a cosine schedule vanished
+    exp, rec = _run("sine", 1, [8], epochs=20, output_layer="lstsq", schedule={"name": "cosine"})
+    assert rec.history["lr"][-1] is None or not np.isfinite(rec.history["lr"][-1])
+    fig = plots.loss_figure(exp, rec)
+    assert [ax.get_ylabel() for ax in fig.axes][-1] == "learning rate"
+    assert fig._suptitle.get_text().endswith("· adam")
+    exp, rec = _run("sine", 1, [8], epochs=0, output_layer="lstsq")
+    title = plots.loss_figure(exp, rec)._suptitle.get_text()
+    assert "adam" not in title and title.endswith("output by least squares")

@@ -9,7 +9,7 @@ import io
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 DPI = 110
 #: characters per inch of a 9-point title (DejaVu Sans averages about 0.55 em a glyph)
@@ -53,6 +53,7 @@ def _in_view(axis, label, box) -> bool:
 
 def finish(fig: Figure) -> Figure:
     """Lay the figure out once, then cut titles that overrun and thin crowded tick labels."""
+    _short_log_axes(fig)
     _sparse_minor_ticks(fig)
     fig.draw_without_rendering()  # lays out and places every text; rasterizes nothing
     renderer = fig.canvas.get_renderer()
@@ -71,6 +72,15 @@ def _sparse_minor_ticks(fig: Figure) -> None:
             subs = getattr(loc, "_subs", None)
             if axis.get_scale() == "log" and type(loc) is LogLocator and isinstance(subs, str):
                 axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+
+
+def _short_log_axes(fig: Figure) -> None:
+    """Plain-number ticks on each log axis with matplotlib's own ticks whose view spans
+    under three decades (:func:`plain_log_ticks`): there those give one or two labels."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log" and type(axis.get_major_locator()) is LogLocator:
+                plain_log_ticks(axis, axis.get_view_interval())
 
 
 def _fit_titles(fig: Figure, renderer) -> None:
@@ -142,15 +152,22 @@ def log_ticks_at(axis, values, min_ratio: float = 1.0) -> None:
 
 
 def plain_log_ticks(axis, values) -> None:
-    """A log axis over the values given, spanning under two decades: major ticks at
+    """A log axis over the values given, spanning under three decades: major ticks at
     1, 2, 5 (or, within one decade, 1, 1.5, 2, 3, 5, 7) of each decade, written as plain
-    numbers. Matplotlib's own give such an axis one or two ticks, labelled 2 × 10⁰."""
+    numbers; a span too narrow for three of those gets evenly spaced ones. Matplotlib's
+    own give such an axis two or three ticks (10⁻¹, 10⁰), or one (2 × 10⁰)."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v) & (v > 0)]
-    if not v.size or v.max() >= 100 * v.min():
+    if not v.size or v.max() >= 1000 * v.min():
         return
-    subs = (1.0, 2.0, 5.0) if v.max() >= 10 * v.min() else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
-    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    lo, hi = float(v.min()), float(v.max())
+    subs = (1.0, 2.0, 5.0) if hi >= 10 * lo else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+    locator = LogLocator(base=10, subs=subs)
+    ticks = locator.tick_values(lo, hi)
+    if np.count_nonzero((ticks >= lo) & (ticks <= hi)) < 3:
+        even = MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+        locator = FixedLocator(even[even > 0])
+    axis.set_major_locator(locator)
     axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     axis.set_minor_locator(NullLocator())
 

@@ -47,7 +47,10 @@ def network_text(exp) -> str:
     acts = m.activation if isinstance(m.activation, list) else [m.activation]
     names = "/".join(dict.fromkeys(a if isinstance(a, str) else a.name for a in acts))
     arch = "-".join(map(str, exp.sizes()))
-    return f"network {arch}, {names} · {exp.training.optimizer.name}"
+    t = exp.training
+    if t.output_layer == "lstsq" and t.epochs == 0:  # no optimizer ran
+        return f"network {arch}, {names} · hidden layers as drawn, output by least squares"
+    return f"network {arch}, {names} · {t.optimizer.name}"
 
 
 def describe(exp, width_in: float = 8.0) -> str:
@@ -217,8 +220,9 @@ def loss_figure(exp, record) -> Figure:
     """Training and validation loss per epoch, the kept epoch marked, the lr if it moves."""
     h = record.history
     ep = np.asarray(h["epoch"], dtype=float)
-    lr = np.asarray(h.get("lr", []), dtype=float)
-    moves = lr.size > 1 and np.all(np.isfinite(lr)) and np.ptp(lr) > 1e-12 * np.abs(lr).max()
+    lr = np.asarray([v if v is not None else np.nan for v in h.get("lr", [])], dtype=float)
+    set_lr = lr[np.isfinite(lr)]  # a final least-squares solve's row has no rate
+    moves = set_lr.size > 1 and np.ptp(set_lr) > 1e-12 * np.abs(set_lr).max()
     fig = new_figure(8.5, 5.8 if moves else 4.8)
     if moves:
         ax, ax_lr = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
@@ -254,7 +258,7 @@ def loss_figure(exp, record) -> Figure:
     ax.set_title(f"{epochs:,} epochs; {STOPS.get(stop, stop)}", fontsize=9)
     if ax_lr is not None:
         ax_lr.plot(ep, lr, color="tab:gray")
-        if lr.min() > 0 and 30 < lr.max() / lr.min() < 1e4:  # a decay, not a fall to 0
+        if set_lr.min() > 0 and 30 < set_lr.max() / set_lr.min() < 1e4:  # a decay, not a fall to 0
             ax_lr.set_yscale("log")
         ax_lr.set_ylabel("learning rate")
         ax_lr.set_xlabel("epoch")
