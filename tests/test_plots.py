@@ -602,3 +602,9 @@ def test_a_final_solve_keeps_the_learning_rate_panel_and_random_features_name_no
     exp, rec = _run("sine", 1, [8], epochs=0, output_layer="lstsq")
     title = plots.loss_figure(exp, rec)._suptitle.get_text()
     assert "adam" not in title and title.endswith("output by least squares")
+
+
+def test_a_1d_fit_draws_its_training_points_over_the_curves():
+    exp, rec = _case("1-D")
+    ax = plots.fit_figure(exp, rec, build(exp)).axes[0]
+    assert ax.collections[0].get_zorder() > max(line.get_zorder() for line in ax.lines)

@@ -105,6 +105,7 @@ def _fit_1d(F, net, meta, ds, score) -> Figure:
         s=6,
         color="tab:blue",
         alpha=0.5,
+        zorder=3,  # over the curves: under them, most of the points were hidden
         label="training points" + (f" (1 in {step})" if step > 1 else ""),
     )
     ax.set_ylabel("F(x) and g(x)")
