@@ -418,6 +418,16 @@ def test_deep_gradients_name_layers_by_depth_and_show_the_ratio():
     assert ratio_ax.lines[0].get_ydata()[0] == pytest.approx(expected[0])
 
 
+def _labelled_log_ticks(ax):
+    ax.figure.canvas.draw()
+    lo, hi = sorted(ax.get_ylim())
+    return [
+        (t.get_position()[1], t.get_text())
+        for t in ax.get_yticklabels()
+        if t.get_text() and lo <= t.get_position()[1] <= hi
+    ]
+
+
 def test_a_ratio_within_two_decades_is_ticked_in_plain_numbers():
     # a tanh net's ratio between 0.9 and 2.6 had two ticks, labelled 10⁰ and 2 × 10⁰
     exp, rec = _run("sine", 1, [8, 8], epochs=20)
@@ -425,13 +435,7 @@ def test_a_ratio_within_two_decades_is_ticked_in_plain_numbers():
     ratio_ax = fig.axes[1]
     ratio = ratio_ax.lines[0].get_ydata()
     assert 1 < max(ratio.max(), 1) / min(ratio.min(), 1) < 100
-    fig.canvas.draw()
-    lo, hi = ratio_ax.get_ylim()
-    shown = [
-        (t.get_position()[1], t.get_text())
-        for t in ratio_ax.get_yticklabels()
-        if t.get_text() and lo <= t.get_position()[1] <= hi
-    ]
+    shown = _labelled_log_ticks(ratio_ax)
     assert len(shown) >= 3
     assert all(float(text) == pytest.approx(y) for y, text in shown)
 
@@ -566,16 +570,6 @@ def test_log_axes_take_minor_ticks_at_two_and_five_of_a_decade():
     locs = [v for v in ax.yaxis.get_minorticklocs() if 1e-6 < v < 1.0]
     mantissas = {round(v / 10 ** np.floor(np.log10(v)), 6) for v in locs}
     assert mantissas == {2.0, 5.0} and len(locs) == 12
-
-
-def _labelled_log_ticks(ax):
-    ax.figure.canvas.draw()
-    lo, hi = sorted(ax.get_ylim())
-    return [
-        (t.get_position()[1], t.get_text())
-        for t in ax.get_yticklabels()
-        if t.get_text() and lo <= t.get_position()[1] <= hi
-    ]
 
 
 @pytest.mark.parametrize("span", [(0.44, 0.48), (0.02, 0.6), (0.03, 2.5)])

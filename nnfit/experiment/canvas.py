@@ -76,7 +76,7 @@ def _sparse_minor_ticks(fig: Figure) -> None:
 
 def _short_log_axes(fig: Figure) -> None:
     """Plain-number ticks on each log axis with matplotlib's own ticks whose view spans
-    under three decades (:func:`plain_log_ticks`): there those give one or two labels."""
+    under three decades (:func:`plain_log_ticks`), where those label only one to three."""
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             if axis.get_scale() == "log" and type(axis.get_major_locator()) is LogLocator:

@@ -20,7 +20,6 @@ from nnfit.experiment.canvas import (
     finish,
     legend_below,
     new_figure,
-    plain_log_ticks,
     png,
     zero_floor,
 )
@@ -339,7 +338,6 @@ def gradients_figure(exp, record) -> Figure:
         ax_r.plot(ep, ratio, color="black", lw=1.5)
         ax_r.axhline(1.0, color="tab:gray", ls=":", lw=1)
         ax_r.set_yscale("log")
-        plain_log_ticks(ax_r.yaxis, np.append(ratio, 1.0))
         ax_r.set_ylabel(f"layer 1 / layer {T}")
         ax_r.set_xlabel("epoch")
         ax_r.grid(alpha=0.3)
