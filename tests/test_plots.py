@@ -592,7 +592,7 @@ def test_a_final_solve_keeps_the_learning_rate_panel_and_random_features_name_no
     assert rec.history["lr"][-1] is None or not np.isfinite(rec.history["lr"][-1])
     fig = plots.loss_figure(exp, rec)
     assert [ax.get_ylabel() for ax in fig.axes][-1] == "learning rate"
-    assert fig._suptitle.get_text().endswith("· adam")
+    assert fig._suptitle.get_text().endswith("· adam, output solved at the start and the end")
     exp, rec = _run("sine", 1, [8], epochs=0, output_layer="lstsq")
     title = plots.loss_figure(exp, rec)._suptitle.get_text()
     assert "adam" not in title and title.endswith("output by least squares")
@@ -602,3 +602,28 @@ def test_a_1d_fit_draws_its_training_points_over_the_curves():
     exp, rec = _case("1-D")
     ax = plots.fit_figure(exp, rec, build(exp)).axes[0]
     assert ax.collections[0].get_zorder() > max(line.get_zorder() for line in ax.lines)
+
+
+def test_a_random_features_run_draws_its_one_row_as_points_on_an_axis_of_that_epoch():
+    # one history row drawn as a line showed nothing, on an x-axis of −0.04 … 0.04
+    exp, rec = _run("sine", 1, [8], epochs=0, output_layer="lstsq")
+    assert len(rec.history["epoch"]) == 1
+    for fig in (plots.loss_figure(exp, rec), plots.gradients_figure(exp, rec)):
+        ax = fig.axes[0]
+        assert all(line.get_marker() not in ("None", "", None) for line in ax.get_lines())
+        assert list(ax.get_xticks()) == [0] and ax.get_xlim() == (-1, 1)
+    title = plots.gradients_figure(exp, rec).axes[0].get_title()
+    assert "light" not in title and "one evaluation" in title
+
+
+def test_the_loss_figure_marks_each_least_squares_solve_and_the_title_says_how_often():
+    exp, rec = _run("sine", 1, [8], epochs=30, output_layer="lstsq", output_every=10)
+    h = rec.history
+    solved = [e for e, v in zip(h["epoch"], h["output_solved"], strict=True) if v == 1.0]
+    assert solved == [0, 10, 20, 30, 30]  # the start, every 10 epochs, the closing solve
+    fig = plots.loss_figure(exp, rec)
+    marks = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "D"]
+    assert len(marks) == 1 and list(marks[0].get_xdata()) == solved
+    assert "output solved every 10 epochs and at the end" in fig._suptitle.get_text()
+    exp, rec = _run("sine", 1, [4], epochs=3, optimizer={"name": "lm"}, output_layer="lstsq")
+    assert "(variable projection)" in plots.loss_figure(exp, rec)._suptitle.get_text()

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from nnfit.engine.network import Network
+from nnfit.engine.optimizers import OPTIMIZERS
 from nnfit.experiment.canvas import (
     clip_line,
     finish,
@@ -47,9 +48,17 @@ def network_text(exp) -> str:
     names = "/".join(dict.fromkeys(a if isinstance(a, str) else a.name for a in acts))
     arch = "-".join(map(str, exp.sizes()))
     t = exp.training
-    if t.output_layer == "lstsq" and t.epochs == 0:  # no optimizer ran
+    if t.output_layer != "lstsq":
+        return f"network {arch}, {names} · {t.optimizer.name}"
+    if t.epochs == 0:  # no optimizer ran
         return f"network {arch}, {names} · hidden layers as drawn, output by least squares"
-    return f"network {arch}, {names} · {t.optimizer.name}"
+    if OPTIMIZERS[t.optimizer.name].varpro:
+        how = "output solved at every step (variable projection)"
+    elif t.output_every:
+        how = f"output solved every {t.output_every:,} epochs and at the end"
+    else:
+        how = "output solved at the start and the end"
+    return f"network {arch}, {names} · {t.optimizer.name}, {how}"
 
 
 def describe(exp, width_in: float = 8.0) -> str:
@@ -216,6 +225,13 @@ STOPS = {
 }
 
 
+def _one_epoch(ax) -> None:
+    """An axis for a history of one row: its epoch alone, not matplotlib's −0.04 … 0.04."""
+    x = ax.get_lines()[0].get_xdata()[0] if ax.get_lines() else 0
+    ax.set_xlim(x - 1, x + 1)
+    ax.set_xticks([x])
+
+
 def loss_figure(exp, record) -> Figure:
     """Training and validation loss per epoch, the kept epoch marked, the lr if it moves."""
     h = record.history
@@ -233,14 +249,28 @@ def loss_figure(exp, record) -> Figure:
     train = np.asarray(h["train_loss"], dtype=float)
     train_label = (f"training cost C (incl. {penalty} penalty)" if penalty else "training loss") + (
         ", on the whole training set"  # one batch an epoch (lm, lbfgs, gd, or asked for)
-        if exp.training.batch_size == "full"
+        if exp.training.batch_size == "full" or ep.size == 1
         else ", mean over the epoch's batches"
     )
-    ax.semilogy(ep, train, color="tab:blue", label=train_label)
+    dot = {"marker": "o", "ms": 5} if ep.size < 3 else {}  # a line of one point draws nothing
+    ax.semilogy(ep, train, color="tab:blue", label=train_label, **dot)
     val = np.asarray([v if v is not None else np.nan for v in h["val_loss"]], dtype=float)
     has_val = bool(np.isfinite(val).any())
     if has_val:
-        ax.semilogy(ep, val, color="tab:orange", label="validation loss")
+        ax.semilogy(ep, val, color="tab:orange", label="validation loss", **dot)
+    solved = np.asarray([v == 1.0 for v in h.get("output_solved", [])], dtype=bool)
+    if solved.size == ep.size and solved.any():
+        ax.semilogy(
+            ep[solved],
+            train[solved],
+            ls="none",
+            marker="D",
+            ms=4,
+            mfc="none",
+            color="black",
+            zorder=3,
+            label="output layer solved by least squares (training cost after it)",
+        )
     best = getattr(record, "best_epoch", None)
     if best is not None and ep.size and best < ep[-1]:
         watched = "validation loss" if has_val else "training cost"
@@ -255,7 +285,12 @@ def loss_figure(exp, record) -> Figure:
     ax.grid(alpha=0.3)
     stop = getattr(record, "stop_reason", "") or ""
     epochs = int(ep[-1]) if ep.size else 0
-    ax.set_title(f"{epochs:,} epochs; {STOPS.get(stop, stop)}", fontsize=9)
+    if ep.size == 1:
+        _one_epoch(ax)
+    if epochs == 0 and exp.training.output_layer == "lstsq":
+        ax.set_title("no training: the output layer solved once by least squares", fontsize=9)
+    else:
+        ax.set_title(f"{epochs:,} epochs; {STOPS.get(stop, stop)}", fontsize=9)
     if ax_lr is not None:
         ax_lr.plot(ep, lr, color="tab:gray")
         if set_lr.min() > 0 and 30 < set_lr.max() / set_lr.min() < 1e4:  # a decay, not a fall to 0
@@ -313,11 +348,13 @@ def gradients_figure(exp, record) -> Figure:
     else:
         ax, ax_r = fig.subplots(1, 1), None
     cmap = colormaps["viridis"]
+    dot = {"marker": "o", "ms": 5} if ep.size < 3 else {}  # a line of one point draws nothing
     smooth = []
     for l, k in enumerate(keys):
         c = cmap(0.85 * l / max(1, L - 1))
         raw = np.asarray(h[k], dtype=float)
-        ax.plot(ep, np.where(raw > 0, raw, np.nan), color=c, lw=0.6, alpha=0.25)
+        if window > 1:
+            ax.plot(ep, np.where(raw > 0, raw, np.nan), color=c, lw=0.6, alpha=0.25)
         s = running_median(raw, window)
         smooth.append(s)
         name = f"layer {l + 1}"
@@ -325,17 +362,23 @@ def gradients_figure(exp, record) -> Figure:
             name += " (input side)"
         elif l == L - 1:
             name += " (output, solved)" if solved else " (output)"
-        ax.plot(ep, s, color=c, lw=1.8, label=name)
+        ax.plot(ep, s, color=c, lw=1.8, label=name, **dot)
     ax.set_yscale("log")
     ax.set_ylabel("‖∂C/∂(W, b)‖ of the layer")
     ax.grid(alpha=0.3)
-    how = f"running median over {window} epochs" if window > 1 else "per epoch"
-    ax.set_title(f"dark: {how}; light: each epoch", fontsize=9)
+    if window > 1:
+        how = f"dark: running median over {window} epochs; light: each epoch"
+    elif ep.size == 1:
+        how = "one evaluation, at the weights as they end (no epochs ran)"
+        _one_epoch(ax)
+    else:
+        how = "each epoch"
+    ax.set_title(how, fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
     if ax_r is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = smooth[0] / smooth[T - 1]
-        ax_r.plot(ep, ratio, color="black", lw=1.5)
+        ax_r.plot(ep, ratio, color="black", lw=1.5, **dot)
         ax_r.axhline(1.0, color="tab:gray", ls=":", lw=1)
         ax_r.set_yscale("log")
         ax_r.set_ylabel(f"layer 1 / layer {T}")
