@@ -627,3 +627,35 @@ def test_the_loss_figure_marks_each_least_squares_solve_and_the_title_says_how_o
     assert "output solved every 10 epochs and at the end" in fig._suptitle.get_text()
     exp, rec = _run("sine", 1, [4], epochs=3, optimizer={"name": "lm"}, output_layer="lstsq")
     assert "(variable projection)" in plots.loss_figure(exp, rec)._suptitle.get_text()
+
+
+def test_the_fitted_slope_swatch_shows_each_curves_colour_in_its_own_dash():
+    # the swatch was one black dashed line, read as one more grey dashed baseline
+    s = sweep_summary([2, 4, 8, 16], {"tanh": 0.1, "relu": 0.2}, baselines=True)
+    fig = sweep_plots.width_figure(s)
+    legend = fig.legends[0]
+    texts = [t.get_text() for t in legend.get_texts()]
+    swatch = legend.legend_handles[texts.index("fitted slope (in the curve's colour)")]
+    tanh, relu = (h.get_color() for h in legend.legend_handles[:2])
+    assert swatch.get_color() == tanh  # the first of a swatch per curve, side by side
+    ax = fig.axes[0]
+    fits = [ln for ln in ax.lines if len(ln.get_xdata()) == 50 and ln.get_color() in (tanh, relu)]
+    grey = [ln for ln in ax.lines if ln.get_color() == "0.4" and ln.get_marker() == "s"]
+    assert len(fits) == 2 and grey
+    assert all(ln._dash_pattern != grey[0]._dash_pattern for ln in fits)
+
+
+def test_one_seed_per_point_is_not_called_a_mean_and_a_2d_sweep_draws_n_to_the_minus_one():
+    s = sweep_summary([2, 4, 8, 16], {None: 0.1}, seeds=1)
+    for r in s["groups"]:
+        r["dim"] = 2
+    fig = sweep_plots.width_figure(s)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts[0].startswith("test RMS error: slope") and not any("mean" in t for t in texts)
+    assert r"reference $\propto n^{-2/d}$ (piecewise-linear, d = 2)" in texts
+    ref = [ln for ln in fig.axes[0].lines if ln.get_linestyle() == "-." and ln.get_color() == "0.4"]
+    x, y = ref[0].get_xdata(), ref[0].get_ydata()
+    assert np.log(y[-1] / y[0]) / np.log(x[-1] / x[0]) == pytest.approx(-1.0)
+    del s["groups"][0]["dim"]  # a summary written before the dimension was kept: 1-D
+    texts = [t.get_text() for t in sweep_plots.width_figure(s).legends[0].get_texts()]
+    assert r"reference $\propto n^{-2}$ (piecewise-linear fit)" in texts

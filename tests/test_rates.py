@@ -77,3 +77,27 @@ def test_a_curve_that_flattens_after_two_widths_has_no_slope():
     fit = fit_slope([1, 2, 4, 8, 16], errs)
     assert fit["slope"] is None and fit["used"] == [1.0, 2.0]
     assert fit["dropped"] == [4.0, 8.0, 16.0]
+
+
+def test_a_flat_head_is_left_out_and_said():
+    # square-wave random features: 0.48, 0.48, then falling; the fit over 1–256 was
+    # pulled shallow by the widths too narrow to fit anything
+    errs = [[0.48], [0.48], [0.44], [0.29], [0.2], [0.14], [0.1], [0.078]]
+    fit = fit_slope(W, errs)
+    assert fit["head"] == [1.0] and fit["used"] == W[1:]
+    naive = np.polyfit(np.log(W[1:]), np.log([e[0] for e in errs[1:]]), 1)[0]
+    assert fit["slope"] == pytest.approx(naive, abs=1e-12)
+    assert describe(fit).endswith("(1 seed); width 1 left out (flat up to 2)")
+    # never below MIN_POINTS: a flat head of three points leaves the fit its three
+    fit = fit_slope([1, 2, 4, 8, 16], [[0.5], [0.5], [0.5], [0.1], [0.02]])
+    assert fit["head"] == [1.0, 2.0] and fit["used"] == [4.0, 8.0, 16.0]
+    assert "widths 1–2 left out (flat up to 4)" in describe(fit)
+
+
+def test_a_spread_below_half_a_hundredth_is_not_printed_as_zero():
+    errs = [[0.5 * w**-1.0 * (1 + 0.002 * s * np.log(w)) for s in (-1, 1)] for w in W]
+    fit = fit_slope(W, errs)
+    assert 0.0005 < fit["slope_std"] < 0.005
+    assert f"± {fit['slope_std']:.3f} over" in describe(fit)
+    fit = fit_slope(W, [[w**-1.0, 2 * w**-1.0] for w in W])  # the same slope per seed
+    assert "slope -1.00 ± < 0.001 over" in describe(fit)

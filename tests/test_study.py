@@ -12,11 +12,12 @@ from typer.testing import CliRunner
 
 from nnfit.cli import app
 from nnfit.experiment.formulas import compile_expr
-from nnfit.study import depth, existence, run
+from nnfit.study import depth, existence, run, view
 from nnfit.study.report import table
 from nnfit.study.sections import SECTIONS
 from nnfit.study.view import fmt
 from nnfit.sweep import grid as sweep_grid
+from nnfit.sweep.rates import fit_slope
 
 REAL = Path(__file__).resolve().parent.parent / "experiments" / "reproduce"
 
@@ -361,9 +362,9 @@ def test_section_1_fits_each_methods_slope_and_says_where_it_leaves_its_power_la
     ]
     text = existence._rates(sweeps, [{"name": "sine"}])
     assert (
-        "| sine | −4.00 ± 0.00 (1–64) | −7.74 ± 0.00 (1–32, then slower) | "
-        "−3.00 ± 0.00 (1–16, then flat) | −1.00 ± 0.00 (1–16, then flat) | "
-        "−2.00 ± 0.00 (1–64) |"
+        "| sine | −4.00 ± < 0.001 (1–64) | −7.74 ± < 0.001 (1–32, then slower) | "
+        "−3.00 ± < 0.001 (1–16, then flat) | −1.00 ± < 0.001 (1–16, then flat) | "
+        "−2.00 ± < 0.001 (1–64) |"
     ) in text
     assert "Least squares falls at k = −4.0 to −7.7, far steeper than Barron's −½" in text
     assert "its error is down to 4.0e-13 or less: float64's rounding" in text
@@ -400,7 +401,12 @@ def test_section_2_gives_relus_fitted_slopes_beside_the_piecewise_linear_fits():
     text = shapes._relu([rf, vp], [{"relu": groups(-1.5, pw=-1.8)}, {"relu": groups(-1.7)}])
     assert text.startswith(
         "ReLU builds piecewise-linear functions, and falls at a power of the width: k = "
-        "random features −1.50 ± 0.00 (1–16), VarPro + LM −1.70 ± 0.00 (1–16), the "
-        "uniform-knot piecewise-linear fit −1.80 ± 0.00 (1–16), against −2"
+        "random features −1.50 ± < 0.001 (1–16), VarPro + LM −1.70 ± < 0.001 (1–16), the "
+        "uniform-knot piecewise-linear fit −1.80 ± < 0.001 (1–16), against −2"
     )
     assert shapes._relu([rf, vp], [{"tanh": groups(-3)}, {"tanh": groups(-3)}]) == ""
+
+
+def test_a_slope_cell_names_the_flat_head_it_left_out():
+    fit = fit_slope([1, 2, 4, 8, 16], [[0.5], [0.5], [0.25], [0.125], [0.0625]])
+    assert view.slope_cell(fit) == "−1.00 (2–16, width 1 flat)"

@@ -78,6 +78,7 @@ def test_two_jobs_write_every_run_and_the_summary(write, tmp_path):
     assert s["n_points"] == 4 and s["n_ok"] == 4 and s["n_failed"] == 0
     assert [g["width"] for g in s["groups"]] == [2, 4]
     assert [g["n_params"] for g in s["groups"]] == [7, 13]
+    assert [g["dim"] for g in s["groups"]] == [1, 1]  # the n^(-2/d) reference reads it
     # the statistics by hand from the runs' own metrics.json
     for g in s["groups"]:
         vals = [results.read_metrics(folder / run["run"])["test"]["rmse"] for run in g["runs"]]

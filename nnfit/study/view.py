@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnfit.experiment.targets import TARGETS
-from nnfit.sweep.rates import fit_slope
+from nnfit.sweep.rates import fit_slope, slope_spread
 
 
 @dataclass
@@ -167,14 +167,17 @@ def slope_fit(groups: list[dict], value) -> dict:
 
 
 def slope_cell(fit: dict) -> str:
-    """'−2.01 ± 0.03 (1–64, then slower)': the slope, its seeds' spread, the widths fitted."""
+    """'−2.01 ± 0.03 (2–64, width 1 flat, then slower)': the slope, its seeds' spread, the
+    widths fitted, a flat head and a bend left out."""
     if fit.get("slope") is None:
         return "—"
-    text = f"{fit['slope']:.2f}".replace("-", "−")
-    if fit.get("slope_std") is not None:
-        text += f" ± {fit['slope_std']:.2f}"
+    text = f"{fit['slope']:.2f}".replace("-", "−") + slope_spread(fit)
     used = fit["used"]
     text += f" ({used[0]:g}–{used[-1]:g}"
+    if head := fit.get("head"):
+        text += (
+            f", width {head[0]:g} flat" if len(head) == 1 else f", {head[0]:g}–{head[-1]:g} flat"
+        )
     if fit.get("dropped"):
         text += ", then " + ("flat" if fit.get("bend", "flat") == "flat" else "slower")
     return text + ")"

@@ -3,8 +3,9 @@
 ``error_vs_width.png`` when the grid varies the width at a fixed depth: log-log axes
 ticked at the widths run, one curve per setting of the other grid keys (one small panel
 each from five settings on), a band from the best to the worst seed, the fitted slope
-drawn over the widths it was fitted on, the reference slopes n^-1/2 (Barron, RMS
-error) and n^-2 (piecewise-linear fit of a smooth 1-D F), and dashed baselines when the
+drawn over the widths it was fitted on (long dashes), the reference slopes n^-1/2
+(Barron, RMS error) and n^(-2/d) (piecewise-linear fit of a smooth F in d dimensions:
+n^-2 in 1-D), and dashed baselines when the
 summary has them: once in grey where every curve has the same ones, else each in its
 curve's colour. ``errors.png`` otherwise: one row per setting.
 """
@@ -16,6 +17,7 @@ import math
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -44,6 +46,8 @@ BASELINES = {
 }
 RMSE, SUP = "test_rmse", "test_max_abs"
 GREY = "0.4"
+#: the fitted slope's line: long dashes, unlike the baselines' short grey ones
+FIT_DASH = (0, (7, 2.5))
 
 
 def _stat(rows, metric: str, q: str) -> np.ndarray:
@@ -95,22 +99,33 @@ def _fit_line(ax, fit: dict | None, color) -> list[float]:
         return []
     w = np.geomspace(min(fit["used"]), max(fit["used"]), 50)
     y = np.exp(fit["intercept"]) * w ** fit["slope"]
-    ax.plot(w, y, color=color, ls="--", lw=1.8, alpha=0.9)
+    ax.plot(w, y, color=color, ls=FIT_DASH, lw=2.2, alpha=0.9)
     return [float(y.min()), float(y.max())]
 
 
-def _references(ax, x, y) -> bool:
-    """n^-1/2 and n^-2 from the first measured point over the widths run (the y-limits
-    stay the data's); False when there is no span to draw them over."""
+def _dim(rows) -> int:
+    """The target's dimension of a curve (1 for a summary written before it was kept)."""
+    return int(rows[0].get("dim") or 1)
+
+
+def _references(ax, x, y, dim: int = 1) -> int:
+    """n^-1/2 and the piecewise-linear n^(-2/d) from the first measured point over the
+    widths run (the y-limits stay the data's); the d drawn for, 0 when there is no span
+    to draw them over."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ok = np.isfinite(y) & (y > 0) & (x > 0)
     if not ok.any() or x.max() <= x[ok][0]:
-        return False
+        return 0
     x0, y0 = x[ok][0], y[ok][0]
     xs = np.geomspace(x0, x.max(), 50)
     ax.plot(xs, y0 * (xs / x0) ** BARRON, color=GREY, ls=":", lw=1.3)
-    ax.plot(xs, y0 * (xs / x0) ** PIECEWISE_LINEAR, color=GREY, ls="-.", lw=1.1)
-    return True
+    ax.plot(xs, y0 * (xs / x0) ** (PIECEWISE_LINEAR / dim), color=GREY, ls="-.", lw=1.1)
+    return dim
+
+
+def _mean_text(summary: dict) -> str:
+    """'test RMS error (mean over seeds)', or without the mean when a point has one seed."""
+    return "test RMS error" + (" (mean over seeds)" if _seeds(summary) > 1 else "")
 
 
 def _baselines(rows: list[dict]) -> dict[str, list[tuple[float, int, dict]]]:
@@ -181,18 +196,20 @@ def _style_entries(
         if k > 1
         else "one seed per point"
     ]
-    if fitted:
-        handles.append(Line2D([], [], color="black", ls="--", lw=1.8))
+    if fitted:  # in each curve's colour, side by side
+        handles.append(tuple(Line2D([], [], color=c, ls=FIT_DASH, lw=2.2) for c in fitted))
         labels.append(fit_text)
     if refs:
+        pl = (
+            r"reference $\propto n^{-2}$ (piecewise-linear fit)"
+            if refs == 1
+            else rf"reference $\propto n^{{-2/d}}$ (piecewise-linear, d = {refs})"
+        )
         handles += [
             Line2D([], [], color=GREY, ls=":", lw=1.3),
             Line2D([], [], color=GREY, ls="-.", lw=1.1),
         ]
-        labels += [
-            r"reference $\propto n^{-1/2}$ (Barron, RMS error)",
-            r"reference $\propto n^{-2}$ (piecewise-linear fit)",
-        ]
+        labels += [r"reference $\propto n^{-1/2}$ (Barron, RMS error)", pl]
     for name in baselines:
         text, marker = BASELINES.get(name, (name, "o"))
         handles.append(Line2D([], [], color=GREY, ls="--", marker=marker, mfc="white"))
@@ -255,7 +272,7 @@ def width_figure(summary: dict) -> Figure:
     ax_w, ax_s, ax_p = fig.subplots(1, 3)
     colors = colormaps["tab10"].colors
     handles, labels, seen = [], [], {ax_w: [], ax_s: [], ax_p: []}
-    widths, params, zeros, refs = set(), set(), False, False
+    widths, params, zeros, refs = set(), set(), False, 0
     for i, (key, rows) in enumerate(series.items()):
         c = colors[i % len(colors)]
         w = [r["width"] for r in rows]
@@ -273,11 +290,11 @@ def width_figure(summary: dict) -> Figure:
             seen[ax_s] += _draw_baselines(ax_s, pts, False, floor, tint, SUP, names)
             seen[ax_p] += _draw_baselines(ax_p, pts, True, floor, tint, names=names)
         if i == 0:
-            refs = _references(ax_w, w, _stat(rows, RMSE, "mean"))
+            refs = _references(ax_w, w, _stat(rows, RMSE, "mean"), _dim(rows))
         zeros = zeros or bool((_stat(rows, RMSE, "mean") == 0).any())
         zeros = zeros or bool((_stat(rows, SUP, "mean") == 0).any())
         handles.append(Line2D([], [], color=c, marker="o", ms=4))
-        name = _series_name(rows) or "test RMS error (mean over seeds)"
+        name = _series_name(rows) or _mean_text(summary)
         labels.append(f"{name}: {describe(fits.get(key, {}))}")
     for ax in (ax_w, ax_s, ax_p):
         ax.set_xscale("log")
@@ -293,7 +310,11 @@ def width_figure(summary: dict) -> Figure:
     ax_w.set_title("test RMS error against width", fontsize=10)
     ax_s.set_title("sup error on the test set against width", fontsize=10)
     ax_p.set_title("test RMS error against parameter count", fontsize=10)
-    fitted = any(f.get("slope") is not None for f in fits.values())
+    fitted = [
+        colors[i % len(colors)]
+        for i, key in enumerate(series)
+        if (fits.get(key) or {}).get("slope") is not None
+    ]
     more_h, more_l = _style_entries(
         summary,
         baselines,
@@ -304,7 +325,14 @@ def width_figure(summary: dict) -> Figure:
         "fitted slope (in the curve's colour)",
         own if len(series) > 1 else frozenset(),
     )
-    fig.legend(handles + more_h, labels + more_l, loc="outside lower center", ncols=2, fontsize=8)
+    fig.legend(
+        handles + more_h,
+        labels + more_l,
+        loc="outside lower center",
+        ncols=2,
+        fontsize=8,
+        handler_map={tuple: HandlerTuple(ndivide=None, pad=0)},
+    )
     varied = varied_keys(summary)
     _title(
         fig,
@@ -330,7 +358,7 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
     # blue and orange mean RMS and sup error in the panels: the overview's colours skip them
     colors = colormaps["tab10"].colors[2:] if n <= 8 else colormaps["tab20"].colors[4:]
     seen: list[float] = []
-    widths, params, zeros, refs = set(), set(), False, False
+    widths, params, zeros, refs = set(), set(), False, 0
     over_h, over_l, over_seen = [], [], []
     for i, (ax, (key, rows)) in enumerate(zip(panels, series.items(), strict=True)):
         if i:
@@ -342,7 +370,7 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
         seen += _curve(ax, w, rows, SUP, "tab:orange", floor)
         seen += _fit_line(ax, fits.get(key), "black")
         seen += _draw_baselines(ax, _baselines(rows), False, floor)
-        refs = _references(ax, w, _stat(rows, RMSE, "mean")) or refs
+        refs = _references(ax, w, _stat(rows, RMSE, "mean"), _dim(rows)) or refs
         zeros = zeros or any((_stat(rows, m, "mean") == 0).any() for m in (RMSE, SUP))
         fit = fits.get(key, {})
         note = describe(fit).split(" (")[0].split(";")[0] if fit else "no slope"
@@ -375,7 +403,7 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
     overview.set_xlabel("parameters", fontsize=9)
     overview.set_ylabel("test RMS error", fontsize=9)
     overview.set_title("all settings: test RMS error\nagainst parameter count", fontsize=8)
-    fitted = any(f.get("slope") is not None for f in fits.values())
+    fitted = ["black"] if any(f.get("slope") is not None for f in fits.values()) else []
     style_h, style_l = _style_entries(
         summary, baselines, floor, zeros, fitted, refs, "fitted slope of the RMS error"
     )
@@ -384,8 +412,15 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
         Line2D([], [], color="tab:orange", marker="o", ms=4),
         *style_h,
     ]
-    labels = ["test RMS error (mean over seeds)", "sup error max |g − F|", *style_l]
-    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+    labels = [_mean_text(summary), "sup error max |g − F|", *style_l]
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=3,
+        fontsize=8,
+        handler_map={tuple: HandlerTuple(ndivide=None, pad=0)},
+    )
     fig.legend(over_h, over_l, loc="outside right upper", fontsize=8, title="setting")
     varied = ", ".join(varied_keys(summary)) or "setting"
     _title(fig, summary, f"error against width, one panel per {varied}")
@@ -428,7 +463,11 @@ def settings_figure(summary: dict) -> Figure:
     ax.set_yticks(y, labels, fontsize=9)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.grid(alpha=0.3, axis="x")
-    ax.set_xlabel("error in F's units (dot: mean over seeds; line: best to worst seed)")
+    ax.set_xlabel(
+        "error in F's units (dot: mean over seeds; line: best to worst seed)"
+        if _seeds(summary) > 1
+        else "error in F's units (one seed per setting)"
+    )
     varied = ", ".join(varied_keys(summary, ()))
     ax.set_ylabel(f"setting: {varied}" if varied else "the file's one setting")
     handles = [

@@ -4,6 +4,8 @@ Theory gives k = −½ for the RMS error of Barron's bound and k = −2 for the 
 piecewise-linear (ReLU) fit of a smooth 1-D function. A trained network's curve
 usually flattens at large widths, where the optimizer or the data, not the width,
 limits the error; those points are left out of the fit, and the result says which.
+A flat head is left out too: widths too narrow to fit F at all (the error of one or two
+units on sin(2πx) is the same), before the curve starts to fall.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ def fit_slope(widths, errors_per_width) -> dict:
     -------
     dict
         ``slope`` (fit of the mean log error), ``slope_std`` (spread of the per-seed
-        fits), ``intercept``, ``used`` and ``dropped`` widths, ``n_seeds``, and with
-        widths dropped ``bend``: "flat" or "slower", how the first step left out falls;
-        ``slope`` is None when fewer than two widths remain.
+        fits), ``intercept``, ``used`` widths, ``head`` (the narrow widths left out
+        before the error starts to fall) and ``dropped`` ones (where it stopped
+        falling), ``n_seeds``, and with widths dropped ``bend``: "flat" or "slower",
+        how the first step left out falls; ``slope`` is None when fewer than
+        ``MIN_POINTS`` widths remain.
     """
     w = np.asarray(widths, dtype=float)
     logs = [np.log([e for e in errs if e is not None and e > 0]) for errs in errors_per_width]
@@ -49,6 +53,7 @@ def fit_slope(widths, errors_per_width) -> dict:
         "slope_std": None,
         "intercept": None,
         "used": [],
+        "head": [],
         "dropped": [],
         "n_seeds": 0,
     }
@@ -65,7 +70,13 @@ def fit_slope(widths, errors_per_width) -> dict:
             last -= 1
         else:
             break
-    keep = list(range(last + 1))
+    first = 0  # a flat head, while MIN_POINTS remain after it
+    while last - first + 1 > MIN_POINTS:
+        if (mean[first + 1] - mean[first]) / (lw[first + 1] - lw[first]) <= FLAT_SLOPE:
+            break
+        first += 1
+    keep = list(range(first, last + 1))
+    result["head"] = [float(w[have[i]]) for i in range(first)]
     result["used"] = [float(w[have[i]]) for i in keep]
     result["dropped"] = [float(w[have[i]]) for i in range(last + 1, len(have))]
     if last + 1 < len(have):  # the first step left out: flat, or falling more slowly
@@ -95,14 +106,26 @@ def describe(fit: dict) -> str:
     if fit.get("slope") is None:
         return f"too few falling points for a slope (it needs {MIN_POINTS})"
     used = fit["used"]
-    text = f"slope {fit['slope']:.2f}"
-    if fit.get("slope_std") is not None and math.isfinite(fit["slope_std"]):
-        text += f" ± {fit['slope_std']:.2f}"
+    text = f"slope {fit['slope']:.2f}" + slope_spread(fit)
     text += f" over widths {used[0]:g}–{used[-1]:g}"
     if fit.get("n_seeds"):
         n = fit["n_seeds"]
         text += f" ({n} seed{'s' if n != 1 else ''})"
+    if head := fit.get("head"):
+        which = f"width {head[0]:g}" if len(head) == 1 else f"widths {head[0]:g}–{head[-1]:g}"
+        text += f"; {which} left out (flat up to {used[0]:g})"
     if fit.get("dropped"):
         how = "flat" if fit.get("bend", "flat") == "flat" else "falls more slowly"
         text += f"; {how} from {fit['dropped'][0]:g} on, left out"
     return text
+
+
+def slope_spread(fit: dict) -> str:
+    """' ± 0.19', the spread of the seeds' slopes: three decimals below 0.005, where two
+    would print '± 0.00', and '± < 0.001' below that; empty without one."""
+    std = fit.get("slope_std")
+    if std is None or not math.isfinite(std):
+        return ""
+    if std >= 0.005:
+        return f" ± {std:.2f}"
+    return f" ± {std:.3f}" if std >= 0.0005 else " ± < 0.001"

@@ -77,6 +77,7 @@ def summarize(points: list[Point], metrics: dict[Path, dict], grid: dict) -> dic
                 "hidden": p.exp.model.hidden,
                 "width": p.exp.model.hidden[0] if p.exp.model.hidden else 0,
                 "depth": len(p.exp.model.hidden),
+                "dim": p.exp.target.dim,
                 "n_params": param_count(p.exp.sizes()),
                 "runs": [],
                 "n_runs": 0,
