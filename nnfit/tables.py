@@ -173,13 +173,24 @@ def gradcheck_table(checks, title: str) -> Table:
     return t
 
 
+#: a baseline's column header in the sweep's table
+BASELINE_HEADERS = {"pwlinear": "pw-linear", "random_features": "random feat."}
+
+
+def _baseline_rmse(row: dict, name: str):
+    """A grid point's mean test RMS error of baseline ``name`` (None: not fitted there)."""
+    return (((row.get("baselines") or {}).get(name) or {}).get("test_rmse") or {}).get("mean")
+
+
 def sweep_summary(summary: dict, width: int | None = None) -> Table:
     """Per grid point: seeds finished, errors; the title counts what finished."""
     from nnfit.sweep.grid import pretty
     from nnfit.sweep.rates import describe
+    from nnfit.sweep.summary import baseline_names
 
     width = width or out.width
     groups = summary["groups"]
+    baselines = baseline_names(summary)
     n_missing = summary.get("n_missing", 0)
     counts = f"{summary['n_ok']} ok, {summary['n_failed']} failed"
     if n_missing:
@@ -208,8 +219,21 @@ def sweep_summary(summary: dict, width: int | None = None) -> Table:
             keep=2,
         ),
         Col("sup error\n(mean)", [fmt(r["test_max_abs"]["mean"]) for r in groups], keep=3),
-        Col("params", [str(r["n_params"]) for r in groups], keep=4),
-        Col("train mse\n(mean)", [fmt(r["train_mse"]["mean"]) for r in groups], keep=5),
+        # the baselines' test RMS error beside the network's, as summary.csv has them
+        *(
+            Col(
+                f"{BASELINE_HEADERS.get(name, name)}\n(test rmse)",
+                [fmt(_baseline_rmse(r, name)) for r in groups],
+                keep=4 + i,
+            )
+            for i, name in enumerate(baselines)
+        ),
+        Col("params", [str(r["n_params"]) for r in groups], keep=4 + len(baselines)),
+        Col(
+            "train mse\n(mean)",
+            [fmt(r["train_mse"]["mean"]) for r in groups],
+            keep=5 + len(baselines),
+        ),
     ]
     t, left_out = fitted_table(cols, width, title)
     notes = [  # "all": the grid varies the width alone

@@ -193,6 +193,17 @@ def test_sweep_summary_at_80_columns_counts_what_finished():
     assert any(line.startswith("as in the file ") for line in lines)
     assert not any(line.startswith("all") for line in lines)
     assert any(line.startswith("test RMS error: ") for line in lines)
+    # the baselines summary.csv has sit beside the network's error (they were left out)
+    for g, rmse in zip(summary["groups"], (3e-3, 1e-3, None), strict=True):
+        g["baselines"] = {"chebyshev": {"n_params": 7, "test_rmse": {"mean": rmse}}}
+    summary["groups"][0]["baselines"]["pwlinear"] = {"test_rmse": {"mean": 2.5e-2}}
+    lines = render(sweep_summary(summary, 160), 160).splitlines()
+    head = " ".join(" ".join(lines[1:3]).split())
+    assert "chebyshev" in head and "pw-linear" in head and "(test rmse)" in head
+    row = next(line for line in lines if line.startswith("hidden=[2]"))
+    assert row.split()[-4:-2] == ["3.000e-03", "2.500e-02"]  # then params, train mse
+    row = next(line for line in lines if line.startswith("hidden=[8]"))
+    assert row.split()[-4:-2] == ["—", "—"]
 
 
 def test_the_live_losses_are_the_historys_in_fs_units():
