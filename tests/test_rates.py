@@ -100,4 +100,4 @@ def test_a_spread_below_half_a_hundredth_is_not_printed_as_zero():
     assert 0.0005 < fit["slope_std"] < 0.005
     assert f"± {fit['slope_std']:.3f} over" in describe(fit)
     fit = fit_slope(W, [[w**-1.0, 2 * w**-1.0] for w in W])  # the same slope per seed
-    assert "slope -1.00 ± < 0.001 over" in describe(fit)
+    assert "slope -1.00 ± <0.001 over" in describe(fit)

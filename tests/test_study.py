@@ -362,9 +362,9 @@ def test_section_1_fits_each_methods_slope_and_says_where_it_leaves_its_power_la
     ]
     text = existence._rates(sweeps, [{"name": "sine"}])
     assert (
-        "| sine | −4.00 ± < 0.001 (1–64) | −7.74 ± < 0.001 (1–32, then slower) | "
-        "−3.00 ± < 0.001 (1–16, then flat) | −1.00 ± < 0.001 (1–16, then flat) | "
-        "−2.00 ± < 0.001 (1–64) |"
+        "| sine | −4.00 ± <0.001 (1–64) | −7.74 ± <0.001 (1–32, then slower) | "
+        "−3.00 ± <0.001 (1–16, then flat) | −1.00 ± <0.001 (1–16, then flat) | "
+        "−2.00 ± <0.001 (1–64) |"
     ) in text
     assert "Least squares falls at k = −4.0 to −7.7, far steeper than Barron's −½" in text
     assert "its error is down to 4.0e-13 or less: float64's rounding" in text
@@ -401,8 +401,8 @@ def test_section_2_gives_relus_fitted_slopes_beside_the_piecewise_linear_fits():
     text = shapes._relu([rf, vp], [{"relu": groups(-1.5, pw=-1.8)}, {"relu": groups(-1.7)}])
     assert text.startswith(
         "ReLU builds piecewise-linear functions, and falls at a power of the width: k = "
-        "random features −1.50 ± < 0.001 (1–16), VarPro + LM −1.70 ± < 0.001 (1–16), the "
-        "uniform-knot piecewise-linear fit −1.80 ± < 0.001 (1–16), against −2"
+        "random features −1.50 ± <0.001 (1–16), VarPro + LM −1.70 ± <0.001 (1–16), the "
+        "uniform-knot piecewise-linear fit −1.80 ± <0.001 (1–16), against −2"
     )
     assert shapes._relu([rf, vp], [{"tanh": groups(-3)}, {"tanh": groups(-3)}]) == ""
 

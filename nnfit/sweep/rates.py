@@ -122,10 +122,10 @@ def describe(fit: dict) -> str:
 
 def slope_spread(fit: dict) -> str:
     """' ± 0.19', the spread of the seeds' slopes: three decimals below 0.005, where two
-    would print '± 0.00', and '± < 0.001' below that; empty without one."""
+    would print '± 0.00', and "± <0.001" below that; empty without one."""
     std = fit.get("slope_std")
     if std is None or not math.isfinite(std):
         return ""
     if std >= 0.005:
         return f" ± {std:.2f}"
-    return f" ± {std:.3f}" if std >= 0.0005 else " ± < 0.001"
+    return f" ± {std:.3f}" if std >= 0.0005 else " ± <0.001"
