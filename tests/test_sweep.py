@@ -398,6 +398,21 @@ def test_report_shows_first_the_keys_whose_values_tell_runs_apart():
         "training.optimizer.beta1",
         "training.optimizer.rho",
     ]
+    # runs of different experiments: the optimizer's own settings (mu_dec of lm) and the
+    # data came before the target they were fitted to
+    configs = [
+        {"data.n_train": 256, "training.optimizer.mu_dec": 3.0, "target.name": "runge"},
+        {"data.n_train": 128, "training.epochs": 0, "target.name": "sine"},
+        {"data.n_train": 512, "training.epochs": 50, "target.expr": "x**2", "model.bias": 0.1},
+    ]
+    assert catalog.differing(configs) == [
+        "target.name",
+        "training.epochs",
+        "data.n_train",
+        "target.expr",
+        "model.bias",
+        "training.optimizer.mu_dec",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -74,6 +74,19 @@ def _read_config(run_dir: Path, problems: list[str]) -> dict:
     return flat
 
 
+def _section(key: str) -> int:
+    """Where a key's column goes among those of equal weight (see :func:`differing`)."""
+    if key == "target" or key.startswith("target."):
+        return 0
+    if key.startswith("model."):
+        return 1
+    if key.startswith(("training.optimizer.", "training.schedule.")):
+        return 3
+    if key.startswith("training."):
+        return 2
+    return 4 if key.startswith("data.") else 5
+
+
 def differing(configs: list[dict]) -> list[str]:
     """Keys whose value is not the same in every config (missing counts as a value)."""
     if len(configs) < 2:
@@ -88,10 +101,12 @@ def differing(configs: list[dict]) -> list[str]:
     out = [k for k in keys if k not in IGNORED and len(values(k, "absent")) > 1]
 
     # first the preferred keys, then those whose values differ (seed, l2), last those that
-    # only some runs have, each with one value (rho of rmsprop: the optimizer says it)
+    # only some runs have, each with one value (rho of rmsprop: the optimizer says it);
+    # within each, what was fitted before how: target, model, training, an optimizer's
+    # or schedule's own settings, data
     def rank(k):
         preferred = PREFERRED.index(k) if k in PREFERRED else len(PREFERRED)
-        return preferred, len(values(k, None) - {None}) < 2
+        return preferred, len(values(k, None) - {None}) < 2, _section(k)
 
     return sorted(out, key=rank)
 
