@@ -390,7 +390,8 @@ def predict(
     if note:
         _say(note)
     not_finite: list[int] = []
-    names = scan.names or [f"x{i}" for i in range(dim)]  # the input file's, if it named them
+    # the input file's, if it named them; else x in 1-D, as a formula writes it
+    names = scan.names or (["x"] if dim == 1 else [f"x{i}" for i in range(dim)])
     text = _predictions(net, meta, chunks, names, not_finite)
     if out is None:
         for part in text:

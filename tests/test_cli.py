@@ -154,7 +154,7 @@ def test_predict_matches_the_in_memory_model(write, tmp_path):
     r = invoke("predict", only_run(out), "--x", "0.1", "--x", "0.25", "--x", "0.9")
     assert r.exit_code == 0, r.output
     rows = [line.split(",") for line in r.stdout.strip().splitlines()]
-    assert rows[0] == ["x0", "g"]
+    assert rows[0] == ["x", "g"]
     got = np.array([float(row[1]) for row in rows[1:]])
     assert np.array_equal(got, results.predict(net, meta, X))
     csv_in = tmp_path / "in.csv"
@@ -259,7 +259,7 @@ def test_a_diverging_run_exits_3_with_finite_weights(write, tmp_path):
         assert all(np.all(np.isfinite(z[k])) for k in z.files if k != "meta")
     # predict evaluates it, but says what the values are (they came with exit 0, unmarked)
     r = invoke("predict", run_dir, "--x", "0.5")
-    assert r.exit_code == 0 and r.stdout.startswith("x0,g\n0.5,")
+    assert r.exit_code == 0 and r.stdout.startswith("x,g\n0.5,")
     epochs = m["epochs"]
     assert r.stderr.strip() == (
         f"warning: {run_dir}: training diverged at epoch {epochs}; "

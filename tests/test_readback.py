@@ -597,7 +597,7 @@ def test_predictions_are_never_written_over_a_sweeps_files(run_copy, tmp_path, n
     one_line_error(r, f"--out {sweep / name}: {name} is a file of the sweep in ")
     assert {p.name: p.read_bytes() for p in sweep.iterdir()} == before
     r = invoke("predict", run_copy, "--x", "0.5", "--out", sweep / "p.csv")
-    assert r.exit_code == 0 and (sweep / "p.csv").read_text().startswith("x0,g\n")
+    assert r.exit_code == 0 and (sweep / "p.csv").read_text().startswith("x,g\n")
 
 
 @pytest.mark.parametrize("kind", ["sweep name", "a run inside"])
@@ -628,7 +628,7 @@ def test_points_from_a_pipe_are_all_predicted(finished, args, tmp_path):
     )
     assert r.returncode == 0, r.stderr
     rows = r.stdout.strip().splitlines()
-    assert rows[0] == "x0,g" and [row.split(",")[0] for row in rows[1:]] == ["0.25", "0.5", "0.75"]
+    assert rows[0] == "x,g" and [row.split(",")[0] for row in rows[1:]] == ["0.25", "0.5", "0.75"]
     assert not (tmp_path / "-").exists()
 
 
@@ -664,7 +664,7 @@ def test_predict_out_to_a_pipe_writes_into_it_and_leaves_it_a_pipe(finished, tmp
     r = invoke("predict", finished, "--x", "0.5", "--out", fifo)
     reader.join(30)
     assert r.exit_code == 0, r.output
-    assert got and got[0].startswith("x0,g\n0.5,")
+    assert got and got[0].startswith("x,g\n0.5,")
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temporary left
 
@@ -684,7 +684,7 @@ def test_predict_out_through_a_link_replaces_the_file_and_keeps_the_link(finishe
     link.symlink_to(real.name)
     r = invoke("predict", finished, "--x", "0.5", "--out", link)
     assert r.exit_code == 0, r.output
-    assert link.is_symlink() and real.read_text().startswith("x0,g\n0.5,")
+    assert link.is_symlink() and real.read_text().startswith("x,g\n0.5,")
 
 
 def test_a_link_planted_in_a_sweep_folder_is_replaced_not_followed(write, tmp_path, monkeypatch):
