@@ -34,6 +34,24 @@ def test_ridge_matches_the_closed_form(masked):
     np.testing.assert_allclose(c, exact, rtol=1e-10, atol=1e-12)
 
 
+def test_a_ridge_on_a_column_of_almost_no_norm_leaves_the_rest_of_the_fit():
+    # a softplus unit driven off the data (its column 1e-19 everywhere) gave the scaled
+    # system a ridge row of 1e16: the cutoff then cut every singular value of the data,
+    # and the fit was the mean (SGD + l1 with the output re-solved every 50 epochs)
+    x = np.linspace(0, 1, 200)
+    Phi = np.column_stack(
+        [np.tanh(4 * x - k) for k in range(4)] + [1e-19 * (1 + x), np.ones_like(x)]
+    )
+    Y = np.sin(2 * np.pi * x)
+    mask = np.ones(6, bool)
+    mask[-1] = False
+    lam = 200 * 1e-8
+    c = solve(Phi, Y, ridge=lam, weights_mask=mask)
+    exact = np.linalg.solve(Phi.T @ Phi + lam * np.diag(mask.astype(float)), Phi.T @ Y)
+    np.testing.assert_allclose(Phi @ c, Phi @ exact, rtol=0, atol=1e-9)
+    assert np.mean((Phi @ c - Y) ** 2) < 0.02 * np.var(Y)  # the mean alone: 1 × var
+
+
 def test_duplicate_columns_split_the_coefficient():
     # minimum norm: a duplicated unit shares its coefficient equally with its copy
     Phi, Y = problem(50, 5, seed=2)

@@ -60,8 +60,8 @@ def solve(
     -----
     The problem is solved in float64 whatever the input dtype.
 
-    1. Column scaling: Φ̃ = Φ D⁻¹ with D the column 2-norms (1 for a zero column, e.g. a
-       dead ReLU unit), u = Dc. Features on very different scales (a constant column next
+    1. Column scaling: Φ̃ = Φ D⁻¹ with D the column 2-norms (of the augmented system of 2.
+       with a ridge; 1 for a zero column, e.g. a dead ReLU unit), u = Dc. Features on very different scales (a constant column next
        to steep tanh units, Chebyshev columns) then do not inflate the condition number.
     2. The ridge is the augmented system [Φ̃; √ridge·diag(mask)·D⁻¹] u = [Y; 0], whose
        least-squares solution is the ridge solution for c. The normal equations
@@ -93,18 +93,24 @@ def solve(
         return np.zeros((0, *Y.shape[1:]))
 
     scale = np.linalg.norm(Phi, axis=0)
-    scale[scale == 0.0] = 1.0
-    A = Phi / scale
     B = Y
     if ridge > 0:
         mask = np.ones(m, bool) if weights_mask is None else np.asarray(weights_mask, bool)
         if mask.shape != (m,):
             raise ValueError(f"weights_mask must have shape ({m},), got {mask.shape}")
+        # the norms of the augmented columns: with Φ's alone, a column of norm 1e-19 (a
+        # softplus unit driven off the data) got a ridge row of 1e16 that set the
+        # cutoff and cut every singular value of the data (a fit no better than its mean)
+        scale = np.sqrt(scale**2 + ridge * mask)
+        scale[scale == 0.0] = 1.0
         rows = np.flatnonzero(mask)
         G = np.zeros((len(rows), m))
         G[np.arange(len(rows)), rows] = np.sqrt(ridge) / scale[rows]
-        A = np.vstack([A, G])
+        A = np.vstack([Phi / scale, G])
         B = np.concatenate([Y, np.zeros((len(rows), *Y.shape[1:]))])
+    else:
+        scale[scale == 0.0] = 1.0
+        A = Phi / scale
     if rcond is None:
         rcond = np.finfo(np.float64).eps * max(A.shape)
     u = scipy.linalg.lstsq(A, B, cond=rcond, lapack_driver="gelsd", check_finite=True)[0]
