@@ -17,7 +17,7 @@ from rich.cells import cell_len
 from rich.table import Table
 
 from nnfit.display import failure, fmt, out
-from nnfit.text import count, printable
+from nnfit.text import count, kept_epoch, printable
 
 
 @dataclass
@@ -140,8 +140,11 @@ def run_summary(record, run_dir) -> Table:
     best = getattr(record, "best_epoch", None)
     if record.status != "diverged" and best is not None and best < record.epochs:
         # as loss.png marks it: the errors above are not those of the last epoch
-        watched = "validation loss" if (record.metrics or {}).get("val") else "training cost"
-        t.caption += f"\nweights restored from epoch {best:,} (best {watched})"
+        es = ((getattr(record, "config", None) or {}).get("training") or {}).get("early_stopping")
+        val = (record.metrics or {}).get("val") or {}  # n_val 0: a dict of None
+        on_val = val.get("rmse") is not None and (es or {}).get("monitor", "val") == "val"
+        kept = kept_epoch(on_val, (es or {}).get("min_delta") or 0.0)
+        t.caption += f"\nweights restored from epoch {best:,} ({kept})"
     if record.status == "diverged" and not record.error:  # what the errors above are of
         said = {"status": "diverged", "epochs": record.epochs, "config": record.config or {}}
         t.caption += f"\n{failure(said)}; the errors above are those of " + (

@@ -449,8 +449,20 @@ def test_a_quiet_sweep_names_its_failed_points_and_why():
 @pytest.mark.parametrize(
     ("best", "sets", "says"),
     [
-        (2, ("train", "val", "test"), "weights restored from epoch 2 (best validation loss)"),
-        (2, ("train", "test"), "weights restored from epoch 2 (best training cost)"),
+        (2, ("train", "val", "test"), "weights restored from epoch 2 (lowest validation loss)"),
+        (2, ("train", "test"), "weights restored from epoch 2 (lowest training cost)"),
+        # n_val 0 writes a val section of None: it claimed the "best validation loss"
+        (2, ("train", "test", "val0"), "weights restored from epoch 2 (lowest training cost)"),
+        (
+            2,
+            ("train", "val", "test", "train"),
+            "weights restored from epoch 2 (lowest training cost)",
+        ),
+        (
+            2,
+            ("train", "test", 1e-6),
+            "weights restored from epoch 2 (last to lower the training cost by more than 1e-06)",
+        ),
         (3, ("train", "val", "test"), None),  # the last epoch's weights: nothing to say
     ],
 )
@@ -460,7 +472,13 @@ def test_the_run_summary_says_whose_weights_early_stopping_kept(best, sets, says
     from nnfit.tables import run_summary
 
     part = {"rmse": 1e-3, "max_abs": 2e-3, "mae": 1e-3, "rel_l2": 1e-2, "r2": 0.99}
-    record = _record({s: part for s in sets}, best_epoch=best)
+    metrics = {s: part for s in sets if s in ("train", "val", "test")}
+    if "val0" in sets:
+        metrics["val"] = dict.fromkeys(part)
+    es = {"monitor": sets[-1] if sets[-1] == "train" else "val"}
+    if isinstance(sets[-1], float):
+        es["min_delta"] = sets[-1]
+    record = _record(metrics, best_epoch=best, config={"training": {"early_stopping": es}})
     console = Console(file=StringIO(), width=200)
     console.print(run_summary(record, "results/tiny/w1"))
     text = " ".join(console.file.getvalue().split())

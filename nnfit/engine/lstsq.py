@@ -61,8 +61,9 @@ def solve(
     The problem is solved in float64 whatever the input dtype.
 
     1. Column scaling: Φ̃ = Φ D⁻¹ with D the column 2-norms (of the augmented system of 2.
-       with a ridge; 1 for a zero column, e.g. a dead ReLU unit), u = Dc. Features on very different scales (a constant column next
-       to steep tanh units, Chebyshev columns) then do not inflate the condition number.
+       with a ridge; 1 for a zero column, e.g. a dead ReLU unit), u = Dc. Features on
+       very different scales (a constant column next to steep tanh units, Chebyshev
+       columns) then do not inflate the condition number.
     2. The ridge is the augmented system [Φ̃; √ridge·diag(mask)·D⁻¹] u = [Y; 0], whose
        least-squares solution is the ridge solution for c. The normal equations
        (ΦᵀΦ + λI)c = ΦᵀY are never formed: they square the condition number, which for

@@ -25,6 +25,7 @@ from nnfit.experiment.canvas import (
     zero_floor,
 )
 from nnfit.experiment.rundir import predict
+from nnfit.text import kept_epoch
 
 # ------------------------------------------------------------------------- titles
 
@@ -273,13 +274,15 @@ def loss_figure(exp, record) -> Figure:
         )
     best = getattr(record, "best_epoch", None)
     if best is not None and ep.size and best < ep[-1]:
-        watched = "validation loss" if has_val else "training cost"
+        es = exp.training.early_stopping
+        on_val = has_val and (es is None or es.monitor == "val")
+        what = kept_epoch(on_val, es.min_delta if es is not None else 0.0)
         ax.axvline(
             best,
             color="tab:green",
             ls="--",
             lw=1.2,
-            label=f"epoch {best:,}: lowest {watched}, weights restored",
+            label=f"epoch {best:,}: {what}, weights restored",
         )
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
