@@ -670,3 +670,16 @@ def test_the_kept_epoch_mark_says_what_min_delta_and_monitor_made_it():
     texts = [t.get_text() for t in plots.loss_figure(exp, rec).legends[0].get_texts()]
     want = f"epoch {rec.best_epoch}: last to lower the training cost by more than 0.01"
     assert any(t.startswith(want) for t in texts)
+
+
+def test_a_2d_fit_gives_the_drawn_grids_own_max_and_log_colours_for_the_error():
+    # the title's sup error (test points, inside the square) sat below the colour bar's
+    # top (the drawn grid reaches the edges), and a linear scale left most of it black
+    from matplotlib.colors import LogNorm
+
+    exp, rec = _case("2-D")
+    fig = plots.fit_figure(exp, rec, build(exp))
+    ax = [a for a in fig.axes if a.images][2]  # F, g, then |g − F|
+    top = ax.images[0].get_array().max()
+    assert ax.get_title().endswith(f"as drawn, edges too: max {top:.3g}")
+    assert isinstance(ax.images[0].norm, LogNorm) and ax.images[0].norm.vmax == top

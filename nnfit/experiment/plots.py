@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -138,13 +139,20 @@ def _fit_2d(F, net, meta, score) -> Figure:
     X = np.column_stack([xx.ravel(), yy.ravel()])
     f, g = F(X).reshape(m, m), predict(net, meta, X).reshape(m, m)
     lo, hi = float(min(f.min(), g.min())), float(max(f.max(), g.max()))
+    err = np.abs(g - f)
+    top = float(err.max()) if np.isfinite(err).all() else math.nan
+    # four decades of |g − F| in log colours: in linear ones a peak at one corner left
+    # the rest black
+    spread = LogNorm(top * 1e-4, top) if top > 0 else Normalize(None, None)
+    # the drawn grid reaches the edges of the square, which the test points do not
+    where = f"{score}\nas drawn, edges too: max {top:.3g}"
     panels = (
-        (f, "target F", "F(x, y)", "viridis", (lo, hi)),
-        (g, "network g", "g(x, y)", "viridis", (lo, hi)),
-        (np.abs(g - f), score, "|g − F|", "magma", (None, None)),
+        (f, "target F", "F(x, y)", "viridis", Normalize(lo, hi)),
+        (g, "network g", "g(x, y)", "viridis", Normalize(lo, hi)),
+        (np.maximum(err, top * 1e-4) if top > 0 else err, where, "|g − F|", "magma", spread),
     )
-    for ax, (z, title, unit, cmap, (vmin, vmax)) in zip(axes, panels, strict=True):
-        im = ax.imshow(z, origin="lower", extent=(0, 1, 0, 1), vmin=vmin, vmax=vmax, cmap=cmap)
+    for ax, (z, title, unit, cmap, norm) in zip(axes, panels, strict=True):
+        im = ax.imshow(z, origin="lower", extent=(0, 1, 0, 1), norm=norm, cmap=cmap)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
