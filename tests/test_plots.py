@@ -683,3 +683,18 @@ def test_a_2d_fit_gives_the_drawn_grids_own_max_and_log_colours_for_the_error():
     top = ax.images[0].get_array().max()
     assert ax.get_title().endswith(f"as drawn, edges too: max {top:.3g}")
     assert isinstance(ax.images[0].norm, LogNorm) and ax.images[0].norm.vmax == top
+
+
+def test_a_curve_with_failed_runs_says_how_many_in_its_legend_entry():
+    s = sweep_summary([2, 4, 8], {"0.1": 0.1, "0.9": 0.2}, key="training.optimizer.lr")
+    for r in s["groups"]:
+        if r["point"]["training.optimizer.lr"] == "0.9":
+            r["n_failed"], r["n_runs"] = 2, 5
+    texts = [t.get_text() for t in sweep_plots.width_figure(s).legends[0].get_texts()]
+    assert texts[1].endswith("; 6 of 15 runs failed") and "failed" not in texts[0]
+
+
+def test_the_huber_loss_axis_writes_a_negative_shift_as_a_plus():
+    exp, rec = _run("sine", 1, [4], loss={"name": "huber", "delta": 0.1})
+    rec.model["meta"]["scale_y"] = {"shift": -0.0264, "scale": 0.711}
+    assert plots.loss_units(exp, rec) == "huber loss of y scaled to (y + 0.0264) / 0.711"

@@ -130,6 +130,14 @@ def test_a_diverging_point_is_isolated(write, tmp_path, no_run_figures):
     assert s["n_ok"] == 2 and s["n_failed"] == 2
     assert {f["status"] for f in s["failed"]} == {"diverged"}
     assert all(f["point"]["training.optimizer.lr"] == 1e6 for f in s["failed"])
+    # the baselines are fitted on the data, not trained: a diverged point has them, the
+    # same as its width's other point (the figure drew them twice, once per curve)
+    by_width = {}
+    for g in s["groups"]:
+        by_width.setdefault(g["width"], []).append(g["baselines"])
+    for ok, diverged in by_width.values():
+        assert set(diverged) == {"chebyshev", "pwlinear", "random_features"}
+        assert diverged == ok
 
 
 def test_widths_and_seeds_shorthands(write, tmp_path):

@@ -214,7 +214,8 @@ def loss_units(exp, record) -> str:
         return "½·mean (g − y)²  [F's units²]"
     if loss == "mae":
         return "mean |g − y|  [F's units]"
-    return f"{loss} loss of y scaled to (y − {shift:.3g}) / {scale:.3g}"
+    centred = f"y − {shift:.3g}" if shift >= 0 else f"y + {-shift:.3g}"
+    return f"{loss} loss of y scaled to ({centred}) / {scale:.3g}"
 
 
 def _penalty(exp) -> str:

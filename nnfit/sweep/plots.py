@@ -123,6 +123,14 @@ def _references(ax, x, y, dim: int = 1) -> int:
     return dim
 
 
+def _failed_text(rows) -> str:
+    """'; 7 of 8 runs failed' for a curve some of whose runs failed (its points are the
+    rest's), else empty."""
+    failed = sum(r.get("n_failed") or 0 for r in rows)
+    total = sum(r.get("n_runs") or (r.get("n_ok") or 0) + (r.get("n_failed") or 0) for r in rows)
+    return f"; {failed:,} of {total:,} runs failed" if failed else ""
+
+
 def _mean_text(summary: dict) -> str:
     """'test RMS error (mean over seeds)', or without the mean when a point has one seed."""
     return "test RMS error" + (" (mean over seeds)" if _seeds(summary) > 1 else "")
@@ -295,7 +303,7 @@ def width_figure(summary: dict) -> Figure:
         zeros = zeros or bool((_stat(rows, SUP, "mean") == 0).any())
         handles.append(Line2D([], [], color=c, marker="o", ms=4))
         name = _series_name(rows) or _mean_text(summary)
-        labels.append(f"{name}: {describe(fits.get(key, {}))}")
+        labels.append(f"{name}: {describe(fits.get(key, {}))}{_failed_text(rows)}")
     for ax in (ax_w, ax_s, ax_p):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -374,6 +382,7 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
         zeros = zeros or any((_stat(rows, m, "mean") == 0).any() for m in (RMSE, SUP))
         fit = fits.get(key, {})
         note = describe(fit).split(" (")[0].split(";")[0] if fit else "no slope"
+        note += _failed_text(rows)
         name = _series_name(rows)
         c = colors[i % len(colors)]
         ax.set_title(f"{name}\n{note}", fontsize=8, color=c)

@@ -114,7 +114,9 @@ def summarize(points: list[Point], metrics: dict[Path, dict], grid: dict) -> dic
         row["n_failed"] = len(g["runs"]) - len(ok)
         for s, e in ERRORS:
             row[f"{s}_{e}"] = _stats(r[f"{s}_{e}"] for r in ok)
-        row["baselines"] = _baseline_stats(ok)
+        # fitted on the data, not by training: a diverged run's baselines count too, so
+        # a curve whose runs diverged has the same baselines as the rest
+        row["baselines"] = _baseline_stats(g["runs"])
         row["runs"] = g["runs"]
         rows.append(row)
     n_ok = sum(r["n_ok"] for r in rows)
