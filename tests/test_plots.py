@@ -698,3 +698,24 @@ def test_the_huber_loss_axis_writes_a_negative_shift_as_a_plus():
     exp, rec = _run("sine", 1, [4], loss={"name": "huber", "delta": 0.1})
     rec.model["meta"]["scale_y"] = {"shift": -0.0264, "scale": 0.711}
     assert plots.loss_units(exp, rec) == "huber loss of y scaled to (y + 0.0264) / 0.711"
+
+
+def test_a_fit_says_when_g_is_a_diverged_runs_kept_weights_and_names_noise_and_penalties():
+    exp, rec = _run("sine", 1, [8], epochs=30, optimizer={"name": "sgd", "lr": 1e4})
+    assert rec.status == "diverged"
+    ax = plots.fit_figure(exp, rec, build(exp)).axes[0]
+    kept = f"epoch {rec.best_epoch:,}'s weights" if rec.best_epoch else "the weights as initialised"
+    assert ax.get_title().endswith(f"; diverged, g is {kept}")
+    exp = config.from_dict(
+        {
+            "target": {"name": "sine"},
+            "data": {"n_train": 64, "n_val": 16, "n_test": 512, "noise": 0.2},
+            "model": {"hidden": [4]},
+            "training": {"epochs": 2, "l1": 1e-4, "l2": 1e-3},
+        }
+    )
+    rec = experiment.execute(exp, plots=False)
+    fig = plots.fit_figure(exp, rec, build(exp))
+    assert fig._suptitle.get_text().endswith("· adam, L1 0.0001 + L2 0.001")
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "training points, F + noise of σ 0.2" in texts

@@ -986,3 +986,12 @@ def test_a_missing_summary_csv_shows_and_an_edited_summary_json_vouches_for_noth
     assert "summary.csv: the summary.json that records it changed; kept as " in r.stderr
     assert (folder / "summary.csv.kept-1").read_bytes() == csv
     assert status() == ["2 ok, 0 failed"]
+
+
+def test_a_grid_label_keeps_the_section_of_a_name():
+    # a grid over optimizers and targets read 'name=adam, name=runge'
+    from nnfit.sweep.summary import pretty
+
+    label = 'training.optimizer.name="adam", target.name="runge", model.activation.name="elu"'
+    assert pretty(label) == "optimizer=adam, target=runge, activation=elu"
+    assert pretty("training.l2=0.001, model.hidden=[4]") == "l2=0.001, hidden=[4]"

@@ -50,8 +50,9 @@ def network_text(exp) -> str:
     names = "/".join(dict.fromkeys(a if isinstance(a, str) else a.name for a in acts))
     arch = "-".join(map(str, exp.sizes()))
     t = exp.training
+    penalty = f", {p}" if (p := _penalty(exp)) else ""
     if t.output_layer != "lstsq":
-        return f"network {arch}, {names} · {t.optimizer.name}"
+        return f"network {arch}, {names} · {t.optimizer.name}{penalty}"
     if t.epochs == 0:  # no optimizer ran
         return f"network {arch}, {names} · hidden layers as drawn, output by least squares"
     if OPTIMIZERS[t.optimizer.name].varpro:
@@ -60,7 +61,7 @@ def network_text(exp) -> str:
         how = f"output solved every {t.output_every:,} epochs and at the end"
     else:
         how = "output solved at the start and the end"
-    return f"network {arch}, {names} · {t.optimizer.name}, {how}"
+    return f"network {arch}, {names} · {t.optimizer.name}{penalty}, {how}"
 
 
 def describe(exp, width_in: float = 8.0) -> str:
@@ -89,8 +90,12 @@ def fit_figure(exp, record, ds) -> Figure:
     rmse = float(np.sqrt(np.mean((g_test - ds.F_test) ** 2)))
     sup = float(np.max(np.abs(g_test - ds.F_test)))
     score = f"test RMSE {rmse:.3g}, sup error {sup:.3g}"
+    if getattr(record, "status", "ok") == "diverged":  # g is not what training ended on
+        best = getattr(record, "best_epoch", None)
+        kept = f"epoch {best:,}'s weights" if best else "the weights as initialised"
+        score += f"; diverged, g is {kept}"
     if d == 1:
-        fig = _fit_1d(F, net, meta, ds, score)
+        fig = _fit_1d(exp, F, net, meta, ds, score)
     elif d == 2:
         fig = _fit_2d(F, net, meta, score)
     else:
@@ -100,7 +105,7 @@ def fit_figure(exp, record, ds) -> Figure:
     return fig
 
 
-def _fit_1d(F, net, meta, ds, score) -> Figure:
+def _fit_1d(exp, F, net, meta, ds, score) -> Figure:
     fig = new_figure(8.5, 6.2)
     ax, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     x = np.linspace(0, 1, 2001)[:, None]
@@ -116,7 +121,9 @@ def _fit_1d(F, net, meta, ds, score) -> Figure:
         color="tab:blue",
         alpha=0.5,
         zorder=3,  # over the curves: under them, most of the points were hidden
-        label="training points" + (f" (1 in {step})" if step > 1 else ""),
+        label="training points"
+        + (f", F + noise of σ {noise:g}" if (noise := exp.data.noise) else "")
+        + (f" (1 in {step})" if step > 1 else ""),
     )
     ax.set_ylabel("F(x) and g(x)")
     ax.set_title(score, fontsize=9)

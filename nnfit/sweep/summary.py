@@ -161,8 +161,11 @@ def sweep_summary(
 
 
 def pretty(label: str) -> str:
-    """'model.activation="tanh", training.l2=0.001' → 'activation=tanh, l2=0.001'."""
-    return re.sub(r"[\w.]*\.(\w+)=", r"\1=", label).replace('"', "")
+    """'model.activation="tanh", training.l2=0.001' → 'activation=tanh, l2=0.001';
+    a name keeps its section's ('training.optimizer.name', 'target.name': 'optimizer=',
+    'target=', where both read 'name=')."""
+    label = re.sub(r"(?<![\w.])(?:[\w.]*\.)?(\w+)\.name=", r"\1=", label)
+    return re.sub(r"(?<![\w.])[\w.]*\.(\w+)=", r"\1=", label).replace('"', "")
 
 
 def series_key(row: dict, grid: dict) -> str:
