@@ -489,6 +489,7 @@ def sweep(
     data, loc = _read(config, overrides)
     root = Path(out) if out is not None else Path("results")
     folder, grid, points = sw.expand_data(data, loc, widths, seeds, root, python=True)
+    sw.check_resources(points, jobs, flag="jobs=")  # NNFIT_MAX_JOBS and _MEMORY_MB, as the CLI
     if out is not None:
         result = sw.run(folder, grid, points, jobs=jobs, resume=resume)
         return Sweep(result.summary, folder)

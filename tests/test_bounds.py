@@ -248,8 +248,19 @@ def test_jobs_and_the_memory_of_a_sweep_are_bounded(write, tmp_path, monkeypatch
     with pytest.raises(config.ConfigError, match=r"2 runs at once .* would need about"):
         sw.check_resources(pts, 2)
     r = invoke("sweep", big, "--jobs", "2", "--out", tmp_path / "res")
-    refused(r, "NNFIT_MAX_MEMORY_MB")
+    # the limit is the variable's, not "80% of this machine", the default's
+    refused(r, f"at most {int(1.5 * each):,} MiB, as NNFIT_MAX_MEMORY_MB says")
+    assert "this machine" not in r.stderr
     assert not (tmp_path / "res").exists()
+    # nnfit.sweep() keeps both bounds too (jobs=40 ran 42 processes on 2 cores)
+    import nnfit
+
+    with pytest.raises(config.ConfigError, match=r"2 runs at once \(jobs=2\) would need"):
+        nnfit.sweep(big, jobs=2, out=tmp_path / "api")
+    monkeypatch.delenv("NNFIT_MAX_MEMORY_MB")
+    with pytest.raises(config.ConfigError, match=r"^jobs=10000: .*NNFIT_MAX_JOBS"):
+        nnfit.sweep(p, jobs=10000)
+    assert not (tmp_path / "api").exists()
 
 
 @pytest.mark.parametrize("dim", [11, 20, 24, 40, 64])

@@ -62,7 +62,10 @@ class Limit:
         """Raise LimitError when ``n`` is above the limit: ``WHERE: SAYS (at most …)``."""
         top = self.value()
         if n > top:
-            raise LimitError(f"{where}: {says} (at most {top:,} {self.what}; {self.hint()})")
+            what = self.what  # "MiB, 80% of this machine": the default's, not the variable's
+            if os.environ.get(self.env, "").strip():
+                what = f"{what.split(',')[0]}, as {self.env} says"
+            raise LimitError(f"{where}: {says} (at most {top:,} {what}; {self.hint()})")
 
 
 class LimitError(ConfigError):

@@ -393,13 +393,16 @@ def run_mb(exp: config.Experiment) -> float:
     return config.estimate_mb(exp, n_params) + history + lm
 
 
-def check_resources(points: list[Point], jobs: int, dask: str | None = None) -> None:
+def check_resources(
+    points: list[Point], jobs: int, dask: str | None = None, flag: str = "--jobs "
+) -> None:
     """Refuse before anything runs: more jobs than the machine takes, or runs in flight
-    that together need more memory than it has (a remote Dask cluster is its own)."""
+    that together need more memory than it has (a remote Dask cluster is its own).
+    ``flag`` names the jobs as the caller gave them (``jobs=`` from Python)."""
     if dask and dask != "local":
         return
     n = limits.cores()
-    limits.JOBS.check(jobs, f"--jobs {jobs}", f"{jobs} worker processes on {n} cores")
+    limits.JOBS.check(jobs, f"{flag}{jobs}", f"{jobs} worker processes on {n} cores")
     tasks = workers.plan(points, jobs)
     need = sorted((sum(run_mb(p.exp) for p in t) for t in tasks), reverse=True)
     at_once = min(jobs, len(tasks))
@@ -407,7 +410,7 @@ def check_resources(points: list[Point], jobs: int, dask: str | None = None) -> 
     limits.SWEEP_MB.check(
         total,
         "sweep",
-        f"{at_once} runs at once (--jobs {jobs}) would need about {math.ceil(total):,} MiB; "
+        f"{at_once} runs at once ({flag}{jobs}) would need about {math.ceil(total):,} MiB; "
         "use fewer jobs, points or epochs",
     )
 
