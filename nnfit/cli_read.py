@@ -307,6 +307,10 @@ def _refuse_run_folder(out: Path) -> None:
     if target.is_dir():
         _fail(f"--out {out}: is a folder; give a file name for the CSV")
     folder = target.parent
+    if not folder.is_dir():  # a typo in the path made the folders it named
+        if any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
+            _fail(f"--out {out}: a folder on its path is a file")
+        _fail(f"--out {out}: folder {out.parent} does not exist; create it first")
     if (folder / "metrics.json").exists() or (folder / "model.npz").exists():
         _fail(
             f"--out {out}: {folder} is a run folder; write the predictions outside it, "
@@ -402,7 +406,7 @@ def predict(
             for part in text:
                 fh.write(part.encode())
         edge_state["product"] = False  # the file is: a lost stdout loses only this line
-        write(f"wrote {scan.rows} predictions to {printable(out)}\n")
+        write(f"wrote {count(scan.rows, 'prediction')} to {printable(out)}\n")
     if sum(not_finite):
         _say(
             f"warning: {sum(not_finite)} of {scan.rows} predictions are not finite: "

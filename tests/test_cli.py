@@ -276,6 +276,16 @@ def test_predict_refuses_to_write_over_its_own_points(made_run, tmp_path):
         assert pts.read_text() == "x\n0.1\n0.2\n"  # the points survive
     r = invoke("predict", made_run, "--csv", pts, "--out", tmp_path / "g.csv")
     assert r.exit_code == 0 and (tmp_path / "g.csv").read_text().startswith("x,g\n0.1,")
+    assert "wrote 2 predictions to" in r.stderr + r.stdout
+
+
+def test_predict_out_in_a_folder_that_does_not_exist_is_refused(made_run, tmp_path):
+    # a typo in --out made the folders it named
+    r = invoke("predict", made_run, "--x", "0.5", "--out", tmp_path / "nope" / "deeper" / "p.csv")
+    assert r.exit_code == 2 and "folder " in r.stderr and "does not exist" in r.stderr
+    assert not (tmp_path / "nope").exists()
+    r = invoke("predict", made_run, "--x", "0.5", "--out", tmp_path / "one.csv")
+    assert r.exit_code == 0 and "wrote 1 prediction to" in r.stderr + r.stdout
 
 
 def test_set_overrides_from_the_command_line(write, tmp_path):
