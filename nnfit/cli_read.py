@@ -380,9 +380,16 @@ def predict(
     net, meta = results.load_model(run_dir)
     # after the model is read: a folder without one (its write aborted) is one error
     if metrics["status"] != "ok":  # diverged: a model, but not one to trust
+        done, best = metrics.get("epochs") or 0, metrics.get("best_epoch")
+        when = (  # as the run's own summary says it: the epoch it was in
+            f"diverged in epoch {done + 1}"
+            if metrics["status"] == "diverged"
+            else f"{metrics['status']} after epoch {done}"
+        )
+        kept = f"epoch {best}" if best else "as initialised, epoch 0"
         _say(
-            f"warning: {run_dir}: training {metrics['status']} at epoch {metrics['epochs']}; "
-            f"these are the values of the weights it kept (epoch {metrics.get('best_epoch')})"
+            f"warning: {run_dir}: training {when}; "
+            f"these are the values of the weights it kept ({kept})"
         )
     dim = meta["sizes"][0]
     if x:

@@ -394,7 +394,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         self.stop_reason_ = res.stop_reason
         if res.status == "diverged":
             warnings.warn(
-                f"training diverged after {res.epochs} epochs (the cost became non-finite or "
+                f"training diverged in epoch {res.epochs + 1} (the cost became non-finite or "
                 f"exploded); the weights are those of epoch {res.best_epoch}: lower lr",
                 RuntimeWarning,
                 stacklevel=2,

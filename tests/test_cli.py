@@ -11,6 +11,7 @@ from conftest import TINY
 from typer.testing import CliRunner
 
 from nnfit.cli import app
+from nnfit.display import failure
 from nnfit.experiment import config
 from nnfit.experiment import rundir as results
 from nnfit.experiment import runner as experiment
@@ -260,11 +261,15 @@ def test_a_diverging_run_exits_3_with_finite_weights(write, tmp_path):
     # predict evaluates it, but says what the values are (they came with exit 0, unmarked)
     r = invoke("predict", run_dir, "--x", "0.5")
     assert r.exit_code == 0 and r.stdout.startswith("x,g\n0.5,")
-    epochs = m["epochs"]
+    # the epoch it diverged in, as the run's summary says it (it said 'at epoch 2' of a
+    # run whose summary said 'diverged in epoch 3')
+    epochs, best = m["epochs"], m["best_epoch"]
+    kept = f"epoch {best}" if best else "as initialised, epoch 0"
     assert r.stderr.strip() == (
-        f"warning: {run_dir}: training diverged at epoch {epochs}; "
-        f"these are the values of the weights it kept (epoch {m['best_epoch']})"
+        f"warning: {run_dir}: training diverged in epoch {epochs + 1}; "
+        f"these are the values of the weights it kept ({kept})"
     )
+    assert f"diverged in epoch {epochs + 1}" in failure(m)
 
 
 def test_predict_refuses_to_write_over_its_own_points(made_run, tmp_path):

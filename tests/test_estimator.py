@@ -274,7 +274,7 @@ def test_values_that_overflow_are_refused_as_the_command_line_refuses_them(facto
 
 def test_a_diverging_fit_warns_and_keeps_finite_weights():
     X = np.linspace(0, 1, 50)[:, None]
-    with pytest.warns(RuntimeWarning, match="diverged after"):
+    with pytest.warns(RuntimeWarning, match=r"diverged in epoch \d+ "):
         reg = nnfit.Regressor(optimizer="sgd", lr=50.0, epochs=20, random_state=0).fit(X, X[:, 0])
     assert reg.stop_reason_ == "diverged" and all(np.isfinite(W).all() for W in reg.coefs_)
     assert np.isfinite(reg.predict(X)).all()
