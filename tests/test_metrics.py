@@ -24,6 +24,17 @@ def test_empty_and_constant_targets():
     assert math.isnan(m["rel_l2"]) and math.isnan(m["r2"]) and m["max_abs"] == 1.0
 
 
+def test_a_set_where_f_is_zero_to_rounding_has_no_relative_error():
+    # one test point at sin(π) = 1.2e-16: rel_l2 printed 1.2e15 beside r2's "—"
+    F = np.array([np.sin(np.pi)])
+    assert errors(F + 1e-3, F)["rel_l2"] > 1e12  # alone, ‖F‖ > 0 is all it knows
+    m = errors(F + 1e-3, F, scale=0.7)
+    assert math.isnan(m["rel_l2"]) and m["max_abs"] == pytest.approx(1e-3)
+    # a small F that is not zero keeps its relative error
+    m = errors(np.array([2e-6]), np.array([1e-6]), scale=0.7)
+    assert m["rel_l2"] == pytest.approx(1.0)
+
+
 def test_weight_stats_by_hand():
     w = np.array([[0.5, -2.0], [1e-4, 0.0]])
     s = weight_stats(w)

@@ -272,7 +272,7 @@ def fit_all(exp, ds, names, rng: np.random.Generator) -> dict:
     """
     from nnfit.engine import readout
     from nnfit.engine.network import Network
-    from nnfit.experiment.metrics import errors
+    from nnfit.experiment.metrics import errors, rms
 
     sizes = exp.sizes()
     budget = baseline_sizes(sizes, len(ds.X_train))
@@ -301,6 +301,6 @@ def fit_all(exp, ds, names, rng: np.random.Generator) -> dict:
             readout.solve(net, ds.X_train, ((ds.y_train - shift) / scale)[:, None])
             pred = net.predict(ds.X_test)[0, :, 0] * scale + shift
             n = network_params(sizes)
-        e = errors(pred, ds.F_test)
+        e = errors(pred, ds.F_test, rms(ds.F_train))
         out[name] = {"n_params": int(n), **{k: e[k] for k in ("rmse", "max_abs", "rel_l2")}}
     return out

@@ -15,10 +15,17 @@ Array = np.ndarray
 NAMES = ("mse", "rmse", "mae", "max_abs", "rel_l2", "r2")
 
 
-def errors(g: Array, F: Array) -> dict[str, float]:
+#: F counts as zero on a set whose RMS is below this fraction of its RMS elsewhere
+ZERO_F = 1e-12
+
+
+def errors(g: Array, F: Array, scale: float | None = None) -> dict[str, float]:
     """mse, rmse, mae, max_abs, rel_l2 = ‖g − F‖₂/‖F‖₂ and r2 = 1 − SSE/SST.
 
-    Empty inputs give NaN for every entry (a run with no validation set).
+    Empty inputs give NaN for every entry (a run with no validation set). ``scale`` is
+    F's RMS elsewhere (on the training points): where F's RMS here is below ``ZERO_F``
+    of it, F is zero to rounding (one test point at sin(π) = 1.2e-16) and rel_l2 is NaN,
+    as r2 is without a spread, rather than 1e15.
     """
     g = np.asarray(g, dtype=float).ravel()
     F = np.asarray(F, dtype=float).ravel()
@@ -28,13 +35,14 @@ def errors(g: Array, F: Array) -> dict[str, float]:
     sse = float(r @ r)
     mse = sse / r.size
     norm_f = math.sqrt(float(F @ F))
+    zero = ZERO_F * scale * math.sqrt(F.size) if scale else 0.0
     sst = float(((F - F.mean()) ** 2).sum())
     return {
         "mse": mse,
         "rmse": math.sqrt(mse),
         "mae": float(np.mean(np.abs(r))),
         "max_abs": float(np.max(np.abs(r))),
-        "rel_l2": math.sqrt(sse) / norm_f if norm_f > 0 else math.nan,
+        "rel_l2": math.sqrt(sse) / norm_f if norm_f > zero else math.nan,
         "r2": 1.0 - sse / sst if sst > 0 else math.nan,
     }
 
@@ -54,3 +62,9 @@ def weight_stats(weights: Array, rel: float = 1e-3) -> dict[str, float]:
         "max": top,
         "frac_small": float(np.mean(w < rel * top)) if top > 0 else 1.0,
     }
+
+
+def rms(F: Array) -> float:
+    """F's root mean square (the ``scale`` of :func:`errors`); 0 for no values."""
+    F = np.asarray(F, dtype=float).ravel()
+    return math.sqrt(float(F @ F) / F.size) if F.size else 0.0

@@ -22,7 +22,7 @@ from nnfit.engine.train import train
 from nnfit.experiment import baselines
 from nnfit.experiment import data as data_mod
 from nnfit.experiment.config import Experiment
-from nnfit.experiment.metrics import errors, weight_stats
+from nnfit.experiment.metrics import errors, rms, weight_stats
 
 Array = np.ndarray
 
@@ -323,10 +323,11 @@ def _measure(rec: RunRecord, net: Network, k: int, res, ds, reached: int | None)
         rec.history[key] = [None if v is None else v * factor for v in rec.history[key]]
     rec.epsilon_reached_epoch = reached
     one = net.model(k)
+    size = rms(ds.F_train)  # what F's size is, for a set on which F is zero to rounding
     rec.metrics = {
-        "train": errors(predict_unscaled(one, sc, ds.X_train)[0], ds.F_train),
-        "val": errors(predict_unscaled(one, sc, ds.X_val)[0], ds.F_val),
-        "test": errors(predict_unscaled(one, sc, ds.X_test)[0], ds.F_test),
+        "train": errors(predict_unscaled(one, sc, ds.X_train)[0], ds.F_train, size),
+        "val": errors(predict_unscaled(one, sc, ds.X_val)[0], ds.F_val, size),
+        "test": errors(predict_unscaled(one, sc, ds.X_test)[0], ds.F_test, size),
         "weights": weight_stats(one.theta[0][one.weight_mask > 0]),
     }
     test = rec.metrics["test"]
