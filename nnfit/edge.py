@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import sys
 
 import typer
 
@@ -26,6 +27,15 @@ MAX_LINE = 300  # characters of one message line
 # process: the command line runs this process; closed: the standard streams it found
 # closed; product: this command's stdout is its product (predict to a file says False)
 state = {"debug": False, "process": False, "closed": (), "product": True, "ran": False}
+
+
+def _debug_trace() -> None:
+    """With ``--debug``, the traceback of the exception being handled, on stderr."""
+    if state["debug"]:
+        import traceback
+
+        with contextlib.suppress(OSError, ValueError):  # a closed or full stderr
+            traceback.print_exc(file=sys.stderr)
 
 
 def open_closed_streams() -> tuple[str, ...]:
@@ -149,18 +159,19 @@ def guard(product: bool = True):
                     fn(*args, **kwargs)
                 except typer.Exit as exc:
                     code = exc.exit_code
+                # with --debug the traceback first, then the same line and exit code: a
+                # bad input stays exit 2 (it was 1, the traceback's)
                 except (ConfigError, DataError, ExprError, ResultsError) as exc:
-                    if state["debug"]:
-                        raise
+                    _debug_trace()
                     code = _code_of(fail, str(exc))
                 except KeyboardInterrupt:
-                    if state["debug"]:
-                        raise
+                    _debug_trace()
                     say("interrupted")
                     code = EXIT_INTERRUPTED
                 except display.OUTPUT_ERRORS as exc:
                     bad_path = path_error(exc)
-                    if bad_path and not state["debug"]:
+                    if bad_path:
+                        _debug_trace()
                         code = _code_of(fail, bad_path)
                     elif not is_output_error(exc):
                         raise

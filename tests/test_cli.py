@@ -615,7 +615,11 @@ def test_debug_shows_the_traceback(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("target: {expr: x}\nmodel: {hiden: 1}\n")
     r = runner.invoke(app, ["--debug", "run", str(p)])
-    assert r.exit_code != 0 and isinstance(r.exception, config.ConfigError)
+    # the traceback, then the one line and exit 2 of bad input (--debug made it exit 1)
+    assert r.exit_code == 2, r.output
+    assert "Traceback (most recent call last)" in r.stderr and "ConfigError" in r.stderr
+    assert r.stderr.rstrip().splitlines()[-1].startswith("error: ")
+    assert "hiden" in r.stderr.rstrip().splitlines()[-1]
 
 
 def test_a_failing_plot_is_a_warning_and_the_metrics_survive(write, tmp_path, monkeypatch):
