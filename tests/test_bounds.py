@@ -320,6 +320,9 @@ def run_dir(tmp_path_factory):
         # names other than the inputs' would pair columns with coordinates by guess
         ("a,b\n0.1,0.2\n", ":1: the header names a, b; the model's inputs are x0, x1 or x, y"),
         ("x0,x0\n0.1,0.2\n", ":1: the header names x0, x0"),
+        # a trailing comma after the header's names: it said "'x0' is not a number"
+        ("x0,x1,\n0.1,0.2\n", ":1: column 3 of the header is empty"),
+        ('"x0",\n0.1,0.2\n', ":1: column 2 of the header is empty"),
     ],
 )
 def test_bad_predict_input_is_refused_with_its_line(run_dir, tmp_path, text, expect):
@@ -330,7 +333,7 @@ def test_bad_predict_input_is_refused_with_its_line(run_dir, tmp_path, text, exp
     assert not (tmp_path / "o.csv").exists()
 
 
-@pytest.mark.parametrize("header", ["x1,x0", "y,x", "X1, X0"])
+@pytest.mark.parametrize("header", ["x1,x0", "y,x", "X1, X0", '"x1","x0"'])
 def test_a_header_puts_its_columns_in_the_inputs_order(run_dir, tmp_path, header):
     swapped, plain = tmp_path / "swapped.csv", tmp_path / "plain.csv"
     swapped.write_text(f"{header}\n0.1,0.2\n0.7,0.3\n")

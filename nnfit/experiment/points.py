@@ -123,14 +123,35 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             yield i, line.strip()
 
 
+def _fields(line: str) -> list[str]:
+    """The fields of one CSV line, quotes read as CSV writes them (``"x0","x1"``, a
+    header from a spreadsheet or pandas)."""
+    if '"' not in line:
+        return line.split(",")
+    import csv
+
+    return next(csv.reader([line]), [""])
+
+
 def _row(path: Path, i: int, line: str, dim: int) -> list[float] | None:
     """The numbers of one line; None for a header on the first line."""
-    parts = line.split(",")
+    parts = _fields(line)
     vals = _numbers(parts)
     if vals is None:
         # a header is a first line of names only (x0,x1); anything else is a row with a
         # typo, and is said to be one rather than skipped
-        if i == 1 and all(NAME.fullmatch(p.strip()) for p in parts):
+        named = [NAME.fullmatch(p.strip()) for p in parts]
+        if (
+            i == 1
+            and any(named)
+            and all(m or not p.strip() for m, p in zip(named, parts, strict=True))
+        ):
+            # names and an empty column (x0,x1, with a trailing comma): 'x0' was said to
+            # be no number
+            empty = next((j for j, p in enumerate(parts) if not p.strip()), None)
+            if empty is not None:
+                raise DataError(f"{path}:1: column {empty + 1} of the header is empty")
+        if i == 1 and all(named):
             if len(parts) != dim:
                 raise DataError(
                     f"{path}:1: the header has {len(parts)} columns, the model takes {dim}"
@@ -161,7 +182,7 @@ def _names(dim: int) -> list[list[str]]:
 def _columns(path: Path, line: str, dim: int) -> tuple[list[int], list[str]]:
     """For a header line, the column of each input coordinate (names in any order), and
     the names in the model's order."""
-    given = [p.strip().lower() for p in line.split(",")]
+    given = [p.strip().lower() for p in _fields(line)]
     for names in _names(dim):
         if sorted(given) == sorted(names):
             return [given.index(n) for n in names], names
