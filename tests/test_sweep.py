@@ -995,3 +995,28 @@ def test_a_grid_label_keeps_the_section_of_a_name():
     label = 'training.optimizer.name="adam", target.name="runge", model.activation.name="elu"'
     assert pretty(label) == "optimizer=adam, target=runge, activation=elu"
     assert pretty("training.l2=0.001, model.hidden=[4]") == "l2=0.001, hidden=[4]"
+
+
+def test_a_summary_that_cannot_be_written_says_where_the_edited_one_was_kept(
+    write, tmp_path, monkeypatch
+):
+    # with the disk full, the error named summary.csv only: the user's notes, moved
+    # aside as summary.csv.kept-1, looked lost
+    from nnfit.experiment import rundir
+
+    p = write(SWEEP.replace("[[2], [4]]", "[[2]]"))
+    out = tmp_path / "res"
+    _one_sweep(p, out)()
+    (folder,) = (out / "sw").iterdir()
+    (folder / "summary.csv").write_bytes((folder / "summary.csv").read_bytes() + b"# notes\n")
+
+    def full(path, data, *a, **k):
+        raise rundir.ResultsError(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(rundir, "atomic_write", full)
+    r = invoke("sweep", p, "--out", out, "--jobs", "1", "--quiet")
+    assert r.exit_code == 2, r.output
+    line = r.stderr.strip().splitlines()[-1]
+    assert "No space left on device" in line
+    assert line.endswith("; the edited summary.csv is kept as summary.csv.kept-1")
+    assert (folder / "summary.csv.kept-1").read_bytes().endswith(b"# notes\n")

@@ -204,6 +204,7 @@ def write_summary(folder: Path, summary: dict, figures: dict | None = None) -> N
     import io
 
     from nnfit.experiment.rundir import atomic_write
+    from nnfit.experiment.runfiles import ResultsError
 
     cols = ["point", "width", "depth", "n_params", "n_ok", "n_failed"]
     stat_cols = [f"{s}_{e}_{q}" for s, e in ERRORS for q in ("mean", "std", "min", "max")]
@@ -229,15 +230,24 @@ def write_summary(folder: Path, summary: dict, figures: dict | None = None) -> N
             ]
         )
     csv_bytes = buf.getvalue().encode()
-    summary.setdefault("warnings", []).extend(_keep_edited(folder))
-    atomic_write(folder / "summary.csv", csv_bytes)
-    write_json(folder / "summary.json", seal_summary(summary, csv_bytes, figures))  # last: it seals
+    moved: list[tuple[str, str]] = []
+    summary.setdefault("warnings", []).extend(_keep_edited(folder, moved=moved))
+    try:
+        atomic_write(folder / "summary.csv", csv_bytes)
+        write_json(folder / "summary.json", seal_summary(summary, csv_bytes, figures))  # it seals
+    except ResultsError as exc:  # a full disk: where the edited files went, in the same line
+        if not moved:
+            raise
+        notes = ", ".join(f"the edited {name} is kept as {kept}" for name, kept in moved)
+        raise ResultsError(f"{exc}; {notes}") from None
 
 
-def _keep_edited(folder: Path, changes: list[str] | None = None) -> list[str]:
+def _keep_edited(
+    folder: Path, changes: list[str] | None = None, moved: list | None = None
+) -> list[str]:
     """Move aside what of the summary files (or of ``changes``, "name: why") changed
     since the sweep wrote them (a user's notes in summary.csv), as
-    ``summary.csv.kept-1`` and on; a note for each."""
+    ``summary.csv.kept-1`` and on; a note for each, and (name, kept name) in ``moved``."""
     notes = []
     for change in summary_changes(folder) if changes is None else changes:
         name, why = change.split(": ", 1)
@@ -253,4 +263,6 @@ def _keep_edited(folder: Path, changes: list[str] | None = None) -> list[str]:
             notes.append(f"{folder / name}: {why}, and could not be kept aside: {exc.strerror}")
             continue
         notes.append(f"{folder / name}: {why}; kept as {kept}, and written anew")
+        if moved is not None:
+            moved.append((name, kept))
     return notes
