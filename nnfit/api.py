@@ -339,7 +339,9 @@ def run(
         run folder is written.
     """
     from nnfit.experiment import runner
+    from nnfit.sweep import workers
 
+    workers.leave_if_starting_worker()  # an unguarded script, run again by a worker
     _check_out(out)
     _check_callback(callback)
     exp, loc = _experiment(config, overrides)
@@ -480,7 +482,9 @@ def sweep(
         Without it the runs stay in memory, without figures, and nothing is written.
     """
     from nnfit.sweep import grid as sw
+    from nnfit.sweep import workers
 
+    workers.leave_if_starting_worker()  # an unguarded script, run again by a worker
     if widths is not None and not isinstance(widths, str | bytes) and isinstance(widths, Iterable):
         widths = list(widths)  # a generator or a range, as the annotation allows
     _check_sweep_args(widths, seeds, jobs)

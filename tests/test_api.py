@@ -443,3 +443,28 @@ def test_argument_errors_carry_their_key_allowed_and_given(call, key, allowed, g
     e = info.value
     assert (e.key, e.allowed, e.given, e.file, e.line) == (key, allowed, given, None, None)
     assert "--set" not in str(e) and str(e).count("\n") == 0
+
+
+UNGUARDED = """
+import nnfit
+cfg = {"target": {"expr": "sin(2*pi*x)"}, "data": {"n_train": 32, "n_val": 8, "n_test": 50},
+       "model": {"hidden": [4]}, "training": {"epochs": 3}}
+try:
+    nnfit.sweep(cfg, widths=[2, 4], jobs=2)
+except nnfit.ConfigError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_an_unguarded_script_with_jobs_is_refused_in_one_line(tmp_path):
+    # each worker ran the script again: 70 lines of multiprocessing traceback per worker,
+    # then a sweep whose every point had failed, and exit 0
+    script = tmp_path / "s.py"
+    script.write_text(UNGUARDED)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert p.stdout.startswith("refused: jobs=2: the worker processes could not start: a script")
+    assert 'if __name__ == "__main__":' in p.stdout and p.stdout.count("\n") == 1

@@ -113,6 +113,43 @@ def _cfgs(task: list[Point]) -> list[dict]:
     return [p.exp.run_config() for p in task]
 
 
+#: the exit code of a worker whose start ran the caller's script up to an nnfit call
+NO_MAIN_GUARD = 86
+NO_MAIN_GUARD_TEXT = (
+    "jobs={jobs}: the worker processes could not start: a script that calls nnfit with "
+    'jobs > 1 must do so under `if __name__ == "__main__":` (each worker imports the '
+    "script again, and would run it), or use jobs=1"
+)
+
+
+def starting_worker() -> bool:
+    """Whether this process is a worker still importing the caller's script (spawn runs
+    it as ``__mp_main__``): an nnfit call at its top level, unguarded, is here again."""
+    import multiprocessing.process as mpp
+
+    return bool(getattr(mpp.current_process(), "_inheriting", False))
+
+
+def leave_if_starting_worker() -> None:
+    """In a worker that is importing an unguarded script: exit quietly, with the code by
+    which the driver knows why (multiprocessing's own traceback, 70 lines a worker, and
+    a sweep whose every point failed were all the user saw)."""
+    if starting_worker():
+        import os
+
+        os._exit(NO_MAIN_GUARD)
+
+
+def _no_main_guard(pool, jobs: int) -> None:
+    """Raise the one-line error when a worker of ``pool`` left by
+    :func:`leave_if_starting_worker`."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
+        proc.join(timeout=2)
+    if any(proc.exitcode == NO_MAIN_GUARD for proc in procs):
+        raise config.ConfigError([NO_MAIN_GUARD_TEXT.format(jobs=jobs)]) from None
+
+
 def local(tasks: list[list[Point]], jobs: int, plots: bool = True):
     """Yield (point, record) as tasks finish, on ``jobs`` worker processes."""
     fn = run_task if plots else run_task_without_figures
@@ -140,6 +177,8 @@ def local(tasks: list[list[Point]], jobs: int, plots: bool = True):
             try:
                 yield from zip(task, fut.result(), strict=True)
             except Exception as exc:  # a worker that died (memory, signal)
+                if type(exc).__name__ == "BrokenProcessPool":
+                    _no_main_guard(pool, jobs)
                 for p in task:
                     yield p, _failed(p, exc)
     finally:
