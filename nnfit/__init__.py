@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "History",
+    "Interrupted",
     "Model",
     "Network",
     "Regressor",
@@ -44,6 +45,7 @@ _LAZY = {
     "Sweep": "nnfit.api",
     "ConfigError": "nnfit.experiment.yamlfile",
     "ResultsError": "nnfit.experiment.runfiles",
+    "Interrupted": "nnfit.experiment.shield",
     "Regressor": "nnfit.estimator",
     "Network": "nnfit.engine.network",
     "History": "nnfit.engine.loop",

@@ -30,6 +30,7 @@ import numpy as np
 
 from nnfit.experiment import config as config_mod
 from nnfit.experiment import rundir
+from nnfit.experiment.shield import Interrupted
 from nnfit.experiment.yamlfile import (
     ConfigError,
     Located,
@@ -337,6 +338,9 @@ def run(
         Training failed (the run folder is written first when ``out`` is given). An
         exception raised by ``callback`` reaches the caller as it was raised, after the
         run folder is written.
+    Interrupted
+        Ctrl-C (a KeyboardInterrupt), after the run folder is written: ``.result`` is
+        the Run of the epochs that finished.
     """
     from nnfit.experiment import runner
     from nnfit.sweep import workers
@@ -368,7 +372,10 @@ def run(
         if record.traceback:
             exc.add_note(record.traceback)
         raise exc
-    return Run(exp, record, ds, run_dir)
+    result = Run(exp, record, ds, run_dir)
+    if record.status == "interrupted":  # Ctrl-C: stop the caller too, the run kept
+        raise Interrupted(result, f"run {exp.name}")
+    return result
 
 
 # ------------------------------------------------------------------------ sweeps
@@ -480,6 +487,9 @@ def sweep(
         Results root: write the sweep folder (runs, summary, figure) as ``nnfit sweep
         --out`` does, reusing finished runs of the same config unless ``resume=False``.
         Without it the runs stay in memory, without figures, and nothing is written.
+
+    Ctrl-C raises :class:`nnfit.Interrupted` once the finished runs (and, with ``out``,
+    the summary) are written; its ``.result`` is the Sweep of those runs.
     """
     from nnfit.sweep import grid as sw
     from nnfit.sweep import workers
@@ -496,8 +506,12 @@ def sweep(
     sw.check_resources(points, jobs, flag="jobs=")  # NNFIT_MAX_JOBS and _MEMORY_MB, as the CLI
     if out is not None:
         result = sw.run(folder, grid, points, jobs=jobs, resume=resume)
-        return Sweep(result.summary, folder)
-    return Sweep(_sweep_in_memory(folder, grid, points, jobs), None)
+        done = Sweep(result.summary, folder)
+    else:
+        done = Sweep(_sweep_in_memory(folder, grid, points, jobs), None)
+    if done.summary.get("interrupted"):  # Ctrl-C: stop the caller too, the runs kept
+        raise Interrupted(done, f"sweep {done.summary.get('name')}")
+    return done
 
 
 def _sweep_in_memory(folder: Path, grid: dict, points: list, jobs: int) -> dict:

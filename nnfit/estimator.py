@@ -399,12 +399,11 @@ class Regressor(RegressorMixin, BaseEstimator):
                 RuntimeWarning,
                 stacklevel=2,
             )
-        elif res.status == "interrupted":
-            warnings.warn(
-                "training interrupted; the weights are the last epoch's",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        elif res.status == "interrupted" and res.stop_reason == "interrupted":
+            from nnfit.experiment.shield import Interrupted
+
+            # Ctrl-C: the caller's loop (a grid search) stops too, this fit kept
+            raise Interrupted(self, "fit (the weights are the last finished epoch's)")
         return self
 
     def __sklearn_is_fitted__(self) -> bool:

@@ -111,7 +111,11 @@ def test_an_interrupted_rerun_is_not_the_folders_run(tmp_path):
         if ev.epoch == 3:
             raise KeyboardInterrupt
 
-    run = nnfit.run(CFG, out=tmp_path, callback=stop)
+    # Ctrl-C stops the caller too (a loop of runs went on to the next), the Run kept
+    with pytest.raises(nnfit.Interrupted) as caught:
+        nnfit.run(CFG, out=tmp_path, callback=stop)
+    assert isinstance(caught.value, KeyboardInterrupt)
+    run = caught.value.result
     assert run.status == "interrupted" and run.run_dir is None
     assert run.metrics["status"] == "interrupted" and run.metrics["epochs"] == run.record.epochs
     assert json.loads((only_run(tmp_path) / "metrics.json").read_text())["status"] == "ok"
@@ -468,3 +472,37 @@ def test_an_unguarded_script_with_jobs_is_refused_in_one_line(tmp_path):
     assert p.returncode == 0 and p.stderr == "", p.stderr
     assert p.stdout.startswith("refused: jobs=2: the worker processes could not start: a script")
     assert 'if __name__ == "__main__":' in p.stdout and p.stdout.count("\n") == 1
+
+
+def test_ctrl_c_in_a_sweep_or_a_fit_stops_the_caller_with_what_finished(monkeypatch):
+    # nnfit.sweep returned normally after Ctrl-C, and a Regressor warned: a script's loop
+    # went on, so one Ctrl-C could not stop it
+    from nnfit.engine.loop import Session
+    from nnfit.sweep import workers
+
+    real = workers.local
+
+    def first_then_ctrl_c(tasks, jobs, plots=True):
+        stream = real(tasks[:1], 1, plots)
+        yield from stream
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workers, "local", first_then_ctrl_c)
+    with pytest.raises(nnfit.Interrupted) as caught:
+        nnfit.sweep(CFG, widths=[2, 3, 4])
+    s = caught.value.result
+    assert s.summary["interrupted"] is True and s.summary["n_ok"] == 1
+
+    end = Session.end_epoch
+
+    def ctrl_c_at_3(self, *a, **k):
+        if self.epoch == 3:
+            raise KeyboardInterrupt
+        return end(self, *a, **k)
+
+    monkeypatch.setattr(Session, "end_epoch", ctrl_c_at_3)
+    X = np.linspace(0, 1, 40)[:, None]
+    with pytest.raises(nnfit.Interrupted) as caught:
+        nnfit.Regressor(hidden=(4,), epochs=50, random_state=0).fit(X, X[:, 0])
+    reg = caught.value.result
+    assert reg.n_iter_ == 3 and np.isfinite(reg.predict(X)).all()

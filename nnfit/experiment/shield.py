@@ -26,6 +26,17 @@ ABORT_AT = 3
 _active: Shield | None = None
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C in ``nnfit.run``, ``nnfit.sweep`` or ``Regressor.fit``, raised once what
+    was finished is saved: a loop over runs stops, as it would on any KeyboardInterrupt,
+    and ``result`` holds the interrupted Run, the Sweep of the runs that finished, or the
+    estimator fitted with the weights of the last finished epoch."""
+
+    def __init__(self, result, what: str = "training"):
+        super().__init__(f"{what} interrupted; its result is kept in .result")
+        self.result = result
+
+
 class Shield:
     """Counts SIGINT and SIGTERM for one command; see the module docstring."""
 
