@@ -516,6 +516,12 @@ def test_report_says_a_sweeps_counts_predate_the_damage_to_its_runs(write, tmp_p
     assert statuses == ["damaged", "ok", "unreadable"]  # every run folder has its row
     [unread] = [row for row in rows if row["status"] == "unreadable"]
     assert unread["path"].endswith(runs[0].name) and unread["test_rmse"] is None
+    # a folder in metrics.json's place: the run was left out, "no finished runs found"
+    (runs[0] / "metrics.json").unlink()
+    (runs[0] / "metrics.json").mkdir()
+    r = invoke("report", out, "--json")
+    statuses = sorted(row["status"] for row in json.loads(r.stdout) if row["kind"] == "run")
+    assert statuses == ["damaged", "ok", "unreadable"] and "not a regular file" in r.stderr
 
 
 def _edit_metrics(run_dir, key: str, value, reseal: bool) -> None:

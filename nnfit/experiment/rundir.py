@@ -271,9 +271,11 @@ def folders_holding(root: Path, name: str) -> list[Path]:
     reader); a folder that vanishes is passed over, as ``os.walk`` does."""
     found = []
     for where, folders, files in os.walk(root):
-        folders[:] = [f for f in folders if not f.startswith(".")]
-        if name in files:
+        # a folder in the file's place counts too (its reader says it is no file): a
+        # run whose metrics.json was a folder was left out of the report unsaid
+        if name in files or name in folders:
             found.append(Path(where))
+        folders[:] = [f for f in folders if not f.startswith(".") and f != name]
     return sorted(found, key=natural)
 
 
