@@ -178,7 +178,7 @@ class Model:
         return f"Model({arch}, {acts.replace(chr(34), '') or 'linear'}{where})"
 
 
-class _NotAPath(rundir.ResultsError, TypeError):
+class NotAPathError(rundir.ResultsError, TypeError):
     """A run folder given as something other than a path: a TypeError, as Python's own
     calls raise for an argument of the wrong type, and the ResultsError load documents."""
 
@@ -192,7 +192,7 @@ def load(run_dir: str | os.PathLike) -> Model:
     ``run_dir`` is not a path.
     """
     if not isinstance(run_dir, str | os.PathLike):
-        raise _NotAPath(f"load needs a run folder's path, got {run_dir!r}")
+        raise NotAPathError(f"load needs a run folder's path, got {run_dir!r}")
     metrics = rundir.require_done(Path(run_dir))
     net, meta = rundir.load_model(Path(run_dir))
     cfg = rundir.read_config(Path(run_dir))
