@@ -17,7 +17,7 @@ from rich.cells import cell_len
 from rich.table import Table
 
 from nnfit.display import failure, fmt, out
-from nnfit.text import count, kept_epoch, printable
+from nnfit.text import count, printable
 
 
 @dataclass
@@ -143,6 +143,8 @@ def run_summary(record, run_dir) -> Table:
         es = ((getattr(record, "config", None) or {}).get("training") or {}).get("early_stopping")
         val = (record.metrics or {}).get("val") or {}  # n_val 0: a dict of None
         on_val = val.get("rmse") is not None and (es or {}).get("monitor", "val") == "val"
+        from nnfit.experiment.messages import kept_epoch  # here: it loads pydantic
+
         kept = kept_epoch(on_val, (es or {}).get("min_delta") or 0.0)
         t.caption += f"\nweights restored from epoch {best:,} ({kept})"
     if record.status == "diverged" and not record.error:  # what the errors above are of

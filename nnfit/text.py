@@ -24,12 +24,3 @@ def cut(text, limit: int = 40) -> str:
     """``text`` printable and at most ``limit`` characters (its end marked …)."""
     text = printable(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def kept_epoch(on_val: bool, min_delta: float = 0.0) -> str:
-    """What early stopping kept: "lowest validation loss", or with a ``min_delta`` (later
-    epochs may be lower by less) "last to lower the training cost by more than 1e-06"."""
-    watched = "validation loss" if on_val else "training cost"
-    if min_delta:
-        return f"last to lower the {watched} by more than {min_delta:g}"
-    return f"lowest {watched}"

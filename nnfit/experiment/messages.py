@@ -318,3 +318,12 @@ def _override_message(blamed: list[Override], path, key: str, text: str, kind: s
     if len(blamed) == 1 and path == first.path and first.given in ("", key):
         return f"{first.where}: {text}"  # (a key inside a section given is named too)
     return f"{', '.join(o.where for o in blamed)}: {key}: {text}"
+
+
+def kept_epoch(on_val: bool, min_delta: float = 0.0) -> str:
+    """What early stopping kept: "lowest validation loss", or with a ``min_delta`` (later
+    epochs may be lower by less) "last to lower the training cost by more than 1e-06"."""
+    watched = "validation loss" if on_val else "training cost"
+    if min_delta:
+        return f"last to lower the {watched} by more than {min_delta:g}"
+    return f"lowest {watched}"

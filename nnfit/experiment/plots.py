@@ -25,8 +25,8 @@ from nnfit.experiment.canvas import (
     png,
     zero_floor,
 )
+from nnfit.experiment.messages import kept_epoch
 from nnfit.experiment.rundir import predict
-from nnfit.text import kept_epoch
 
 # ------------------------------------------------------------------------- titles
 
