@@ -961,6 +961,16 @@ def test_a_sweep_figure_edited_by_hand_is_kept_aside_not_drawn_over(
     r = sweep()
     assert "error_vs_width.png: not recorded by a summary.json as the sweep wrote it" in r.stderr
     assert (folder / "error_vs_width.png.kept-4").read_bytes()[:4] == b"\x89PNG"
+    # a link in summary.json's place is said as for the figure (it read "not valid JSON")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not json")
+    (folder / "summary.json").unlink()
+    (folder / "summary.json").symlink_to(elsewhere)
+    r = sweep()
+    assert "summary.json: changed since the sweep wrote it (a link or folder in its place)" in (
+        r.stderr
+    )
+    assert "not valid JSON" not in r.stderr and elsewhere.read_text() == "not json"
 
 
 def test_a_missing_summary_csv_shows_and_an_edited_summary_json_vouches_for_nothing(

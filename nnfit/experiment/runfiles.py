@@ -294,7 +294,11 @@ def summary_changes(folder: Path) -> list[str]:
     folder = Path(folder)
     path, csv = folder / "summary.json", folder / "summary.csv"
     out, rec, untrusted = [], None, "no readable summary.json records it"
-    if os.path.lexists(path):
+    if os.path.islink(path) or (os.path.lexists(path) and not path.is_file()):
+        # as summary.csv says it: a link read through gave "not valid JSON"
+        out.append("summary.json: changed since the sweep wrote it (a link or folder in its place)")
+        untrusted = "the summary.json that records it changed"
+    elif os.path.lexists(path):
         try:
             s = load_summary(folder)
         except ResultsError as exc:
