@@ -506,3 +506,21 @@ def test_ctrl_c_in_a_sweep_or_a_fit_stops_the_caller_with_what_finished(monkeypa
         nnfit.Regressor(hidden=(4,), epochs=50, random_state=0).fit(X, X[:, 0])
     reg = caught.value.result
     assert reg.n_iter_ == 3 and np.isfinite(reg.predict(X)).all()
+
+
+def test_a_script_piped_on_stdin_sweeps_on_workers(tmp_path):
+    # `python - < script.py`: each spawned worker tried to open '<stdin>' and died, and
+    # the sweep returned with every point failed, exit 0
+    code = UNGUARDED.replace("try:", "if True:").replace(
+        'except nnfit.ConfigError as exc:\n    print("refused:", exc)', "pass"
+    )
+    code = code.replace(
+        "nnfit.sweep(cfg, widths=[2, 4], jobs=2)", "s = nnfit.sweep(cfg, widths=[2, 4], jobs=2)"
+    )
+    code += "print([r['n_ok'] for r in s.rows])\n"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run(
+        [sys.executable, "-"], input=code, capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert p.stdout.strip() == "[1, 1]"

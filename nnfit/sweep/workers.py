@@ -7,10 +7,12 @@ and send records back; only the driver writes files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
 import struct
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -150,6 +152,26 @@ def _no_main_guard(pool, jobs: int) -> None:
         raise config.ConfigError([NO_MAIN_GUARD_TEXT.format(jobs=jobs)]) from None
 
 
+@contextlib.contextmanager
+def _main_file_if_readable():
+    """While the workers start: a ``__main__`` whose file is not there to import again
+    (``python - < script.py`` names it ``<stdin>``) passes for one without a file, as
+    ``python -c`` does; spawn's workers tried to open ``<stdin>`` and died, and every
+    point of the sweep failed."""
+    import os
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or os.path.isfile(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def local(tasks: list[list[Point]], jobs: int, plots: bool = True):
     """Yield (point, record) as tasks finish, on ``jobs`` worker processes."""
     fn = run_task if plots else run_task_without_figures
@@ -171,7 +193,8 @@ def local(tasks: list[list[Point]], jobs: int, plots: bool = True):
         initargs=(os.getpid(),),
     )
     try:
-        futures = {pool.submit(fn, _cfgs(t)): t for t in tasks}
+        with _main_file_if_readable():
+            futures = {pool.submit(fn, _cfgs(t)): t for t in tasks}
         for fut in as_completed(futures):
             task = futures[fut]
             try:
