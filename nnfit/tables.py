@@ -182,16 +182,11 @@ def gradcheck_table(checks, title: str) -> Table:
 BASELINE_HEADERS = {"pwlinear": "pw-linear", "random_features": "random feat."}
 
 
-def _baseline_rmse(row: dict, name: str):
-    """A grid point's mean test RMS error of baseline ``name`` (None: not fitted there)."""
-    return (((row.get("baselines") or {}).get(name) or {}).get("test_rmse") or {}).get("mean")
-
-
 def sweep_summary(summary: dict, width: int | None = None) -> Table:
     """Per grid point: seeds finished, errors; the title counts what finished."""
     from nnfit.sweep.grid import pretty
     from nnfit.sweep.rates import describe
-    from nnfit.sweep.summary import baseline_names
+    from nnfit.sweep.summary import baseline_names, baseline_rmse
 
     width = width or out.width
     groups = summary["groups"]
@@ -228,7 +223,7 @@ def sweep_summary(summary: dict, width: int | None = None) -> Table:
         *(
             Col(
                 f"{BASELINE_HEADERS.get(name, name)}\n(test rmse)",
-                [fmt(_baseline_rmse(r, name)) for r in groups],
+                [fmt(baseline_rmse(r, name)) for r in groups],
                 keep=4 + i,
             )
             for i, name in enumerate(baselines)

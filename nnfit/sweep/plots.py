@@ -48,6 +48,8 @@ RMSE, SUP = "test_rmse", "test_max_abs"
 GREY = "0.4"
 #: the fitted slope's line: long dashes, unlike the baselines' short grey ones
 FIT_DASH = (0, (7, 2.5))
+#: a legend entry given as a tuple of lines draws them side by side (the fitted slopes)
+SIDE_BY_SIDE = {tuple: HandlerTuple(ndivide=None, pad=0)}
 
 
 def _stat(rows, metric: str, q: str) -> np.ndarray:
@@ -339,7 +341,7 @@ def width_figure(summary: dict) -> Figure:
         loc="outside lower center",
         ncols=2,
         fontsize=8,
-        handler_map={tuple: HandlerTuple(ndivide=None, pad=0)},
+        handler_map=SIDE_BY_SIDE,
     )
     varied = varied_keys(summary)
     _title(
@@ -428,7 +430,7 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
         loc="outside lower center",
         ncols=3,
         fontsize=8,
-        handler_map={tuple: HandlerTuple(ndivide=None, pad=0)},
+        handler_map=SIDE_BY_SIDE,
     )
     fig.legend(over_h, over_l, loc="outside right upper", fontsize=8, title="setting")
     varied = ", ".join(varied_keys(summary)) or "setting"

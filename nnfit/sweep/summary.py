@@ -197,6 +197,11 @@ def baseline_names(summary: dict) -> list[str]:
     return list(dict.fromkeys(n for r in summary["groups"] for n in r.get("baselines", {})))
 
 
+def baseline_rmse(row: dict, name: str):
+    """A grid point's mean test RMS error of baseline ``name`` (None: not fitted there)."""
+    return (((row.get("baselines") or {}).get(name) or {}).get("test_rmse") or {}).get("mean")
+
+
 def write_summary(folder: Path, summary: dict, figures: dict | None = None) -> None:
     """summary.json and summary.csv (the figures are the caller's, who passes the
     record of each it wrote, name → :func:`digest`, for summary.json to keep)."""
@@ -214,10 +219,7 @@ def write_summary(folder: Path, summary: dict, figures: dict | None = None) -> N
     w.writerow(cols + stat_cols + extra)
     for r in summary["groups"]:
         stats = [r[f"{s}_{e}"][q] for s, e in ERRORS for q in ("mean", "std", "min", "max")]
-        stats += [
-            (r.get("baselines", {}).get(n) or {}).get("test_rmse", {}).get("mean")
-            for n in baseline_names(summary)
-        ]
+        stats += [baseline_rmse(r, n) for n in baseline_names(summary)]
         w.writerow(
             [
                 json.dumps(r["point"], sort_keys=True),
