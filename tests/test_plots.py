@@ -629,20 +629,48 @@ def test_the_loss_figure_marks_each_least_squares_solve_and_the_title_says_how_o
     assert "(variable projection)" in plots.loss_figure(exp, rec)._suptitle.get_text()
 
 
-def test_the_fitted_slope_swatch_shows_each_curves_colour_in_its_own_dash():
-    # the swatch was one black dashed line, read as one more grey dashed baseline
-    s = sweep_summary([2, 4, 8, 16], {"tanh": 0.1, "relu": 0.2}, baselines=True)
+def test_the_fitted_slope_swatch_dashes_in_each_curves_colour_in_turn():
+    # the swatch was one black dashed line, read as one more grey dashed baseline; then
+    # one 15-point dash per curve side by side in a 16-point handle, which looked solid
+    s = sweep_summary([2, 4, 8, 16], {"tanh": 0.1, "relu": 0.2, "elu": 0.3}, baselines=True)
     fig = sweep_plots.width_figure(s)
     legend = fig.legends[0]
     texts = [t.get_text() for t in legend.get_texts()]
-    swatch = legend.legend_handles[texts.index("fitted slope (in the curve's colour)")]
-    tanh, relu = (h.get_color() for h in legend.legend_handles[:2])
-    assert swatch.get_color() == tanh  # the first of a swatch per curve, side by side
+    curves = [h.get_color() for h in legend.legend_handles[:3]]
+    swatch = sweep_plots.fit_swatch(curves)
+    assert [ln.get_color() for ln in swatch] == curves
+    handle = legend.handlelength * legend.prop.get_size_in_points()
+    starts = []
+    for ln in swatch:
+        ln.set_figure(fig)  # scales the dashes by the line width, in points
+        offset, (dash, gap) = ln._dash_pattern
+        starts.append((dash + gap - offset) % (dash + gap))
+        assert (dash + gap - offset) % (dash + gap) + dash <= handle  # its dash in the handle
+    assert len({round(x, 6) for x in starts}) == 3  # each colour in a slot of its own
+    assert "fitted slope (in the curve's colour)" in texts
     ax = fig.axes[0]
-    fits = [ln for ln in ax.lines if len(ln.get_xdata()) == 50 and ln.get_color() in (tanh, relu)]
+    fits = [ln for ln in ax.lines if len(ln.get_xdata()) == 50 and ln.get_color() in curves]
     grey = [ln for ln in ax.lines if ln.get_color() == "0.4" and ln.get_marker() == "s"]
-    assert len(fits) == 2 and grey
+    assert len(fits) == 3 and grey
     assert all(ln._dash_pattern != grey[0]._dash_pattern for ln in fits)
+    assert all(ln.get_linewidth() > 2 * grey[0].get_linewidth() for ln in fits)
+
+
+def test_one_seed_per_point_has_no_band_swatch_and_a_curve_of_failed_runs_says_so():
+    s = sweep_summary([2, 4, 8, 16], {"tanh": 0.1, "relu": 0.2}, seeds=1)
+    legend = sweep_plots.width_figure(s).legends[0]
+    texts = [t.get_text() for t in legend.get_texts()]
+    i = texts.index("one seed per point (no band)")
+    assert legend.legend_handles[i].get_linestyle() == "None"
+    assert not any(t.startswith("band") for t in texts)
+    for r in s["groups"]:
+        if r["point"]["model.activation"] == "relu":
+            r["n_ok"], r["n_failed"], r["n_runs"] = 0, 1, 1
+            r["test_rmse"] = r["test_max_abs"] = {"mean": None, "min": None, "max": None}
+    s["slopes"] = [f for f in s["slopes"] if "relu" not in f["series"]]
+    texts = [t.get_text() for t in sweep_plots.width_figure(s).legends[0].get_texts()]
+    # it read 'too few falling points for a slope (it needs 3)', and nothing was drawn
+    assert texts[1] == "relu: all 4 runs failed, nothing drawn"
 
 
 def test_one_seed_per_point_is_not_called_a_mean_and_a_2d_sweep_draws_n_to_the_minus_one():

@@ -46,10 +46,16 @@ BASELINES = {
 }
 RMSE, SUP = "test_rmse", "test_max_abs"
 GREY = "0.4"
-#: the fitted slope's line: long dashes, unlike the baselines' short grey ones
-FIT_DASH = (0, (7, 2.5))
-#: a legend entry given as a tuple of lines draws them side by side (the fitted slopes)
-SIDE_BY_SIDE = {tuple: HandlerTuple(ndivide=None, pad=0)}
+#: the fitted slope's line: thick dashes in the curve's colour, unlike the baselines'
+#: thin grey ones (in units of the line width)
+FIT_DASH = (3.0, 1.5)
+FIT_LW = 2.2
+#: a legend entry given as a tuple of lines draws them over each other: the fitted
+#: slopes' swatch, whose dashes take the curves' colours in turn
+OVERLAID = {tuple: HandlerTuple(ndivide=1, pad=0)}
+#: the legend's swatches (in font sizes) are long enough for a dash of each of three
+#: curves' fitted slopes
+HANDLE_LENGTH = 3.8
 
 
 def _stat(rows, metric: str, q: str) -> np.ndarray:
@@ -101,7 +107,7 @@ def _fit_line(ax, fit: dict | None, color) -> list[float]:
         return []
     w = np.geomspace(min(fit["used"]), max(fit["used"]), 50)
     y = np.exp(fit["intercept"]) * w ** fit["slope"]
-    ax.plot(w, y, color=color, ls=FIT_DASH, lw=2.2, alpha=0.9)
+    ax.plot(w, y, color=color, ls=(0, FIT_DASH), lw=FIT_LW, alpha=0.9)
     return [float(y.min()), float(y.max())]
 
 
@@ -131,6 +137,15 @@ def _failed_text(rows) -> str:
     failed = sum(r.get("n_failed") or 0 for r in rows)
     total = sum(r.get("n_runs") or (r.get("n_ok") or 0) + (r.get("n_failed") or 0) for r in rows)
     return f"; {failed:,} of {total:,} runs failed" if failed else ""
+
+
+def _curve_text(rows, fit: dict) -> str:
+    """A curve's legend entry after its name: its slope and failed runs, or that every
+    run failed and nothing is drawn."""
+    if not any(r.get("n_ok") for r in rows):
+        total = sum(r.get("n_runs") or r.get("n_failed") or 0 for r in rows)
+        return f"all {total:,} runs failed, nothing drawn"
+    return describe(fit) + _failed_text(rows)
 
 
 def _mean_text(summary: dict) -> str:
@@ -200,14 +215,14 @@ def _style_entries(
 
     A baseline named in ``own`` is drawn once per curve, in the curve's colour."""
     k = _seeds(summary)
-    handles = [Patch(color="tab:gray", alpha=0.3)]
-    labels = [
-        f"band (in the curve's colour): best to worst of {k} seeds"
-        if k > 1
-        else "one seed per point"
-    ]
-    if fitted:  # in each curve's colour, side by side
-        handles.append(tuple(Line2D([], [], color=c, ls=FIT_DASH, lw=2.2) for c in fitted))
+    if k > 1:
+        handles = [Patch(color="tab:gray", alpha=0.3)]
+        labels = [f"band (in the curve's colour): best to worst of {k} seeds"]
+    else:  # no band is drawn, so the entry has no swatch
+        handles = [Line2D([], [], ls="none")]
+        labels = ["one seed per point (no band)"]
+    if fitted:
+        handles.append(fit_swatch(fitted))
         labels.append(fit_text)
     if refs:
         pl = (
@@ -228,6 +243,17 @@ def _style_entries(
         handles.append(Line2D([], [], color="tab:gray", marker="v", ls="none", ms=7))
         labels.append(f"error exactly 0, drawn at {floor:.0e}")
     return handles, labels
+
+
+def fit_swatch(colors: list) -> tuple:
+    """The fitted slopes' legend swatch: one dashed line whose dashes take the curves'
+    colours in turn (each colour's line dashes in its own slot of the period)."""
+    dash, gap = FIT_DASH
+    period = len(colors) * (dash + gap)
+    return tuple(
+        Line2D([], [], color=c, lw=FIT_LW, ls=(period - i * (dash + gap), (dash, period - dash)))
+        for i, c in enumerate(colors)
+    )
 
 
 def _limits(ax, values) -> None:
@@ -305,7 +331,7 @@ def width_figure(summary: dict) -> Figure:
         zeros = zeros or bool((_stat(rows, SUP, "mean") == 0).any())
         handles.append(Line2D([], [], color=c, marker="o", ms=4))
         name = _series_name(rows) or _mean_text(summary)
-        labels.append(f"{name}: {describe(fits.get(key, {}))}{_failed_text(rows)}")
+        labels.append(f"{name}: {_curve_text(rows, fits.get(key, {}))}")
     for ax in (ax_w, ax_s, ax_p):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -341,7 +367,8 @@ def width_figure(summary: dict) -> Figure:
         loc="outside lower center",
         ncols=2,
         fontsize=8,
-        handler_map=SIDE_BY_SIDE,
+        handler_map=OVERLAID,
+        handlelength=HANDLE_LENGTH,
     )
     varied = varied_keys(summary)
     _title(
@@ -385,6 +412,8 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
         fit = fits.get(key, {})
         note = describe(fit).split(" (")[0].split(";")[0] if fit else "no slope"
         note += _failed_text(rows)
+        if not any(r.get("n_ok") for r in rows):
+            note = _curve_text(rows, fit)
         name = _series_name(rows)
         c = colors[i % len(colors)]
         ax.set_title(f"{name}\n{note}", fontsize=8, color=c)
@@ -430,7 +459,8 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
         loc="outside lower center",
         ncols=3,
         fontsize=8,
-        handler_map=SIDE_BY_SIDE,
+        handler_map=OVERLAID,
+        handlelength=HANDLE_LENGTH,
     )
     fig.legend(over_h, over_l, loc="outside right upper", fontsize=8, title="setting")
     varied = ", ".join(varied_keys(summary)) or "setting"
