@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnfit.experiment import config, plots
+from nnfit.experiment import canvas, config, plots
 from nnfit.experiment import runner as experiment
 from nnfit.experiment.data import build
 from nnfit.experiment.targets import TARGETS
@@ -747,3 +747,20 @@ def test_a_fit_says_when_g_is_a_diverged_runs_kept_weights_and_names_noise_and_p
     assert fig._suptitle.get_text().endswith("· adam, L1 0.0001 + L2 0.001")
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "training points, F + noise of σ 0.2" in texts
+
+
+def test_the_loss_legend_stays_inside_the_figure_and_the_axis_names_the_penalty():
+    # two columns ran past the right edge ('… (training cost after it' was cut off), and
+    # the axis said ½·mean (g − y)² of a curve that adds the L1 and L2 penalty
+    exp, rec = _run(
+        "sine", 1, [8, 8], epochs=20, l1=1e-6, l2=1e-6, output_layer="lstsq", output_every=10
+    )
+    fig = plots.loss_figure(exp, rec)
+    canvas.png(fig)  # lays the figure out
+    legend = fig.legends[0]
+    box = legend.get_window_extent(fig.canvas.get_renderer())
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width
+    assert legend._ncols == 1  # the solve's entry is too long to share a row
+    assert fig.axes[0].get_ylabel() == "½·mean (g − y)², cost + penalty  [F's units²]"
+    exp, rec = _run("sine", 1, [8])
+    assert plots.loss_figure(exp, rec).axes[0].get_ylabel() == "½·mean (g − y)²  [F's units²]"

@@ -179,9 +179,27 @@ def clip_line(text: str, width_in: float) -> str:
 
 
 def legend_below(fig: Figure, handles, labels, ncols: int | None = None) -> None:
+    """A legend under the axes in ``ncols`` columns, or fewer where its labels would run
+    past the figure's edges (a cut-off entry read 'training cost after it')."""
     if handles:
-        ncols = ncols or min(len(handles), 3)
+        ncols = min(ncols or 3, len(handles))
+        while ncols > 1 and _legend_width(labels, ncols) > fig.get_figwidth() * 72:
+            ncols -= 1
         fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=8)
+
+
+def _legend_width(labels, ncols: int, size: float = 8.0) -> float:
+    """A legend's width in points with matplotlib's default spacing (a 2-em swatch, 0.8 em
+    to the text, 2 em between columns, 0.4 em of border and 0.5 em of padding a side)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    measure, prop = TextToPath(), FontProperties(size=size)
+    widths = [measure.get_text_width_height_descent(t, prop, ismath=False)[0] for t in labels]
+    # entries fill the columns top to bottom
+    rows = -(-len(labels) // ncols)
+    cols = [max(widths[i : i + rows]) for i in range(0, len(widths), rows)]
+    return sum(cols) + len(cols) * 2.8 * size + (len(cols) - 1) * 2.0 * size + 1.8 * size
 
 
 def zero_floor(values) -> float:

@@ -231,6 +231,12 @@ def _penalty(exp) -> str:
     return " + ".join(parts)
 
 
+def _with_penalty(label: str) -> str:
+    """The loss axis's label when the training cost adds an L1/L2 penalty to the loss."""
+    loss, units = label.split("  [", 1) if "  [" in label else (label, "")
+    return f"{loss}, cost + penalty" + (f"  [{units}" if units else "")
+
+
 #: why training stopped, in words (``RunRecord.stop_reason``)
 STOPS = {
     "epochs": "ran to the epoch limit",
@@ -263,6 +269,8 @@ def loss_figure(exp, record) -> Figure:
         ax, ax_lr = fig.subplots(1, 1), None
     ylabel = loss_units(exp, record)
     penalty = _penalty(exp)
+    if penalty:  # the training cost adds it; the validation loss does not
+        ylabel = _with_penalty(ylabel)
     train = np.asarray(h["train_loss"], dtype=float)
     train_label = (f"training cost C (incl. {penalty} penalty)" if penalty else "training loss") + (
         ", on the whole training set"  # one batch an epoch (lm, lbfgs, gd, or asked for)
