@@ -135,9 +135,13 @@ def failure(metrics: dict) -> str:
     status, error = metrics.get("status"), metrics.get("error")
     if status != "diverged" or error:
         return f"{status}: {error or metrics.get('stop_reason')}"
-    opt = ((metrics.get("config") or {}).get("training") or {}).get("optimizer")
+    training = (metrics.get("config") or {}).get("training")
+    training = training if isinstance(training, dict) else {}
+    opt = training.get("optimizer")
     name = metrics.get("optimizer") or (opt.get("name") if isinstance(opt, dict) else None)
     hint = "" if name in ("lbfgs", "lm") else "; a smaller lr may help"
+    if hint and (metrics.get("output_layer") or training.get("output_layer")) == "lstsq":
+        hint = "; a smaller lr or a larger training.l2 (the output layer's ridge) may help"
     return (
         f"diverged in epoch {(metrics.get('epochs') or 0) + 1} (the loss grew far above "
         f"its start, or a weight stopped being finite){hint}"

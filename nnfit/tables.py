@@ -148,10 +148,12 @@ def run_summary(record, run_dir) -> Table:
         kept = kept_epoch(on_val, (es or {}).get("min_delta") or 0.0)
         t.caption += f"\nweights restored from epoch {best:,} ({kept})"
     if record.status == "diverged" and not record.error:  # what the errors above are of
+        from nnfit.experiment.messages import kept_weights
+
         said = {"status": "diverged", "epochs": record.epochs, "config": record.config or {}}
-        t.caption += f"\n{failure(said)}; the errors above are those of " + (
-            f"epoch {best}'s weights" if best else "the weights as initialised (epoch 0)"
-        )
+        solved = ((record.config or {}).get("training") or {}).get("output_layer") == "lstsq"
+        kept = kept_weights(best, solved).replace("as initialised", "as initialised (epoch 0)")
+        t.caption += f"\n{failure(said)}; the errors above are those of {kept}"
     return t
 
 

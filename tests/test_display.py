@@ -388,6 +388,12 @@ def test_the_run_summary_shows_the_baselines_asked_for():
         ),
         ("gd", 7, "a smaller lr may help; the errors above are those of epoch 7's weights"),
         ("lm", 7, "finite); the errors above are those of epoch 7's weights"),
+        (
+            "sgd+lstsq",
+            0,
+            "help; the errors above are those of the hidden weights as initialised (epoch 0), "
+            "the output layer solved",
+        ),
     ],
 )
 def test_a_diverged_run_says_in_which_epoch_and_whose_errors_it_shows(optimizer, kept, says):
@@ -398,7 +404,12 @@ def test_a_diverged_run_says_in_which_epoch_and_whose_errors_it_shows(optimizer,
     part = {"rmse": 0.53, "max_abs": 1.6, "mae": 0.42, "rel_l2": 1.8, "r2": -2.4}
     record = _record(
         {"train": part, "val": None, "test": part},
-        config={"training": {"optimizer": {"name": optimizer}}},
+        config={
+            "training": {
+                "optimizer": {"name": optimizer.split("+")[0]},
+                "output_layer": "lstsq" if optimizer.endswith("+lstsq") else "trained",
+            }
+        },
         epsilon_reached_epoch=None,
         error=None,
         best_epoch=kept,
@@ -486,3 +497,14 @@ def test_the_run_summary_says_whose_weights_early_stopping_kept(best, sets, says
         assert "restored" not in text
     else:
         assert text.endswith(f"→ results/tiny/w1 {says}")
+
+
+def test_a_diverged_run_with_a_solved_output_layer_names_its_ridge_too():
+    from nnfit.display import failure
+
+    metrics = {"status": "diverged", "epochs": 0, "optimizer": "sgd", "output_layer": "lstsq"}
+    assert failure(metrics).endswith(
+        "; a smaller lr or a larger training.l2 (the output layer's ridge) may help"
+    )
+    metrics["output_layer"] = "trained"
+    assert failure(metrics).endswith("; a smaller lr may help")

@@ -764,3 +764,18 @@ def test_the_loss_legend_stays_inside_the_figure_and_the_axis_names_the_penalty(
     assert fig.axes[0].get_ylabel() == "½·mean (g − y)², cost + penalty  [F's units²]"
     exp, rec = _run("sine", 1, [8])
     assert plots.loss_figure(exp, rec).axes[0].get_ylabel() == "½·mean (g − y)²  [F's units²]"
+
+
+def test_a_run_that_diverged_in_its_first_epoch_is_not_called_untrained():
+    # its loss.png said "no training: the output layer solved once by least squares" on
+    # an axis of −0.04 … 0.04, for rows of epoch 0 before and after the closing solve
+    exp, rec = _run("sine", 1, [8], epochs=5, output_layer="lstsq")
+    rec.stop_reason, rec.history = "diverged", {
+        k: v[:1] * 2 for k, v in rec.history.items()
+    }  # fmt: skip
+    ax = plots.loss_figure(exp, rec).axes[0]
+    assert (
+        ax.get_title()
+        == "0 epochs; diverged: the cost blew up; the marked epoch's weights were kept"
+    )
+    assert ax.get_xlim() == (-1, 1)

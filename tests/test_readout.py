@@ -134,3 +134,31 @@ def test_features_that_overflow_stop_the_run_as_diverged():
         s = TrainSettings(optimizer=optimizer, epochs=epochs, output_layer="lstsq")
         [res] = train(net, X, y, settings=s)
         assert res.status == "diverged" and res.stop_reason == "diverged", (optimizer, epochs)
+
+
+def _deep_sigmoid(k=1):
+    rngs = [np.random.default_rng(s) for s in range(k)]
+    return Network.create([1, *[16] * 6, 1], activation="sigmoid", init="glorot", rng=rngs)
+
+
+def test_a_bounded_solve_grows_the_ridge_until_the_output_weights_are_within_it():
+    X = np.random.default_rng(1).uniform(size=(256, 1))
+    Y = np.sin(2 * np.pi * X)
+    net = _deep_sigmoid(k=2)
+    readout.solve(net, X, Y, 1e-8)
+    assert np.abs(net.blocks[-1][:, :, :-1]).max() > 1e3  # weights that cancel
+    readout.solve(net, X, Y, 1e-8, bound=100.0)
+    top = np.abs(net.blocks[-1][:, :, :-1]).max(axis=(1, 2))
+    assert (top <= 100.0).all() and (top > 10.0).all()  # the least l2 (×10 steps) within it
+
+
+def test_sgd_through_a_solved_output_layer_of_a_deep_sigmoid_net_does_not_diverge():
+    # output weights of 2e3 at l2 1e-8 made SGD diverge in 7 steps even at lr 1e-6, and
+    # the hint said "a smaller lr may help"
+    X = np.random.default_rng(1).uniform(size=(256, 1))
+    y = np.sin(2 * np.pi * X)
+    s = TrainSettings(
+        optimizer={"name": "sgd", "lr": 1e-6}, epochs=3, output_layer="lstsq", batch_size=32
+    )
+    [res] = train(_deep_sigmoid(), X, y, settings=s)
+    assert res.status == "ok" and res.epochs == 3

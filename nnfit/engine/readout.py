@@ -31,8 +31,17 @@ def fit(Phi: Array, Y: Array, l2: float) -> Array:
     return lstsq.solve(Phi, Y, ridge=len(Phi) * l2, weights_mask=mask).reshape(Phi.shape[1], -1).T
 
 
-def solve(net: Network, X: Array, Y: Array, l2: float = 0.0) -> None:
+#: how far the ridge of a bounded solve grows, ×10 at a time, from the l2 given
+MAX_RIDGE_GROWTH = 1e8
+
+
+def solve(net: Network, X: Array, Y: Array, l2: float = 0.0, bound: float | None = None) -> None:
     """Set every model's output layer to its least-squares fit on (X, Y) (network units).
+
+    With a ``bound``, a model whose output weights come out larger than it in absolute
+    value is solved again with ten times the l2, until they are within it (or the l2 has
+    grown by :data:`MAX_RIDGE_GROWTH`). Gradient steps through output weights that
+    cancel each other at 1e3 break the cancellation and explode however small the lr.
 
     A model whose features are not finite keeps its output layer: its cost through them
     is not finite, so training stops it as diverged (a zero output layer, which the solve
@@ -44,7 +53,15 @@ def solve(net: Network, X: Array, Y: Array, l2: float = 0.0) -> None:
         feats = net.features(X)
     Y = np.asarray(Y, dtype=np.float64).reshape(len(X), -1)
     for k in range(net.k):
+        ridge = l2
         try:
-            net.blocks[-1][k] = fit(design(feats[k]), Y, l2)
+            Phi = design(feats[k])
+            block = fit(Phi, Y, ridge)
+            while bound is not None and np.abs(block[:, :-1]).max(initial=0.0) > bound:
+                if ridge >= l2 * MAX_RIDGE_GROWTH:
+                    break
+                ridge *= 10.0
+                block = fit(Phi, Y, ridge)
         except lstsq.NotFinite:
             continue
+        net.blocks[-1][k] = block

@@ -327,3 +327,13 @@ def kept_epoch(on_val: bool, min_delta: float = 0.0) -> str:
     if min_delta:
         return f"last to lower the {watched} by more than {min_delta:g}"
     return f"lowest {watched}"
+
+
+def kept_weights(best: int | None, solved: bool) -> str:
+    """Whose weights a diverged run's errors are: "epoch 7's weights", "the weights as
+    initialised", or with a least-squares output layer (the closing solve is for the
+    kept hidden layers) "the hidden weights as initialised, the output layer solved"."""
+    if not solved:
+        return f"epoch {best:,}'s weights" if best else "the weights as initialised"
+    hidden = f"epoch {best:,}'s hidden weights" if best else "the hidden weights as initialised"
+    return hidden + ", the output layer solved"

@@ -25,7 +25,7 @@ from nnfit.experiment.canvas import (
     png,
     zero_floor,
 )
-from nnfit.experiment.messages import kept_epoch
+from nnfit.experiment.messages import kept_epoch, kept_weights
 from nnfit.experiment.rundir import predict
 
 # ------------------------------------------------------------------------- titles
@@ -92,7 +92,7 @@ def fit_figure(exp, record, ds) -> Figure:
     score = f"test RMSE {rmse:.3g}, sup error {sup:.3g}"
     if getattr(record, "status", "ok") == "diverged":  # g is not what training ended on
         best = getattr(record, "best_epoch", None)
-        kept = f"epoch {best:,}'s weights" if best else "the weights as initialised"
+        kept = kept_weights(best, exp.training.output_layer == "lstsq")
         score += f"; diverged, g is {kept}"
     if d == 1:
         fig = _fit_1d(exp, F, net, meta, ds, score)
@@ -312,9 +312,9 @@ def loss_figure(exp, record) -> Figure:
     ax.grid(alpha=0.3)
     stop = getattr(record, "stop_reason", "") or ""
     epochs = int(ep[-1]) if ep.size else 0
-    if ep.size == 1:
+    if ep.size and np.ptp(ep) == 0:  # one row, or epoch 0 and a solve after it
         _one_epoch(ax)
-    if epochs == 0 and exp.training.output_layer == "lstsq":
+    if epochs == 0 and exp.training.output_layer == "lstsq" and stop != "diverged":
         ax.set_title("no training: the output layer solved once by least squares", fontsize=9)
     else:
         ax.set_title(f"{epochs:,} epochs; {STOPS.get(stop, stop)}", fontsize=9)
@@ -397,6 +397,9 @@ def gradients_figure(exp, record) -> Figure:
         how = f"dark: running median over {window} epochs; light: each epoch"
     elif ep.size == 1:
         how = "one evaluation, at the weights as they end (no epochs ran)"
+        _one_epoch(ax)
+    elif ep.size and np.ptp(ep) == 0:
+        how = "epoch 0 only, before and after a solve of the output layer"
         _one_epoch(ax)
     else:
         how = "each epoch"
