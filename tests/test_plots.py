@@ -452,7 +452,7 @@ def test_a_solved_output_layer_is_left_out_of_the_gradient_ratio():
     g = rec.history
     expected = g["grad_norm_0"][0] / g["grad_norm_1"][0]
     assert ratio_ax.lines[0].get_ydata()[0] == pytest.approx(expected)
-    assert "(layer 3, the output, is solved)" in ratio_ax.get_title()
+    assert ratio_ax.get_title().endswith("\nlayer 3, the output, is solved")
     # one hidden layer: nothing to compare it with, so no ratio panel
     exp, rec = _run("sine", 1, [6], epochs=10, optimizer="lm", output_layer="lstsq")
     assert len(plots.gradients_figure(exp, rec).axes) == 1
@@ -779,3 +779,13 @@ def test_a_run_that_diverged_in_its_first_epoch_is_not_called_untrained():
         == "0 epochs; diverged: the cost blew up; the marked epoch's weights were kept"
     )
     assert ax.get_xlim() == (-1, 1)
+
+
+def test_the_gradient_ratio_caption_is_whole_for_a_deep_net_whose_gradients_vanish():
+    # one line of ratio, diagnosis and solved layer ran past the axes: "… vanish tow…"
+    exp, rec = _run("sine", 1, [16] * 6, epochs=8, output_layer="lstsq", output_every=4)
+    fig = plots.gradients_figure(exp, rec)
+    title = fig.axes[1].get_title()
+    assert "gradients vanish toward the input" in title  # sigmoid, six layers
+    assert "…" not in title and title.endswith("input; layer 7, the output, is solved")
+    assert len(title.split("\n")) == 2

@@ -417,13 +417,15 @@ def gradients_figure(exp, record) -> Figure:
         end = ratio[np.isfinite(ratio)]
         note = f"{end[0]:.2g} at the start, {end[-1]:.2g} at the end" if end.size else "—"
         med = float(np.median(end)) if end.size else 1.0
+        more = []  # on a line of its own: with it one line ran past the axes, cut with '…'
         if med < 1e-2:
-            note += f"; median {med:.2g} ≪ 1: gradients vanish toward the input"
+            more.append(f"median {med:.2g} ≪ 1: gradients vanish toward the input")
         elif med > 1e2:
-            note += f"; median {med:.2g} ≫ 1: gradients grow toward the input"
+            more.append(f"median {med:.2g} ≫ 1: gradients grow toward the input")
         if solved:
-            note += f" (layer {L}, the output, is solved)"
-        ax_r.set_title(f"‖∇ layer 1‖ / ‖∇ layer {T}‖: {note}", fontsize=9)
+            more.append(f"layer {L}, the output, is solved")
+        title = f"‖∇ layer 1‖ / ‖∇ layer {T}‖: {note}"
+        ax_r.set_title("\n".join([title, "; ".join(more)] if more else [title]), fontsize=9)
         handles.append(Line2D([], [], color="tab:gray", ls=":"))
         labels.append("ratio 1 (lower panel)")
     else:
