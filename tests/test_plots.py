@@ -789,3 +789,12 @@ def test_the_gradient_ratio_caption_is_whole_for_a_deep_net_whose_gradients_vani
     assert "gradients vanish toward the input" in title  # sigmoid, six layers
     assert "…" not in title and title.endswith("input; layer 7, the output, is solved")
     assert len(title.split("\n")) == 2
+
+
+def test_a_baseline_with_fewer_parameters_than_any_network_gets_a_tick():
+    # the piecewise-linear fit on one knot (1 parameter) sat left of the first label (7)
+    s = sweep_summary([2, 4, 8], {"tanh": 0.1}, baselines=True)
+    s["groups"][0]["baselines"]["pwlinear"]["n_params"] = 1
+    ax_p = sweep_plots.width_figure(s).axes[2]
+    assert ax_p.get_xticklabels()[0].get_text() == "1"
+    assert min(ax_p.get_xticks()) == 1

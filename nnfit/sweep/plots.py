@@ -321,6 +321,9 @@ def width_figure(summary: dict) -> Figure:
         # a baseline every curve shares is drawn once, in grey; one of the curve's own in
         # its colour
         pts = _baselines(rows)
+        # a baseline with fewer parameters than any network (one knot) gets a tick too,
+        # else its points sit left of the axis's first label
+        params.update([min((p[1] for b in pts.values() for p in b), default=min(n))])
         for names, tint in ((own, c), (shared if i == 0 else (), GREY)):
             seen[ax_w] += _draw_baselines(ax_w, pts, False, floor, tint, names=names)
             seen[ax_s] += _draw_baselines(ax_s, pts, False, floor, tint, SUP, names)
