@@ -101,3 +101,16 @@ def test_a_spread_below_half_a_hundredth_is_not_printed_as_zero():
     assert f"± {fit['slope_std']:.3f} over" in describe(fit)
     fit = fit_slope(W, [[w**-1.0, 2 * w**-1.0] for w in W])  # the same slope per seed
     assert "slope -1.00 ± <0.001 over" in describe(fit)
+
+
+def test_a_flat_stretch_inside_the_fitted_widths_is_said_beside_the_slope():
+    # 0.122, 0.015, 0.0155, 0.0123, 0.0066 read "slope -0.87 over widths 1–16" with no
+    # word of the flat 2 → 4, and the line passed at half the measured error at width 1
+    from nnfit.study.view import slope_cell
+
+    errs = [[0.122], [0.0150], [0.0155], [0.0153], [0.0066], [0.001]]
+    fit = fit_slope([1, 2, 4, 8, 16, 32], errs)
+    assert fit["flat"] == [[2.0, 8.0]]  # two flat steps, one stretch
+    assert describe(fit) == "slope -1.09 over widths 1–32 (1 seed); flat from 2 to 8"
+    assert slope_cell(fit) == "−1.09 (1–32, flat 2–8)"
+    assert fit_slope([1, 2, 4, 8], [[1.0], [0.25], [0.06], [0.015]])["flat"] == []

@@ -168,7 +168,7 @@ def slope_fit(groups: list[dict], value) -> dict:
 
 def slope_cell(fit: dict) -> str:
     """'−2.01 ± 0.03 (2–64, width 1 flat, then slower)': the slope, its seeds' spread, the
-    widths fitted, a flat head and a bend left out."""
+    widths fitted, a flat head, flat stretches inside ('flat 2–4') and a bend left out."""
     if fit.get("slope") is None:
         return "—"
     text = f"{fit['slope']:.2f}".replace("-", "−") + slope_spread(fit)
@@ -178,6 +178,8 @@ def slope_cell(fit: dict) -> str:
         text += (
             f", width {head[0]:g} flat" if len(head) == 1 else f", {head[0]:g}–{head[-1]:g} flat"
         )
+    for a, b in fit.get("flat") or ():  # a flat stretch inside the fitted widths
+        text += f", flat {a:g}–{b:g}"
     if fit.get("dropped"):
         text += ", then " + ("flat" if fit.get("bend", "flat") == "flat" else "slower")
     return text + ")"

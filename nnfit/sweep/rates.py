@@ -41,7 +41,8 @@ def fit_slope(widths, errors_per_width) -> dict:
         ``slope`` (fit of the mean log error), ``slope_std`` (spread of the per-seed
         fits), ``intercept``, ``used`` widths, ``head`` (the narrow widths left out
         before the error starts to fall) and ``dropped`` ones (where it stopped
-        falling), ``n_seeds``, and with widths dropped ``bend``: "flat" or "slower",
+        falling), ``flat`` (the steps inside the fitted stretch where it does not fall,
+        as [from, to] pairs), ``n_seeds``, and with widths dropped ``bend``: "flat" or "slower",
         how the first step left out falls; ``slope`` is None when fewer than
         ``MIN_POINTS`` widths remain.
     """
@@ -84,6 +85,16 @@ def fit_slope(widths, errors_per_width) -> dict:
         result["bend"] = "flat" if step > FLAT_SLOPE else "slower"
     if len(keep) < MIN_POINTS:
         return result
+    # a flat step inside the fitted stretch: said beside the slope, which it bends
+    flat: list[list[float]] = []
+    for i in keep[:-1]:
+        if (mean[i + 1] - mean[i]) / (lw[i + 1] - lw[i]) > FLAT_SLOPE:
+            a, b = float(w[have[i]]), float(w[have[i + 1]])
+            if flat and flat[-1][1] == a:  # flat on to the next width too: one stretch
+                flat[-1][1] = b
+            else:
+                flat.append([a, b])
+    result["flat"] = flat
     k, a = np.polyfit(lw[keep], mean[keep], 1)
     n_seeds = min(logs[have[i]].size for i in keep)
     per_seed = []
@@ -114,6 +125,8 @@ def describe(fit: dict) -> str:
     if head := fit.get("head"):
         which = f"width {head[0]:g}" if len(head) == 1 else f"widths {head[0]:g}–{head[-1]:g}"
         text += f"; {which} left out (flat up to {used[0]:g})"
+    if flat := fit.get("flat"):
+        text += "; flat " + ", ".join(f"from {a:g} to {b:g}" for a, b in flat)
     if fit.get("dropped"):
         how = "flat" if fit.get("bend", "flat") == "flat" else "falls more slowly"
         text += f"; {how} from {fit['dropped'][0]:g} on, left out"
