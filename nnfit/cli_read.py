@@ -105,7 +105,7 @@ def validate(
             data, loc = config.load_raw(f, set_ or [])
             exp = config.from_dict(data, str(f), loc)
             exps, labels = [exp], None
-            if exp.sweep is not None and exp.sweep.grid:
+            if exp.sweep is not None:  # an empty grid is refused as `sweep` refuses it
                 from nnfit.sweep import grid as sw
 
                 points = sw.expand(f, set_ or [])[2]  # every point must be valid

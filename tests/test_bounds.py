@@ -306,7 +306,7 @@ def run_dir(tmp_path_factory):
         ("0.1,0.2\n0.3,inf\n", ":2: column 2 is inf, not finite"),
         ("0.1,0.2\n0.3,1e999\n", ":2: column 2 is 1e999, not finite"),
         ("0.1,0.2\n0.3,1e-999\n", ":2: column 2 is 1e-999, nearer 0 than the smallest float64"),
-        ("0.1,0.2\n0.3\n", ":2: 1 columns, the model takes 2"),
+        ("0.1,0.2\n0.3\n", ":2: 1 column, the model takes 2"),
         ("0.1,0.2,0.3\n", ":1: 3 columns, the model takes 2"),
         ("a,b,c\n0.1,0.2\n", ":1: the header has 3 columns"),
         ("x,y\n0.1,zero\n", ":2: 'zero' is not a number"),
@@ -323,6 +323,9 @@ def run_dir(tmp_path_factory):
         # a trailing comma after the header's names: it said "'x0' is not a number"
         ("x0,x1,\n0.1,0.2\n", ":1: column 3 of the header is empty"),
         ('"x0",\n0.1,0.2\n', ":1: column 2 of the header is empty"),
+        # an unclosed quote: the 2-D header read "'x,y' is not a number", the 1-D one passed
+        ('"x,y\n0.1,0.2\n', ':1: a quote (") is opened and not closed'),
+        ('x,y\n0.1,"0.2\n', ':2: a quote (") is opened and not closed'),
     ],
 )
 def test_bad_predict_input_is_refused_with_its_line(run_dir, tmp_path, text, expect):
@@ -684,3 +687,41 @@ def test_a_sweep_counts_the_jacobian_of_each_lm_run(monkeypatch):
     sw.check_resources(pts, 1)  # one at a time fits
     with pytest.raises(config.ConfigError, match=r"2 runs at once .* would need about"):
         sw.check_resources(pts, 2)
+
+
+@pytest.mark.parametrize(
+    ("extra", "sets", "expect"),
+    [
+        # pydantic's "unable to parse input string as an integer, exceeded maximum size"
+        ("", ["training.seed=1e20"], "--set training.seed: must be a whole number below 2**63"),
+        # a check of the whole file blamed on --set said "(top level):"
+        ("", ["model.hidden=[10000,10000,10000]"], "--set model.hidden: model.hidden [10000"),
+        ("sweep: {grid: {}}\n", [], ":6: sweep.grid: is empty: give a key and its values"),
+        ("---\nname: two\n", [], ":6: a second YAML document (after '---'): an experiment"),
+    ],
+)
+def test_messages_say_what_is_wrong_in_the_files_terms(tmp_path, extra, sets, expect):
+    f = tmp_path / "e.yaml"
+    f.write_text(TINY.lstrip() + extra)
+    args = [a for s in sets for a in ("--set", s)]
+    r = invoke("validate", f, *args)
+    refused(r, expect)
+    assert "(top level)" not in r.stderr
+
+
+def test_a_mapping_given_by_set_for_a_key_names_the_key_once(tmp_path):
+    f = tmp_path / "e.yaml"
+    f.write_text(TINY.replace("{expr: sin(2*pi*x), dim: 1}", "{name: sine}"))
+    r = invoke("validate", f, "--set", "target.expr=lambda: 1")
+    # it read "--set target.expr: target.expr: input should be …"
+    refused(r, "--set target.expr: input should be a valid string, got {'lambda': 1}")
+
+
+def test_a_formula_never_finite_and_xyz_in_4d_are_said_as_such(tmp_path):
+    f = tmp_path / "e.yaml"
+    f.write_text(TINY.replace("sin(2*pi*x)", "1/0"))
+    refused(
+        invoke("validate", f), "target is not finite at any training point (F = inf everywhere)"
+    )
+    f.write_text(TINY.replace("sin(2*pi*x), dim: 1", "x + y, dim: 4"))
+    refused(invoke("validate", f), "(x, y, z name the variables up to 3-D; in 4-D write x0 … x3)")

@@ -235,6 +235,9 @@ class _Compiler:
             hint = f" (did you mean {n.lower()}?)"
         if re.fullmatch(r"x\d+", n):
             hint = f" (the target is {self.dim}-D; set target.dim for more variables)"
+        elif n in ("x", "y", "z") and self.dim > 3:
+            last = f"x{self.dim - 1}"
+            hint = f" (x, y, z name the variables up to 3-D; in {self.dim}-D write x0 … {last})"
         # as written: Python reads identifiers in NFKC form, so xᵢ arrives as xi
         written = ast.get_source_segment(self.text, node) or n
         shown = repr(n) if written == n else f"{written!r} (read as {n!r})"

@@ -163,6 +163,8 @@ def _describe(err: dict) -> str:
         return f"must be a section of keys, got {got!r}"
     if t == "value_error":
         return str(ctx.get("error", err["msg"]))
+    if t == "int_parsing_size":  # "unable to parse input string as an integer, exceeded …"
+        return f"must be a whole number below 2**63 (9223372036854775807), got {got!r}"
     if t == "int_from_float":  # pydantic's own text says "got a number with a fractional part"
         return f"must be a whole number, got {got!r}"
     if t == "list_type" and isinstance(got.value, int | float | str):
@@ -317,7 +319,12 @@ def _override_message(blamed: list[Override], path, key: str, text: str, kind: s
     first = blamed[0]
     if len(blamed) == 1 and path == first.path and first.given in ("", key):
         return f"{first.where}: {text}"  # (a key inside a section given is named too)
-    return f"{', '.join(o.where for o in blamed)}: {key}: {text}"
+    if len(blamed) == 1 and first.given == key:  # a mapping given for the key: it names it
+        return f"{first.where}: {text}"
+    where = ", ".join(o.where for o in blamed)
+    if not path:  # a check of the whole experiment: its text names the keys
+        return f"{where}: {text}"
+    return f"{where}: {key}: {text}"
 
 
 def kept_epoch(on_val: bool, min_delta: float = 0.0) -> str:

@@ -135,6 +135,8 @@ def _fields(line: str) -> list[str]:
 
 def _row(path: Path, i: int, line: str, dim: int) -> list[float] | None:
     """The numbers of one line; None for a header on the first line."""
+    if line.count('"') % 2:  # CSV doubles a quote inside a field, so a closed one is even
+        raise DataError(f'{path}:{i}: a quote (") is opened and not closed')
     parts = _fields(line)
     vals = _numbers(parts)
     if vals is None:
@@ -159,7 +161,8 @@ def _row(path: Path, i: int, line: str, dim: int) -> list[float] | None:
             return None
         raise DataError(f"{path}:{i}: {_bad(parts)}")
     if len(vals) != dim:
-        raise DataError(f"{path}:{i}: {len(vals)} columns, the model takes {dim}")
+        n = len(vals)
+        raise DataError(f"{path}:{i}: {n} column{'' if n == 1 else 's'}, the model takes {dim}")
     for j, v in enumerate(vals):
         if not math.isfinite(v):
             raise DataError(f"{path}:{i}: column {j + 1} is {parts[j].strip()}, not finite")

@@ -488,6 +488,8 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Located]:
         line = mark.line + 1 if mark else None
         at = f"{source}:{line}" if line else source
         text = f"YAML syntax error: {exc.problem or exc}"
+        if "another document" in text:  # PyYAML: "but found another document"
+            text = "a second YAML document (after '---'): an experiment file holds one"
         raise ConfigError([Problem(f"{at}: {text}", source, line, message=text)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([_about(source, f"YAML error: {str(exc).splitlines()[0]}")]) from None

@@ -277,6 +277,13 @@ def expand_data(
         away = [o for o in loc.overrides if o.path[:1] == ("sweep",)]
         if away:  # the file's grid taken away on the command line, not missing
             raise config.ConfigError([f"{away[-1].where}: leaves nothing to sweep; give {either}"])
+        if base.sweep is not None:  # a grid, but an empty one
+            line = loc.line(("sweep", "grid"))
+            at = f"{source}:{line}" if isinstance(line, int) else source
+            raise config.ConfigError(
+                [f"{at}: sweep.grid: is empty: give a key and its values, e.g. "
+                 f"model.hidden: [[8], [16]], or give {either}"]
+            )  # fmt: skip
         raise config.ConfigError(
             [f"{source}: nothing to sweep: add sweep.grid to the file, or give {either}"]
         )
