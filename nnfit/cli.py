@@ -161,7 +161,7 @@ def run(
     _note_display(progress)
     for w in rec.warnings:
         _say(f"warning: {w}")
-    show(run_summary(rec, run_dir))
+    show(run_summary(rec, run_dir, written=bool(placed)))
     if not placed:
         _say(
             f"{rec.status}: not written; the finished run of this config in {run_dir} "

@@ -91,7 +91,9 @@ def _r2(v) -> str:
     return fmt(v, ".3e" if big else ".4f")
 
 
-def run_summary(record, run_dir) -> Table:
+def run_summary(record, run_dir, written: bool = True) -> Table:
+    """The run's errors, epochs and time, and the folder it was written to (with
+    ``written`` False, that these numbers were not written there)."""
     why = record.stop_reason if record.stop_reason not in ("", record.status) else ""
     t = Table(
         title=f"{record.name} · {record.run_id} · {record.status}" + (f" ({why})" if why else "")
@@ -137,6 +139,8 @@ def run_summary(record, run_dir) -> Table:
     if fitted:
         parts.append("baselines on the test set, their parameters in brackets")
     t.caption = f"{', '.join(parts)} → {printable(run_dir)}"
+    if not written:  # the folder keeps an earlier finished run, not these numbers
+        t.caption = f"{', '.join(parts)}; not written (not those of {printable(run_dir)})"
     best = getattr(record, "best_epoch", None)
     if record.status != "diverged" and best is not None and best < record.epochs:
         # as loss.png marks it: the errors above are not those of the last epoch
