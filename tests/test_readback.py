@@ -522,6 +522,13 @@ def test_report_says_a_sweeps_counts_predate_the_damage_to_its_runs(write, tmp_p
     r = invoke("report", out, "--json")
     statuses = sorted(row["status"] for row in json.loads(r.stdout) if row["kind"] == "run")
     assert statuses == ["damaged", "ok", "unreadable"] and "not a regular file" in r.stderr
+    # a link to a run folder, and one to nothing: left out with no word
+    (out / "linked").symlink_to(runs[2], target_is_directory=True)
+    (out / "dangling").symlink_to(out / "nowhere")
+    r = invoke("report", out, "--json")
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 4  # links are not followed
+    assert f"{out / 'linked'}: a link to {runs[2]}; report does not follow links" in r.stderr
+    assert "dangling: a link to" in r.stderr and "which does not exist" in r.stderr
 
 
 def _edit_metrics(run_dir, key: str, value, reseal: bool) -> None:

@@ -279,6 +279,19 @@ def folders_holding(root: Path, name: str) -> list[Path]:
     return sorted(found, key=natural)
 
 
+def links_under(root: Path) -> list[Path]:
+    """The links to folders (or to nothing) under ``root``, which the walks above do not
+    follow (a link may lead back up the tree, or to a run listed already), sorted."""
+    found = []
+    for where, folders, files in os.walk(root):
+        for f in folders + files:
+            path = Path(where) / f
+            if not f.startswith(".") and path.is_symlink() and not path.is_file():
+                found.append(path)
+        folders[:] = [f for f in folders if not f.startswith(".")]
+    return sorted(found, key=natural)
+
+
 def find_runs(root: Path) -> list[Path]:
     """Every folder under ``root`` holding a metrics.json, sorted (hidden ones skipped:
     they are folders being written)."""

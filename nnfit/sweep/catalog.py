@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 from nnfit.experiment.rundir import (
@@ -19,6 +20,7 @@ from nnfit.experiment.rundir import (
     check_run,
     find_runs,
     folders_holding,
+    links_under,
     load_metrics,
 )
 from nnfit.experiment.runfiles import load_summary, read_config, summary_changes
@@ -197,6 +199,13 @@ def collect(root: Path, with_problems: bool = False):
                 "config": cfg,
             }
         )
+    for link in links_under(root):  # listed, not followed: it read as no folder at all
+        try:
+            to = os.readlink(link)
+        except OSError:  # pragma: no cover - it was a link a moment ago
+            to = "?"
+        gone = "" if link.exists() else ", which does not exist"
+        problems.append(f"{link}: a link to {to}{gone}; report does not follow links")
     differs = differing(configs)
     for r in rows:
         r["config"] = Config(r["config"], differs)
