@@ -286,6 +286,56 @@ def test_lm_weights_do_not_depend_on_the_blas_threads(output_layer):
         np.testing.assert_array_equal(other, ends[0])
 
 
+def test_the_next_trials_factor_made_ahead_is_the_one_made_in_turn():
+    # a rejected trial's next damping is factored on a lane of its own beside this one's
+    # (SciPy's potrf wrapper holds the GIL, so LAPACK's is called through ctypes)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nnfit.engine import gauss_newton
+
+    assert gauss_newton._POTRF is not None  # else no factor is made ahead
+    P = gauss_newton.AHEAD_FROM
+    Jt = np.random.default_rng(0).normal(size=(P, 2 * P))
+    with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(1) as ahead:
+        alone, beside = gauss_newton.Normal(P), gauss_newton.Normal(P, pool, ahead)
+        for normal in (alone, beside):
+            normal.form(Jt)
+        first, second = np.full(P, 1.0), np.full(P, 2.0)
+        beside.speculate(second)  # as a trial starts: the next damping, then its own
+        assert beside.ready(second) and not beside.ready(first) and not alone.ready(second)
+        assert beside.factor(first) and alone.factor(first)
+        np.testing.assert_array_equal(np.tril(beside.C), np.tril(alone.C))
+        assert beside.factor(second) and alone.factor(second)  # the one made ahead
+        assert not beside.ready(second)  # taken
+        np.testing.assert_array_equal(np.tril(beside.C), np.tril(alone.C))
+        beside.speculate(np.full(P, -1e9))  # not positive definite, ahead as here
+        assert not beside.factor(np.full(P, -1e9))
+        assert beside.factor(first) and alone.factor(first)  # after it, afresh
+        np.testing.assert_array_equal(np.tril(beside.C), np.tril(alone.C))
+
+
+def test_lm_on_two_lanes_takes_the_factors_made_ahead(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    from nnfit.engine import gauss_newton
+
+    taken = []
+    factor = gauss_newton.Normal.factor
+
+    def counted(self, damping):
+        taken.append(self.ready(damping))
+        return factor(self, damping)
+
+    monkeypatch.setattr(gauss_newton.Normal, "factor", counted)
+    X = np.random.default_rng(1).uniform(size=(512, 1))
+    s = TrainSettings(optimizer={"name": "lm"}, epochs=10, early_stopping=None)
+    with threadpool_limits(2, user_api="blas"):
+        net = Network.create([1, 100, 1], rng=np.random.default_rng(0))  # P = 301
+        [res] = train(net, X, np.sin(2 * np.pi * X), settings=s)
+    assert res.steps > res.epochs  # some trials were rejected
+    assert sum(taken) == res.steps - res.epochs  # each next one's factor was made ahead
+
+
 def test_float32_lm_goes_without_the_acceleration():
     # float32 residuals make the finite difference's r'' rounding noise: the default
     # must then take plain LM's steps, bit for bit

@@ -263,7 +263,7 @@ class LM(Method):
         ridge = [max(float(hp["ridge"]), floor)]
         lin = Jacobian(net, X)
         Jt = np.zeros((P, len(y_aug) if varpro else n))  # Jᵀ: rows along the samples
-        normal = Normal(P, threads.pool)
+        normal = Normal(P, threads.pool, threads.ahead)
         last = {}  # the residual (and varpro's basis U) of the last evaluation
 
         def evaluate(x) -> float:
@@ -333,7 +333,7 @@ class LM(Method):
         # as the session's: against the larger of the start and predicting 0 everywhere
         limit = s.divergence_factor * max(cost, 0.5 * float(yv @ yv), 1e-300)
         steps, grad = 0, gradient(x)
-        damping = np.empty(P)
+        damping, following = np.empty(P), np.empty(P)
         formed = False
         if varpro:  # epoch 0 is the random-features model: the output layer solved exactly
             readout.solve(net, problem.X, problem.Y, s.l2)
@@ -358,7 +358,15 @@ class LM(Method):
             while mu <= hp["mu_max"]:
                 steps += 1
                 np.add(lam * mask, mu, out=damping)
-                ok = normal.factor(damping)
+                # the damping of the next trial, should this one be rejected, factored
+                # on a lane of its own (with one, nothing) beside this one's
+                np.add(lam * mask, mu * nu, out=following)
+                if normal.ready(damping):
+                    ok = normal.factor(damping)
+                    normal.speculate(following)
+                else:
+                    normal.speculate(following)
+                    ok = normal.factor(damping)
                 if not ok:  # JᵀJ + D not positive definite: damp more
                     mu *= hp["mu_inc"]
                     continue
