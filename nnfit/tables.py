@@ -188,6 +188,18 @@ def gradcheck_table(checks, title: str) -> Table:
 BASELINE_HEADERS = {"pwlinear": "pw-linear", "random_features": "random feat."}
 
 
+def _varies(groups: list[dict], name: str) -> bool:
+    """Whether baseline ``name`` differs between a point's seeds (random features draw
+    theirs from the seed; a fit to the data alone is the same for each), so that its
+    column is a mean."""
+    for r in groups:
+        stats = ((r.get("baselines") or {}).get(name) or {}).get("test_rmse") or {}
+        lo, hi = stats.get("min"), stats.get("max")
+        if lo is not None and hi is not None and hi > lo:
+            return True
+    return False
+
+
 def sweep_summary(summary: dict, width: int | None = None) -> Table:
     """Per grid point: seeds finished, errors; the title counts what finished."""
     from nnfit.sweep.grid import pretty
@@ -228,7 +240,8 @@ def sweep_summary(summary: dict, width: int | None = None) -> Table:
         # the baselines' test RMS error beside the network's, as summary.csv has them
         *(
             Col(
-                f"{BASELINE_HEADERS.get(name, name)}\n(test rmse)",
+                f"{BASELINE_HEADERS.get(name, name)}\n"
+                + ("(mean rmse)" if _varies(groups, name) else "(test rmse)"),
                 [fmt(baseline_rmse(r, name)) for r in groups],
                 keep=4 + i,
             )

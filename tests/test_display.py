@@ -204,6 +204,13 @@ def test_sweep_summary_at_80_columns_counts_what_finished():
     assert row.split()[-4:-2] == ["3.000e-03", "2.500e-02"]  # then params, train mse
     row = next(line for line in lines if line.startswith("hidden=[8]"))
     assert row.split()[-4:-2] == ["—", "—"]
+    # random features differ between seeds: their column is a mean, and says so
+    stats = {"mean": 2e-3, "min": 1e-3, "max": 3e-3, "n": 3}
+    summary["groups"][0]["baselines"]["random_features"] = {"test_rmse": stats}
+    lines = render(sweep_summary(summary, 200), 200).splitlines()
+    head = " ".join(" ".join(lines[1:3]).split())
+    assert "random feat." in head and "(mean rmse)" in head
+    assert head.count("(test rmse)") == 2  # Chebyshev's and pw-linear's: fits to the data
 
 
 def test_the_live_losses_are_the_historys_in_fs_units():
