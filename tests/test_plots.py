@@ -798,3 +798,13 @@ def test_a_baseline_with_fewer_parameters_than_any_network_gets_a_tick():
     ax_p = sweep_plots.width_figure(s).axes[2]
     assert ax_p.get_xticklabels()[0].get_text() == "1"
     assert min(ax_p.get_xticks()) == 1
+
+
+def test_a_long_formula_is_broken_before_a_term_not_cut():
+    # Franke's function was cut after a third of it: "… − (9…"
+    exp = config.from_dict({"target": {"name": "franke", "dim": 2}, "model": {"hidden": [4]}})
+    first, second, network = plots.describe(exp, 8.5).split("\n")
+    assert "…" not in first + second and second.strip().startswith("− ⅕e^(")
+    assert first.endswith("(9y−3)²/4)") and network.startswith("network 2-4-1")
+    exp = config.from_dict({"target": {"name": "sine"}, "model": {"hidden": [4]}})
+    assert len(plots.describe(exp, 8.5).split("\n")) == 2  # a short one keeps one line

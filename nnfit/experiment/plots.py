@@ -18,6 +18,7 @@ from matplotlib.lines import Line2D
 from nnfit.engine.network import Network
 from nnfit.engine.optimizers import OPTIMIZERS
 from nnfit.experiment.canvas import (
+    CHARS_PER_INCH,
     clip_line,
     finish,
     legend_below,
@@ -65,8 +66,28 @@ def network_text(exp) -> str:
 
 
 def describe(exp, width_in: float = 8.0) -> str:
-    """Two title lines: the target's formula, then the network and optimizer."""
-    return f"{clip_line(target_text(exp), width_in)}\n{network_text(exp)}"
+    """The title: the target's formula (on two lines where one does not hold it), then
+    the network and optimizer."""
+    return f"{wrap_formula(target_text(exp), width_in)}\n{network_text(exp)}"
+
+
+def wrap_formula(text: str, width_in: float) -> str:
+    """A formula in at most two lines of the figure's width, broken before a + or −
+    outside any bracket; what still does not fit is cut with '…' (Franke's function was
+    cut after a third of it)."""
+    n = int(width_in * CHARS_PER_INCH)
+    if len(text) <= n:
+        return text
+    depth, breaks = 0, []
+    for i, c in enumerate(text):
+        depth += c in "([{"
+        depth -= c in ")]}"
+        if depth == 0 and text[i : i + 3] in (" + ", " − ", " - ") and 0 < i <= n:
+            breaks.append(i)
+    if not breaks:
+        return clip_line(text, width_in)
+    cut = breaks[-1]
+    return f"{text[:cut]}\n{clip_line('   ' + text[cut + 1 :], width_in)}"
 
 
 # ---------------------------------------------------------------------------- fit
