@@ -23,6 +23,7 @@ iteration against 25.0).
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -253,6 +254,8 @@ class Normal:
     def form(self, Jt: Array) -> None:
         """H ← JᵀJ from Jt = Jᵀ (P × rows, C-ordered); NumPy computes a product with its
         own transpose by ``syrk``."""
+        if self.pending is not None:
+            self.copied.wait()  # a factor made ahead reads H first
         G, P = self.G, self.P
         if P < SPLIT_FROM:
             np.matmul(Jt, Jt.T, out=G)
@@ -282,13 +285,21 @@ class Normal:
 
     def speculate(self, damping: Array) -> None:
         """Start factoring H + diag(damping) on the lane of its own, for a trial that may
-        follow (nothing without that lane). H is copied here, so that forming the next
-        JᵀJ need not wait for it."""
+        follow (nothing without that lane). Forming the next JᵀJ waits only until that
+        lane has copied H, not for its factor."""
         if self.ahead is None:
             return
         self.settle()
         np.copyto(self.spare_damping, damping)
-        self.pending = self.ahead.submit(self.potrf, self._damped(self.spare, damping))
+        self.copied = threading.Event()
+        self.pending = self.ahead.submit(self._ahead, self.spare, self.spare_damping, self.copied)
+
+    def _ahead(self, C: Array, damping: Array, copied: threading.Event) -> int:
+        try:
+            self._damped(C, damping)
+        finally:
+            copied.set()  # H may change from here (form waits for this)
+        return self.potrf(C)
 
     def settle(self) -> int | None:
         """Wait for a factor started ahead; its info (None without one)."""
