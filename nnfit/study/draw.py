@@ -20,7 +20,11 @@ from nnfit.study.view import baseline, med, spread
 GREY = "0.45"
 #: baseline name → (legend text, marker)
 BASELINES = {
-    "chebyshev": ("Chebyshev series, at most the same parameter count", "s"),
+    "chebyshev": (
+        "Chebyshev series, at most the same parameter count, degree capped for a "
+        "well-conditioned fit",
+        "s",
+    ),
     "pwlinear": ("piecewise-linear fit, knots = width", "^"),
 }
 #: reference slopes: (exponent, line style, legend text)
