@@ -410,3 +410,20 @@ def test_section_2_gives_relus_fitted_slopes_beside_the_piecewise_linear_fits():
 def test_a_slope_cell_names_the_flat_head_it_left_out():
     fit = fit_slope([1, 2, 4, 8, 16], [[0.5], [0.5], [0.25], [0.125], [0.0625]])
     assert view.slope_cell(fit) == "−1.00 (2–16, width 1 flat)"
+
+
+def test_a_study_legend_takes_fewer_columns_rather_than_run_past_the_figure():
+    # three columns of the methods' entries ran past both edges of 2-activations.png
+    from matplotlib.lines import Line2D
+
+    from nnfit.experiment.canvas import new_figure, png
+    from nnfit.study import draw
+
+    fig = new_figure(9.0, 4.0)
+    fig.subplots().plot([1, 2], [1, 2])
+    labels = [f"entry {i}: " + "a long legend text of the figure " * 2 for i in range(6)]
+    draw.legend_below(fig, [Line2D([], []) for _ in labels], labels, ncols=3)
+    png(fig)
+    legend = fig.legends[0]
+    box = legend.get_window_extent(fig.canvas.get_renderer())
+    assert legend._ncols < 3 and box.x0 >= 0 and box.x1 <= fig.bbox.width

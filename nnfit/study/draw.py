@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from nnfit.experiment import canvas
 from nnfit.experiment.canvas import log_ticks_at, zero_floor
 from nnfit.study import methods
 from nnfit.study.view import baseline, med, spread
@@ -115,8 +116,9 @@ def style_handles(n_seeds: int, names=tuple(BASELINES), slopes=(-0.5, -2.0)) -> 
 
 
 def legend_below(fig, handles, labels, ncols: int = 3) -> None:
-    """One legend under the panels, outside every axes (it never covers data)."""
-    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=8)
+    """One legend under the panels, outside every axes (it never covers data), in fewer
+    columns where ``ncols`` would run past the figure's edges."""
+    canvas.legend_below(fig, handles, labels, ncols)
 
 
 def methods_legend(fig, sweeps, extra=()) -> None:
