@@ -234,7 +234,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         from pydantic import ValidationError
 
         from nnfit.experiment import config
-        from nnfit.experiment.messages import format_errors
+        from nnfit.experiment.messages import format_errors, python_values
         from nnfit.experiment.yamlfile import ConfigError, Problem
 
         name = type(self).__name__
@@ -276,9 +276,12 @@ class Regressor(RegressorMixin, BaseEstimator):
         sections = []
         for cls, section in ((config.ModelConfig, model), (config.TrainingConfig, training)):
             try:
-                sections.append(cls.model_validate(section))
+                with python_values():  # None, True and nan, as the caller wrote them
+                    sections.append(cls.model_validate(section))
             except ValidationError as exc:
-                for p in format_errors(exc, name, None, cls):
+                with python_values():
+                    found = format_errors(exc, name, None, cls)
+                for p in found:
                     if p.key in (None, "(top level)"):
                         # a check of the whole section: it names the file's keys
                         named = [_param(k) for k in _FILE_KEY.findall(p.message)]

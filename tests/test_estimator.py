@@ -439,3 +439,19 @@ def test_a_network_too_large_for_memory_is_refused_before_allocation():
         nnfit.Regressor(hidden=(100000, 100000), epochs=1).fit(X, y)  # NumPy: 74.5 GiB
     with pytest.raises(ValueError, match=r"batches of 2,000 rows would need about [\d,]+ MiB"):
         nnfit.Regressor(hidden=(10**6,), batch_size="full", optimizer="gd", epochs=1).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"lr": float("nan")}, "lr: input should be a finite number, got nan"),
+        ({"hidden": (True,)}, "hidden: must list whole numbers, got True in it"),
+        ({"activation": None}, "got None"),
+    ],
+)
+def test_parameters_are_shown_as_python_writes_them(params, says):
+    # they read ".nan", "true" and "null": a YAML file's spelling, not the caller's
+    X = np.linspace(0, 1, 8)[:, None]
+    with pytest.raises(nnfit.ConfigError) as info:
+        nnfit.Regressor(**params).fit(X, X[:, 0])
+    assert says in str(info.value)

@@ -8,6 +8,8 @@ near names, and cuts long values short.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import math
 import re
@@ -105,10 +107,28 @@ def _clean_loc(loc) -> tuple:
     )
 
 
+#: values are shown as Python writes them (None, True, nan), for the estimator's
+#: parameters, which are Python's and not a file's (see :func:`python_values`)
+_PYTHON = contextvars.ContextVar("python_values", default=False)
+
+
+@contextlib.contextmanager
+def python_values():
+    """Within it, :func:`shown` writes values as Python does."""
+    token = _PYTHON.set(True)
+    try:
+        yield
+    finally:
+        _PYTHON.reset(token)
+
+
 def shown(value, depth: int = 0) -> str:
     """A value given in a file, for a message, as YAML writes it: null, true, .inf,
     [1, null], {'a': true} (a file never shows Python's None and True), in lists and
-    sections too; anything else as its repr."""
+    sections too; anything else as its repr. Inside :func:`python_values`, as Python
+    writes it."""
+    if _PYTHON.get() and depth <= 20:
+        return repr(value)
     if value is None or isinstance(value, bool):
         return {None: "null", True: "true", False: "false"}[value]
     if isinstance(value, float) and not math.isfinite(value):
