@@ -241,7 +241,6 @@ class Normal:
         self.G = np.zeros((P, P))
         self.H = self.G.T
         self.C = np.zeros((P, P), order="F")
-        self.Hdiag = self.H.reshape(-1, order="F")[:: P + 1]
         self.potrf = _POTRF or _scipy_potrf
         # the factor of the next trial's damping, made on a lane of its own while this
         # trial's is made here (see speculate): its buffer, damping and pending info
