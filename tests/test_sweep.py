@@ -385,6 +385,10 @@ def test_report_csv_leaves_a_missing_or_null_value_empty():
     lines = catalog.to_csv(rows, ["training.clip_norm", "training.l2"]).splitlines()
     n = len(catalog.COLUMNS)
     assert [line.split(",")[n:] for line in lines[1:]] == [["", "0.1"], ["1", ""]]
+    # a float in full: mu_dec 1/3 read 0.333333
+    rows = [{"config": {"training.optimizer.mu_dec": 1 / 3}}]
+    line = catalog.to_csv(rows, ["training.optimizer.mu_dec"]).splitlines()[1]
+    assert float(line.split(",")[n]) == 1 / 3
 
 
 def test_report_shows_first_the_keys_whose_values_tell_runs_apart():

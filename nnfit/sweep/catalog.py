@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from pathlib import Path
 
@@ -246,6 +247,15 @@ def _sweep_status(folder: Path, bad: list[Path], problems: list[str]):
     return s.get("name"), status, s.get("wall_s")
 
 
+def _csv_value(v) -> str:
+    """A config value for the CSV: a float in full, as it reads back (the table's
+    value_text writes six digits, 0.333333), 1.0 as 1."""
+    if type(v) is float and math.isfinite(v):
+        text = repr(v)
+        return text[:-2] if text.endswith(".0") else text
+    return value_text(v)
+
+
 def to_csv(rows: list[dict], differs: list[str] = ()) -> str:
     """The rows as CSV: the fixed columns, then one per differing config key."""
     buf = io.StringIO()
@@ -256,7 +266,7 @@ def to_csv(rows: list[dict], differs: list[str] = ()) -> str:
         w.writerow(
             [
                 *("" if r.get(k) is None else r.get(k) for k in COLUMNS),
-                *("" if cfg.get(k) is None else value_text(cfg[k]) for k in differs),
+                *("" if cfg.get(k) is None else _csv_value(cfg[k]) for k in differs),
             ]
         )
     return buf.getvalue()
