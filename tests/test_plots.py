@@ -808,3 +808,14 @@ def test_a_long_formula_is_broken_before_a_term_not_cut():
     assert first.endswith("(9y−3)²/4)") and network.startswith("network 2-4-1")
     exp = config.from_dict({"target": {"name": "sine"}, "model": {"hidden": [4]}})
     assert len(plots.describe(exp, 8.5).split("\n")) == 2  # a short one keeps one line
+
+
+def test_a_short_runs_loss_axis_has_whole_epochs_and_converged_says_of_what():
+    # an 18-epoch LM run read 2.5, 7.5, 12.5 on its axis, and "converged" at 0.26
+    exp, rec = _run("sine", 1, [4], epochs=18, optimizer="lm")
+    rec.stop_reason = "converged"
+    fig = plots.loss_figure(exp, rec)
+    canvas.png(fig)
+    ticks = [t for t in fig.axes[0].get_xticks() if 0 <= t <= 18]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert fig.axes[0].get_title().endswith("(a minimum, maybe a local one)")

@@ -14,6 +14,7 @@ from matplotlib import colormaps
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from nnfit.engine.network import Network
 from nnfit.engine.optimizers import OPTIMIZERS
@@ -262,7 +263,8 @@ def _with_penalty(label: str) -> str:
 STOPS = {
     "epochs": "ran to the epoch limit",
     "early_stopping": "early stopping: the validation loss stopped improving",
-    "converged": "converged: the training cost stopped improving",
+    # a minimum of the training cost, not a good fit (LM stuck at 0.26 said the same)
+    "converged": "converged: the training cost stopped improving (a minimum, maybe a local one)",
     "diverged": "diverged: the cost blew up; the marked epoch's weights were kept",
     "interrupted": "interrupted (Ctrl-C)",
     "callback": "stopped by the caller",
@@ -335,6 +337,8 @@ def loss_figure(exp, record) -> Figure:
     epochs = int(ep[-1]) if ep.size else 0
     if ep.size and np.ptp(ep) == 0:  # one row, or epoch 0 and a solve after it
         _one_epoch(ax)
+    else:  # epochs are whole: a short run's axis read 2.5, 7.5, 12.5
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if epochs == 0 and exp.training.output_layer == "lstsq" and stop != "diverged":
         ax.set_title("no training: the output layer solved once by least squares", fontsize=9)
     else:
