@@ -131,6 +131,8 @@ def _config(section: str, name: str, key: str, value) -> dict:
     cfg[part][field] = {"name": name, key: value}
     if section == "training.optimizer" and OPTIMIZERS[name].full_batch:
         cfg["training"]["batch_size"] = "full"
+    if section == "training.optimizer" and name == "lm" and key in ("ridge", "ridge_min"):
+        cfg["training"]["output_layer"] = "lstsq"  # the output layer's ridge: used there
     lr_min = isinstance(value, int | float) and not isinstance(value, bool) and key == "lr_min"
     if lr_min and math.isfinite(value) and 1e-3 < value <= 1e6:  # a floor below the rate
         cfg["training"]["optimizer"] = {"name": "adam", "lr": float(value)}

@@ -997,12 +997,13 @@ def test_float32_lm_records_what_it_runs_and_refuses_what_it_cannot():
     double = config.from_dict({**base, "training": {"optimizer": "lm"}})
     assert double.run_config()["training"]["optimizer"]["geodesic"] == 0.75
     for key, value in (("geodesic", 0.5), ("ridge_min", 1e-12), ("ridge", 1e-9)):
-        t = {"optimizer": {"name": "lm", key: value}, "dtype": "float32"}
+        t = {"optimizer": {"name": "lm", key: value}, "dtype": "float32", "output_layer": "lstsq"}
         with pytest.raises(config.ConfigError) as err:
             config.from_dict({**base, "training": t}, "f.yaml")
         (line,) = err.value.problems
         assert line.startswith(f"f.yaml: training.optimizer.{key}: float32") and "float64" in line
     ok = {"optimizer": {"name": "lm", "geodesic": 0, "ridge_min": 1e-6}, "dtype": "float32"}
+    ok["output_layer"] = "lstsq"  # the ridge is the least-squares output layer's
     opt = config.from_dict({**base, "training": ok}).run_config()["training"]["optimizer"]
     assert opt["geodesic"] == 0 and opt["ridge_min"] == 1e-6
 
@@ -1024,3 +1025,26 @@ def test_a_choice_that_is_neither_a_name_nor_a_section_says_it_takes_both(key, v
     text = str(exc.value)
     assert f"training.{key}: must be a name ({names}" in text
     assert "or a section {name: …, …}, got " in text and "section of keys" not in text
+
+
+def test_lms_ridge_needs_a_least_squares_output_layer_and_ridge_min_at_most_ridge():
+    # both were accepted and changed nothing, or could not be met, unsaid
+    def training(**opt):
+        return {"target": {"name": "sine"}, "training": {"optimizer": {"name": "lm", **opt}}}
+
+    for key in ("ridge", "ridge_min"):
+        with pytest.raises(config.ConfigError, match=rf"optimizer\.{key}: .*output_layer: lstsq"):
+            config.from_dict(training(**{key: 0.5}))
+    config.from_dict(training(ridge=1e-6, ridge_min=1e-14))  # the defaults, as written back
+    for dtype in ("float32", "float64"):  # a resolved config reads back as it was
+        exp = config.from_dict(
+            {**training(), "training": {**training()["training"], "dtype": dtype}}
+        )
+        again = config.from_dict(exp.model_dump(mode="json"))
+        assert again.training.optimizer.params() == exp.training.optimizer.params()
+    lstsq = training(ridge=1e-3, ridge_min=1.0)
+    lstsq["training"]["output_layer"] = "lstsq"
+    with pytest.raises(config.ConfigError, match="ridge_min must be at most ridge"):
+        config.from_dict(lstsq)
+    lstsq["training"]["optimizer"]["ridge"] = 0.0  # no ridge: it starts at ridge_min
+    config.from_dict(lstsq)

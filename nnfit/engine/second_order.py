@@ -205,6 +205,12 @@ class LM(Method):
             raise ValueError(
                 f"mu must be at most mu_max ({hyper['mu_max']:g}), got {hyper['mu']:g}"
             )
+        # the ridge halves from ridge down to ridge_min (ridge 0: from ridge_min)
+        if 0 < hyper["ridge"] < hyper["ridge_min"]:
+            raise ValueError(
+                f"ridge_min must be at most ridge ({hyper['ridge']:g}): the output layer's "
+                f"ridge halves from ridge down to it; got {hyper['ridge_min']:g}"
+            )
 
     @classmethod
     def in_precision(cls, given: dict, dtype) -> tuple[dict, list[tuple[str, str]]]:

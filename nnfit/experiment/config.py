@@ -189,6 +189,28 @@ class TrainingConfig(_Strict):
 
     @model_validator(mode="before")
     @classmethod
+    def _ridge_needs_lstsq(cls, data):
+        """lm's ridge and ridge_min are the least-squares output layer's: given with a
+        trained one they changed nothing, unsaid. Their defaults pass (a resolved
+        config.yaml writes every parameter)."""
+        if not isinstance(data, dict) or data.get("output_layer", "trained") == "lstsq":
+            return data
+        opt = data.get("optimizer")
+        if isinstance(opt, dict) and opt.get("name") == "lm":
+            method = OPTIMIZERS["lm"]
+            dtype = data.get("dtype") if data.get("dtype") in ("float32", "float64") else None
+            fills = method.in_precision({}, dtype or "float64")[0]
+            for key in ("ridge", "ridge_min"):
+                if key in opt and opt[key] not in (method.params[key].default, fills.get(key)):
+                    raise _AtKey(
+                        f"optimizer.{key}",
+                        "is the least-squares output layer's ridge: it needs "
+                        "training.output_layer: lstsq; remove it or set output_layer: lstsq",
+                    )
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _precision(cls, data):
         """The optimizer's parameters for the dtype (lm in float32: no geodesic
         acceleration, the ridge ≥ 1e-8) fill its defaults, so that the resolved config
