@@ -445,7 +445,7 @@ def report(
     for line in problems[:5]:
         _say(f"warning: {line}")
     if len(problems) > 5:
-        _say(f"warning: and {len(problems) - 5} more folders that cannot be read")
+        _say(f"warning: and {len(problems) - 5} more folders or links like these")
     if as_json:
         write(json.dumps(rows, indent=2) + "\n")
     elif csv:

@@ -529,6 +529,18 @@ def test_report_says_a_sweeps_counts_predate_the_damage_to_its_runs(write, tmp_p
     assert r.exit_code == 0 and len(json.loads(r.stdout)) == 4  # links are not followed
     assert f"{out / 'linked'}: a link to {runs[2]}; report does not follow links" in r.stderr
     assert "dangling: a link to" in r.stderr and "which does not exist" in r.stderr
+    # a loop of links was said not to exist; a linked metrics.json was read as the run's
+    (out / "dangling").unlink()
+    (out / "loop-a").symlink_to(out / "loop-b")
+    (out / "loop-b").symlink_to(out / "loop-a")
+    real = runs[2] / "real.json"
+    (runs[2] / "metrics.json").rename(real)
+    (runs[2] / "metrics.json").symlink_to(real)
+    r = invoke("report", out, "--json")
+    assert "loop-a: a link to" in r.stderr and "a loop of links" in r.stderr
+    assert "metrics.json: a link in place of the file the run wrote" in r.stderr
+    [linked] = [row for row in json.loads(r.stdout) if row["path"].endswith(runs[2].name)]
+    assert linked["status"] == "damaged"
 
 
 def _edit_metrics(run_dir, key: str, value, reseal: bool) -> None:

@@ -496,6 +496,10 @@ _WRITTEN = ("config.yaml", "model.npz", "history.csv", "data.npz")
 REQUIRED = {"ok": _WRITTEN, "diverged": _WRITTEN}
 
 
+#: a file of a run replaced by a link (to the same bytes, or not)
+LINKED = "a link in place of the file the run wrote"
+
+
 def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
     """Why ``run_dir`` is not a done run (of ``config_hash``, if given), or None.
 
@@ -508,6 +512,8 @@ def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
         m = load_metrics(run_dir)
     except ResultsError as exc:
         return str(exc)
+    if (run_dir / "metrics.json").is_symlink():  # the run wrote files, and no links
+        return f"{run_dir}/metrics.json: {LINKED}"
     if m.get("sha256") is None:  # the numbers of a run are only trusted as written
         return f"{run_dir}/metrics.json: records no checksum of its own"
     if own_digest(m) != m["sha256"]:
@@ -530,6 +536,8 @@ def check_run(run_dir: Path, config_hash: str | None = None) -> str | None:
         if type(size) is not int or size < 0 or not isinstance(rec.get("sha256"), str):
             return f"{run_dir}/metrics.json: files.{name}: not a size and a checksum"
         p = run_dir / name
+        if p.is_symlink():
+            return f"{p}: {LINKED}"
         try:
             got = file_digest(p, rec["bytes"])
         except FileNotFoundError:

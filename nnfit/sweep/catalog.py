@@ -151,6 +151,17 @@ class Config(dict):
         super().__init__((k, cfg[k]) for k in keys if k in cfg)
 
 
+def _leads(link: Path) -> str:
+    """Where a link leads, when not to a folder: nowhere, or round in a loop."""
+    try:
+        link.resolve(strict=True)
+    except FileNotFoundError:
+        return ", which does not exist"
+    except (RuntimeError, OSError):  # a loop of links (RuntimeError up to Python 3.12)
+        return ", a loop of links"
+    return ""
+
+
 def collect(root: Path, with_problems: bool = False):
     """One row per run folder (metrics.json) and per sweep (summary.json) under ``root``,
     and the config keys that differ between the runs (each run row's ``config``); with
@@ -205,8 +216,7 @@ def collect(root: Path, with_problems: bool = False):
             to = os.readlink(link)
         except OSError:  # pragma: no cover - it was a link a moment ago
             to = "?"
-        gone = "" if link.exists() else ", which does not exist"
-        problems.append(f"{link}: a link to {to}{gone}; report does not follow links")
+        problems.append(f"{link}: a link to {to}{_leads(link)}; report does not follow links")
     differs = differing(configs)
     for r in rows:
         r["config"] = Config(r["config"], differs)
