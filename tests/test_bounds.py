@@ -328,6 +328,9 @@ def run_dir(tmp_path_factory):
         # an unclosed quote: the 2-D header read "'x,y' is not a number", the 1-D one passed
         ('"x,y\n0.1,0.2\n', ':1: a quote (") is opened and not closed'),
         ('x,y\n0.1,"0.2\n', ':2: a quote (") is opened and not closed'),
+        # another separator read as "'0.1\t0.2' is not a number" alone
+        ("0.1\t0.2\n", "columns are separated by commas, not a tab"),
+        ("0.1;0.2\n", "columns are separated by commas, not a semicolon"),
     ],
 )
 def test_bad_predict_input_is_refused_with_its_line(run_dir, tmp_path, text, expect):
@@ -723,7 +726,8 @@ def test_a_formula_never_finite_and_xyz_in_4d_are_said_as_such(tmp_path):
     f = tmp_path / "e.yaml"
     f.write_text(TINY.replace("sin(2*pi*x)", "1/0"))
     refused(
-        invoke("validate", f), "target is not finite at any training point (F = inf everywhere)"
+        invoke("validate", f),
+        "target is not finite at any of the 64 training points (F = inf at each)",
     )
     f.write_text(TINY.replace("sin(2*pi*x), dim: 1", "x + y, dim: 4"))
     refused(invoke("validate", f), "(x, y, z name the variables up to 3-D; in 4-D write x0 … x3)")

@@ -531,7 +531,7 @@ BAD_FILES = {
         "at most 2000 characters",
     ),
     "infinite formula": ("target: {expr: 9**9**9}\n", "not finite"),
-    "log of negative": ("target: {expr: log(x-1)}\n", "not finite at any training point"),
+    "log of negative": ("target: {expr: log(x-1)}\n", "not finite at any of the"),
     "name with slash": ("name: ../evil\n" + BASE, "name"),
     "name with separator": ("name: a/b\n" + BASE, "name"),
     "duplicate key": (BASE + "training: {epochs: 3}\n", "given twice"),

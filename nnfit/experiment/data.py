@@ -126,8 +126,10 @@ def evaluate(F, X: Array, what: str) -> Array:
         point = ", ".join(f"{v:.6g}" for v in X[i])
         if bad.all():  # the formula, not one point: 1/0, x % 0
             same = bool(np.isnan(y).all() or (y == y[i]).all())
-            value = f"F = {y[i]} everywhere" if same else f"F = {y[i]} at ({point})"
-            raise DataError(f"target is not finite at any {what} point ({value})")
+            value = f"F = {y[i]} at each" if same else f"F = {y[i]} at ({point})"
+            raise DataError(
+                f"target is not finite at any of the {len(y):,} {what} points ({value})"
+            )
         raise DataError(f"target is not finite at the {what} point ({point}): F = {y[i]}")
     return y
 

@@ -60,7 +60,12 @@ def _numbers(parts: list[str]) -> list[float] | None:
 def _bad(parts: list[str]) -> str:
     """The first field that is not a number, in words."""
     j, p = next((j, p.strip()) for j, p in enumerate(parts) if _numbers([p]) is None)
-    return f"column {j + 1} is empty" if not p else f"{_show(p)} is not a number"
+    if not p:
+        return f"column {j + 1} is empty"
+    for sep, name in (("\t", "a tab"), (";", "a semicolon")):
+        if sep in p and all(_numbers([q]) is not None for q in p.split(sep)):
+            return f"{_show(p)} is not a number; columns are separated by commas, not {name}"
+    return f"{_show(p)} is not a number"
 
 
 def parse_x(items: list[str], dim: int) -> Array:
