@@ -819,3 +819,13 @@ def test_a_short_runs_loss_axis_has_whole_epochs_and_converged_says_of_what():
     ticks = [t for t in fig.axes[0].get_xticks() if 0 <= t <= 18]
     assert ticks and all(float(t).is_integer() for t in ticks)
     assert fig.axes[0].get_title().endswith("(a minimum, maybe a local one)")
+
+
+def test_the_gradient_caption_says_what_the_rows_at_each_solve_are():
+    # the dips at every solve (the output layer's gradient is rounding there) were unsaid
+    exp, rec = _run("sine", 1, [8], epochs=60, output_layer="lstsq", output_every=20)
+    title = plots.gradients_figure(exp, rec).axes[0].get_title()
+    assert title.endswith("\nrows at a solve of the output layer: the full batch's gradient "
+                          "after it (the output layer's is rounding)")  # fmt: skip
+    exp, rec = _run("sine", 1, [8], epochs=60)
+    assert "solve" not in plots.gradients_figure(exp, rec).axes[0].get_title()

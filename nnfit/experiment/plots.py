@@ -420,6 +420,12 @@ def gradients_figure(exp, record) -> Figure:
     ax.grid(alpha=0.3)
     if window > 1:
         how = f"dark: running median over {window} epochs; light: each epoch"
+        marks = sum(v == 1.0 for v in h.get("output_solved", []))
+        if marks > 1:  # first-order training with solves between its epochs
+            how += (
+                "\nrows at a solve of the output layer: the full batch's gradient after it "
+                "(the output layer's is rounding)"
+            )
     elif ep.size == 1:
         how = "one evaluation, at the weights as they end (no epochs ran)"
         _one_epoch(ax)
