@@ -151,6 +151,12 @@ def run_summary(record, run_dir, written: bool = True) -> Table:
 
         kept = kept_epoch(on_val, (es or {}).get("min_delta") or 0.0)
         t.caption += f"\nweights restored from epoch {best:,} ({kept})"
+    if _solved_at_the_end(getattr(record, "history", None) or {}):
+        # the live display's last line is the epoch before that solve
+        t.caption += (
+            f"\nthe output layer solved by least squares once more after epoch "
+            f"{int(record.history['epoch'][-1]):,}: the errors above are after it"
+        )
     if record.status == "diverged" and not record.error:  # what the errors above are of
         from nnfit.experiment.messages import kept_weights
 
@@ -159,6 +165,14 @@ def run_summary(record, run_dir, written: bool = True) -> Table:
         kept = kept_weights(best, solved).replace("as initialised", "as initialised (epoch 0)")
         t.caption += f"\n{failure(said)}; the errors above are those of {kept}"
     return t
+
+
+def _solved_at_the_end(h: dict) -> bool:
+    """Whether a history ends on a closing least-squares solve that changed the cost."""
+    epochs, solved, train = h.get("epoch") or [], h.get("output_solved") or [], h.get("train_loss")
+    if len(epochs) < 2 or len(solved) != len(epochs) or not train or epochs[-1] == 0:
+        return False
+    return solved[-1] == 1.0 and epochs[-1] == epochs[-2] and train[-1] != train[-2]
 
 
 def gradcheck_table(checks, title: str) -> Table:

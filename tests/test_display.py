@@ -515,3 +515,22 @@ def test_a_diverged_run_with_a_solved_output_layer_names_its_ridge_too():
     )
     metrics["output_layer"] = "trained"
     assert failure(metrics).endswith("; a smaller lr may help")
+
+
+def test_a_closing_solve_is_said_under_the_run_table():
+    # the live line's last losses were 100 times the table's, with no word of the solve
+    from nnfit.tables import run_summary
+
+    part = {"rmse": 1e-3, "max_abs": 2e-3, "mae": 1e-3, "rel_l2": 1e-3, "r2": 0.99}
+    history = {
+        "epoch": [0, 1, 2, 3, 3],
+        "train_loss": [1.0, 0.5, 0.2, 0.1, 1e-4],
+        "output_solved": [1.0, 0.0, 0.0, 0.0, 1.0],
+    }
+    said = "the output layer solved by least squares once more after epoch 3: the errors"
+    for last, says in ((1e-4, True), (0.1, False)):  # kept, or not (the same cost)
+        history["train_loss"][-1] = last
+        record = _record({"train": part, "val": None, "test": part}, history=history)
+        console = Console(file=StringIO(), width=200)
+        console.print(run_summary(record, "results/tiny/w1"))
+        assert (said in " ".join(console.file.getvalue().split())) == says
