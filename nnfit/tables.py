@@ -154,8 +154,8 @@ def run_summary(record, run_dir, written: bool = True) -> Table:
     if _solved_at_the_end(getattr(record, "history", None) or {}):
         # the live display's last line is the epoch before that solve
         t.caption += (
-            f"\nthe output layer solved by least squares once more after epoch "
-            f"{int(record.history['epoch'][-1]):,}: the errors above are after it"
+            "\nthe output layer solved by least squares once more at the end, for the "
+            "hidden layers kept: the errors above are after it"
         )
     if record.status == "diverged" and not record.error:  # what the errors above are of
         from nnfit.experiment.messages import kept_weights

@@ -331,6 +331,7 @@ def run_dir(tmp_path_factory):
         # another separator read as "'0.1\t0.2' is not a number" alone
         ("0.1\t0.2\n", "columns are separated by commas, not a tab"),
         ("0.1;0.2\n", "columns are separated by commas, not a semicolon"),
+        ("x0\tx1\n0.1\t0.2\n", ":1: 'x0\\tx1' is not a number; columns are separated by commas"),
     ],
 )
 def test_bad_predict_input_is_refused_with_its_line(run_dir, tmp_path, text, expect):

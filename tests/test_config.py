@@ -1042,6 +1042,9 @@ def test_lms_ridge_needs_a_least_squares_output_layer_and_ridge_min_at_most_ridg
         )
         again = config.from_dict(exp.model_dump(mode="json"))
         assert again.training.optimizer.params() == exp.training.optimizer.params()
+        switched = exp.model_dump(mode="json")  # float32's config run in float64
+        switched["training"]["dtype"] = "float64"
+        config.from_dict(switched)
     lstsq = training(ridge=1e-3, ridge_min=1.0)
     lstsq["training"]["output_layer"] = "lstsq"
     with pytest.raises(config.ConfigError, match="ridge_min must be at most ridge"):

@@ -527,7 +527,7 @@ def test_a_closing_solve_is_said_under_the_run_table():
         "train_loss": [1.0, 0.5, 0.2, 0.1, 1e-4],
         "output_solved": [1.0, 0.0, 0.0, 0.0, 1.0],
     }
-    said = "the output layer solved by least squares once more after epoch 3: the errors"
+    said = "the output layer solved by least squares once more at the end, for the hidden"
     for last, says in ((1e-4, True), (0.1, False)):  # kept, or not (the same cost)
         history["train_loss"][-1] = last
         record = _record({"train": part, "val": None, "test": part}, history=history)

@@ -826,6 +826,6 @@ def test_the_gradient_caption_says_what_the_rows_at_each_solve_are():
     exp, rec = _run("sine", 1, [8], epochs=60, output_layer="lstsq", output_every=20)
     title = plots.gradients_figure(exp, rec).axes[0].get_title()
     assert title.endswith("\nrows at a solve of the output layer: the full batch's gradient "
-                          "after it (the output layer's is rounding)")  # fmt: skip
+                          "after it (the output layer's is near 0)")  # fmt: skip
     exp, rec = _run("sine", 1, [8], epochs=60)
     assert "solve" not in plots.gradients_figure(exp, rec).axes[0].get_title()

@@ -191,15 +191,16 @@ class TrainingConfig(_Strict):
     @classmethod
     def _ridge_needs_lstsq(cls, data):
         """lm's ridge and ridge_min are the least-squares output layer's: given with a
-        trained one they changed nothing, unsaid. Their defaults pass (a resolved
-        config.yaml writes every parameter)."""
+        trained one they changed nothing, unsaid. The values a resolved config.yaml
+        writes pass (the defaults, and float32's ridge_min)."""
         if not isinstance(data, dict) or data.get("output_layer", "trained") == "lstsq":
             return data
         opt = data.get("optimizer")
         if isinstance(opt, dict) and opt.get("name") == "lm":
             method = OPTIMIZERS["lm"]
-            dtype = data.get("dtype") if data.get("dtype") in ("float32", "float64") else None
-            fills = method.in_precision({}, dtype or "float64")[0]
+            # what a resolved config writes, in either precision (float32 fills its
+            # ridge_min; the file may since have been switched to float64)
+            fills = method.in_precision({}, "float32")[0]
             for key in ("ridge", "ridge_min"):
                 if key in opt and opt[key] not in (method.params[key].default, fills.get(key)):
                     raise _AtKey(

@@ -424,7 +424,7 @@ def gradients_figure(exp, record) -> Figure:
         if marks > 1:  # first-order training with solves between its epochs
             how += (
                 "\nrows at a solve of the output layer: the full batch's gradient after it "
-                "(the output layer's is rounding)"
+                "(the output layer's is near 0)"
             )
     elif ep.size == 1:
         how = "one evaluation, at the weights as they end (no epochs ran)"

@@ -62,10 +62,17 @@ def _bad(parts: list[str]) -> str:
     j, p = next((j, p.strip()) for j, p in enumerate(parts) if _numbers([p]) is None)
     if not p:
         return f"column {j + 1} is empty"
+    return f"{_show(p)} is not a number{_separator(p)}"
+
+
+def _separator(field: str) -> str:
+    """'; columns are separated by commas, not a tab' for a field of numbers or names
+    that another separator joins; else ''."""
     for sep, name in (("\t", "a tab"), (";", "a semicolon")):
-        if sep in p and all(_numbers([q]) is not None for q in p.split(sep)):
-            return f"{_show(p)} is not a number; columns are separated by commas, not {name}"
-    return f"{_show(p)} is not a number"
+        pieces = [q.strip().strip('"') for q in field.split(sep)]
+        if sep in field and all(_numbers([q]) is not None or NAME.fullmatch(q) for q in pieces):
+            return f"; columns are separated by commas, not {name}"
+    return ""
 
 
 def parse_x(items: list[str], dim: int) -> Array:
@@ -160,8 +167,10 @@ def _row(path: Path, i: int, line: str, dim: int) -> list[float] | None:
                 raise DataError(f"{path}:1: column {empty + 1} of the header is empty")
         if i == 1 and all(named):
             if len(parts) != dim:
+                n = len(parts)
                 raise DataError(
-                    f"{path}:1: the header has {len(parts)} columns, the model takes {dim}"
+                    f"{path}:1: the header has {n} column{'' if n == 1 else 's'}, the model "
+                    f"takes {dim}"
                 )
             return None
         raise DataError(f"{path}:{i}: {_bad(parts)}")
