@@ -541,6 +541,9 @@ def test_report_says_a_sweeps_counts_predate_the_damage_to_its_runs(write, tmp_p
     assert "metrics.json: a link in place of the file the run wrote" in r.stderr
     [linked] = [row for row in json.loads(r.stdout) if row["path"].endswith(runs[2].name)]
     assert linked["status"] == "damaged"
+    real.unlink()  # a link to nothing in metrics.json's place was called missing
+    r = invoke("report", out, "--json")
+    assert f"metrics.json: a link to {real}, which does not exist" in r.stderr
 
 
 def _edit_metrics(run_dir, key: str, value, reseal: bool) -> None:

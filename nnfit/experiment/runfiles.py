@@ -183,6 +183,9 @@ def _load_json(path: Path, model: type[BaseModel]) -> dict:
         with open_regular(path) as fh:
             raw = fh.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
+        if path.is_symlink():  # it was said to be missing, with the link in plain sight
+            gone = os.readlink(path)
+            raise ResultsError(f"{path}: a link to {gone}, which does not exist") from None
         raise ResultsError(f"{path}: missing") from None
     except OSError as exc:
         raise ResultsError(f"{path}: cannot read: {exc.strerror or exc}") from None
