@@ -271,7 +271,7 @@ class Regressor(RegressorMixin, BaseEstimator):
             root = seed_sequence(self.random_state)
         except ValueError as exc:
             allowed = "None, an int ≥ 0, a numpy Generator or RandomState"
-            bad("random_state", allowed, self.random_state, str(exc))
+            bad("random_state", allowed, self.random_state, str(exc).removeprefix("random_state "))
         said = {p.key for p in problems}  # a parameter refused above is not refused again
         sections = []
         for cls, section in ((config.ModelConfig, model), (config.TrainingConfig, training)):
@@ -293,7 +293,9 @@ class Regressor(RegressorMixin, BaseEstimator):
                     elif _param(p.key) not in said:
                         param, message = _param(p.key), _as_params(p.message)
                         sub = p.key[len(param) + 1 :] if p.key.startswith(f"{param}.") else ""
-                        if sub and p.key not in _PARAMS and sub not in message:
+                        if sub.isdigit():  # an item of hidden, counted from 1
+                            message = f"item {int(sub) + 1}: {message}"
+                        elif sub and sub != "name" and p.key not in _PARAMS and sub not in message:
                             message = f"{sub}: {message}"  # schedule's lr_min, named
                         bad(param, p.allowed, p.given, message)
         if problems:

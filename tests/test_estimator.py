@@ -447,6 +447,10 @@ def test_a_network_too_large_for_memory_is_refused_before_allocation():
         ({"lr": float("nan")}, "lr: input should be a finite number, got nan"),
         ({"hidden": (True,)}, "hidden: must list whole numbers, got True in it"),
         ({"activation": None}, "got None"),
+        # the key was named twice, an index bare, and the optimizer's name as a sub-key
+        ({"random_state": True}, "Regressor: random_state: must be None, an int"),
+        ({"hidden": (8, float("nan"))}, "hidden: item 2: input should be a finite number"),
+        ({"optimizer": None}, "Regressor: optimizer: allowed 'gd'"),
     ],
 )
 def test_parameters_are_shown_as_python_writes_them(params, says):
