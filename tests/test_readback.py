@@ -516,6 +516,11 @@ def test_report_says_a_sweeps_counts_predate_the_damage_to_its_runs(write, tmp_p
     assert statuses == ["damaged", "ok", "unreadable"]  # every run folder has its row
     [unread] = [row for row in rows if row["status"] == "unreadable"]
     assert unread["path"].endswith(runs[0].name) and unread["test_rmse"] is None
+    # why, in the row itself: stderr names five problems at most
+    [damaged] = [row for row in rows if row["status"] == "damaged"]
+    assert "metrics.json: not valid JSON" in unread["why"]
+    assert damaged["why"].startswith(f"{runs[1]}/history.csv: changed")
+    assert {row["why"] for row in rows if row["status"] == "ok"} == {None}
     # a folder in metrics.json's place: the run was left out, "no finished runs found"
     (runs[0] / "metrics.json").unlink()
     (runs[0] / "metrics.json").mkdir()

@@ -183,6 +183,7 @@ def collect(root: Path, with_problems: bool = False):
                     "path": str(run_dir.relative_to(root)),
                     **dict.fromkeys(COLUMNS[2:]),
                     "status": "unreadable",
+                    "why": str(exc),
                     "config": {},
                 }
             )
@@ -201,6 +202,7 @@ def collect(root: Path, with_problems: bool = False):
                 "path": str(run_dir.relative_to(root)),
                 "name": m.get("name"),
                 "status": "damaged" if damage else m.get("status"),
+                "why": damage,  # what the status says, in words (None for a sound run)
                 "epochs": m.get("epochs"),
                 "n_params": m.get("n_params"),
                 "test_rmse": test.get("rmse"),
