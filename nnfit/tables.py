@@ -206,8 +206,10 @@ def _varies(groups: list[dict], name: str) -> bool:
     """Whether baseline ``name`` differs between a point's seeds (random features draw
     theirs from the seed; a fit to the data alone is the same for each), so that its
     column is a mean."""
+    from nnfit.sweep.summary import baseline_stats
+
     for r in groups:
-        stats = ((r.get("baselines") or {}).get(name) or {}).get("test_rmse") or {}
+        stats = baseline_stats(r, name)
         lo, hi = stats.get("min"), stats.get("max")
         if lo is not None and hi is not None and hi > lo:
             return True

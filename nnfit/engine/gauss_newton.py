@@ -248,7 +248,7 @@ class Normal:
         if self.ahead is not None:
             self.spare = np.zeros((P, P), order="F")
             self.spare_damping = np.full(P, np.nan)
-        self.pending = None
+        self.pending, self.copied = None, None
 
     def form(self, Jt: Array) -> None:
         """H ← JᵀJ from Jt = Jᵀ (P × rows, C-ordered); NumPy computes a product with its
@@ -312,7 +312,6 @@ class Normal:
         if self.ready(damping):
             info = self.settle()
             self.C, self.spare = self.spare, self.C
-            self.spare_damping.fill(np.nan)
         else:
             info = self.potrf(self._damped(self.C, damping))
         return info == 0

@@ -340,6 +340,7 @@ class LM(Method):
         limit = s.divergence_factor * max(cost, 0.5 * float(yv @ yv), 1e-300)
         steps, grad = 0, gradient(x)
         damping, following = np.empty(P), np.empty(P)
+        penalty = lam * mask  # the L2 term of every trial's damping
         formed = False
         if varpro:  # epoch 0 is the random-features model: the output layer solved exactly
             readout.solve(net, problem.X, problem.Y, s.l2)
@@ -363,16 +364,18 @@ class LM(Method):
             accepted = False
             while mu <= hp["mu_max"]:
                 steps += 1
-                np.add(lam * mask, mu, out=damping)
-                # the damping of the next trial, should this one be rejected, factored
-                # on a lane of its own (with one, nothing) beside this one's
-                np.add(lam * mask, mu * nu, out=following)
-                if normal.ready(damping):
+                np.add(penalty, mu, out=damping)
+                if normal.ahead is None:
                     ok = normal.factor(damping)
-                    normal.speculate(following)
-                else:
-                    normal.speculate(following)
-                    ok = normal.factor(damping)
+                else:  # the damping of the next trial, should this one be rejected,
+                    # factored on a lane of its own beside this one's
+                    np.add(penalty, mu * nu, out=following)
+                    if normal.ready(damping):
+                        ok = normal.factor(damping)
+                        normal.speculate(following)
+                    else:
+                        normal.speculate(following)
+                        ok = normal.factor(damping)
                 if not ok:  # JᵀJ + D not positive definite: damp more
                     mu *= hp["mu_inc"]
                     continue

@@ -145,6 +145,10 @@ def _fields(line: str) -> list[str]:
     return next(csv.reader([line]), [""])
 
 
+def _n_columns(n: int) -> str:
+    return f"{n} column{'' if n == 1 else 's'}"
+
+
 def _row(path: Path, i: int, line: str, dim: int) -> list[float] | None:
     """The numbers of one line; None for a header on the first line."""
     if line.count('"') % 2:  # CSV doubles a quote inside a field, so a closed one is even
@@ -167,16 +171,13 @@ def _row(path: Path, i: int, line: str, dim: int) -> list[float] | None:
                 raise DataError(f"{path}:1: column {empty + 1} of the header is empty")
         if i == 1 and all(named):
             if len(parts) != dim:
-                n = len(parts)
                 raise DataError(
-                    f"{path}:1: the header has {n} column{'' if n == 1 else 's'}, the model "
-                    f"takes {dim}"
+                    f"{path}:1: the header has {_n_columns(len(parts))}, the model takes {dim}"
                 )
             return None
         raise DataError(f"{path}:{i}: {_bad(parts)}")
     if len(vals) != dim:
-        n = len(vals)
-        raise DataError(f"{path}:{i}: {n} column{'' if n == 1 else 's'}, the model takes {dim}")
+        raise DataError(f"{path}:{i}: {_n_columns(len(vals))}, the model takes {dim}")
     for j, v in enumerate(vals):
         if not math.isfinite(v):
             raise DataError(f"{path}:{i}: column {j + 1} is {parts[j].strip()}, not finite")

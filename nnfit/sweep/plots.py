@@ -413,10 +413,11 @@ def _small_multiples(summary: dict, series: dict[str, list[dict]]) -> Figure:
         refs = _references(ax, w, _stat(rows, RMSE, "mean"), _dim(rows)) or refs
         zeros = zeros or any((_stat(rows, m, "mean") == 0).any() for m in (RMSE, SUP))
         fit = fits.get(key, {})
-        note = describe(fit).split(" (")[0].split(";")[0] if fit else "no slope"
-        note += _failed_text(rows)
         if not any(r.get("n_ok") for r in rows):
-            note = _curve_text(rows, fit)
+            note = _curve_text(rows, fit)  # all failed: nothing drawn
+        else:  # the slope alone: a panel's title has no room for its widths and notes
+            note = describe(fit).split(" (")[0].split(";")[0] if fit else "no slope"
+            note += _failed_text(rows)
         name = _series_name(rows)
         c = colors[i % len(colors)]
         ax.set_title(f"{name}\n{note}", fontsize=8, color=c)

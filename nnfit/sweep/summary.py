@@ -197,9 +197,14 @@ def baseline_names(summary: dict) -> list[str]:
     return list(dict.fromkeys(n for r in summary["groups"] for n in r.get("baselines", {})))
 
 
+def baseline_stats(row: dict, name: str) -> dict:
+    """A grid point's test RMS error statistics of baseline ``name`` ({}: not fitted)."""
+    return ((row.get("baselines") or {}).get(name) or {}).get("test_rmse") or {}
+
+
 def baseline_rmse(row: dict, name: str):
     """A grid point's mean test RMS error of baseline ``name`` (None: not fitted there)."""
-    return (((row.get("baselines") or {}).get(name) or {}).get("test_rmse") or {}).get("mean")
+    return baseline_stats(row, name).get("mean")
 
 
 def write_summary(folder: Path, summary: dict, figures: dict | None = None) -> None:
