@@ -242,4 +242,83 @@ def markdown(result: dict) -> str:
             "(`pip install -e '.[bench]'`)"
         )
     lines += [f"- {e}" for e in extras]
+    lines += ["", "## README's tables (`python bench/report.py` prints them again)", ""]
+    return "\n".join(lines) + "\n" + readme(result)
+
+
+#: README's columns: (heading, tool per workload; W4's nnfit and JAX are the stacked ones)
+README_COLUMNS = [
+    ("floor", {"W4": "numpy-batched"}, "numpy"),
+    ("nnfit", {"W4": "nnfit-stack"}, "nnfit"),
+    ("JAX", {"W4": "jax-vmap"}, "jax-scan"),
+    ("PyTorch", {"W4": None}, "torch"),
+    ("scikit-learn", {"W4": None}, "sklearn"),
+]
+
+
+def _thousands(x) -> str:
+    return "" if x is None else f"{x:,.0f}" if x >= 1000 else f"{x:.1f}"
+
+
+def readme(result: dict) -> str:
+    """README's performance tables from one run: per workload the floor, nnfit and its
+    ratio, float32 and its ratio to float64, JAX, PyTorch and scikit-learn (µs per step,
+    best of the run's repeats); the LM iterations; the goals."""
+    m = result["machine"]
+    ok = {(r["workload"], r["tool"]): r["us_best"] for r in result["rows"] if "error" not in r}
+    simd = (result.get("activation") or {}).get("simd", {}).get("found", [])
+    avx = "with" if any(s.startswith("AVX512") for s in simd) else "without"
+    blas = m["blas"].split(" (")[0]
+    lines = [
+        f"One run ({m['cpu']} {avx} AVX-512, {m['cores']} cores, Python {m['python']}, "
+        f"NumPy {m['numpy']} with {blas}, {m['date']}, load average "
+        f"{_f(m['load_avg_1min'], '.1f')} at the end). µs per optimizer step, best of "
+        f"{result['repeats']}; float64 unless said:",
+        "",
+        "| workload | floor | nnfit | × floor | float32 | JAX | PyTorch | scikit-learn |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for wl in DESCRIPTION:
+        us = {h: ok.get((wl, special.get(wl, tool))) for h, special, tool in README_COLUMNS}
+        if us["floor"] is None and us["nnfit"] is None:
+            continue
+        ratio = _f(us["nnfit"] / us["floor"], ".2f") if us["floor"] and us["nnfit"] else ""
+        f32, f64 = ok.get((wl, "nnfit-float32")), ok.get((wl, "nnfit"))
+        single = f"{_thousands(f32)} ({f32 / f64:.2f}×)" if f32 and f64 else ""
+        lines.append(
+            f"| {wl} | {_thousands(us['floor'])} | {_thousands(us['nnfit'])} | {ratio} | "
+            f"{single} | {_thousands(us['JAX'])} | {_thousands(us['PyTorch'])} | "
+            f"{_thousands(us['scikit-learn'])} |"
+        )
+    lm = result.get("lm")
+    if isinstance(lm, list) and lm:
+        lines += [
+            "",
+            "| width | parameters | µs / iteration | trials | GFLOP/s | GEMM GFLOP/s | share |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in lm:
+            width = f"{r['width']}" + ("" if r.get("geodesic", True) else ", no acceleration")
+            lines.append(
+                f"| {width} | {r['P']} | {_thousands(r['us_per_iter'])} | "
+                f"{r['trials_per_iter']:.1f} | {r['gflops']:.1f} | {r['gemm_gflops']:.1f} | "
+                f"{r['share']:.2f} |"
+            )
+    lines += ["", "| goal | limit | measured | met |", "| --- | ---: | ---: | --- |"]
+    for g in result["goals"]:
+        sign = "≥" if g.get("at_least") else "≤"
+        unit = " s" if g["goal"].endswith("(s)") else ""
+        name = g["goal"].removesuffix(" (s)")
+        value = "—" if g["value"] is None else f"{g['value']:.2f}{unit}"
+        met = {True: "yes", False: "no", None: "not measured"}[g["met"]]
+        lines.append(f"| {name} | {sign} {g['limit']:g}{unit} | {value} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.argv[1] if sys.argv[1:] else Path(__file__).with_name("results.json"))
+    print(readme(json.loads(path.read_text())), end="")

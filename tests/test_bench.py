@@ -159,3 +159,48 @@ def test_the_report_takes_the_default_lm_for_its_goal_and_shows_the_one_thread_f
     text = report.markdown(result)
     assert "BLAS 2 threads (369.4 on one)" in text
     assert "| 256 | yes | 769 |" in text and "| 256 | no | 769 |" in text
+
+
+def test_readme_tables_put_each_tool_in_its_column_and_state_the_machine():
+    import report
+
+    rows = [
+        {"workload": "W1", "tool": "numpy", "us_best": 16.0},
+        {"workload": "W1", "tool": "nnfit", "us_best": 18.0},
+        {"workload": "W1", "tool": "jax-scan", "us_best": 6.0},
+        {"workload": "W2", "tool": "numpy", "us_best": 300.0},
+        {"workload": "W2", "tool": "nnfit", "us_best": 310.0},
+        {"workload": "W2", "tool": "nnfit-float32", "us_best": 155.0},
+        {"workload": "W2", "tool": "torch", "us_best": 1234.0},
+        {"workload": "W4", "tool": "numpy", "us_best": 16.0},  # not W4's floor
+        {"workload": "W4", "tool": "numpy-batched", "us_best": 10.0},
+        {"workload": "W4", "tool": "nnfit-stack", "us_best": 11.0},
+        {"workload": "W4", "tool": "jax-vmap", "us_best": 4.4},
+    ]
+    for r in rows:  # what results.md shows besides
+        r.update(us_median=r["us_best"], final_mse=0.1, peak_rss_mb=50.0)
+    rows.append({"workload": "W3", "tool": "sklearn", "error": "timed out"})
+    machine = {"cpu": "AMD EPYC", "cores": 2, "python": "3.11.7", "numpy": "2.4.6",
+               "blas": "openblas 0.3.31 (2 threads)", "date": "2026-12-07 15:00",
+               "load_avg_1min": 0.4}  # fmt: skip
+    lm = [{"width": 256, "geodesic": False, "n": 1024, "P": 769, "us_per_iter": 23819.0,
+           "trials_per_iter": 2.1, "gflops": 39.4, "gemm_gflops": 86.6, "gemm_threads": 2,
+           "share": 0.455}]  # fmt: skip
+    simd = {"found": ["X86_V4", "AVX512_ICL"]}
+    extras = {"lm": lm, "activation": {"simd": simd, "tanh_f64_us": 4.7, "tanh_f32_us": 1.6},
+              "startup": {"help_s": 0.17, "validate_s": 0.5}}  # fmt: skip
+    result = report.assemble(rows, extras, machine, [], False, 3)
+    text = report.readme(result)
+    assert text.startswith(
+        "One run (AMD EPYC with AVX-512, 2 cores, Python 3.11.7, NumPy 2.4.6 with openblas "
+        "0.3.31, 2026-12-07 15:00, load average 0.4 at the end). µs per optimizer step, best of 3"
+    )
+    assert "| W1 | 16.0 | 18.0 | 1.12 |  | 6.0 |  |  |" in text
+    assert "| W2 | 300.0 | 310.0 | 1.03 | 155.0 (0.50×) |  | 1,234 |  |" in text
+    assert "| W4 | 10.0 | 11.0 | 1.10 |  | 4.4 |  |  |" in text  # the stacked ones
+    assert "| W3 |" not in text  # nothing but a failure measured
+    assert "| 256, no acceleration | 769 | 23,819 | 2.1 | 39.4 | 86.6 | 0.46 |" in text
+    assert "| W4 nnfit sweep, stacked / numpy-batched | ≤ 1 | 1.10 | no |" in text
+    assert "| nnfit --help | ≤ 0.3 s | 0.17 s | yes |" in text
+    assert "| LM iteration at width 256 / GEMM rate | ≥ 0.5 | — | not measured |" in text
+    assert report.markdown(result).endswith(text)
