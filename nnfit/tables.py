@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rich import box
 from rich.cells import cell_len
+from rich.measure import Measurement
 from rich.table import Table
 
 from nnfit.display import failure, fmt, out
@@ -91,39 +92,67 @@ def _r2(v) -> str:
     return fmt(v, ".3e" if big else ".4f")
 
 
-def run_summary(record, run_dir, written: bool = True) -> Table:
-    """The run's errors, epochs and time, and the folder it was written to (with
-    ``written`` False, that these numbers were not written there)."""
+def _baselines(record) -> dict:
+    """The baselines asked for and fitted, by name."""
+    return {
+        k: b
+        for k, b in ((record.metrics or {}).get("baselines") or {}).items()
+        if isinstance(b, dict) and b.get("rmse") is not None
+    }
+
+
+def _run_table(record, columns: list[str]) -> Table:
+    """The run table with these error columns: the network's sets, then its baselines
+    on the same test set (their own parameter counts)."""
     why = record.stop_reason if record.stop_reason not in ("", record.status) else ""
     t = Table(
         title=f"{record.name} · {record.run_id} · {record.status}" + (f" ({why})" if why else "")
     )
     t.add_column("set")
-    for col in ("rmse", "max_abs", "mae", "rel_l2", "r2"):
+    for col in columns:
         t.add_column(col, justify="right", no_wrap=True, min_width=9)
+
+    def cell(m: dict, c: str) -> str:
+        return _r2(m.get(c)) if c == "r2" else fmt(m.get(c))
+
     for part in ("train", "val", "test"):
         m = (record.metrics or {}).get(part) or {}
-        t.add_row(
-            part,
-            *(fmt(m.get(c)) for c in ("rmse", "max_abs", "mae", "rel_l2")),
-            _r2(m.get("r2")),
-        )
-    # the baselines asked for, on the same test set (their own parameter counts)
-    fitted = {
-        k: b
-        for k, b in ((record.metrics or {}).get("baselines") or {}).items()
-        if isinstance(b, dict) and b.get("rmse") is not None
-    }
+        t.add_row(part, *(cell(m, c) for c in columns))
+    fitted = _baselines(record)
     if fitted:
         t.rows[-1].end_section = True  # a rule between the network's sets and them
-    for name, b in fitted.items():
+    for name, b in fitted.items():  # no mae or r2 for a baseline
         t.add_row(
             f"{name} ({b.get('n_params')})",
-            *(fmt(b.get(c)) if c != "mae" else "" for c in ("rmse", "max_abs", "mae", "rel_l2")),
-            "",
+            *(fmt(b.get(c)) if c not in ("mae", "r2") else "" for c in columns),
         )
+    return t
+
+
+#: the run table's error columns, and the order they are left out in when it is too wide
+RUN_COLUMNS = ("rmse", "max_abs", "mae", "rel_l2", "r2")
+RUN_DROPPED = ("mae", "r2", "rel_l2", "max_abs")
+
+
+def run_summary(record, run_dir, written: bool = True, width: int | None = None) -> Table:
+    """The run's errors, epochs and time, and the folder it was written to (with
+    ``written`` False, that these numbers were not written there). The table fits
+    ``width`` (the console's): error columns are left out, mae first, and named in the
+    caption, which wraps at the table's width (a table wider than the console was cut at
+    its edge, and with it letters of the caption)."""
+    width = width or out.width
+    columns = list(RUN_COLUMNS)
+    t = _run_table(record, columns)
+    for col in RUN_DROPPED:
+        if Measurement.get(out, out.options.update(width=10**4), t).maximum <= width:
+            break
+        columns.remove(col)
+        t = _run_table(record, columns)
+    left_out = [c for c in RUN_COLUMNS if c not in columns]
+    fitted = _baselines(record)
+    done = "" if record.status == "ok" else " completed"  # "diverged in epoch 1": 0 completed
     parts = [
-        count(record.epochs, "epoch"),
+        count(record.epochs, "epoch") + done,
         count(record.steps, "step"),
         f"{record.wall_s:.2f} s",
         count(record.n_params, "parameter"),
@@ -164,6 +193,9 @@ def run_summary(record, run_dir, written: bool = True) -> Table:
         solved = ((record.config or {}).get("training") or {}).get("output_layer") == "lstsq"
         kept = kept_weights(best, solved).replace("as initialised", "as initialised (epoch 0)")
         t.caption += f"\n{failure(said)}; the errors above are those of {kept}"
+    if left_out:
+        note = _left_out_note(left_out, width).replace("--csv or --json", "metrics.json")
+        t.caption += f"\n{note}"
     return t
 
 

@@ -399,7 +399,7 @@ def test_the_run_summary_shows_the_baselines_asked_for():
             "sgd+lstsq",
             0,
             "help; the errors above are those of the hidden weights as initialised (epoch 0), "
-            "the output layer solved",
+            "with the output layer solved for them",
         ),
     ],
 )
@@ -534,3 +534,25 @@ def test_a_closing_solve_is_said_under_the_run_table():
         console = Console(file=StringIO(), width=200)
         console.print(run_summary(record, "results/tiny/w1"))
         assert (said in " ".join(console.file.getvalue().split())) == says
+
+
+@pytest.mark.parametrize(("width", "left_out"), [(60, "mae"), (50, "mae, r2"), (200, None)])
+def test_the_run_table_fits_a_narrow_terminal_and_loses_no_letter_of_its_caption(width, left_out):
+    # at 60 columns the table was cut at the console's edge, and with it the caption's
+    # wrapped lines: "…momentum-l" / "s0-2c394315" for "…momentum-ls-s0-2c394315"
+    from nnfit.tables import run_summary
+
+    part = {"rmse": 1.5e-2, "max_abs": 5.7e-2, "mae": 1.2e-2, "rel_l2": 3.2e-2, "r2": 0.9971}
+    record = _record({"train": part, "val": part, "test": part})
+    path = "/tmp/results/e5-franke-momentum-lstsq/w48-softplus-momentum-ls-s0-2c394315"
+    console = Console(file=StringIO(), width=width)
+    console.print(run_summary(record, path, width=width))
+    text = console.file.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert path in "".join(line.strip() for line in text.splitlines())
+    said = " ".join(text.split())
+    if left_out is None:
+        assert "not shown" not in said and "1.200e-02" in said
+    else:
+        assert f"not shown at {width} columns: {left_out} (see metrics.json)" in said
+        assert "1.200e-02" not in said and "1.500e-02" in said  # mae out, rmse kept

@@ -774,11 +774,20 @@ def test_a_run_that_diverged_in_its_first_epoch_is_not_called_untrained():
         k: v[:1] * 2 for k, v in rec.history.items()
     }  # fmt: skip
     ax = plots.loss_figure(exp, rec).axes[0]
-    assert (
-        ax.get_title()
-        == "0 epochs; diverged: the cost blew up; the marked epoch's weights were kept"
+    assert ax.get_title() == (  # "the marked epoch's weights were kept", none marked
+        "0 epochs completed; diverged in epoch 1 (the cost blew up)\nkept: the hidden "
+        "weights as initialised, with the output layer solved for them"
     )
     assert ax.get_xlim() == (-1, 1)
+    exp, rec = _run("sine", 1, [8], epochs=5)
+    rec.stop_reason, rec.best_epoch = "diverged", 3
+    rec.history = {k: v[:5] for k, v in rec.history.items()}  # epochs 0 … 4
+    ax = plots.loss_figure(exp, rec).axes[0]
+    assert ax.get_title() == (
+        "4 epochs completed; diverged in epoch 5 (the cost blew up)\nkept: epoch 3's "
+        "weights (marked)"
+    )
+    assert list(ax.get_lines()[-1].get_xdata()) == [3, 3]  # the mark
 
 
 def test_the_gradient_ratio_caption_is_whole_for_a_deep_net_whose_gradients_vanish():

@@ -359,8 +359,9 @@ def kept_epoch(on_val: bool, min_delta: float = 0.0) -> str:
 def kept_weights(best: int | None, solved: bool) -> str:
     """Whose weights a diverged run's errors are: "epoch 7's weights", "the weights as
     initialised", or with a least-squares output layer (the closing solve is for the
-    kept hidden layers) "the hidden weights as initialised, the output layer solved"."""
+    kept hidden layers) "the hidden weights as initialised, with the output layer solved for
+    them"."""
     if not solved:
         return f"epoch {best:,}'s weights" if best else "the weights as initialised"
     hidden = f"epoch {best:,}'s hidden weights" if best else "the hidden weights as initialised"
-    return hidden + ", the output layer solved"
+    return hidden + ", with the output layer solved for them"

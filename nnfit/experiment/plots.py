@@ -265,7 +265,7 @@ STOPS = {
     "early_stopping": "early stopping: the validation loss stopped improving",
     # a minimum of the training cost, not a good fit (LM stuck at 0.26 said the same)
     "converged": "converged: the training cost stopped improving (a minimum, maybe a local one)",
-    "diverged": "diverged: the cost blew up; the marked epoch's weights were kept",
+    "diverged": "diverged: the cost blew up",
     "interrupted": "interrupted (Ctrl-C)",
     "callback": "stopped by the caller",
 }
@@ -320,7 +320,8 @@ def loss_figure(exp, record) -> Figure:
             label="output layer solved by least squares (training cost after it)",
         )
     best = getattr(record, "best_epoch", None)
-    if best is not None and ep.size and best < ep[-1]:
+    marked = best is not None and ep.size and best < ep[-1]
+    if marked:
         es = exp.training.early_stopping
         on_val = has_val and (es is None or es.monitor == "val")
         what = kept_epoch(on_val, es.min_delta if es is not None else 0.0)
@@ -341,6 +342,13 @@ def loss_figure(exp, record) -> Figure:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if epochs == 0 and exp.training.output_layer == "lstsq" and stop != "diverged":
         ax.set_title("no training: the output layer solved once by least squares", fontsize=9)
+    elif stop == "diverged":  # the epoch it diverged in and whose weights g has
+        kept = kept_weights(best, exp.training.output_layer == "lstsq")
+        ax.set_title(
+            f"{epochs:,} epochs completed; diverged in epoch {epochs + 1:,} (the cost blew "
+            f"up)\nkept: {kept}{' (marked)' if marked else ''}",
+            fontsize=9,
+        )
     else:
         ax.set_title(f"{epochs:,} epochs; {STOPS.get(stop, stop)}", fontsize=9)
     if ax_lr is not None:
