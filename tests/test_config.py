@@ -742,9 +742,15 @@ def test_a_key_under_a_default_choice_is_the_default_choices(write, given, expec
 def test_the_schema_takes_an_init_section_without_a_name():
     # the loader took `init: {scale: 2}` as domain's while the schema, for editors,
     # still required a name
+    import jsonschema
+
     init = config.schema()["$defs"]["InitConfig"]
-    assert "name" not in init.get("required", [])
-    assert init["properties"]["name"]["default"] == config.ModelConfig.model_fields["init"].default
+    default = config.ModelConfig.model_fields["init"].default
+    assert init["default"] == default == "domain"
+    [unnamed] = [v for v in init["anyOf"][1:] if "name" not in v.get("required", [])]
+    assert unnamed["properties"]["name"] == {"const": default}
+    data = {"target": {"name": "sine"}, "model": {"init": {"scale": 2}}}
+    jsonschema.validate(data, config.schema())
 
 
 @pytest.mark.parametrize(

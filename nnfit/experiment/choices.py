@@ -179,25 +179,40 @@ class _Named(_NumbersAreNumbers):
         return {"name": self.name, **self.params()}
 
 
-def _params_schema(table: dict[str, dict]) -> dict:
-    """JSON Schema properties for every declared parameter, saying which names take it."""
-    props: dict[str, dict] = {}
-    for name, declared in table.items():
-        for key, param in declared.items():
-            entry = props.setdefault(key, {**param.json_schema(), "x-for": []})
-            entry["x-for"].append(name)
-    for entry in props.values():
-        entry["description"] = (
-            f"{entry.pop('description', '')} (for {', '.join(entry.pop('x-for'))})".strip()
-        )
-    return props
+def _named_schema(table: dict[str, dict], takes=None):
+    """JSON Schema of a choice: its name alone, or a section of its name and the
+    parameters that name takes (and no other key, as the loader refuses them); the
+    default's section may leave out the name (``init: {scale: 2}`` is domain's).
+    ``takes(name, field)`` says which of the class's other fields a name uses."""
 
-
-def _named_schema(table):
-    def extra(schema: dict) -> None:
-        schema.setdefault("properties", {}).update(_params_schema(table))
+    def extra(schema: dict, cls) -> None:
+        props = schema.get("properties", {})
+        default = cls.model_fields["name"].default
+        variants = []
+        for name, declared in table.items():
+            fixed = {k: v for k, v in props.items() if k != "name" and (takes or _all)(name, k)}
+            keys = {k: p.json_schema() for k, p in declared.items()}
+            variant = {
+                "type": "object",
+                "title": name,
+                "properties": {"name": {"const": name}, **fixed, **keys},
+                "additionalProperties": False,
+            }
+            if name != default:
+                variant["required"] = ["name"]
+            variants.append(variant)
+        names = {"type": "string", "enum": list(table), "description": "a name alone"}
+        title = schema.get("title")
+        schema.clear()
+        schema.update({"title": title, "anyOf": [names, *variants]})
+        if isinstance(default, str):
+            schema["default"] = default
 
     return ConfigDict(extra="allow", frozen=True, json_schema_extra=extra)
+
+
+def _all(name: str, field: str) -> bool:
+    return True
 
 
 class ActivationConfig(_Named):
@@ -219,7 +234,10 @@ class LossConfig(_Named):
 
 
 class OptimizerConfig(_Named):
-    model_config = _named_schema({n: cls.params for n, cls in OPTIMIZERS.items()})
+    model_config = _named_schema(
+        {n: cls.params for n, cls in OPTIMIZERS.items()},
+        takes=lambda name, field: field != "lr" or "lr" in OPTIMIZERS[name].honours,
+    )
     name: _lit(OPTIMIZERS) = "adam"
     lr: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
     _params: ClassVar[dict[str, dict]] = {n: cls.params for n, cls in OPTIMIZERS.items()}

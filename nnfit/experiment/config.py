@@ -594,4 +594,7 @@ def load_raw(path: str | Path, overrides=()) -> tuple[Any, Located]:
 
 
 def schema() -> dict:
-    return Experiment.model_json_schema()
+    """The experiment file's JSON Schema (draft 2020-12, which pydantic writes)."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema"} | (
+        Experiment.model_json_schema()
+    )
