@@ -623,7 +623,9 @@ def test_the_loss_figure_marks_each_least_squares_solve_and_the_title_says_how_o
     assert solved == [0, 10, 20, 30, 30]  # the start, every 10 epochs, the closing solve
     fig = plots.loss_figure(exp, rec)
     marks = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "D"]
-    assert len(marks) == 1 and list(marks[0].get_xdata()) == solved
+    # the closing solve is for the hidden layers kept: drawn at their epoch
+    assert rec.best_epoch < 30
+    assert len(marks) == 1 and list(marks[0].get_xdata()) == [*solved[:-1], rec.best_epoch]
     assert "output solved every 10 epochs and at the end" in fig._suptitle.get_text()
     exp, rec = _run("sine", 1, [4], epochs=3, optimizer={"name": "lm"}, output_layer="lstsq")
     assert "(variable projection)" in plots.loss_figure(exp, rec)._suptitle.get_text()
@@ -838,3 +840,35 @@ def test_the_gradient_caption_says_what_the_rows_at_each_solve_are():
                           "after it (the output layer's is near 0)")  # fmt: skip
     exp, rec = _run("sine", 1, [8], epochs=60)
     assert "solve" not in plots.gradients_figure(exp, rec).axes[0].get_title()
+
+
+def test_a_closing_solve_for_restored_hidden_layers_is_drawn_at_their_epoch():
+    # loss.png drew it at the last epoch, and both curves dipped there, although the
+    # weights were restored from an earlier epoch and the solve was for those
+    exp, rec = _run("runge", 1, [16], epochs=200, optimizer="lm", output_layer="lstsq")
+    best, last = rec.best_epoch, rec.history["epoch"][-1]
+    assert 0 < best < last and rec.history["output_solved"][0] == 1.0  # epoch 0 solved
+    fig = plots.loss_figure(exp, rec)
+    ax = fig.axes[0]
+    train, val, diamonds = ax.get_lines()[:3]
+    assert train.get_xdata()[-1] == val.get_xdata()[-1] == last
+    assert len(train.get_xdata()) == len(rec.history["epoch"]) - 1  # not the closing row
+    assert list(diamonds.get_xdata()) == [0, best]
+    assert diamonds.get_ydata()[-1] == rec.history["train_loss"][-1]
+    labels = fig.legends[0].get_texts()
+    said = " ".join(t.get_text().replace("\n", " ") for t in labels)
+    assert f"the last, at the end, for epoch {best}'s hidden layers" in said
+    # the rise after epoch 0's exact solve is LM's ridge, said in the legend
+    assert rec.history["train_loss"][1] > rec.history["train_loss"][0]
+    assert "under LM's ridge (1e-06, halved each step down to 1e-14)" in said
+    box = fig.legends[0].get_window_extent(fig.canvas.get_renderer())
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width
+
+
+def test_lbfgs_with_a_solved_output_layer_marks_epoch_0_as_solved():
+    _, rec = _run("sine", 1, [8], epochs=5, optimizer="lbfgs", output_layer="lstsq")
+    assert rec.history["output_solved"][0] == 1.0
+    _, rec = _run("sine", 1, [8], epochs=5, optimizer="lbfgs")
+    assert "output_solved" not in rec.history or not any(
+        v == 1.0 for v in rec.history["output_solved"]
+    )

@@ -111,9 +111,9 @@ class LBFGS(Method):
             g = problem.grad[0].astype(np.float64)
             return c, g[:hidden] if varpro else g
 
-        if varpro:
+        if varpro:  # epoch 0's row follows that solve, as a first-order method's does
             readout.solve(net, problem.X, problem.Y, s.l2)
-        problem.begin(session, math.nan)
+        problem.begin(session, math.nan, **({"output_solved": 1.0} if varpro else {}))
         if session.settings.epochs == 0 or not session.active.any():
             return
         x0 = theta[:hidden] if varpro else theta
@@ -342,9 +342,11 @@ class LM(Method):
         damping, following = np.empty(P), np.empty(P)
         penalty = lam * mask  # the L2 term of every trial's damping
         formed = False
+        solved = {}
         if varpro:  # epoch 0 is the random-features model: the output layer solved exactly
             readout.solve(net, problem.X, problem.Y, s.l2)
-        problem.begin(session, math.nan, mu=mu)
+            solved = {"output_solved": 1.0}
+        problem.begin(session, math.nan, mu=mu, **solved)
         if varpro:
             # the ridge's first steps rise above that start by design: early stopping's end
             # is compared with it, not held to its loss (see Session.set_start_aside)

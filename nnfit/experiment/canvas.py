@@ -195,7 +195,10 @@ def _legend_width(labels, ncols: int, size: float = 8.0) -> float:
     from matplotlib.textpath import TextToPath
 
     measure, prop = TextToPath(), FontProperties(size=size)
-    widths = [measure.get_text_width_height_descent(t, prop, ismath=False)[0] for t in labels]
+    widths = [  # a label's widest line (the measure draws a newline as a missing glyph)
+        max(measure.get_text_width_height_descent(line, prop, ismath=False)[0] for line in lines)
+        for lines in (str(t).split("\n") for t in labels)
+    ]
     # entries fill the columns top to bottom
     rows = -(-len(labels) // ncols)
     cols = [max(widths[i : i + rows]) for i in range(0, len(widths), rows)]

@@ -295,21 +295,38 @@ def loss_figure(exp, record) -> Figure:
     if penalty:  # the training cost adds it; the validation loss does not
         ylabel = _with_penalty(ylabel)
     train = np.asarray(h["train_loss"], dtype=float)
+    val = np.asarray([v if v is not None else np.nan for v in h["val_loss"]], dtype=float)
+    solved = np.asarray([v == 1.0 for v in h.get("output_solved", [])], dtype=bool)
+    best = getattr(record, "best_epoch", None)
+    # a closing solve for hidden layers restored from an earlier epoch is of that epoch:
+    # its diamond goes there, and the curves end on the last epoch trained (they dipped
+    # at their end, at an epoch whose weights g does not have)
+    at = ep.copy()
+    if (
+        ep.size > 2
+        and solved.size == ep.size
+        and solved[-1]
+        and ep[-1] == ep[-2]
+        and best is not None
+        and best < ep[-1]
+    ):
+        at[-1] = best
+        curve = slice(0, -1)
+    else:
+        curve = slice(None)
     train_label = (f"training cost C (incl. {penalty} penalty)" if penalty else "training loss") + (
         ", on the whole training set"  # one batch an epoch (lm, lbfgs, gd, or asked for)
         if exp.training.batch_size == "full" or ep.size == 1
         else ", mean over the epoch's batches"
     )
     dot = {"marker": "o", "ms": 5} if ep.size < 3 else {}  # a line of one point draws nothing
-    ax.semilogy(ep, train, color="tab:blue", label=train_label, **dot)
-    val = np.asarray([v if v is not None else np.nan for v in h["val_loss"]], dtype=float)
+    ax.semilogy(ep[curve], train[curve], color="tab:blue", label=train_label, **dot)
     has_val = bool(np.isfinite(val).any())
     if has_val:
-        ax.semilogy(ep, val, color="tab:orange", label="validation loss", **dot)
-    solved = np.asarray([v == 1.0 for v in h.get("output_solved", [])], dtype=bool)
+        ax.semilogy(ep[curve], val[curve], color="tab:orange", label="validation loss", **dot)
     if solved.size == ep.size and solved.any():
         ax.semilogy(
-            ep[solved],
+            at[solved],
             train[solved],
             ls="none",
             marker="D",
@@ -317,9 +334,24 @@ def loss_figure(exp, record) -> Figure:
             mfc="none",
             color="black",
             zorder=3,
-            label="output layer solved by least squares (training cost after it)",
+            label="output layer solved by least squares (training cost after it)"
+            + (
+                f"; the last, at the end, for epoch {best:,}'s hidden layers"
+                if curve.stop is not None
+                else ""
+            ),
         )
-    best = getattr(record, "best_epoch", None)
+    opt = exp.training.optimizer
+    varpro = opt.name == "lm" and exp.training.output_layer == "lstsq"
+    if varpro and ep.size > 1 and train[1] > train[0]:  # the rise after epoch 0, by design
+        ridge, floor = opt.params()["ridge"], opt.params()["ridge_min"]
+        ax.plot(
+            [],
+            [],
+            ls="none",
+            label=f"from epoch 1 solved at every step under LM's ridge ({ridge:g}, halved "
+            f"each step\ndown to {floor:g}): at first above epoch 0's exact solve",
+        )
     marked = best is not None and ep.size and best < ep[-1]
     if marked:
         es = exp.training.early_stopping
