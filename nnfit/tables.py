@@ -366,10 +366,25 @@ def report_table(rows: list[dict], root, differs: list[str], width: int | None =
     def within(k: str) -> int:
         return -sum(len({value_text(_shown(r, k)) for r in g}) > 1 for g in groups)
 
-    differs = sorted(differs, key=within)
+    def implied(k: str) -> bool:
+        """Whether a choice's parameter (lbfgs's gtol, an optimizer's lr) has one value
+        per value of that choice's name among these runs: the name column says it."""
+        section, _, leaf = k.rpartition(".")
+        name = f"{section}.name"
+        if leaf == "name" or name not in differs:
+            return False
+        seen: dict[str, str] = {}
+        return all(
+            seen.setdefault(value_text(_shown(r, name)), value_text(_shown(r, k)))
+            == value_text(_shown(r, k))
+            for r in runs
+        )
+
+    differs = sorted(differs, key=lambda k: (implied(k), within(k)))
     # a key that differs only between folders matters less than a run's epochs, size,
-    # training error and time: it is the same for every run of the folder above it
-    apart = sum(within(k) < 0 for k in differs)
+    # training error and time: it is the same for every run of the folder above it (and
+    # a parameter its choice's name implies comes after those)
+    apart = sum(within(k) < 0 and not implied(k) for k in differs)
 
     def cells(fn) -> list[str]:
         return ["" if isinstance(x, str) else fn(x) for x in lines]

@@ -556,3 +556,27 @@ def test_the_run_table_fits_a_narrow_terminal_and_loses_no_letter_of_its_caption
     else:
         assert f"not shown at {width} columns: {left_out} (see metrics.json)" in said
         assert "1.200e-02" not in said and "1.500e-02" in said  # mae out, rmse kept
+
+
+def test_report_puts_a_parameter_its_choice_names_after_the_others():
+    # a sweep over optimizers showed lbfgs's m, gtol and ftol ('—' for the others) and
+    # hid the target, which told the folders apart
+    rows = [dict(r) for r in rows_of(2) * 2]
+    keys = ["target.name", "training.optimizer.name", "training.optimizer.gtol"]
+    for i, r in enumerate(rows):
+        r["path"] = f"{'ab'[i // 2]}/sweep-x/run{i}"
+        lbfgs = i % 2 == 1
+        r["config"] = {
+            "target.name": ("sine", "runge")[i // 2],
+            "training.optimizer.name": "lbfgs" if lbfgs else "adam",
+            "training.optimizer.gtol": 1e-12 if lbfgs else None,
+        }
+    text = render(report_table(rows, "results", keys, 200), 200)
+    header = next(line for line in text.splitlines() if line.startswith("run "))
+    order = ["optimizer", "epochs", "time s", "target", "gtol"]
+    assert [header.index(h) for h in order] == sorted(header.index(h) for h in order)
+    # a parameter with two values under one name is not implied by it
+    rows[1]["config"]["training.optimizer.gtol"] = 1e-9
+    text = render(report_table(rows, "results", keys, 200), 200)
+    header = next(line for line in text.splitlines() if line.startswith("run "))
+    assert header.index("gtol") < header.index("epochs")
