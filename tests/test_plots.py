@@ -711,7 +711,7 @@ def test_a_2d_fit_gives_the_drawn_grids_own_max_and_log_colours_for_the_error():
     fig = plots.fit_figure(exp, rec, build(exp))
     ax = [a for a in fig.axes if a.images][2]  # F, g, then |g − F|
     top = ax.images[0].get_array().max()
-    assert ax.get_title().endswith(f"as drawn, edges too: max {top:.3g}")
+    assert ax.get_title().endswith(f"|g − F| up to the edges: max {top:.3e}")
     assert isinstance(ax.images[0].norm, LogNorm) and ax.images[0].norm.vmax == top
 
 

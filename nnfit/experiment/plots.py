@@ -111,7 +111,7 @@ def fit_figure(exp, record, ds) -> Figure:
     g_test = predict(net, meta, ds.X_test)
     rmse = float(np.sqrt(np.mean((g_test - ds.F_test) ** 2)))
     sup = float(np.max(np.abs(g_test - ds.F_test)))
-    score = f"test RMSE {rmse:.3g}, sup error {sup:.3g}"
+    score = f"test RMSE {rmse:.3e}, sup error {sup:.3e}"  # as the run table prints them
     if getattr(record, "status", "ok") == "diverged":  # g is not what training ended on
         best = getattr(record, "best_epoch", None)
         kept = kept_weights(best, exp.training.output_layer == "lstsq")
@@ -174,7 +174,7 @@ def _fit_2d(F, net, meta, score) -> Figure:
     # the rest black
     spread = LogNorm(top * 1e-4, top) if top > 0 else Normalize(None, None)
     # the drawn grid reaches the edges of the square, which the test points do not
-    where = f"{score}\nas drawn, edges too: max {top:.3g}"
+    where = f"{score}\n|g − F| up to the edges: max {top:.3e}"
     panels = (
         (f, "target F", "F(x, y)", "viridis", Normalize(lo, hi)),
         (g, "network g", "g(x, y)", "viridis", Normalize(lo, hi)),
