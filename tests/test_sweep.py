@@ -263,6 +263,34 @@ def test_an_interrupted_sweep_counts_what_finished_and_says_how_to_go_on(
     assert r.exit_code == 0 and "4 points, 2 already done, 2 to run" in r.stdout
 
 
+def test_a_ctrl_c_held_while_a_run_is_written_counts_that_run(
+    write, tmp_path, monkeypatch, no_run_figures
+):
+    # the held signal was raised as write_run ended, before the sweep counted the run:
+    # summary.json said 3 ok with 4 finished run folders on disk
+    import signal
+
+    from nnfit.experiment import shield
+    from nnfit.sweep import grid
+
+    real = grid.write_run
+
+    def write_run(rec, run_dir):
+        with shield.writing():  # as the real one: the signal lands inside its block
+            placed = real(rec, run_dir)
+            shield._active._handle(signal.SIGINT, None)
+        return placed
+
+    monkeypatch.setattr(grid, "write_run", write_run)
+    p, out = write(SWEEP), tmp_path / "res"
+    r = invoke("sweep", p, "--out", out, "--jobs", "1")
+    assert r.exit_code == 130, r.output
+    assert "interrupted: 1 of 4 runs finished" in r.stderr
+    assert len(results.find_runs(out)) == 1
+    s = json.loads((sweep_dir(out) / "summary.json").read_text())
+    assert (s["interrupted"], s["n_ok"], s["n_missing"]) == (True, 1, 3)
+
+
 def test_runs_of_a_sweep_over_activations_say_which_in_their_names(write, tmp_path):
     text = SWEEP.replace("training.seed: [0, 1]", "model.activation: [tanh, relu]")
     _folder, _grid, points = sweep.expand(write(text), [], None, None, tmp_path)

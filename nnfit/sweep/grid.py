@@ -486,12 +486,17 @@ def run(
                     # terminal): the sweep stops, and the unfinished run is not kept
                     interrupted = True
                     break
-                placed = write_run(rec, p.run_dir)
-                warnings += [f"{p.run_dir.name}: {w}" for w in rec.warnings]
-                # a rerun that failed leaves a finished run in place: that one counts
-                done[p.run_dir] = (not placed and read_metrics(p.run_dir)) or rec.metrics_json()
-                if on_done:
-                    on_done(p, done[p.run_dir], False)
+                # a Ctrl-C held during the write is raised once the run is counted too:
+                # raised as the write ended, it left a finished run out of the summary
+                with shield.writing():
+                    placed = write_run(rec, p.run_dir)
+                    warnings += [f"{p.run_dir.name}: {w}" for w in rec.warnings]
+                    # a rerun that failed leaves a finished run in place: that one counts
+                    done[p.run_dir] = (not placed and read_metrics(p.run_dir)) or (
+                        rec.metrics_json()
+                    )
+                    if on_done:
+                        on_done(p, done[p.run_dir], False)
         finally:
             close = getattr(stream, "close", None)
             if close:
