@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -196,6 +197,13 @@ def test_load_refuses_a_run_that_is_not_whole_and_predict_refuses_nan(tmp_path):
         model.predict(["0.1"])
     with pytest.raises(ValueError, match="X must be numbers, got text"):
         model.predict(np.array([0.1, "0.2"], dtype=object))
+    # ragged rows: NumPy's "inhomogeneous shape after 1 dimensions" spoke of its internals
+    with pytest.raises(ValueError, match=r"^X must be rows of one length \(an n × d table\)$"):
+        model.predict([[0.1], [0.2, 0.3]])
+    # far outside the domain a tanh layer saturates: a value, and no overflow warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(model.predict([1e308, -1e308])).all()
     for error in (rundir.ResultsError, TypeError):
         with pytest.raises(error, match="load needs a run folder's path, got None"):
             nnfit.load(None)

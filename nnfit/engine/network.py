@@ -82,7 +82,10 @@ def numbers(values, dtype, name: str = "X") -> Array:
     number 0.1, so a column of a CSV read as strings would pass unnoticed."""
     if isinstance(values, np.ma.MaskedArray) and np.ma.is_masked(values):
         raise ValueError(f"{name} has masked entries; fill or drop them first")
-    a = np.asarray(values)
+    try:
+        a = np.asarray(values)
+    except ValueError:  # NumPy's "inhomogeneous shape after 1 dimensions" …
+        raise ValueError(f"{name} must be rows of one length (an n × d table)") from None
     text = a.dtype.kind in "US" or (
         a.dtype.kind == "O" and any(isinstance(v, str | bytes) for v in a.flat)
     )
@@ -338,10 +341,13 @@ class Network:
 
         def run(x):
             a = x
-            for W, b, f in zip(Ws, bs, fns, strict=True):
-                z = np.matmul(a, W)
-                z += b
-                a = f(z)
+            # inputs far outside the domain (1e308) overflow to ±inf, which the
+            # activations saturate: no warning for a value they take in their stride
+            with np.errstate(over="ignore"):
+                for W, b, f in zip(Ws, bs, fns, strict=True):
+                    z = np.matmul(a, W)
+                    z += b
+                    a = f(z)
             return a
 
         if X.shape[0] <= block:
