@@ -8,6 +8,7 @@ axis and legends off the data.
 
 import functools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -872,3 +873,13 @@ def test_lbfgs_with_a_solved_output_layer_marks_epoch_0_as_solved():
     assert "output_solved" not in rec.history or not any(
         v == 1.0 for v in rec.history["output_solved"]
     )
+
+
+def test_a_loss_axis_of_less_than_a_decade_shows_the_decades_around_it():
+    # random features: two points 5 % apart filled the panel, drawn as a fall
+    exp, rec = _run("sine", 1, [16], epochs=0, output_layer="lstsq")
+    ax = plots.loss_figure(exp, rec).axes[0]
+    lo, hi = ax.get_ylim()
+    values = [v for v in rec.history["train_loss"] + rec.history["val_loss"] if v]
+    assert hi / lo >= 10 and lo <= min(values) and max(values) <= hi
+    assert math.log10(lo) == round(math.log10(lo)) and math.log10(hi) == round(math.log10(hi))
