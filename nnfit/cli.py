@@ -460,6 +460,10 @@ def main() -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no 2nd flush
         code = EXIT_BAD_INPUT
     code = code if isinstance(code, int) else 0
+    if code == EXIT_INTERRUPTED and not state["interrupt_said"]:
+        # typer turns a Ctrl-C outside a command's shield (while its modules are
+        # imported) into exit 130 without a word
+        _say("interrupted")
     if (code == 0 or helped) and "stdout" in state["closed"] and not state["ran"]:
         # the help or --version, which click drops without a word when stdout is closed
         _say("cannot write the output: stdout is closed", "error")

@@ -26,7 +26,14 @@ MAX_LINE = 300  # characters of one message line
 
 # process: the command line runs this process; closed: the standard streams it found
 # closed; product: this command's stdout is its product (predict to a file says False)
-state = {"debug": False, "process": False, "closed": (), "product": True, "ran": False}
+state = {
+    "debug": False,
+    "process": False,
+    "closed": (),
+    "product": True,
+    "ran": False,
+    "interrupt_said": False,
+}
 
 
 def _debug_trace() -> None:
@@ -87,6 +94,8 @@ def say(text, prefix: str = "") -> None:
     from nnfit.display import err
 
     text = line(f"{prefix}: {text}" if prefix else text)
+    if text.startswith("interrupted"):  # main() says it where nothing else did
+        state["interrupt_said"] = True
     if prefix:
         text = f"[red]{prefix}:[/red] {escape(text[len(prefix) + 2 :])}"
     with contextlib.suppress(OSError, UnicodeError, ValueError):

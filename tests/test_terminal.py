@@ -452,25 +452,50 @@ def test_without_an_atomic_exchange_the_swap_still_keeps_one_whole_folder(
     assert results.find_runs(tmp_path) == [run_dir]
 
 
-def test_ctrl_c_while_the_command_line_is_imported_ends_quietly():
+def test_ctrl_c_while_the_command_line_is_imported_ends_with_one_line():
     # a SIGINT that landed while typer and the commands were imported printed a
-    # KeyboardInterrupt traceback from inside an import
+    # KeyboardInterrupt traceback from inside an import; then it ended with no word
     probe = """
 import signal, sys
 import nnfit.entry
 class Spy:
     def find_spec(self, name, path=None, target=None):
         if name == "nnfit.cli":
-            print("during:", signal.getsignal(signal.SIGINT).__name__)
+            print("during:", signal.getsignal(signal.SIGINT).__name__,
+                  signal.getsignal(signal.SIGTERM).__name__)
         return None
 sys.meta_path.insert(0, Spy())
 sys.argv = ["nnfit", "targets"]
 try:
     nnfit.entry.main()
 except SystemExit as exc:
+    print("after:", signal.getsignal(signal.SIGTERM).name)  # SIG_IGN, an enum member
     print("exit:", exc.code)
 """
     p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=ENV)
     lines = p.stdout.splitlines()
-    assert lines[0] == "during: _quiet", p.stderr
+    assert lines[0] == "during: _said_and_gone _said_and_gone", p.stderr
     assert lines[-1] == "exit: 0"  # and the command ran, under its own Ctrl-C rules
+    assert lines[-2] == "after: SIG_IGN"  # the command's shield: the process is ending
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("during", ["nnfit.cli", "nnfit.experiment.formulas"])
+def test_a_signal_before_the_command_runs_is_one_line_and_exit_130(sig, during):
+    # SIGTERM before the command's shield killed the process (exit -15, no word), and a
+    # second Ctrl-C while the first was reported ended it by the signal (exit -2)
+    probe = f"""
+import os, signal, sys
+import nnfit.entry
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name == {during!r}:
+            os.kill(os.getpid(), signal.{sig})
+        return None
+sys.meta_path.insert(0, Spy())
+sys.argv = ["nnfit", "validate", "nowhere.yaml"]
+nnfit.entry.main()
+"""
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=ENV)
+    assert p.returncode == 130, (p.returncode, p.stderr)
+    assert p.stderr.strip() == "interrupted" and "Traceback" not in p.stderr
