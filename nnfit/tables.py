@@ -166,7 +166,7 @@ def run_summary(record, run_dir, written: bool = True, width: int | None = None)
             else f"sup error never below {eps:g}"
         )
     if fitted:
-        parts.append("baselines on the test set, their parameters in brackets")
+        parts.append("baselines on the test set (no mae or r2), their parameters in brackets")
     t.caption = f"{', '.join(parts)} → {printable(run_dir)}"
     if not written:  # the folder keeps an earlier finished run, not these numbers
         t.caption = f"{', '.join(parts)}; not written (not those of {printable(run_dir)})"
@@ -180,7 +180,8 @@ def run_summary(record, run_dir, written: bool = True, width: int | None = None)
 
         kept = kept_epoch(on_val, (es or {}).get("min_delta") or 0.0)
         t.caption += f"\nweights restored from epoch {best:,} ({kept})"
-    if _solved_at_the_end(getattr(record, "history", None) or {}):
+    if record.status != "diverged" and _solved_at_the_end(getattr(record, "history", None) or {}):
+        # (a diverged run's note below says whose errors they are, that solve included)
         # the live display's last line is the epoch before that solve
         t.caption += (
             "\nthe output layer solved by least squares once more at the end, for the "
@@ -196,6 +197,7 @@ def run_summary(record, run_dir, written: bool = True, width: int | None = None)
     if left_out:
         note = _left_out_note(left_out, width).replace("--csv or --json", "metrics.json")
         t.caption += f"\n{note}"
+    t.caption_justify = "left"  # a path folded in a centred caption took spaces when copied
     return t
 
 

@@ -382,7 +382,7 @@ def test_the_run_summary_shows_the_baselines_asked_for():
     assert rows[8][:9] == ["│", "chebyshev", "(41)", "│", "1.128e-15", "│", "2.981e-14", "│", "│"]
     assert not [r for r in rows if "pwlinear" in r]
     words = " ".join(console.file.getvalue().split())
-    assert "baselines on the test set, their parameters in brackets" in words
+    assert "baselines on the test set (no mae or r2), their parameters in brackets" in words
 
 
 @pytest.mark.parametrize(
@@ -534,6 +534,17 @@ def test_a_closing_solve_is_said_under_the_run_table():
         console = Console(file=StringIO(), width=200)
         console.print(run_summary(record, "results/tiny/w1"))
         assert (said in " ".join(console.file.getvalue().split())) == says
+    # a diverged run's note says whose errors they are, that solve included: one note
+    config = {"training": {"output_layer": "lstsq", "optimizer": {"name": "sgd"}}}
+    history["train_loss"][-1] = 1e-4  # a solve that changed the cost
+    record = _record({"train": part, "val": None, "test": part}, history=history)
+    record.status = record.stop_reason = "diverged"
+    record.best_epoch, record.error, record.config = 0, None, config
+    console = Console(file=StringIO(), width=200)
+    console.print(run_summary(record, "results/tiny/w1"))
+    text = " ".join(console.file.getvalue().split())
+    assert said not in text
+    assert text.count("with the output layer solved for them") == 1
 
 
 @pytest.mark.parametrize(("width", "left_out"), [(60, "mae"), (50, "mae, r2"), (200, None)])

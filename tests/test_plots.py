@@ -736,7 +736,14 @@ def test_a_fit_says_when_g_is_a_diverged_runs_kept_weights_and_names_noise_and_p
     assert rec.status == "diverged"
     ax = plots.fit_figure(exp, rec, build(exp)).axes[0]
     kept = f"epoch {rec.best_epoch:,}'s weights" if rec.best_epoch else "the weights as initialised"
-    assert ax.get_title().endswith(f"; diverged, g is {kept}")
+    assert ax.get_title().endswith(f"\ndiverged: g is {kept}")
+    # with a solved output layer the note is longer, and was cut: "… output layer solv…"
+    exp, rec = _run(
+        "sine", 1, [8], epochs=30, optimizer={"name": "momentum", "lr": 1e4}, output_layer="lstsq"
+    )
+    assert rec.status == "diverged"
+    title = plots.fit_figure(exp, rec, build(exp)).axes[0].get_title()
+    assert title.endswith("with the output layer solved for them") and "…" not in title
     exp = config.from_dict(
         {
             "target": {"name": "sine"},

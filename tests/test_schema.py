@@ -50,6 +50,7 @@ def test_readme_files_pass_the_schema():
         {"loss": "mse", "optimizer": "sgd", "schedule": "cosine"},
         {"optimizer": {"lr": 0.01}},  # adam's, named or not
         {"optimizer": {"name": "lm", "mu": 2.0}},
+        {"optimizer": {"name": "lbfgs", "lr": None}},  # no rate, said as null
     ],
 )
 def test_the_schema_takes_what_the_loader_takes(training):

@@ -190,7 +190,12 @@ def _named_schema(table: dict[str, dict], takes=None):
         default = cls.model_fields["name"].default
         variants = []
         for name, declared in table.items():
-            fixed = {k: v for k, v in props.items() if k != "name" and (takes or _all)(name, k)}
+            # a field the name does not take may still be null, as the loader allows
+            fixed = {
+                k: v if (takes or _all)(name, k) else {"type": "null"}
+                for k, v in props.items()
+                if k != "name"
+            }
             keys = {k: p.json_schema() for k, p in declared.items()}
             variant = {
                 "type": "object",

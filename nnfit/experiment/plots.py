@@ -29,6 +29,7 @@ from nnfit.experiment.canvas import (
 )
 from nnfit.experiment.messages import kept_epoch, kept_weights
 from nnfit.experiment.rundir import predict
+from nnfit.text import count
 
 # ------------------------------------------------------------------------- titles
 
@@ -115,7 +116,7 @@ def fit_figure(exp, record, ds) -> Figure:
     if getattr(record, "status", "ok") == "diverged":  # g is not what training ended on
         best = getattr(record, "best_epoch", None)
         kept = kept_weights(best, exp.training.output_layer == "lstsq")
-        score += f"; diverged, g is {kept}"
+        score += f"\ndiverged: g is {kept}"
     if d == 1:
         fig = _fit_1d(exp, F, net, meta, ds, score)
     elif d == 2:
@@ -271,6 +272,19 @@ STOPS = {
 }
 
 
+def _closing_solve_note(exp) -> str:
+    """Why a first-order run's closing solve can sit far below those before it: they
+    keep a floor on the ridge and a bound on the output weights, it does not."""
+    from nnfit.engine.optimizers import OUTPUT_BOUND, SOLVE_L2
+
+    if OPTIMIZERS[exp.training.optimizer.name].varpro:  # lm, lbfgs: variable projection
+        return ""
+    return (
+        f",\nexactly (l2 {exp.training.l2:g}); those before it keep l2 ≥ {SOLVE_L2:g} and output "
+        f"weights ≤ {OUTPUT_BOUND:g}"
+    )
+
+
 def _whole_decades(ax, values) -> None:
     """A log axis whose values span less than a decade shows the decades around them: a
     random-features run's two points (1.00e-23 and 0.95e-23) filled the panel, a 5 %
@@ -312,19 +326,10 @@ def loss_figure(exp, record) -> Figure:
     # a closing solve for hidden layers restored from an earlier epoch is of that epoch:
     # its diamond goes there, and the curves end on the last epoch trained (they dipped
     # at their end, at an epoch whose weights g does not have)
-    at = ep.copy()
-    if (
-        ep.size > 2
-        and solved.size == ep.size
-        and solved[-1]
-        and ep[-1] == ep[-2]
-        and best is not None
-        and best < ep[-1]
-    ):
-        at[-1] = best
-        curve = slice(0, -1)
-    else:
-        curve = slice(None)
+    at, curve, closing = ep.copy(), slice(None), None
+    if ep.size > 1 and solved.size == ep.size and solved[-1] and ep[-1] == ep[-2]:
+        closing = int(best if best is not None and best < ep[-1] else ep[-1])
+        at[-1], curve = closing, slice(0, -1)
     train_label = (f"training cost C (incl. {penalty} penalty)" if penalty else "training loss") + (
         ", on the whole training set"  # one batch an epoch (lm, lbfgs, gd, or asked for)
         if exp.training.batch_size == "full" or ep.size == 1
@@ -347,8 +352,9 @@ def loss_figure(exp, record) -> Figure:
             zorder=3,
             label="output layer solved by least squares (training cost after it)"
             + (
-                f"; the last, at the end, for epoch {best:,}'s hidden layers"
-                if curve.stop is not None
+                f"; the last, at the end, for epoch {closing:,}'s hidden layers"
+                + _closing_solve_note(exp)
+                if closing is not None
                 else ""
             ),
         )
@@ -389,7 +395,7 @@ def loss_figure(exp, record) -> Figure:
     elif stop == "diverged":  # the epoch it diverged in and whose weights g has
         kept = kept_weights(best, exp.training.output_layer == "lstsq")
         ax.set_title(
-            f"{epochs:,} epochs completed; diverged in epoch {epochs + 1:,} (the cost blew "
+            f"{count(epochs, 'epoch')} completed; diverged in epoch {epochs + 1:,} (the cost blew "
             f"up)\nkept: {kept}{' (marked)' if marked else ''}",
             fontsize=9,
         )
