@@ -1062,3 +1062,21 @@ def test_a_summary_that_cannot_be_written_says_where_the_edited_one_was_kept(
     assert "No space left on device" in line
     assert line.endswith("; the edited summary.csv is kept as summary.csv.kept-1")
     assert (folder / "summary.csv.kept-1").read_bytes().endswith(b"# notes\n")
+
+
+@pytest.mark.parametrize("interrupted", [True, False])
+def test_a_sweep_figure_lost_to_an_interrupt_says_so(tmp_path, monkeypatch, interrupted):
+    # a Ctrl-C during a run's import of matplotlib left it half loaded, and the sweep
+    # said only "AttributeError: module 'matplotlib' has no attribute 'get_data_path'"
+    from nnfit.sweep import plots
+
+    def render(summary):
+        raise AttributeError("module 'matplotlib' has no attribute 'get_data_path'")
+
+    monkeypatch.setattr(plots, "render", render)
+    summary = {"interrupted": interrupted, "warnings": []}
+    assert sweep._render(tmp_path, summary) == {}
+    [said] = summary["warnings"]
+    assert said.startswith("sweep figure not written: ")
+    assert ("the interrupt came while matplotlib loaded" in said) == interrupted
+    assert "get_data_path" in said

@@ -540,7 +540,9 @@ def _render(folder: Path, summary: dict) -> dict:
             written[name] = digest(payload)
     except Exception as exc:  # the summary files are the result; a figure is evidence
         plain = isinstance(exc, ResultsError | OSError)  # their text says what happened
-        summary["warnings"].append(
-            f"sweep figure not written: {exc if plain else f'{type(exc).__name__}: {exc}'}"
-        )
+        why = exc if plain else f"{type(exc).__name__}: {exc}"
+        if summary.get("interrupted") and not plain:
+            # a Ctrl-C that lands while a run imports matplotlib leaves it half loaded
+            why = f"the interrupt came while matplotlib loaded ({why}); a rerun draws it"
+        summary["warnings"].append(f"sweep figure not written: {why}")
     return written
