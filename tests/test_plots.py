@@ -798,6 +798,9 @@ def test_a_run_that_diverged_in_its_first_epoch_is_not_called_untrained():
         "weights (marked)"
     )
     assert list(ax.get_lines()[-1].get_xdata()) == [3, 3]  # the mark
+    rec.best_epoch, rec.history = 0, {k: v[:2] for k, v in rec.history.items()}
+    title = plots.loss_figure(exp, rec).axes[0].get_title()
+    assert title.startswith("1 epoch completed; diverged in epoch 2")  # "1 epochs"
 
 
 def test_the_gradient_ratio_caption_is_whole_for_a_deep_net_whose_gradients_vanish():

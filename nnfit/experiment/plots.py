@@ -29,7 +29,6 @@ from nnfit.experiment.canvas import (
 )
 from nnfit.experiment.messages import kept_epoch, kept_weights
 from nnfit.experiment.rundir import predict
-from nnfit.text import count
 
 # ------------------------------------------------------------------------- titles
 
@@ -395,7 +394,8 @@ def loss_figure(exp, record) -> Figure:
     elif stop == "diverged":  # the epoch it diverged in and whose weights g has
         kept = kept_weights(best, exp.training.output_layer == "lstsq")
         ax.set_title(
-            f"{count(epochs, 'epoch')} completed; diverged in epoch {epochs + 1:,} (the cost blew "
+            f"{epochs:,} epoch{'' if epochs == 1 else 's'} completed; diverged in epoch "
+            f"{epochs + 1:,} (the cost blew "
             f"up)\nkept: {kept}{' (marked)' if marked else ''}",
             fontsize=9,
         )
