@@ -459,6 +459,14 @@ def main() -> None:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no 2nd flush
         code = EXIT_BAD_INPUT
+    finally:
+        # the process ends here: a second Ctrl-C or SIGTERM, as it exits, is no reason
+        # to end it by the signal (exit -2) after it said "interrupted"
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is not None:  # None: set outside Python
+                signal.signal(sig, signal.SIG_IGN)
     code = code if isinstance(code, int) else 0
     if code == EXIT_INTERRUPTED and not state["interrupt_said"]:
         # typer turns a Ctrl-C outside a command's shield (while its modules are

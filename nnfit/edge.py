@@ -163,7 +163,7 @@ def guard(product: bool = True):
             code = 0
             # one shield for the whole command, so that a second Ctrl-C that comes after
             # the work, while the summary prints, is counted too
-            with Shield(note=say, last=state["process"]):
+            with Shield(note=say, last=state["process"]) as shield:
                 try:
                     fn(*args, **kwargs)
                 except typer.Exit as exc:
@@ -186,6 +186,14 @@ def guard(product: bool = True):
                         raise
                     else:
                         display.lose(exc)
+                except Exception:
+                    if not shield.interrupted:
+                        raise
+                    # a library that wraps the KeyboardInterrupt of a Ctrl-C in an error
+                    # of its own (pydantic, in a serializer): interrupted all the same
+                    _debug_trace()
+                    say("interrupted")
+                    code = EXIT_INTERRUPTED
                 code = output_verdict(code, state["product"])
             raise typer.Exit(code)
 

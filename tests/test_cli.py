@@ -1086,3 +1086,21 @@ def test_a_pipe_given_as_the_file_is_read_or_refused_but_never_waited_on(
     r = invoke("validate", fifo)
     t.join(5)
     assert r.exit_code == 0 and "ok (1-8-1" in " ".join(r.stdout.split())
+
+
+def test_an_error_that_wraps_a_ctrl_c_is_an_interrupt(write, monkeypatch):
+    # three SIGTERMs while a config was serialized: pydantic wrapped the KeyboardInterrupt
+    # in a PydanticSerializationError, and the command ended with its traceback
+    from nnfit.experiment import config, shield
+
+    def from_dict(*args, **kwargs):
+        shield._active.count = 1  # the signal that came
+        raise RuntimeError("Error calling function '_without_unused_lr': KeyboardInterrupt:")
+
+    path = write("target: {name: sine}\n")
+    monkeypatch.setattr(config, "from_dict", from_dict)
+    r = invoke("validate", path)
+    assert r.exit_code == 130 and r.stderr.strip() == "interrupted"
+    monkeypatch.setattr(config, "from_dict", lambda *a, **k: 1 / 0)  # no signal: a bug
+    r = invoke("validate", path)
+    assert r.exit_code == 1 and isinstance(r.exception, ZeroDivisionError)

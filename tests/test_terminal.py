@@ -494,8 +494,36 @@ class Spy:
         return None
 sys.meta_path.insert(0, Spy())
 sys.argv = ["nnfit", "validate", "nowhere.yaml"]
-nnfit.entry.main()
+try:
+    nnfit.entry.main()
+except SystemExit as exc:  # as the process ends, a second signal is ignored
+    print(signal.getsignal(signal.SIGINT).name, signal.getsignal(signal.SIGTERM).name)
+    sys.exit(exc.code)
 """
     p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=ENV)
     assert p.returncode == 130, (p.returncode, p.stderr)
     assert p.stderr.strip() == "interrupted" and "Traceback" not in p.stderr
+    if during != "nnfit.cli":  # (before it the process ends at once, by os._exit)
+        assert p.stdout.split() == ["SIG_IGN", "SIG_IGN"]
+
+
+def test_threads_that_die_after_an_interrupt_print_no_traceback(monkeypatch):
+    # a third Ctrl-C tore down a sweep's worker pool under its feeder thread, which
+    # printed "OSError: [Errno 9] Bad file descriptor" with its traceback
+    import threading
+
+    from nnfit.experiment import shield
+
+    def die():
+        raise OSError(9, "Bad file descriptor")
+
+    seen = []
+    monkeypatch.setattr(threading, "excepthook", seen.append)  # the hook before the shield
+    for interrupted in (False, True):
+        with shield.Shield() as sh:
+            sh.count = int(interrupted)
+            t = threading.Thread(target=die)
+            t.start()
+            t.join()
+    assert [type(a.exc_value) for a in seen] == [OSError]  # the one before any interrupt
+    assert threading.excepthook == seen.append  # given back

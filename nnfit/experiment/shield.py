@@ -61,6 +61,10 @@ class Shield:
                 if signal.getsignal(sig) is not signal.SIG_IGN:
                     self._previous[sig] = signal.signal(sig, self._handle)
         _active = self
+        # once interrupted, a worker pool's threads that die as it is torn down (a pipe
+        # closed under them) print no traceback
+        self._excepthook = threading.excepthook
+        threading.excepthook = self._thread_died
         return self
 
     def __exit__(self, *exc) -> bool:
@@ -68,8 +72,13 @@ class Shield:
         for sig, handler in self._previous.items():
             signal.signal(sig, signal.SIG_IGN if self.last else handler)
         self._previous.clear()
+        threading.excepthook = self._excepthook
         _active = None
         return False
+
+    def _thread_died(self, args) -> None:
+        if not self.interrupted:
+            self._excepthook(args)
 
     @property
     def interrupted(self) -> bool:
@@ -88,6 +97,8 @@ class Shield:
             self.note(
                 "interrupted: the results are being written; interrupt once more to abort "
                 "(the run folder will then say it was interrupted)"
+                if self.depth
+                else "interrupted: stopping; interrupt once more to abort"
             )
 
 
