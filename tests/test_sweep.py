@@ -1080,3 +1080,31 @@ def test_a_sweep_figure_lost_to_an_interrupt_says_so(tmp_path, monkeypatch, inte
     assert said.startswith("sweep figure not written: ")
     assert ("the interrupt came while matplotlib loaded" in said) == interrupted
     assert "get_data_path" in said
+
+
+def _sigint_disposition() -> str:
+    import signal
+
+    return signal.getsignal(signal.SIGINT).name
+
+
+def test_workers_start_with_ctrl_c_ignored_and_the_drivers_own_is_held_not_lost():
+    # a terminal's Ctrl-C reaches every worker too: one still starting Python printed
+    # "Fatal Python error: init_import_site" and a KeyboardInterrupt traceback
+    import multiprocessing as mp
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    got = []
+    previous = signal.signal(signal.SIGINT, lambda *a: got.append("driver"))
+    pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
+    try:
+        with workers._workers_ignore_ctrl_c():
+            future = pool.submit(_sigint_disposition)
+            os.kill(os.getpid(), signal.SIGINT)  # held while the worker starts
+            assert got == []
+        assert got == ["driver"]  # delivered once the workers are started
+        assert future.result(timeout=60) == "SIG_IGN"
+    finally:
+        pool.shutdown()
+        signal.signal(signal.SIGINT, previous)

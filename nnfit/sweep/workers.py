@@ -193,7 +193,7 @@ def local(tasks: list[list[Point]], jobs: int, plots: bool = True):
         initargs=(os.getpid(),),
     )
     try:
-        with _main_file_if_readable():
+        with _main_file_if_readable(), _workers_ignore_ctrl_c():
             futures = {pool.submit(fn, _cfgs(t)): t for t in tasks}
         for fut in as_completed(futures):
             task = futures[fut]
@@ -206,6 +206,28 @@ def local(tasks: list[list[Point]], jobs: int, plots: bool = True):
                     yield p, _failed(p, exc)
     finally:
         _shutdown(pool)
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c():
+    """Start worker processes with Ctrl-C ignored: a terminal's Ctrl-C reaches the whole
+    process group, and a worker still starting Python printed a traceback from its site
+    import ("Fatal Python error: init_import_site"). The driver stops them on its own
+    Ctrl-C. An ignored signal is inherited through the spawn; the driver's own is held
+    (blocked, not lost) meanwhile and delivered after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers are the main thread's to set
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler if handler is not None else signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _shutdown(pool) -> None:
