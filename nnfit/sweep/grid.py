@@ -482,8 +482,8 @@ def run(
         try:
             for p, rec in stream:
                 if rec.status == "interrupted":
-                    # training caught Ctrl-C (this process, or a worker in the same
-                    # terminal): the sweep stops, and the unfinished run is not kept
+                    # training caught Ctrl-C (in this process, --jobs 1; local workers
+                    # ignore it and are stopped): the sweep stops, the run is not kept
                     interrupted = True
                     break
                 # a Ctrl-C held during the write is raised once the run is counted too:
