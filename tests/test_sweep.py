@@ -1082,29 +1082,39 @@ def test_a_sweep_figure_lost_to_an_interrupt_says_so(tmp_path, monkeypatch, inte
     assert "get_data_path" in said
 
 
-def _sigint_disposition() -> str:
-    import signal
+def test_workers_start_with_ctrl_c_ignored_and_the_drivers_own_is_held_not_lost(tmp_path):
+    # a terminal's Ctrl-C reaches every worker too: one still starting Python printed
+    # "Fatal Python error: init_import_site" and a KeyboardInterrupt traceback. In a
+    # process of its own: a thread of the test runner's that does not block SIGINT could
+    # take the signal held for the driver (and drop it, as it is ignored meanwhile)
+    import subprocess
+    import sys
 
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        """
+import multiprocessing as mp, os, signal
+from concurrent.futures import ProcessPoolExecutor
+from nnfit.sweep import workers
+
+def disposition():
+    import signal
     return signal.getsignal(signal.SIGINT).name
 
-
-def test_workers_start_with_ctrl_c_ignored_and_the_drivers_own_is_held_not_lost():
-    # a terminal's Ctrl-C reaches every worker too: one still starting Python printed
-    # "Fatal Python error: init_import_site" and a KeyboardInterrupt traceback
-    import multiprocessing as mp
-    import signal
-    from concurrent.futures import ProcessPoolExecutor
-
+if __name__ == "__main__":
     got = []
-    previous = signal.signal(signal.SIGINT, lambda *a: got.append("driver"))
+    signal.signal(signal.SIGINT, lambda *a: got.append("driver"))
     pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
-    try:
-        with workers._workers_ignore_ctrl_c():
-            future = pool.submit(_sigint_disposition)
-            os.kill(os.getpid(), signal.SIGINT)  # held while the worker starts
-            assert got == []
-        assert got == ["driver"]  # delivered once the workers are started
-        assert future.result(timeout=60) == "SIG_IGN"
-    finally:
-        pool.shutdown()
-        signal.signal(signal.SIGINT, previous)
+    with workers._workers_ignore_ctrl_c():
+        future = pool.submit(disposition)
+        os.kill(os.getpid(), signal.SIGINT)  # held while the worker starts
+        print("during", got)
+    print("after", got, future.result(timeout=60))
+    pool.shutdown()
+"""
+    )
+    p = subprocess.run(
+        [sys.executable, str(probe)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["during []", "after ['driver'] SIG_IGN"]

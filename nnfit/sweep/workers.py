@@ -213,8 +213,10 @@ def _workers_ignore_ctrl_c():
     """Start worker processes with Ctrl-C ignored: a terminal's Ctrl-C reaches the whole
     process group, and a worker still starting Python printed a traceback from its site
     import ("Fatal Python error: init_import_site"). The driver stops them on its own
-    Ctrl-C. An ignored signal is inherited through the spawn; the driver's own is held
-    (blocked, not lost) meanwhile and delivered after."""
+    Ctrl-C. An ignored signal is inherited through the spawn; the driver's main thread
+    holds its own meanwhile (blocked, delivered after). For the milliseconds of the
+    spawn a Ctrl-C can still be lost: another thread of the driver (the live display's)
+    that does not block it may take it, while it is ignored."""
     import signal
     import threading
 
