@@ -1118,3 +1118,26 @@ if __name__ == "__main__":
     )
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == ["during []", "after ['driver'] SIG_IGN"]
+
+
+def test_matplotlib_is_loaded_before_the_runs_start(tmp_path):
+    # it was first loaded for the sweep's figure, after a Ctrl-C: a third one landing in
+    # a C extension's first import crashed the process as it exited (exit -6)
+    import subprocess
+    import sys
+
+    probe = f"""
+import sys
+from nnfit.sweep import grid, workers
+real = workers.plan
+def plan(*args, **kwargs):
+    print("matplotlib loaded:", "matplotlib.pyplot" in sys.modules or "matplotlib" in sys.modules)
+    return real(*args, **kwargs)
+workers.plan = plan
+import nnfit
+nnfit.sweep({{"target": {{"name": "sine"}}, "model": {{"hidden": [2]}},
+             "training": {{"epochs": 2}}}}, widths=[2], out={str(tmp_path)!r})
+"""
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert p.returncode == 0, p.stderr
+    assert "matplotlib loaded: True" in p.stdout

@@ -527,3 +527,21 @@ def test_threads_that_die_after_an_interrupt_print_no_traceback(monkeypatch):
             t.join()
     assert [type(a.exc_value) for a in seen] == [OSError]  # the one before any interrupt
     assert threading.excepthook == seen.append  # given back
+
+
+def test_a_ctrl_c_raised_in_a_callback_after_an_interrupt_prints_nothing(monkeypatch):
+    # a third Ctrl-C in concurrent.futures' weakref callback printed "Exception ignored
+    # in: <function … weakref_cb>" and a KeyboardInterrupt traceback
+    from types import SimpleNamespace
+
+    from nnfit.experiment import shield
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    with shield.Shield() as sh:
+        sys.unraisablehook(SimpleNamespace(exc_value=KeyboardInterrupt()))  # not yet
+        sh.count = 3
+        sys.unraisablehook(SimpleNamespace(exc_value=KeyboardInterrupt()))  # dropped
+        sys.unraisablehook(SimpleNamespace(exc_value=ValueError("a bug")))  # shown
+    assert [type(a.exc_value) for a in seen] == [KeyboardInterrupt, ValueError]
+    assert sys.unraisablehook == seen.append

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Callable
 
@@ -65,6 +66,10 @@ class Shield:
         # closed under them) print no traceback
         self._excepthook = threading.excepthook
         threading.excepthook = self._thread_died
+        # and a third Ctrl-C raised in a callback Python cannot pass it on from (a pool's
+        # weakref callback) is not printed as "Exception ignored in …" with its traceback
+        self._unraisablehook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         return self
 
     def __exit__(self, *exc) -> bool:
@@ -73,12 +78,17 @@ class Shield:
             signal.signal(sig, signal.SIG_IGN if self.last else handler)
         self._previous.clear()
         threading.excepthook = self._excepthook
+        sys.unraisablehook = self._unraisablehook
         _active = None
         return False
 
     def _thread_died(self, args) -> None:
         if not self.interrupted:
             self._excepthook(args)
+
+    def _unraisable(self, args) -> None:
+        if not (self.interrupted and isinstance(args.exc_value, KeyboardInterrupt)):
+            self._unraisablehook(args)
 
     @property
     def interrupted(self) -> bool:

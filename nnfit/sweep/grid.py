@@ -13,6 +13,7 @@ jobs and the memory of the runs in flight together are bounded before anything r
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import itertools
@@ -475,6 +476,11 @@ def run(
                 todo.append(p)
         if on_start:
             on_start(len(points), len(todo))
+        # matplotlib is loaded now, not after a Ctrl-C for the sweep's figure: a third
+        # Ctrl-C that lands in the first import of a C extension can crash the process
+        # as it exits (exit -6); a failure to load is the figure's to report
+        with contextlib.suppress(Exception):
+            import nnfit.sweep.plots  # noqa: F401
         tasks = workers.plan(todo, jobs if not dask else max(jobs, 1), stack)
         stream = (
             workers.dask(tasks, dask, jobs, plots) if dask else workers.local(tasks, jobs, plots)
