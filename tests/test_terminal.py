@@ -351,6 +351,19 @@ def test_the_shield_counts_signals(monkeypatch):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_second_signal_says_whether_results_are_being_written():
+    # it said "the results are being written" while nothing was (a sweep stopping)
+    notes = []
+    with shield.Shield(note=notes.append) as sh:
+        sh.count = 1  # the first came, and is being handled
+        sh._handle(signal.SIGINT, None)
+        sh.count = 1
+        with shield.writing():
+            sh._handle(signal.SIGINT, None)
+    assert notes[0] == "interrupted: stopping; interrupt once more to abort"
+    assert notes[1].startswith("interrupted: the results are being written;")
+
+
 def test_a_signal_the_process_ignores_stays_ignored():
     # a script's `nnfit sweep … &` starts with SIGINT ignored: the shield took it over,
     # so the Ctrl-C meant for the script's foreground command ended the background sweep

@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from nnfit.engine.network import Network
-from nnfit.engine.optimizers import OPTIMIZERS
+from nnfit.engine.optimizers import OPTIMIZERS, OUTPUT_BOUND, SOLVE_L2
 from nnfit.experiment.canvas import (
     CHARS_PER_INCH,
     clip_line,
@@ -274,8 +274,6 @@ STOPS = {
 def _closing_solve_note(exp) -> str:
     """Why a first-order run's closing solve can sit far below those before it: they
     keep a floor on the ridge and a bound on the output weights, it does not."""
-    from nnfit.engine.optimizers import OUTPUT_BOUND, SOLVE_L2
-
     if OPTIMIZERS[exp.training.optimizer.name].varpro:  # lm, lbfgs: variable projection
         return ""
     return (

@@ -548,7 +548,8 @@ def _render(folder: Path, summary: dict) -> dict:
         plain = isinstance(exc, ResultsError | OSError)  # their text says what happened
         why = exc if plain else f"{type(exc).__name__}: {exc}"
         if summary.get("interrupted") and not plain:
-            # a Ctrl-C that lands while a run imports matplotlib leaves it half loaded
+            # a Ctrl-C that lands while matplotlib loads (before the runs, or in a run
+            # of --jobs 1) leaves it half loaded
             why = f"the interrupt came while matplotlib loaded ({why}); a rerun draws it"
         summary["warnings"].append(f"sweep figure not written: {why}")
     return written
