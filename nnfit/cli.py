@@ -284,7 +284,8 @@ def sweep(
             on_done=progress.done,
         )
     _note_display(progress)
-    show(sweep_summary(result.summary))
+    if result.n_finished:  # else a table of dashes: the line below says 0 finished
+        show(sweep_summary(result.summary))
     for w in result.summary.get("warnings", []):
         _say(f"warning: {w}")
     show(f"sweep: {printable(folder)}", soft_wrap=True)

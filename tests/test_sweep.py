@@ -263,6 +263,34 @@ def test_an_interrupted_sweep_counts_what_finished_and_says_how_to_go_on(
     assert r.exit_code == 0 and "4 points, 2 already done, 2 to run" in r.stdout
 
 
+def test_a_sweep_interrupted_before_its_first_run_shows_no_table_and_draws_nothing(
+    write, tmp_path, monkeypatch, no_run_figures
+):
+    # it showed a table of "0/2  — ± —" rows, "too few falling points for a slope" and
+    # a warning that the (empty) figure was not written
+    def run_task(cfgs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workers, "run_task", run_task)
+    p, out = write(SWEEP), tmp_path / "res"
+    r = invoke("sweep", p, "--out", out, "--jobs", "1")
+    assert r.exit_code == 130, r.output
+    assert (
+        r.stderr.strip()
+        == "interrupted: 0 of 4 runs finished; rerun with the same command to continue"
+    )
+    assert "hidden=" not in r.stdout and "slope" not in r.stdout
+    folder = sweep_dir(out)
+    s = json.loads((folder / "summary.json").read_text())
+    assert (s["interrupted"], s["n_ok"], s["n_missing"], list(s["files"])) == (
+        True,
+        0,
+        4,
+        ["summary.csv"],
+    )
+    assert not (folder / "error_vs_width.png").exists()
+
+
 def test_a_ctrl_c_held_while_a_run_is_written_counts_that_run(
     write, tmp_path, monkeypatch, no_run_figures
 ):

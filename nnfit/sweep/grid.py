@@ -522,7 +522,9 @@ def run(
         warnings=warnings,
     )
     with shield.writing():
-        figures = _render(folder, summary)  # first: a figure's warning reaches summary.json
+        # first: a figure's warning reaches summary.json; with no run finished (a Ctrl-C
+        # before the first) there is nothing to draw
+        figures = _render(folder, summary) if done else {}
         write_summary(folder, summary, figures)
     return SweepResult(folder, summary, interrupted)
 
