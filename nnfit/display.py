@@ -438,8 +438,18 @@ class SweepProgress:
         else:
             what = failure(metrics)
         what = what if len(what) <= 200 else what[:199] + "…"
-        self.console.print(
-            f"[{self.n_done}/{self.n_todo}] {point.label()}: {what}  "
-            f"({fmt(metrics.get('wall_s'), '.1f')} s)",
-            markup=False,
-        )
+        head, secs = f"[{self.n_done}/{self.n_todo}] ", f"  ({fmt(metrics.get('wall_s'), '.1f')} s)"
+        label = point.label()
+        line = f"{head}{label}: {what}{secs}"
+        if ok and len(line) > self.console.width:
+            # one line a run, as the tables fit the terminal: the keys without their
+            # sections (as the table's rows), then without the time, then cut
+            from nnfit.sweep.summary import pretty
+
+            short = pretty(label)
+            line = f"{head}{short}: {what}{secs}"
+            if len(line) > self.console.width:
+                room = self.console.width - len(head) - len(what) - 2
+                short = short if len(short) <= room else short[: max(room - 1, 0)] + "…"
+                line = f"{head}{short}: {what}"
+        self.console.print(line, markup=False)

@@ -79,10 +79,11 @@ def fitted_table(cols: list[Col], width: int, title: str = "", fold_at: int = 40
     return t, left_out
 
 
-def _left_out_note(left_out: list[str], width: int) -> str:
+def _left_out_note(left_out: list[str], width: int, see: str = "--csv or --json") -> str:
+    """The columns a table of ``width`` left out, and where to find them."""
     if not left_out:
         return ""
-    return f"not shown at {width} columns: {', '.join(left_out)} (see --csv or --json)"
+    return f"not shown at {width} columns: {', '.join(left_out)} (see {see})"
 
 
 def _r2(v) -> str:
@@ -195,7 +196,7 @@ def run_summary(record, run_dir, written: bool = True, width: int | None = None)
         kept = kept_weights(best, solved).replace("as initialised", "as initialised (epoch 0)")
         t.caption += f"\n{failure(said)}; the errors above are those of {kept}"
     if left_out:
-        note = _left_out_note(left_out, width).replace("--csv or --json", "metrics.json")
+        note = _left_out_note(left_out, width, "metrics.json")
         t.caption += f"\n{note}"
     t.caption_justify = "left"  # a path folded in a centred caption took spaces when copied
     return t
@@ -314,7 +315,8 @@ def sweep_summary(summary: dict, width: int | None = None) -> Table:
         notes += [f"failed: {label(f)}: {failure(f)} → {f['run']}" for f in failed[:5]]
         if len(failed) > 5:
             notes.append(f"and {len(failed) - 5:,} more failed runs (summary.json lists them all)")
-    notes.append(_left_out_note(left_out, width))
+    # the sweep's own command has no --csv: its folder has the table (as nnfit report)
+    notes.append(_left_out_note(left_out, width, "summary.csv"))
     t.caption = "\n".join(n for n in notes if n)
     t.caption_justify = "left"
     return t

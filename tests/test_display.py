@@ -181,6 +181,10 @@ def test_sweep_summary_at_80_columns_counts_what_finished():
     seeds = [line.split()[2] for line in text.splitlines() if line.startswith("hidden=")]
     assert seeds == ["3/3", "1/3", "0/3"]
     assert "6.500e-03 ± —" in text  # one seed has no spread (it showed ± 0.0e+00)
+    # what a narrow table leaves out is in the sweep's summary.csv: `nnfit sweep` has no
+    # --csv, which it named
+    narrow = " ".join(render(sweep_summary(summary, 60), 60).split())
+    assert "not shown at 60 columns:" in narrow and narrow.endswith("(see summary.csv)")
     # a section as a grid value reads as written in the file, not as a Python dict
     summary["groups"][0]["point"]["training.optimizer"] = {"name": "adam"}
     text = render(sweep_summary(summary, 120), 120)
@@ -591,3 +595,32 @@ def test_report_puts_a_parameter_its_choice_names_after_the_others():
     text = render(report_table(rows, "results", keys, 200), 200)
     header = next(line for line in text.splitlines() if line.startswith("run "))
     assert header.index("gtol") < header.index("epochs")
+
+
+@pytest.mark.parametrize("width", [80, 62, 58])
+def test_a_finished_sweep_run_takes_one_line_of_the_terminal(width):
+    # at 80 columns "[1/10] model.hidden=[32], training.seed=0: test rmse 2.743e-03  sup
+    # 7.695e-03  (0.1 s)" wrapped its time onto a line of its own
+    con = Console(width=width, file=StringIO(), color_system=None)
+    point = SimpleNamespace(label=lambda: "model.hidden=[32], training.seed=0")
+    with SweepProgress("results/sw", console=con) as progress:
+        progress.start(total=10, todo=10)
+        metrics = {"status": "ok", "wall_s": 0.1, "test": {"rmse": 2.743e-3, "max_abs": 7.695e-3}}
+        progress.done(point, metrics, skipped=False)
+    line = con.file.getvalue().splitlines()[-1]
+    assert len(line) <= width
+    assert line.startswith("[1/10] ")
+    assert "test rmse 2.743e-03  sup 7.695e-03" in line
+    expected = {
+        80: "[1/10] hidden=[32], seed=0: test rmse 2.743e-03  sup 7.695e-03  (0.1 s)",
+        62: "[1/10] hidden=[32], seed=0: test rmse 2.743e-03  sup 7.695e-03",
+        58: "[1/10] hidden=[32], s…: test rmse 2.743e-03  sup 7.695e-03",
+    }
+    assert line == expected[width]
+    wide = Console(width=120, file=StringIO(), color_system=None)
+    with SweepProgress("results/sw", console=wide) as progress:
+        progress.start(total=10, todo=10)
+        progress.done(point, metrics, skipped=False)
+    assert wide.file.getvalue().splitlines()[-1] == (
+        "[1/10] model.hidden=[32], training.seed=0: test rmse 2.743e-03  sup 7.695e-03  (0.1 s)"
+    )
