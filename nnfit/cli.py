@@ -291,10 +291,14 @@ def sweep(
     show(f"sweep: {printable(folder)}", soft_wrap=True)
     if result.interrupted:
         again = "rerun without --rerun" if rerun else "rerun with the same command"
-        _say(
-            f"interrupted: {result.n_finished:,} of {count(len(points), 'run')} finished; "
-            f"{again} to continue"
-        )
+        finished = f"{result.n_finished:,} of {count(len(points), 'run')} finished"
+        if result.n_kept:
+            trained = result.n_finished - result.n_kept
+            finished = (
+                f"{trained:,} of {count(len(points), 'run')} trained again; "
+                f"{result.n_kept:,} not reached keep their earlier results"
+            )
+        _say(f"interrupted: {finished}; {again} to continue")
         raise typer.Exit(EXIT_INTERRUPTED)
     if result.n_failed or result.summary["n_missing"]:
         raise typer.Exit(EXIT_FAILED)

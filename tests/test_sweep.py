@@ -263,6 +263,30 @@ def test_an_interrupted_sweep_counts_what_finished_and_says_how_to_go_on(
     assert r.exit_code == 0 and "4 points, 2 already done, 2 to run" in r.stdout
 
 
+def test_an_interrupted_rerun_keeps_the_finished_runs_it_did_not_reach_in_its_summary(
+    write, tmp_path, monkeypatch, no_run_figures
+):
+    # summary.json and summary.csv of a finished sweep were replaced by "0 ok, 4 not
+    # run", every mean null, beside four intact ok runs
+    p, out = write(SWEEP), tmp_path / "res"
+    assert invoke("sweep", p, "--out", out, "--jobs", "1").exit_code == 0
+    folder = sweep_dir(out)
+    before = json.loads((folder / "summary.json").read_text())
+    _interrupt_second_task(monkeypatch, "raise")
+    r = invoke("sweep", p, "--out", out, "--jobs", "1", "--rerun")
+    assert r.exit_code == 130, r.output
+    assert r.stderr.strip() == (
+        "interrupted: 2 of 4 runs trained again; 2 not reached keep their earlier results; "
+        "rerun without --rerun to continue"
+    )
+    s = json.loads((folder / "summary.json").read_text())
+    assert (s["interrupted"], s["n_ok"], s["n_missing"], s["n_reused"]) == (True, 4, 0, 2)
+    assert all(g["test_rmse"]["mean"] is not None for g in s["groups"])
+    assert len(s["groups"]) == len(before["groups"])
+    rows = (folder / "summary.csv").read_text().splitlines()
+    assert len(rows) == len(before["groups"]) + 1 and ",," not in "".join(rows[1:])
+
+
 def test_a_sweep_interrupted_before_its_first_run_shows_no_table_and_draws_nothing(
     write, tmp_path, monkeypatch, no_run_figures
 ):

@@ -428,6 +428,8 @@ class SweepResult:
     folder: Path
     summary: dict
     interrupted: bool
+    #: finished runs of an earlier sweep that an interrupted --rerun did not reach
+    n_kept: int = 0
 
     @property
     def n_failed(self) -> int:
@@ -509,6 +511,16 @@ def run(
                 close()
     except KeyboardInterrupt:
         interrupted = True
+    n_kept = 0
+    if not resume:
+        # an interrupted --rerun left the runs it did not reach as they were: finished
+        # runs, which the summary counts (it said "0 ok, 6 not run" over six ok runs,
+        # and lost the figures and slopes of a finished sweep)
+        for p in points:
+            if p.run_dir not in done and is_done(p):
+                done[p.run_dir] = read_metrics(p.run_dir) or {}
+                n_reused += 1
+                n_kept += 1
     summary = sweep_summary(
         points,
         done,
@@ -526,7 +538,7 @@ def run(
         # before the first) there is nothing to draw
         figures = _render(folder, summary) if done else {}
         write_summary(folder, summary, figures)
-    return SweepResult(folder, summary, interrupted)
+    return SweepResult(folder, summary, interrupted, n_kept)
 
 
 def _render(folder: Path, summary: dict) -> dict:
