@@ -588,6 +588,11 @@ def test_bad_files_exit_2_with_one_short_message(case, tmp_path):
         (["--set", "model.hidden=[1,"], "not valid YAML"),
         (["--set", "a..b=1"], "--set a..b: 'a..b' has an empty part"),
         (["--set", "target.expr.x=1"], "--set target.expr.x: target.expr is a value"),
+        # PyYAML recursed out of Python's stack: a RecursionError's 3,000 lines, exit 1
+        (
+            ["--set", "model.hidden=" + "[" * 2000 + "]" * 2000],
+            "--set model.hidden: value nested deeper than 100 levels",
+        ),
     ],
 )
 def test_bad_overrides(write, tmp_path, args, expect):

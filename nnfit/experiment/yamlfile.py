@@ -767,6 +767,9 @@ def parse_set(item: str, label=lambda key: f"--set {key}") -> tuple[str, Any]:
         raise refused(key, "plain YAML (no tags or aliases)", raw, exc.problem) from None
     except yaml.YAMLError:
         raise refused(key, "a YAML value", raw, f"value {raw!r} is not valid YAML") from None
+    except RecursionError:  # [[[…]]] two thousand deep: PyYAML's composer recurses
+        text = f"value nested deeper than {MAX_NESTING} levels"
+        raise refused(key, f"at most {MAX_NESTING} levels", None, text) from None
     return key, value
 
 
