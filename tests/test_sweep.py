@@ -508,6 +508,26 @@ def test_report_shows_first_the_keys_whose_values_tell_runs_apart():
 
 
 @pytest.mark.parametrize(
+    ("grid", "key"),
+    [
+        ("{sweep.grid: [{model.hidden: [[1], [2]]}]}", "sweep.grid"),
+        ("{sweep: [{grid: {training.seed: [0, 1]}}]}", "sweep"),
+        ("{name: [a, b]}", "name"),
+    ],
+)
+def test_a_grid_key_a_run_cannot_vary_is_refused(write, tmp_path, grid, key):
+    # a grid inside the grid ran one point at the default width, unsaid; a grid of names
+    # trained the same run twice under two hashes
+    p = write(f"name: g\ntarget: {{name: sine}}\ntraining: {{epochs: 2}}\nsweep:\n  grid: {grid}\n")
+    for cmd in ("validate", "sweep"):
+        r = invoke(cmd, p, "--out", tmp_path / "r") if cmd == "sweep" else invoke(cmd, p)
+        assert r.exit_code == 2, r.output
+        assert f":5: sweep.grid: {key} cannot vary from point to point: " in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
     ("outer", "inner"),
     [("training", "training.epochs"), ("model", "model.hidden")],
 )

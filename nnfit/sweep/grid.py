@@ -123,6 +123,13 @@ def _canonical(value) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+#: top-level keys a grid may not vary, and why
+_FIXED = {
+    "sweep": "a run has no sweep of its own (a grid inside the grid did nothing)",
+    "name": "it names the sweep's folder, and runs that differ only by it are the same run",
+}
+
+
 def _check_grid(grid: dict, origins: dict[str, _Origin]) -> None:
     """Every key a dotted path, every list non-empty, no value listed twice, no key
     inside another (``training`` beside ``training.epochs``: one would overwrite the
@@ -154,6 +161,11 @@ def _check_grid(grid: dict, origins: dict[str, _Origin]) -> None:
         if problem:
             raise config.ConfigError(
                 [f"{o.key}: sweep.grid: {problem}; write a dotted key like training.optimizer.lr"]
+            )
+        head = key.split(".")[0]
+        if head in _FIXED:  # each point's value went unused, or only renamed the run
+            raise config.ConfigError(
+                [f"{o.key}: sweep.grid: {key} cannot vary from point to point: {_FIXED[head]}"]
             )
         if not isinstance(values, list) or not values:
             raise config.ConfigError(
