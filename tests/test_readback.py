@@ -85,6 +85,9 @@ BAD_MODELS = {
     ),
     "298 GiB sizes": lambda a: npz(with_meta(a, sizes=[1, 200000, 200000, 1])),
     "sizes disagree with W": lambda a: npz(with_meta(a, sizes=[1, 9, 1])),
+    "two outputs, arrays to match": lambda a: npz(
+        {**with_meta(a, sizes=[1, 8, 2]), "W1": np.zeros((8, 2)), "b1": np.zeros(2)}
+    ),
     "wrong W shape": lambda a: npz({**a, "W0": np.zeros((2, 8))}),
     "wrong dtype": lambda a: npz({**a, "W1": a["W1"].astype(np.float32)}),
     "integer weights": lambda a: npz({**a, "b0": np.zeros(8, dtype=np.int64)}),

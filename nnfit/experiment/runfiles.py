@@ -390,6 +390,8 @@ def _check_specs(meta: Meta) -> None:
 
 
 def _check_arrays(meta: Meta, heads: dict) -> None:
+    if meta.sizes[-1] != 1:  # consistent arrays of two: predict printed the first alone
+        raise ValueError(f"meta sizes end in {meta.sizes[-1]:,} outputs; a run's network has 1")
     n_layers = len(meta.sizes) - 1
     n_params = sum((a + 1) * b for a, b in zip(meta.sizes, meta.sizes[1:], strict=False))
     if n_params > MAX_MODEL_PARAMS:
