@@ -271,6 +271,8 @@ def test_baselines_are_grey_dashed_with_one_legend_entry_each():
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     for name in ("Chebyshev series", "piecewise-linear fit", "random features"):
         assert sum(t.startswith(name) for t in texts) == 1
+    # its curve turns flat where the degree is capped: the legend says why
+    assert any("degree capped for a well-conditioned fit" in t for t in texts)
     ax_w, _, ax_p = fig.axes
     # the parameter axis is ticked at the network's counts, not the baselines' own
     network = {g["n_params"] for g in SWEEPS["9-width"]["groups"]}

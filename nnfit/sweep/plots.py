@@ -38,7 +38,10 @@ SMALL_MULTIPLES = 5
 #: baseline name → (legend text, marker)
 BASELINES = {
     "chebyshev": (
-        "Chebyshev series (at most as many coefficients as the network has parameters)",
+        # a flat stretch is the cap (the fit on the training points kept well
+        # conditioned), not a fault: a new user read one as a bug
+        "Chebyshev series (at most the network's parameter count, degree capped for a "
+        "well-conditioned fit)",
         "s",
     ),
     "pwlinear": ("piecewise-linear fit (knots = width)", "^"),
